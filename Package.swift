@@ -1,0 +1,49 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+// Layers (docs/architecture.md): each target imports only the ones below it.
+//   coffer (executable) -> CofferCLI -> CofferEngine -> CofferRepository -> CofferBlobStore
+//   leaves: CofferChunking, CofferCrypto, CofferCompression (over system libzstd)
+// Swift 5 language mode: the engine shares buffers between worker threads under
+// explicit locks; strict Sendable checking would force copies on the hot path.
+let swift5: [SwiftSetting] = [.swiftLanguageMode(.v5)]
+
+let package = Package(
+    name: "coffer",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "coffer", targets: ["coffer"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-crypto.git", "3.12.3"..<"5.0.0"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+    ],
+    targets: [
+        .systemLibrary(name: "CZstd", pkgConfig: "libzstd", providers: [.apt(["libzstd-dev"])]),
+        .target(name: "CofferChunking", swiftSettings: swift5),
+        .target(name: "CofferCompression", dependencies: ["CZstd"], swiftSettings: swift5),
+        .target(name: "CofferCrypto", dependencies: [
+            .product(name: "Crypto", package: "swift-crypto"),
+            .product(name: "_CryptoExtras", package: "swift-crypto"),
+        ], swiftSettings: swift5),
+        .target(name: "CofferBlobStore", swiftSettings: swift5),
+        .target(name: "CofferRepository", dependencies: [
+            "CofferBlobStore", "CofferCrypto", "CofferCompression",
+        ], swiftSettings: swift5),
+        .target(name: "CofferEngine", dependencies: [
+            "CofferRepository", "CofferChunking",
+        ], swiftSettings: swift5),
+        .target(name: "CofferCLI", dependencies: [
+            "CofferEngine",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ], swiftSettings: swift5),
+        .executableTarget(name: "coffer", dependencies: ["CofferCLI"], swiftSettings: swift5),
+        .testTarget(name: "CofferLeafTests", dependencies: [
+            "CofferChunking", "CofferCompression", "CofferCrypto",
+        ], swiftSettings: swift5),
+        .testTarget(name: "CofferBlobStoreTests", dependencies: ["CofferBlobStore"], swiftSettings: swift5),
+        .testTarget(name: "CofferRepositoryTests", dependencies: ["CofferRepository"], swiftSettings: swift5),
+        .testTarget(name: "CofferEngineTests", dependencies: ["CofferEngine"], swiftSettings: swift5),
+        .testTarget(name: "CofferCLITests", dependencies: ["CofferCLI"], swiftSettings: swift5),
+    ]
+)

@@ -1,0 +1,109 @@
+import Foundation
+
+/// The storage protocol every backend implements. Deliberately tiny and
+/// S3-shaped: whole-object puts, ranged gets, no appends, no visible renames.
+///
+/// Contract (checked by the conformance suite in CofferBlobStoreTests):
+/// - `put` is atomic: a reader sees either no object or the whole new one,
+///   never a prefix; a put over an existing key replaces it whole. When `put`
+///   returns, the object is durable (fsynced / acknowledged by the service).
+/// - Read-after-write: after `put` returns, `get`, `head` and `list` see it;
+///   after `delete` returns, they do not.
+/// - `get` of a missing key throws `BlobStoreError` with `isNotFound`.
+///   A `range` must start inside the object; one that runs past the end is
+///   cut at the end (as S3 does), so callers that need exact lengths check.
+/// - `delete` of a missing key succeeds (idempotent, as S3 DELETE).
+/// - `list(prefix:)` returns every key starting with `prefix`, sorted.
+/// - Keys are `/`-separated paths of `[A-Za-z0-9._-]` segments; no empty,
+///   segment, none starting with `.` (so `..` and hidden staging files are out). Anything else is refused with `invalidKey`.
+public protocol BlobStore: Sendable {
+    func put(_ key: String, data: Data) async throws
+    func get(_ key: String, range: Range<Int>?) async throws -> Data
+    func head(_ key: String) async throws -> BlobInfo
+    func list(prefix: String) async throws -> [BlobInfo]
+    func delete(_ key: String) async throws
+    /// Where the store lives, for messages (never contains secrets).
+    var location: String { get }
+}
+
+extension BlobStore {
+    public func get(_ key: String) async throws -> Data { try await get(key, range: nil) }
+}
+
+public struct BlobInfo: Sendable, Equatable {
+    public var key: String
+    public var size: Int
+    public var modified: Date
+
+    public init(key: String, size: Int, modified: Date) {
+        self.key = key
+        self.size = size
+        self.modified = modified
+    }
+}
+
+public struct BlobStoreError: Error, CustomStringConvertible {
+    enum Code { case notFound, invalidKey, invalidRange, io, injected, unsupported }
+    let code: Code
+    public let key: String
+    public let detail: String
+
+    public var isNotFound: Bool { code == .notFound }
+    public var description: String {
+        switch code {
+        case .notFound: return "object \(key) not found"
+        case .invalidKey: return "invalid object key \"\(key)\": \(detail)"
+        case .invalidRange: return "invalid range for object \(key): \(detail)"
+        case .io: return "I/O error on object \(key): \(detail)"
+        case .injected: return "injected fault on object \(key): \(detail)"
+        case .unsupported: return "\(detail)"
+        }
+    }
+
+    public static func notFound(_ key: String) -> BlobStoreError { .init(code: .notFound, key: key, detail: "") }
+    public static func invalidKey(_ key: String, _ why: String) -> BlobStoreError { .init(code: .invalidKey, key: key, detail: why) }
+    public static func invalidRange(_ key: String, _ why: String) -> BlobStoreError { .init(code: .invalidRange, key: key, detail: why) }
+    public static func io(_ key: String, _ why: String) -> BlobStoreError { .init(code: .io, key: key, detail: why) }
+    public static func injected(_ key: String, _ why: String) -> BlobStoreError { .init(code: .injected, key: key, detail: why) }
+    public static func unsupported(_ why: String) -> BlobStoreError { .init(code: .unsupported, key: "", detail: why) }
+}
+
+public enum BlobKey {
+    /// Validates a key per the protocol contract.
+    public static func validate(_ key: String) throws {
+        if key.isEmpty { throw BlobStoreError.invalidKey(key, "empty") }
+        for segment in key.split(separator: "/", omittingEmptySubsequences: false) {
+            if segment.isEmpty || segment.hasPrefix(".") {
+                throw BlobStoreError.invalidKey(key, "empty segment or segment starting with '.'")
+            }
+            for c in segment.utf8 {
+                let ok = (c >= 48 && c <= 57) || (c >= 65 && c <= 90) || (c >= 97 && c <= 122) || c == 46 || c == 95 || c == 45
+                if !ok { throw BlobStoreError.invalidKey(key, "character outside [A-Za-z0-9._-]") }
+            }
+        }
+    }
+
+    static func clamp(_ range: Range<Int>?, size: Int, key: String) throws -> Range<Int> {
+        guard let range else { return 0..<size }
+        if range.lowerBound < 0 || (range.lowerBound >= size && !(range.isEmpty && range.lowerBound == size)) {
+            throw BlobStoreError.invalidRange(key, "\(range) outside object of \(size) bytes")
+        }
+        return range.lowerBound..<min(range.upperBound, size)
+    }
+}
+
+/// Chooses a backend from a repository URL; the one place backends are named.
+public enum BlobStores {
+    public static func open(url: String) throws -> BlobStore {
+        if url.hasPrefix("file://") {
+            let path = String(url.dropFirst("file://".count))
+            guard path.hasPrefix("/") else {
+                throw BlobStoreError.unsupported("repository URL \(url): file:// needs an absolute path (file:///path)")
+            }
+            return LocalBlobStore(root: URL(fileURLWithPath: path))
+        }
+        if url.hasPrefix("/") { return LocalBlobStore(root: URL(fileURLWithPath: url)) }
+        if url == "memory://" || url.hasPrefix("memory://") { return MemoryBlobStore() }
+        throw BlobStoreError.unsupported("repository URL \(url): unsupported scheme (supported: file:///path)")
+    }
+}

@@ -1,0 +1,68 @@
+import CZstd
+import Foundation
+
+public struct CompressionError: Error, CustomStringConvertible {
+    public let description: String
+}
+
+/// zstd over the system library. Contexts are pooled: creating one per 1 MiB
+/// chunk costs more than compressing the chunk at fast levels.
+public enum Zstd {
+    private static let pool = ContextPool()
+
+    /// Returns the compressed frame, or nil when it would not be smaller than the input.
+    public static func compressIfSmaller(_ input: Data, level: Int32) -> Data? {
+        if input.isEmpty { return nil }
+        let bound = ZSTD_compressBound(input.count)
+        let ctx = pool.take()
+        defer { pool.give(ctx) }
+        var output = Data(count: min(bound, input.count))
+        let written: Int = output.withUnsafeMutableBytes { out in
+            input.withUnsafeBytes { inp in
+                ZSTD_compressCCtx(ctx, out.baseAddress, out.count, inp.baseAddress, inp.count, level)
+            }
+        }
+        if ZSTD_isError(written) != 0 || written >= input.count { return nil }
+        output.count = written
+        return output
+    }
+
+    public static func decompress(_ input: Data, expectedSize: Int) throws -> Data {
+        var output = Data(count: expectedSize)
+        let n: Int = output.withUnsafeMutableBytes { out in
+            input.withUnsafeBytes { inp in
+                ZSTD_decompress(out.baseAddress, out.count, inp.baseAddress, inp.count)
+            }
+        }
+        if ZSTD_isError(n) != 0 {
+            throw CompressionError(description: "zstd: " + String(cString: ZSTD_getErrorName(n)))
+        }
+        if n != expectedSize {
+            throw CompressionError(description: "zstd: decompressed \(n) bytes, expected \(expectedSize)")
+        }
+        return output
+    }
+
+    /// Size recorded in a frame header, when the frame carries it.
+    public static func frameContentSize(_ input: Data) -> Int? {
+        let size = input.withUnsafeBytes { ZSTD_getFrameContentSize($0.baseAddress, $0.count) }
+        if size == ZSTD_CONTENTSIZE_ERROR || size == ZSTD_CONTENTSIZE_UNKNOWN { return nil }
+        return size > UInt64(Int.max) ? nil : Int(size)
+    }
+}
+
+private final class ContextPool: @unchecked Sendable {
+    private let lock = NSLock()
+    private var free: [OpaquePointer] = []
+
+    func take() -> OpaquePointer {
+        lock.lock()
+        if let ctx = free.popLast() { lock.unlock(); return ctx }
+        lock.unlock()
+        return ZSTD_createCCtx()
+    }
+
+    func give(_ ctx: OpaquePointer) {
+        lock.lock(); free.append(ctx); lock.unlock()
+    }
+}

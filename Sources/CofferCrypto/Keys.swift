@@ -1,0 +1,191 @@
+import Crypto
+import _CryptoExtras
+import Foundation
+
+public struct CryptoError: Error, CustomStringConvertible, Equatable {
+    enum Code: Equatable { case authenticationFailed, malformed, kdf }
+    let code: Code
+    public let description: String
+
+    public static func authenticationFailed(_ what: String) -> CryptoError {
+        CryptoError(code: .authenticationFailed, description: "\(what): authentication failed (wrong key or damaged data)")
+    }
+    public static func malformed(_ what: String) -> CryptoError {
+        CryptoError(code: .malformed, description: "\(what): malformed ciphertext")
+    }
+    public var isAuthenticationFailure: Bool { code == .authenticationFailed }
+}
+
+/// 32 bytes, printable as lowercase hex. Used for blob ids, pack ids, snapshot ids.
+public struct Hash256: Hashable, Comparable, Sendable, Codable, CustomStringConvertible {
+    public var a: UInt64, b: UInt64, c: UInt64, d: UInt64
+
+    public init<D: Sequence>(bytes: D) where D.Element == UInt8 {
+        var words: [UInt64] = [0, 0, 0, 0]
+        for (i, byte) in bytes.enumerated() where i < 32 {
+            words[i / 8] |= UInt64(byte) << UInt64(56 - 8 * (i % 8))
+        }
+        (a, b, c, d) = (words[0], words[1], words[2], words[3])
+    }
+
+    public init?(hex: String) {
+        guard hex.utf8.count == 64 else { return nil }
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(32)
+        var it = hex.utf8.makeIterator()
+        while let hi = it.next(), let lo = it.next() {
+            guard let h = Hash256.nibble(hi), let l = Hash256.nibble(lo) else { return nil }
+            bytes.append(h << 4 | l)
+        }
+        self.init(bytes: bytes)
+    }
+
+    public var bytes: [UInt8] {
+        var out = [UInt8](repeating: 0, count: 32)
+        for (w, word) in [a, b, c, d].enumerated() {
+            for i in 0..<8 { out[w * 8 + i] = UInt8(truncatingIfNeeded: word >> UInt64(56 - 8 * i)) }
+        }
+        return out
+    }
+
+    public var hex: String {
+        let digits = Array("0123456789abcdef".utf8)
+        var out = [UInt8]()
+        out.reserveCapacity(64)
+        for byte in bytes { out.append(digits[Int(byte >> 4)]); out.append(digits[Int(byte & 15)]) }
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    public var description: String { hex }
+    public var short: String { String(hex.prefix(8)) }
+
+    public static func < (l: Hash256, r: Hash256) -> Bool { (l.a, l.b, l.c, l.d) < (r.a, r.b, r.c, r.d) }
+
+    public init(from decoder: Decoder) throws {
+        let s = try decoder.singleValueContainer().decode(String.self)
+        guard let h = Hash256(hex: s) else {
+            throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription: "not a 64-digit hex id: \(s.prefix(80))"))
+        }
+        self = h
+    }
+
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.singleValueContainer()
+        try c.encode(hex)
+    }
+
+    public static func sha256<D: DataProtocol>(_ data: D) -> Hash256 { Hash256(bytes: SHA256.hash(data: data)) }
+
+    private static func nibble(_ c: UInt8) -> UInt8? {
+        switch c {
+        case 48...57: return c - 48
+        case 97...102: return c - 87
+        case 65...70: return c - 55
+        default: return nil
+        }
+    }
+}
+
+/// How the operator's master key is obtained; recorded (without secrets) in each key file.
+public enum KeyDerivation: Codable, Equatable, Sendable {
+    /// A passphrase stretched with scrypt (deliberately slow and memory-hard).
+    case scrypt(salt: [UInt8], n: Int, r: Int, p: Int)
+    /// A key file: its bytes already carry the entropy; HKDF only normalizes the length.
+    case keyFile(salt: [UInt8])
+
+    public static func newScrypt() -> KeyDerivation {
+        .scrypt(salt: randomBytes(16), n: 1 << 15, r: 8, p: 1)
+    }
+    public static func newKeyFile() -> KeyDerivation { .keyFile(salt: randomBytes(16)) }
+
+    public func deriveMasterKey(secret: [UInt8]) throws -> SymmetricKey {
+        switch self {
+        case let .scrypt(salt, n, r, p):
+            do {
+                return try KDF.Scrypt.deriveKey(from: secret, salt: salt, outputByteCount: 32, rounds: n, blockSize: r, parallelism: p, maxMemory: 256 << 20)
+            } catch {
+                throw CryptoError(code: .kdf, description: "scrypt failed: \(error)")
+            }
+        case let .keyFile(salt):
+            return HKDF<SHA256>.deriveKey(inputKeyMaterial: SymmetricKey(data: secret), salt: salt, info: Array("coffer master key".utf8), outputByteCount: 32)
+        }
+    }
+}
+
+public func randomBytes(_ count: Int) -> [UInt8] {
+    var g = SystemRandomNumberGenerator()
+    return (0..<count).map { _ in UInt8.random(in: 0...255, using: &g) }
+}
+
+/// AES-256-GCM with a random 96-bit nonce; layout nonce || ciphertext || tag.
+public enum Sealer {
+    public static let overhead = 12 + 16
+
+    public static func seal<D: DataProtocol>(_ plaintext: D, key: SymmetricKey, context: [UInt8]) -> Data {
+        // The only failure is a key of the wrong size, which keys made here never have.
+        let box = try! AES.GCM.seal(plaintext, using: key, authenticating: context)
+        return box.combined!
+    }
+
+    public static func open<D: DataProtocol>(_ ciphertext: D, key: SymmetricKey, context: [UInt8], what: String) throws -> Data {
+        guard ciphertext.count >= overhead else { throw CryptoError.malformed(what) }
+        do {
+            let box = try AES.GCM.SealedBox(combined: ciphertext)
+            return try AES.GCM.open(box, using: key, authenticating: context)
+        } catch let error as CryptoKitError {
+            if case .authenticationFailure = error { throw CryptoError.authenticationFailed(what) }
+            throw CryptoError.malformed(what)
+        } catch {
+            throw CryptoError.authenticationFailed(what)
+        }
+    }
+}
+
+/// The per-repository secrets: data key (AEAD for everything stored) and
+/// id key (HMAC that names blobs, so ids reveal nothing without it).
+public struct RepositoryKeys: Sendable {
+    public let dataKey: SymmetricKey
+    public let idKey: SymmetricKey
+    public let chunkerSeed: UInt64
+
+    public init(dataKey: SymmetricKey, idKey: SymmetricKey, chunkerSeed: UInt64) {
+        self.dataKey = dataKey
+        self.idKey = idKey
+        self.chunkerSeed = chunkerSeed
+    }
+
+    public static func generate() -> RepositoryKeys {
+        RepositoryKeys(dataKey: SymmetricKey(size: .bits256), idKey: SymmetricKey(size: .bits256), chunkerSeed: UInt64.random(in: .min ... .max))
+    }
+
+    public func blobID<D: DataProtocol>(_ plaintext: D) -> Hash256 {
+        Hash256(bytes: HMAC<SHA256>.authenticationCode(for: plaintext, using: idKey))
+    }
+
+    /// Serialized form (for wrapping under the master key).
+    public var material: [UInt8] {
+        var out: [UInt8] = []
+        dataKey.withUnsafeBytes { out.append(contentsOf: $0) }
+        idKey.withUnsafeBytes { out.append(contentsOf: $0) }
+        withUnsafeBytes(of: chunkerSeed.littleEndian) { out.append(contentsOf: $0) }
+        return out
+    }
+
+    public init?(material: [UInt8]) {
+        guard material.count == 72 else { return nil }
+        dataKey = SymmetricKey(data: material[0..<32])
+        idKey = SymmetricKey(data: material[32..<64])
+        var seed: UInt64 = 0
+        for i in 0..<8 { seed |= UInt64(material[64 + i]) << UInt64(8 * i) }
+        chunkerSeed = seed
+    }
+}
+
+public struct HexString {
+    public static func encode(_ bytes: [UInt8]) -> String {
+        let digits = Array("0123456789abcdef".utf8)
+        var out = [UInt8]()
+        for byte in bytes { out.append(digits[Int(byte >> 4)]); out.append(digits[Int(byte & 15)]) }
+        return String(decoding: out, as: UTF8.self)
+    }
+}

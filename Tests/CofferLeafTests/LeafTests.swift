@@ -1,0 +1,108 @@
+import Foundation
+import Testing
+@testable import CofferChunking
+@testable import CofferCompression
+@testable import CofferCrypto
+
+func pseudoRandomBytes(_ count: Int, seed: UInt64) -> [UInt8] {
+    var state = seed
+    var out = [UInt8](repeating: 0, count: count)
+    var i = 0
+    while i < count {
+        let v = Chunker.splitMix64(&state)
+        for k in 0..<8 where i + k < count { out[i + k] = UInt8(truncatingIfNeeded: v >> UInt64(8 * k)) }
+        i += 8
+    }
+    return out
+}
+
+@Suite struct ChunkerTests {
+    let params = ChunkerParameters(minSize: 2048, averageSize: 8192, maxSize: 65536)
+
+    @Test func boundsAndCoverage() {
+        let chunker = Chunker(parameters: params, seed: 42)
+        let data = pseudoRandomBytes(2_000_000, seed: 1)
+        let ranges = chunker.split(data)
+        #expect(ranges.first?.lowerBound == 0)
+        #expect(ranges.last?.upperBound == data.count)
+        for (a, b) in zip(ranges, ranges.dropFirst()) { #expect(a.upperBound == b.lowerBound) }
+        for r in ranges.dropLast() { #expect(r.count >= params.minSize && r.count <= params.maxSize) }
+        let average = data.count / ranges.count
+        #expect(average > params.averageSize / 2 && average < params.averageSize * 2, "average \(average)")
+    }
+
+    @Test func insertionOnlyDisturbsNearbyChunks() {
+        let chunker = Chunker(parameters: params, seed: 7)
+        let data = pseudoRandomBytes(1_000_000, seed: 2)
+        var edited = data
+        edited.insert(contentsOf: [1, 2, 3, 4, 5], at: 300_000)
+        func chunks(_ d: [UInt8]) -> Set<[UInt8]> { Set(chunker.split(d).map { Array(d[$0]) }) }
+        let before = chunks(data), after = chunks(edited)
+        #expect(before.intersection(after).count >= before.count - 3)
+    }
+
+    @Test func seedChangesBoundaries() {
+        let data = pseudoRandomBytes(500_000, seed: 3)
+        #expect(Chunker(parameters: params, seed: 1).split(data) != Chunker(parameters: params, seed: 2).split(data))
+        #expect(Chunker(parameters: params, seed: 1).split(data) == Chunker(parameters: params, seed: 1).split(data))
+    }
+
+    @Test func zerosCutAtMaximum() {
+        let ranges = Chunker(parameters: params, seed: 5).split([UInt8](repeating: 0, count: 200_000))
+        #expect(ranges.dropLast().allSatisfy { $0.count == params.maxSize })
+    }
+}
+
+@Suite struct CompressionTests {
+    @Test func roundTripAndIncompressible() throws {
+        let text = Data(String(repeating: "the quick brown fox ", count: 5000).utf8)
+        let packed = try #require(Zstd.compressIfSmaller(text, level: 3))
+        #expect(packed.count < text.count / 10)
+        #expect(try Zstd.decompress(packed, expectedSize: text.count) == text)
+        #expect(Zstd.frameContentSize(packed) == text.count)
+        #expect(Zstd.compressIfSmaller(Data(pseudoRandomBytes(100_000, seed: 9)), level: 3) == nil)
+        #expect(Zstd.compressIfSmaller(Data(), level: 3) == nil)
+        #expect(throws: CompressionError.self) { try Zstd.decompress(Data([1, 2, 3, 4]), expectedSize: 10) }
+        #expect(throws: CompressionError.self) { try Zstd.decompress(packed, expectedSize: text.count + 1) }
+    }
+}
+
+@Suite struct CryptoTests {
+    @Test func sealOpenAndTamper() throws {
+        let keys = RepositoryKeys.generate()
+        let sealed = Sealer.seal(Data("secret".utf8), key: keys.dataKey, context: Array("blob".utf8))
+        #expect(try Sealer.open(sealed, key: keys.dataKey, context: Array("blob".utf8), what: "x") == Data("secret".utf8))
+        var bad = sealed; bad[bad.startIndex + 14] ^= 1
+        #expect(throws: CryptoError.self) { try Sealer.open(bad, key: keys.dataKey, context: Array("blob".utf8), what: "x") }
+        #expect(throws: CryptoError.self) { try Sealer.open(sealed, key: keys.dataKey, context: Array("tree".utf8), what: "x") }
+        #expect(throws: CryptoError.self) { try Sealer.open(sealed, key: RepositoryKeys.generate().dataKey, context: Array("blob".utf8), what: "x") }
+        #expect(throws: CryptoError.self) { try Sealer.open(sealed.prefix(5), key: keys.dataKey, context: [], what: "x") }
+    }
+
+    @Test func idsAreKeyedAndStable() {
+        let k1 = RepositoryKeys.generate(), k2 = RepositoryKeys.generate()
+        #expect(k1.blobID(Data("a".utf8)) == k1.blobID(Data("a".utf8)))
+        #expect(k1.blobID(Data("a".utf8)) != k2.blobID(Data("a".utf8)))
+        let restored = RepositoryKeys(material: k1.material)!
+        #expect(restored.blobID(Data("a".utf8)) == k1.blobID(Data("a".utf8)))
+        #expect(restored.chunkerSeed == k1.chunkerSeed)
+    }
+
+    @Test func hashHexRoundTrip() {
+        let h = Hash256.sha256(Data("abc".utf8))
+        #expect(h.hex == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
+        #expect(Hash256(hex: h.hex) == h)
+        #expect(Hash256(hex: "zz") == nil)
+        #expect(Hash256(hex: String(repeating: "g", count: 64)) == nil)
+    }
+
+    @Test func kdfsAreDeterministicPerSalt() throws {
+        let cheap = KeyDerivation.scrypt(salt: [1, 2, 3], n: 1 << 10, r: 8, p: 1)
+        let a = try cheap.deriveMasterKey(secret: Array("pw".utf8))
+        let b = try cheap.deriveMasterKey(secret: Array("pw".utf8))
+        let c = try cheap.deriveMasterKey(secret: Array("pw2".utf8))
+        #expect(a == b && a != c)
+        let kf = KeyDerivation.newKeyFile()
+        #expect(try kf.deriveMasterKey(secret: [1, 2]) == kf.deriveMasterKey(secret: [1, 2]))
+    }
+}
