@@ -1,0 +1,493 @@
+import CofferChunking
+import CofferCrypto
+import CofferRepository
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+public struct BackupOptions: Sendable {
+    public enum Parent: Sendable { case none, auto, snapshot(Hash256) }
+    public var parent: Parent = .auto
+    public var tags: [String] = []
+    public var hostname = ProcessInfo.processInfo.hostName
+    /// Bytes read but not yet packed, at most (bounds memory whatever the source size).
+    public var inFlightBytes = 48 << 20
+    public var progress: (@Sendable (BackupProgress) -> Void)?
+    public var progressInterval: TimeInterval = 0.5
+    public var now: @Sendable () -> Date = { Date() }
+    public init() {}
+}
+
+public struct BackupProgress: Sendable {
+    public var files: Int
+    public var directories: Int
+    public var bytesRead: Int64
+    public var bytesAdded: Int64
+    public var elapsed: TimeInterval
+    public var currentPath: String
+}
+
+public struct BackupResult: Sendable {
+    public var snapshotID: Hash256
+    public var snapshot: Snapshot
+    public var summary: SnapshotSummary { snapshot.summary ?? SnapshotSummary() }
+}
+
+/// Backs up a directory tree or a volume (disk image / block device) into a
+/// repository. Reading, chunking, hashing, compressing, encrypting and
+/// uploading overlap: the walker reads while worker tasks process earlier
+/// chunks, and small files are read by parallel tasks.
+public final class Archiver: @unchecked Sendable {
+    public let repository: Repository
+    public static let volumeBlockSize = 4 << 20
+
+    public init(repository: Repository) { self.repository = repository }
+
+    public func backup(path: String, options: BackupOptions = BackupOptions()) async throws -> BackupResult {
+        let absolute = Archiver.absolute(path)
+        guard case let .success(st) = FileStat.lstatPath(absolute) else {
+            throw EngineError(.source, "cannot back up \(absolute): \(errnoText())")
+        }
+        guard st.isDirectory || st.isRegular else {
+            throw EngineError(.source, "cannot back up \(absolute): not a directory or regular file (use volume backup for block devices)")
+        }
+        let run = try await BackupRun(repository: repository, options: options, kind: .files, paths: [absolute])
+        return try await run.runFiles(absolute, isDirectory: st.isDirectory)
+    }
+
+    public func backupVolume(path: String, options: BackupOptions = BackupOptions()) async throws -> BackupResult {
+        let absolute = Archiver.absolute(path)
+        let run = try await BackupRun(repository: repository, options: options, kind: .volume, paths: [absolute])
+        return try await run.runVolume(absolute)
+    }
+
+    static func absolute(_ path: String) -> String {
+        let url = path.hasPrefix("/") ? URL(fileURLWithPath: path) : URL(fileURLWithPath: FileManager.default.currentDirectoryPath).appendingPathComponent(path)
+        var p = url.standardizedFileURL.path
+        while p.count > 1 && p.hasSuffix("/") { p.removeLast() }
+        return p
+    }
+}
+
+final class BackupRun: @unchecked Sendable {
+    let repository: Repository
+    let writer: PackWriter
+    let chunker: Chunker
+    let options: BackupOptions
+    let budget: ByteBudget
+    let kind: Snapshot.Kind
+    let paths: [String]
+    let parentID: Hash256?
+    let parentSnapshot: Snapshot?
+    let names = NameCache()
+    let started: Date
+
+    private let lock = NSLock()
+    private var files = 0
+    private var directories = 0
+    private var bytesRead: Int64 = 0
+    private var bytesTotal: Int64 = 0
+    private var unchanged = 0
+    private var warnings: [String] = []
+    private var failure: Error?
+    private var lastProgress = Date.distantPast
+
+    init(repository: Repository, options: BackupOptions, kind: Snapshot.Kind, paths: [String]) async throws {
+        self.repository = repository
+        self.options = options
+        self.kind = kind
+        self.paths = paths
+        started = options.now()
+        if repository.index.packCount == 0 { try await repository.loadIndex() }
+        writer = PackWriter(repository: repository)
+        let c = repository.config.chunker
+        chunker = Chunker(parameters: ChunkerParameters(minSize: c.min, averageSize: c.average, maxSize: c.max), seed: repository.keys.chunkerSeed)
+        budget = ByteBudget(capacity: max(options.inFlightBytes, c.max * 2))
+        switch options.parent {
+        case .none: parentID = nil
+        case let .snapshot(id): parentID = id
+        case .auto:
+            let all = try await repository.listSnapshots().snapshots
+            parentID = all.last(where: { $0.1.paths == paths && $0.1.hostname == options.hostname && $0.1.kind == kind })?.0
+        }
+        if let parentID { parentSnapshot = try await repository.loadSnapshot(parentID) } else { parentSnapshot = nil }
+    }
+
+    // MARK: bookkeeping
+
+    func warn(_ message: String) { lock.withLock { warnings.append(message) } }
+
+    func fail(_ error: Error) { lock.withLock { if failure == nil { failure = error } } }
+
+    func checkFailure() throws {
+        if let f = lock.withLock({ failure }) { throw f }
+    }
+
+    func countRead(_ n: Int) { lock.withLock { bytesRead += Int64(n) } }
+
+    func report(_ path: String) {
+        guard let progress = options.progress else { return }
+        let now = Date()
+        let snapshot: BackupProgress? = lock.withLock {
+            guard now.timeIntervalSince(lastProgress) >= options.progressInterval else { return nil }
+            lastProgress = now
+            return BackupProgress(files: files, directories: directories, bytesRead: bytesRead, bytesAdded: writer.bytesAdded,
+                                  elapsed: now.timeIntervalSince(started), currentPath: path)
+        }
+        if let snapshot { progress(snapshot) }
+    }
+
+    /// Hash, deduplicate, compress, encrypt and pack one chunk.
+    func process(_ data: Data) async throws -> Hash256 {
+        let id = repository.keys.blobID(data)
+        if writer.claim(id) {
+            try await writer.store(id: id, type: .data, sealed: repository.seal(data, type: .data, id: id), rawLength: data.count)
+        }
+        return id
+    }
+
+    /// A chunk handed to a worker task; memory is returned to the budget when packed.
+    func spawnChunk(_ data: Data) async -> Task<Hash256, Error> {
+        await budget.acquire(data.count)
+        return Task {
+            defer { budget.release(data.count) }
+            do { return try await process(data) } catch { fail(error); throw error }
+        }
+    }
+
+    // MARK: files
+
+    func runFiles(_ root: String, isDirectory: Bool) async throws -> BackupResult {
+        let parentRoot = parentSnapshot?.tree
+        let treeTask: Task<Hash256, Error>
+        if isDirectory {
+            treeTask = try await archiveDirectory(root, parentTree: parentRoot)
+        } else {
+            let dir = (root as NSString).deletingLastPathComponent
+            let name = (root as NSString).lastPathComponent
+            let parentNodes = await loadParentNodes(parentRoot)
+            guard let pending = try await archiveEntry(dir: dir, name: name, parentNodes: parentNodes) else {
+                throw EngineError(.source, "cannot back up \(root): \(lock.withLock { warnings.last ?? "unreadable" })")
+            }
+            treeTask = Task { try await self.saveTree([pending]) }
+        }
+        let tree: Hash256
+        do { tree = try await treeTask.value } catch {
+            throw lock.withLock { failure } ?? error
+        }
+        return try await commit(tree: tree)
+    }
+
+    enum Pending {
+        case ready(Node)
+        case chunks(Node, [(offset: UInt64, length: Int, task: Task<Hash256, Error>)])
+        case smallFile(Task<Node?, Error>)
+        case directory(Node, Task<Hash256, Error>)
+    }
+
+    func loadParentNodes(_ tree: Hash256?) async -> [String: Node] {
+        guard let tree, let t = try? await repository.loadTree(tree) else { return [:] }
+        var out: [String: Node] = [:]
+        for n in t.nodes { out[n.name] = n }
+        return out
+    }
+
+    /// Walks one directory now and returns a task that yields its tree id once
+    /// every chunk beneath it is packed, so the walker never waits on workers.
+    func archiveDirectory(_ path: String, parentTree: Hash256?) async throws -> Task<Hash256, Error> {
+        try checkFailure()
+        let names: [String]
+        switch readDirectoryNames(path) {
+        case let .success(n): names = n
+        case let .failure(e): throw EngineError(.source, "cannot read directory \(path): \(e)")
+        }
+        let parentNodes = await loadParentNodes(parentTree)
+        var pending: [Pending] = []
+        for name in names {
+            try checkFailure()
+            if let p = try await archiveEntry(dir: path, name: name, parentNodes: parentNodes) { pending.append(p) }
+        }
+        lock.withLock { directories += 1 }
+        report(path)
+        return Task { try await self.saveTree(pending) }
+    }
+
+    func metadataNode(name: String, stat st: FileStat) -> Node {
+        var node = Node(name: name, kind: st.kind, mode: st.mode & 0o7777, uid: st.uid, gid: st.gid, mtime: st.mtime, size: st.kind == .file ? st.size : 0)
+        node.ctime = st.ctime
+        node.inode = st.inode
+        node.device = st.device
+        node.links = st.links
+        node.user = names.user(st.uid)
+        node.group = names.group(st.gid)
+        if st.kind == .charDevice || st.kind == .blockDevice { node.rdev = st.rdev }
+        return node
+    }
+
+    func archiveEntry(dir: String, name: String, parentNodes: [String: Node]) async throws -> Pending? {
+        let full = dir == "/" ? "/" + name : dir + "/" + name
+        guard Node.isSafeName(name) else { warn("\(full): name cannot be stored, skipped"); return nil }
+        let st: FileStat
+        switch FileStat.lstatPath(full) {
+        case let .success(s): st = s
+        case let .failure(e): warn("\(full): \(e), skipped"); return nil
+        }
+        var node = metadataNode(name: name, stat: st)
+        switch st.kind {
+        case .directory:
+            do {
+                let sub = try await archiveDirectory(full, parentTree: parentNodes[name].flatMap { $0.kind == .directory ? $0.subtree : nil })
+                return .directory(node, sub)
+            } catch let e as EngineError where e.code == .source {
+                warn("\(e.description), skipped"); return nil
+            }
+        case .symlink:
+            var buf = [CChar](repeating: 0, count: 4097)
+            let n = readlink(full, &buf, 4096)
+            if n < 0 { warn("\(full): readlink: \(errnoText()), skipped"); return nil }
+            node.linkTarget = String(decoding: buf[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+            return .ready(node)
+        case .fifo, .socket, .charDevice, .blockDevice, .volume:
+            return .ready(node)
+        case .file:
+            lock.withLock { files += 1; bytesTotal += Int64(st.size) }
+            if let old = parentNodes[name], let reused = reuse(old, st) {
+                lock.withLock { unchanged += 1 }
+                node.content = reused
+                return .ready(node)
+            }
+            if st.size <= UInt64(chunker.parameters.minSize) {
+                await budget.acquire(Int(st.size))
+                let reserved = Int(st.size)
+                let task = Task<Node?, Error> {
+                    defer { self.budget.release(reserved) }
+                    return try await self.archiveSmallFile(full, node: node, before: st)
+                }
+                return .smallFile(task)
+            }
+            return try await archiveLargeFile(full, node: node, before: st)
+        }
+    }
+
+    /// Content of an unchanged file from the parent snapshot, when all of it is still stored.
+    func reuse(_ old: Node, _ st: FileStat) -> [Extent]? {
+        guard old.kind == .file, old.size == st.size, old.mtime == st.mtime, old.ctime == st.ctime, old.inode == st.inode,
+              let content = old.content else { return nil }
+        for e in content where repository.index.lookup(e.blob) == nil { return nil }
+        writer.noteReused(content.map(\.blob))
+        return content
+    }
+
+    func openForReading(_ path: String, before: FileStat) -> Int32? {
+        let fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | oNoATime)
+        let fd2 = fd >= 0 ? fd : open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC) // O_NOATIME needs ownership
+        if fd2 < 0 { warn("\(path): open: \(errnoText()), skipped"); return nil }
+        if case let .success(now) = FileStat.of(fd: fd2), now.isRegular { return fd2 }
+        close(fd2)
+        warn("\(path): replaced by a non-file while being backed up, skipped")
+        return nil
+    }
+
+    func noteIfChanged(_ path: String, fd: Int32, before: FileStat, read: UInt64) {
+        guard case let .success(after) = FileStat.of(fd: fd) else { return }
+        if after.mtime != before.mtime || after.ctime != before.ctime || after.size != before.size || read != before.size {
+            warn("\(path): changed while being read; the stored copy may be inconsistent")
+        }
+    }
+
+    func archiveSmallFile(_ path: String, node: Node, before: FileStat) async throws -> Node? {
+        try checkFailure()
+        guard let fd = openForReading(path, before: before) else { return nil }
+        defer { close(fd) }
+        let size = Int(before.size)
+        var data = Data(count: size)
+        let n: Int
+        do {
+            n = try data.withUnsafeMutableBytes { try preadFully(fd, $0.baseAddress!, size, 0) }
+        } catch {
+            warn("\(path): \(error), skipped"); return nil
+        }
+        data.count = n
+        // A file that grew since stat: take the rest too (it is reported as changed).
+        if n == size, size > 0 {
+            var extra = [UInt8](repeating: 0, count: 65536)
+            var offset = Int64(n)
+            while true {
+                let m = (try? preadFully(fd, &extra, extra.count, offset)) ?? 0
+                if m == 0 { break }
+                data.append(contentsOf: extra[0..<m])
+                offset += Int64(m)
+            }
+        }
+        countRead(data.count)
+        noteIfChanged(path, fd: fd, before: before, read: UInt64(data.count))
+        var out = node
+        out.size = UInt64(data.count)
+        if data.count > chunker.parameters.minSize {
+            // Grew past one chunk while being read: chunk it properly.
+            var extents: [Extent] = []
+            let bytes = [UInt8](data)
+            for r in chunker.split(bytes) {
+                let id = try await process(Data(bytes[r]))
+                extents.append(Extent(offset: UInt64(r.lowerBound), length: UInt32(r.count), blob: id))
+            }
+            out.content = extents
+        } else {
+            out.content = data.isEmpty ? [] : [Extent(offset: 0, length: UInt32(data.count), blob: try await process(data))]
+        }
+        report(path)
+        return out
+    }
+
+    func archiveLargeFile(_ path: String, node: Node, before: FileStat) async throws -> Pending? {
+        guard let fd = openForReading(path, before: before) else { return nil }
+        defer { close(fd) }
+        let maxChunk = chunker.parameters.maxSize
+        let capacity = maxChunk * 2
+        let buffer = UnsafeMutableRawPointer.allocate(byteCount: capacity, alignment: 64)
+        defer { buffer.deallocate() }
+        var filled = 0, fileOffset: Int64 = 0, chunkStart: UInt64 = 0, atEnd = false
+        var parts: [(offset: UInt64, length: Int, task: Task<Hash256, Error>)] = []
+        while true {
+            try checkFailure()
+            if !atEnd && filled < maxChunk {
+                let n: Int
+                do { n = try preadFully(fd, buffer + filled, capacity - filled, fileOffset) } catch {
+                    for p in parts { p.task.cancel() }
+                    warn("\(path): \(error), skipped"); return nil
+                }
+                atEnd = n < capacity - filled
+                filled += n; fileOffset += Int64(n)
+                countRead(n)
+            }
+            if filled == 0 { break }
+            var consumed = 0
+            while filled - consumed >= maxChunk || (atEnd && consumed < filled) {
+                let cut = chunker.cutPoint(UnsafeRawBufferPointer(start: buffer + consumed, count: filled - consumed), atEnd: atEnd)
+                let chunk = Data(bytes: buffer + consumed, count: cut)
+                parts.append((chunkStart, cut, await spawnChunk(chunk)))
+                chunkStart += UInt64(cut)
+                consumed += cut
+            }
+            if consumed > 0 {
+                memmove(buffer, buffer + consumed, filled - consumed)
+                filled -= consumed
+            }
+            if atEnd && filled == 0 { break }
+            report(path)
+        }
+        noteIfChanged(path, fd: fd, before: before, read: chunkStart)
+        var out = node
+        out.size = chunkStart
+        return .chunks(out, parts)
+    }
+
+    func saveTree(_ pending: [Pending]) async throws -> Hash256 {
+        var nodes: [Node] = []
+        nodes.reserveCapacity(pending.count)
+        for p in pending {
+            switch p {
+            case let .ready(n): nodes.append(n)
+            case let .smallFile(task): if let n = try await task.value { nodes.append(n) }
+            case let .chunks(n, parts):
+                var node = n
+                var extents: [Extent] = []
+                extents.reserveCapacity(parts.count)
+                for part in parts { extents.append(Extent(offset: part.offset, length: UInt32(part.length), blob: try await part.task.value)) }
+                node.content = extents
+                nodes.append(node)
+            case let .directory(n, task):
+                var node = n
+                node.subtree = try await task.value
+                nodes.append(node)
+            }
+        }
+        let data = try ModelCoding.encoder().encode(Tree(nodes: nodes))
+        do { return try await writer.save(data, type: .tree) } catch { fail(error); throw error }
+    }
+
+    func commit(tree: Hash256) async throws -> BackupResult {
+        try checkFailure()
+        try await writer.finish()
+        let summary: SnapshotSummary = lock.withLock {
+            SnapshotSummary(files: files, directories: directories, bytesRead: bytesRead, bytesTotal: bytesTotal,
+                            bytesAdded: writer.bytesAdded, blobsAdded: writer.blobsAdded, filesUnchanged: unchanged,
+                            warnings: warnings, durationSeconds: options.now().timeIntervalSince(started))
+        }
+        let snapshot = Snapshot(time: started, hostname: options.hostname, username: NameCache().user(getuid()) ?? "\(getuid())",
+                                paths: paths, kind: kind, tree: tree, parent: parentID, tags: options.tags, summary: summary)
+        let id = try await repository.saveSnapshot(snapshot)
+        return BackupResult(snapshotID: id, snapshot: snapshot)
+    }
+
+    // MARK: volumes
+
+    func runVolume(_ path: String) async throws -> BackupResult {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        if fd < 0 { throw EngineError(.source, "cannot open volume \(path): \(errnoText())") }
+        defer { close(fd) }
+        guard case let .success(st) = FileStat.of(fd: fd), st.isRegular || st.isBlockDevice else {
+            throw EngineError(.source, "\(path) is not a disk image file or block device")
+        }
+        let end = lseek(fd, 0, SEEK_END)
+        if end < 0 { throw EngineError(.source, "cannot size volume \(path): \(errnoText())") }
+        let size = UInt64(end)
+        lock.withLock { files = 1; bytesTotal = Int64(size) }
+        let block = Archiver.volumeBlockSize
+        let buffer = UnsafeMutableRawPointer.allocate(byteCount: block, alignment: 4096)
+        defer { buffer.deallocate() }
+        var parts: [(offset: UInt64, length: Int, task: Task<Hash256, Error>)] = []
+        var offset: UInt64 = 0
+        while offset < size {
+            try checkFailure()
+            // Skip holes without reading them (sparse images).
+            let data = lseek(fd, off_t(offset), seekData)
+            if data < 0 {
+                if errno == ENXIO { break }  // only a hole remains
+                if errno != EINVAL { throw EngineError(.source, "\(path): SEEK_DATA: \(errnoText())") }
+            } else if UInt64(data) > offset {
+                offset = UInt64(data) / UInt64(block) * UInt64(block)
+                if offset >= size { break }
+            }
+            let want = Int(min(UInt64(block), size - offset))
+            let n: Int
+            do { n = try preadFully(fd, buffer, want, Int64(offset)) } catch {
+                throw EngineError(.source, "\(path): read at offset \(offset): \(error)")
+            }
+            if n < want { throw EngineError(.source, "\(path): volume shrank while being read (short read at \(offset))") }
+            countRead(n)
+            if !isAllZero(buffer, n) {
+                parts.append((offset, n, await spawnChunk(Data(bytes: buffer, count: n))))
+            }
+            offset += UInt64(n)
+            report(path)
+        }
+        var node = metadataNode(name: (path as NSString).lastPathComponent, stat: st)
+        node.kind = .volume
+        node.size = size
+        let tree = try await saveTree([.chunks(node, parts)])
+        return try await commit(tree: tree)
+    }
+}
+
+// Linux values; Glibc does not export these to Swift.
+let oNoATime: Int32 = 0o1000000
+let seekData: Int32 = 3
+let seekHole: Int32 = 4
+
+func isAllZero(_ p: UnsafeRawPointer, _ count: Int) -> Bool {
+    let words = count / 8
+    let w = p.assumingMemoryBound(to: UInt64.self)
+    var acc: UInt64 = 0
+    var i = 0
+    while i < words {
+        acc |= w[i]
+        if i & 1023 == 1023 && acc != 0 { return false }
+        i += 1
+    }
+    if acc != 0 { return false }
+    let b = p.assumingMemoryBound(to: UInt8.self)
+    for j in (words * 8)..<count where b[j] != 0 { return false }
+    return true
+}

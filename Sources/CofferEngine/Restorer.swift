@@ -1,0 +1,424 @@
+import CofferCrypto
+import CofferRepository
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+public struct RestoreOptions: Sendable {
+    /// Skip extents whose bytes at the target already hash to the stored id.
+    public var delta = false
+    /// Path inside the snapshot to restore (a directory's contents or one file); nil = everything.
+    public var subpath: String?
+    /// Apply owner/group (only effective as root).
+    public var restoreOwnership = getuid() == 0
+    public var concurrency = 8
+    public var progress: (@Sendable (RestoreProgress) -> Void)?
+    public init() {}
+}
+
+public struct RestoreProgress: Sendable {
+    public var files: Int
+    public var bytesWritten: Int64
+}
+
+public struct RestoreResult: Sendable {
+    public var files = 0
+    public var directories = 0
+    public var bytesWritten: Int64 = 0
+    public var bytesSkipped: Int64 = 0
+    /// Everything that could not be restored, each naming the path and why.
+    public var errors: [String] = []
+}
+
+/// Restores a snapshot (or part of it) into a target directory, or a volume
+/// snapshot onto a file or block device. Every path is created relative to
+/// directory descriptors with O_NOFOLLOW, so a symlink in the target, or one
+/// restored earlier, is never followed and nothing lands outside the target.
+public final class Restorer: @unchecked Sendable {
+    public let repository: Repository
+
+    public init(repository: Repository) { self.repository = repository }
+
+    public func restore(snapshot id: Hash256, target: String, options: RestoreOptions = RestoreOptions()) async throws -> RestoreResult {
+        if repository.index.packCount == 0 { try await repository.loadIndex() }
+        let snapshot = try await repository.loadSnapshot(id)
+        let run = RestoreRun(repository: repository, options: options)
+        if !repository.damagedIndexFiles.isEmpty {
+            run.error("index files damaged (their packs were read directly): \(repository.damagedIndexFiles.joined(separator: ", "))")
+        }
+        if snapshot.kind == .volume {
+            try await run.restoreVolume(snapshot, target: target)
+        } else {
+            try await run.restoreFiles(snapshot, target: target)
+        }
+        return run.result
+    }
+}
+
+final class RestoreRun: @unchecked Sendable {
+    let repository: Repository
+    let options: RestoreOptions
+    private let lock = NSLock()
+    private var resultStore = RestoreResult()
+    private var hardLinks: [String: [String]] = [:]  // "dev:inode" -> first restored path components
+    private var directoriesToFinish: [([String], Node)] = []
+
+    init(repository: Repository, options: RestoreOptions) {
+        self.repository = repository
+        self.options = options
+    }
+
+    var result: RestoreResult { lock.withLock { resultStore } }
+    func error(_ message: String) { lock.withLock { resultStore.errors.append(message) } }
+
+    // MARK: directory-relative file system access
+
+    /// Opens a directory below the target by components, never following symlinks.
+    func openDirectory(_ root: Int32, _ components: [String]) -> Int32 {
+        var fd = dup(root)
+        for c in components {
+            let next = openat(fd, c, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+            close(fd)
+            if next < 0 { return -1 }
+            fd = next
+        }
+        return fd
+    }
+
+    /// Removes whatever is at `name` unless it is a directory (and `keepDirectory`).
+    func clear(_ dirfd: Int32, _ name: String, keepDirectory: Bool) {
+        var st = stat()
+        guard fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 else { return }
+        if (st.st_mode & S_IFMT) == S_IFDIR {
+            if !keepDirectory { removeTree(dirfd, name) }
+        } else {
+            unlinkat(dirfd, name, 0)
+        }
+    }
+
+    func removeTree(_ dirfd: Int32, _ name: String) {
+        let fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+        if fd >= 0 {
+            if let d = fdopendir(fd) {
+                var names: [String] = []
+                while let e = readdir(d) {
+                    let n = withUnsafePointer(to: e.pointee.d_name) { $0.withMemoryRebound(to: CChar.self, capacity: 256) { String(cString: $0) } }
+                    if n != "." && n != ".." { names.append(n) }
+                }
+                for n in names { clear(Glibc.dirfd(d), n, keepDirectory: false) }
+                closedir(d)
+            } else { close(fd) }
+        }
+        unlinkat(dirfd, name, AT_REMOVEDIR)
+    }
+
+    func applyMetadata(fd: Int32, node: Node) {
+        if options.restoreOwnership { _ = fchown(fd, node.uid, node.gid) }
+        _ = fchmod(fd, mode_t(node.mode & 0o7777))
+        setTimes(fd: fd, dirfd: nil, name: nil, node: node)
+    }
+
+    func setTimes(fd: Int32?, dirfd: Int32?, name: String?, node: Node) {
+        var times = [timespec(tv_sec: time_t(node.mtime.seconds), tv_nsec: Int(node.mtime.nanoseconds)),
+                     timespec(tv_sec: time_t(node.mtime.seconds), tv_nsec: Int(node.mtime.nanoseconds))]
+        if let fd { _ = futimens(fd, &times) } else if let dirfd, let name { _ = utimensat(dirfd, name, &times, AT_SYMLINK_NOFOLLOW) }
+    }
+
+    // MARK: trees
+
+    func restoreFiles(_ snapshot: Snapshot, target: String) async throws {
+        var tree = try await repository.loadTree(snapshot.tree)
+        if let sub = options.subpath?.split(separator: "/").map(String.init), !sub.isEmpty {
+            for (i, component) in sub.enumerated() {
+                guard let node = tree.nodes.first(where: { $0.name == component }) else {
+                    throw EngineError(.invalidArgument, "path \(options.subpath!) not found in snapshot (no \(sub[0...i].joined(separator: "/")))")
+                }
+                if node.kind == .directory, let subtree = node.subtree {
+                    tree = try await repository.loadTree(subtree)
+                } else if i == sub.count - 1 {
+                    tree = Tree(nodes: [node])
+                } else {
+                    throw EngineError(.invalidArgument, "path \(options.subpath!): \(component) is not a directory")
+                }
+            }
+        }
+        try FileManager.default.createDirectory(atPath: target, withIntermediateDirectories: true)
+        let root = open(target, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        if root < 0 { throw EngineError(.target, "cannot open target \(target): \(errnoText())") }
+        defer { close(root) }
+
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            var running = 0
+            func submit(_ work: @escaping @Sendable () async -> Void) async throws {
+                if running >= options.concurrency { try await group.next(); running -= 1 }
+                running += 1
+                group.addTask { await work() }
+            }
+            try await restoreTree(tree, components: [], root: root, submit: submit)
+            try await group.waitForAll()
+        }
+        // Directory times last, deepest first, so writing children does not disturb them.
+        for (components, node) in lock.withLock({ directoriesToFinish }).reversed() {
+            let parent = openDirectory(root, Array(components.dropLast()))
+            guard parent >= 0 else { continue }
+            let fd = openat(parent, components.last!, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+            if fd >= 0 { applyMetadata(fd: fd, node: node); close(fd) }
+            close(parent)
+        }
+    }
+
+    typealias Submit = (@escaping @Sendable () async -> Void) async throws -> Void
+
+    func restoreTree(_ tree: Tree, components: [String], root: Int32, submit: Submit) async throws {
+        let dirfd = openDirectory(root, components)
+        guard dirfd >= 0 else {
+            error("\(display(components)): cannot open directory: \(errnoText())"); return
+        }
+        defer { close(dirfd) }
+        for node in tree.nodes {
+            let path = components + [node.name]
+            guard Node.isSafeName(node.name) else {
+                error("refused unsafe name \(node.name.debugDescription) in \(display(components))"); continue
+            }
+            switch node.kind {
+            case .directory:
+                clear(dirfd, node.name, keepDirectory: true)
+                if mkdirat(dirfd, node.name, 0o700) != 0 && errno != EEXIST {
+                    error("\(display(path)): mkdir: \(errnoText())"); continue
+                }
+                lock.withLock { resultStore.directories += 1; directoriesToFinish.append((path, node)) }
+                guard let subtree = node.subtree else { continue }
+                let sub: Tree
+                do { sub = try await repository.loadTree(subtree) } catch {
+                    self.error("\(display(path)): directory contents lost: \(error)"); continue
+                }
+                try await restoreTree(sub, components: path, root: root, submit: submit)
+            case .symlink:
+                clear(dirfd, node.name, keepDirectory: false)
+                if symlinkat(node.linkTarget ?? "", dirfd, node.name) != 0 {
+                    error("\(display(path)): symlink: \(errnoText())"); continue
+                }
+                if options.restoreOwnership { _ = fchownat(dirfd, node.name, node.uid, node.gid, AT_SYMLINK_NOFOLLOW) }
+                setTimes(fd: nil, dirfd: dirfd, name: node.name, node: node)
+            case .fifo, .socket, .charDevice, .blockDevice:
+                clear(dirfd, node.name, keepDirectory: false)
+                let type: mode_t
+                switch node.kind {
+                case .fifo: type = S_IFIFO
+                case .socket: type = S_IFSOCK
+                case .charDevice: type = S_IFCHR
+                default: type = S_IFBLK
+                }
+                if mknodat(dirfd, node.name, type | mode_t(node.mode & 0o7777), dev_t(node.rdev ?? 0)) != 0 {
+                    error("\(display(path)): mknod: \(errnoText())"); continue
+                }
+                if options.restoreOwnership { _ = fchownat(dirfd, node.name, node.uid, node.gid, AT_SYMLINK_NOFOLLOW) }
+                setTimes(fd: nil, dirfd: dirfd, name: node.name, node: node)
+            case .file, .volume:
+                if let links = node.links, links > 1, let inode = node.inode, let device = node.device {
+                    let key = "\(device):\(inode)"
+                    let first: [String]? = lock.withLock {
+                        if let f = hardLinks[key] { return f }
+                        hardLinks[key] = path
+                        return nil
+                    }
+                    if let first, linkHard(root: root, from: first, dirfd: dirfd, name: node.name) {
+                        lock.withLock { resultStore.files += 1 }
+                        continue
+                    }
+                }
+                try await restoreFile(node, dirfd: dirfd, path: path, submit: submit)
+            }
+        }
+    }
+
+    func linkHard(root: Int32, from: [String], dirfd: Int32, name: String) -> Bool {
+        let parent = openDirectory(root, Array(from.dropLast()))
+        guard parent >= 0 else { return false }
+        defer { close(parent) }
+        clear(dirfd, name, keepDirectory: false)
+        return linkat(parent, from.last!, dirfd, name, 0) == 0
+    }
+
+    func display(_ components: [String]) -> String { components.isEmpty ? "/" : components.joined(separator: "/") }
+
+    /// Opens the target file (never through a symlink), sizes it, and queues its
+    /// extents as parallel units; the last unit to finish applies metadata.
+    func restoreFile(_ node: Node, dirfd: Int32, path: [String], submit: Submit) async throws {
+        var st = stat()
+        let exists = fstatat(dirfd, node.name, &st, AT_SYMLINK_NOFOLLOW) == 0
+        if exists && (st.st_mode & S_IFMT) != S_IFREG { clear(dirfd, node.name, keepDirectory: false) }
+        let keep = options.delta && exists && (st.st_mode & S_IFMT) == S_IFREG
+        if exists && !keep { unlinkat(dirfd, node.name, 0) }  // a hard-linked old file must not be changed in place
+        let fd = openat(dirfd, node.name, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0o600)
+        if fd < 0 { error("\(display(path)): open: \(errnoText())"); return }
+        if ftruncate(fd, off_t(node.size)) != 0 {
+            error("\(display(path)): truncate: \(errnoText())"); close(fd); return
+        }
+        let extents = node.content ?? []
+        let file = OpenFile(fd: fd, node: node, path: display(path), units: max(1, (extents.count + 3) / 4), run: self)
+        if extents.isEmpty { file.unitDone(); return }
+        var start = 0
+        while start < extents.count {
+            let slice = Array(extents[start..<min(start + 4, extents.count)])
+            start += 4
+            try await submit { await self.writeExtents(slice, file: file) }
+        }
+    }
+
+    func writeExtents(_ extents: [Extent], file: OpenFile) async {
+        for e in extents {
+            if options.delta, let existing = try? readExisting(file.fd, e), repository.keys.blobID(existing) == e.blob {
+                lock.withLock { resultStore.bytesSkipped += Int64(e.length) }
+                continue
+            }
+            do {
+                let data = try await repository.loadBlob(e.blob, type: .data)
+                guard data.count == Int(e.length) else {
+                    throw RepositoryError(.damaged, "blob \(e.blob.short) has \(data.count) bytes, expected \(e.length)")
+                }
+                try data.withUnsafeBytes { try pwriteFully(file.fd, $0.baseAddress!, data.count, Int64(e.offset)) }
+                lock.withLock { resultStore.bytesWritten += Int64(data.count) }
+            } catch {
+                file.failed = true
+                self.error("\(file.path): bytes \(e.offset)..<\(e.offset + UInt64(e.length)) not restored: \(error)")
+            }
+        }
+        file.unitDone()
+    }
+
+    func readExisting(_ fd: Int32, _ e: Extent) throws -> Data {
+        var data = Data(count: Int(e.length))
+        let n = try data.withUnsafeMutableBytes { try preadFully(fd, $0.baseAddress!, Int(e.length), Int64(e.offset)) }
+        guard n == Int(e.length) else { throw EngineError(.target, "short") }
+        return data
+    }
+
+    func fileFinished(_ file: OpenFile) {
+        applyMetadata(fd: file.fd, node: file.node)
+        close(file.fd)
+        let progress: RestoreProgress = lock.withLock {
+            resultStore.files += 1
+            return RestoreProgress(files: resultStore.files, bytesWritten: resultStore.bytesWritten)
+        }
+        options.progress?(progress)
+    }
+
+    // MARK: volumes
+
+    func restoreVolume(_ snapshot: Snapshot, target: String) async throws {
+        let tree = try await repository.loadTree(snapshot.tree)
+        guard let node = tree.nodes.first, node.kind == .volume else {
+            throw RepositoryError(.damaged, "volume snapshot has no volume node")
+        }
+        guard Node.isSafeName(node.name) else { throw RepositoryError(.damaged, "volume name \(node.name.debugDescription) is unsafe") }
+        var st = stat()
+        var path = target
+        var isDevice = false
+        if stat(target, &st) == 0 {
+            if (st.st_mode & S_IFMT) == S_IFDIR { path = target + "/" + node.name }
+            isDevice = (st.st_mode & S_IFMT) == S_IFBLK
+        }
+        let fd = isDevice ? open(path, O_WRONLY | O_CLOEXEC) : open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0o600)
+        if fd < 0 { throw EngineError(.target, "cannot open \(path): \(errnoText())") }
+        if isDevice {
+            let end = lseek(fd, 0, SEEK_END)
+            guard end >= 0, UInt64(end) >= node.size else {
+                close(fd)
+                throw EngineError(.target, "block device \(path) holds \(end) bytes; the volume needs \(node.size)")
+            }
+            // Holes must read back as zeros on a device too.
+            try writeZeros(fd: fd, outside: node.content ?? [], size: node.size)
+        } else {
+            if !options.delta && ftruncate(fd, 0) != 0 { close(fd); throw EngineError(.target, "truncate \(path): \(errnoText())") }
+            if ftruncate(fd, off_t(node.size)) != 0 { close(fd); throw EngineError(.target, "truncate \(path): \(errnoText())") }
+            if options.delta { try punchOrZero(fd: fd, outside: node.content ?? [], size: node.size) }
+        }
+        let extents = node.content ?? []
+        let file = OpenFile(fd: fd, node: node, path: path, units: max(1, (extents.count + 3) / 4), run: self)
+        file.skipMetadata = isDevice
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            var running = 0
+            var start = 0
+            if extents.isEmpty { file.unitDone() }
+            while start < extents.count {
+                let slice = Array(extents[start..<min(start + 4, extents.count)])
+                start += 4
+                if running >= options.concurrency { try await group.next(); running -= 1 }
+                running += 1
+                group.addTask { await self.writeExtents(slice, file: file) }
+            }
+            try await group.waitForAll()
+        }
+    }
+
+    func gaps(_ extents: [Extent], size: UInt64) -> [(UInt64, UInt64)] {
+        var out: [(UInt64, UInt64)] = []
+        var at: UInt64 = 0
+        for e in extents.sorted(by: { $0.offset < $1.offset }) {
+            if e.offset > at { out.append((at, e.offset)) }
+            at = max(at, e.offset + UInt64(e.length))
+        }
+        if at < size { out.append((at, size)) }
+        return out
+    }
+
+    func writeZeros(fd: Int32, outside extents: [Extent], size: UInt64) throws {
+        let zeros = [UInt8](repeating: 0, count: 1 << 20)
+        for (from, to) in gaps(extents, size: size) {
+            var at = from
+            while at < to {
+                let n = Int(min(UInt64(zeros.count), to - at))
+                try zeros.withUnsafeBytes { try pwriteFully(fd, $0.baseAddress!, n, Int64(at)) }
+                at += UInt64(n)
+            }
+        }
+    }
+
+    /// For a delta restore onto an existing image: holes must become zeros again.
+    func punchOrZero(fd: Int32, outside extents: [Extent], size: UInt64) throws {
+        let punch: Int32 = 0x02 | 0x01  // FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE
+        for (from, to) in gaps(extents, size: size) where to > from {
+            if linuxFallocate(fd, punch, Int(from), Int(to - from)) != 0 {
+                let zeros = [UInt8](repeating: 0, count: 1 << 20)
+                var at = from
+                while at < to {
+                    let n = Int(min(UInt64(zeros.count), to - at))
+                    try zeros.withUnsafeBytes { try pwriteFully(fd, $0.baseAddress!, n, Int64(at)) }
+                    at += UInt64(n)
+                }
+            }
+        }
+    }
+}
+
+@_silgen_name("fallocate")
+private func linuxFallocate(_ fd: Int32, _ mode: Int32, _ offset: Int, _ length: Int) -> Int32
+
+/// A target file being written by several units; the last one closes it.
+final class OpenFile: @unchecked Sendable {
+    let fd: Int32
+    let node: Node
+    let path: String
+    unowned let run: RestoreRun
+    private let lock = NSLock()
+    private var remaining: Int
+    var failed = false
+    var skipMetadata = false
+
+    init(fd: Int32, node: Node, path: String, units: Int, run: RestoreRun) {
+        self.fd = fd
+        self.node = node
+        self.path = path
+        remaining = units
+        self.run = run
+    }
+
+    func unitDone() {
+        let last: Bool = lock.withLock { remaining -= 1; return remaining == 0 }
+        guard last else { return }
+        if skipMetadata { close(fd); return }
+        run.fileFinished(self)
+    }
+}

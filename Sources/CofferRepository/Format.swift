@@ -1,0 +1,214 @@
+import CofferCrypto
+import Foundation
+
+/// Binary layouts of packs and index files (docs/repository-format.md).
+public enum BlobType: UInt8, Codable, Sendable {
+    case data = 0
+    case tree = 1
+}
+
+/// One blob inside a pack, as the pack header and the index record it.
+public struct PackEntry: Equatable, Sendable {
+    public var type: BlobType
+    public var id: Hash256
+    public var offset: UInt32
+    public var length: UInt32
+    public var rawLength: UInt32
+
+    public init(type: BlobType, id: Hash256, offset: UInt32, length: UInt32, rawLength: UInt32) {
+        self.type = type
+        self.id = id
+        self.offset = offset
+        self.length = length
+        self.rawLength = rawLength
+    }
+
+    static let encodedSize = 1 + 32 + 4 + 4 + 4
+}
+
+struct ByteWriter {
+    var data = Data()
+    mutating func u8(_ v: UInt8) { data.append(v) }
+    mutating func u32(_ v: UInt32) { withUnsafeBytes(of: v.littleEndian) { data.append(contentsOf: $0) } }
+    mutating func u64(_ v: UInt64) { withUnsafeBytes(of: v.littleEndian) { data.append(contentsOf: $0) } }
+    mutating func hash(_ h: Hash256) { data.append(contentsOf: h.bytes) }
+    mutating func entry(_ e: PackEntry) {
+        u8(e.type.rawValue); hash(e.id); u32(e.offset); u32(e.length); u32(e.rawLength)
+    }
+}
+
+struct ByteReader {
+    let data: Data
+    var position: Int
+    let what: String
+
+    init(_ data: Data, what: String) {
+        self.data = data
+        position = data.startIndex
+        self.what = what
+    }
+
+    var remaining: Int { data.endIndex - position }
+
+    mutating func bytes(_ n: Int) throws -> Data {
+        guard n >= 0, remaining >= n else { throw RepositoryError(.damaged, "\(what): truncated") }
+        defer { position += n }
+        return data[position..<(position + n)]
+    }
+    mutating func u8() throws -> UInt8 { try bytes(1).first! }
+    mutating func u32() throws -> UInt32 {
+        let b = try bytes(4)
+        return b.reversed().reduce(0) { $0 << 8 | UInt32($1) }
+    }
+    mutating func u64() throws -> UInt64 {
+        let b = try bytes(8)
+        return b.reversed().reduce(0) { $0 << 8 | UInt64($1) }
+    }
+    mutating func hash() throws -> Hash256 { Hash256(bytes: try bytes(32)) }
+    mutating func entry() throws -> PackEntry {
+        let t = try u8()
+        guard let type = BlobType(rawValue: t) else { throw RepositoryError(.damaged, "\(what): unknown blob type \(t)") }
+        return PackEntry(type: type, id: try hash(), offset: try u32(), length: try u32(), rawLength: try u32())
+    }
+}
+
+/// Authenticated-data labels: each kind of ciphertext is bound to its role
+/// (and a blob to its id), so nothing can be swapped for something else.
+enum Context {
+    static func blob(_ type: BlobType, _ id: Hash256) -> [UInt8] { Array("coffer-blob".utf8) + [type.rawValue] + id.bytes }
+    static let packHeader = Array("coffer-pack-header".utf8)
+    static let index = Array("coffer-index".utf8)
+    static let snapshot = Array("coffer-snapshot".utf8)
+    static let deletion = Array("coffer-deletion".utf8)
+    static func keyWrap(_ repositoryID: String) -> [UInt8] { Array("coffer-key:\(repositoryID)".utf8) }
+}
+
+public enum PackFormat {
+    static let magic: UInt32 = 0x4B50_4643 // "CFPK" little-endian
+    static let trailerSize = 8
+    public static let version: UInt8 = 1
+
+    /// The encrypted header plus trailer that close a pack.
+    static func header(_ entries: [PackEntry], keys: RepositoryKeys) -> Data {
+        var w = ByteWriter()
+        w.u8(version)
+        w.u32(UInt32(entries.count))
+        for e in entries { w.entry(e) }
+        let sealed = Sealer.seal(w.data, key: keys.dataKey, context: Context.packHeader)
+        var tail = ByteWriter()
+        tail.u32(UInt32(sealed.count))
+        tail.u32(magic)
+        return sealed + tail.data
+    }
+
+    /// Length of the sealed header, read from the last 8 bytes.
+    static func headerLength(trailer: Data, pack: String) throws -> Int {
+        var r = ByteReader(trailer, what: "pack \(pack)")
+        let length = try r.u32()
+        guard try r.u32() == magic else { throw RepositoryError(.damaged, "pack \(pack): bad trailer magic") }
+        return Int(length)
+    }
+
+    static func parseHeader(sealed: Data, keys: RepositoryKeys, pack: String) throws -> [PackEntry] {
+        let plain: Data
+        do {
+            plain = try Sealer.open(sealed, key: keys.dataKey, context: Context.packHeader, what: "header of pack \(pack)")
+        } catch let e as CryptoError {
+            throw RepositoryError(.damaged, e.description)
+        }
+        var r = ByteReader(plain, what: "header of pack \(pack)")
+        guard try r.u8() == version else { throw RepositoryError(.unsupportedVersion, "pack \(pack): unknown header version") }
+        let count = Int(try r.u32())
+        guard count <= r.remaining / PackEntry.encodedSize else { throw RepositoryError(.damaged, "header of pack \(pack): entry count too large") }
+        var entries: [PackEntry] = []
+        entries.reserveCapacity(count)
+        for _ in 0..<count { entries.append(try r.entry()) }
+        return entries
+    }
+
+    /// Parses a whole pack's header (used by check and index recovery).
+    public static func entries(ofPack pack: Data, keys: RepositoryKeys, name: String) throws -> [PackEntry] {
+        guard pack.count >= trailerSize else { throw RepositoryError(.damaged, "pack \(name): shorter than its trailer") }
+        let length = try headerLength(trailer: pack.suffix(trailerSize), pack: name)
+        guard length + trailerSize <= pack.count else { throw RepositoryError(.damaged, "pack \(name): header length beyond pack") }
+        let start = pack.endIndex - trailerSize - length
+        let entries = try parseHeader(sealed: pack[start..<(pack.endIndex - trailerSize)], keys: keys, pack: name)
+        for e in entries where Int(e.offset) + Int(e.length) > start - pack.startIndex {
+            throw RepositoryError(.damaged, "pack \(name): blob \(e.id.short) extends into the header")
+        }
+        return entries
+    }
+}
+
+/// An index file: which blobs each pack holds. Several may exist; together
+/// they are the repository's index. `supersedes` names index files this one
+/// replaces (written by prune), so a crash between writing it and deleting
+/// them leaves a consistent repository.
+public struct IndexFile: Sendable {
+    public var packs: [(pack: Hash256, entries: [PackEntry])]
+    public var supersedes: [Hash256]
+
+    public init(packs: [(pack: Hash256, entries: [PackEntry])] = [], supersedes: [Hash256] = []) {
+        self.packs = packs
+        self.supersedes = supersedes
+    }
+
+    static let version: UInt8 = 1
+
+    func encode(keys: RepositoryKeys) -> Data {
+        var w = ByteWriter()
+        w.u8(Self.version)
+        w.u32(UInt32(supersedes.count))
+        for s in supersedes { w.hash(s) }
+        w.u32(UInt32(packs.count))
+        for p in packs {
+            w.hash(p.pack)
+            w.u32(UInt32(p.entries.count))
+            for e in p.entries { w.entry(e) }
+        }
+        return Sealer.seal(w.data, key: keys.dataKey, context: Context.index)
+    }
+
+    static func decode(_ data: Data, keys: RepositoryKeys, name: String) throws -> IndexFile {
+        let plain: Data
+        do {
+            plain = try Sealer.open(data, key: keys.dataKey, context: Context.index, what: "index file \(name)")
+        } catch let e as CryptoError {
+            throw RepositoryError(.damaged, e.description)
+        }
+        var r = ByteReader(plain, what: "index file \(name)")
+        guard try r.u8() == version else { throw RepositoryError(.unsupportedVersion, "index file \(name): unknown version") }
+        var out = IndexFile()
+        let supersededCount = Int(try r.u32())
+        guard supersededCount <= r.remaining / 32 else { throw RepositoryError(.damaged, "index file \(name): bad count") }
+        for _ in 0..<supersededCount { out.supersedes.append(try r.hash()) }
+        let packCount = Int(try r.u32())
+        guard packCount <= r.remaining / 36 else { throw RepositoryError(.damaged, "index file \(name): bad count") }
+        for _ in 0..<packCount {
+            let pack = try r.hash()
+            let n = Int(try r.u32())
+            guard n <= r.remaining / PackEntry.encodedSize else { throw RepositoryError(.damaged, "index file \(name): bad count") }
+            var entries: [PackEntry] = []
+            entries.reserveCapacity(n)
+            for _ in 0..<n { entries.append(try r.entry()) }
+            out.packs.append((pack, entries))
+        }
+        return out
+    }
+}
+
+/// Object keys inside the store.
+public enum ObjectKey {
+    public static let config = "config"
+    public static func pack(_ id: Hash256) -> String { let h = id.hex; return "data/\(h.prefix(2))/\(h)" }
+    public static func index(_ id: Hash256) -> String { "index/\(id.hex)" }
+    public static func snapshot(_ id: Hash256) -> String { "snapshots/\(id.hex)" }
+    public static func key(_ id: Hash256) -> String { "keys/\(id.hex)" }
+    public static func deletion(_ id: Hash256) -> String { "deletions/\(id.hex)" }
+
+    /// The id at the end of a key (`data/ab/<hex>`, `index/<hex>`...), if it is one.
+    public static func id(of key: String) -> Hash256? {
+        guard let last = key.split(separator: "/").last else { return nil }
+        return Hash256(hex: String(last))
+    }
+}

@@ -1,0 +1,144 @@
+import CofferBlobStore
+import CofferCrypto
+import Foundation
+
+/// Writes new blobs for one backup session: appends sealed blobs to packs,
+/// stores each full pack, then records it in an index file. The order
+/// packs -> index -> (caller) snapshot is the durability contract.
+///
+/// Thread-safe: many workers call `store` concurrently.
+public final class PackWriter: @unchecked Sendable {
+    public let repository: Repository
+    private let lock = NSLock()
+    private var buffer = Data()
+    private var entries: [PackEntry] = []
+    private var reserved: Set<Hash256> = []
+    private var reused: Set<Hash256> = []
+    private var unindexed: [(pack: Hash256, entries: [PackEntry])] = []
+    private var oldestUnindexed: Date?
+    public private(set) var bytesAdded: Int64 = 0
+    public private(set) var blobsAdded = 0
+    public private(set) var packsWritten = 0
+
+    /// Index files are written at least this often so a long backup never
+    /// leaves packs unindexed for long (prune's grace period must exceed it).
+    public static let indexFlushInterval: TimeInterval = 300
+    public static let indexFlushPacks = 16
+
+    public init(repository: Repository) {
+        self.repository = repository
+    }
+
+    /// Claims a blob for storing. Returns false when it is already stored (or
+    /// being stored by another worker in this session): the caller skips it.
+    public func claim(_ id: Hash256) -> Bool {
+        lock.withLock {
+            if reserved.contains(id) { return false }
+            if repository.index.hasLive(id) {
+                reused.insert(id)
+                return false
+            }
+            reserved.insert(id)
+            return true
+        }
+    }
+
+    /// Records that the snapshot references blobs already in the repository
+    /// without claiming them (unchanged files taken from a parent snapshot).
+    public func noteReused<S: Sequence>(_ ids: S) where S.Element == Hash256 {
+        lock.withLock { for id in ids where !reserved.contains(id) { reused.insert(id) } }
+    }
+
+    /// Stores a blob that `claim` returned true for. `sealed` comes from `Repository.seal`.
+    public func store(id: Hash256, type: BlobType, sealed: Data, rawLength: Int) async throws {
+        let full: (Data, [PackEntry])? = lock.withLock {
+            let entry = PackEntry(type: type, id: id, offset: UInt32(buffer.count), length: UInt32(sealed.count), rawLength: UInt32(rawLength))
+            buffer.append(sealed)
+            entries.append(entry)
+            bytesAdded += Int64(sealed.count)
+            blobsAdded += 1
+            if buffer.count >= repository.config.packSize { return takePack() }
+            return nil
+        }
+        if let (data, packEntries) = full { try await upload(data, packEntries) }
+    }
+
+    /// Convenience for small blobs (trees): hash, claim, seal, store.
+    @discardableResult
+    public func save(_ plaintext: Data, type: BlobType) async throws -> Hash256 {
+        let id = repository.keys.blobID(plaintext)
+        if claim(id) {
+            try await store(id: id, type: type, sealed: repository.seal(plaintext, type: type, id: id), rawLength: plaintext.count)
+        }
+        return id
+    }
+
+    private func takePack() -> (Data, [PackEntry]) {
+        let data = buffer + PackFormat.header(entries, keys: repository.keys)
+        let taken = entries
+        buffer = Data()
+        buffer.reserveCapacity(repository.config.packSize + (1 << 20))
+        entries = []
+        return (data, taken)
+    }
+
+    private func upload(_ data: Data, _ packEntries: [PackEntry]) async throws {
+        let id = Hash256.sha256(data)
+        try await repository.store.put(ObjectKey.pack(id), data: data)
+        let flush: [(pack: Hash256, entries: [PackEntry])]? = lock.withLock {
+            repository.index.add(pack: id, entries: packEntries)
+            unindexed.append((id, packEntries))
+            packsWritten += 1
+            if oldestUnindexed == nil { oldestUnindexed = Date() }
+            if unindexed.count >= Self.indexFlushPacks || Date().timeIntervalSince(oldestUnindexed!) > Self.indexFlushInterval {
+                defer { unindexed = []; oldestUnindexed = nil }
+                return unindexed
+            }
+            return nil
+        }
+        if let flush { try await writeIndex(flush) }
+    }
+
+    private func writeIndex(_ packs: [(pack: Hash256, entries: [PackEntry])]) async throws {
+        let data = IndexFile(packs: packs).encode(keys: repository.keys)
+        try await repository.store.put(ObjectKey.index(Hash256.sha256(data)), data: data)
+    }
+
+    /// Stores the last partial pack and the remaining index entries. Before
+    /// that, blobs this session reused from packs that a concurrent prune has
+    /// scheduled for deletion are copied into new packs, so the snapshot the
+    /// caller writes next never depends on a pack about to disappear.
+    public func finish() async throws {
+        try await rescueReusedBlobsFromPendingDeletions()
+        let last: (Data, [PackEntry])? = lock.withLock { entries.isEmpty ? nil : takePack() }
+        if let (data, packEntries) = last { try await upload(data, packEntries) }
+        let remaining = lock.withLock { () -> [(pack: Hash256, entries: [PackEntry])] in
+            defer { unindexed = []; oldestUnindexed = nil }
+            return unindexed
+        }
+        if !remaining.isEmpty { try await writeIndex(remaining) }
+    }
+
+    private func rescueReusedBlobsFromPendingDeletions() async throws {
+        let pending = try await repository.loadPendingDeletions()
+        let doomed = Set(pending.flatMap(\.packs))
+        guard !doomed.isEmpty else { return }
+        let candidates = lock.withLock { reused }
+        for id in candidates {
+            guard let location = repository.index.lookup(id), doomed.contains(location.pack) else { continue }
+            let plain: Data
+            do {
+                plain = try await repository.loadBlob(id, type: location.entry.type)
+            } catch {
+                throw RepositoryError(.concurrentPrune, "blob \(id.short) was removed by a concurrent prune while this backup ran (\(error)); run the backup again")
+            }
+            let needsStore = lock.withLock { () -> Bool in
+                reused.remove(id)
+                return reserved.insert(id).inserted
+            }
+            if needsStore {
+                try await store(id: id, type: location.entry.type, sealed: repository.seal(plain, type: location.entry.type, id: id), rawLength: plain.count)
+            }
+        }
+    }
+}

@@ -1,0 +1,398 @@
+import CofferBlobStore
+import CofferCompression
+import CofferCrypto
+import Foundation
+
+/// What the operator holds to open a repository.
+public enum MasterSecret: Sendable {
+    case passphrase(String)
+    case keyFile([UInt8])
+
+    var bytes: [UInt8] {
+        switch self {
+        case let .passphrase(p): return Array(p.utf8)
+        case let .keyFile(b): return b
+        }
+    }
+
+    func matches(_ kdf: KeyDerivation) -> Bool {
+        switch (self, kdf) {
+        case (.passphrase, .scrypt), (.keyFile, .keyFile): return true
+        default: return false
+        }
+    }
+
+    func newDerivation(cheap: Bool) -> KeyDerivation {
+        switch self {
+        case .passphrase: return cheap ? .scrypt(salt: randomBytes(16), n: 1 << 10, r: 8, p: 1) : .newScrypt()
+        case .keyFile: return .newKeyFile()
+        }
+    }
+}
+
+/// Unencrypted, never rewritten. Its hash is sealed into every key file, so a
+/// changed config is detected when the repository is opened.
+public struct RepositoryConfig: Codable, Sendable, Equatable {
+    public var version: Int
+    public var id: String
+    public var created: Date
+    public var chunker: ChunkerSizes
+    public var packSize: Int
+    public var compressionLevel: Int32
+
+    public struct ChunkerSizes: Codable, Sendable, Equatable {
+        public var min: Int, average: Int, max: Int
+        public init(min: Int, average: Int, max: Int) { self.min = min; self.average = average; self.max = max }
+    }
+}
+
+struct KeyFileContents: Codable {
+    var created: Date
+    var hostname: String
+    var kdf: KeyDerivation
+    var wrapped: Data
+}
+
+public struct RepositoryOptions: Sendable {
+    public var packSize: Int = 32 << 20
+    public var compressionLevel: Int32 = 3
+    public var chunker = RepositoryConfig.ChunkerSizes(min: 512 << 10, average: 1 << 20, max: 8 << 20)
+    /// Tests only: a fast KDF so thousands of opens stay quick.
+    public var cheapKDF = false
+    public init() {}
+}
+
+public final class Repository: @unchecked Sendable {
+    public let store: BlobStore
+    public let config: RepositoryConfig
+    public let keys: RepositoryKeys
+    public let index = BlobIndex()
+    /// Index files that could not be read when the index was loaded.
+    public private(set) var damagedIndexFiles: [String] = []
+
+    init(store: BlobStore, config: RepositoryConfig, keys: RepositoryKeys) {
+        self.store = store
+        self.config = config
+        self.keys = keys
+    }
+
+    // MARK: - Creating and opening
+
+    public static func initialize(store: BlobStore, secret: MasterSecret, options: RepositoryOptions = RepositoryOptions()) async throws -> Repository {
+        if (try? await store.head(ObjectKey.config)) != nil {
+            throw RepositoryError(.alreadyExists, "a repository already exists at \(store.location)")
+        }
+        let config = RepositoryConfig(version: 1, id: HexString.encode(randomBytes(16)), created: Date(),
+                                      chunker: options.chunker, packSize: options.packSize, compressionLevel: options.compressionLevel)
+        let configBytes = try ModelCoding.encoder().encode(config)
+        let keys = RepositoryKeys.generate()
+        // Key before config: a crash leaves no config, so nothing looks like a repository.
+        try await addKey(store: store, config: config, configBytes: configBytes, keys: keys, secret: secret, cheapKDF: options.cheapKDF)
+        try await store.put(ObjectKey.config, data: configBytes)
+        return Repository(store: store, config: config, keys: keys)
+    }
+
+    public static func open(store: BlobStore, secret: MasterSecret) async throws -> Repository {
+        let configBytes: Data
+        do {
+            configBytes = try await store.get(ObjectKey.config)
+        } catch let e as BlobStoreError where e.isNotFound {
+            throw RepositoryError(.notARepository, "no repository at \(store.location) (object 'config' is missing)")
+        }
+        let config: RepositoryConfig
+        do {
+            config = try ModelCoding.decoder().decode(RepositoryConfig.self, from: configBytes)
+        } catch {
+            throw RepositoryError(.damaged, "object 'config' of \(store.location) is damaged: \(error)")
+        }
+        guard config.version == 1 else {
+            throw RepositoryError(.unsupportedVersion, "repository format version \(config.version) is not supported (this build reads version 1)")
+        }
+        let keyObjects = try await store.list(prefix: "keys/")
+        if keyObjects.isEmpty { throw RepositoryError(.damaged, "repository at \(store.location) has no key files (keys/ is empty)") }
+        var damaged: [String] = []
+        for object in keyObjects {
+            guard let data = try? await store.get(object.key),
+                  let file = try? ModelCoding.decoder().decode(KeyFileContents.self, from: data) else {
+                damaged.append(object.key); continue
+            }
+            guard secret.matches(file.kdf) else { continue }
+            let master = try file.kdf.deriveMasterKey(secret: secret.bytes)
+            guard let plain = try? Sealer.open(file.wrapped, key: master, context: Context.keyWrap(config.id), what: object.key) else { continue }
+            guard plain.count == 72 + 32, let keys = RepositoryKeys(material: Array(plain.prefix(72))) else {
+                throw RepositoryError(.damaged, "\(object.key): unwrapped key material has the wrong size")
+            }
+            if Hash256(bytes: plain.suffix(32)) != Hash256.sha256(configBytes) {
+                throw RepositoryError(.damaged, "object 'config' of \(store.location) was modified after the repository was created")
+            }
+            return Repository(store: store, config: config, keys: keys)
+        }
+        let what: String
+        switch secret {
+        case .passphrase: what = "the given passphrase (COFFER_PASSWORD)"
+        case .keyFile: what = "the given key file"
+        }
+        let extra = damaged.isEmpty ? "" : "; unreadable key files: \(damaged.joined(separator: ", "))"
+        throw RepositoryError(.wrongKey, "wrong key: no key file in \(store.location)/keys opens with \(what)\(extra)")
+    }
+
+    @discardableResult
+    static func addKey(store: BlobStore, config: RepositoryConfig, configBytes: Data, keys: RepositoryKeys, secret: MasterSecret, cheapKDF: Bool) async throws -> Hash256 {
+        let kdf = secret.newDerivation(cheap: cheapKDF)
+        let master = try kdf.deriveMasterKey(secret: secret.bytes)
+        let material = keys.material + Hash256.sha256(configBytes).bytes
+        let file = KeyFileContents(created: Date(), hostname: ProcessInfo.processInfo.hostName, kdf: kdf,
+                                   wrapped: Sealer.seal(material, key: master, context: Context.keyWrap(config.id)))
+        let data = try ModelCoding.encoder().encode(file)
+        let id = Hash256.sha256(data)
+        try await store.put(ObjectKey.key(id), data: data)
+        return id
+    }
+
+    /// Adds another way to open this repository (a new passphrase or key file).
+    @discardableResult
+    public func addKey(_ secret: MasterSecret, cheapKDF: Bool = false) async throws -> Hash256 {
+        let configBytes = try await store.get(ObjectKey.config)
+        return try await Repository.addKey(store: store, config: config, configBytes: configBytes, keys: keys, secret: secret, cheapKDF: cheapKDF)
+    }
+
+    public struct KeyInfo: Sendable { public var id: Hash256; public var created: Date; public var hostname: String; public var kind: String }
+
+    public func listKeys() async throws -> [KeyInfo] {
+        var out: [KeyInfo] = []
+        for object in try await store.list(prefix: "keys/") {
+            guard let id = ObjectKey.id(of: object.key) else { continue }
+            let data = try await store.get(object.key)
+            guard let file = try? ModelCoding.decoder().decode(KeyFileContents.self, from: data) else {
+                out.append(KeyInfo(id: id, created: object.modified, hostname: "?", kind: "damaged")); continue
+            }
+            let kind: String
+            switch file.kdf { case .scrypt: kind = "passphrase"; case .keyFile: kind = "key-file" }
+            out.append(KeyInfo(id: id, created: file.created, hostname: file.hostname, kind: kind))
+        }
+        return out
+    }
+
+    /// Removes a key file; refuses to remove the last one.
+    public func removeKey(_ id: Hash256) async throws {
+        let all = try await listKeys()
+        guard all.contains(where: { $0.id == id }) else { throw RepositoryError(.missing, "key \(id.hex) not found") }
+        guard all.count > 1 else { throw RepositoryError(.invalidArgument, "refusing to remove the last key: the repository would be unreadable") }
+        try await store.delete(ObjectKey.key(id))
+    }
+
+    // MARK: - Index
+
+    /// Loads every index file. Damaged ones are recorded (not fatal), and the
+    /// packs they would have described are read directly so their blobs stay reachable.
+    public func loadIndex() async throws {
+        damagedIndexFiles = []
+        let objects = try await store.list(prefix: "index/")
+        var files: [(Hash256, IndexFile)] = []
+        try await withThrowingTaskGroup(of: (String, Result<IndexFile, Error>).self) { group in
+            var pending = objects.makeIterator()
+            var running = 0
+            func launch() {
+                guard let object = pending.next() else { return }
+                running += 1
+                group.addTask {
+                    do {
+                        let data = try await self.store.get(object.key)
+                        return (object.key, .success(try IndexFile.decode(data, keys: self.keys, name: object.key)))
+                    } catch { return (object.key, .failure(error)) }
+                }
+            }
+            for _ in 0..<8 { launch() }
+            while let (key, result) = try await group.next() {
+                running -= 1
+                switch result {
+                case let .success(file): if let id = ObjectKey.id(of: key) { files.append((id, file)) }
+                case .failure: damagedIndexFiles.append(key)
+                }
+                launch()
+            }
+        }
+        for (_, file) in files {
+            for p in file.packs { index.add(pack: p.pack, entries: p.entries) }
+        }
+        let pending = try await loadPendingDeletions()
+        index.setPendingDeletion(Set(pending.flatMap(\.packs)))
+        if !damagedIndexFiles.isEmpty { try await recoverUnindexedPacks() }
+    }
+
+    /// Reads the headers of packs no loaded index file describes.
+    @discardableResult
+    public func recoverUnindexedPacks() async throws -> Int {
+        var recovered = 0
+        for object in try await store.list(prefix: "data/") {
+            guard let id = ObjectKey.id(of: object.key), !index.containsPack(id) else { continue }
+            if let entries = try? await readPackHeader(id, size: object.size) {
+                index.add(pack: id, entries: entries)
+                recovered += 1
+            }
+        }
+        return recovered
+    }
+
+    /// Reads a pack's header with two ranged reads (trailer, then header).
+    public func readPackHeader(_ pack: Hash256, size: Int? = nil) async throws -> [PackEntry] {
+        let key = ObjectKey.pack(pack)
+        let total: Int
+        if let size { total = size } else { total = try await store.head(key).size }
+        guard total >= PackFormat.trailerSize else { throw RepositoryError(.damaged, "pack \(key): shorter than its trailer") }
+        let trailer = try await store.get(key, range: (total - PackFormat.trailerSize)..<total)
+        let length = try PackFormat.headerLength(trailer: trailer, pack: key)
+        guard length + PackFormat.trailerSize <= total else { throw RepositoryError(.damaged, "pack \(key): header length beyond pack") }
+        let sealed = try await store.get(key, range: (total - PackFormat.trailerSize - length)..<(total - PackFormat.trailerSize))
+        return try PackFormat.parseHeader(sealed: sealed, keys: keys, pack: key)
+    }
+
+    func loadPendingDeletions() async throws -> [PendingDeletion] {
+        var out: [PendingDeletion] = []
+        for object in try await store.list(prefix: "deletions/") {
+            guard let id = ObjectKey.id(of: object.key) else { continue }
+            let data = try await store.get(object.key)
+            let plain: Data
+            do {
+                plain = try Sealer.open(data, key: keys.dataKey, context: Context.deletion, what: object.key)
+            } catch {
+                throw RepositoryError(.damaged, "\(object.key) is damaged: \(error)")
+            }
+            var record = try ModelCoding.decoder().decode(PendingDeletion.self, from: plain)
+            record.id = id
+            out.append(record)
+        }
+        return out
+    }
+
+    // MARK: - Blobs
+
+    /// Seals one blob: compress when it helps, then encrypt bound to its id.
+    public func seal(_ plaintext: Data, type: BlobType, id: Hash256) -> Data {
+        var payload = Data(capacity: plaintext.count + 1)
+        if let packed = Zstd.compressIfSmaller(plaintext, level: config.compressionLevel) {
+            payload.append(1)
+            payload.append(packed)
+        } else {
+            payload.append(0)
+            payload.append(plaintext)
+        }
+        return Sealer.seal(payload, key: keys.dataKey, context: Context.blob(type, id))
+    }
+
+    /// Decrypts and decompresses one stored blob record.
+    public func unseal(_ record: Data, entry: PackEntry, pack: Hash256) throws -> Data {
+        let what = "blob \(entry.id.short) in pack \(pack.short)"
+        let payload: Data
+        do {
+            payload = try Sealer.open(record, key: keys.dataKey, context: Context.blob(entry.type, entry.id), what: what)
+        } catch let e as CryptoError {
+            throw RepositoryError(.damaged, e.description)
+        }
+        guard let flag = payload.first else { throw RepositoryError(.damaged, "\(what): empty payload") }
+        let body = payload.dropFirst()
+        switch flag {
+        case 0:
+            guard body.count == Int(entry.rawLength) else { throw RepositoryError(.damaged, "\(what): length mismatch") }
+            return Data(body)
+        case 1:
+            do { return try Zstd.decompress(Data(body), expectedSize: Int(entry.rawLength)) } catch {
+                throw RepositoryError(.damaged, "\(what): \(error)")
+            }
+        default:
+            throw RepositoryError(.damaged, "\(what): unknown compression flag \(flag)")
+        }
+    }
+
+    public func loadBlob(_ id: Hash256, type: BlobType) async throws -> Data {
+        guard let location = index.lookup(id) else {
+            throw RepositoryError(.missing, "\(type == .tree ? "tree" : "data") blob \(id.hex) is not in the index")
+        }
+        let key = ObjectKey.pack(location.pack)
+        let range = Int(location.entry.offset)..<(Int(location.entry.offset) + Int(location.entry.length))
+        let record: Data
+        do {
+            record = try await store.get(key, range: range)
+        } catch let e as BlobStoreError where e.isNotFound {
+            throw RepositoryError(.missing, "pack \(key) holding blob \(id.short) is missing")
+        }
+        guard record.count == range.count else { throw RepositoryError(.damaged, "pack \(key) is truncated (blob \(id.short))") }
+        return try unseal(record, entry: location.entry, pack: location.pack)
+    }
+
+    public func loadTree(_ id: Hash256) async throws -> Tree {
+        let data = try await loadBlob(id, type: .tree)
+        do { return try ModelCoding.decoder().decode(Tree.self, from: data) } catch {
+            throw RepositoryError(.damaged, "tree \(id.short) cannot be decoded: \(error)")
+        }
+    }
+
+    // MARK: - Snapshots
+
+    public func saveSnapshot(_ snapshot: Snapshot) async throws -> Hash256 {
+        let sealed = Sealer.seal(try ModelCoding.encoder().encode(snapshot), key: keys.dataKey, context: Context.snapshot)
+        let id = Hash256.sha256(sealed)
+        try await store.put(ObjectKey.snapshot(id), data: sealed)
+        return id
+    }
+
+    public func loadSnapshot(_ id: Hash256) async throws -> Snapshot {
+        let key = ObjectKey.snapshot(id)
+        let data: Data
+        do { data = try await store.get(key) } catch let e as BlobStoreError where e.isNotFound {
+            throw RepositoryError(.missing, "snapshot \(id.hex) not found")
+        }
+        guard Hash256.sha256(data) == id else { throw RepositoryError(.damaged, "snapshot object \(key) is damaged (hash mismatch)") }
+        do {
+            let plain = try Sealer.open(data, key: keys.dataKey, context: Context.snapshot, what: key)
+            return try ModelCoding.decoder().decode(Snapshot.self, from: plain)
+        } catch {
+            throw RepositoryError(.damaged, "snapshot object \(key) is damaged: \(error)")
+        }
+    }
+
+    public func snapshotIDs() async throws -> [Hash256] {
+        try await store.list(prefix: "snapshots/").compactMap { ObjectKey.id(of: $0.key) }
+    }
+
+    /// All readable snapshots, oldest first, and the keys of unreadable ones.
+    public func listSnapshots() async throws -> (snapshots: [(Hash256, Snapshot)], damaged: [String]) {
+        var good: [(Hash256, Snapshot)] = []
+        var bad: [String] = []
+        for id in try await snapshotIDs() {
+            do { good.append((id, try await loadSnapshot(id))) } catch { bad.append("\(error)") }
+        }
+        good.sort { ($0.1.time, $0.0) < ($1.1.time, $1.0) }
+        return (good, bad)
+    }
+
+    /// Resolves a full id, a unique prefix, or "latest".
+    public func resolveSnapshot(_ text: String) async throws -> Hash256 {
+        if text == "latest" {
+            let all = try await listSnapshots().snapshots
+            guard let last = all.last else { throw RepositoryError(.missing, "the repository has no snapshots") }
+            return last.0
+        }
+        guard !text.isEmpty, text.utf8.allSatisfy({ ($0 >= 48 && $0 <= 57) || ($0 >= 97 && $0 <= 102) }) else {
+            throw RepositoryError(.invalidArgument, "snapshot id '\(text)' is not hex (give an id, a unique prefix of one, or 'latest')")
+        }
+        let matches = try await snapshotIDs().filter { $0.hex.hasPrefix(text) }
+        guard let first = matches.first else { throw RepositoryError(.missing, "no snapshot with id \(text)") }
+        guard matches.count == 1 else { throw RepositoryError(.invalidArgument, "snapshot id prefix \(text) is ambiguous (\(matches.count) matches)") }
+        return first
+    }
+
+    public func deleteSnapshot(_ id: Hash256) async throws {
+        try await store.delete(ObjectKey.snapshot(id))
+    }
+}
+
+/// Packs that prune has found unused and will delete once the grace period
+/// has passed (two-phase deletion; docs/repository-format.md).
+public struct PendingDeletion: Codable, Sendable {
+    public var id: Hash256?
+    public var created: Date
+    public var packs: [Hash256]
+
+    enum CodingKeys: String, CodingKey { case created, packs }
+}
