@@ -37,7 +37,7 @@ let package = Package(
             "CofferEngine",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], swiftSettings: swift5),
-        .executableTarget(name: "coffer", dependencies: ["CofferCLI"], swiftSettings: swift5),
+        .executableTarget(name: "coffer", dependencies: ["CofferCLI", .product(name: "ArgumentParser", package: "swift-argument-parser")], swiftSettings: swift5),
         .testTarget(name: "CofferLeafTests", dependencies: [
             "CofferChunking", "CofferCompression", "CofferCrypto",
         ], swiftSettings: swift5),

@@ -21,6 +21,15 @@ public final class BlobIndex: @unchecked Sendable {
 
     public init() {}
 
+    public func reset() {
+        lock.withLock {
+            packs = []
+            packNumbers = [:]
+            slots = [:]
+            pendingDeletion = []
+        }
+    }
+
     public var count: Int { lock.withLock { slots.count } }
     public var packCount: Int { lock.withLock { packs.count } }
 

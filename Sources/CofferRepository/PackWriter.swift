@@ -43,6 +43,11 @@ public final class PackWriter: @unchecked Sendable {
         }
     }
 
+    /// Claims a blob for copying regardless of the index (once per session).
+    func claimForCopy(_ id: Hash256) -> Bool {
+        lock.withLock { reserved.insert(id).inserted }
+    }
+
     /// Records that the snapshot references blobs already in the repository
     /// without claiming them (unchanged files taken from a parent snapshot).
     public func noteReused<S: Sequence>(_ ids: S) where S.Element == Hash256 {

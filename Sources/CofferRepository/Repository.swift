@@ -212,6 +212,7 @@ public final class Repository: @unchecked Sendable {
                 launch()
             }
         }
+        index.reset()
         for (_, file) in files {
             for p in file.packs { index.add(pack: p.pack, entries: p.entries) }
         }

@@ -1,0 +1,433 @@
+import ArgumentParser
+import CofferBlobStore
+import CofferCrypto
+import CofferEngine
+import CofferRepository
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+public struct CofferCommand: AsyncParsableCommand {
+    public static let configuration = CommandConfiguration(
+        commandName: "coffer",
+        abstract: "Coffer: deduplicating, compressed, encrypted backups.",
+        version: CofferVersion.string,
+        subcommands: [Repo.self]
+    )
+    public init() {}
+}
+
+struct Repo: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Work on a repository directly (offline; no server or catalog needed).",
+        subcommands: [Init.self, Backup.self, Snapshots.self, Ls.self, Restore.self, Check.self, Forget.self, Prune.self, Key.self]
+    )
+}
+
+struct RepoOptions: ParsableArguments {
+    @Option(name: .customLong("repo"), help: "Repository URL, e.g. file:///srv/backups (or COFFER_REPOSITORY).")
+    var repository: String?
+
+    @Option(name: .customLong("key-file"), help: "File holding the master key (instead of COFFER_PASSWORD).")
+    var keyFile: String?
+
+    func store() throws -> BlobStore {
+        guard let url = repository ?? ProcessInfo.processInfo.environment["COFFER_REPOSITORY"], !url.isEmpty else {
+            throw CLIError("no repository given: pass --repo file:///path or set COFFER_REPOSITORY")
+        }
+        return try BlobStores.open(url: url)
+    }
+
+    func secret(creating: Bool = false) throws -> MasterSecret {
+        if let keyFile {
+            if creating && !FileManager.default.fileExists(atPath: keyFile) {
+                let fd = Glibc.open(keyFile, O_WRONLY | O_CREAT | O_EXCL, 0o600)
+                guard fd >= 0 else { throw CLIError("cannot create key file \(keyFile): \(String(cString: strerror(errno)))") }
+                let bytes = randomBytes(32)
+                _ = bytes.withUnsafeBytes { write(fd, $0.baseAddress, 32) }
+                fsync(fd)
+                close(fd)
+            }
+            guard let data = FileManager.default.contents(atPath: keyFile) else { throw CLIError("cannot read key file \(keyFile)") }
+            guard data.count >= 16 else { throw CLIError("key file \(keyFile) is too short (at least 16 bytes of random data)") }
+            return .keyFile([UInt8](data))
+        }
+        if let password = ProcessInfo.processInfo.environment["COFFER_PASSWORD"], !password.isEmpty {
+            return .passphrase(password)
+        }
+        throw CLIError("no key given: set COFFER_PASSWORD or pass --key-file FILE")
+    }
+
+    func open() async throws -> Repository {
+        try await Repository.open(store: store(), secret: secret())
+    }
+}
+
+struct CLIError: Error, CustomStringConvertible {
+    let description: String
+    init(_ d: String) { description = d }
+}
+
+/// Prints a JSON object on one line.
+func printJSON(_ object: Any) {
+    if let data = try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes]) {
+        FileHandle.standardOutput.write(data + Data("\n".utf8))
+    }
+}
+
+func formatBytes(_ n: Int64) -> String {
+    let units = ["B", "KiB", "MiB", "GiB", "TiB"]
+    var v = Double(n), i = 0
+    while v >= 1024 && i < units.count - 1 { v /= 1024; i += 1 }
+    return i == 0 ? "\(n) B" : String(format: "%.1f %@", v, units[i])
+}
+
+func stderrLine(_ s: String) { FileHandle.standardError.write(Data((s + "\n").utf8)) }
+
+struct Init: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Create a repository.")
+    @OptionGroup var repo: RepoOptions
+    @Option(help: "Pack size in MiB (4-512).") var packSize = 32
+    @Option(help: "zstd level (1-19).") var compressionLevel: Int32 = 3
+    @Flag(help: "Print JSON.") var json = false
+
+    func validate() throws {
+        guard (4...512).contains(packSize) else { throw ValidationError("--pack-size must be between 4 and 512 (MiB)") }
+        guard (1...19).contains(compressionLevel) else { throw ValidationError("--compression-level must be between 1 and 19") }
+    }
+
+    func run() async throws {
+        var options = RepositoryOptions()
+        options.packSize = packSize << 20
+        options.compressionLevel = compressionLevel
+        let store = try repo.store()
+        let r = try await Repository.initialize(store: store, secret: repo.secret(creating: true), options: options)
+        if json { printJSON(["id": r.config.id, "location": store.location]) } else { print("created repository \(r.config.id) at \(store.location)") }
+    }
+}
+
+struct Backup: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Back up a directory, a file, or (with --volume) a disk image or block device.")
+    @OptionGroup var repo: RepoOptions
+    @Argument(help: "What to back up.") var path: String
+    @Flag(help: "Back up a disk image or block device as a volume (fixed 4 MiB blocks, holes skipped).") var volume = false
+    @Option(help: "Tag the snapshot (repeatable).") var tag: [String] = []
+    @Option(help: "Parent snapshot for change detection (default: latest of the same path and host).") var parent: String?
+    @Flag(help: "Read every file, ignoring any parent snapshot.") var noParent = false
+    @Option(help: "Host name recorded in the snapshot.") var host: String?
+    @Flag(help: "Machine-readable progress and summary, one JSON object per line.") var json = false
+
+    func run() async throws {
+        let repository = try await repo.open()
+        var options = BackupOptions()
+        options.tags = tag
+        if let host { options.hostname = host }
+        if noParent { options.parent = .none } else if let parent { options.parent = .snapshot(try await repository.resolveSnapshot(parent)) }
+        let tty = isatty(2) == 1
+        let started = Date()
+        let estimate: Int64? = volume ? (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int64) ?? nil : nil
+        if json {
+            options.progress = { p in
+                printJSON(["message_type": "status", "files": p.files, "bytes_read": p.bytesRead, "bytes_added": p.bytesAdded, "seconds_elapsed": p.elapsed])
+            }
+        } else if tty {
+            options.progress = { p in
+                let rate = p.elapsed > 0 ? Double(p.bytesRead) / p.elapsed : 0
+                var line = String(format: "[%@] %d files, %@ read, %@ added, %@/s", elapsedText(p.elapsed), p.files, formatBytes(p.bytesRead), formatBytes(p.bytesAdded), formatBytes(Int64(rate)))
+                if let total = estimate, rate > 0, total > p.bytesRead { line += ", ETA " + elapsedText(Double(total - p.bytesRead) / rate) }
+                FileHandle.standardError.write(Data(("\r\u{1B}[K" + line).utf8))
+            }
+        }
+        let archiver = Archiver(repository: repository)
+        let result = volume ? try await archiver.backupVolume(path: path, options: options) : try await archiver.backup(path: path, options: options)
+        if tty && !json { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
+        let s = result.summary
+        for w in s.warnings { stderrLine("warning: \(w)") }
+        if json {
+            printJSON(["message_type": "summary", "snapshot_id": result.snapshotID.hex, "files": s.files, "directories": s.directories,
+                       "files_unchanged": s.filesUnchanged, "bytes_read": s.bytesRead, "bytes_total": s.bytesTotal, "bytes_added": s.bytesAdded,
+                       "blobs_added": s.blobsAdded, "duration_seconds": Date().timeIntervalSince(started), "warnings": s.warnings])
+        } else {
+            print("snapshot \(result.snapshotID.short) saved: \(s.files) files (\(s.filesUnchanged) unchanged), \(formatBytes(s.bytesRead)) read, \(formatBytes(s.bytesAdded)) added in \(String(format: "%.1f", Date().timeIntervalSince(started))) s")
+        }
+        if !s.warnings.isEmpty { throw ExitCode(3) }
+    }
+}
+
+func elapsedText(_ t: TimeInterval) -> String {
+    let s = Int(t)
+    return s >= 3600 ? String(format: "%d:%02d:%02d", s / 3600, s / 60 % 60, s % 60) : String(format: "%d:%02d", s / 60, s % 60)
+}
+
+func snapshotJSON(_ id: Hash256, _ s: Snapshot) -> [String: Any] {
+    var o: [String: Any] = ["id": id.hex, "short_id": id.short, "time": ModelCoding.formatDate(s.time), "hostname": s.hostname,
+                            "username": s.username, "paths": s.paths, "kind": s.kind.rawValue, "tags": s.tags, "tree": s.tree.hex]
+    if let p = s.parent { o["parent"] = p.hex }
+    if let sum = s.summary {
+        o["summary"] = ["files": sum.files, "directories": sum.directories, "bytes_read": sum.bytesRead, "bytes_total": sum.bytesTotal,
+                        "bytes_added": sum.bytesAdded, "files_unchanged": sum.filesUnchanged, "warnings": sum.warnings.count,
+                        "duration_seconds": sum.durationSeconds] as [String: Any]
+    }
+    return o
+}
+
+struct Snapshots: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "List snapshots, oldest first.")
+    @OptionGroup var repo: RepoOptions
+    @Flag(help: "Print a JSON array.") var json = false
+
+    func run() async throws {
+        let repository = try await repo.open()
+        let (all, damaged) = try await repository.listSnapshots()
+        if json {
+            let data = try JSONSerialization.data(withJSONObject: all.map { snapshotJSON($0.0, $0.1) }, options: [.sortedKeys, .withoutEscapingSlashes])
+            FileHandle.standardOutput.write(data + Data("\n".utf8))
+        } else {
+            print("ID        Time                      Host          Kind    Paths")
+            for (id, s) in all {
+                print("\(id.short)  \(ModelCoding.formatDate(s.time).padding(toLength: 24, withPad: " ", startingAt: 0))  \(s.hostname.padding(toLength: 12, withPad: " ", startingAt: 0))  \(s.kind.rawValue.padding(toLength: 6, withPad: " ", startingAt: 0))  \(s.paths.joined(separator: ", "))")
+            }
+            print("\(all.count) snapshots")
+        }
+        for d in damaged { stderrLine("error: \(d)") }
+        if !damaged.isEmpty { throw ExitCode(1) }
+    }
+}
+
+struct Ls: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "List the files of a snapshot.")
+    @OptionGroup var repo: RepoOptions
+    @Argument(help: "Snapshot id, unique prefix, or 'latest'.") var snapshot: String
+    @Flag(help: "One JSON object per line.") var json = false
+
+    func run() async throws {
+        let repository = try await repo.open()
+        try await repository.loadIndex()
+        let id = try await repository.resolveSnapshot(snapshot)
+        let s = try await repository.loadSnapshot(id)
+        var seen = Set<Hash256>()
+        var failed = false
+        try await TreeWalker(repository: repository).walk(s.tree, seen: &seen, visit: { path, node in
+            if json {
+                printJSON(["path": path, "type": node.kind.rawValue, "size": node.size, "mode": node.mode, "mtime": node.mtime.seconds])
+            } else {
+                print("\(node.kind == .directory ? "d" : node.kind == .symlink ? "l" : "-") \(String(node.mode, radix: 8).leftPadded(4)) \(String(node.size).leftPadded(12)) \(path)\(node.linkTarget.map { " -> \($0)" } ?? "")")
+            }
+        }, unreadable: { path, _, error in
+            failed = true
+            stderrLine("error: \(path): \(error)")
+        })
+        if failed { throw ExitCode(1) }
+    }
+}
+
+extension String {
+    func leftPadded(_ n: Int) -> String { count >= n ? self : String(repeating: " ", count: n - count) + self }
+}
+
+struct Restore: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Restore a snapshot (SNAPSHOT or SNAPSHOT:path) into a directory; a volume onto a file or block device.")
+    @OptionGroup var repo: RepoOptions
+    @Argument(help: "Snapshot id, unique prefix or 'latest', optionally ':path/inside'.") var snapshot: String
+    @Option(help: "Directory to restore into (its contents become the snapshot's), or for a volume a file/device.") var target: String
+    @Flag(help: "Skip blocks already identical at the target.") var delta = false
+    @Flag(help: "Print a JSON summary.") var json = false
+
+    func run() async throws {
+        let repository = try await repo.open()
+        var options = RestoreOptions()
+        options.delta = delta
+        var spec = snapshot
+        if let colon = snapshot.firstIndex(of: ":") {
+            spec = String(snapshot[..<colon])
+            let sub = String(snapshot[snapshot.index(after: colon)...]).trimmingCharacters(in: CharacterSet(charactersIn: "/"))
+            if !sub.isEmpty { options.subpath = sub }
+        }
+        let id = try await repository.resolveSnapshot(spec)
+        let started = Date()
+        let result = try await Restorer(repository: repository).restore(snapshot: id, target: target, options: options)
+        for e in result.errors { stderrLine("error: \(e)") }
+        if json {
+            printJSON(["message_type": "summary", "snapshot_id": id.hex, "files": result.files, "directories": result.directories,
+                       "bytes_written": result.bytesWritten, "bytes_skipped": result.bytesSkipped, "errors": result.errors,
+                       "duration_seconds": Date().timeIntervalSince(started)])
+        } else {
+            print("restored \(result.files) files, \(formatBytes(result.bytesWritten)) written\(delta ? ", \(formatBytes(result.bytesSkipped)) already identical" : "") in \(String(format: "%.1f", Date().timeIntervalSince(started))) s")
+        }
+        if !result.errors.isEmpty { throw ExitCode(1) }
+    }
+}
+
+struct Check: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Verify the repository's structure; with --read-data, every byte.")
+    @OptionGroup var repo: RepoOptions
+    @Flag(help: "Decrypt and re-hash every blob.") var readData = false
+    @Flag(help: "Print a JSON summary.") var json = false
+
+    func run() async throws {
+        let repository = try await repo.open()
+        let report = try await Checker(repository: repository).run(readData: readData)
+        if json {
+            printJSON(["ok": report.ok, "errors": report.errors, "warnings": report.warnings, "snapshots": report.snapshotsChecked,
+                       "packs_read": report.packsChecked, "blobs_read": report.blobsChecked, "bytes_read": report.bytesRead])
+        } else {
+            for w in report.warnings { print("warning: \(w)") }
+            for e in report.errors { print("error: \(e)") }
+            print(report.ok ? "no errors found (\(report.snapshotsChecked) snapshots\(readData ? ", \(report.packsChecked) packs, \(report.blobsChecked) blobs read" : ""))" : "\(report.errors.count) errors found")
+        }
+        if !report.ok { throw ExitCode(1) }
+    }
+}
+
+struct Forget: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Remove snapshots by id or by a keep policy (data is freed by prune).")
+    @OptionGroup var repo: RepoOptions
+    @Argument(help: "Snapshot ids (or unique prefixes) to remove.") var ids: [String] = []
+    @Option var keepLast = 0
+    @Option var keepHourly = 0
+    @Option var keepDaily = 0
+    @Option var keepWeekly = 0
+    @Option var keepMonthly = 0
+    @Option var keepYearly = 0
+    @Option(help: "Keep snapshots newer than this duration (e.g. 7d, 12h).") var keepWithin: String?
+    @Option(help: "Keep snapshots with this tag (repeatable).") var keepTag: [String] = []
+    @Flag(help: "Only say what would be removed.") var dryRun = false
+    @Flag(help: "Print JSON.") var json = false
+
+    func validate() throws {
+        for (name, v) in [("keep-last", keepLast), ("keep-hourly", keepHourly), ("keep-daily", keepDaily), ("keep-weekly", keepWeekly), ("keep-monthly", keepMonthly), ("keep-yearly", keepYearly)] where v < 0 {
+            throw ValidationError("--\(name) must not be negative")
+        }
+        if let w = keepWithin, parseDuration(w) == nil { throw ValidationError("--keep-within: '\(w)' is not a duration like 30m, 12h, 7d") }
+    }
+
+    func run() async throws {
+        let repository = try await repo.open()
+        var policy = ForgetPolicy()
+        policy.keepLast = keepLast; policy.keepHourly = keepHourly; policy.keepDaily = keepDaily
+        policy.keepWeekly = keepWeekly; policy.keepMonthly = keepMonthly; policy.keepYearly = keepYearly
+        policy.keepWithin = keepWithin.flatMap(parseDuration) ?? 0
+        policy.keepTags = keepTag
+        var remove: [Hash256] = []
+        if !ids.isEmpty {
+            guard policy.isEmpty else { throw CLIError("give snapshot ids or a keep policy, not both") }
+            for i in ids { remove.append(try await repository.resolveSnapshot(i)) }
+        } else {
+            guard !policy.isEmpty else { throw CLIError("nothing to forget: give snapshot ids or a --keep-* policy") }
+            let all = try await repository.listSnapshots().snapshots
+            remove = policy.apply(all, now: Date()).remove
+        }
+        if !dryRun { for id in remove { try await repository.deleteSnapshot(id) } }
+        if json { printJSON(["removed": remove.map(\.hex), "dry_run": dryRun]) } else {
+            for id in remove { print("\(dryRun ? "would remove" : "removed") snapshot \(id.short)") }
+            print("\(remove.count) snapshots \(dryRun ? "would be " : "")removed")
+        }
+    }
+}
+
+func parseDuration(_ s: String) -> TimeInterval? {
+    if s == "0" { return 0 }
+    guard let unit = s.last, let n = Double(s.dropLast()), n >= 0 else { return nil }
+    switch unit {
+    case "s": return n
+    case "m": return n * 60
+    case "h": return n * 3600
+    case "d": return n * 86400
+    default: return nil
+    }
+}
+
+struct Prune: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Free space no snapshot uses (two-phase: unused packs are deleted after a grace period).")
+    @OptionGroup var repo: RepoOptions
+    @Flag(help: "Only say what would be freed.") var dryRun = false
+    @Option(help: "Grace period before unused packs are deleted (e.g. 1h; 0 deletes now: only when no backup can be running).") var grace = "1h"
+    @Option(help: "Repack packs with more than this percentage unused.") var maxUnused = 25
+    @Flag(help: "Print JSON.") var json = false
+
+    func validate() throws {
+        guard parseDuration(grace) != nil else { throw ValidationError("--grace: '\(grace)' is not a duration like 0, 30m, 1h") }
+        guard (0...100).contains(maxUnused) else { throw ValidationError("--max-unused must be a percentage from 0 to 100") }
+    }
+
+    func run() async throws {
+        let repository = try await repo.open()
+        var options = PruneOptions()
+        options.dryRun = dryRun
+        options.grace = parseDuration(grace)!
+        options.maxUnusedFraction = Double(maxUnused) / 100
+        let r = try await Pruner(repository: repository).run(options)
+        if json {
+            var o: [String: Any] = ["dry_run": dryRun, "packs_deleted": r.packsDeleted + r.unindexedDeleted, "bytes_freed": r.bytesDeleted,
+                                    "packs_repacked": r.packsRepacked, "blobs_repacked": r.blobsRepacked,
+                                    "packs_scheduled": r.packsScheduled, "bytes_scheduled": r.bytesScheduled]
+            if let next = r.earliestNextDeletion { o["next_deletion_after"] = ModelCoding.formatDate(next) }
+            printJSON(o)
+        } else {
+            let verb = dryRun ? "would " : ""
+            print("\(r.snapshots) snapshots, \(r.packsTotal) packs")
+            print("\(verb)repack \(r.packsRepacked) packs (\(r.blobsRepacked) blobs, \(formatBytes(r.bytesRepacked)))")
+            print("\(verb)delete \(r.packsDeleted + r.unindexedDeleted) packs, freeing \(formatBytes(r.bytesDeleted))")
+            if r.packsScheduled > 0 { print("\(verb)schedule \(r.packsScheduled) packs (\(formatBytes(r.bytesScheduled))) for deletion after the grace period") }
+            if let next = r.earliestNextDeletion { print("run prune again after \(ModelCoding.formatDate(next)) to delete scheduled packs") }
+        }
+    }
+}
+
+struct Key: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Manage the keys that open the repository.", subcommands: [List.self, Add.self, Remove.self])
+
+    struct List: AsyncParsableCommand {
+        @OptionGroup var repo: RepoOptions
+        @Flag var json = false
+        func run() async throws {
+            let keys = try await repo.open().listKeys()
+            if json {
+                let data = try JSONSerialization.data(withJSONObject: keys.map { ["id": $0.id.hex, "created": ModelCoding.formatDate($0.created), "hostname": $0.hostname, "kind": $0.kind] }, options: [.sortedKeys])
+                FileHandle.standardOutput.write(data + Data("\n".utf8))
+            } else {
+                for k in keys { print("\(k.id.short)  \(k.kind.padding(toLength: 10, withPad: " ", startingAt: 0))  \(ModelCoding.formatDate(k.created))  \(k.hostname)") }
+            }
+        }
+    }
+
+    struct Add: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Add a key: a new passphrase from COFFER_NEW_PASSWORD, or --new-key-file (created if missing).")
+        @OptionGroup var repo: RepoOptions
+        @Option var newKeyFile: String?
+        func run() async throws {
+            let repository = try await repo.open()
+            let secret: MasterSecret
+            if let newKeyFile {
+                secret = try RepoOptions(repository: nil, keyFile: newKeyFile).secret(creating: true)
+            } else if let p = ProcessInfo.processInfo.environment["COFFER_NEW_PASSWORD"], !p.isEmpty {
+                secret = .passphrase(p)
+            } else {
+                throw CLIError("give the new key: set COFFER_NEW_PASSWORD or pass --new-key-file FILE")
+            }
+            let id = try await repository.addKey(secret)
+            print("added key \(id.short)")
+        }
+    }
+
+    struct Remove: AsyncParsableCommand {
+        @OptionGroup var repo: RepoOptions
+        @Argument var id: String
+        func run() async throws {
+            let repository = try await repo.open()
+            let matches = try await repository.listKeys().filter { $0.id.hex.hasPrefix(id.lowercased()) }
+            guard matches.count == 1 else { throw CLIError(matches.isEmpty ? "no key \(id)" : "key prefix \(id) is ambiguous") }
+            try await repository.removeKey(matches[0].id)
+            print("removed key \(matches[0].id.short)")
+        }
+    }
+}
+
+extension RepoOptions {
+    init(repository: String?, keyFile: String?) {
+        self.init()
+        self.repository = repository
+        self.keyFile = keyFile
+    }
+}

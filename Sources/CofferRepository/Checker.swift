@@ -1,0 +1,169 @@
+import CofferBlobStore
+import CofferCrypto
+import Foundation
+
+public struct CheckReport: Sendable {
+    public var errors: [String] = []
+    public var warnings: [String] = []
+    public var packsChecked = 0
+    public var blobsChecked = 0
+    public var snapshotsChecked = 0
+    public var bytesRead: Int64 = 0
+    public var ok: Bool { errors.isEmpty }
+}
+
+/// Verifies a repository: structure (every index file, pack, snapshot and
+/// tree is present and readable, every referenced blob is indexed) and, with
+/// `readData`, every byte (pack hashes, headers, each blob decrypted and its
+/// keyed id recomputed). Each problem is reported with the snapshots and
+/// files it affects.
+public final class Checker: @unchecked Sendable {
+    public let repository: Repository
+    private let lock = NSLock()
+    private var report = CheckReport()
+    private var bad: [Hash256: String] = [:]  // blob -> what is wrong with it
+
+    public init(repository: Repository) { self.repository = repository }
+
+    func error(_ s: String) { lock.withLock { report.errors.append(s) } }
+    func warning(_ s: String) { lock.withLock { report.warnings.append(s) } }
+    func markBad(_ id: Hash256, _ why: String) { lock.withLock { if bad[id] == nil { bad[id] = why } } }
+
+    /// A damaged copy matters only if it is the copy reads use.
+    func markBad(_ id: Hash256, _ why: String, in pack: Hash256) {
+        if repository.index.lookup(id)?.pack == pack { markBad(id, why) }
+    }
+
+    public func run(readData: Bool, concurrency: Int = 4) async throws -> CheckReport {
+        let store = repository.store
+        // Index files.
+        var indexed: [Hash256: [PackEntry]] = [:]
+        for object in try await store.list(prefix: "index/") {
+            do {
+                let data = try await store.get(object.key)
+                if let id = ObjectKey.id(of: object.key), Hash256.sha256(data) != id {
+                    error("index file \(object.key) is damaged (hash mismatch)")
+                }
+                let file = try IndexFile.decode(data, keys: repository.keys, name: object.key)
+                for p in file.packs { indexed[p.pack, default: []].append(contentsOf: p.entries) }
+            } catch {
+                self.error("index file \(object.key) is unreadable: \(error)")
+            }
+        }
+        try await repository.loadIndex()
+        // Packs present vs indexed.
+        var present: [Hash256: Int] = [:]
+        for object in try await store.list(prefix: "data/") {
+            guard let id = ObjectKey.id(of: object.key), object.key == ObjectKey.pack(id) else {
+                warning("unexpected object \(object.key) in data/"); continue
+            }
+            present[id] = object.size
+        }
+        for (pack, entries) in indexed {
+            guard let size = present[pack] else {
+                error("pack \(ObjectKey.pack(pack)) is missing (the index lists \(entries.count) blobs in it)")
+                for e in entries where repository.index.lookup(e.id)?.pack == pack { markBad(e.id, "its pack \(pack.short) is missing") }
+                continue
+            }
+            let end = entries.map { Int($0.offset) + Int($0.length) }.max() ?? 0
+            if end + PackFormat.trailerSize > size {
+                error("pack \(ObjectKey.pack(pack)) is truncated (\(size) bytes, index needs more than \(end))")
+            }
+        }
+        for pack in present.keys where indexed[pack] == nil {
+            warning("pack \(ObjectKey.pack(pack)) is not in any index (left by an interrupted or running backup; prune removes it)")
+        }
+        if readData {
+            try await readAllPacks(present: present, indexed: indexed, concurrency: concurrency)
+        }
+        // Snapshots and trees.
+        let walker = TreeWalker(repository: repository)
+        var seen = Set<Hash256>()
+        for id in try await repository.snapshotIDs() {
+            let snapshot: Snapshot
+            do { snapshot = try await repository.loadSnapshot(id) } catch {
+                self.error("snapshot \(id.short): \(error)"); continue
+            }
+            lock.withLock { report.snapshotsChecked += 1 }
+            let badNow = lock.withLock { bad }
+            if let why = badNow[snapshot.tree] { error("snapshot \(id.short): root tree damaged: \(why)") }
+            var local = seen
+            try await walker.walk(snapshot.tree, seen: &local, visit: { path, node in
+                for e in node.content ?? [] {
+                    if let why = badNow[e.blob] {
+                        self.error("snapshot \(id.short): file \(path) is damaged (bytes \(e.offset)..<\(e.offset + UInt64(e.length))): \(why)")
+                    } else if self.repository.index.lookup(e.blob) == nil {
+                        self.error("snapshot \(id.short): file \(path) references data blob \(e.blob.short), which is not in the index")
+                    }
+                }
+                if let sub = node.subtree, let why = badNow[sub] {
+                    self.error("snapshot \(id.short): directory \(path) is damaged: \(why)")
+                }
+            }, unreadable: { path, tree, err in
+                if badNow[tree] == nil { self.error("snapshot \(id.short): directory \(path) (tree \(tree.short)) is unreadable: \(err)") }
+            })
+            // Trees are shared between snapshots; errors for shared trees are
+            // reported for the first snapshot only unless something is bad.
+            if badNow.isEmpty { seen = local }
+        }
+        return lock.withLock { report }
+    }
+
+    private func readAllPacks(present: [Hash256: Int], indexed: [Hash256: [PackEntry]], concurrency: Int) async throws {
+        let packs = present.keys.sorted()
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            var iterator = packs.makeIterator()
+            var running = 0
+            while true {
+                while running < concurrency, let pack = iterator.next() {
+                    running += 1
+                    group.addTask { await self.readPack(pack, indexEntries: indexed[pack]) }
+                }
+                if running == 0 { break }
+                try await group.next()
+                running -= 1
+            }
+        }
+    }
+
+    private func readPack(_ pack: Hash256, indexEntries: [PackEntry]?) async {
+        let key = ObjectKey.pack(pack)
+        let data: Data
+        do { data = try await repository.store.get(key) } catch {
+            self.error("pack \(key) cannot be read: \(error)")
+            for e in indexEntries ?? [] { markBad(e.id, "its pack cannot be read", in: pack) }
+            return
+        }
+        lock.withLock { report.packsChecked += 1; report.bytesRead += Int64(data.count) }
+        if Hash256.sha256(data) != pack { error("pack \(key) is damaged: its content does not match its name") }
+        var entries: [PackEntry]
+        do {
+            entries = try PackFormat.entries(ofPack: data, keys: repository.keys, name: key)
+            if let indexEntries {
+                let a = Set(entries.map(\.id)), b = Set(indexEntries.map(\.id))
+                if a != b { error("pack \(key): header and index disagree (\(a.symmetricDifference(b).count) blobs differ)") }
+            }
+        } catch {
+            self.error("pack \(key): header unreadable: \(error)")
+            guard let indexEntries else { return }
+            entries = indexEntries  // still check each blob where the index says it is
+        }
+        for e in entries {
+            let range = Int(e.offset)..<(Int(e.offset) + Int(e.length))
+            guard range.upperBound <= data.count else {
+                markBad(e.id, "pack \(pack.short) is truncated", in: pack)
+                error("pack \(key): blob \(e.id.short) lies beyond the end of the pack"); continue
+            }
+            do {
+                let plain = try repository.unseal(data[range], entry: e, pack: pack)
+                if repository.keys.blobID(plain) != e.id {
+                    throw RepositoryError(.damaged, "blob \(e.id.short) in pack \(pack.short): content does not match its id")
+                }
+                lock.withLock { report.blobsChecked += 1 }
+            } catch {
+                markBad(e.id, "\(error)", in: pack)
+                self.error("pack \(key): \(error)")
+            }
+        }
+    }
+}
