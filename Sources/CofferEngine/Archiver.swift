@@ -98,7 +98,7 @@ final class BackupRun: @unchecked Sendable {
         self.options = options
         self.kind = kind
         self.paths = paths
-        started = options.now()
+        started = ModelCoding.storable(options.now())
         if repository.index.packCount == 0 { try await repository.loadIndex() }
         writer = PackWriter(repository: repository)
         let c = repository.config.chunker

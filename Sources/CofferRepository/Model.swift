@@ -168,6 +168,12 @@ public enum ModelCoding {
         return d
     }
 
+    /// Times are stored to the millisecond; values made here are rounded so
+    /// they compare equal after a round trip.
+    public static func storable(_ date: Date) -> Date {
+        Date(timeIntervalSince1970: (date.timeIntervalSince1970 * 1000).rounded(.down) / 1000)
+    }
+
     /// RFC 3339 with fractional seconds, UTC.
     public static func formatDate(_ date: Date) -> String {
         let f = ISO8601DateFormatter()

@@ -82,7 +82,7 @@ public final class Repository: @unchecked Sendable {
         if (try? await store.head(ObjectKey.config)) != nil {
             throw RepositoryError(.alreadyExists, "a repository already exists at \(store.location)")
         }
-        let config = RepositoryConfig(version: 1, id: HexString.encode(randomBytes(16)), created: Date(),
+        let config = RepositoryConfig(version: 1, id: HexString.encode(randomBytes(16)), created: ModelCoding.storable(Date()),
                                       chunker: options.chunker, packSize: options.packSize, compressionLevel: options.compressionLevel)
         let configBytes = try ModelCoding.encoder().encode(config)
         let keys = RepositoryKeys.generate()
@@ -141,7 +141,7 @@ public final class Repository: @unchecked Sendable {
         let kdf = secret.newDerivation(cheap: cheapKDF)
         let master = try kdf.deriveMasterKey(secret: secret.bytes)
         let material = keys.material + Hash256.sha256(configBytes).bytes
-        let file = KeyFileContents(created: Date(), hostname: ProcessInfo.processInfo.hostName, kdf: kdf,
+        let file = KeyFileContents(created: ModelCoding.storable(Date()), hostname: ProcessInfo.processInfo.hostName, kdf: kdf,
                                    wrapped: Sealer.seal(material, key: master, context: Context.keyWrap(config.id)))
         let data = try ModelCoding.encoder().encode(file)
         let id = Hash256.sha256(data)
