@@ -44,6 +44,7 @@ let package = Package(
         .testTarget(name: "CofferBlobStoreTests", dependencies: ["CofferBlobStore"], swiftSettings: swift5),
         .testTarget(name: "CofferRepositoryTests", dependencies: ["CofferRepository"], swiftSettings: swift5),
         .testTarget(name: "CofferEngineTests", dependencies: ["CofferEngine"], swiftSettings: swift5),
-        .testTarget(name: "CofferCLITests", dependencies: ["CofferCLI"], swiftSettings: swift5),
+        // Depends on the executable so `swift test` builds the binary it drives.
+        .testTarget(name: "CofferCLITests", dependencies: ["CofferCLI", "coffer"], swiftSettings: swift5),
     ]
 )

@@ -1,0 +1,7 @@
+#!/usr/bin/env bash
+# The whole test suite, as CI runs it: dependencies, build, every test.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/ensure-deps.sh
+swift build --build-tests
+swift test --skip-build 2>&1 | tee .build/test-output.txt
