@@ -340,6 +340,30 @@ final class BackupRun: @unchecked Sendable {
         return out
     }
 
+    /// Data regions of a file: holes of at least `minimumHole` bytes (found
+    /// with SEEK_DATA/SEEK_HOLE) are left out and restored as holes.
+    static func dataRegions(_ fd: Int32, size: Int64, minimumHole: Int64) -> [Range<Int64>] {
+        var regions: [Range<Int64>] = []
+        var at: Int64 = 0
+        while at < size {
+            let data = lseek(fd, off_t(at), seekData)
+            if data < 0 {
+                if errno == ENXIO { break }
+                return [0..<size]  // no hole support: all data
+            }
+            var hole = lseek(fd, off_t(data), seekHole)
+            if hole < 0 { hole = off_t(size) }
+            let region = Int64(data)..<min(Int64(hole), size)
+            if let last = regions.last, region.lowerBound - last.upperBound < minimumHole {
+                regions[regions.count - 1] = last.lowerBound..<region.upperBound
+            } else if !region.isEmpty {
+                regions.append(region)
+            }
+            at = max(Int64(hole), at + 1)
+        }
+        return regions
+    }
+
     func archiveLargeFile(_ path: String, node: Node, before: FileStat) async throws -> Pending? {
         guard let fd = openForReading(path, before: before) else { return nil }
         defer { close(fd) }
@@ -347,39 +371,49 @@ final class BackupRun: @unchecked Sendable {
         let capacity = maxChunk * 2
         let buffer = UnsafeMutableRawPointer.allocate(byteCount: capacity, alignment: 64)
         defer { buffer.deallocate() }
-        var filled = 0, fileOffset: Int64 = 0, chunkStart: UInt64 = 0, atEnd = false
         var parts: [(offset: UInt64, length: Int, task: Task<Hash256, Error>)] = []
-        while true {
-            try checkFailure()
-            if !atEnd && filled < maxChunk {
-                let n: Int
-                do { n = try preadFully(fd, buffer + filled, capacity - filled, fileOffset) } catch {
-                    for p in parts { p.task.cancel() }
-                    warn("\(path): \(error), skipped"); return nil
+        let size = Int64(before.size)
+        var end: Int64 = 0
+        for region in BackupRun.dataRegions(fd, size: size, minimumHole: Int64(chunker.parameters.minSize)) {
+            var filled = 0, fileOffset = region.lowerBound, chunkStart = UInt64(region.lowerBound)
+            var atEnd = false
+            while true {
+                try checkFailure()
+                if !atEnd && filled < maxChunk {
+                    // The last region runs to the end of the file, so growth while reading is kept.
+                    let limit = region.upperBound == size ? Int64.max : region.upperBound
+                    let want = Int(min(Int64(capacity - filled), limit - fileOffset))
+                    let n: Int
+                    do { n = try preadFully(fd, buffer + filled, want, fileOffset) } catch {
+                        for p in parts { p.task.cancel() }
+                        warn("\(path): \(error), skipped"); return nil
+                    }
+                    atEnd = n < want || fileOffset + Int64(n) >= limit
+                    filled += n; fileOffset += Int64(n)
+                    countRead(n)
                 }
-                atEnd = n < capacity - filled
-                filled += n; fileOffset += Int64(n)
-                countRead(n)
+                if filled == 0 { break }
+                var consumed = 0
+                while filled - consumed >= maxChunk || (atEnd && consumed < filled) {
+                    let cut = chunker.cutPoint(UnsafeRawBufferPointer(start: buffer + consumed, count: filled - consumed), atEnd: atEnd)
+                    let chunk = Data(bytes: buffer + consumed, count: cut)
+                    parts.append((chunkStart, cut, await spawnChunk(chunk)))
+                    chunkStart += UInt64(cut)
+                    consumed += cut
+                }
+                if consumed > 0 {
+                    memmove(buffer, buffer + consumed, filled - consumed)
+                    filled -= consumed
+                }
+                if atEnd && filled == 0 { break }
+                report(path)
             }
-            if filled == 0 { break }
-            var consumed = 0
-            while filled - consumed >= maxChunk || (atEnd && consumed < filled) {
-                let cut = chunker.cutPoint(UnsafeRawBufferPointer(start: buffer + consumed, count: filled - consumed), atEnd: atEnd)
-                let chunk = Data(bytes: buffer + consumed, count: cut)
-                parts.append((chunkStart, cut, await spawnChunk(chunk)))
-                chunkStart += UInt64(cut)
-                consumed += cut
-            }
-            if consumed > 0 {
-                memmove(buffer, buffer + consumed, filled - consumed)
-                filled -= consumed
-            }
-            if atEnd && filled == 0 { break }
-            report(path)
+            end = max(end, Int64(chunkStart))
         }
-        noteIfChanged(path, fd: fd, before: before, read: chunkStart)
+        let finalSize = max(UInt64(end), before.size)
+        noteIfChanged(path, fd: fd, before: before, read: finalSize)
         var out = node
-        out.size = chunkStart
+        out.size = finalSize
         return .chunks(out, parts)
     }
 

@@ -187,3 +187,26 @@ import Glibc
         #expect(FileManager.default.contents(atPath: explicit) == FileManager.default.contents(atPath: image))
     }
 }
+
+@Suite struct SparseFiles {
+    @Test func holesInRegularFilesAreSkippedAndRestoredAsHoles() async throws {
+        let src = TempDir("src"), dst = TempDir("dst")
+        let path = src.sub("sparse.bin")
+        FileManager.default.createFile(atPath: path, contents: nil)
+        let fh = FileHandle(forUpdatingAtPath: path)!
+        fh.seek(toFileOffset: 3 << 20); fh.write(deterministicBytes(2 << 20, seed: 11))
+        fh.seek(toFileOffset: 30 << 20); fh.write(deterministicBytes(1 << 20, seed: 12))
+        fh.truncateFile(atOffset: 50 << 20)
+        fh.closeFile()
+        let repo = try await newRepository()
+        let r = try await Archiver(repository: repo).backup(path: src.path)
+        #expect(r.summary.bytesRead < 8 << 20, "holes should not be read (\(r.summary.bytesRead))")
+        let res = try await Restorer(repository: repo).restore(snapshot: r.snapshotID, target: dst.path)
+        #expect(res.errors.isEmpty)
+        #expect(FileManager.default.contents(atPath: dst.sub("sparse.bin")) == FileManager.default.contents(atPath: path))
+        var st = stat()
+        stat(dst.sub("sparse.bin"), &st)
+        #expect(st.st_size == 50 << 20)
+        #expect(Int(st.st_blocks) * 512 < 10 << 20, "restored file should be sparse")
+    }
+}

@@ -1,0 +1,121 @@
+#!/usr/bin/env bash
+# bench/run.sh - Coffer against restic and borg on the same generated data, in
+# one run: initial backup, unchanged re-backup, backup after a ~1 % mutation,
+# full restore (verified by sha256), check with full data read, repository
+# size, each timed by /usr/bin/time (wall, CPU, peak RSS) with a cold page
+# cache. Prints a table with ratios (bench/summarize.py) and the goals.
+#
+# Usage: bench/run.sh            (full ~1.9 GiB dataset; ~10-20 minutes)
+# Env:   DATA=/tmp/bench-data WORK=/tmp/bench-work SCALE=1 COLD=1
+#        TOOLS="coffer restic borg"   (peers run only when installed:
+#        apt-get install -y restic borgbackup)
+# A dataset already in $DATA (made at the same SCALE) is reused unmutated:
+# delete it or pass REGEN=1 to regenerate.
+set -u
+BENCH=$(cd "$(dirname "$0")" && pwd)
+ROOT=$(cd "$BENCH/.." && pwd)
+DATA=${DATA:-/tmp/bench-data}
+WORK=${WORK:-/tmp/bench-work}
+SCALE=${SCALE:-1}
+COLD=${COLD:-1}
+TOOLS=${TOOLS:-"coffer restic borg"}
+RESULTS=$WORK/results.tsv
+mkdir -p "$WORK/logs" "$WORK/repos"
+export RESTIC_PASSWORD=bench-password BORG_PASSPHRASE=bench-password COFFER_PASSWORD=bench-password
+export RESTIC_CACHE_DIR=$WORK/restic-cache BORG_BASE_DIR=$WORK/borg-base
+export BORG_UNKNOWN_UNENCRYPTED_REPO_ACCESS_IS_OK=yes BORG_RELOCATED_REPO_ACCESS_IS_OK=yes
+printf 'tool\tstep\twall_s\tuser_s\tsys_s\tmaxrss_kb\trc\trepo_bytes\n' > "$RESULTS"
+log() { echo "[$(date +%H:%M:%S)] $*" >&2; }
+
+[ -x /usr/bin/time ] || { apt-get install -y -qq time >/dev/null 2>&1 || { echo "needs /usr/bin/time (apt-get install time)"; exit 2; }; }
+"$ROOT/scripts/ensure-deps.sh"
+(cd "$ROOT" && swift build -c release >/dev/null) || { echo "release build failed"; exit 2; }
+COFFER=$(cd "$ROOT" && swift build -c release --show-bin-path)/coffer
+
+available=""
+for t in $TOOLS; do
+    case $t in
+        coffer) available="$available coffer" ;;
+        restic) command -v restic >/dev/null && available="$available restic" || log "restic not installed: skipped" ;;
+        borg) command -v borg >/dev/null && available="$available borg" || log "borg not installed: skipped" ;;
+    esac
+done
+
+drop_caches() {
+    sync
+    if [ "$COLD" = 1 ] && ! echo 3 > /proc/sys/vm/drop_caches 2>/dev/null; then
+        log "cannot drop the page cache: timings are warm-cache"; COLD=0
+    fi
+}
+
+repo_of() { echo "$WORK/repos/$1"; }
+
+timed() {   # TOOL STEP CMD...
+    local tool=$1 step=$2; shift 2
+    drop_caches
+    /usr/bin/time -f '%e %U %S %M' -o "$WORK/.time" "$@" > "$WORK/logs/$tool.$step.out" 2> "$WORK/logs/$tool.$step.err"
+    local rc=$?
+    read -r wall user sys rss < <(tail -n 1 "$WORK/.time")
+    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$tool" "$step" "$wall" "$user" "$sys" "$rss" "$rc" \
+        "$(du -sb "$(repo_of "$tool")" | cut -f1)" >> "$RESULTS"
+    log "$tool $step: ${wall}s rss ${rss}KiB rc=$rc"
+    [ "$rc" = 0 ] || tail -n 5 "$WORK/logs/$tool.$step.err" >&2
+}
+
+init() {
+    local repo; repo=$(repo_of "$1"); rm -rf "$repo"
+    case $1 in
+        coffer) "$COFFER" repo init --repo "file://$repo" >/dev/null ;;
+        restic) restic -r "$repo" init --repository-version 2 >/dev/null ;;
+        borg) borg init -e repokey-blake2 "$repo" >/dev/null ;;
+    esac
+}
+
+backup() {   # TOOL STEP
+    local repo; repo=$(repo_of "$1")
+    case $1 in
+        coffer) timed coffer "$2" "$COFFER" repo backup --repo "file://$repo" --json --host bench "$DATA" ;;
+        restic) timed restic "$2" env GOMAXPROCS="$(nproc)" restic -r "$repo" backup --json --host bench --compression auto "$DATA" ;;
+        borg) timed borg "$2" borg create --json --compression zstd,3 "$repo::$2" "$DATA" ;;
+    esac
+}
+
+manifest() { (cd "$1" && find . -type f -print0 | LC_ALL=C sort -z | xargs -0 sha256sum); }
+
+restore() {
+    local repo tgt=$WORK/restore; repo=$(repo_of "$1")
+    rm -rf "$tgt"; mkdir -p "$tgt"
+    case $1 in
+        coffer) timed coffer restore "$COFFER" repo restore latest --repo "file://$repo" --target "$tgt$DATA" ;;
+        restic) timed restic restore env GOMAXPROCS="$(nproc)" restic -r "$repo" restore latest --target "$tgt" ;;
+        borg) (cd "$tgt" && timed borg restore borg extract "$repo::incr") ;;
+    esac
+    if manifest "$tgt$DATA" | cmp -s - "$WORK/manifest"; then log "$1 restore verified"; echo "$1 OK" >> "$WORK/verify.txt"
+    else log "$1 restore MISMATCH"; echo "$1 MISMATCH" >> "$WORK/verify.txt"; fi
+    rm -rf "$tgt"
+}
+
+check() {
+    local repo; repo=$(repo_of "$1")
+    case $1 in
+        coffer) timed coffer check "$COFFER" repo check --repo "file://$repo" --read-data ;;
+        restic) timed restic check env GOMAXPROCS="$(nproc)" restic -r "$repo" check --read-data ;;
+        borg) timed borg check borg check --verify-data "$repo" ;;
+    esac
+}
+
+if [ "${REGEN:-0}" = 1 ] || [ ! -d "$DATA/src" ] || [ -e "$DATA.mutated" ]; then
+    log "generating dataset (scale $SCALE) in $DATA"
+    rm -f "$DATA.mutated"
+    python3 "$BENCH/make_dataset.py" --dir "$DATA" --scale "$SCALE" --force >/dev/null
+fi
+: > "$WORK/verify.txt"
+printf '%s\t%s\n' "$(du -sb --apparent-size "$DATA" | cut -f1)" "$(find "$DATA" -type f | wc -l)" > "$WORK/dataset.tsv"
+for t in $available; do init "$t"; backup "$t" initial; done
+for t in $available; do backup "$t" nochange; done
+python3 "$BENCH/make_dataset.py" --dir "$DATA" --mutate >/dev/null
+manifest "$DATA" > "$WORK/manifest"
+for t in $available; do backup "$t" incr; done
+for t in $available; do restore "$t"; done
+for t in $available; do check "$t"; done
+python3 "$BENCH/summarize.py" "$WORK"

@@ -1,0 +1,47 @@
+#!/usr/bin/env python3
+"""Table of bench/run.sh results with ratios against restic and the goals of issue 2."""
+import csv
+import sys
+
+work = sys.argv[1] if len(sys.argv) > 1 else "/tmp/bench-work"
+rows = list(csv.DictReader(open(f"{work}/results.tsv"), delimiter="\t"))
+logical, files = open(f"{work}/dataset.tsv").read().split()
+mib = int(logical) / 2**20
+by = {(r["tool"], r["step"]): r for r in rows}
+tools = [t for t in ("coffer", "restic", "borg") if any(k[0] == t for k in by)]
+
+def wall(t, s):
+    r = by.get((t, s))
+    return float(r["wall_s"]) if r and r["rc"] == "0" else None
+
+def cell(v, fmt):
+    return "-" if v is None else fmt.format(v)
+
+print(f"dataset: {mib:.0f} MiB logical, {files} files")
+steps = [("initial", "initial backup MiB/s", lambda t: mib / wall(t, "initial") if wall(t, "initial") else None, True, 3.0),
+         ("nochange", "unchanged re-backup s", lambda t: wall(t, "nochange"), False, 1 / 3),
+         ("incr", "after 1% mutation s", lambda t: wall(t, "incr"), False, 1 / 2),
+         ("restore", "restore MiB/s", lambda t: mib / wall(t, "restore") if wall(t, "restore") else None, True, 1.5),
+         ("check", "check --read-data s", lambda t: wall(t, "check"), False, 1 / 2)]
+header = f"{'metric':28}" + "".join(f"{t:>12}" for t in tools) + f"{'coffer/restic':>15}{'goal':>10}{'met':>6}"
+print(header)
+print("-" * len(header))
+for step, label, f, higher, goal in steps:
+    vals = {t: f(t) for t in tools}
+    ratio = vals["coffer"] / vals["restic"] if vals.get("coffer") and vals.get("restic") else None
+    met = "-" if ratio is None else ("yes" if (ratio >= goal if higher else ratio <= goal) else "NO")
+    goal_text = (">=" if higher else "<=") + f"{goal:.2f}x"
+    print(f"{label:28}" + "".join(f"{cell(vals[t], '{:.1f}' if not higher else '{:.0f}'):>12}" for t in tools)
+          + f"{cell(ratio, '{:.2f}x'):>15}{goal_text:>10}{met:>6}")
+rss = {t: max((int(r["maxrss_kb"]) for (tt, _), r in by.items() if tt == t), default=None) for t in tools}
+ratio = rss["coffer"] / rss["restic"] if rss.get("coffer") and rss.get("restic") else None
+print(f"{'peak RSS MiB':28}" + "".join(f"{cell(rss[t] / 1024 if rss[t] else None, '{:.0f}'):>12}" for t in tools)
+      + f"{cell(ratio, '{:.2f}x'):>15}{'<=1.00x':>10}{('-' if ratio is None else 'yes' if ratio <= 1 else 'NO'):>6}")
+size = {t: int(by[(t, "incr")]["repo_bytes"]) / 2**20 if (t, "incr") in by else None for t in tools}
+ratio = size["coffer"] / size["restic"] if size.get("coffer") and size.get("restic") else None
+print(f"{'repository MiB (after incr)':28}" + "".join(f"{cell(size[t], '{:.0f}'):>12}" for t in tools)
+      + f"{cell(ratio, '{:.2f}x'):>15}{'<=1.00x':>10}{('-' if ratio is None else 'yes' if ratio <= 1 else 'NO'):>6}")
+try:
+    print("restore verification: " + ", ".join(open(f"{work}/verify.txt").read().split("\n")).strip(", "))
+except OSError:
+    pass
