@@ -3,7 +3,8 @@ import PackageDescription
 
 // Layers (docs/architecture.md): each target imports only the ones below it.
 //   coffer (executable) -> CofferCLI -> CofferEngine -> CofferRepository -> CofferBlobStore
-//   leaves: CofferChunking, CofferCrypto, CofferCompression (over system libzstd)
+//   leaves: CofferChunking, CofferCrypto, CofferCompression (over system libzstd),
+//           CofferSystem (blocking-I/O thread pool, async budget)
 // Swift 5 language mode: the engine shares buffers between worker threads under
 // explicit locks; strict Sendable checking would force copies on the hot path.
 let swift5: [SwiftSetting] = [.swiftLanguageMode(.v5)]
@@ -21,17 +22,18 @@ let package = Package(
     targets: [
         .systemLibrary(name: "CZstd", pkgConfig: "libzstd", providers: [.apt(["libzstd-dev"])]),
         .target(name: "CofferChunking", swiftSettings: swift5),
+        .target(name: "CofferSystem", swiftSettings: swift5),
         .target(name: "CofferCompression", dependencies: ["CZstd"], swiftSettings: swift5),
         .target(name: "CofferCrypto", dependencies: [
             .product(name: "Crypto", package: "swift-crypto"),
             .product(name: "_CryptoExtras", package: "swift-crypto"),
         ], swiftSettings: swift5),
-        .target(name: "CofferBlobStore", swiftSettings: swift5),
+        .target(name: "CofferBlobStore", dependencies: ["CofferSystem"], swiftSettings: swift5),
         .target(name: "CofferRepository", dependencies: [
-            "CofferBlobStore", "CofferCrypto", "CofferCompression",
+            "CofferBlobStore", "CofferCrypto", "CofferCompression", "CofferSystem",
         ], swiftSettings: swift5),
         .target(name: "CofferEngine", dependencies: [
-            "CofferRepository", "CofferChunking",
+            "CofferRepository", "CofferChunking", "CofferSystem",
         ], swiftSettings: swift5),
         .target(name: "CofferCLI", dependencies: [
             "CofferEngine",

@@ -1,3 +1,4 @@
+import CofferSystem
 import Foundation
 #if canImport(Glibc)
 import Glibc
@@ -26,7 +27,28 @@ public final class LocalBlobStore: BlobStore, @unchecked Sendable {
         return root.path + "/" + key
     }
 
+    // Every operation blocks in system calls, so it runs on the blocking pool.
     public func put(_ key: String, data: Data) async throws {
+        try await BlockingPool.store.run { try self.putNow(key, data: data) }
+    }
+
+    public func get(_ key: String, range: Range<Int>?) async throws -> Data {
+        try await BlockingPool.store.run { try self.getNow(key, range: range) }
+    }
+
+    public func head(_ key: String) async throws -> BlobInfo {
+        try await BlockingPool.store.run { try self.headNow(key) }
+    }
+
+    public func list(prefix: String) async throws -> [BlobInfo] {
+        try await BlockingPool.store.run { try self.listNow(prefix: prefix) }
+    }
+
+    public func delete(_ key: String) async throws {
+        try await BlockingPool.store.run { try self.deleteNow(key) }
+    }
+
+    private func putNow(_ key: String, data: Data) throws {
         let target = try path(key)
         let parent = (target as NSString).deletingLastPathComponent
         try ensureDirectory(parent, key: key)
@@ -58,7 +80,7 @@ public final class LocalBlobStore: BlobStore, @unchecked Sendable {
         try syncDirectory(parent, key: key)
     }
 
-    public func get(_ key: String, range: Range<Int>?) async throws -> Data {
+    private func getNow(_ key: String, range: Range<Int>?) throws -> Data {
         let p = try path(key)
         let fd = open(p, O_RDONLY | O_CLOEXEC)
         if fd < 0 {
@@ -85,7 +107,7 @@ public final class LocalBlobStore: BlobStore, @unchecked Sendable {
         return out
     }
 
-    public func head(_ key: String) async throws -> BlobInfo {
+    private func headNow(_ key: String) throws -> BlobInfo {
         let p = try path(key)
         var st = stat()
         if stat(p, &st) != 0 {
@@ -96,7 +118,7 @@ public final class LocalBlobStore: BlobStore, @unchecked Sendable {
         return BlobInfo(key: key, size: Int(st.st_size), modified: Date(timeIntervalSince1970: Double(st.st_mtim.tv_sec) + Double(st.st_mtim.tv_nsec) / 1e9))
     }
 
-    public func list(prefix: String) async throws -> [BlobInfo] {
+    private func listNow(prefix: String) throws -> [BlobInfo] {
         // Walk only the directory the prefix names (keys are paths).
         let slash = prefix.lastIndex(of: "/")
         let dirKey = slash.map { String(prefix[..<$0]) } ?? ""
@@ -131,7 +153,7 @@ public final class LocalBlobStore: BlobStore, @unchecked Sendable {
         }
     }
 
-    public func delete(_ key: String) async throws {
+    private func deleteNow(_ key: String) throws {
         let p = try path(key)
         if unlink(p) != 0 {
             if errno == ENOENT || errno == ENOTDIR { return }

@@ -60,9 +60,28 @@ struct RepoOptions: ParsableArguments {
     }
 
     func open() async throws -> Repository {
-        try await Repository.open(store: store(), secret: secret())
+        tuneAllocator()
+        return try await Repository.open(store: store(), secret: secret())
     }
 }
+
+/// glibc raises its mmap threshold to the size of the largest freed block
+/// (up to 32 MiB), after which chunk and pack buffers come from per-thread
+/// arenas that never shrink: peak RSS doubled. A fixed threshold keeps every
+/// buffer of 256 KiB or more in its own mapping, returned when freed
+/// (docs/benchmarks.md has the measurement).
+func tuneAllocator() {
+    #if canImport(Glibc)
+    if ProcessInfo.processInfo.environment["MALLOC_MMAP_THRESHOLD_"] != nil { return }  // the operator's choice wins
+    let mMmapThreshold: Int32 = -3  // <malloc.h>, which Glibc's module does not export
+    _ = glibcMallopt(mMmapThreshold, 256 << 10)
+    #endif
+}
+
+#if canImport(Glibc)
+@_silgen_name("mallopt")
+private func glibcMallopt(_ parameter: Int32, _ value: Int32) -> Int32
+#endif
 
 struct CLIError: Error, CustomStringConvertible {
     let description: String
@@ -88,7 +107,7 @@ func stderrLine(_ s: String) { FileHandle.standardError.write(Data((s + "\n").ut
 struct Init: AsyncParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Create a repository.")
     @OptionGroup var repo: RepoOptions
-    @Option(help: "Pack size in MiB (4-512).") var packSize = 32
+    @Option(help: "Pack size in MiB (4-512).") var packSize = 16
     @Option(help: "zstd level (1-19).") var compressionLevel: Int32 = 3
     @Flag(help: "Print JSON.") var json = false
 

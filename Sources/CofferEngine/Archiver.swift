@@ -1,6 +1,7 @@
 import CofferChunking
 import CofferCrypto
 import CofferRepository
+import CofferSystem
 import Foundation
 #if canImport(Glibc)
 import Glibc
@@ -12,7 +13,7 @@ public struct BackupOptions: Sendable {
     public var tags: [String] = []
     public var hostname = ProcessInfo.processInfo.hostName
     /// Bytes read but not yet packed, at most (bounds memory whatever the source size).
-    public var inFlightBytes = 48 << 20
+    public var inFlightBytes = 8 << 20
     public var progress: (@Sendable (BackupProgress) -> Void)?
     public var progressInterval: TimeInterval = 0.5
     public var now: @Sendable () -> Date = { Date() }
@@ -75,7 +76,7 @@ final class BackupRun: @unchecked Sendable {
     let writer: PackWriter
     let chunker: Chunker
     let options: BackupOptions
-    let budget: ByteBudget
+    let budget: AsyncBudget
     let kind: Snapshot.Kind
     let paths: [String]
     let parentID: Hash256?
@@ -103,7 +104,7 @@ final class BackupRun: @unchecked Sendable {
         writer = PackWriter(repository: repository)
         let c = repository.config.chunker
         chunker = Chunker(parameters: ChunkerParameters(minSize: c.min, averageSize: c.average, maxSize: c.max), seed: repository.keys.chunkerSeed)
-        budget = ByteBudget(capacity: max(options.inFlightBytes, c.max * 2))
+        budget = AsyncBudget(capacity: max(options.inFlightBytes, c.max * 2))
         switch options.parent {
         case .none: parentID = nil
         case let .snapshot(id): parentID = id
@@ -149,10 +150,15 @@ final class BackupRun: @unchecked Sendable {
 
     /// A chunk handed to a worker task; memory is returned to the budget when packed.
     func spawnChunk(_ data: Data) async -> Task<Hash256, Error> {
-        await budget.acquire(data.count)
+        let size = data.count
+        await budget.acquire(size)
+        // A task keeps its closure (and what it captured) as long as its handle
+        // lives, here until the directory's tree is stored; the box lets the
+        // chunk's bytes go as soon as they are packed.
+        let box = ChunkBox(data)
         return Task {
-            defer { budget.release(data.count) }
-            do { return try await process(data) } catch { fail(error); throw error }
+            defer { budget.release(size) }
+            do { return try await process(box.take()) } catch { fail(error); throw error }
         }
     }
 
@@ -167,7 +173,7 @@ final class BackupRun: @unchecked Sendable {
             let dir = (root as NSString).deletingLastPathComponent
             let name = (root as NSString).lastPathComponent
             let parentNodes = await loadParentNodes(parentRoot)
-            guard let pending = try await archiveEntry(dir: dir, name: name, parentNodes: parentNodes) else {
+            guard let pending = try await archiveEntry(dir: dir, name: name, stat: FileStat.lstatPath(root), parentNodes: parentNodes) else {
                 throw EngineError(.source, "cannot back up \(root): \(lock.withLock { warnings.last ?? "unreadable" })")
             }
             treeTask = Task { try await self.saveTree([pending]) }
@@ -197,16 +203,21 @@ final class BackupRun: @unchecked Sendable {
     /// every chunk beneath it is packed, so the walker never waits on workers.
     func archiveDirectory(_ path: String, parentTree: Hash256?) async throws -> Task<Hash256, Error> {
         try checkFailure()
-        let names: [String]
-        switch readDirectoryNames(path) {
-        case let .success(n): names = n
+        let listing: Result<[(String, Result<FileStat, Errno>)], Errno> = await BlockingPool.shared.run {
+            readDirectoryNames(path).map { names in
+                names.map { ($0, FileStat.lstatPath(path == "/" ? "/" + $0 : path + "/" + $0)) }
+            }
+        }
+        let entries: [(String, Result<FileStat, Errno>)]
+        switch listing {
+        case let .success(e): entries = e
         case let .failure(e): throw EngineError(.source, "cannot read directory \(path): \(e)")
         }
         let parentNodes = await loadParentNodes(parentTree)
         var pending: [Pending] = []
-        for name in names {
+        for (name, stat) in entries {
             try checkFailure()
-            if let p = try await archiveEntry(dir: path, name: name, parentNodes: parentNodes) { pending.append(p) }
+            if let p = try await archiveEntry(dir: path, name: name, stat: stat, parentNodes: parentNodes) { pending.append(p) }
         }
         lock.withLock { directories += 1 }
         report(path)
@@ -225,11 +236,11 @@ final class BackupRun: @unchecked Sendable {
         return node
     }
 
-    func archiveEntry(dir: String, name: String, parentNodes: [String: Node]) async throws -> Pending? {
+    func archiveEntry(dir: String, name: String, stat: Result<FileStat, Errno>, parentNodes: [String: Node]) async throws -> Pending? {
         let full = dir == "/" ? "/" + name : dir + "/" + name
         guard Node.isSafeName(name) else { warn("\(full): name cannot be stored, skipped"); return nil }
         let st: FileStat
-        switch FileStat.lstatPath(full) {
+        switch stat {
         case let .success(s): st = s
         case let .failure(e): warn("\(full): \(e), skipped"); return nil
         }
@@ -296,32 +307,38 @@ final class BackupRun: @unchecked Sendable {
         }
     }
 
-    func archiveSmallFile(_ path: String, node: Node, before: FileStat) async throws -> Node? {
-        try checkFailure()
+    /// Reads a whole small file on the blocking pool (nil: skipped, warned).
+    func readSmallFile(_ path: String, before: FileStat) -> Data? {
         guard let fd = openForReading(path, before: before) else { return nil }
         defer { close(fd) }
         let size = Int(before.size)
         var data = Data(count: size)
-        let n: Int
         do {
-            n = try data.withUnsafeMutableBytes { try preadFully(fd, $0.baseAddress!, size, 0) }
-        } catch {
-            warn("\(path): \(error), skipped"); return nil
-        }
-        data.count = n
-        // A file that grew since stat: take the rest too (it is reported as changed).
-        if n == size, size > 0 {
-            var extra = [UInt8](repeating: 0, count: 65536)
-            var offset = Int64(n)
-            while true {
-                let m = (try? preadFully(fd, &extra, extra.count, offset)) ?? 0
-                if m == 0 { break }
-                data.append(contentsOf: extra[0..<m])
-                offset += Int64(m)
+            let n = try data.withUnsafeMutableBytes { try preadFully(fd, $0.baseAddress!, size, 0) }
+            data.count = n
+            // A file that grew since stat: take the rest too (it is reported as changed).
+            if n == size, size > 0 {
+                var extra = [UInt8](repeating: 0, count: 65536)
+                var offset = Int64(n)
+                while true {
+                    let m = try preadFully(fd, &extra, extra.count, offset)
+                    if m == 0 { break }
+                    data.append(contentsOf: extra[0..<m])
+                    offset += Int64(m)
+                }
             }
+        } catch {
+            warn("\(path): \(error), skipped")
+            return nil
         }
-        countRead(data.count)
         noteIfChanged(path, fd: fd, before: before, read: UInt64(data.count))
+        return data
+    }
+
+    func archiveSmallFile(_ path: String, node: Node, before: FileStat) async throws -> Node? {
+        try checkFailure()
+        guard let data = await BlockingPool.shared.run({ self.readSmallFile(path, before: before) }) else { return nil }
+        countRead(data.count)
         var out = node
         out.size = UInt64(data.count)
         if data.count > chunker.parameters.minSize {
@@ -367,6 +384,7 @@ final class BackupRun: @unchecked Sendable {
     func archiveLargeFile(_ path: String, node: Node, before: FileStat) async throws -> Pending? {
         guard let fd = openForReading(path, before: before) else { return nil }
         defer { close(fd) }
+        _ = posix_fadvise(fd, 0, 0, Int32(POSIX_FADV_SEQUENTIAL))
         let maxChunk = chunker.parameters.maxSize
         let capacity = maxChunk * 2
         let buffer = UnsafeMutableRawPointer.allocate(byteCount: capacity, alignment: 64)
@@ -384,7 +402,8 @@ final class BackupRun: @unchecked Sendable {
                     let limit = region.upperBound == size ? Int64.max : region.upperBound
                     let want = Int(min(Int64(capacity - filled), limit - fileOffset))
                     let n: Int
-                    do { n = try preadFully(fd, buffer + filled, want, fileOffset) } catch {
+                    let (target, at) = (buffer + filled, fileOffset)
+                    do { n = try await BlockingPool.shared.run { try preadFully(fd, target, want, at) } } catch {
                         for p in parts { p.task.cancel() }
                         warn("\(path): \(error), skipped"); return nil
                     }
@@ -486,7 +505,8 @@ final class BackupRun: @unchecked Sendable {
             }
             let want = Int(min(UInt64(block), size - offset))
             let n: Int
-            do { n = try preadFully(fd, buffer, want, Int64(offset)) } catch {
+            let at = Int64(offset)
+            do { n = try await BlockingPool.shared.run { try preadFully(fd, buffer, want, at) } } catch {
                 throw EngineError(.source, "\(path): read at offset \(offset): \(error)")
             }
             if n < want { throw EngineError(.source, "\(path): volume shrank while being read (short read at \(offset))") }
@@ -502,6 +522,15 @@ final class BackupRun: @unchecked Sendable {
         node.size = size
         let tree = try await saveTree([.chunks(node, parts)])
         return try await commit(tree: tree)
+    }
+}
+
+final class ChunkBox: @unchecked Sendable {
+    private var data: Data?
+    init(_ data: Data) { self.data = data }
+    func take() -> Data {
+        defer { data = nil }
+        return data ?? Data()
     }
 }
 

@@ -1,5 +1,6 @@
 import CofferBlobStore
 import CofferCrypto
+import CofferSystem
 import Foundation
 
 /// Writes new blobs for one backup session: appends sealed blobs to packs,
@@ -16,6 +17,11 @@ public final class PackWriter: @unchecked Sendable {
     private var reused: Set<Hash256> = []
     private var unindexed: [(pack: Hash256, entries: [PackEntry])] = []
     private var oldestUnindexed: Date?
+    private let uploads = AsyncBudget(capacity: 1)
+    /// Sealed bytes not yet stored (in the open pack or uploading): at most
+    /// two packs uploading plus the open one, so a slow store slows the workers
+    /// instead of growing memory.
+    private let buffered: AsyncBudget
     public private(set) var bytesAdded: Int64 = 0
     public private(set) var blobsAdded = 0
     public private(set) var packsWritten = 0
@@ -27,6 +33,7 @@ public final class PackWriter: @unchecked Sendable {
 
     public init(repository: Repository) {
         self.repository = repository
+        buffered = AsyncBudget(capacity: repository.config.packSize + (repository.config.chunker.max + 64) * 2)
     }
 
     /// Claims a blob for storing. Returns false when it is already stored (or
@@ -56,7 +63,10 @@ public final class PackWriter: @unchecked Sendable {
 
     /// Stores a blob that `claim` returned true for. `sealed` comes from `Repository.seal`.
     public func store(id: Hash256, type: BlobType, sealed: Data, rawLength: Int) async throws {
+        await buffered.acquire(sealed.count)
         let full: (Data, [PackEntry])? = lock.withLock {
+            // Sized once per pack: growing by doubling would briefly hold three times a pack.
+            if buffer.isEmpty { buffer.reserveCapacity(repository.config.packSize + repository.config.chunker.max + (64 << 10)) }
             let entry = PackEntry(type: type, id: id, offset: UInt32(buffer.count), length: UInt32(sealed.count), rawLength: UInt32(rawLength))
             buffer.append(sealed)
             entries.append(entry)
@@ -79,15 +89,21 @@ public final class PackWriter: @unchecked Sendable {
     }
 
     private func takePack() -> (Data, [PackEntry]) {
-        let data = buffer + PackFormat.header(entries, keys: repository.keys)
-        let taken = entries
+        buffer.append(PackFormat.header(entries, keys: repository.keys))
+        let taken = (buffer, entries)
         buffer = Data()
-        buffer.reserveCapacity(repository.config.packSize + (1 << 20))
         entries = []
-        return (data, taken)
+        return taken
     }
 
     private func upload(_ data: Data, _ packEntries: [PackEntry]) async throws {
+        // Backpressure: at most two packs in flight, so memory stays bounded
+        // when the store is slower than the workers.
+        await uploads.acquire(1)
+        defer {
+            uploads.release(1)
+            buffered.release(packEntries.reduce(0) { $0 + Int($1.length) })
+        }
         let id = Hash256.sha256(data)
         try await repository.store.put(ObjectKey.pack(id), data: data)
         let flush: [(pack: Hash256, entries: [PackEntry])]? = lock.withLock {

@@ -54,7 +54,7 @@ struct KeyFileContents: Codable {
 }
 
 public struct RepositoryOptions: Sendable {
-    public var packSize: Int = 32 << 20
+    public var packSize: Int = 16 << 20
     public var compressionLevel: Int32 = 3
     public var chunker = RepositoryConfig.ChunkerSizes(min: 512 << 10, average: 1 << 20, max: 8 << 20)
     /// Tests only: a fast KDF so thousands of opens stay quick.
