@@ -59,8 +59,10 @@ struct RepoOptions: ParsableArguments {
         throw CLIError("no key given: set COFFER_PASSWORD or pass --key-file FILE")
     }
 
-    func open() async throws -> Repository {
-        tuneAllocator()
+    /// `lowMemory` (backup) keeps peak RSS down at some cost in page faults;
+    /// readers (restore, check) prefer fewer faults.
+    func open(lowMemory: Bool = false) async throws -> Repository {
+        tuneAllocator(mmapThreshold: lowMemory ? 256 << 10 : 4 << 20)
         return try await Repository.open(store: store(), secret: secret())
     }
 }
@@ -68,13 +70,13 @@ struct RepoOptions: ParsableArguments {
 /// glibc raises its mmap threshold to the size of the largest freed block
 /// (up to 32 MiB), after which chunk and pack buffers come from per-thread
 /// arenas that never shrink: peak RSS doubled. A fixed threshold keeps every
-/// buffer of 256 KiB or more in its own mapping, returned when freed
-/// (docs/benchmarks.md has the measurement).
-func tuneAllocator() {
+/// buffer above it in its own mapping, returned when freed
+/// (docs/benchmarks.md has the measurements).
+func tuneAllocator(mmapThreshold: Int32) {
     #if canImport(Glibc)
     if ProcessInfo.processInfo.environment["MALLOC_MMAP_THRESHOLD_"] != nil { return }  // the operator's choice wins
     let mMmapThreshold: Int32 = -3  // <malloc.h>, which Glibc's module does not export
-    _ = glibcMallopt(mMmapThreshold, 256 << 10)
+    _ = glibcMallopt(mMmapThreshold, mmapThreshold)
     #endif
 }
 
@@ -138,7 +140,7 @@ struct Backup: AsyncParsableCommand {
     @Flag(help: "Machine-readable progress and summary, one JSON object per line.") var json = false
 
     func run() async throws {
-        let repository = try await repo.open()
+        let repository = try await repo.open(lowMemory: true)
         var options = BackupOptions()
         options.tags = tag
         if let host { options.hostname = host }

@@ -82,6 +82,7 @@ final class BackupRun: @unchecked Sendable {
     let parentID: Hash256?
     let parentSnapshot: Snapshot?
     let names = NameCache()
+    let prefetched = PrefetchCache(limit: 512)
     let started: Date
 
     private let lock = NSLock()
@@ -168,12 +169,12 @@ final class BackupRun: @unchecked Sendable {
         let parentRoot = parentSnapshot?.tree
         let treeTask: Task<Hash256, Error>
         if isDirectory {
-            treeTask = try await archiveDirectory(root, parentTree: parentRoot)
+            treeTask = try await archiveDirectory(root, input: prefetch(root, parentTree: parentRoot))
         } else {
             let dir = (root as NSString).deletingLastPathComponent
             let name = (root as NSString).lastPathComponent
-            let parentNodes = await loadParentNodes(parentRoot)
-            guard let pending = try await archiveEntry(dir: dir, name: name, stat: FileStat.lstatPath(root), parentNodes: parentNodes) else {
+            let parentNodes = BackupRun.byName(await prefetch(dir, parentTree: parentRoot).parent.value)
+            guard let pending = try await archiveEntry(dir: dir, name: name, stat: FileStat.lstatPath(root), parentNodes: parentNodes, subdirectory: nil) else {
                 throw EngineError(.source, "cannot back up \(root): \(lock.withLock { warnings.last ?? "unreadable" })")
             }
             treeTask = Task { try await self.saveTree([pending]) }
@@ -192,36 +193,86 @@ final class BackupRun: @unchecked Sendable {
         case directory(Node, Task<Hash256, Error>)
     }
 
-    func loadParentNodes(_ tree: Hash256?) async -> [String: Node] {
-        guard let tree, let t = try? await repository.loadTree(tree) else { return [:] }
+    typealias Listing = Result<[(String, Result<FileStat, Errno>)], Errno>
+
+    /// A directory's listing (with every entry's lstat) and its tree in the
+    /// parent snapshot, both started before the walker gets there: on a cold
+    /// disk the walk is a chain of small reads, and overlapping them is most
+    /// of what makes an unchanged re-backup fast.
+    struct DirectoryInput {
+        let listing: Task<Listing, Never>
+        let parent: Task<Tree?, Never>
+        let parentID: Hash256?
+    }
+
+    func prefetch(_ path: String, parentTree: Hash256?) -> DirectoryInput {
+        if let ready = prefetched.take(path) { return ready }
+        return startPrefetch(path, parentTree: parentTree)
+    }
+
+    /// Starts reading a directory ahead of the walker and, while few are
+    /// outstanding, its subdirectories too (depth-first order is kept by the
+    /// walker; this only warms what it will ask for).
+    func startPrefetch(_ path: String, parentTree: Hash256?) -> DirectoryInput {
+        let listing = Task<Listing, Never> {
+            await BlockingPool.shared.run {
+                readDirectoryNames(path).map { names in
+                    names.map { ($0, FileStat.lstatPath(path == "/" ? "/" + $0 : path + "/" + $0)) }
+                }
+            }
+        }
+        let repository = self.repository
+        let parent = Task<Tree?, Never> {
+            guard let parentTree else { return nil }
+            return try? await repository.loadTree(parentTree)
+        }
+        let input = DirectoryInput(listing: listing, parent: parent, parentID: parentTree)
+        Task {
+            guard case let .success(entries) = await listing.value else { return }
+            let parentNodes = BackupRun.byName(await parent.value)
+            for (name, stat) in entries {
+                guard case let .success(st) = stat, st.isDirectory, Node.isSafeName(name) else { continue }
+                let sub = path == "/" ? "/" + name : path + "/" + name
+                let old = parentNodes[name]
+                guard prefetched.reserve(sub) else { return }
+                prefetched.put(sub, startPrefetch(sub, parentTree: old?.kind == .directory ? old?.subtree : nil))
+            }
+        }
+        return input
+    }
+
+    static func byName(_ tree: Tree?) -> [String: Node] {
         var out: [String: Node] = [:]
-        for n in t.nodes { out[n.name] = n }
+        for n in tree?.nodes ?? [] { out[n.name] = n }
         return out
     }
 
     /// Walks one directory now and returns a task that yields its tree id once
     /// every chunk beneath it is packed, so the walker never waits on workers.
-    func archiveDirectory(_ path: String, parentTree: Hash256?) async throws -> Task<Hash256, Error> {
+    func archiveDirectory(_ path: String, input: DirectoryInput) async throws -> Task<Hash256, Error> {
         try checkFailure()
-        let listing: Result<[(String, Result<FileStat, Errno>)], Errno> = await BlockingPool.shared.run {
-            readDirectoryNames(path).map { names in
-                names.map { ($0, FileStat.lstatPath(path == "/" ? "/" + $0 : path + "/" + $0)) }
-            }
-        }
         let entries: [(String, Result<FileStat, Errno>)]
-        switch listing {
+        switch await input.listing.value {
         case let .success(e): entries = e
         case let .failure(e): throw EngineError(.source, "cannot read directory \(path): \(e)")
         }
-        let parentNodes = await loadParentNodes(parentTree)
+        let parentTree = await input.parent.value
+        let parentNodes = BackupRun.byName(parentTree)
+        var subdirectories: [String: DirectoryInput] = [:]
+        for (name, stat) in entries {
+            guard case let .success(st) = stat, st.isDirectory, Node.isSafeName(name) else { continue }
+            let old = parentNodes[name]
+            subdirectories[name] = prefetch(path == "/" ? "/" + name : path + "/" + name, parentTree: old?.kind == .directory ? old?.subtree : nil)
+        }
         var pending: [Pending] = []
         for (name, stat) in entries {
             try checkFailure()
-            if let p = try await archiveEntry(dir: path, name: name, stat: stat, parentNodes: parentNodes) { pending.append(p) }
+            if let p = try await archiveEntry(dir: path, name: name, stat: stat, parentNodes: parentNodes, subdirectory: subdirectories[name]) { pending.append(p) }
         }
         lock.withLock { directories += 1 }
         report(path)
-        return Task { try await self.saveTree(pending) }
+        let unchanged = parentTree.flatMap { tree in input.parentID.map { (tree, $0) } }
+        return Task { try await self.saveTree(pending, parent: unchanged) }
     }
 
     func metadataNode(name: String, stat st: FileStat) -> Node {
@@ -236,7 +287,7 @@ final class BackupRun: @unchecked Sendable {
         return node
     }
 
-    func archiveEntry(dir: String, name: String, stat: Result<FileStat, Errno>, parentNodes: [String: Node]) async throws -> Pending? {
+    func archiveEntry(dir: String, name: String, stat: Result<FileStat, Errno>, parentNodes: [String: Node], subdirectory: DirectoryInput?) async throws -> Pending? {
         let full = dir == "/" ? "/" + name : dir + "/" + name
         guard Node.isSafeName(name) else { warn("\(full): name cannot be stored, skipped"); return nil }
         let st: FileStat
@@ -248,7 +299,8 @@ final class BackupRun: @unchecked Sendable {
         switch st.kind {
         case .directory:
             do {
-                let sub = try await archiveDirectory(full, parentTree: parentNodes[name].flatMap { $0.kind == .directory ? $0.subtree : nil })
+                let input = subdirectory ?? prefetch(full, parentTree: parentNodes[name].flatMap { $0.kind == .directory ? $0.subtree : nil })
+                let sub = try await archiveDirectory(full, input: input)
                 return .directory(node, sub)
             } catch let e as EngineError where e.code == .source {
                 warn("\(e.description), skipped"); return nil
@@ -436,7 +488,9 @@ final class BackupRun: @unchecked Sendable {
         return .chunks(out, parts)
     }
 
-    func saveTree(_ pending: [Pending]) async throws -> Hash256 {
+    /// Stores a directory's tree. When it equals the directory's tree in the
+    /// parent snapshot, that tree is reused without encoding or hashing.
+    func saveTree(_ pending: [Pending], parent: (Tree, Hash256)? = nil) async throws -> Hash256 {
         var nodes: [Node] = []
         nodes.reserveCapacity(pending.count)
         for p in pending {
@@ -456,7 +510,11 @@ final class BackupRun: @unchecked Sendable {
                 nodes.append(node)
             }
         }
-        let data = try ModelCoding.encoder().encode(Tree(nodes: nodes))
+        if let (old, id) = parent, old.nodes == nodes, repository.index.lookup(id) != nil {
+            writer.noteReused([id])
+            return id
+        }
+        let data = TreeCodec.encode(Tree(nodes: nodes))
         do { return try await writer.save(data, type: .tree) } catch { fail(error); throw error }
     }
 
@@ -522,6 +580,34 @@ final class BackupRun: @unchecked Sendable {
         node.size = size
         let tree = try await saveTree([.chunks(node, parts)])
         return try await commit(tree: tree)
+    }
+}
+
+/// Directories read ahead of the walker, at most `limit` unconsumed at once.
+final class PrefetchCache: @unchecked Sendable {
+    private let lock = NSLock()
+    private let limit: Int
+    private var reserved: Set<String> = []
+    private var ready: [String: BackupRun.DirectoryInput] = [:]
+
+    init(limit: Int) { self.limit = limit }
+
+    func reserve(_ path: String) -> Bool {
+        lock.withLock {
+            guard reserved.count < limit, !reserved.contains(path) else { return false }
+            reserved.insert(path)
+            return true
+        }
+    }
+
+    func put(_ path: String, _ input: BackupRun.DirectoryInput) { lock.withLock { ready[path] = input } }
+
+    func take(_ path: String) -> BackupRun.DirectoryInput? {
+        lock.withLock {
+            guard let input = ready.removeValue(forKey: path) else { return nil }
+            reserved.remove(path)
+            return input
+        }
     }
 }
 

@@ -1,5 +1,6 @@
 import CofferCrypto
 import CofferRepository
+import CofferSystem
 import Foundation
 #if canImport(Glibc)
 import Glibc
@@ -12,7 +13,7 @@ public struct RestoreOptions: Sendable {
     public var subpath: String?
     /// Apply owner/group (only effective as root).
     public var restoreOwnership = getuid() == 0
-    public var concurrency = 8
+    public var concurrency = 12
     public var progress: (@Sendable (RestoreProgress) -> Void)?
     public init() {}
 }
@@ -269,7 +270,8 @@ final class RestoreRun: @unchecked Sendable {
 
     func writeExtents(_ extents: [Extent], file: OpenFile) async {
         for e in extents {
-            if options.delta, let existing = try? readExisting(file.fd, e), repository.keys.blobID(existing) == e.blob {
+            if options.delta, let existing = try? await BlockingPool.shared.run({ try self.readExisting(file.fd, e) }),
+               repository.keys.blobID(existing) == e.blob {
                 lock.withLock { resultStore.bytesSkipped += Int64(e.length) }
                 continue
             }
@@ -278,7 +280,8 @@ final class RestoreRun: @unchecked Sendable {
                 guard data.count == Int(e.length) else {
                     throw RepositoryError(.damaged, "blob \(e.blob.short) has \(data.count) bytes, expected \(e.length)")
                 }
-                try data.withUnsafeBytes { try pwriteFully(file.fd, $0.baseAddress!, data.count, Int64(e.offset)) }
+                let fd = file.fd
+                try await BlockingPool.shared.run { try data.withUnsafeBytes { try pwriteFully(fd, $0.baseAddress!, data.count, Int64(e.offset)) } }
                 lock.withLock { resultStore.bytesWritten += Int64(data.count) }
             } catch {
                 file.failed = true

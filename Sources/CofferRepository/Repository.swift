@@ -323,9 +323,7 @@ public final class Repository: @unchecked Sendable {
 
     public func loadTree(_ id: Hash256) async throws -> Tree {
         let data = try await loadBlob(id, type: .tree)
-        do { return try ModelCoding.decoder().decode(Tree.self, from: data) } catch {
-            throw RepositoryError(.damaged, "tree \(id.short) cannot be decoded: \(error)")
-        }
+        return try TreeCodec.decode(data, what: "tree \(id.short)")
     }
 
     // MARK: - Snapshots

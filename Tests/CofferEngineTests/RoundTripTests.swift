@@ -126,9 +126,9 @@ import Glibc
         escape.linkTarget = outside.path
         evil.append(escape)
         var through = Node(name: "escape", kind: .directory)
-        through.subtree = try await writer.save(try ModelCoding.encoder().encode(Tree(nodes: [{ var n = Node(name: "pwned", kind: .file, size: 4); n.content = [Extent(offset: 0, length: 4, blob: blob)]; return n }()])), type: .tree)
+        through.subtree = try await writer.save(TreeCodec.encode(Tree(nodes: [{ var n = Node(name: "pwned", kind: .file, size: 4); n.content = [Extent(offset: 0, length: 4, blob: blob)]; return n }()])), type: .tree)
         evil.append(through)
-        let tree = try await writer.save(try ModelCoding.encoder().encode(Tree(nodes: evil)), type: .tree)
+        let tree = try await writer.save(TreeCodec.encode(Tree(nodes: evil)), type: .tree)
         try await writer.finish()
         let id = try await repo.saveSnapshot(Snapshot(time: Date(), hostname: "h", username: "u", paths: ["/x"], kind: .files, tree: tree))
         let res = try await Restorer(repository: repo).restore(snapshot: id, target: dst.path)

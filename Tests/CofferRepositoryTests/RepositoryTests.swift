@@ -27,7 +27,7 @@ func snapshotOf(_ repo: Repository, _ files: [(String, Data)], time: Date = Date
         n.content = data.isEmpty ? [] : [Extent(offset: 0, length: UInt32(data.count), blob: try await w.save(data, type: .data))]
         nodes.append(n)
     }
-    let tree = try await w.save(try ModelCoding.encoder().encode(Tree(nodes: nodes)), type: .tree)
+    let tree = try await w.save(TreeCodec.encode(Tree(nodes: nodes)), type: .tree)
     try await w.finish()
     return try await repo.saveSnapshot(Snapshot(time: time, hostname: "h", username: "u", paths: ["/src"], kind: .files, tree: tree, tags: tags))
 }
@@ -240,7 +240,7 @@ func snapshotOf(_ repo: Repository, _ files: [(String, Data)], time: Date = Date
         // The backup finishes: it copies the reused blob out of the doomed pack.
         var node = Node(name: "a", kind: .file, size: 20000)
         node.content = [Extent(offset: 0, length: 20000, blob: reusedID)]
-        let tree = try await writer.save(try ModelCoding.encoder().encode(Tree(nodes: [node])), type: .tree)
+        let tree = try await writer.save(TreeCodec.encode(Tree(nodes: [node])), type: .tree)
         try await writer.finish()
         let newSnap = try await concurrent.saveSnapshot(Snapshot(time: Date(), hostname: "h", username: "u", paths: ["/src"], kind: .files, tree: tree))
         // Later, past the grace period, prune deletes the scheduled packs.
