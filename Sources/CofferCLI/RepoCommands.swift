@@ -147,7 +147,6 @@ struct Backup: AsyncParsableCommand {
         if noParent { options.parent = .none } else if let parent { options.parent = .snapshot(try await repository.resolveSnapshot(parent)) }
         let tty = isatty(2) == 1
         let started = Date()
-        let estimate: Int64? = volume ? (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int64) ?? nil : nil
         if json {
             options.progress = { p in
                 printJSON(["message_type": "status", "files": p.files, "bytes_read": p.bytesRead, "bytes_added": p.bytesAdded, "seconds_elapsed": p.elapsed])
@@ -156,7 +155,7 @@ struct Backup: AsyncParsableCommand {
             options.progress = { p in
                 let rate = p.elapsed > 0 ? Double(p.bytesRead) / p.elapsed : 0
                 var line = String(format: "[%@] %d files, %@ read, %@ added, %@/s", elapsedText(p.elapsed), p.files, formatBytes(p.bytesRead), formatBytes(p.bytesAdded), formatBytes(Int64(rate)))
-                if let total = estimate, rate > 0, total > p.bytesRead { line += ", ETA " + elapsedText(Double(total - p.bytesRead) / rate) }
+                if let total = p.bytesExpected, rate > 0, total > p.bytesRead { line += ", ETA " + elapsedText(Double(total - p.bytesRead) / rate) }
                 FileHandle.standardError.write(Data(("\r\u{1B}[K" + line).utf8))
             }
         }

@@ -27,6 +27,9 @@ public struct BackupProgress: Sendable {
     public var bytesAdded: Int64
     public var elapsed: TimeInterval
     public var currentPath: String
+    /// What the whole backup will read, when known (a volume's size, or the
+    /// parent snapshot's total for a file tree): the basis for an ETA.
+    public var bytesExpected: Int64?
 }
 
 public struct BackupResult: Sendable {
@@ -119,6 +122,7 @@ final class BackupRun: @unchecked Sendable {
     // MARK: bookkeeping
 
     func warn(_ message: String) { lock.withLock { warnings.append(message) } }
+    var currentWarnings: [String] { lock.withLock { warnings } }
 
     func fail(_ error: Error) { lock.withLock { if failure == nil { failure = error } } }
 
@@ -135,7 +139,8 @@ final class BackupRun: @unchecked Sendable {
             guard now.timeIntervalSince(lastProgress) >= options.progressInterval else { return nil }
             lastProgress = now
             return BackupProgress(files: files, directories: directories, bytesRead: bytesRead, bytesAdded: writer.bytesAdded,
-                                  elapsed: now.timeIntervalSince(started), currentPath: path)
+                                  elapsed: now.timeIntervalSince(started), currentPath: path,
+                                  bytesExpected: kind == .volume ? bytesTotal : parentSnapshot?.summary?.bytesTotal)
         }
         if let snapshot { progress(snapshot) }
     }

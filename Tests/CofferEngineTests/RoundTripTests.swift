@@ -210,3 +210,90 @@ import Glibc
         #expect(Int(st.st_blocks) * 512 < 10 << 20, "restored file should be sparse")
     }
 }
+
+@Suite struct ChangeDetection {
+    @Test func fileChangedWhileReadIsReported() async throws {
+        let src = TempDir("src")
+        let path = src.sub("growing.log")
+        write(path, Data("first line\n".utf8))
+        let repo = try await newRepository()
+        try await repo.loadIndex()
+        let run = try await BackupRun(repository: repo, options: BackupOptions(), kind: .files, paths: [src.path])
+        guard case let .success(before) = FileStat.lstatPath(path) else { Issue.record("lstat failed"); return }
+        // The file grows between the walker's lstat and the read.
+        let fh = FileHandle(forWritingAtPath: path)!
+        fh.seekToEndOfFile(); fh.write(Data("second line\n".utf8)); fh.closeFile()
+        let data = run.readSmallFile(path, before: before)
+        #expect(data == Data("first line\nsecond line\n".utf8))
+        #expect(run.currentWarnings.contains { $0.contains("growing.log") && $0.contains("changed while being read") })
+    }
+
+    @Test func progressReportsExpectedBytesFromParent() async throws {
+        let src = TempDir("src")
+        write(src.sub("a"), deterministicBytes(2_000_000, seed: 4))
+        let repo = try await newRepository()
+        _ = try await Archiver(repository: repo).backup(path: src.path)
+        let seen = LockedBox<[BackupProgress]>([])
+        var options = BackupOptions()
+        options.progressInterval = 0
+        options.progress = { p in seen.mutate { $0.append(p) } }
+        write(src.sub("b"), Data("new".utf8))
+        _ = try await Archiver(repository: repo).backup(path: src.path, options: options)
+        #expect(!seen.value.isEmpty)
+        #expect(seen.value.allSatisfy { $0.bytesExpected == 2_000_000 })
+    }
+}
+
+final class LockedBox<T>: @unchecked Sendable {
+    private let lock = NSLock()
+    private var stored: T
+    init(_ v: T) { stored = v }
+    var value: T { lock.withLock { stored } }
+    func mutate(_ f: (inout T) -> Void) { lock.withLock { f(&stored) } }
+}
+
+/// Volume backup from and restore onto real block devices (loop devices).
+/// Needs root and /dev/loop-control; under CI=true their absence is a failure.
+@Suite struct BlockDevices {
+    func losetup(_ args: [String]) throws -> String {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/sbin/losetup")
+        p.arguments = args
+        let out = Pipe()
+        p.standardOutput = out
+        p.standardError = FileHandle.nullDevice
+        try p.run()
+        let data = out.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        guard p.terminationStatus == 0 else { throw EngineError(.source, "losetup \(args) failed") }
+        return String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
+    @Test func backupFromAndRestoreOntoBlockDevice() async throws {
+        let available = getuid() == 0 && FileManager.default.fileExists(atPath: "/dev/loop-control") && FileManager.default.isExecutableFile(atPath: "/sbin/losetup")
+        if !available {
+            #expect(ProcessInfo.processInfo.environment["CI"] != "true", "CI machines run as root with loop devices")
+            return
+        }
+        let dir = TempDir("blk")
+        let sourceImage = dir.sub("source.img"), targetImage = dir.sub("target.img")
+        FileManager.default.createFile(atPath: sourceImage, contents: nil)
+        let fh = FileHandle(forWritingAtPath: sourceImage)!
+        fh.truncateFile(atOffset: 24 << 20)
+        fh.seek(toFileOffset: 4 << 20); fh.write(deterministicBytes(3 << 20, seed: 21))
+        fh.closeFile()
+        // The target device starts full of other bytes: holes must become zeros on it.
+        write(targetImage, deterministicBytes(24 << 20, seed: 22))
+        let source = try losetup(["-f", "--show", sourceImage])
+        defer { _ = try? losetup(["-d", source]) }
+        let target = try losetup(["-f", "--show", targetImage])
+        defer { _ = try? losetup(["-d", target]) }
+        let repo = try await newRepository()
+        let r = try await Archiver(repository: repo).backupVolume(path: source)
+        #expect(r.snapshot.summary?.bytesTotal == 24 << 20)
+        let res = try await Restorer(repository: repo).restore(snapshot: r.snapshotID, target: target)
+        #expect(res.errors.isEmpty)
+        let restored = try FileHandle(forReadingFrom: URL(fileURLWithPath: target)).readData(ofLength: 24 << 20)
+        #expect(restored == FileManager.default.contents(atPath: sourceImage))
+    }
+}
