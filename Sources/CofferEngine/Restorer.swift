@@ -368,14 +368,16 @@ final class RestoreRun: @unchecked Sendable {
     }
 
     func writeZeros(fd: Int32, outside extents: [Extent], size: UInt64) throws {
+        for (from, to) in gaps(extents, size: size) { try writeZeros(fd: fd, from: from, to: to) }
+    }
+
+    func writeZeros(fd: Int32, from: UInt64, to: UInt64) throws {
         let zeros = [UInt8](repeating: 0, count: 1 << 20)
-        for (from, to) in gaps(extents, size: size) {
-            var at = from
-            while at < to {
-                let n = Int(min(UInt64(zeros.count), to - at))
-                try zeros.withUnsafeBytes { try pwriteFully(fd, $0.baseAddress!, n, Int64(at)) }
-                at += UInt64(n)
-            }
+        var at = from
+        while at < to {
+            let n = Int(min(UInt64(zeros.count), to - at))
+            try zeros.withUnsafeBytes { try pwriteFully(fd, $0.baseAddress!, n, Int64(at)) }
+            at += UInt64(n)
         }
     }
 
@@ -383,15 +385,7 @@ final class RestoreRun: @unchecked Sendable {
     func punchOrZero(fd: Int32, outside extents: [Extent], size: UInt64) throws {
         let punch: Int32 = 0x02 | 0x01  // FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE
         for (from, to) in gaps(extents, size: size) where to > from {
-            if linuxFallocate(fd, punch, Int(from), Int(to - from)) != 0 {
-                let zeros = [UInt8](repeating: 0, count: 1 << 20)
-                var at = from
-                while at < to {
-                    let n = Int(min(UInt64(zeros.count), to - at))
-                    try zeros.withUnsafeBytes { try pwriteFully(fd, $0.baseAddress!, n, Int64(at)) }
-                    at += UInt64(n)
-                }
-            }
+            if linuxFallocate(fd, punch, Int(from), Int(to - from)) != 0 { try writeZeros(fd: fd, from: from, to: to) }
         }
     }
 }

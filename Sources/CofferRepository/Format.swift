@@ -110,12 +110,7 @@ public enum PackFormat {
     }
 
     static func parseHeader(sealed: Data, keys: RepositoryKeys, pack: String) throws -> [PackEntry] {
-        let plain: Data
-        do {
-            plain = try Sealer.open(sealed, key: keys.dataKey, context: Context.packHeader, what: "header of pack \(pack)")
-        } catch let e as CryptoError {
-            throw RepositoryError(.damaged, e.description)
-        }
+        let plain = try openSealed(sealed, keys: keys, context: Context.packHeader, what: "header of pack \(pack)")
         var r = ByteReader(plain, what: "header of pack \(pack)")
         guard try r.u8() == version else { throw RepositoryError(.unsupportedVersion, "pack \(pack): unknown header version") }
         let count = Int(try r.u32())
@@ -170,12 +165,7 @@ public struct IndexFile: Sendable {
     }
 
     static func decode(_ data: Data, keys: RepositoryKeys, name: String) throws -> IndexFile {
-        let plain: Data
-        do {
-            plain = try Sealer.open(data, key: keys.dataKey, context: Context.index, what: "index file \(name)")
-        } catch let e as CryptoError {
-            throw RepositoryError(.damaged, e.description)
-        }
+        let plain = try openSealed(data, keys: keys, context: Context.index, what: "index file \(name)")
         var r = ByteReader(plain, what: "index file \(name)")
         guard try r.u8() == version else { throw RepositoryError(.unsupportedVersion, "index file \(name): unknown version") }
         var out = IndexFile()
@@ -194,6 +184,16 @@ public struct IndexFile: Sendable {
             out.packs.append((pack, entries))
         }
         return out
+    }
+}
+
+/// Opens a sealed object with the data key; a failure means damage (or
+/// tampering) of the object named by `what`.
+func openSealed(_ data: Data, keys: RepositoryKeys, context: [UInt8], what: String) throws -> Data {
+    do {
+        return try Sealer.open(data, key: keys.dataKey, context: context, what: what)
+    } catch let e as CryptoError {
+        throw RepositoryError(.damaged, e.description)
     }
 }
 

@@ -253,12 +253,7 @@ public final class Repository: @unchecked Sendable {
         for object in try await store.list(prefix: "deletions/") {
             guard let id = ObjectKey.id(of: object.key) else { continue }
             let data = try await store.get(object.key)
-            let plain: Data
-            do {
-                plain = try Sealer.open(data, key: keys.dataKey, context: Context.deletion, what: object.key)
-            } catch {
-                throw RepositoryError(.damaged, "\(object.key) is damaged: \(error)")
-            }
+            let plain = try openSealed(data, keys: keys, context: Context.deletion, what: object.key)
             var record = try ModelCoding.decoder().decode(PendingDeletion.self, from: plain)
             record.id = id
             out.append(record)
@@ -284,12 +279,7 @@ public final class Repository: @unchecked Sendable {
     /// Decrypts and decompresses one stored blob record.
     public func unseal(_ record: Data, entry: PackEntry, pack: Hash256) throws -> Data {
         let what = "blob \(entry.id.short) in pack \(pack.short)"
-        let payload: Data
-        do {
-            payload = try Sealer.open(record, key: keys.dataKey, context: Context.blob(entry.type, entry.id), what: what)
-        } catch let e as CryptoError {
-            throw RepositoryError(.damaged, e.description)
-        }
+        let payload = try openSealed(record, keys: keys, context: Context.blob(entry.type, entry.id), what: what)
         guard let flag = payload.first else { throw RepositoryError(.damaged, "\(what): empty payload") }
         let body = payload.dropFirst()
         switch flag {

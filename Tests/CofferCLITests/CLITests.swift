@@ -68,16 +68,15 @@ import Testing
         #expect(try coffer(["repo", "init", "--key-file", keyFile], env: env).status == 0)
         let perms = try FileManager.default.attributesOfItem(atPath: keyFile)[.posixPermissions] as? Int
         #expect(perms == 0o600)
-        #expect(try coffer(["repo", "key", "add", "--key-file", keyFile, "--new-key-file", newKey], env: env).status == 0)
+        let add = try coffer(["repo", "key", "add", "--key-file", keyFile, "--new-key-file", newKey], env: env)
+        #expect(add.status == 0)
+        let added = try #require(add.stdout.split(separator: " ").last?.trimmingCharacters(in: .whitespacesAndNewlines))
         let list = try coffer(["repo", "key", "list", "--key-file", newKey, "--json"], env: env)
         let keys = try #require(try JSONSerialization.jsonObject(with: Data(list.stdout.utf8)) as? [[String: Any]])
         #expect(keys.count == 2)
         // Remove the original key: only the new one opens the repository now.
-        let original = try #require(keys.first { k in
-            let id = k["id"] as! String
-            return (try? coffer(["repo", "key", "remove", String(id.prefix(12)), "--key-file", newKey], env: env).status) == 0
-        })
-        _ = original
+        let original = try #require(keys.compactMap { $0["id"] as? String }.first { !$0.hasPrefix(added) })
+        #expect(try coffer(["repo", "key", "remove", String(original.prefix(12)), "--key-file", newKey], env: env).status == 0)
         #expect(try coffer(["repo", "snapshots", "--key-file", newKey], env: env).status == 0)
         #expect(try coffer(["repo", "snapshots", "--key-file", keyFile], env: env).status != 0)
     }
