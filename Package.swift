@@ -2,7 +2,8 @@
 import PackageDescription
 
 // Layers (docs/architecture.md): each target imports only the ones below it.
-//   coffer (executable) -> CofferCLI -> CofferEngine -> CofferRepository -> CofferBlobStore
+//   coffer (executable) -> CofferCLI -> CofferHTTP -> CofferService -> CofferCatalog
+//                                      -> CofferEngine -> CofferRepository -> CofferBlobStore
 //   leaves: CofferChunking, CofferCrypto, CofferCompression (over system libzstd),
 //           CofferSystem (blocking-I/O thread pool, async budget)
 // Swift 5 language mode: the engine shares buffers between worker threads under
@@ -18,6 +19,12 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-crypto.git", "3.12.3"..<"5.0.0"),
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/vapor/sql-kit.git", from: "3.36.0"),
+        .package(url: "https://github.com/vapor/sqlite-kit.git", from: "4.5.2"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-http-types.git", from: "1.8.0"),
     ],
     targets: [
         .systemLibrary(name: "CZstd", pkgConfig: "libzstd", providers: [.apt(["libzstd-dev"])]),
@@ -35,8 +42,26 @@ let package = Package(
         .target(name: "CofferEngine", dependencies: [
             "CofferRepository", "CofferChunking", "CofferSystem",
         ], swiftSettings: swift5),
+        // Control plane: catalog (SQL) <- service (use cases) <- HTTP edge (Hummingbird only here).
+        .target(name: "CofferCatalog", dependencies: [
+            "CofferSystem",
+            .product(name: "SQLKit", package: "sql-kit"),
+            .product(name: "SQLiteKit", package: "sqlite-kit"),
+            .product(name: "Logging", package: "swift-log"),
+        ], swiftSettings: swift5),
+        .target(name: "CofferService", dependencies: [
+            "CofferCatalog", "CofferCrypto", "CofferEngine",
+            .product(name: "Logging", package: "swift-log"),
+        ], swiftSettings: swift5),
+        .target(name: "CofferHTTP", dependencies: [
+            "CofferService",
+            .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "HTTPTypes", package: "swift-http-types"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            .product(name: "Logging", package: "swift-log"),
+        ], swiftSettings: swift5),
         .target(name: "CofferCLI", dependencies: [
-            "CofferEngine",
+            "CofferEngine", "CofferHTTP", "CofferService",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], swiftSettings: swift5),
         .executableTarget(name: "coffer", dependencies: ["CofferCLI", .product(name: "ArgumentParser", package: "swift-argument-parser")], swiftSettings: swift5),
@@ -46,6 +71,12 @@ let package = Package(
         .testTarget(name: "CofferBlobStoreTests", dependencies: ["CofferBlobStore"], swiftSettings: swift5),
         .testTarget(name: "CofferRepositoryTests", dependencies: ["CofferRepository"], swiftSettings: swift5),
         .testTarget(name: "CofferEngineTests", dependencies: ["CofferEngine"], swiftSettings: swift5),
+        .testTarget(name: "CofferServiceTests", dependencies: ["CofferService", "CofferCatalog"], swiftSettings: swift5),
+        .testTarget(name: "CofferHTTPTests", dependencies: [
+            "CofferHTTP", "CofferService", "CofferCatalog",
+            .product(name: "HummingbirdTesting", package: "hummingbird"),
+            .product(name: "HTTPTypes", package: "swift-http-types"),
+        ], swiftSettings: swift5),
         // Depends on the executable so `swift test` builds the binary it drives.
         .testTarget(name: "CofferCLITests", dependencies: ["CofferCLI", "coffer"], swiftSettings: swift5),
     ]

@@ -189,3 +189,64 @@ public struct HexString {
         return String(decoding: out, as: UTF8.self)
     }
 }
+
+/// Digests the HTTP edge needs (signature verification), so nothing above
+/// the leaves imports swift-crypto directly.
+public enum Digest {
+    public static func sha256Hex<D: DataProtocol>(_ data: D) -> String {
+        HexString.encode(Array(SHA256.hash(data: data)))
+    }
+
+    public static func hmacSHA256<D: DataProtocol>(key: [UInt8], _ message: D) -> [UInt8] {
+        Array(HMAC<SHA256>.authenticationCode(for: message, using: SymmetricKey(data: key)))
+    }
+
+    /// Equal-length comparison whose time does not depend on where the inputs differ.
+    public static func constantTimeEqual(_ a: [UInt8], _ b: [UInt8]) -> Bool {
+        guard a.count == b.count else { return false }
+        var diff: UInt8 = 0
+        for i in 0..<a.count { diff |= a[i] ^ b[i] }
+        return diff == 0
+    }
+}
+
+/// Seals small secrets (access-key secrets) under the server's master key.
+/// The secret is needed back to verify HMAC signatures, so it is encrypted,
+/// not hashed; the context binds each ciphertext to its owner.
+public struct SecretBox: Sendable {
+    private let key: SymmetricKey
+
+    public init?(keyBytes: [UInt8]) {
+        guard keyBytes.count == 32 else { return nil }
+        key = SymmetricKey(data: keyBytes)
+    }
+
+    public func seal(_ secret: String, context: String) -> String {
+        Sealer.seal(Array(secret.utf8), key: key, context: Array(context.utf8)).base64EncodedString()
+    }
+
+    public func open(_ sealed: String, context: String) throws -> String {
+        guard let data = Data(base64Encoded: sealed) else { throw CryptoError.malformed(context) }
+        return String(decoding: try Sealer.open(data, key: key, context: Array(context.utf8), what: context), as: UTF8.self)
+    }
+}
+
+/// Slow salted password hashes: `scrypt$N$r$p$salt$hash` (base64 parts).
+public enum PasswordHash {
+    public static func make(_ password: String, n: Int = 1 << 14) -> String {
+        let salt = randomBytes(16)
+        let kdf = KeyDerivation.scrypt(salt: salt, n: n, r: 8, p: 1)
+        let key = try! kdf.deriveMasterKey(secret: Array(password.utf8))
+        let hash = key.withUnsafeBytes { Data($0).base64EncodedString() }
+        return "scrypt$\(n)$8$1$\(Data(salt).base64EncodedString())$\(hash)"
+    }
+
+    public static func verify(_ password: String, against stored: String) -> Bool {
+        let parts = stored.split(separator: "$").map(String.init)
+        guard parts.count == 6, parts[0] == "scrypt", let n = Int(parts[1]), let r = Int(parts[2]), let p = Int(parts[3]),
+              n > 1, n <= 1 << 20, let salt = Data(base64Encoded: parts[4]), let expected = Data(base64Encoded: parts[5]) else { return false }
+        guard let key = try? KeyDerivation.scrypt(salt: Array(salt), n: n, r: r, p: p).deriveMasterKey(secret: Array(password.utf8)) else { return false }
+        let actual = key.withUnsafeBytes { Array($0) }
+        return Digest.constantTimeEqual(actual, Array(expected))
+    }
+}

@@ -1,0 +1,130 @@
+import CofferSystem
+import Foundation
+import Logging
+import NIOCore
+import NIOPosix
+import SQLKit
+import SQLiteKit
+
+/// The catalog module's one error type.
+public struct CatalogError: Error, CustomStringConvertible {
+    public enum Code: Sendable { case unsupportedURL, migration, conflict, notFound, storage }
+    public let code: Code
+    public let description: String
+    public init(_ code: Code, _ description: String) {
+        self.code = code
+        self.description = description
+    }
+}
+
+/// The SQL catalog: projects, identities, and (later) vaults, backups, jobs.
+/// Queries go through SQLKit's builders with portable types (text, bigint,
+/// boolean; times as epoch milliseconds), so the same code runs on SQLite
+/// and PostgreSQL. Backends are chosen here, by URL scheme.
+public final class Catalog: @unchecked Sendable {
+    public let sql: any SQLDatabase
+    private let connection: SQLiteConnection
+    private let group: MultiThreadedEventLoopGroup
+    /// SQLite has one writer; transactions are serialized here so statements of
+    /// concurrent requests never interleave inside one.
+    private let writer = AsyncBudget(capacity: 1)
+
+    private init(sql: any SQLDatabase, connection: SQLiteConnection, group: MultiThreadedEventLoopGroup) {
+        self.sql = sql
+        self.connection = connection
+        self.group = group
+    }
+
+    /// `sqlite:///absolute/path.sqlite`, `sqlite://relative.sqlite` or `sqlite::memory:`.
+    public static func open(url: String, logger: Logger) async throws -> Catalog {
+        let storage: SQLiteConnection.Storage
+        if url == "sqlite::memory:" {
+            storage = .memory
+        } else if url.hasPrefix("sqlite://") {
+            let path = String(url.dropFirst("sqlite://".count))
+            guard !path.isEmpty else { throw CatalogError(.unsupportedURL, "catalog URL \(url) has no path") }
+            try FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent.isEmpty ? "." : (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+            storage = .file(path: path)
+        } else if url.hasPrefix("postgres://") || url.hasPrefix("postgresql://") {
+            throw CatalogError(.unsupportedURL, "catalog URL \(url): PostgreSQL support is not built yet (use sqlite://PATH)")
+        } else {
+            throw CatalogError(.unsupportedURL, "catalog URL \(url): unsupported scheme (sqlite://PATH)")
+        }
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let connection: SQLiteConnection
+        do {
+            connection = try await SQLiteConnection.open(storage: storage, threadPool: .singleton, logger: logger, on: group.next()).get()
+        } catch {
+            try? await group.shutdownGracefully()
+            throw CatalogError(.storage, "cannot open catalog \(url): \(error)")
+        }
+        let sql = connection.sql()
+        // WAL lets readers proceed during a write; the busy timeout covers other processes.
+        try await sql.raw("PRAGMA journal_mode=WAL").run()
+        try await sql.raw("PRAGMA busy_timeout=5000").run()
+        try await sql.raw("PRAGMA foreign_keys=ON").run()
+        let catalog = Catalog(sql: sql, connection: connection, group: group)
+        try await catalog.migrate()
+        return catalog
+    }
+
+    public func close() async {
+        try? await connection.close().get()
+        try? await group.shutdownGracefully()
+    }
+
+    /// Runs `body` in a transaction; rolls back if it throws.
+    public func transaction<T>(_ body: (any SQLDatabase) async throws -> T) async throws -> T {
+        await writer.acquire(1)
+        defer { writer.release(1) }
+        try await sql.raw("BEGIN").run()
+        do {
+            let result = try await body(sql)
+            try await sql.raw("COMMIT").run()
+            return result
+        } catch {
+            try? await sql.raw("ROLLBACK").run()
+            throw error
+        }
+    }
+
+    /// Whether the catalog answers (for /health).
+    public func ping() async -> Bool {
+        (try? await sql.raw("SELECT 1 AS one").first()) != nil
+    }
+
+    // MARK: - Migrations (frozen once shipped: add new ones, never edit old ones)
+
+    static let migrations: [(Int, [String])] = [
+        (1, [
+            "CREATE TABLE domains (id TEXT PRIMARY KEY, name TEXT NOT NULL UNIQUE, created_at BIGINT NOT NULL)",
+            "CREATE TABLE projects (id TEXT PRIMARY KEY, name TEXT NOT NULL UNIQUE, domain_id TEXT NOT NULL REFERENCES domains(id), description TEXT NOT NULL, created_at BIGINT NOT NULL)",
+            "CREATE TABLE users (id TEXT PRIMARY KEY, name TEXT NOT NULL UNIQUE, domain_id TEXT NOT NULL REFERENCES domains(id), password_hash TEXT NOT NULL, default_project_id TEXT, enabled BOOLEAN NOT NULL, created_at BIGINT NOT NULL)",
+            "CREATE TABLE role_assignments (user_id TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE, project_id TEXT NOT NULL REFERENCES projects(id) ON DELETE CASCADE, role TEXT NOT NULL, PRIMARY KEY (user_id, project_id))",
+            "CREATE TABLE access_keys (access_key TEXT PRIMARY KEY, user_id TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE, project_id TEXT NOT NULL REFERENCES projects(id) ON DELETE CASCADE, secret_sealed TEXT NOT NULL, description TEXT NOT NULL, created_at BIGINT NOT NULL)",
+            "CREATE TABLE tokens (id TEXT PRIMARY KEY, user_id TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE, project_id TEXT NOT NULL REFERENCES projects(id) ON DELETE CASCADE, methods TEXT NOT NULL, issued_at BIGINT NOT NULL, expires_at BIGINT NOT NULL)",
+            "CREATE INDEX tokens_expiry ON tokens (expires_at)",
+        ]),
+    ]
+
+    func migrate() async throws {
+        try await sql.raw("CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, applied_at BIGINT NOT NULL)").run()
+        let applied = Set(try await sql.select().column("version").from("schema_migrations").all().map { try $0.decode(column: "version", as: Int.self) })
+        for (version, statements) in Catalog.migrations where !applied.contains(version) {
+            do {
+                try await transaction { db in
+                    for s in statements { try await db.raw(SQLQueryString(s)).run() }
+                    try await db.insert(into: "schema_migrations").columns("version", "applied_at")
+                        .values(SQLBind(version), SQLBind(Int64(Date().timeIntervalSince1970 * 1000))).run()
+                }
+            } catch {
+                throw CatalogError(.migration, "catalog migration \(version) failed: \(error)")
+            }
+        }
+    }
+}
+
+public extension Date {
+    var epochMilliseconds: Int64 { Int64((timeIntervalSince1970 * 1000).rounded(.down)) }
+    init(epochMilliseconds: Int64) { self.init(timeIntervalSince1970: Double(epochMilliseconds) / 1000) }
+}

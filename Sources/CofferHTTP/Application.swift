@@ -1,0 +1,119 @@
+import CofferCatalog
+import CofferCrypto
+import CofferService
+import CofferSystem
+import Foundation
+import HTTPTypes
+import Hummingbird
+import Logging
+import NIOCore
+#if canImport(Glibc)
+import Glibc
+#endif
+
+public struct ServerConfiguration: Sendable {
+    public var dataDirectory: String
+    public var host: String
+    public var port: Int
+    public var catalogURL: String
+    public var resourceRoots: [String]
+    public var region: String
+    public var tokenLifetime: TimeInterval
+
+    public init(dataDirectory: String = "./coffer-data", host: String = "127.0.0.1", port: Int = 8088, catalogURL: String? = nil,
+                resourceRoots: [String] = [], region: String = "coffer-local", tokenLifetime: TimeInterval = 86400) {
+        let dir = URL(fileURLWithPath: dataDirectory).standardizedFileURL.path
+        self.dataDirectory = dir
+        self.host = host
+        self.port = port
+        self.catalogURL = catalogURL ?? "sqlite://\(dir)/catalog.sqlite"
+        self.resourceRoots = resourceRoots
+        self.region = region
+        self.tokenLifetime = tokenLifetime
+    }
+
+    /// `HOST:PORT`, e.g. `127.0.0.1:8088` or `[::1]:8088`.
+    public static func parseListen(_ text: String) -> (String, Int)? {
+        guard let colon = text.lastIndex(of: ":") else { return nil }
+        var host = String(text[..<colon])
+        if host.hasPrefix("[") && host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
+        guard !host.isEmpty, let port = Int(text[text.index(after: colon)...]), (0...65535).contains(port) else { return nil }
+        return (host, port)
+    }
+}
+
+/// Everything the routes use, built once per process.
+public struct CofferServices: Sendable {
+    public var catalog: Catalog
+    public var identity: IdentityService
+    public var logger: Logger
+
+    /// Opens (or creates) the data directory: master key, catalog, and on an
+    /// empty catalog the admin project, whose credentials are returned once.
+    public static func open(_ configuration: ServerConfiguration, clock: any Clock = SystemClock(), logger: Logger,
+                            passwordCost: Int = 1 << 14) async throws -> (CofferServices, NewProjectCredentials?) {
+        try FileManager.default.createDirectory(atPath: configuration.dataDirectory, withIntermediateDirectories: true)
+        let key = try loadOrCreateMasterKey(at: configuration.dataDirectory + "/master.key")
+        guard let secrets = SecretBox(keyBytes: key) else { throw ServiceError(.internalFailure, "BackupService.9910", "master key must be 32 bytes") }
+        let catalog = try await Catalog.open(url: configuration.catalogURL, logger: logger)
+        let identity = IdentityService(store: IdentityStore(catalog: catalog), secrets: secrets, clock: clock,
+                                       tokenLifetime: configuration.tokenLifetime, passwordCost: passwordCost)
+        let created = try await identity.bootstrapIfEmpty()
+        if let created {
+            let path = configuration.dataDirectory + "/admin-credentials.json"
+            let data = try JSONSerialization.data(withJSONObject: [
+                "project_id": created.project_id, "project_name": created.project_name, "user_name": created.user_name,
+                "password": created.password, "access_key": created.access_key, "secret_key": created.secret_key,
+            ], options: [.sortedKeys, .prettyPrinted])
+            try writePrivateFile(path, data)
+        }
+        return (CofferServices(catalog: catalog, identity: identity, logger: logger), created)
+    }
+
+    /// 32 random bytes in a 0600 file, made on first start.
+    static func loadOrCreateMasterKey(at path: String) throws -> [UInt8] {
+        if let data = FileManager.default.contents(atPath: path) {
+            guard data.count == 32 else { throw ServiceError(.internalFailure, "BackupService.9910", "\(path) must hold exactly 32 bytes") }
+            return [UInt8](data)
+        }
+        let key = randomBytes(32)
+        try writePrivateFile(path, Data(key))
+        return key
+    }
+
+    static func writePrivateFile(_ path: String, _ data: Data) throws {
+        let fd = Glibc.open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { throw ServiceError(.internalFailure, "BackupService.9910", "cannot create \(path): \(String(cString: strerror(errno)))") }
+        defer { close(fd) }
+        fchmod(fd, 0o600)
+        try data.withUnsafeBytes { raw in
+            guard write(fd, raw.baseAddress, raw.count) == raw.count, fsync(fd) == 0 else {
+                throw ServiceError(.internalFailure, "BackupService.9910", "cannot write \(path)")
+            }
+        }
+    }
+}
+
+/// The whole HTTP application in one place: middleware order, routes.
+public func buildRouter(services: CofferServices, configuration: ServerConfiguration) -> Router<CofferContext> {
+    let router = Router(context: CofferContext.self)
+    let routes = RouteTable()
+    router.middlewares.add(RequestIDMiddleware(routes: routes))
+    router.middlewares.add(AuthMiddleware(identity: services.identity))
+    let catalog = services.catalog
+    router.get("/health") { _, _ -> Response in
+        guard await catalog.ping() else {
+            return JSONBody.response(status: .serviceUnavailable, ["status": "catalog unreachable"])
+        }
+        return JSONBody.response(["status": "ok"])
+    }
+    routes.add(.get, "/health")
+    IdentityRoutes(identity: services.identity, region: configuration.region).register(on: router, routes: routes)
+    return router
+}
+
+public func buildApplication(services: CofferServices, configuration: ServerConfiguration) -> some ApplicationProtocol {
+    Application(router: buildRouter(services: services, configuration: configuration),
+                configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "coffer"),
+                logger: services.logger)
+}

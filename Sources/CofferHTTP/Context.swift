@@ -1,0 +1,133 @@
+import CofferService
+import Foundation
+import HTTPTypes
+import Hummingbird
+import Logging
+import NIOCore
+
+/// Per-request state: the request id (on every response and log line) and,
+/// once authenticated, the caller.
+public struct CofferContext: RequestContext {
+    public var coreContext: CoreRequestContextStorage
+    public var requestID: String = ""
+    public var principal: Principal?
+
+    public init(source: Source) {
+        coreContext = .init(source: source)
+    }
+
+    /// Bodies beyond this are refused with 413 before anything reads them.
+    public var maxUploadSize: Int { 1 << 20 }
+
+    /// The authenticated caller; routes behind the auth middleware always have one.
+    func caller() throws -> Principal {
+        guard let principal else { throw APIError(status: .unauthorized, code: "APIGW.0301", message: "The request you have made requires authentication.") }
+        return principal
+    }
+}
+
+/// An error as the API shows it: status, `error_code`, `error_msg`.
+public struct APIError: Error, HTTPResponseError, CustomStringConvertible {
+    public var status: HTTPResponse.Status
+    public var code: String
+    public var message: String
+    /// Gateway-style errors (authentication) also carry `request_id` in the body.
+    public var includeRequestID = false
+
+    public init(status: HTTPResponse.Status, code: String, message: String, includeRequestID: Bool = false) {
+        self.status = status
+        self.code = code
+        self.message = message
+        self.includeRequestID = includeRequestID
+    }
+
+    public var description: String { "\(status.code) \(code): \(message)" }
+
+    public init(_ e: ServiceError) {
+        let status: HTTPResponse.Status
+        switch e.code {
+        case .badRequest: status = .badRequest
+        case .unauthorized: status = .unauthorized
+        case .forbidden: status = .forbidden
+        case .notFound: status = .notFound
+        case .conflict: status = .badRequest
+        case .internalFailure: status = .internalServerError
+        }
+        self.init(status: status, code: e.apiCode, message: e.description, includeRequestID: e.code == .unauthorized)
+    }
+
+    public static func validation(_ message: String) -> APIError {
+        APIError(status: .badRequest, code: "BackupService.9900", message: message)
+    }
+
+    public func response(from request: Request, context: some RequestContext) throws -> Response {
+        let requestID = (context as? CofferContext)?.requestID ?? ""
+        var body: [String: String] = ["error_code": code, "error_msg": message]
+        if includeRequestID { body["request_id"] = requestID }
+        return JSONBody.response(status: status, body)
+    }
+}
+
+enum JSONBody {
+    static func response(status: HTTPResponse.Status = .ok, _ object: Any, headers: HTTPFields = [:]) -> Response {
+        let data = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])) ?? Data("{}".utf8)
+        var fields = headers
+        fields[.contentType] = "application/json"
+        return Response(status: status, headers: fields, body: .init(byteBuffer: ByteBuffer(bytes: data)))
+    }
+
+    /// Parses a JSON object body; anything else is a 400 naming the problem.
+    static func object(_ request: inout Request, context: CofferContext) async throws -> [String: Any] {
+        let buffer = try await request.collectBody(upTo: context.maxUploadSize)
+        guard buffer.readableBytes > 0 else { throw APIError.validation("request body is empty; a JSON object is required") }
+        let any: Any
+        do { any = try JSONSerialization.jsonObject(with: Data(buffer: buffer)) } catch {
+            throw APIError.validation("request body is not valid JSON")
+        }
+        guard let object = any as? [String: Any] else { throw APIError.validation("request body must be a JSON object") }
+        return object
+    }
+}
+
+/// Typed field access with errors that name the field.
+struct Fields {
+    let object: [String: Any]
+    let path: String
+
+    init(_ object: [String: Any], path: String = "") {
+        self.object = object
+        self.path = path
+    }
+
+    func name(_ key: String) -> String { path.isEmpty ? key : path + "." + key }
+
+    func object(_ key: String) throws -> Fields {
+        guard let v = object[key] else { throw APIError.validation("\(name(key)) is required") }
+        guard let o = v as? [String: Any] else { throw APIError.validation("\(name(key)) must be an object") }
+        return Fields(o, path: name(key))
+    }
+
+    func optionalObject(_ key: String) throws -> Fields? {
+        guard let v = object[key], !(v is NSNull) else { return nil }
+        guard let o = v as? [String: Any] else { throw APIError.validation("\(name(key)) must be an object") }
+        return Fields(o, path: name(key))
+    }
+
+    func string(_ key: String) throws -> String {
+        guard let v = object[key] else { throw APIError.validation("\(name(key)) is required") }
+        guard let s = v as? String else { throw APIError.validation("\(name(key)) must be a string") }
+        return s
+    }
+
+    func optionalString(_ key: String) throws -> String? {
+        guard let v = object[key], !(v is NSNull) else { return nil }
+        guard let s = v as? String else { throw APIError.validation("\(name(key)) must be a string") }
+        return s
+    }
+
+    func stringArray(_ key: String) throws -> [String] {
+        guard let v = object[key] else { throw APIError.validation("\(name(key)) is required") }
+        guard let a = v as? [Any], let s = a as? [String] else { throw APIError.validation("\(name(key)) must be an array of strings") }
+        return s
+    }
+}

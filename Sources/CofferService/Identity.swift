@@ -1,0 +1,284 @@
+import CofferCatalog
+import CofferCrypto
+import CofferSystem
+import Foundation
+import Logging
+
+/// The service layer's one error type; the HTTP edge maps codes to statuses.
+public struct ServiceError: Error, CustomStringConvertible, Sendable {
+    public enum Code: Sendable, Equatable {
+        case badRequest, unauthorized, forbidden, notFound, conflict, internalFailure
+    }
+    public let code: Code
+    /// The API's error code (e.g. `BackupService.9900`, `APIGW.0301`).
+    public let apiCode: String
+    public let description: String
+
+    public init(_ code: Code, _ apiCode: String, _ description: String) {
+        self.code = code
+        self.apiCode = apiCode
+        self.description = description
+    }
+
+    public static func validation(_ message: String) -> ServiceError { .init(.badRequest, "BackupService.9900", message) }
+}
+
+/// Who is calling: a user acting in exactly one project.
+public struct Principal: Sendable, Equatable {
+    public var userID: String
+    public var userName: String
+    public var projectID: String
+    public var projectName: String
+    public var role: Role
+    public var domainID: String
+    public var canMutate: Bool { role != .readonly }
+}
+
+public struct NewProjectCredentials: Sendable, Codable, Equatable {
+    public var project_id: String
+    public var project_name: String
+    public var user_name: String
+    public var password: String
+    public var access_key: String
+    public var secret_key: String
+}
+
+public struct IssuedToken: Sendable {
+    public var token: String
+    public var record: TokenRecord
+    public var principal: Principal
+
+    public init(token: String, record: TokenRecord, principal: Principal) {
+        self.token = token
+        self.record = record
+        self.principal = principal
+    }
+}
+
+public final class IdentityService: @unchecked Sendable {
+    public let store: IdentityStore
+    let secrets: SecretBox
+    let clock: any Clock
+    public let tokenLifetime: TimeInterval
+    let passwordCost: Int
+
+    public init(store: IdentityStore, secrets: SecretBox, clock: any Clock = SystemClock(), tokenLifetime: TimeInterval = 86400, passwordCost: Int = 1 << 14) {
+        self.store = store
+        self.secrets = secrets
+        self.clock = clock
+        self.tokenLifetime = tokenLifetime
+        self.passwordCost = passwordCost
+    }
+
+    // MARK: generators
+
+    static func hexID() -> String { HexString.encode(randomBytes(16)) }
+
+    static func randomString(_ count: Int, alphabet: String) -> String {
+        let chars = Array(alphabet)
+        // Rejection sampling keeps the distribution uniform.
+        var out = ""
+        while out.count < count {
+            for b in randomBytes(count * 2) where Int(b) < 256 - 256 % chars.count && out.count < count {
+                out.append(chars[Int(b) % chars.count])
+            }
+        }
+        return out
+    }
+
+    static func newAccessKey() -> String { randomString(20, alphabet: "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789") }
+    static func newSecret() -> String { randomString(40, alphabet: "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789") }
+    static func newPassword() -> String { randomString(24, alphabet: "ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz23456789") }
+
+    static func validateName(_ name: String, field: String) throws {
+        guard !name.isEmpty, name.count <= 64 else { throw ServiceError.validation("\(field) must be 1 to 64 characters") }
+        guard name.unicodeScalars.allSatisfy({ CharacterSet.alphanumerics.contains($0) || "-_.".unicodeScalars.contains($0) }) else {
+            throw ServiceError.validation("\(field) may contain only letters, digits, '-', '_' and '.'")
+        }
+    }
+
+    // MARK: bootstrap and projects
+
+    /// On an empty catalog, creates the `admin` project with an admin user and
+    /// an access key; returns their credentials (shown once). Nil when done before.
+    public func bootstrapIfEmpty() async throws -> NewProjectCredentials? {
+        try await store.ensureDefaultDomain(now: clock.now())
+        guard try await store.projects().isEmpty else { return nil }
+        return try await createProject(name: "admin", description: "Coffer administration", userName: "admin", role: .admin)
+    }
+
+    /// Creates a project with one user of `role` and an access key for it.
+    public func createProject(name: String, description: String = "", userName: String? = nil, role: Role = .member) async throws -> NewProjectCredentials {
+        try IdentityService.validateName(name, field: "project name")
+        let user = userName ?? "\(name)-\(role.rawValue)"
+        try IdentityService.validateName(user, field: "user name")
+        try await store.ensureDefaultDomain(now: clock.now())
+        let now = clock.now()
+        let project = ProjectRecord(id: IdentityService.hexID(), name: name, domainID: IdentityStore.defaultDomainID, description: description, createdAt: now)
+        let password = IdentityService.newPassword()
+        let userRecord = UserRecord(id: IdentityService.hexID(), name: user, domainID: IdentityStore.defaultDomainID,
+                                    passwordHash: PasswordHash.make(password, n: passwordCost), defaultProjectID: project.id, enabled: true, createdAt: now)
+        let ak = IdentityService.newAccessKey(), sk = IdentityService.newSecret()
+        do {
+            try await store.catalog.transaction { db in
+                if try await store.project(named: name, on: db) != nil { throw ServiceError(.conflict, "BackupService.9900", "a project named \(name) already exists") }
+                if try await store.user(named: user, on: db) != nil { throw ServiceError(.conflict, "BackupService.9900", "a user named \(user) already exists") }
+                try await store.insertProject(project, on: db)
+                try await store.insertUser(userRecord, on: db)
+                try await store.assign(role: role, user: userRecord.id, project: project.id, on: db)
+                try await store.insertAccessKey(AccessKeyRecord(accessKey: ak, userID: userRecord.id, projectID: project.id,
+                                                                secretSealed: secrets.seal(sk, context: "access-key:\(ak)"), description: "created with the project", createdAt: now), on: db)
+            }
+        } catch let e as CatalogError where e.code == .conflict {
+            throw ServiceError(.conflict, "BackupService.9900", e.description)
+        }
+        return NewProjectCredentials(project_id: project.id, project_name: name, user_name: user, password: password, access_key: ak, secret_key: sk)
+    }
+
+    public func projects() async throws -> [ProjectRecord] { try await store.projects() }
+
+    public func deleteProject(id: String) async throws {
+        guard let project = try await store.project(id: id) else { throw ServiceError(.notFound, "BackupService.9900", "project \(id) does not exist") }
+        guard project.name != "admin" else { throw ServiceError(.badRequest, "BackupService.9900", "the admin project cannot be deleted") }
+        _ = try await store.deleteProject(id: id)
+    }
+
+    public func resolveProject(_ nameOrID: String) async throws -> ProjectRecord {
+        if let p = try await store.project(id: nameOrID) { return p }
+        if let p = try await store.project(named: nameOrID) { return p }
+        throw ServiceError(.notFound, "BackupService.9900", "project \(nameOrID) does not exist")
+    }
+
+    // MARK: users
+
+    public func createUser(project: String, name: String, role: Role) async throws -> (UserRecord, String) {
+        try IdentityService.validateName(name, field: "user name")
+        let password = IdentityService.newPassword()
+        let user = UserRecord(id: IdentityService.hexID(), name: name, domainID: IdentityStore.defaultDomainID,
+                              passwordHash: PasswordHash.make(password, n: passwordCost), defaultProjectID: project, enabled: true, createdAt: clock.now())
+        try await store.catalog.transaction { db in
+            if try await store.user(named: name, on: db) != nil { throw ServiceError(.conflict, "BackupService.9900", "a user named \(name) already exists") }
+            try await store.insertUser(user, on: db)
+            try await store.assign(role: role, user: user.id, project: project, on: db)
+        }
+        return (user, password)
+    }
+
+    public func users(project: String) async throws -> [(UserRecord, Role)] { try await store.users(inProject: project) }
+
+    public func deleteUser(project: String, id: String) async throws {
+        guard try await store.role(user: id, project: project) != nil else {
+            throw ServiceError(.notFound, "BackupService.9900", "user \(id) does not exist in this project")
+        }
+        try await store.deleteUser(id: id)
+    }
+
+    // MARK: access keys
+
+    public func createAccessKey(project: String, user: String, description: String = "") async throws -> (String, String) {
+        guard try await store.role(user: user, project: project) != nil else {
+            throw ServiceError(.notFound, "BackupService.9900", "user \(user) does not exist in this project")
+        }
+        let ak = IdentityService.newAccessKey(), sk = IdentityService.newSecret()
+        try await store.insertAccessKey(AccessKeyRecord(accessKey: ak, userID: user, projectID: project, secretSealed: secrets.seal(sk, context: "access-key:\(ak)"),
+                                                        description: description, createdAt: clock.now()))
+        return (ak, sk)
+    }
+
+    public func accessKeys(project: String) async throws -> [AccessKeyRecord] { try await store.accessKeys(project: project) }
+
+    public func deleteAccessKey(project: String, accessKey: String) async throws {
+        guard try await store.deleteAccessKey(accessKey, project: project) else {
+            throw ServiceError(.notFound, "BackupService.9900", "access key \(accessKey) does not exist in this project")
+        }
+    }
+
+    // MARK: authentication
+
+    func principal(userID: String, projectID: String) async throws -> Principal? {
+        guard let user = try await store.user(id: userID), user.enabled, let project = try await store.project(id: projectID),
+              let role = try await store.role(user: userID, project: projectID) else { return nil }
+        return Principal(userID: user.id, userName: user.name, projectID: project.id, projectName: project.name, role: role, domainID: user.domainID)
+    }
+
+    static func tokenID(_ token: String) -> String { Digest.sha256Hex(Array(token.utf8)) }
+
+    public enum Scope: Sendable { case projectID(String), projectName(String) }
+
+    /// Password authentication scoped to a project (the user's default when no scope is given).
+    public func issueToken(userName: String, password: String, scope: Scope?) async throws -> IssuedToken {
+        let unauthorized = ServiceError(.unauthorized, "APIGW.0301", "The request you have made requires authentication.")
+        guard let user = try await store.user(named: userName), user.enabled, PasswordHash.verify(password, against: user.passwordHash) else {
+            throw unauthorized
+        }
+        return try await issue(userID: user.id, scope: scope ?? user.defaultProjectID.map { .projectID($0) }, methods: ["password"])
+    }
+
+    /// Token authentication (re-scoping): a valid token yields a new one.
+    public func issueToken(fromToken token: String, scope: Scope?) async throws -> IssuedToken {
+        guard let current = try await validate(token: token) else {
+            throw ServiceError(.unauthorized, "APIGW.0301", "The request you have made requires authentication.")
+        }
+        return try await issue(userID: current.userID, scope: scope ?? .projectID(current.projectID), methods: ["token"])
+    }
+
+    func issue(userID: String, scope: Scope?, methods: [String]) async throws -> IssuedToken {
+        guard let scope else { throw ServiceError.validation("auth.scope.project is required (id, or name with domain)") }
+        let project: ProjectRecord?
+        switch scope {
+        case let .projectID(id): project = try await store.project(id: id)
+        case let .projectName(name): project = try await store.project(named: name)
+        }
+        guard let project, let principal = try await principal(userID: userID, projectID: project.id) else {
+            throw ServiceError(.unauthorized, "APIGW.0301", "The request you have made requires authentication (no role in the requested project).")
+        }
+        let token = "cft-" + randomBytes(32).map { String(format: "%02x", $0) }.joined()
+        let now = clock.now()
+        let record = TokenRecord(id: IdentityService.tokenID(token), userID: userID, projectID: project.id, methods: methods,
+                                 issuedAt: now, expiresAt: now.addingTimeInterval(tokenLifetime))
+        try await store.insertToken(record)
+        return IssuedToken(token: token, record: record, principal: principal)
+    }
+
+    /// The principal a token stands for, if it is valid now (not expired, user and project still there).
+    public func validate(token: String) async throws -> Principal? {
+        guard let record = try await store.token(id: IdentityService.tokenID(token)), record.expiresAt > clock.now() else { return nil }
+        return try await principal(userID: record.userID, projectID: record.projectID)
+    }
+
+    public func tokenRecord(_ token: String) async throws -> TokenRecord? {
+        guard let record = try await store.token(id: IdentityService.tokenID(token)), record.expiresAt > clock.now() else { return nil }
+        return record
+    }
+
+    public enum SignatureFailure: Error, Sendable { case invalid(String) }
+
+    /// Verifies an AK/SK-signed request; the failure text is safe to return to the caller.
+    public func authenticate(signed request: SignableRequest) async throws -> Result<Principal, ServiceError> {
+        guard let header = request.header("authorization").flatMap(AKSKSignature.parseAuthorization) else {
+            return .failure(ServiceError(.unauthorized, "APIGW.0301", "Incorrect IAM authentication information: malformed Authorization header"))
+        }
+        let record = try await store.accessKey(header.accessKey)
+        var secret: String?
+        if let record { secret = try? secrets.open(record.secretSealed, context: "access-key:\(record.accessKey)") }
+        let result = AKSKSignature.verify(request, now: clock.now()) { $0 == header.accessKey ? secret : nil }
+        switch result {
+        case .success:
+            guard let record, let principal = try await principal(userID: record.userID, projectID: record.projectID) else {
+                return .failure(ServiceError(.unauthorized, "APIGW.0301", "Incorrect IAM authentication information: ak \(header.accessKey) not exist"))
+            }
+            return .success(principal)
+        case let .failure(f):
+            let why: String
+            switch f {
+            case .malformedAuthorization: why = "malformed Authorization header"
+            case .missingDate: why = "X-Sdk-Date is missing or malformed (yyyyMMddTHHmmssZ)"
+            case .dateOutOfRange: why = "X-Sdk-Date differs from server time by more than 15 minutes"
+            case .hostNotSigned: why = "the Host header must be signed"
+            case let .unknownAccessKey(ak): why = "ak \(ak) not exist"
+            case .signatureMismatch: why = "verify aksk signature fail"
+            }
+            return .failure(ServiceError(.unauthorized, "APIGW.0301", "Incorrect IAM authentication information: \(why)"))
+        }
+    }
+}
