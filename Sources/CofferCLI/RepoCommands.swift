@@ -13,7 +13,7 @@ public struct CofferCommand: AsyncParsableCommand {
         commandName: "coffer",
         abstract: "Coffer: deduplicating, compressed, encrypted backups.",
         version: CofferVersion.string,
-        subcommands: [Repo.self]
+        subcommands: [Serve.self, Admin.self, Repo.self]
     )
     public init() {}
 }

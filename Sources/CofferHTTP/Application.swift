@@ -52,7 +52,8 @@ public struct CofferServices: Sendable {
     /// empty catalog the admin project, whose credentials are returned once.
     public static func open(_ configuration: ServerConfiguration, clock: any Clock = SystemClock(), logger: Logger,
                             passwordCost: Int = 1 << 14) async throws -> (CofferServices, NewProjectCredentials?) {
-        try FileManager.default.createDirectory(atPath: configuration.dataDirectory, withIntermediateDirectories: true)
+        // The catalog holds password hashes and sealed secrets: the directory is the owner's alone.
+        try FileManager.default.createDirectory(atPath: configuration.dataDirectory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
         let key = try loadOrCreateMasterKey(at: configuration.dataDirectory + "/master.key")
         guard let secrets = SecretBox(keyBytes: key) else { throw ServiceError(.internalFailure, "BackupService.9910", "master key must be 32 bytes") }
         let catalog = try await Catalog.open(url: configuration.catalogURL, logger: logger)

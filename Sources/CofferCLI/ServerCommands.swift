@@ -1,0 +1,259 @@
+import ArgumentParser
+import CofferCatalog
+import CofferHTTP
+import CofferService
+import Foundation
+import Hummingbird
+import Logging
+
+/// Server settings from flags, then environment (`COFFER_*`), then a JSON
+/// config file, then defaults.
+struct ServerOptions: ParsableArguments {
+    @Option(help: "Data directory (env COFFER_DATA_DIR; default ./coffer-data).") var dataDir: String?
+    @Option(help: "Listen address HOST:PORT (env COFFER_LISTEN; default 127.0.0.1:8088).") var listen: String?
+    @Option(help: "Catalog URL (env COFFER_CATALOG; default sqlite://DATA_DIR/catalog.sqlite).") var catalog: String?
+    @Option(help: "A directory under which resources may be registered (repeatable; env COFFER_RESOURCE_ROOTS, ':'-separated).") var resourceRoot: [String] = []
+    @Option(help: "JSON config file with keys data_dir, listen, catalog, resource_roots.") var config: String?
+
+    func resolve() throws -> ServerConfiguration {
+        let env = ProcessInfo.processInfo.environment
+        var file: [String: Any] = [:]
+        if let config {
+            guard let data = FileManager.default.contents(atPath: config) else { throw CLIError("cannot read config file \(config)") }
+            guard let object = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] else { throw CLIError("config file \(config) is not a JSON object") }
+            let known: Set<String> = ["data_dir", "listen", "catalog", "resource_roots"]
+            if let unknown = object.keys.first(where: { !known.contains($0) }) { throw CLIError("config file \(config): unknown key \(unknown)") }
+            file = object
+        }
+        func fileString(_ key: String) throws -> String? {
+            guard let v = file[key] else { return nil }
+            guard let s = v as? String else { throw CLIError("config file \(config ?? ""): \(key) must be a string") }
+            return s
+        }
+        let dir = try dataDir ?? env["COFFER_DATA_DIR"] ?? fileString("data_dir") ?? "./coffer-data"
+        let listenText = try listen ?? env["COFFER_LISTEN"] ?? fileString("listen") ?? "127.0.0.1:8088"
+        guard let (host, port) = ServerConfiguration.parseListen(listenText) else {
+            throw CLIError("listen address '\(listenText)' is not HOST:PORT (e.g. 127.0.0.1:8088)")
+        }
+        var roots = resourceRoot
+        if roots.isEmpty, let e = env["COFFER_RESOURCE_ROOTS"], !e.isEmpty { roots = e.split(separator: ":").map(String.init) }
+        if roots.isEmpty, let r = file["resource_roots"] {
+            guard let list = r as? [String] else { throw CLIError("config file: resource_roots must be an array of strings") }
+            roots = list
+        }
+        return ServerConfiguration(dataDirectory: dir, host: host, port: port, catalogURL: try catalog ?? env["COFFER_CATALOG"] ?? fileString("catalog"), resourceRoots: roots)
+    }
+}
+
+struct Serve: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Run the Coffer service (CBR/CSBS/RDS-compatible API) until SIGTERM or SIGINT.")
+    @OptionGroup var options: ServerOptions
+
+    func run() async throws {
+        let configuration = try options.resolve()
+        var logger = Logger(label: "coffer")
+        logger.logLevel = ProcessInfo.processInfo.environment["COFFER_LOG_LEVEL"].flatMap(Logger.Level.init(rawValue:)) ?? .info
+        let (services, created) = try await CofferServices.open(configuration, logger: logger)
+        if let created {
+            // Shown once; also kept (0600) in the data directory.
+            stdoutNow("""
+            Created the admin project. Credentials (also in \(configuration.dataDirectory)/admin-credentials.json):
+              project_id: \(created.project_id)
+              user_name:  \(created.user_name)
+              password:   \(created.password)
+              access_key: \(created.access_key)
+              secret_key: \(created.secret_key)
+
+            """)
+        }
+        logger.info("coffer serving", metadata: ["listen": "\(configuration.host):\(configuration.port)", "data_dir": "\(configuration.dataDirectory)"])
+        let app = buildApplication(services: services, configuration: configuration)
+        do {
+            try await app.runService()
+        } catch {
+            await services.catalog.close()
+            throw error
+        }
+        await services.catalog.close()
+    }
+}
+
+/// Writes at once (print is buffered when stdout is not a terminal).
+func stdoutNow(_ s: String) { FileHandle.standardOutput.write(Data(s.utf8)) }
+
+struct Admin: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Manage projects, users and access keys directly in the catalog (coffer admin --data-dir DIR project create NAME).",
+                                                    subcommands: [ProjectCommand.self, UserCommand.self, KeyCommand.self])
+    @OptionGroup var options: ServerOptions
+}
+
+/// Opens the catalog of a data directory, runs `body`, closes it.
+func withServices<T>(_ options: ServerOptions, _ body: (CofferServices) async throws -> T) async throws -> T {
+    var logger = Logger(label: "coffer-admin")
+    logger.logLevel = .warning
+    let (services, _) = try await CofferServices.open(try options.resolve(), logger: logger)
+    do {
+        let result = try await body(services)
+        await services.catalog.close()
+        return result
+    } catch {
+        await services.catalog.close()
+        throw error
+    }
+}
+
+func output(_ json: Bool, _ object: Any, text: String) {
+    if json { printJSON(object) } else { print(text) }
+}
+
+struct ProjectCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "project", subcommands: [Create.self, List.self, Delete.self])
+
+    struct Create: AsyncParsableCommand {
+        @ParentCommand var admin: Admin
+        var options: ServerOptions { admin.options }
+        @Argument var name: String
+        @Option var description = ""
+        @Flag var json = false
+        func run() async throws {
+            let c = try await withServices(options) { try await $0.identity.createProject(name: name, description: description) }
+            output(json, ["project_id": c.project_id, "project_name": c.project_name, "user_name": c.user_name, "password": c.password,
+                          "access_key": c.access_key, "secret_key": c.secret_key],
+                   text: "project \(c.project_name) (\(c.project_id))\nuser \(c.user_name) password \(c.password)\naccess key \(c.access_key) secret \(c.secret_key)")
+        }
+    }
+
+    struct List: AsyncParsableCommand {
+        @ParentCommand var admin: Admin
+        var options: ServerOptions { admin.options }
+        @Flag var json = false
+        func run() async throws {
+            let projects = try await withServices(options) { try await $0.identity.projects() }
+            if json {
+                let data = try JSONSerialization.data(withJSONObject: projects.map { ["id": $0.id, "name": $0.name, "description": $0.description] }, options: [.sortedKeys])
+                FileHandle.standardOutput.write(data + Data("\n".utf8))
+            } else {
+                for p in projects { print("\(p.id)  \(p.name)") }
+            }
+        }
+    }
+
+    struct Delete: AsyncParsableCommand {
+        @ParentCommand var admin: Admin
+        var options: ServerOptions { admin.options }
+        @Argument(help: "Project id or name.") var project: String
+        func run() async throws {
+            try await withServices(options) { s in
+                let p = try await s.identity.resolveProject(project)
+                try await s.identity.deleteProject(id: p.id)
+                print("deleted project \(p.name) (\(p.id))")
+            }
+        }
+    }
+}
+
+struct UserCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "user", subcommands: [Create.self, List.self, Delete.self])
+
+    struct Create: AsyncParsableCommand {
+        @ParentCommand var admin: Admin
+        var options: ServerOptions { admin.options }
+        @Option(help: "Project id or name.") var project: String
+        @Argument var name: String
+        @Option(help: "admin, member or readonly.") var role = "member"
+        @Flag var json = false
+        func validate() throws {
+            guard Role(rawValue: role) != nil else { throw ValidationError("--role must be admin, member or readonly") }
+        }
+        func run() async throws {
+            let (user, password) = try await withServices(options) { s in
+                let p = try await s.identity.resolveProject(project)
+                return try await s.identity.createUser(project: p.id, name: name, role: Role(rawValue: role)!)
+            }
+            output(json, ["user_id": user.id, "user_name": user.name, "password": password, "role": role], text: "user \(user.name) (\(user.id)) password \(password)")
+        }
+    }
+
+    struct List: AsyncParsableCommand {
+        @ParentCommand var admin: Admin
+        var options: ServerOptions { admin.options }
+        @Option var project: String
+        @Flag var json = false
+        func run() async throws {
+            let users = try await withServices(options) { s in try await s.identity.users(project: try await s.identity.resolveProject(project).id) }
+            if json {
+                let data = try JSONSerialization.data(withJSONObject: users.map { ["id": $0.0.id, "name": $0.0.name, "role": $0.1.rawValue] }, options: [.sortedKeys])
+                FileHandle.standardOutput.write(data + Data("\n".utf8))
+            } else {
+                for (u, r) in users { print("\(u.id)  \(u.name)  \(r.rawValue)") }
+            }
+        }
+    }
+
+    struct Delete: AsyncParsableCommand {
+        @ParentCommand var admin: Admin
+        var options: ServerOptions { admin.options }
+        @Option var project: String
+        @Argument(help: "User id or name.") var user: String
+        func run() async throws {
+            try await withServices(options) { s in
+                let p = try await s.identity.resolveProject(project)
+                let users = try await s.identity.users(project: p.id)
+                guard let u = users.first(where: { $0.0.id == user || $0.0.name == user }) else { throw CLIError("no user \(user) in project \(p.name)") }
+                try await s.identity.deleteUser(project: p.id, id: u.0.id)
+                print("deleted user \(u.0.name)")
+            }
+        }
+    }
+}
+
+struct KeyCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "key", subcommands: [Create.self, List.self, Delete.self])
+
+    struct Create: AsyncParsableCommand {
+        @ParentCommand var admin: Admin
+        var options: ServerOptions { admin.options }
+        @Option var project: String
+        @Option(help: "User id or name (default: the project's first admin or member).") var user: String?
+        @Flag var json = false
+        func run() async throws {
+            let (ak, sk) = try await withServices(options) { s -> (String, String) in
+                let p = try await s.identity.resolveProject(project)
+                let users = try await s.identity.users(project: p.id)
+                let chosen = user.flatMap { u in users.first { $0.0.id == u || $0.0.name == u } } ?? (user == nil ? users.first { $0.1 != .readonly } ?? users.first : nil)
+                guard let chosen else { throw CLIError(user.map { "no user \($0) in project \(p.name)" } ?? "project \(p.name) has no users") }
+                return try await s.identity.createAccessKey(project: p.id, user: chosen.0.id, description: "created with coffer admin")
+            }
+            output(json, ["access_key": ak, "secret_key": sk], text: "access key \(ak) secret \(sk)")
+        }
+    }
+
+    struct List: AsyncParsableCommand {
+        @ParentCommand var admin: Admin
+        var options: ServerOptions { admin.options }
+        @Option var project: String
+        @Flag var json = false
+        func run() async throws {
+            let keys = try await withServices(options) { s in try await s.identity.accessKeys(project: try await s.identity.resolveProject(project).id) }
+            if json {
+                let data = try JSONSerialization.data(withJSONObject: keys.map { ["access_key": $0.accessKey, "user_id": $0.userID, "description": $0.description] }, options: [.sortedKeys])
+                FileHandle.standardOutput.write(data + Data("\n".utf8))
+            } else {
+                for k in keys { print("\(k.accessKey)  user \(k.userID)  \(k.description)") }
+            }
+        }
+    }
+
+    struct Delete: AsyncParsableCommand {
+        @ParentCommand var admin: Admin
+        var options: ServerOptions { admin.options }
+        @Option var project: String
+        @Argument var accessKey: String
+        func run() async throws {
+            try await withServices(options) { s in
+                try await s.identity.deleteAccessKey(project: try await s.identity.resolveProject(project).id, accessKey: accessKey)
+                print("deleted access key \(accessKey)")
+            }
+        }
+    }
+}
