@@ -252,12 +252,18 @@ struct Restore: AsyncParsableCommand {
     @Argument(help: "Snapshot id, unique prefix or 'latest', optionally ':path/inside'.") var snapshot: String
     @Option(help: "Directory to restore into (its contents become the snapshot's), or for a volume a file/device.") var target: String
     @Flag(help: "Skip blocks already identical at the target.") var delta = false
+    @Option(help: "Extent groups written in parallel (1-256).") var concurrency = RestoreOptions().concurrency
     @Flag(help: "Print a JSON summary.") var json = false
+
+    func validate() throws {
+        guard (1...256).contains(concurrency) else { throw ValidationError("--concurrency must be between 1 and 256") }
+    }
 
     func run() async throws {
         let repository = try await repo.open()
         var options = RestoreOptions()
         options.delta = delta
+        options.concurrency = concurrency
         var spec = snapshot
         if let colon = snapshot.firstIndex(of: ":") {
             spec = String(snapshot[..<colon])

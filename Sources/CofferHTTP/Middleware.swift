@@ -30,6 +30,9 @@ struct RequestIDMiddleware: RouterMiddleware {
             response = errorResponse(error, request: request, context: context)
         }
         response.headers[.requestID] = context.requestID
+        // Method, path and status only: headers, queries and bodies may carry credentials.
+        context.logger.info("request", metadata: ["method": .string(request.method.rawValue), "path": .string(request.uri.path),
+                                                  "status": .stringConvertible(response.status.code)])
         return response
     }
 
