@@ -90,6 +90,16 @@ struct CLIError: Error, CustomStringConvertible {
     init(_ d: String) { description = d }
 }
 
+/// A listing: one JSON array, or one text line per item.
+func printList(_ json: Bool, _ objects: [[String: Any]], lines: [String]) {
+    if json {
+        let data = (try? JSONSerialization.data(withJSONObject: objects, options: [.sortedKeys, .withoutEscapingSlashes])) ?? Data("[]".utf8)
+        FileHandle.standardOutput.write(data + Data("\n".utf8))
+    } else {
+        for line in lines { print(line) }
+    }
+}
+
 /// Prints a JSON object on one line.
 func printJSON(_ object: Any) {
     if let data = try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes]) {
@@ -409,12 +419,8 @@ struct Key: AsyncParsableCommand {
         @Flag var json = false
         func run() async throws {
             let keys = try await repo.open().listKeys()
-            if json {
-                let data = try JSONSerialization.data(withJSONObject: keys.map { ["id": $0.id.hex, "created": ModelCoding.formatDate($0.created), "hostname": $0.hostname, "kind": $0.kind] }, options: [.sortedKeys])
-                FileHandle.standardOutput.write(data + Data("\n".utf8))
-            } else {
-                for k in keys { print("\(k.id.short)  \(k.kind.padding(toLength: 10, withPad: " ", startingAt: 0))  \(ModelCoding.formatDate(k.created))  \(k.hostname)") }
-            }
+            printList(json, keys.map { ["id": $0.id.hex, "created": ModelCoding.formatDate($0.created), "hostname": $0.hostname, "kind": $0.kind] },
+                      lines: keys.map { "\($0.id.short)  \($0.kind.padding(toLength: 10, withPad: " ", startingAt: 0))  \(ModelCoding.formatDate($0.created))  \($0.hostname)" })
         }
     }
 

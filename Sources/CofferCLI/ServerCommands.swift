@@ -129,12 +129,7 @@ struct ProjectCommand: AsyncParsableCommand {
         @Flag var json = false
         func run() async throws {
             let projects = try await withServices(options) { try await $0.identity.projects() }
-            if json {
-                let data = try JSONSerialization.data(withJSONObject: projects.map { ["id": $0.id, "name": $0.name, "description": $0.description] }, options: [.sortedKeys])
-                FileHandle.standardOutput.write(data + Data("\n".utf8))
-            } else {
-                for p in projects { print("\(p.id)  \(p.name)") }
-            }
+            printList(json, projects.map { ["id": $0.id, "name": $0.name, "description": $0.description] }, lines: projects.map { "\($0.id)  \($0.name)" })
         }
     }
 
@@ -181,12 +176,7 @@ struct UserCommand: AsyncParsableCommand {
         @Flag var json = false
         func run() async throws {
             let users = try await withServices(options) { s in try await s.identity.users(project: try await s.identity.resolveProject(project).id) }
-            if json {
-                let data = try JSONSerialization.data(withJSONObject: users.map { ["id": $0.0.id, "name": $0.0.name, "role": $0.1.rawValue] }, options: [.sortedKeys])
-                FileHandle.standardOutput.write(data + Data("\n".utf8))
-            } else {
-                for (u, r) in users { print("\(u.id)  \(u.name)  \(r.rawValue)") }
-            }
+            printList(json, users.map { ["id": $0.0.id, "name": $0.0.name, "role": $0.1.rawValue] }, lines: users.map { "\($0.0.id)  \($0.0.name)  \($0.1.rawValue)" })
         }
     }
 
@@ -235,12 +225,7 @@ struct KeyCommand: AsyncParsableCommand {
         @Flag var json = false
         func run() async throws {
             let keys = try await withServices(options) { s in try await s.identity.accessKeys(project: try await s.identity.resolveProject(project).id) }
-            if json {
-                let data = try JSONSerialization.data(withJSONObject: keys.map { ["access_key": $0.accessKey, "user_id": $0.userID, "description": $0.description] }, options: [.sortedKeys])
-                FileHandle.standardOutput.write(data + Data("\n".utf8))
-            } else {
-                for k in keys { print("\(k.accessKey)  user \(k.userID)  \(k.description)") }
-            }
+            printList(json, keys.map { ["access_key": $0.accessKey, "user_id": $0.userID, "description": $0.description] }, lines: keys.map { "\($0.accessKey)  user \($0.userID)  \($0.description)" })
         }
     }
 
