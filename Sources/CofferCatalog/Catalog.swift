@@ -105,6 +105,11 @@ public final class Catalog: @unchecked Sendable {
             "CREATE TABLE tokens (id TEXT PRIMARY KEY, user_id TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE, project_id TEXT NOT NULL REFERENCES projects(id) ON DELETE CASCADE, methods TEXT NOT NULL, issued_at BIGINT NOT NULL, expires_at BIGINT NOT NULL)",
             "CREATE INDEX tokens_expiry ON tokens (expires_at)",
         ]),
+        (2, [
+            "CREATE TABLE resources (id TEXT PRIMARY KEY, project_id TEXT NOT NULL REFERENCES projects(id) ON DELETE CASCADE, type TEXT NOT NULL, name TEXT NOT NULL, description TEXT NOT NULL, path TEXT, parent_id TEXT REFERENCES resources(id) ON DELETE CASCADE, bootable BOOLEAN NOT NULL, position BIGINT NOT NULL, created_at BIGINT NOT NULL, updated_at BIGINT NOT NULL)",
+            "CREATE INDEX resources_project ON resources (project_id, type)",
+            "CREATE INDEX resources_parent ON resources (parent_id)",
+        ]),
     ]
 
     func migrate() async throws {

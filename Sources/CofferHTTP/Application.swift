@@ -46,6 +46,7 @@ public struct ServerConfiguration: Sendable {
 public struct CofferServices: Sendable {
     public var catalog: Catalog
     public var identity: IdentityService
+    public var resources: ResourceService
     public var logger: Logger
 
     /// Opens (or creates) the data directory: master key, catalog, and on an
@@ -68,7 +69,9 @@ public struct CofferServices: Sendable {
             ], options: [.sortedKeys, .prettyPrinted])
             try writePrivateFile(path, data)
         }
-        return (CofferServices(catalog: catalog, identity: identity, logger: logger), created)
+        let resources = ResourceService(store: ResourceStore(catalog: catalog), identity: IdentityStore(catalog: catalog),
+                                        roots: configuration.resourceRoots, clock: clock)
+        return (CofferServices(catalog: catalog, identity: identity, resources: resources, logger: logger), created)
     }
 
     /// 32 random bytes in a 0600 file, made on first start.
@@ -110,6 +113,7 @@ public func buildRouter(services: CofferServices, configuration: ServerConfigura
     }
     routes.add(.get, "/health")
     IdentityRoutes(identity: services.identity, region: configuration.region).register(on: router, routes: routes)
+    ResourceRoutes(resources: services.resources).register(on: router, routes: routes)
     return router
 }
 

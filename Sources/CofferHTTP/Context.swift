@@ -125,6 +125,13 @@ struct Fields {
         return s
     }
 
+    /// JSON true/false only: Foundation also bridges 0 and 1 to Bool.
+    func optionalBool(_ key: String) throws -> Bool? {
+        guard let v = object[key], !(v is NSNull) else { return nil }
+        guard let b = v as? Bool, type(of: v) == type(of: NSNumber(value: true)) else { throw APIError.validation("\(name(key)) must be a boolean") }
+        return b
+    }
+
     func stringArray(_ key: String) throws -> [String] {
         guard let v = object[key] else { throw APIError.validation("\(name(key)) is required") }
         guard let a = v as? [Any], let s = a as? [String] else { throw APIError.validation("\(name(key)) must be an array of strings") }

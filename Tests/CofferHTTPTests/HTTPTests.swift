@@ -38,9 +38,9 @@ struct TestServer {
     let dir: String
     let configuration: ServerConfiguration
 
-    static func start(logs: LogCapture = LogCapture()) async throws -> TestServer {
+    static func start(logs: LogCapture = LogCapture(), resourceRoots: [String] = []) async throws -> TestServer {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("coffer-http-\(UUID().uuidString)").path
-        let configuration = ServerConfiguration(dataDirectory: dir, catalogURL: "sqlite::memory:")
+        let configuration = ServerConfiguration(dataDirectory: dir, catalogURL: "sqlite::memory:", resourceRoots: resourceRoots)
         let clock = ManualClock(Date())
         var logger = Logger(label: "coffer-test") { _ in CapturingHandler(capture: logs) }
         logger.logLevel = .trace

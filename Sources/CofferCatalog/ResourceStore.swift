@@ -1,0 +1,122 @@
+import Foundation
+import SQLKit
+
+/// A protectable thing registered by an operator: a volume (disk image or
+/// block device), a server (a named set of volumes), or a file system (a
+/// directory). A server's disks are volume rows whose `parentID` is the server.
+public struct ResourceRecord: Sendable, Equatable {
+    public var id: String
+    public var projectID: String
+    public var type: String
+    public var name: String
+    public var description: String
+    public var path: String?
+    public var parentID: String?
+    public var bootable: Bool
+    public var position: Int
+    public var createdAt: Date
+    public var updatedAt: Date
+
+    public init(id: String, projectID: String, type: String, name: String, description: String, path: String?, parentID: String?,
+                bootable: Bool, position: Int, createdAt: Date, updatedAt: Date) {
+        self.id = id
+        self.projectID = projectID
+        self.type = type
+        self.name = name
+        self.description = description
+        self.path = path
+        self.parentID = parentID
+        self.bootable = bootable
+        self.position = position
+        self.createdAt = createdAt
+        self.updatedAt = updatedAt
+    }
+}
+
+public struct ResourceFilter: Sendable {
+    public var type: String?
+    public var name: String?
+    public var id: String?
+    public var parentID: String?
+    public var topLevelOnly = true
+    public init(type: String? = nil, name: String? = nil, id: String? = nil, parentID: String? = nil, topLevelOnly: Bool = true) {
+        self.type = type
+        self.name = name
+        self.id = id
+        self.parentID = parentID
+        self.topLevelOnly = topLevelOnly
+    }
+}
+
+/// Resource rows; every query is scoped by project.
+public struct ResourceStore: Sendable {
+    public let catalog: Catalog
+    public init(catalog: Catalog) { self.catalog = catalog }
+
+    static let columns = ["id", "project_id", "type", "name", "description", "path", "parent_id", "bootable", "position", "created_at", "updated_at"]
+
+    func decode(_ row: any SQLRow) throws -> ResourceRecord {
+        ResourceRecord(id: try row.decode(column: "id", as: String.self), projectID: try row.decode(column: "project_id", as: String.self),
+                       type: try row.decode(column: "type", as: String.self), name: try row.decode(column: "name", as: String.self),
+                       description: try row.decode(column: "description", as: String.self), path: try row.decode(column: "path", as: String?.self),
+                       parentID: try row.decode(column: "parent_id", as: String?.self), bootable: try row.decode(column: "bootable", as: Bool.self),
+                       position: try row.decode(column: "position", as: Int.self),
+                       createdAt: Date(epochMilliseconds: try row.decode(column: "created_at", as: Int64.self)),
+                       updatedAt: Date(epochMilliseconds: try row.decode(column: "updated_at", as: Int64.self)))
+    }
+
+    /// Inserts a resource and its children in one transaction.
+    public func insert(_ records: [ResourceRecord]) async throws {
+        try await catalog.transaction { db in
+            for r in records {
+                try await db.insert(into: "resources").columns(ResourceStore.columns)
+                    .values(SQLBind(r.id), SQLBind(r.projectID), SQLBind(r.type), SQLBind(r.name), SQLBind(r.description), SQLBind(r.path),
+                            SQLBind(r.parentID), SQLBind(r.bootable), SQLBind(r.position), SQLBind(r.createdAt.epochMilliseconds), SQLBind(r.updatedAt.epochMilliseconds))
+                    .run()
+            }
+        }
+    }
+
+    public func get(project: String, id: String) async throws -> ResourceRecord? {
+        try await catalog.sql.select().columns(ResourceStore.columns.map { SQLColumn($0) }).from("resources")
+            .where("project_id", .equal, SQLBind(project)).where("id", .equal, SQLBind(id)).first().map(decode)
+    }
+
+    public func children(project: String, of parent: String) async throws -> [ResourceRecord] {
+        try await catalog.sql.select().columns(ResourceStore.columns.map { SQLColumn($0) }).from("resources")
+            .where("project_id", .equal, SQLBind(project)).where("parent_id", .equal, SQLBind(parent)).orderBy("position").all().map(decode)
+    }
+
+    /// Matching resources, ordered by creation then id, with the total count before paging.
+    public func list(project: String, filter: ResourceFilter, offset: Int, limit: Int) async throws -> (items: [ResourceRecord], total: Int) {
+        func apply(_ q: SQLSelectBuilder) -> SQLSelectBuilder {
+            var q = q.where("project_id", .equal, SQLBind(project))
+            if let t = filter.type { q = q.where("type", .equal, SQLBind(t)) }
+            if let n = filter.name { q = q.where("name", .like, SQLBind("%" + n.replacingOccurrences(of: "%", with: "") + "%")) }
+            if let i = filter.id { q = q.where("id", .equal, SQLBind(i)) }
+            if let p = filter.parentID { q = q.where("parent_id", .equal, SQLBind(p)) } else if filter.topLevelOnly { q = q.where("parent_id", .is, SQLLiteral.null) }
+            return q
+        }
+        let countRow = try await apply(catalog.sql.select().column(SQLFunction("COUNT", args: SQLLiteral.all), as: "n").from("resources")).first()
+        let total = try countRow?.decode(column: "n", as: Int.self) ?? 0
+        let items = try await apply(catalog.sql.select().columns(ResourceStore.columns.map { SQLColumn($0) }).from("resources"))
+            .orderBy("created_at").orderBy("id").offset(offset).limit(limit).all().map(decode)
+        return (items, total)
+    }
+
+    public func update(project: String, id: String, name: String?, description: String?, now: Date) async throws {
+        var q = catalog.sql.update("resources").set("updated_at", to: SQLBind(now.epochMilliseconds))
+        if let name { q = q.set("name", to: SQLBind(name)) }
+        if let description { q = q.set("description", to: SQLBind(description)) }
+        try await q.where("project_id", .equal, SQLBind(project)).where("id", .equal, SQLBind(id)).run()
+    }
+
+    public func delete(project: String, id: String) async throws {
+        try await catalog.sql.delete(from: "resources").where("project_id", .equal, SQLBind(project)).where("id", .equal, SQLBind(id)).run()
+    }
+
+    /// Registered resources (any project) using this exact path: one path, one owner.
+    public func using(path: String) async throws -> ResourceRecord? {
+        try await catalog.sql.select().columns(ResourceStore.columns.map { SQLColumn($0) }).from("resources").where("path", .equal, SQLBind(path)).first().map(decode)
+    }
+}

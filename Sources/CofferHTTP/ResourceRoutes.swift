@@ -1,0 +1,168 @@
+import CofferCatalog
+import CofferService
+import Foundation
+import HTTPTypes
+import Hummingbird
+import NIOCore
+
+/// Coffer's resource inventory (`/v3/{project_id}/coffer/resources`, an
+/// extension documented in docs/api.md) and the CBR protectables listing
+/// built on it.
+struct ResourceRoutes {
+    let resources: ResourceService
+
+    func register(on router: Router<CofferContext>, routes: RouteTable) {
+        func add(_ method: HTTPRequest.Method, _ path: RouterPath, _ handler: @escaping @Sendable (Request, CofferContext) async throws -> Response) {
+            router.on(path, method: method, use: handler)
+            routes.add(method, path.description)
+        }
+        add(.post, "/v3/:project_id/coffer/resources", create)
+        add(.get, "/v3/:project_id/coffer/resources", list)
+        add(.get, "/v3/:project_id/coffer/resources/:resource_id", show)
+        add(.put, "/v3/:project_id/coffer/resources/:resource_id", update)
+        add(.delete, "/v3/:project_id/coffer/resources/:resource_id", delete)
+        add(.get, "/v3/:project_id/protectables/:protectable_type/instances", listProtectables)
+        add(.get, "/v3/:project_id/protectables/:protectable_type/instances/:instance_id", showProtectable)
+    }
+
+    static func gigabytes(_ bytes: Int64?) -> Int? {
+        bytes.map { Int(($0 + (1 << 30) - 1) >> 30) }
+    }
+
+    func json(_ v: ResourceView) -> [String: Any] {
+        let r = v.record
+        var o: [String: Any] = ["id": r.id, "name": r.name, "type": r.type, "description": r.description, "project_id": r.projectID,
+                                "created_at": IdentityRoutes.time(r.createdAt), "updated_at": IdentityRoutes.time(r.updatedAt)]
+        if let p = r.path { o["path"] = p }
+        if let s = v.sizeBytes { o["size_bytes"] = s; o["size"] = ResourceRoutes.gigabytes(s) }
+        if v.type == .server {
+            o["disks"] = v.children.map { c -> [String: Any] in
+                var d: [String: Any] = ["id": c.record.id, "name": c.record.name, "path": c.record.path ?? "", "bootable": c.record.bootable]
+                if let s = c.sizeBytes { d["size_bytes"] = s }
+                return d
+            }
+        }
+        return o
+    }
+
+    static func paging(_ request: Request, defaultLimit: Int = 1000) throws -> (offset: Int, limit: Int) {
+        let q = request.uri.queryParameters
+        var offset = 0, limit = defaultLimit
+        if let o = q["offset"] {
+            guard let v = Int(o), v >= 0 else { throw APIError.validation("offset must be a non-negative integer") }
+            offset = v
+        }
+        if let l = q["limit"] {
+            guard let v = Int(l), (1...1000).contains(v) else { throw APIError.validation("limit must be an integer from 1 to 1000") }
+            limit = v
+        }
+        return (offset, limit)
+    }
+
+    @Sendable func create(_ request: Request, _ context: CofferContext) async throws -> Response {
+        let caller = try context.caller()
+        var request = request
+        let body = try Fields(try await JSONBody.object(&request, context: context)).object("resource")
+        let typeText = try body.string("type")
+        guard let type = ResourceType(rawValue: typeText) else {
+            throw APIError.validation("resource.type must be one of \(ResourceType.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+        var disks: [DiskInput] = []
+        if let raw = body.object["disks"], !(raw is NSNull) {
+            guard let list = raw as? [Any] else { throw APIError.validation("resource.disks must be an array") }
+            for (i, item) in list.enumerated() {
+                guard let d = item as? [String: Any] else { throw APIError.validation("resource.disks[\(i)] must be an object") }
+                let f = Fields(d, path: "resource.disks[\(i)]")
+                disks.append(DiskInput(name: try f.string("name"), path: try f.string("path"), bootable: try f.optionalBool("bootable") ?? false))
+            }
+        }
+        let view = try await resources.register(caller: caller, ResourceInput(type: type, name: try body.string("name"), description: try body.optionalString("description") ?? "",
+                                                                               path: try body.optionalString("path"), disks: disks, projectID: try body.optionalString("project_id")))
+        return JSONBody.response(["resource": json(view)])
+    }
+
+    @Sendable func list(_ request: Request, _ context: CofferContext) async throws -> Response {
+        let caller = try context.caller()
+        let (offset, limit) = try ResourceRoutes.paging(request, defaultLimit: 100)
+        let q = request.uri.queryParameters
+        var filter = ResourceFilter()
+        if let t = q["type"] {
+            guard ResourceType(rawValue: String(t)) != nil else { throw APIError.validation("type must be one of \(ResourceType.allCases.map(\.rawValue).joined(separator: ", "))") }
+            filter.type = String(t)
+        }
+        filter.name = q["name"].map(String.init)
+        let (items, total) = try await resources.list(project: caller.projectID, filter: filter, offset: offset, limit: limit)
+        return JSONBody.response(["resources": items.map(json), "count": total, "offset": offset, "limit": limit])
+    }
+
+    @Sendable func show(_ request: Request, _ context: CofferContext) async throws -> Response {
+        let caller = try context.caller()
+        let view = try await resources.view(project: caller.projectID, id: try context.parameters.require("resource_id"))
+        return JSONBody.response(["resource": json(view)])
+    }
+
+    @Sendable func update(_ request: Request, _ context: CofferContext) async throws -> Response {
+        let caller = try context.caller()
+        var request = request
+        let body = try Fields(try await JSONBody.object(&request, context: context)).object("resource")
+        for key in body.object.keys where !["name", "description"].contains(key) {
+            throw APIError.validation("resource.\(key) cannot be changed (only name and description); remove and register again")
+        }
+        let view = try await resources.update(caller: caller, id: try context.parameters.require("resource_id"),
+                                              name: try body.optionalString("name"), description: try body.optionalString("description"))
+        return JSONBody.response(["resource": json(view)])
+    }
+
+    @Sendable func delete(_ request: Request, _ context: CofferContext) async throws -> Response {
+        let caller = try context.caller()
+        try await resources.remove(caller: caller, id: try context.parameters.require("resource_id"))
+        return Response(status: .noContent)
+    }
+
+    // MARK: protectables
+
+    func protectable(_ v: ResourceView) -> [String: Any] {
+        var o: [String: Any] = ["id": v.record.id, "name": v.record.name, "type": v.record.type, "status": "available",
+                                "detail": ["path": v.record.path ?? ""], "protectable": ["result": true, "code": "", "reason": "", "message": ""]]
+        o["size"] = ResourceRoutes.gigabytes(v.sizeBytes) ?? 0
+        o["children"] = v.children.map { protectable($0) }
+        return o
+    }
+
+    func protectableType(_ context: CofferContext) throws -> ResourceType {
+        let text = try context.parameters.require("protectable_type")
+        guard let t = ResourceType(protectableType: text) else {
+            throw APIError.validation("protectable_type must be server, disk or turbo")
+        }
+        return t
+    }
+
+    @Sendable func listProtectables(_ request: Request, _ context: CofferContext) async throws -> Response {
+        let caller = try context.caller()
+        let type = try protectableType(context)
+        let (offset, limit) = try ResourceRoutes.paging(request)
+        let q = request.uri.queryParameters
+        if let status = q["status"], status != "available" { return JSONBody.response(["instances": [[String: Any]]()]) }
+        var filter = ResourceFilter(type: type.rawValue, name: q["name"].map(String.init), id: q["id"].map(String.init))
+        if type == .volume {
+            // A server's disks are volumes too; server_id narrows to one server's.
+            filter.topLevelOnly = false
+            filter.parentID = q["server_id"].map(String.init)
+        }
+        var (items, _) = try await resources.list(project: caller.projectID, filter: filter, offset: 0, limit: 1_000_000)
+        if let marker = q["marker"] {
+            guard let i = items.firstIndex(where: { $0.record.id == marker }) else { throw APIError.validation("marker \(marker) is not an instance id") }
+            items = Array(items[(i + 1)...])
+        }
+        let page = items.dropFirst(offset).prefix(limit)
+        return JSONBody.response(["instances": page.map(protectable)])
+    }
+
+    @Sendable func showProtectable(_ request: Request, _ context: CofferContext) async throws -> Response {
+        let caller = try context.caller()
+        let type = try protectableType(context)
+        let view = try await resources.view(project: caller.projectID, id: try context.parameters.require("instance_id"))
+        guard view.type == type else { throw APIError(status: .notFound, code: "BackupService.6302", message: "resource \(view.record.id) is not a \(type.protectableType)") }
+        return JSONBody.response(["instance": protectable(view)])
+    }
+}

@@ -1,0 +1,233 @@
+import CofferCatalog
+import CofferSystem
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+public enum ResourceType: String, Sendable, CaseIterable {
+    case volume = "OS::Cinder::Volume"
+    case server = "OS::Nova::Server"
+    case fileSystem = "OS::Sfs::Turbo"
+
+    /// The `protectable_type` path segment of the CBR protectables API.
+    public var protectableType: String {
+        switch self {
+        case .volume: return "disk"
+        case .server: return "server"
+        case .fileSystem: return "turbo"
+        }
+    }
+
+    public init?(protectableType: String) {
+        guard let t = ResourceType.allCases.first(where: { $0.protectableType == protectableType }) else { return nil }
+        self = t
+    }
+}
+
+public struct DiskInput: Sendable {
+    public var name: String
+    public var path: String
+    public var bootable: Bool
+    public init(name: String, path: String, bootable: Bool) {
+        self.name = name
+        self.path = path
+        self.bootable = bootable
+    }
+}
+
+public struct ResourceInput: Sendable {
+    public var type: ResourceType
+    public var name: String
+    public var description: String
+    public var path: String?
+    public var disks: [DiskInput]
+    /// Register for another project (service admin only).
+    public var projectID: String?
+    public init(type: ResourceType, name: String, description: String = "", path: String? = nil, disks: [DiskInput] = [], projectID: String? = nil) {
+        self.type = type
+        self.name = name
+        self.description = description
+        self.path = path
+        self.disks = disks
+        self.projectID = projectID
+    }
+}
+
+/// A resource as the API shows it: the row, a server's disks, and the size
+/// read from the source now (nil for directories, whose size is what a backup reads).
+public struct ResourceView: Sendable {
+    public var record: ResourceRecord
+    public var children: [ResourceView]
+    public var sizeBytes: Int64?
+    public var type: ResourceType { ResourceType(rawValue: record.type) ?? .volume }
+}
+
+/// The resource inventory: operators register paths (confined to the
+/// server's resource roots); projects see only their own resources.
+public final class ResourceService: @unchecked Sendable {
+    let store: ResourceStore
+    let identity: IdentityStore
+    let clock: any Clock
+    /// Canonical resource roots (symlinks resolved).
+    public let roots: [String]
+
+    public init(store: ResourceStore, identity: IdentityStore, roots: [String], clock: any Clock = SystemClock()) {
+        self.store = store
+        self.identity = identity
+        self.clock = clock
+        self.roots = roots.compactMap { ResourceService.canonical($0) }
+    }
+
+    static func canonical(_ path: String) -> String? {
+        guard let p = realpath(path, nil) else { return nil }
+        defer { free(p) }
+        return String(cString: p)
+    }
+
+    static func notFound(_ id: String) -> ServiceError { ServiceError(.notFound, "BackupService.6302", "resource \(id) does not exist") }
+
+    /// The canonical form of `path` if it exists and lies under a resource
+    /// root; otherwise a 400 naming `field`. Used for registration and for
+    /// restore targets alike.
+    public func confine(_ path: String, field: String) throws -> String {
+        guard path.hasPrefix("/") else { throw ServiceError.validation("\(field) must be an absolute path") }
+        guard !path.utf8.contains(0) else { throw ServiceError.validation("\(field) must not contain NUL") }
+        guard let real = ResourceService.canonical(path) else { throw ServiceError.validation("\(field) \(path) does not exist") }
+        guard roots.contains(where: { real == $0 || real.hasPrefix($0 == "/" ? "/" : $0 + "/") }) else {
+            throw ServiceError.validation("\(field) \(path) is not under a resource root of this server (--resource-root)")
+        }
+        return real
+    }
+
+    static func fileKind(_ path: String) -> (isDirectory: Bool, isVolume: Bool) {
+        var st = stat()
+        guard stat(path, &st) == 0 else { return (false, false) }
+        let fmt = st.st_mode & S_IFMT
+        return (fmt == S_IFDIR, fmt == S_IFREG || fmt == S_IFBLK)
+    }
+
+    static func volumeSize(_ path: String) -> Int64? {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return nil }
+        defer { close(fd) }
+        let end = lseek(fd, 0, SEEK_END)
+        return end >= 0 ? Int64(end) : nil
+    }
+
+    static func validateName(_ name: String, field: String) throws {
+        guard !name.isEmpty, name.count <= 255 else { throw ServiceError.validation("\(field) must be 1 to 255 characters") }
+        guard !name.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) else {
+            throw ServiceError.validation("\(field) must not contain control characters")
+        }
+    }
+
+    static func requireAdmin(_ caller: Principal) throws {
+        guard caller.role == .admin else {
+            throw ServiceError(.forbidden, "BackupService.8600", "registering resources is an operator's act: role admin is required")
+        }
+    }
+
+    public func register(caller: Principal, _ input: ResourceInput) async throws -> ResourceView {
+        try ResourceService.requireAdmin(caller)
+        var project = caller.projectID
+        if let other = input.projectID, other != caller.projectID {
+            guard caller.projectName == "admin" else {
+                throw ServiceError(.forbidden, "BackupService.8600", "only an admin of the admin project may register resources for another project")
+            }
+            guard try await identity.project(id: other) != nil else { throw ServiceError.validation("resource.project_id \(other) does not exist") }
+            project = other
+        }
+        try ResourceService.validateName(input.name, field: "resource.name")
+        guard input.description.count <= 255 else { throw ServiceError.validation("resource.description must be at most 255 characters") }
+        let now = clock.now()
+        let id = UUID().uuidString.lowercased()
+        var rows: [ResourceRecord] = []
+        switch input.type {
+        case .volume, .fileSystem:
+            guard input.disks.isEmpty else { throw ServiceError.validation("resource.disks is only for \(ResourceType.server.rawValue)") }
+            guard let raw = input.path else { throw ServiceError.validation("resource.path is required for \(input.type.rawValue)") }
+            let path = try confine(raw, field: "resource.path")
+            let kind = ResourceService.fileKind(path)
+            if input.type == .volume && !kind.isVolume {
+                throw ServiceError(.badRequest, "BackupService.6102", "resource.path \(raw) is not a disk image file or block device (\(input.type.rawValue))")
+            }
+            if input.type == .fileSystem && !kind.isDirectory {
+                throw ServiceError(.badRequest, "BackupService.6102", "resource.path \(raw) is not a directory (\(input.type.rawValue))")
+            }
+            try await ensureUnused(path, field: "resource.path")
+            rows.append(ResourceRecord(id: id, projectID: project, type: input.type.rawValue, name: input.name, description: input.description,
+                                       path: path, parentID: nil, bootable: false, position: 0, createdAt: now, updatedAt: now))
+        case .server:
+            guard input.path == nil else { throw ServiceError.validation("resource.path is not used for \(ResourceType.server.rawValue); give resource.disks") }
+            guard !input.disks.isEmpty else { throw ServiceError.validation("resource.disks must list at least one disk") }
+            guard input.disks.count <= 64 else { throw ServiceError.validation("resource.disks may list at most 64 disks") }
+            rows.append(ResourceRecord(id: id, projectID: project, type: input.type.rawValue, name: input.name, description: input.description,
+                                       path: nil, parentID: nil, bootable: false, position: 0, createdAt: now, updatedAt: now))
+            var seen = Set<String>()
+            for (i, disk) in input.disks.enumerated() {
+                let field = "resource.disks[\(i)]"
+                try ResourceService.validateName(disk.name, field: field + ".name")
+                let path = try confine(disk.path, field: field + ".path")
+                guard ResourceService.fileKind(path).isVolume else {
+                    throw ServiceError(.badRequest, "BackupService.6102", "\(field).path \(disk.path) is not a disk image file or block device")
+                }
+                guard seen.insert(path).inserted else { throw ServiceError(.badRequest, "BackupService.6104", "\(field).path \(disk.path) is listed twice") }
+                try await ensureUnused(path, field: field + ".path")
+                rows.append(ResourceRecord(id: UUID().uuidString.lowercased(), projectID: project, type: ResourceType.volume.rawValue, name: disk.name,
+                                           description: "", path: path, parentID: id, bootable: disk.bootable, position: i, createdAt: now, updatedAt: now))
+            }
+        }
+        try await store.insert(rows)
+        return try await view(project: project, id: id)
+    }
+
+    func ensureUnused(_ path: String, field: String) async throws {
+        if try await store.using(path: path) != nil {
+            throw ServiceError(.badRequest, "BackupService.6103", "\(field) is already registered as another resource")
+        }
+    }
+
+    func view(_ r: ResourceRecord) async throws -> ResourceView {
+        let children = try await store.children(project: r.projectID, of: r.id)
+        var childViews: [ResourceView] = []
+        for c in children { childViews.append(ResourceView(record: c, children: [], sizeBytes: c.path.flatMap(ResourceService.volumeSize))) }
+        let size: Int64?
+        switch ResourceType(rawValue: r.type) {
+        case .volume: size = r.path.flatMap(ResourceService.volumeSize)
+        case .server: size = childViews.reduce(Int64(0)) { $0 + ($1.sizeBytes ?? 0) }
+        default: size = nil
+        }
+        return ResourceView(record: r, children: childViews, sizeBytes: size)
+    }
+
+    public func view(project: String, id: String) async throws -> ResourceView {
+        guard let r = try await store.get(project: project, id: id) else { throw ResourceService.notFound(id) }
+        return try await view(r)
+    }
+
+    public func list(project: String, filter: ResourceFilter, offset: Int, limit: Int) async throws -> (items: [ResourceView], total: Int) {
+        let (rows, total) = try await store.list(project: project, filter: filter, offset: offset, limit: limit)
+        var out: [ResourceView] = []
+        for r in rows { out.append(try await view(r)) }
+        return (out, total)
+    }
+
+    public func update(caller: Principal, id: String, name: String?, description: String?) async throws -> ResourceView {
+        try ResourceService.requireAdmin(caller)
+        guard let existing = try await store.get(project: caller.projectID, id: id) else { throw ResourceService.notFound(id) }
+        if let name { try ResourceService.validateName(name, field: "resource.name") }
+        if let description, description.count > 255 { throw ServiceError.validation("resource.description must be at most 255 characters") }
+        try await store.update(project: caller.projectID, id: existing.id, name: name, description: description, now: clock.now())
+        return try await view(project: caller.projectID, id: id)
+    }
+
+    public func remove(caller: Principal, id: String) async throws {
+        try ResourceService.requireAdmin(caller)
+        guard let existing = try await store.get(project: caller.projectID, id: id) else { throw ResourceService.notFound(id) }
+        if existing.parentID != nil {
+            throw ServiceError.validation("resource \(id) is a disk of server \(existing.parentID!); remove the server instead")
+        }
+        try await store.delete(project: caller.projectID, id: id)
+    }
+}
