@@ -50,7 +50,7 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ], swiftSettings: swift5),
         .target(name: "CofferService", dependencies: [
-            "CofferCatalog", "CofferCrypto", "CofferEngine",
+            "CofferCatalog", "CofferCrypto", "CofferEngine", "CofferRepository", "CofferBlobStore",
             .product(name: "Logging", package: "swift-log"),
         ], swiftSettings: swift5),
         .target(name: "CofferHTTP", dependencies: [

@@ -110,6 +110,12 @@ public final class Catalog: @unchecked Sendable {
             "CREATE INDEX resources_project ON resources (project_id, type)",
             "CREATE INDEX resources_parent ON resources (parent_id)",
         ]),
+        (3, [
+            "CREATE TABLE vaults (id TEXT PRIMARY KEY, project_id TEXT NOT NULL REFERENCES projects(id) ON DELETE CASCADE, user_id TEXT NOT NULL, name TEXT NOT NULL, description TEXT NOT NULL, object_type TEXT NOT NULL, protect_type TEXT NOT NULL, consistent_level TEXT NOT NULL, cloud_type TEXT NOT NULL, charging_mode TEXT NOT NULL, size_gb BIGINT NOT NULL, status TEXT NOT NULL, auto_bind BOOLEAN NOT NULL, auto_expand BOOLEAN NOT NULL, smn_notify BOOLEAN NOT NULL, threshold BIGINT NOT NULL, locked BOOLEAN NOT NULL, availability_zone TEXT NOT NULL, enterprise_project_id TEXT NOT NULL, backup_name_prefix TEXT NOT NULL, policy_id TEXT, tags TEXT NOT NULL, bind_rules TEXT NOT NULL, used_bytes BIGINT NOT NULL, key_sealed TEXT NOT NULL, created_at BIGINT NOT NULL, updated_at BIGINT NOT NULL)",
+            "CREATE INDEX vaults_project ON vaults (project_id, created_at)",
+            "CREATE TABLE vault_resources (resource_id TEXT PRIMARY KEY REFERENCES resources(id) ON DELETE CASCADE, vault_id TEXT NOT NULL REFERENCES vaults(id) ON DELETE CASCADE, project_id TEXT NOT NULL, extra_info TEXT NOT NULL, position BIGINT NOT NULL)",
+            "CREATE INDEX vault_resources_vault ON vault_resources (vault_id, position)",
+        ]),
     ]
 
     func migrate() async throws {

@@ -47,6 +47,7 @@ public struct CofferServices: Sendable {
     public var catalog: Catalog
     public var identity: IdentityService
     public var resources: ResourceService
+    public var vaults: VaultService
     public var logger: Logger
 
     /// Opens (or creates) the data directory: master key, catalog, and on an
@@ -71,7 +72,9 @@ public struct CofferServices: Sendable {
         }
         let resources = ResourceService(store: ResourceStore(catalog: catalog), identity: IdentityStore(catalog: catalog),
                                         roots: configuration.resourceRoots, clock: clock)
-        return (CofferServices(catalog: catalog, identity: identity, resources: resources, logger: logger), created)
+        let vaults = VaultService(store: VaultStore(catalog: catalog), resources: resources, resourceStore: ResourceStore(catalog: catalog),
+                                  secrets: secrets, dataDirectory: configuration.dataDirectory, clock: clock)
+        return (CofferServices(catalog: catalog, identity: identity, resources: resources, vaults: vaults, logger: logger), created)
     }
 
     /// 32 random bytes in a 0600 file, made on first start.
@@ -114,6 +117,7 @@ public func buildRouter(services: CofferServices, configuration: ServerConfigura
     routes.add(.get, "/health")
     IdentityRoutes(identity: services.identity, region: configuration.region).register(on: router, routes: routes)
     ResourceRoutes(resources: services.resources).register(on: router, routes: routes)
+    VaultRoutes(vaults: services.vaults).register(on: router, routes: routes)
     return router
 }
 

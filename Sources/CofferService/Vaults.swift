@@ -1,0 +1,303 @@
+import CofferBlobStore
+import CofferCatalog
+import CofferCrypto
+import CofferRepository
+import CofferSystem
+import Foundation
+
+/// What a client sends to create a vault (CBR VaultCreate), already typed.
+public struct VaultInput: Sendable {
+    public struct Billing: Sendable {
+        public var consistentLevel: String
+        public var objectType: String
+        public var protectType: String
+        public var size: Int
+        public var cloudType: String?
+        public var chargingMode: String?
+        public init(consistentLevel: String, objectType: String, protectType: String, size: Int, cloudType: String? = nil, chargingMode: String? = nil) {
+            self.consistentLevel = consistentLevel
+            self.objectType = objectType
+            self.protectType = protectType
+            self.size = size
+            self.cloudType = cloudType
+            self.chargingMode = chargingMode
+        }
+    }
+    public struct Resource: Sendable {
+        public var id: String
+        public var type: String
+        public var extraInfo: String
+        public init(id: String, type: String, extraInfo: String = "{}") {
+            self.id = id
+            self.type = type
+            self.extraInfo = extraInfo
+        }
+    }
+    public struct Tag: Sendable, Codable, Equatable {
+        public var key: String
+        public var value: String
+        public init(key: String, value: String) {
+            self.key = key
+            self.value = value
+        }
+    }
+
+    public var name: String
+    public var description: String = ""
+    public var billing: Billing
+    public var resources: [Resource] = []
+    public var tags: [Tag]?
+    public var backupPolicyID: String?
+    public var autoBind = false
+    public var autoExpand = false
+    public var smnNotify = true
+    public var threshold = 80
+    public var locked = false
+    public var availabilityZone = ""
+    public var enterpriseProjectID = "0"
+    public var backupNamePrefix = ""
+
+    public init(name: String, billing: Billing) {
+        self.name = name
+        self.billing = billing
+    }
+}
+
+public struct VaultUpdateInput: Sendable {
+    public var name: String?
+    public var size: Int?
+    public var consistentLevel: String?
+    public var autoBind: Bool?
+    public var autoExpand: Bool?
+    public var smnNotify: Bool?
+    public var threshold: Int?
+    public var locked: Bool?
+    public init() {}
+}
+
+public struct VaultView: Sendable {
+    public var record: VaultRecord
+    public var resources: [(binding: VaultResourceRecord, resource: ResourceView)]
+}
+
+/// CBR vaults: each owns one encrypted repository under the data directory;
+/// resources of the vault's object type are bound to at most one vault.
+public final class VaultService: @unchecked Sendable {
+    let store: VaultStore
+    let resources: ResourceService
+    let resourceStore: ResourceStore
+    let secrets: SecretBox
+    let clock: any Clock
+    let dataDirectory: String
+
+    public init(store: VaultStore, resources: ResourceService, resourceStore: ResourceStore, secrets: SecretBox, dataDirectory: String, clock: any Clock = SystemClock()) {
+        self.store = store
+        self.resources = resources
+        self.resourceStore = resourceStore
+        self.secrets = secrets
+        self.dataDirectory = dataDirectory
+        self.clock = clock
+    }
+
+    public static let objectTypes = ["server", "disk", "turbo", "workspace", "vmware", "rds", "file"]
+    public static let supportedObjectTypes: [String: ResourceType] = ["server": .server, "disk": .volume, "turbo": .fileSystem]
+    public static let providerIDs = ["server": "0daac4c5-6707-4851-97ba-169e36266b66", "disk": "d1603440-187d-4516-af25-121250c7cc97",
+                                     "turbo": "3f3c3220-245c-4805-b811-758870015881"]
+    public static let specCodes = ["server": "vault.backup.server.normal", "disk": "vault.backup.volume.normal", "turbo": "vault.backup.turbo.normal"]
+
+    static func notFound(_ id: String) -> ServiceError { ServiceError(.notFound, "BackupService.6105", "vault \(id) does not exist") }
+
+    /// `^[\u4E00-\u9FA5\uf900-\ufa2da-zA-Z0-9_\-]*$`, 1-64 characters.
+    static func validateName(_ name: String, field: String) throws {
+        guard (1...64).contains(name.count) else { throw ServiceError.validation("\(field) must be 1 to 64 characters") }
+        let ok = name.unicodeScalars.allSatisfy { s in
+            (0x4E00...0x9FA5).contains(s.value) || (0xF900...0xFA2D).contains(s.value) || (s.isASCII && (CharacterSet.alphanumerics.contains(s) || s == "_" || s == "-"))
+        }
+        guard ok else { throw ServiceError.validation("\(field) may contain only letters, digits, '_' and '-'") }
+    }
+
+    static func validateTags(_ tags: [VaultInput.Tag]) throws {
+        guard !tags.isEmpty else { throw ServiceError.validation("vault.tags must not be empty when given") }
+        guard tags.count <= 10 else { throw ServiceError.validation("vault.tags may hold at most 10 tags") }
+        var keys = Set<String>()
+        let forbidden = Set("=*<>\\,|/".unicodeScalars)
+        for (i, t) in tags.enumerated() {
+            let key = t.key.trimmingCharacters(in: .whitespaces)
+            guard !key.isEmpty, key.count <= 36 else { throw ServiceError.validation("vault.tags[\(i)].key must be 1 to 36 characters") }
+            guard t.value.count <= 43 else { throw ServiceError.validation("vault.tags[\(i)].value must be at most 43 characters") }
+            for text in [t.key, t.value] where text.unicodeScalars.contains(where: { $0.value < 32 || forbidden.contains($0) }) {
+                throw ServiceError.validation("vault.tags[\(i)] must not contain control characters or = * < > \\ , | /")
+            }
+            guard keys.insert(key).inserted else { throw ServiceError.validation("vault.tags[\(i)].key \(key) is repeated") }
+        }
+    }
+
+    /// Checks resources against the inventory and the vault's object type.
+    func checkResources(_ list: [VaultInput.Resource], project: String, objectType: String, field: String) async throws {
+        guard let wanted = VaultService.supportedObjectTypes[objectType] else { return }
+        var seen = Set<String>()
+        for (i, r) in list.enumerated() {
+            guard seen.insert(r.id).inserted else { throw ServiceError(.badRequest, "BackupService.6104", "\(field)[\(i)].id \(r.id) is listed twice") }
+            guard let existing = try await resourceStore.get(project: project, id: r.id), existing.parentID == nil else {
+                throw ServiceError(.notFound, "BackupService.6302", "\(field)[\(i)].id \(r.id): resource does not exist")
+            }
+            guard r.type == existing.type, existing.type == wanted.rawValue else {
+                throw ServiceError(.badRequest, "BackupService.6102", "\(field)[\(i)]: resource type \(r.type) does not match the vault's object type \(objectType) (\(wanted.rawValue))")
+            }
+            if try await store.vault(ofResource: r.id) != nil {
+                throw ServiceError(.badRequest, "BackupService.6103", "\(field)[\(i)].id \(r.id) is already in a vault")
+            }
+        }
+    }
+
+    public func repositoryPath(_ vaultID: String) -> String { dataDirectory + "/vaults/" + vaultID }
+
+    public func create(caller: Principal, _ input: VaultInput) async throws -> VaultView {
+        try VaultService.validateName(input.name, field: "vault.name")
+        guard input.description.count <= 64, !input.description.contains("<"), !input.description.contains(">") else {
+            throw ServiceError.validation("vault.description must be at most 64 characters without < or >")
+        }
+        let b = input.billing
+        guard ["app_consistent", "crash_consistent"].contains(b.consistentLevel) else { throw ServiceError.validation("vault.billing.consistent_level must be app_consistent or crash_consistent") }
+        guard VaultService.objectTypes.contains(b.objectType) else { throw ServiceError.validation("vault.billing.object_type must be one of \(VaultService.objectTypes.joined(separator: ", "))") }
+        guard VaultService.supportedObjectTypes[b.objectType] != nil else {
+            throw ServiceError.validation("vault.billing.object_type \(b.objectType) is not supported by this server (server, disk, turbo)")
+        }
+        guard ["backup", "replication"].contains(b.protectType) else { throw ServiceError.validation("vault.billing.protect_type must be backup or replication") }
+        guard b.protectType == "backup" else { throw ServiceError.validation("vault.billing.protect_type replication is not supported by this server yet") }
+        guard (10...10_485_760).contains(b.size) else { throw ServiceError(.badRequest, "BackupService.6101", "vault.billing.size must be 10 to 10485760 (GB)") }
+        if let c = b.cloudType, !["public", "hybrid"].contains(c) { throw ServiceError.validation("vault.billing.cloud_type must be public or hybrid") }
+        if let m = b.chargingMode {
+            guard ["post_paid", "pre_paid"].contains(m) else { throw ServiceError.validation("vault.billing.charging_mode must be post_paid or pre_paid") }
+            guard m == "post_paid" else { throw ServiceError.validation("vault.billing.charging_mode pre_paid is not available on a self-hosted server") }
+        }
+        guard (1...100).contains(input.threshold) else { throw ServiceError.validation("vault.threshold must be 1 to 100") }
+        guard input.backupNamePrefix.count <= 32 else { throw ServiceError.validation("vault.backup_name_prefix must be at most 32 characters") }
+        guard input.availabilityZone.count <= 32 else { throw ServiceError.validation("vault.availability_zone must be at most 32 characters") }
+        guard input.resources.count <= 255 else { throw ServiceError(.badRequest, "BackupService.6100", "vault.resources may list at most 255 resources") }
+        if let tags = input.tags { try VaultService.validateTags(tags) }
+        if let policy = input.backupPolicyID {
+            throw ServiceError(.notFound, "BackupService.6000", "vault.backup_policy_id \(policy): policy does not exist")
+        }
+        try await checkResources(input.resources, project: caller.projectID, objectType: b.objectType, field: "vault.resources")
+
+        let id = UUID().uuidString.lowercased()
+        let key = randomBytes(32)
+        // The repository first: a vault row never points at nothing.
+        let store = LocalBlobStore(root: URL(fileURLWithPath: repositoryPath(id)))
+        do {
+            _ = try await Repository.initialize(store: store, secret: .keyFile(key))
+        } catch {
+            throw ServiceError(.internalFailure, "BackupService.9910", "cannot create the vault's repository: \(error)")
+        }
+        let now = clock.now()
+        let tags = String(decoding: try JSONEncoder().encode(input.tags ?? []), as: UTF8.self)
+        let record = VaultRecord(id: id, projectID: caller.projectID, userID: caller.userID, name: input.name, description: input.description,
+                                 objectType: b.objectType, protectType: b.protectType, consistentLevel: b.consistentLevel, cloudType: b.cloudType ?? "public",
+                                 chargingMode: "post_paid", sizeGB: b.size, status: "available", autoBind: input.autoBind, autoExpand: input.autoExpand,
+                                 smnNotify: input.smnNotify, threshold: input.threshold, locked: input.locked, availabilityZone: input.availabilityZone,
+                                 enterpriseProjectID: input.enterpriseProjectID, backupNamePrefix: input.backupNamePrefix, policyID: nil, tags: tags,
+                                 bindRules: "{\"tags\":[]}", usedBytes: 0, keySealed: secrets.seal(key.map { String(format: "%02x", $0) }.joined(), context: "vault-key:\(id)"),
+                                 createdAt: now, updatedAt: now)
+        let bindings = input.resources.enumerated().map { VaultResourceRecord(resourceID: $1.id, vaultID: id, projectID: caller.projectID, extraInfo: $1.extraInfo, position: $0) }
+        do {
+            try await self.store.insert(record, resources: bindings)
+        } catch let e as CatalogError where e.code == .conflict {
+            try? FileManager.default.removeItem(atPath: repositoryPath(id))
+            throw ServiceError(.badRequest, "BackupService.6103", e.description)
+        } catch {
+            try? FileManager.default.removeItem(atPath: repositoryPath(id))
+            throw error
+        }
+        return try await view(project: caller.projectID, id: id)
+    }
+
+    public func view(project: String, id: String) async throws -> VaultView {
+        guard let v = try await store.get(project: project, id: id) else { throw VaultService.notFound(id) }
+        return try await view(v)
+    }
+
+    func view(_ v: VaultRecord) async throws -> VaultView {
+        var bound: [(VaultResourceRecord, ResourceView)] = []
+        for b in try await store.resources(vault: v.id) {
+            if let r = try? await resources.view(project: v.projectID, id: b.resourceID) { bound.append((b, r)) }
+        }
+        return VaultView(record: v, resources: bound)
+    }
+
+    public func list(project: String, filter: VaultFilter, offset: Int, limit: Int) async throws -> (items: [VaultView], total: Int) {
+        let (rows, total) = try await store.list(project: project, filter: filter, offset: offset, limit: limit)
+        var out: [VaultView] = []
+        for r in rows { out.append(try await view(r)) }
+        return (out, total)
+    }
+
+    public func update(caller: Principal, id: String, _ input: VaultUpdateInput) async throws -> VaultView {
+        guard var v = try await store.get(project: caller.projectID, id: id) else { throw VaultService.notFound(id) }
+        if let name = input.name { try VaultService.validateName(name, field: "vault.name"); v.name = name }
+        if let size = input.size {
+            guard (1...10_485_760).contains(size) else { throw ServiceError(.badRequest, "BackupService.6101", "vault.billing.size must be 1 to 10485760 (GB)") }
+            guard Int64(size) << 30 >= v.usedBytes else {
+                throw ServiceError(.badRequest, "BackupService.6101", "vault.billing.size \(size) GB is smaller than what the vault already uses")
+            }
+            v.sizeGB = size
+        }
+        if let c = input.consistentLevel {
+            guard ["app_consistent", "crash_consistent"].contains(c) else { throw ServiceError.validation("vault.billing.consistent_level must be app_consistent or crash_consistent") }
+            v.consistentLevel = c
+        }
+        if let t = input.threshold {
+            guard (1...100).contains(t) else { throw ServiceError.validation("vault.threshold must be 1 to 100") }
+            v.threshold = t
+        }
+        if let b = input.autoBind { v.autoBind = b }
+        if let b = input.autoExpand { v.autoExpand = b }
+        if let b = input.smnNotify { v.smnNotify = b }
+        if let l = input.locked {
+            guard l || !v.locked else { throw ServiceError(.badRequest, "BackupService.6110", "a locked vault cannot be unlocked") }
+            v.locked = l
+        }
+        v.updatedAt = clock.now()
+        try await store.update(v)
+        return try await view(v)
+    }
+
+    public func delete(caller: Principal, id: String) async throws {
+        guard let v = try await store.get(project: caller.projectID, id: id) else { throw VaultService.notFound(id) }
+        guard ["available", "error"].contains(v.status) else {
+            throw ServiceError(.badRequest, "BackupService.6112", "vault \(id) cannot be deleted while its status is \(v.status)")
+        }
+        try await store.delete(project: caller.projectID, id: id)
+        try? FileManager.default.removeItem(atPath: repositoryPath(id))
+    }
+
+    public func addResources(caller: Principal, id: String, _ list: [VaultInput.Resource]) async throws -> [String] {
+        guard let v = try await store.get(project: caller.projectID, id: id) else { throw VaultService.notFound(id) }
+        guard (1...256).contains(list.count) else { throw ServiceError.validation("resources must list 1 to 256 resources") }
+        try await checkResources(list, project: caller.projectID, objectType: v.objectType, field: "resources")
+        let existing = try await store.resources(vault: id)
+        guard existing.count + list.count <= 255 else { throw ServiceError(.badRequest, "BackupService.6100", "a vault holds at most 255 resources") }
+        let start = (existing.map(\.position).max() ?? -1) + 1
+        do {
+            try await store.addResources(list.enumerated().map { VaultResourceRecord(resourceID: $1.id, vaultID: id, projectID: caller.projectID, extraInfo: $1.extraInfo, position: start + $0) })
+        } catch let e as CatalogError where e.code == .conflict {
+            throw ServiceError(.badRequest, "BackupService.6103", e.description)
+        }
+        return list.map(\.id)
+    }
+
+    public func removeResources(caller: Principal, id: String, _ ids: [String]) async throws -> [String] {
+        guard try await store.get(project: caller.projectID, id: id) != nil else { throw VaultService.notFound(id) }
+        guard (1...256).contains(ids.count) else { throw ServiceError.validation("resource_ids must list 1 to 256 ids") }
+        let bound = Set(try await store.resources(vault: id).map(\.resourceID))
+        for (i, rid) in ids.enumerated() where !bound.contains(rid) {
+            throw ServiceError(.badRequest, "BackupService.6135", "resource_ids[\(i)] \(rid) is not in the vault")
+        }
+        try await store.removeResources(vault: id, ids: ids)
+        return ids
+    }
+
+    public func summary(project: String) async throws -> (sizeGB: Int, usedBytes: Int64) {
+        try await store.summary(project: project)
+    }
+}
