@@ -68,12 +68,19 @@ struct Serve: AsyncParsableCommand {
         }
         logger.info("coffer serving", metadata: ["listen": "\(configuration.host):\(configuration.port)", "data_dir": "\(configuration.dataDirectory)"])
         let app = buildApplication(services: services, configuration: configuration)
+        // The worker runs beside the HTTP server; on SIGTERM/SIGINT the server
+        // stops accepting, and the worker finishes the job in hand, then stops.
+        let worker = Task { await services.worker.runForever() }
         do {
             try await app.runService()
         } catch {
+            worker.cancel()
+            await worker.value
             await services.catalog.close()
             throw error
         }
+        worker.cancel()
+        await worker.value
         await services.catalog.close()
     }
 }

@@ -116,6 +116,17 @@ public final class Catalog: @unchecked Sendable {
             "CREATE TABLE vault_resources (resource_id TEXT PRIMARY KEY REFERENCES resources(id) ON DELETE CASCADE, vault_id TEXT NOT NULL REFERENCES vaults(id) ON DELETE CASCADE, project_id TEXT NOT NULL, extra_info TEXT NOT NULL, position BIGINT NOT NULL)",
             "CREATE INDEX vault_resources_vault ON vault_resources (vault_id, position)",
         ]),
+        (4, [
+            "CREATE TABLE checkpoints (id TEXT PRIMARY KEY, project_id TEXT NOT NULL REFERENCES projects(id) ON DELETE CASCADE, vault_id TEXT NOT NULL, vault_name TEXT NOT NULL, status TEXT NOT NULL, name TEXT NOT NULL, description TEXT NOT NULL, resources TEXT NOT NULL, skipped TEXT NOT NULL, created_at BIGINT NOT NULL, updated_at BIGINT NOT NULL)",
+            "CREATE TABLE backups (id TEXT PRIMARY KEY, project_id TEXT NOT NULL REFERENCES projects(id) ON DELETE CASCADE, vault_id TEXT NOT NULL, checkpoint_id TEXT NOT NULL, parent_id TEXT, resource_id TEXT NOT NULL, resource_type TEXT NOT NULL, resource_name TEXT NOT NULL, resource_size BIGINT NOT NULL, name TEXT NOT NULL, description TEXT NOT NULL, status TEXT NOT NULL, image_type TEXT NOT NULL, provider_id TEXT NOT NULL, incremental BOOLEAN NOT NULL, auto_trigger BOOLEAN NOT NULL, bootable BOOLEAN NOT NULL, snapshot_id TEXT, fail_reason TEXT, created_at BIGINT NOT NULL, protected_at BIGINT, updated_at BIGINT NOT NULL, expired_at BIGINT)",
+            "CREATE INDEX backups_project ON backups (project_id, created_at)",
+            "CREATE INDEX backups_vault ON backups (vault_id)",
+            "CREATE INDEX backups_resource ON backups (resource_id, created_at)",
+            "CREATE TABLE jobs (id TEXT PRIMARY KEY, project_id TEXT NOT NULL, kind TEXT NOT NULL, target_id TEXT NOT NULL, operation_log_id TEXT NOT NULL, status TEXT NOT NULL, owner TEXT, lease_until BIGINT, attempts BIGINT NOT NULL, last_error TEXT, created_at BIGINT NOT NULL, updated_at BIGINT NOT NULL)",
+            "CREATE INDEX jobs_status ON jobs (status, created_at)",
+            "CREATE TABLE operation_logs (id TEXT PRIMARY KEY, project_id TEXT NOT NULL REFERENCES projects(id) ON DELETE CASCADE, operation_type TEXT NOT NULL, status TEXT NOT NULL, vault_id TEXT NOT NULL, vault_name TEXT NOT NULL, provider_id TEXT NOT NULL, resource_id TEXT NOT NULL, resource_name TEXT NOT NULL, resource_type TEXT NOT NULL, checkpoint_id TEXT, backup_id TEXT, progress BIGINT NOT NULL, error_code TEXT, error_msg TEXT, created_at BIGINT NOT NULL, started_at BIGINT, ended_at BIGINT, updated_at BIGINT NOT NULL)",
+            "CREATE INDEX operation_logs_project ON operation_logs (project_id, created_at)",
+        ]),
     ]
 
     func migrate() async throws {

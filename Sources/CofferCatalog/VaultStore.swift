@@ -165,6 +165,15 @@ public struct VaultStore: Sendable {
         try await select(catalog.sql).where("project_id", .equal, SQLBind(project)).where("id", .equal, SQLBind(id)).first().map(decode)
     }
 
+    /// Any project's vault (workers act for the project that queued the job).
+    public func get(id: String) async throws -> VaultRecord? {
+        try await select(catalog.sql).where("id", .equal, SQLBind(id)).first().map(decode)
+    }
+
+    public func addUsage(vault: String, bytes: Int64) async throws {
+        try await catalog.sql.raw("UPDATE vaults SET used_bytes = used_bytes + \(bind: bytes) WHERE id = \(bind: vault)").run()
+    }
+
     public func resources(vault: String) async throws -> [VaultResourceRecord] {
         try await catalog.sql.select().columns("resource_id", "vault_id", "project_id", "extra_info", "position").from("vault_resources")
             .where("vault_id", .equal, SQLBind(vault)).orderBy("position").all().map { r in

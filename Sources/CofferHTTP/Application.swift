@@ -48,6 +48,8 @@ public struct CofferServices: Sendable {
     public var identity: IdentityService
     public var resources: ResourceService
     public var vaults: VaultService
+    public var backups: BackupService
+    public var worker: Worker
     public var logger: Logger
 
     /// Opens (or creates) the data directory: master key, catalog, and on an
@@ -74,7 +76,10 @@ public struct CofferServices: Sendable {
                                         roots: configuration.resourceRoots, clock: clock)
         let vaults = VaultService(store: VaultStore(catalog: catalog), resources: resources, resourceStore: ResourceStore(catalog: catalog),
                                   secrets: secrets, dataDirectory: configuration.dataDirectory, clock: clock)
-        return (CofferServices(catalog: catalog, identity: identity, resources: resources, vaults: vaults, logger: logger), created)
+        let backupStore = BackupStore(catalog: catalog)
+        let backups = BackupService(store: backupStore, vaults: vaults, resources: resources, clock: clock)
+        let worker = Worker(store: backupStore, vaults: vaults, resources: resources, clock: clock, logger: logger)
+        return (CofferServices(catalog: catalog, identity: identity, resources: resources, vaults: vaults, backups: backups, worker: worker, logger: logger), created)
     }
 
     /// 32 random bytes in a 0600 file, made on first start.
@@ -118,6 +123,7 @@ public func buildRouter(services: CofferServices, configuration: ServerConfigura
     IdentityRoutes(identity: services.identity, region: configuration.region).register(on: router, routes: routes)
     ResourceRoutes(resources: services.resources).register(on: router, routes: routes)
     VaultRoutes(vaults: services.vaults).register(on: router, routes: routes)
+    BackupRoutes(backups: services.backups).register(on: router, routes: routes)
     return router
 }
 

@@ -297,6 +297,19 @@ public final class VaultService: @unchecked Sendable {
         return ids
     }
 
+    /// The vault's repository, opened with the vault's key.
+    public func openRepository(_ vault: VaultRecord) async throws -> Repository {
+        let hex = try secrets.open(vault.keySealed, context: "vault-key:\(vault.id)")
+        var key: [UInt8] = []
+        var it = hex.makeIterator()
+        while let a = it.next(), let b = it.next(), let byte = UInt8(String([a, b]), radix: 16) { key.append(byte) }
+        return try await Repository.open(store: LocalBlobStore(root: URL(fileURLWithPath: repositoryPath(vault.id))), secret: .keyFile(key))
+    }
+
+    public func record(id: String) async throws -> VaultRecord? { try await store.get(id: id) }
+
+    public func addUsage(vault: String, bytes: Int64) async throws { try await store.addUsage(vault: vault, bytes: bytes) }
+
     public func summary(project: String) async throws -> (sizeGB: Int, usedBytes: Int64) {
         try await store.summary(project: project)
     }

@@ -1,0 +1,338 @@
+import Foundation
+import SQLKit
+
+// Rows map to columns by snake_case conversion; times are epoch milliseconds.
+
+public struct CheckpointRow: Codable, Sendable, Equatable {
+    public var id: String
+    public var projectId: String
+    public var vaultId: String
+    public var vaultName: String
+    public var status: String
+    public var name: String
+    public var description: String
+    /// JSON arrays: the resources being backed up, and those skipped with a reason.
+    public var resources: String
+    public var skipped: String
+    public var createdAt: Int64
+    public var updatedAt: Int64
+
+    public init(id: String, projectId: String, vaultId: String, vaultName: String, status: String, name: String, description: String, resources: String, skipped: String, createdAt: Int64, updatedAt: Int64) {
+        self.id = id
+        self.projectId = projectId
+        self.vaultId = vaultId
+        self.vaultName = vaultName
+        self.status = status
+        self.name = name
+        self.description = description
+        self.resources = resources
+        self.skipped = skipped
+        self.createdAt = createdAt
+        self.updatedAt = updatedAt
+    }
+}
+
+public struct BackupRow: Codable, Sendable, Equatable {
+    public var id: String
+    public var projectId: String
+    public var vaultId: String
+    public var checkpointId: String
+    public var parentId: String?
+    public var resourceId: String
+    public var resourceType: String
+    public var resourceName: String
+    public var resourceSize: Int64
+    public var name: String
+    public var description: String
+    public var status: String
+    public var imageType: String
+    public var providerId: String
+    public var incremental: Bool
+    public var autoTrigger: Bool
+    public var bootable: Bool
+    public var snapshotId: String?
+    public var failReason: String?
+    public var createdAt: Int64
+    public var protectedAt: Int64?
+    public var updatedAt: Int64
+    public var expiredAt: Int64?
+
+    public init(id: String, projectId: String, vaultId: String, checkpointId: String, parentId: String?, resourceId: String, resourceType: String, resourceName: String, resourceSize: Int64, name: String, description: String, status: String, imageType: String, providerId: String, incremental: Bool, autoTrigger: Bool, bootable: Bool, snapshotId: String?, failReason: String?, createdAt: Int64, protectedAt: Int64?, updatedAt: Int64, expiredAt: Int64?) {
+        self.id = id
+        self.projectId = projectId
+        self.vaultId = vaultId
+        self.checkpointId = checkpointId
+        self.parentId = parentId
+        self.resourceId = resourceId
+        self.resourceType = resourceType
+        self.resourceName = resourceName
+        self.resourceSize = resourceSize
+        self.name = name
+        self.description = description
+        self.status = status
+        self.imageType = imageType
+        self.providerId = providerId
+        self.incremental = incremental
+        self.autoTrigger = autoTrigger
+        self.bootable = bootable
+        self.snapshotId = snapshotId
+        self.failReason = failReason
+        self.createdAt = createdAt
+        self.protectedAt = protectedAt
+        self.updatedAt = updatedAt
+        self.expiredAt = expiredAt
+    }
+}
+
+public struct JobRow: Codable, Sendable, Equatable {
+    public var id: String
+    public var projectId: String
+    public var kind: String
+    public var targetId: String
+    public var operationLogId: String
+    public var status: String
+    public var owner: String?
+    public var leaseUntil: Int64?
+    public var attempts: Int
+    public var lastError: String?
+    public var createdAt: Int64
+    public var updatedAt: Int64
+
+    public init(id: String, projectId: String, kind: String, targetId: String, operationLogId: String, status: String, owner: String?, leaseUntil: Int64?, attempts: Int, lastError: String?, createdAt: Int64, updatedAt: Int64) {
+        self.id = id
+        self.projectId = projectId
+        self.kind = kind
+        self.targetId = targetId
+        self.operationLogId = operationLogId
+        self.status = status
+        self.owner = owner
+        self.leaseUntil = leaseUntil
+        self.attempts = attempts
+        self.lastError = lastError
+        self.createdAt = createdAt
+        self.updatedAt = updatedAt
+    }
+}
+
+public struct OperationLogRow: Codable, Sendable, Equatable {
+    public var id: String
+    public var projectId: String
+    public var operationType: String
+    public var status: String
+    public var vaultId: String
+    public var vaultName: String
+    public var providerId: String
+    public var resourceId: String
+    public var resourceName: String
+    public var resourceType: String
+    public var checkpointId: String?
+    public var backupId: String?
+    public var progress: Int
+    public var errorCode: String?
+    public var errorMsg: String?
+    public var createdAt: Int64
+    public var startedAt: Int64?
+    public var endedAt: Int64?
+    public var updatedAt: Int64
+
+    public init(id: String, projectId: String, operationType: String, status: String, vaultId: String, vaultName: String, providerId: String, resourceId: String, resourceName: String, resourceType: String, checkpointId: String?, backupId: String?, progress: Int, errorCode: String?, errorMsg: String?, createdAt: Int64, startedAt: Int64?, endedAt: Int64?, updatedAt: Int64) {
+        self.id = id
+        self.projectId = projectId
+        self.operationType = operationType
+        self.status = status
+        self.vaultId = vaultId
+        self.vaultName = vaultName
+        self.providerId = providerId
+        self.resourceId = resourceId
+        self.resourceName = resourceName
+        self.resourceType = resourceType
+        self.checkpointId = checkpointId
+        self.backupId = backupId
+        self.progress = progress
+        self.errorCode = errorCode
+        self.errorMsg = errorMsg
+        self.createdAt = createdAt
+        self.startedAt = startedAt
+        self.endedAt = endedAt
+        self.updatedAt = updatedAt
+    }
+}
+
+public struct BackupFilter: Sendable {
+    public var vaultID: String?
+    public var resourceID: String?
+    public var resourceType: String?
+    public var checkpointID: String?
+    public var statuses: [String] = []
+    public var name: String?
+    public var parentID: String?
+    public var imageType: String?
+    public var incremental: Bool?
+    public var startTime: Int64?
+    public var endTime: Int64?
+    /// Without an explicit parent filter, child (disk) backups are listed too, as CBR does.
+    public init() {}
+}
+
+/// Checkpoints, backups, jobs and operation logs.
+public struct BackupStore: Sendable {
+    public let catalog: Catalog
+    public init(catalog: Catalog) { self.catalog = catalog }
+    var sql: any SQLDatabase { catalog.sql }
+
+    func insert<T: Encodable>(_ row: T, into table: String, on db: any SQLDatabase) async throws {
+        try await db.insert(into: table).model(row, keyEncodingStrategy: .convertToSnakeCase, nilEncodingStrategy: .asNil).run()
+    }
+
+    func update<T: Encodable>(_ row: T, in table: String, id: String) async throws {
+        try await sql.update(table).set(model: row, keyEncodingStrategy: .convertToSnakeCase, nilEncodingStrategy: .asNil)
+            .where("id", .equal, SQLBind(id)).run()
+    }
+
+    /// A checkpoint with its backups, their operation logs and jobs, all at once.
+    public func createCheckpoint(_ checkpoint: CheckpointRow, backups: [BackupRow], logs: [OperationLogRow], jobs: [JobRow]) async throws {
+        try await catalog.transaction { db in
+            try await insert(checkpoint, into: "checkpoints", on: db)
+            for b in backups { try await insert(b, into: "backups", on: db) }
+            for l in logs { try await insert(l, into: "operation_logs", on: db) }
+            for j in jobs { try await insert(j, into: "jobs", on: db) }
+        }
+    }
+
+    public func checkpoint(project: String, id: String) async throws -> CheckpointRow? {
+        try await sql.select().column("*").from("checkpoints").where("project_id", .equal, SQLBind(project)).where("id", .equal, SQLBind(id))
+            .first(decoding: CheckpointRow.self, keyDecodingStrategy: .convertFromSnakeCase)
+    }
+
+    public func updateCheckpoint(_ row: CheckpointRow) async throws { try await update(row, in: "checkpoints", id: row.id) }
+
+    public func backup(project: String, id: String) async throws -> BackupRow? {
+        try await sql.select().column("*").from("backups").where("project_id", .equal, SQLBind(project)).where("id", .equal, SQLBind(id))
+            .first(decoding: BackupRow.self, keyDecodingStrategy: .convertFromSnakeCase)
+    }
+
+    /// For workers, which act for whichever project queued the job.
+    public func backup(id: String) async throws -> BackupRow? {
+        try await sql.select().column("*").from("backups").where("id", .equal, SQLBind(id)).first(decoding: BackupRow.self, keyDecodingStrategy: .convertFromSnakeCase)
+    }
+
+    public func children(of parent: String) async throws -> [BackupRow] {
+        try await sql.select().column("*").from("backups").where("parent_id", .equal, SQLBind(parent)).orderBy("created_at").orderBy("id")
+            .all(decoding: BackupRow.self, keyDecodingStrategy: .convertFromSnakeCase)
+    }
+
+    public func backups(checkpoint: String) async throws -> [BackupRow] {
+        try await sql.select().column("*").from("backups").where("checkpoint_id", .equal, SQLBind(checkpoint)).orderBy("created_at").orderBy("id")
+            .all(decoding: BackupRow.self, keyDecodingStrategy: .convertFromSnakeCase)
+    }
+
+    public func updateBackup(_ row: BackupRow) async throws { try await update(row, in: "backups", id: row.id) }
+
+    /// The newest available top-level backup of a resource (the parent for an incremental one).
+    public func latestAvailable(resource: String) async throws -> BackupRow? {
+        try await sql.select().column("*").from("backups").where("resource_id", .equal, SQLBind(resource)).where("status", .equal, SQLBind("available"))
+            .orderBy("created_at", .descending).first(decoding: BackupRow.self, keyDecodingStrategy: .convertFromSnakeCase)
+    }
+
+    /// Whether a resource has a backup still being made.
+    public func hasActiveBackup(resource: String) async throws -> Bool {
+        try await sql.select().column("id").from("backups").where("resource_id", .equal, SQLBind(resource))
+            .where("status", .in, SQLBind.group(["protecting", "waiting_protect"])).first() != nil
+    }
+
+    public func listBackups(project: String, filter: BackupFilter, sort: [(String, Bool)], offset: Int, limit: Int) async throws -> (items: [BackupRow], total: Int) {
+        func apply(_ q: SQLSelectBuilder) -> SQLSelectBuilder {
+            var q = q.where("project_id", .equal, SQLBind(project))
+            if let v = filter.vaultID { q = q.where("vault_id", .equal, SQLBind(v)) }
+            if let v = filter.resourceID { q = q.where("resource_id", .equal, SQLBind(v)) }
+            if let v = filter.resourceType { q = q.where("resource_type", .equal, SQLBind(v)) }
+            if let v = filter.checkpointID { q = q.where("checkpoint_id", .equal, SQLBind(v)) }
+            if !filter.statuses.isEmpty { q = q.where("status", .in, SQLBind.group(filter.statuses)) }
+            if let v = filter.name { q = q.where("name", .like, SQLBind("%" + v + "%")) }
+            if let v = filter.parentID { q = q.where("parent_id", .equal, SQLBind(v)) }
+            if let v = filter.imageType { q = q.where("image_type", .equal, SQLBind(v)) }
+            if let v = filter.incremental { q = q.where("incremental", .equal, SQLBind(v)) }
+            if let v = filter.startTime { q = q.where("created_at", .greaterThanOrEqual, SQLBind(v)) }
+            if let v = filter.endTime { q = q.where("created_at", .lessThanOrEqual, SQLBind(v)) }
+            return q
+        }
+        let total = try await apply(sql.select().column(SQLFunction("COUNT", args: SQLLiteral.all), as: "n").from("backups")).first()?.decode(column: "n", as: Int.self) ?? 0
+        var q = apply(sql.select().column("*").from("backups"))
+        for (column, ascending) in sort { q = q.orderBy(column, ascending ? .ascending : .descending) }
+        let items = try await q.orderBy("id").offset(offset).limit(limit).all(decoding: BackupRow.self, keyDecodingStrategy: .convertFromSnakeCase)
+        return (items, total)
+    }
+
+    // MARK: operation logs
+
+    public func operationLog(project: String, id: String) async throws -> OperationLogRow? {
+        try await sql.select().column("*").from("operation_logs").where("project_id", .equal, SQLBind(project)).where("id", .equal, SQLBind(id))
+            .first(decoding: OperationLogRow.self, keyDecodingStrategy: .convertFromSnakeCase)
+    }
+
+    public func operationLog(id: String) async throws -> OperationLogRow? {
+        try await sql.select().column("*").from("operation_logs").where("id", .equal, SQLBind(id)).first(decoding: OperationLogRow.self, keyDecodingStrategy: .convertFromSnakeCase)
+    }
+
+    public func updateOperationLog(_ row: OperationLogRow) async throws { try await update(row, in: "operation_logs", id: row.id) }
+
+    public struct LogFilter: Sendable {
+        public var operationType: String?
+        public var status: String?
+        public var vaultID: String?
+        public var resourceID: String?
+        public init() {}
+    }
+
+    public func listOperationLogs(project: String, filter: LogFilter, offset: Int, limit: Int) async throws -> (items: [OperationLogRow], total: Int) {
+        func apply(_ q: SQLSelectBuilder) -> SQLSelectBuilder {
+            var q = q.where("project_id", .equal, SQLBind(project))
+            if let v = filter.operationType { q = q.where("operation_type", .equal, SQLBind(v)) }
+            if let v = filter.status { q = q.where("status", .equal, SQLBind(v)) }
+            if let v = filter.vaultID { q = q.where("vault_id", .equal, SQLBind(v)) }
+            if let v = filter.resourceID { q = q.where("resource_id", .equal, SQLBind(v)) }
+            return q
+        }
+        let total = try await apply(sql.select().column(SQLFunction("COUNT", args: SQLLiteral.all), as: "n").from("operation_logs")).first()?.decode(column: "n", as: Int.self) ?? 0
+        let items = try await apply(sql.select().column("*").from("operation_logs")).orderBy("created_at", .descending).orderBy("id")
+            .offset(offset).limit(limit).all(decoding: OperationLogRow.self, keyDecodingStrategy: .convertFromSnakeCase)
+        return (items, total)
+    }
+
+    // MARK: jobs (claimed under the catalog's transaction; on PostgreSQL this becomes FOR UPDATE SKIP LOCKED)
+
+    /// Takes the oldest queued job, leasing it to `owner` until `leaseUntil`.
+    public func claimJob(owner: String, now: Int64, leaseUntil: Int64) async throws -> JobRow? {
+        try await catalog.transaction { db in
+            guard var job = try await db.select().column("*").from("jobs").where("status", .equal, SQLBind("queued")).orderBy("created_at").orderBy("id")
+                .first(decoding: JobRow.self, keyDecodingStrategy: .convertFromSnakeCase) else { return nil }
+            job.status = "running"
+            job.owner = owner
+            job.leaseUntil = leaseUntil
+            job.attempts += 1
+            job.updatedAt = now
+            try await db.update("jobs").set(model: job, keyEncodingStrategy: .convertToSnakeCase, nilEncodingStrategy: .asNil).where("id", .equal, SQLBind(job.id)).run()
+            return job
+        }
+    }
+
+    public func extendLease(job: String, owner: String, until: Int64) async throws {
+        try await sql.update("jobs").set("lease_until", to: SQLBind(until)).where("id", .equal, SQLBind(job)).where("owner", .equal, SQLBind(owner)).run()
+    }
+
+    public func finishJob(_ id: String, status: String, error: String?, now: Int64) async throws {
+        try await sql.update("jobs").set("status", to: SQLBind(status)).set("last_error", to: SQLBind(error)).set("lease_until", to: SQLLiteral.null)
+            .set("updated_at", to: SQLBind(now)).where("id", .equal, SQLBind(id)).run()
+    }
+
+    /// Running jobs whose lease ran out (their worker died).
+    public func expiredJobs(now: Int64) async throws -> [JobRow] {
+        try await sql.select().column("*").from("jobs").where("status", .equal, SQLBind("running")).where("lease_until", .lessThan, SQLBind(now))
+            .all(decoding: JobRow.self, keyDecodingStrategy: .convertFromSnakeCase)
+    }
+
+    public func requeue(_ id: String, now: Int64) async throws {
+        try await sql.update("jobs").set("status", to: SQLBind("queued")).set("owner", to: SQLLiteral.null).set("lease_until", to: SQLLiteral.null)
+            .set("updated_at", to: SQLBind(now)).where("id", .equal, SQLBind(id)).run()
+    }
+}

@@ -1,0 +1,176 @@
+import CofferCatalog
+import CofferService
+import Foundation
+import HTTPTypes
+import Hummingbird
+import NIOCore
+
+/// CBR v3 checkpoints, backups (list and show) and operation logs.
+struct BackupRoutes {
+    let backups: BackupService
+
+    func register(on router: Router<CofferContext>, routes: RouteTable) {
+        func add(_ method: HTTPRequest.Method, _ path: RouterPath, _ handler: @escaping @Sendable (Request, CofferContext) async throws -> Response) {
+            router.on(path, method: method, use: handler)
+            routes.add(method, path.description)
+        }
+        add(.post, "/v3/:project_id/checkpoints", createCheckpoint)
+        add(.get, "/v3/:project_id/checkpoints/:checkpoint_id", showCheckpoint)
+        add(.get, "/v3/:project_id/backups", listBackups)
+        add(.get, "/v3/:project_id/backups/:backup_id", showBackup)
+        add(.get, "/v3/:project_id/operation-logs", listLogs)
+        add(.get, "/v3/:project_id/operation-logs/:operation_log_id", showLog)
+    }
+
+    static func time(_ ms: Int64?) -> Any { ms.map { VaultRoutes.cbrTime(Date(epochMilliseconds: $0)) } ?? NSNull() }
+
+    func checkpointJSON(_ c: CheckpointRow, _ resources: [CheckpointResource], _ skipped: [SkippedResource]) -> [String: Any] {
+        ["id": c.id, "project_id": c.projectId, "status": c.status, "created_at": BackupRoutes.time(c.createdAt),
+         "extra_info": ["name": c.name, "description": c.description, "retention_duration": -1],
+         "vault": ["id": c.vaultId, "name": c.vaultName,
+                   "resources": resources.map { ["id": $0.id, "name": $0.name, "type": $0.type, "protect_status": c.status == "protecting" ? "protecting" : "available",
+                                                 "resource_size": String(($0.resourceSize + (1 << 30) - 1) >> 30), "extra_info": "{}", "backup_size": "0", "backup_count": "0"] },
+                   "skipped_resources": skipped.map { ["id": $0.id, "name": $0.name, "type": $0.type, "code": $0.code, "reason": $0.reason] }] as [String: Any]]
+    }
+
+    func backupJSON(_ b: BackupRow, children: [BackupRow]) -> [String: Any] {
+        var o: [String: Any] = [
+            "id": b.id, "checkpoint_id": b.checkpointId, "project_id": b.projectId, "vault_id": b.vaultId, "name": b.name, "description": b.description,
+            "status": b.status, "image_type": b.imageType, "provider_id": b.providerId, "resource_id": b.resourceId, "resource_name": b.resourceName,
+            "resource_type": b.resourceType, "resource_size": Int((b.resourceSize + (1 << 30) - 1) >> 30), "resource_az": "",
+            "created_at": BackupRoutes.time(b.createdAt), "updated_at": BackupRoutes.time(b.updatedAt), "protected_at": BackupRoutes.time(b.protectedAt),
+            "expired_at": BackupRoutes.time(b.expiredAt), "parent_id": b.parentId ?? NSNull(), "incremental": b.incremental, "version": 3,
+            "enterprise_project_id": "0", "replication_records": [Any](),
+            "extend_info": ["auto_trigger": b.autoTrigger, "bootable": b.bootable, "snapshot_id": b.snapshotId ?? "", "support_lld": false,
+                            "supported_restore_mode": "backup", "os_images_data": [Any](), "contain_system_disk": children.contains { $0.bootable },
+                            "encrypted": true, "system_disk": b.bootable, "is_multi_az": false] as [String: Any],
+            "children": children.map { backupJSON($0, children: []) },
+        ]
+        if let reason = b.failReason { o["fail_reason"] = reason }
+        return o
+    }
+
+    func logJSON(_ l: OperationLogRow) -> [String: Any] {
+        var extra: [String: Any] = ["common": ["progress": l.progress, "request_id": l.id, "task_id": l.id] as [String: Any],
+                                    "backup": ["backup_id": l.backupId ?? "", "backup_name": "", "incremental": ""] as [String: Any],
+                                    "resource": ["id": l.resourceId, "name": l.resourceName, "type": l.resourceType] as [String: Any]]
+        if l.errorCode != nil { extra["common"] = ["progress": l.progress, "request_id": l.id, "task_id": l.id, "code": l.errorCode ?? "", "message": l.errorMsg ?? ""] }
+        return ["id": l.id, "project_id": l.projectId, "operation_type": l.operationType, "status": l.status, "provider_id": l.providerId,
+                "vault_id": l.vaultId, "vault_name": l.vaultName, "checkpoint_id": l.checkpointId ?? "", "created_at": BackupRoutes.time(l.createdAt),
+                "started_at": BackupRoutes.time(l.startedAt), "ended_at": BackupRoutes.time(l.endedAt), "updated_at": BackupRoutes.time(l.updatedAt),
+                "error_info": ["code": l.errorCode ?? "", "message": l.errorMsg ?? ""], "extra_info": extra, "enterprise_project_id": "0"]
+    }
+
+    @Sendable func createCheckpoint(_ request: Request, _ context: CofferContext) async throws -> Response {
+        let caller = try context.caller()
+        var request = request
+        let c = try Fields(try await JSONBody.object(&request, context: context)).object("checkpoint")
+        var input = CheckpointInput(vaultID: try c.string("vault_id"))
+        if let p = try c.optionalObject("parameters") {
+            if p.object["resources"] != nil && !(p.object["resources"] is NSNull) { input.resources = try p.stringArray("resources") }
+            input.name = try p.optionalString("name")
+            input.description = try p.optionalString("description") ?? ""
+            input.incremental = try p.optionalBool("incremental") ?? true
+            input.autoTrigger = try p.optionalBool("auto_trigger") ?? false
+        }
+        let (row, resources, skipped) = try await backups.createCheckpoint(caller: caller, input)
+        return JSONBody.response(["checkpoint": checkpointJSON(row, resources, skipped)])
+    }
+
+    @Sendable func showCheckpoint(_ request: Request, _ context: CofferContext) async throws -> Response {
+        let caller = try context.caller()
+        let (row, resources, skipped) = try await backups.checkpoint(project: caller.projectID, id: try context.parameters.require("checkpoint_id"))
+        return JSONBody.response(["checkpoint": checkpointJSON(row, resources, skipped)])
+    }
+
+    static let sortKeys = ["created_at", "updated_at", "name", "status", "protected_at", "id"]
+
+    static func parseSort(_ text: String?) throws -> [(String, Bool)] {
+        guard let text, !text.isEmpty else { return [("created_at", false)] }
+        guard text.count <= 255 else { throw APIError.validation("sort must be at most 255 characters") }
+        return try text.split(separator: ",").map { part in
+            let pieces = part.split(separator: ":")
+            let key = String(pieces[0])
+            guard sortKeys.contains(key), pieces.count <= 2 else { throw APIError.validation("sort key \(key) must be one of \(sortKeys.joined(separator: ", ")) with :asc or :desc") }
+            let direction = pieces.count == 2 ? String(pieces[1]) : "desc"
+            guard direction == "asc" || direction == "desc" else { throw APIError.validation("sort direction must be asc or desc") }
+            return (key, direction == "asc")
+        }
+    }
+
+    static func parseTime(_ text: String?, field: String) throws -> Int64? {
+        guard let text else { return nil }
+        let formats = ["yyyy-MM-dd'T'HH:mm:ss'Z'", "yyyy-MM-dd'T'HH:mm:ss", "yyyy-MM-dd'T'HH:mm:ss.SSSSSS", "yyyy-MM-dd"]
+        let f = DateFormatter()
+        f.locale = Locale(identifier: "en_US_POSIX")
+        f.timeZone = TimeZone(identifier: "UTC")
+        for format in formats {
+            f.dateFormat = format
+            if let d = f.date(from: text) { return d.epochMilliseconds }
+        }
+        throw APIError.validation("\(field) must be a time like 2026-01-31T12:00:00Z")
+    }
+
+    @Sendable func listBackups(_ request: Request, _ context: CofferContext) async throws -> Response {
+        let caller = try context.caller()
+        let q = Query(request)
+        let limit = try q.int("limit", range: 1...1000, default: 1000)
+        var offset = try q.int("offset", range: 0...Int(Int32.max), default: 0)
+        var filter = BackupFilter()
+        filter.vaultID = q["vault_id"]
+        filter.resourceID = q["resource_id"]
+        filter.resourceType = q["resource_type"]
+        filter.checkpointID = q["checkpoint_id"]
+        let statuses = ["available", "protecting", "deleting", "restoring", "error", "waiting_protect", "waiting_delete", "waiting_restore"]
+        filter.statuses = try q.all("status").flatMap { $0.split(separator: ",").map(String.init) }.map { s in
+            guard statuses.contains(s) else { throw APIError.validation("status must be one of \(statuses.joined(separator: ", "))") }
+            return s
+        }
+        filter.name = q["name"]
+        filter.parentID = q["parent_id"]
+        filter.imageType = try q.oneOf("image_type", ["backup", "replication"])
+        if let inc = try q.oneOf("incremental", ["true", "false"]) { filter.incremental = inc == "true" }
+        filter.startTime = try BackupRoutes.parseTime(q["start_time"], field: "start_time")
+        filter.endTime = try BackupRoutes.parseTime(q["end_time"], field: "end_time")
+        let sort = try BackupRoutes.parseSort(q["sort"])
+        if let marker = q["marker"] {
+            // Keyset paging: continue after the marker's position in the same order.
+            let (all, _) = try await backups.store.listBackups(project: caller.projectID, filter: filter, sort: sort, offset: 0, limit: Int(Int32.max))
+            guard let i = all.firstIndex(where: { $0.id == marker }) else { throw APIError.validation("marker \(marker) is not a backup id in this listing") }
+            offset += i + 1
+        }
+        let (items, total) = try await backups.store.listBackups(project: caller.projectID, filter: filter, sort: sort, offset: offset, limit: limit)
+        var out: [[String: Any]] = []
+        for b in items { out.append(backupJSON(b, children: try await backups.store.children(of: b.id))) }
+        return JSONBody.response(["backups": out, "count": total, "offset": offset, "limit": limit])
+    }
+
+    @Sendable func showBackup(_ request: Request, _ context: CofferContext) async throws -> Response {
+        let caller = try context.caller()
+        let (b, children) = try await backups.backup(project: caller.projectID, id: try context.parameters.require("backup_id"))
+        return JSONBody.response(["backup": backupJSON(b, children: children)])
+    }
+
+    @Sendable func listLogs(_ request: Request, _ context: CofferContext) async throws -> Response {
+        let caller = try context.caller()
+        let q = Query(request)
+        let limit = try q.int("limit", range: 1...1000, default: 1000)
+        let offset = try q.int("offset", range: 0...Int(Int32.max), default: 0)
+        var filter = BackupStore.LogFilter()
+        filter.operationType = try q.oneOf("operation_type", ["backup", "copy", "replication", "delete", "restore", "vault_delete", "remove_resource", "sync"])
+        filter.status = try q.oneOf("status", ["success", "skipped", "failed", "running", "timeout", "waiting"])
+        filter.vaultID = q["vault_id"]
+        filter.resourceID = q["resource_id"]
+        let (items, total) = try await backups.store.listOperationLogs(project: caller.projectID, filter: filter, offset: offset, limit: limit)
+        return JSONBody.response(["operation_logs": items.map(logJSON), "count": total, "offset": offset, "limit": limit])
+    }
+
+    @Sendable func showLog(_ request: Request, _ context: CofferContext) async throws -> Response {
+        let caller = try context.caller()
+        let id = try context.parameters.require("operation_log_id")
+        guard let log = try await backups.store.operationLog(project: caller.projectID, id: id) else {
+            throw APIError(status: .notFound, code: "BackupService.6500", message: "Operation log does not exist.")
+        }
+        return JSONBody.response(["operation_log": logJSON(log)])
+    }
+}

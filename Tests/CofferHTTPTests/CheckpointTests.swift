@@ -1,0 +1,172 @@
+import CofferCrypto
+import CofferEngine
+import CofferRepository
+import CofferService
+import Foundation
+import HTTPTypes
+import Hummingbird
+import HummingbirdTesting
+import NIOCore
+import Testing
+@testable import CofferHTTP
+
+@Suite struct CheckpointsAndBackups {
+    @Test func backupThroughTheAPIProtectsRealData() async throws {
+        let root = ResourceRoot()
+        // Real content: files in the share, data in the disk images.
+        try Data("hello from the share\n".utf8).write(to: URL(fileURLWithPath: root.path + "/share/docs/readme.txt"))
+        let h = FileHandle(forWritingAtPath: root.path + "/vm-data.img")!
+        h.seek(toFileOffset: 4096); h.write(Data(repeating: 0xAB, count: 300_000)); h.closeFile()
+        let server = try await TestServer.start(resourceRoots: [root.path])
+        let admin = server.admin
+        let services = server.services
+        let base = "/v3/\(admin.project_id)"
+        try await server.run { client in
+            let token = try await client.token(user: "admin", password: admin.password, project: "admin")
+            let share = try await post(client, base + "/coffer/resources", token: token, ["resource": ["type": "OS::Sfs::Turbo", "name": "share", "path": root.path + "/share"]])
+            let shareID = (json(share.body)["resource"] as? [String: Any])?["id"] as? String ?? ""
+            let srv = try await post(client, base + "/coffer/resources", token: token, ["resource": ["type": "OS::Nova::Server", "name": "vm1", "disks": [
+                ["name": "root", "path": root.path + "/vm-root.img", "bootable": true], ["name": "data", "path": root.path + "/vm-data.img"]]]])
+            let serverID = (json(srv.body)["resource"] as? [String: Any])?["id"] as? String ?? ""
+            let turboVault = try await post(client, base + "/vaults", token: token, vaultBody(name: "files", objectType: "turbo", resources: [["id": shareID, "type": "OS::Sfs::Turbo"]]))
+            let turboVaultID = (json(turboVault.body)["vault"] as? [String: Any])?["id"] as? String ?? ""
+            let serverVault = try await post(client, base + "/vaults", token: token, vaultBody(name: "servers", objectType: "server", resources: [["id": serverID, "type": "OS::Nova::Server"]]))
+            let serverVaultID = (json(serverVault.body)["vault"] as? [String: Any])?["id"] as? String ?? ""
+
+            // Checkpoint: returns at once, backups listable as protecting.
+            let cp = try await post(client, base + "/checkpoints", token: token, ["checkpoint": ["vault_id": turboVaultID, "parameters": ["name": "first", "description": "d"]]])
+            #expect(cp.status == .ok, "\(json(cp.body))")
+            let checkpoint = try #require(json(cp.body)["checkpoint"] as? [String: Any])
+            #expect(checkpoint["status"] as? String == "protecting")
+            let cpID = try #require(checkpoint["id"] as? String)
+            try await client.execute(uri: base + "/backups?checkpoint_id=\(cpID)", method: .get, headers: [authToken: token]) { r in
+                let list = json(r.body)["backups"] as? [[String: Any]] ?? []
+                #expect(list.count == 1 && list.first?["status"] as? String == "protecting")
+            }
+            // The second checkpoint of a resource already in progress is refused.
+            let busy = try await post(client, base + "/checkpoints", token: token, ["checkpoint": ["vault_id": turboVaultID]])
+            #expect(busy.status == .badRequest && json(busy.body)["error_code"] as? String == "BackupService.0001")
+
+            let serverCP = try await post(client, base + "/checkpoints", token: token, ["checkpoint": ["vault_id": serverVaultID]])
+            #expect(serverCP.status == .ok)
+            #expect(try await services.worker.drain() == 2)
+
+            // Now available, with snapshot ids, sizes, op logs.
+            try await client.execute(uri: base + "/checkpoints/\(cpID)", method: .get, headers: [authToken: token]) { r in
+                #expect((json(r.body)["checkpoint"] as? [String: Any])?["status"] as? String == "available")
+            }
+            var fileBackup: [String: Any] = [:]
+            try await client.execute(uri: base + "/backups?vault_id=\(turboVaultID)", method: .get, headers: [authToken: token]) { r in
+                let list = json(r.body)["backups"] as? [[String: Any]] ?? []
+                #expect(list.count == 1 && list[0]["status"] as? String == "available")
+                fileBackup = list.first ?? [:]
+            }
+            #expect(fileBackup["name"] as? String == "first" && fileBackup["provider_id"] as? String == "3f3c3220-245c-4805-b811-758870015881")
+            let snapshotHex = try #require((fileBackup["extend_info"] as? [String: Any])?["snapshot_id"] as? String)
+            var serverBackup: [String: Any] = [:]
+            try await client.execute(uri: base + "/backups?resource_type=OS::Nova::Server", method: .get, headers: [authToken: token]) { r in
+                serverBackup = (json(r.body)["backups"] as? [[String: Any]])?.first ?? [:]
+            }
+            let children = try #require(serverBackup["children"] as? [[String: Any]])
+            #expect(children.count == 2 && children.allSatisfy { $0["status"] as? String == "available" && $0["resource_type"] as? String == "OS::Cinder::Volume" })
+            #expect(children.allSatisfy { $0["parent_id"] as? String == serverBackup["id"] as? String })
+            #expect((serverBackup["extend_info"] as? [String: Any])?["contain_system_disk"] as? Bool == true)
+            try await client.execute(uri: base + "/operation-logs?operation_type=backup&status=success", method: .get, headers: [authToken: token]) { r in
+                #expect(json(r.body)["count"] as? Int == 2)
+            }
+            try await client.execute(uri: base + "/vaults/\(turboVaultID)", method: .get, headers: [authToken: token]) { r in
+                let used = ((json(r.body)["vault"] as? [String: Any])?["billing"] as? [String: Any])?["used"] as? Int ?? 0
+                #expect(used >= 1)
+            }
+            // The data really is in the vault's repository.
+            let vault = try #require(try await services.vaults.record(id: turboVaultID))
+            let repository = try await services.vaults.openRepository(vault)
+            let restoreDir = root.path + "/../restored"
+            let result = try await Restorer(repository: repository).restore(snapshot: try #require(Hash256(hex: snapshotHex)), target: restoreDir)
+            #expect(result.errors.isEmpty)
+            #expect(FileManager.default.contents(atPath: restoreDir + "/docs/readme.txt") == Data("hello from the share\n".utf8))
+
+            // A second checkpoint is incremental.
+            _ = try await post(client, base + "/checkpoints", token: token, ["checkpoint": ["vault_id": turboVaultID]])
+            try await services.worker.drain()
+            try await client.execute(uri: base + "/backups?vault_id=\(turboVaultID)&sort=created_at:asc&incremental=true", method: .get, headers: [authToken: token]) { r in
+                #expect(json(r.body)["count"] as? Int == 1)
+            }
+            // Paging and validation.
+            try await client.execute(uri: base + "/backups?limit=1&offset=0", method: .get, headers: [authToken: token]) { r in
+                #expect((json(r.body)["backups"] as? [Any])?.count == 1 && (json(r.body)["count"] as? Int ?? 0) >= 3)
+            }
+            for bad in ["limit=0", "sort=size:up", "status=nice", "start_time=yesterday", "marker=nope"] {
+                try await client.execute(uri: base + "/backups?\(bad)", method: .get, headers: [authToken: token]) { r in #expect(r.status == .badRequest, "\(bad)") }
+            }
+            try await client.execute(uri: base + "/backups/nope", method: .get, headers: [authToken: token]) { r in
+                #expect(r.status == .notFound && json(r.body)["error_code"] as? String == "BackupService.6200")
+            }
+            try await client.execute(uri: base + "/checkpoints/nope", method: .get, headers: [authToken: token]) { r in
+                #expect(json(r.body)["error_code"] as? String == "BackupService.6217")
+            }
+            try await client.execute(uri: base + "/operation-logs/nope", method: .get, headers: [authToken: token]) { r in
+                #expect(json(r.body)["error_code"] as? String == "BackupService.6500")
+            }
+            let unbound = try await post(client, base + "/checkpoints", token: token, ["checkpoint": ["vault_id": turboVaultID, "parameters": ["resources": [serverID]]]])
+            #expect(json(unbound.body)["error_code"] as? String == "BackupService.6135")
+            let noVault = try await post(client, base + "/checkpoints", token: token, ["checkpoint": ["vault_id": "missing"]])
+            #expect(noVault.status == .notFound && json(noVault.body)["error_code"] as? String == "BackupService.6105")
+        }
+    }
+
+    @Test func failedBackupEndsInErrorWithReason() async throws {
+        let root = ResourceRoot()
+        let server = try await TestServer.start(resourceRoots: [root.path])
+        let admin = server.admin
+        let services = server.services
+        let base = "/v3/\(admin.project_id)"
+        try await server.run { client in
+            let token = try await client.token(user: "admin", password: admin.password, project: "admin")
+            let vol = try await registerVolume(client, base: base, token: token, name: "gone", path: root.path + "/disk.img")
+            let vault = try await post(client, base + "/vaults", token: token, vaultBody(resources: [["id": vol, "type": "OS::Cinder::Volume"]]))
+            let vaultID = (json(vault.body)["vault"] as? [String: Any])?["id"] as? String ?? ""
+            _ = try await post(client, base + "/checkpoints", token: token, ["checkpoint": ["vault_id": vaultID]])
+            try FileManager.default.removeItem(atPath: root.path + "/disk.img")  // the source vanishes
+            try await services.worker.drain()
+            try await client.execute(uri: base + "/backups?vault_id=\(vaultID)", method: .get, headers: [authToken: token]) { r in
+                let b = (json(r.body)["backups"] as? [[String: Any]])?.first ?? [:]
+                #expect(b["status"] as? String == "error")
+                #expect((b["fail_reason"] as? String ?? "").contains("disk.img"))
+            }
+            try await client.execute(uri: base + "/operation-logs?status=failed", method: .get, headers: [authToken: token]) { r in
+                let log = (json(r.body)["operation_logs"] as? [[String: Any]])?.first ?? [:]
+                #expect(((log["error_info"] as? [String: Any])?["message"] as? String ?? "").contains("disk.img"))
+            }
+        }
+    }
+
+    @Test func expiredLeaseIsRequeuedThenFailed() async throws {
+        let root = ResourceRoot()
+        let server = try await TestServer.start(resourceRoots: [root.path])
+        let admin = server.admin
+        let services = server.services
+        let clock = server.clock
+        let base = "/v3/\(admin.project_id)"
+        try await server.run { client in
+            let token = try await client.token(user: "admin", password: admin.password, project: "admin")
+            let vol = try await registerVolume(client, base: base, token: token, name: "v", path: root.path + "/vm-root.img")
+            let vault = try await post(client, base + "/vaults", token: token, vaultBody(resources: [["id": vol, "type": "OS::Cinder::Volume"]]))
+            let vaultID = (json(vault.body)["vault"] as? [String: Any])?["id"] as? String ?? ""
+            _ = try await post(client, base + "/checkpoints", token: token, ["checkpoint": ["vault_id": vaultID]])
+            // A worker claims the job and dies (three times over).
+            let store = services.backups.store
+            for _ in 0..<3 {
+                let job = try await store.claimJob(owner: "dead-worker", now: clock.now().epochMilliseconds, leaseUntil: clock.now().addingTimeInterval(60).epochMilliseconds)
+                #expect(job != nil)
+                clock.advance(by: 120)
+                try await services.worker.recoverExpired()
+            }
+            try await client.execute(uri: base + "/backups?vault_id=\(vaultID)", method: .get, headers: [authToken: token]) { r in
+                let b = (json(r.body)["backups"] as? [[String: Any]])?.first ?? [:]
+                #expect(b["status"] as? String == "error")
+                #expect((b["fail_reason"] as? String ?? "").contains("interrupted"))
+            }
+        }
+    }
+}
