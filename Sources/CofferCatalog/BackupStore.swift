@@ -97,8 +97,10 @@ public struct JobRow: Codable, Sendable, Equatable {
     public var lastError: String?
     public var createdAt: Int64
     public var updatedAt: Int64
+    /// JSON: what the job needs beyond its target (restore destinations).
+    public var payload: String?
 
-    public init(id: String, projectId: String, kind: String, targetId: String, operationLogId: String, status: String, owner: String?, leaseUntil: Int64?, attempts: Int, lastError: String?, createdAt: Int64, updatedAt: Int64) {
+    public init(id: String, projectId: String, kind: String, targetId: String, operationLogId: String, status: String, owner: String?, leaseUntil: Int64?, attempts: Int, lastError: String?, createdAt: Int64, updatedAt: Int64, payload: String? = nil) {
         self.id = id
         self.projectId = projectId
         self.kind = kind
@@ -111,6 +113,7 @@ public struct JobRow: Codable, Sendable, Equatable {
         self.lastError = lastError
         self.createdAt = createdAt
         self.updatedAt = updatedAt
+        self.payload = payload
     }
 }
 
@@ -170,7 +173,8 @@ public struct BackupFilter: Sendable {
     public var incremental: Bool?
     public var startTime: Int64?
     public var endTime: Int64?
-    /// Without an explicit parent filter, child (disk) backups are listed too, as CBR does.
+    /// Without a parent filter only top-level backups are listed; a server's
+    /// disk backups appear in its `children` (or with `parent_id`).
     public init() {}
 }
 
@@ -228,6 +232,33 @@ public struct BackupStore: Sendable {
 
     public func updateBackup(_ row: BackupRow) async throws { try await update(row, in: "backups", id: row.id) }
 
+    /// Queues a job with its operation log, after `prepare` (which may check and
+    /// change rows) in the same transaction.
+    public func enqueue(_ job: JobRow, log: OperationLogRow, prepare: @escaping (any SQLDatabase) async throws -> Void) async throws {
+        try await catalog.transaction { db in
+            try await prepare(db)
+            try await insert(log, into: "operation_logs", on: db)
+            try await insert(job, into: "jobs", on: db)
+        }
+    }
+
+    public func setStatus(backups ids: [String], to status: String, now: Int64, on db: any SQLDatabase) async throws {
+        guard !ids.isEmpty else { return }
+        try await db.update("backups").set("status", to: SQLBind(status)).set("updated_at", to: SQLBind(now)).where("id", .in, SQLBind.group(ids)).run()
+    }
+
+    public func deleteBackupRows(_ ids: [String]) async throws {
+        guard !ids.isEmpty else { return }
+        try await sql.delete(from: "backups").where("id", .in, SQLBind.group(ids)).run()
+    }
+
+    /// Whether a restore onto one of these resources is queued or running.
+    public func restoreActive(resources: [String]) async throws -> Bool {
+        guard !resources.isEmpty else { return false }
+        return try await sql.select().column("id").from("operation_logs").where("operation_type", .equal, SQLBind("restore"))
+            .where("status", .in, SQLBind.group(["waiting", "running"])).where("resource_id", .in, SQLBind.group(resources)).first() != nil
+    }
+
     /// The newest available top-level backup of a resource (the parent for an incremental one).
     public func latestAvailable(resource: String) async throws -> BackupRow? {
         try await sql.select().column("*").from("backups").where("resource_id", .equal, SQLBind(resource)).where("status", .equal, SQLBind("available"))
@@ -249,7 +280,7 @@ public struct BackupStore: Sendable {
             if let v = filter.checkpointID { q = q.where("checkpoint_id", .equal, SQLBind(v)) }
             if !filter.statuses.isEmpty { q = q.where("status", .in, SQLBind.group(filter.statuses)) }
             if let v = filter.name { q = q.where("name", .like, SQLBind("%" + v + "%")) }
-            if let v = filter.parentID { q = q.where("parent_id", .equal, SQLBind(v)) }
+            if let v = filter.parentID { q = q.where("parent_id", .equal, SQLBind(v)) } else { q = q.where("parent_id", .is, SQLLiteral.null) }
             if let v = filter.imageType { q = q.where("image_type", .equal, SQLBind(v)) }
             if let v = filter.incremental { q = q.where("incremental", .equal, SQLBind(v)) }
             if let v = filter.startTime { q = q.where("created_at", .greaterThanOrEqual, SQLBind(v)) }

@@ -127,6 +127,9 @@ public final class Catalog: @unchecked Sendable {
             "CREATE TABLE operation_logs (id TEXT PRIMARY KEY, project_id TEXT NOT NULL REFERENCES projects(id) ON DELETE CASCADE, operation_type TEXT NOT NULL, status TEXT NOT NULL, vault_id TEXT NOT NULL, vault_name TEXT NOT NULL, provider_id TEXT NOT NULL, resource_id TEXT NOT NULL, resource_name TEXT NOT NULL, resource_type TEXT NOT NULL, checkpoint_id TEXT, backup_id TEXT, progress BIGINT NOT NULL, error_code TEXT, error_msg TEXT, created_at BIGINT NOT NULL, started_at BIGINT, ended_at BIGINT, updated_at BIGINT NOT NULL)",
             "CREATE INDEX operation_logs_project ON operation_logs (project_id, created_at)",
         ]),
+        (5, [
+            "ALTER TABLE jobs ADD COLUMN payload TEXT",
+        ]),
     ]
 
     func migrate() async throws {

@@ -170,8 +170,8 @@ public struct VaultStore: Sendable {
         try await select(catalog.sql).where("id", .equal, SQLBind(id)).first().map(decode)
     }
 
-    public func addUsage(vault: String, bytes: Int64) async throws {
-        try await catalog.sql.raw("UPDATE vaults SET used_bytes = used_bytes + \(bind: bytes) WHERE id = \(bind: vault)").run()
+    public func setUsage(vault: String, bytes: Int64) async throws {
+        try await catalog.sql.update("vaults").set("used_bytes", to: SQLBind(bytes)).where("id", .equal, SQLBind(vault)).run()
     }
 
     public func resources(vault: String) async throws -> [VaultResourceRecord] {

@@ -18,6 +18,9 @@ struct BackupRoutes {
         add(.get, "/v3/:project_id/checkpoints/:checkpoint_id", showCheckpoint)
         add(.get, "/v3/:project_id/backups", listBackups)
         add(.get, "/v3/:project_id/backups/:backup_id", showBackup)
+        add(.put, "/v3/:project_id/backups/:backup_id", updateBackup)
+        add(.delete, "/v3/:project_id/backups/:backup_id", deleteBackup)
+        add(.post, "/v3/:project_id/backups/:backup_id/restore", restoreBackup)
         add(.get, "/v3/:project_id/operation-logs", listLogs)
         add(.get, "/v3/:project_id/operation-logs/:operation_log_id", showLog)
     }
@@ -149,6 +152,48 @@ struct BackupRoutes {
         let caller = try context.caller()
         let (b, children) = try await backups.backup(project: caller.projectID, id: try context.parameters.require("backup_id"))
         return JSONBody.response(["backup": backupJSON(b, children: children)])
+    }
+
+    @Sendable func updateBackup(_ request: Request, _ context: CofferContext) async throws -> Response {
+        let caller = try context.caller()
+        var request = request
+        let buffer = try await request.collectBody(upTo: context.maxUploadSize)
+        // The SDK's BackupUpdateReq makes the body optional: an empty body changes nothing.
+        var name: String?
+        if buffer.readableBytes > 0 {
+            let body = Fields(try await JSONBody.object(&request, context: context))
+            if let b = try body.optionalObject("backup") { name = try b.optionalString("name") }
+        }
+        let (b, children) = try await backups.update(caller: caller, id: try context.parameters.require("backup_id"), name: name)
+        return JSONBody.response(["backup": backupJSON(b, children: children)])
+    }
+
+    @Sendable func deleteBackup(_ request: Request, _ context: CofferContext) async throws -> Response {
+        let caller = try context.caller()
+        _ = try await backups.delete(caller: caller, id: try context.parameters.require("backup_id"))
+        return Response(status: .noContent)
+    }
+
+    @Sendable func restoreBackup(_ request: Request, _ context: CofferContext) async throws -> Response {
+        let caller = try context.caller()
+        var request = request
+        let r = try Fields(try await JSONBody.object(&request, context: context)).object("restore")
+        var input = RestoreInput()
+        input.volumeID = try r.optionalString("volume_id")
+        input.serverID = try r.optionalString("server_id")
+        input.resourceID = try r.optionalString("resource_id")
+        input.powerOn = try r.optionalBool("power_on") ?? true
+        if let raw = r.object["mappings"], !(raw is NSNull) {
+            guard let list = raw as? [Any] else { throw APIError.validation("restore.mappings must be an array") }
+            input.mappings = try list.enumerated().map { i, item in
+                guard let o = item as? [String: Any] else { throw APIError.validation("restore.mappings[\(i)] must be an object") }
+                let f = Fields(o, path: "restore.mappings[\(i)]")
+                return (try f.string("backup_id"), try f.string("volume_id"))
+            }
+        }
+        if let d = try r.optionalObject("details") { input.destinationPath = try d.string("destination_path") }
+        _ = try await backups.restore(caller: caller, id: try context.parameters.require("backup_id"), input)
+        return Response(status: .accepted)
     }
 
     @Sendable func listLogs(_ request: Request, _ context: CofferContext) async throws -> Response {

@@ -206,6 +206,8 @@ public final class Worker: @unchecked Sendable {
         do {
             switch job.kind {
             case "backup": try await runBackup(job)
+            case "restore": try await runRestore(job)
+            case "delete": try await runDelete(job)
             default: throw ServiceError(.internalFailure, "BackupService.9910", "unknown job kind \(job.kind)")
             }
             try await store.finishJob(job.id, status: "succeeded", error: nil, now: nowMS)
@@ -217,7 +219,7 @@ public final class Worker: @unchecked Sendable {
     }
 
     func fail(_ job: JobRow, code: String, reason: String) async throws {
-        if var b = try await store.backup(id: job.targetId) {
+        if job.kind == "backup", var b = try await store.backup(id: job.targetId) {
             for var child in try await store.children(of: b.id) where child.status != "available" {
                 child.status = "error"; child.failReason = reason; child.updatedAt = nowMS
                 try await store.updateBackup(child)
@@ -225,6 +227,17 @@ public final class Worker: @unchecked Sendable {
             b.status = "error"; b.failReason = reason; b.updatedAt = nowMS
             try await store.updateBackup(b)
             try await settleCheckpoint(b.checkpointId, project: b.projectId)
+        }
+        if job.kind != "backup", let b = try await store.backup(id: job.targetId) {
+            // A failed restore leaves the backup as it was; a failed delete leaves it in error.
+            let status = job.kind == "restore" ? "available" : "error"
+            for id in [b.id] + (try await store.children(of: b.id)).map(\.id) {
+                if var row = try await store.backup(id: id) {
+                    row.status = status; row.updatedAt = nowMS
+                    if job.kind == "delete" { row.failReason = reason }
+                    try await store.updateBackup(row)
+                }
+            }
         }
         if var log = try await store.operationLog(id: job.operationLogId) {
             log.status = "failed"; log.errorCode = code; log.errorMsg = reason; log.endedAt = nowMS; log.updatedAt = nowMS
@@ -242,7 +255,6 @@ public final class Worker: @unchecked Sendable {
             try await store.updateOperationLog(log)
         }
         let repository = try await vaults.openRepository(vault)
-        var added: Int64 = 0
         func snapshot(of backupRow: BackupRow) async throws -> (String, Int64, Int64) {
             let resource = try await resources.view(project: backupRow.projectId, id: backupRow.resourceId)
             guard let path = resource.record.path else { throw ServiceError(.internalFailure, "BackupService.9910", "resource \(resource.record.id) has no path") }
@@ -261,23 +273,21 @@ public final class Worker: @unchecked Sendable {
         }
         let children = try await store.children(of: backup.id)
         if children.isEmpty {
-            let (snap, size, bytesAdded) = try await snapshot(of: backup)
+            let (snap, size, _) = try await snapshot(of: backup)
             backup.snapshotId = snap
             backup.resourceSize = size
-            added += bytesAdded
         } else {
             var total: Int64 = 0
             for var child in children {
-                let (snap, size, bytesAdded) = try await snapshot(of: child)
+                let (snap, size, _) = try await snapshot(of: child)
                 child.snapshotId = snap; child.resourceSize = size; child.status = "available"
                 child.protectedAt = nowMS; child.updatedAt = nowMS
                 try await store.updateBackup(child)
                 total += size
-                added += bytesAdded
             }
             backup.resourceSize = total
         }
-        try await vaults.addUsage(vault: vault.id, bytes: added)
+        try await vaults.refreshUsage(vault: vault.id, repository: repository)
         backup.status = "available"; backup.protectedAt = nowMS; backup.updatedAt = nowMS
         try await store.updateBackup(backup)
         if var log = try await store.operationLog(id: job.operationLogId) {
@@ -295,5 +305,192 @@ public final class Worker: @unchecked Sendable {
         checkpoint.status = all.allSatisfy { $0.status == "available" } ? "available" : "error"
         checkpoint.updatedAt = nowMS
         try await store.updateCheckpoint(checkpoint)
+    }
+}
+
+/// Where a restore writes: one (backup, target path) per disk or tree.
+public struct RestorePlan: Codable, Sendable, Equatable {
+    public struct Item: Codable, Sendable, Equatable {
+        public var backupID: String
+        public var snapshotID: String
+        public var targetPath: String
+        public var targetResourceID: String
+    }
+    public var items: [Item]
+}
+
+public struct RestoreInput: Sendable {
+    public var volumeID: String?
+    public var serverID: String?
+    public var resourceID: String?
+    public var mappings: [(backupID: String, volumeID: String)] = []
+    public var destinationPath: String?
+    public var powerOn = true
+    public init() {}
+}
+
+extension BackupService {
+    static let namePattern = "backup.name"
+
+    public func update(caller: Principal, id: String, name: String?) async throws -> (BackupRow, [BackupRow]) {
+        guard var b = try await store.backup(project: caller.projectID, id: id) else { throw ServiceError(.notFound, "BackupService.6200", "backup \(id) does not exist") }
+        if let name {
+            try VaultService.validateName(name, field: "backup.name")
+            b.name = name
+            b.updatedAt = clock.now().epochMilliseconds
+            try await store.updateBackup(b)
+        }
+        return (b, try await store.children(of: b.id))
+    }
+
+    func logRow(_ b: BackupRow, type: String, vaultName: String, resourceID: String? = nil, resourceName: String? = nil) -> OperationLogRow {
+        let now = clock.now().epochMilliseconds
+        return OperationLogRow(id: BackupService.newID(), projectId: b.projectId, operationType: type, status: "waiting", vaultId: b.vaultId, vaultName: vaultName,
+                               providerId: b.providerId, resourceId: resourceID ?? b.resourceId, resourceName: resourceName ?? b.resourceName,
+                               resourceType: b.resourceType, checkpointId: b.checkpointId, backupId: b.id, progress: 0, errorCode: nil, errorMsg: nil,
+                               createdAt: now, startedAt: nil, endedAt: nil, updatedAt: now)
+    }
+
+    /// Marks the backup `deleting` and queues the job that removes its snapshots.
+    public func delete(caller: Principal, id: String) async throws -> String {
+        guard let b = try await store.backup(project: caller.projectID, id: id) else { throw ServiceError(.notFound, "BackupService.6200", "backup \(id) does not exist") }
+        guard b.parentId == nil else { throw ServiceError(.badRequest, "BackupService.6201", "backup \(id) is a disk of server backup \(b.parentId!); delete that one") }
+        guard b.status == "available" || b.status == "error" else {
+            throw ServiceError(.badRequest, "BackupService.6201", "backup \(id) is \(b.status); only available or error backups can be deleted")
+        }
+        let vaultName = (try await vaults.record(id: b.vaultId))?.name ?? ""
+        let log = logRow(b, type: "delete", vaultName: vaultName)
+        let now = clock.now().epochMilliseconds
+        let job = JobRow(id: BackupService.newID(), projectId: b.projectId, kind: "delete", targetId: b.id, operationLogId: log.id, status: "queued",
+                         owner: nil, leaseUntil: nil, attempts: 0, lastError: nil, createdAt: now, updatedAt: now)
+        let children = try await store.children(of: b.id).map(\.id)
+        try await store.enqueue(job, log: log) { db in
+            try await self.store.setStatus(backups: [b.id] + children, to: "deleting", now: now, on: db)
+        }
+        return log.id
+    }
+
+    /// Validates a restore, plans its targets, marks the backup `restoring` and queues the job.
+    public func restore(caller: Principal, id: String, _ input: RestoreInput) async throws -> String {
+        guard let b = try await store.backup(project: caller.projectID, id: id) else { throw ServiceError(.notFound, "BackupService.6200", "backup \(id) does not exist") }
+        guard b.status == "available" else { throw ServiceError(.badRequest, "BackupService.2005", "backup \(id) is \(b.status); only available backups can be restored") }
+        guard let vault = try await vaults.record(id: b.vaultId), vault.status == "available" else {
+            throw ServiceError(.badRequest, "BackupService.6202", "restore is only allowed when the vault is available")
+        }
+        var items: [RestorePlan.Item] = []
+        func volumeTarget(_ volumeID: String, field: String) async throws -> (String, String) {
+            guard let v = try? await resources.view(project: caller.projectID, id: volumeID), v.type == .volume, let path = v.record.path else {
+                throw ServiceError(.notFound, "BackupService.6302", "\(field) \(volumeID): volume does not exist")
+            }
+            return (v.record.id, try resources.confine(path, field: field))
+        }
+        switch ResourceType(rawValue: b.resourceType) {
+        case .volume:
+            guard let target = input.volumeID ?? input.resourceID else { throw ServiceError.validation("restore.volume_id is required to restore a volume backup") }
+            let (rid, path) = try await volumeTarget(target, field: "restore.volume_id")
+            items.append(.init(backupID: b.id, snapshotID: b.snapshotId ?? "", targetPath: path, targetResourceID: rid))
+        case .server:
+            guard input.serverID ?? input.resourceID != nil else { throw ServiceError.validation("restore.server_id is required to restore a server backup") }
+            guard !input.mappings.isEmpty else { throw ServiceError.validation("restore.mappings is required to restore a server backup") }
+            let children = try await store.children(of: b.id)
+            var seenTargets = Set<String>()
+            for (i, m) in input.mappings.enumerated() {
+                guard let child = children.first(where: { $0.id == m.backupID }) else {
+                    throw ServiceError.validation("restore.mappings[\(i)].backup_id \(m.backupID) is not a disk backup of backup \(b.id)")
+                }
+                let (rid, path) = try await volumeTarget(m.volumeID, field: "restore.mappings[\(i)].volume_id")
+                guard seenTargets.insert(rid).inserted else { throw ServiceError.validation("restore.mappings[\(i)].volume_id \(m.volumeID) is the target of two disks") }
+                items.append(.init(backupID: child.id, snapshotID: child.snapshotId ?? "", targetPath: path, targetResourceID: rid))
+            }
+        case .fileSystem:
+            let path: String
+            let rid: String
+            if let destination = input.destinationPath {
+                guard (1...255).contains(destination.count) else { throw ServiceError.validation("restore.details.destination_path must be 1 to 255 characters") }
+                if FileManager.default.fileExists(atPath: destination) {
+                    path = try resources.confine(destination, field: "restore.details.destination_path")
+                } else {
+                    let parent = try resources.confine((destination as NSString).deletingLastPathComponent, field: "restore.details.destination_path")
+                    path = parent + "/" + (destination as NSString).lastPathComponent
+                }
+                rid = b.resourceId
+            } else {
+                let original = try await resources.view(project: caller.projectID, id: input.resourceID ?? b.resourceId)
+                guard original.type == .fileSystem, let p = original.record.path else { throw ServiceError.validation("restore.resource_id must be a file system resource") }
+                path = try resources.confine(p, field: "restore.resource_id")
+                rid = original.record.id
+            }
+            items.append(.init(backupID: b.id, snapshotID: b.snapshotId ?? "", targetPath: path, targetResourceID: rid))
+        case .none:
+            throw ServiceError(.internalFailure, "BackupService.9910", "backup \(id) has an unknown resource type")
+        }
+        if try await store.restoreActive(resources: items.map(\.targetResourceID)) {
+            throw ServiceError(.badRequest, "BackupService.2010", "a restore onto this resource is already in progress")
+        }
+        let log = logRow(b, type: "restore", vaultName: vault.name, resourceID: items.first?.targetResourceID)
+        let now = clock.now().epochMilliseconds
+        let payload = String(decoding: try JSONEncoder().encode(RestorePlan(items: items)), as: UTF8.self)
+        let job = JobRow(id: BackupService.newID(), projectId: b.projectId, kind: "restore", targetId: b.id, operationLogId: log.id, status: "queued",
+                         owner: nil, leaseUntil: nil, attempts: 0, lastError: nil, createdAt: now, updatedAt: now, payload: payload)
+        let children = try await store.children(of: b.id).map(\.id)
+        try await store.enqueue(job, log: log) { db in
+            try await self.store.setStatus(backups: [b.id] + children, to: "restoring", now: now, on: db)
+        }
+        return log.id
+    }
+}
+
+extension Worker {
+    func runRestore(_ job: JobRow) async throws {
+        guard let backup = try await store.backup(id: job.targetId), let vault = try await vaults.record(id: backup.vaultId) else { return }
+        guard let payload = job.payload, let plan = try? JSONDecoder().decode(RestorePlan.self, from: Data(payload.utf8)) else {
+            throw ServiceError(.internalFailure, "BackupService.9910", "restore job \(job.id) has no plan")
+        }
+        try await markLog(job, status: "running")
+        let repository = try await vaults.openRepository(vault)
+        var failures: [String] = []
+        for item in plan.items {
+            guard let snapshot = Hash256(hex: item.snapshotID) else { failures.append("backup \(item.backupID) has no snapshot"); continue }
+            do {
+                let result = try await Restorer(repository: repository).restore(snapshot: snapshot, target: item.targetPath)
+                failures += result.errors
+            } catch {
+                failures.append("\(item.targetPath): \(error)")
+            }
+        }
+        let ids = [backup.id] + (try await store.children(of: backup.id)).map(\.id)
+        for id in ids {
+            if var row = try await store.backup(id: id) { row.status = "available"; row.updatedAt = nowMS; try await store.updateBackup(row) }
+        }
+        guard failures.isEmpty else {
+            throw ServiceError(.internalFailure, "BackupService.2005", "restore incomplete: " + failures.prefix(5).joined(separator: "; "))
+        }
+        try await markLog(job, status: "success")
+    }
+
+    func runDelete(_ job: JobRow) async throws {
+        guard let backup = try await store.backup(id: job.targetId) else { return }
+        try await markLog(job, status: "running")
+        let rows = [backup] + (try await store.children(of: backup.id))
+        if let vault = try await vaults.record(id: backup.vaultId) {
+            let repository = try await vaults.openRepository(vault)
+            for row in rows {
+                if let hex = row.snapshotId, let id = Hash256(hex: hex) { try await repository.deleteSnapshot(id) }
+            }
+            // Unreferenced data goes in two phases (grace period), as concurrent backups may still use it.
+            _ = try await Pruner(repository: repository).run(PruneOptions())
+            try await vaults.refreshUsage(vault: vault.id, repository: repository)
+        }
+        try await store.deleteBackupRows(rows.map(\.id))
+        try await markLog(job, status: "success")
+    }
+
+    func markLog(_ job: JobRow, status: String) async throws {
+        guard var log = try await store.operationLog(id: job.operationLogId) else { return }
+        log.status = status
+        log.updatedAt = nowMS
+        if status == "running" { log.startedAt = nowMS }
+        if status == "success" { log.endedAt = nowMS; log.progress = 100 }
+        try await store.updateOperationLog(log)
     }
 }

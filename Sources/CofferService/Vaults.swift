@@ -308,7 +308,11 @@ public final class VaultService: @unchecked Sendable {
 
     public func record(id: String) async throws -> VaultRecord? { try await store.get(id: id) }
 
-    public func addUsage(vault: String, bytes: Int64) async throws { try await store.addUsage(vault: vault, bytes: bytes) }
+    /// Sets the vault's used bytes from what its repository actually stores.
+    public func refreshUsage(vault: String, repository: Repository) async throws {
+        let stored = try await repository.store.list(prefix: "data/").reduce(Int64(0)) { $0 + Int64($1.size) }
+        try await store.setUsage(vault: vault, bytes: stored)
+    }
 
     public func summary(project: String) async throws -> (sizeGB: Int, usedBytes: Int64) {
         try await store.summary(project: project)
