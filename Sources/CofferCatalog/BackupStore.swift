@@ -247,6 +247,16 @@ public struct BackupStore: Sendable {
         try await db.update("backups").set("status", to: SQLBind(status)).set("updated_at", to: SQLBind(now)).where("id", .in, SQLBind.group(ids)).run()
     }
 
+    /// Whether any backup of the vault is being made, restored or deleted.
+    public func vaultBusy(_ vault: String) async throws -> Bool {
+        try await sql.select().column("id").from("backups").where("vault_id", .equal, SQLBind(vault))
+            .where("status", .in, SQLBind.group(["protecting", "restoring", "deleting", "waiting_protect", "waiting_restore", "waiting_delete"])).first() != nil
+    }
+
+    public func deleteBackups(vault: String) async throws {
+        try await sql.delete(from: "backups").where("vault_id", .equal, SQLBind(vault)).run()
+    }
+
     public func deleteBackupRows(_ ids: [String]) async throws {
         guard !ids.isEmpty else { return }
         try await sql.delete(from: "backups").where("id", .in, SQLBind.group(ids)).run()

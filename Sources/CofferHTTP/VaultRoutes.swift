@@ -30,6 +30,7 @@ struct Query {
 /// CBR v3 vaults (shared/api/cbr-v3.md §5 Vaults, §6.2 Vault models).
 struct VaultRoutes {
     let vaults: VaultService
+    let backups: BackupService
 
     func register(on router: Router<CofferContext>, routes: RouteTable) {
         func add(_ method: HTTPRequest.Method, _ path: RouterPath, _ handler: @escaping @Sendable (Request, CofferContext) async throws -> Response) {
@@ -184,7 +185,7 @@ struct VaultRoutes {
 
     @Sendable func delete(_ request: Request, _ context: CofferContext) async throws -> Response {
         let caller = try context.caller()
-        try await vaults.delete(caller: caller, id: try context.parameters.require("vault_id"))
+        try await backups.deleteVault(caller: caller, id: try context.parameters.require("vault_id"))
         return Response(status: .noContent)
     }
 

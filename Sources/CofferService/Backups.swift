@@ -120,6 +120,16 @@ public final class BackupService: @unchecked Sendable {
         return (checkpoint, listed, skipped)
     }
 
+    /// Deletes a vault with its backups and repository; refused while any of its backups is in progress.
+    public func deleteVault(caller: Principal, id: String) async throws {
+        _ = try await vaults.view(project: caller.projectID, id: id)
+        if try await store.vaultBusy(id) {
+            throw ServiceError(.badRequest, "BackupService.6203", "vault \(id) has a backup in progress; delete it when the work has finished")
+        }
+        try await vaults.delete(caller: caller, id: id)
+        try await store.deleteBackups(vault: id)
+    }
+
     public func checkpoint(project: String, id: String) async throws -> (CheckpointRow, [CheckpointResource], [SkippedResource]) {
         guard let c = try await store.checkpoint(project: project, id: id) else {
             throw ServiceError(.notFound, "BackupService.6217", "checkpoint \(id) does not exist")

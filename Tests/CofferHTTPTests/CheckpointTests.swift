@@ -43,6 +43,10 @@ import Testing
                 let list = json(r.body)["backups"] as? [[String: Any]] ?? []
                 #expect(list.count == 1 && list.first?["status"] as? String == "protecting")
             }
+            // The vault cannot go while its backup runs.
+            try await client.execute(uri: base + "/vaults/\(turboVaultID)", method: .delete, headers: [authToken: token]) { r in
+                #expect(json(r.body)["error_code"] as? String == "BackupService.6203")
+            }
             // The second checkpoint of a resource already in progress is refused.
             let busy = try await post(client, base + "/checkpoints", token: token, ["checkpoint": ["vault_id": turboVaultID]])
             #expect(busy.status == .badRequest && json(busy.body)["error_code"] as? String == "BackupService.0001")
@@ -112,6 +116,9 @@ import Testing
             #expect(json(unbound.body)["error_code"] as? String == "BackupService.6135")
             let noVault = try await post(client, base + "/checkpoints", token: token, ["checkpoint": ["vault_id": "missing"]])
             #expect(noVault.status == .notFound && json(noVault.body)["error_code"] as? String == "BackupService.6105")
+            // Deleting the vault takes its backups along.
+            try await client.execute(uri: base + "/vaults/\(turboVaultID)", method: .delete, headers: [authToken: token]) { r in #expect(r.status == .noContent) }
+            try await client.execute(uri: base + "/backups?vault_id=\(turboVaultID)", method: .get, headers: [authToken: token]) { r in #expect(json(r.body)["count"] as? Int == 0) }
         }
     }
 
