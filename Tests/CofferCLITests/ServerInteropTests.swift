@@ -46,9 +46,11 @@ func run(_ executable: String, _ args: [String], environment: [String: String]? 
         let python = env.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
         let t = Temp("serve")
         let port = freePort()
+        let resourceRoot = t.path + "/resources"
+        try FileManager.default.createDirectory(atPath: resourceRoot + "/share", withIntermediateDirectories: true)
         let server = Process()
         server.executableURL = URL(fileURLWithPath: cofferBinary())
-        server.arguments = ["serve", "--data-dir", t.path + "/data", "--listen", "127.0.0.1:\(port)"]
+        server.arguments = ["serve", "--data-dir", t.path + "/data", "--listen", "127.0.0.1:\(port)", "--resource-root", resourceRoot]
         let log = Pipe()
         server.standardOutput = log
         server.standardError = log
@@ -67,6 +69,9 @@ func run(_ executable: String, _ args: [String], environment: [String: String]? 
         let interop = try run(python, [packageRoot() + "/Tests/interop/identity_interop.py", "http://127.0.0.1:\(port)", creds])
         #expect(interop.status == 0, "\(interop.stdout)\n\(interop.stderr)")
         #expect(interop.stdout.contains("interop ok"))
+        let cbr = try run(python, [packageRoot() + "/Tests/interop/cbr_interop.py", "http://127.0.0.1:\(port)", creds, resourceRoot + "/share"])
+        #expect(cbr.status == 0, "\(cbr.stdout)\n\(cbr.stderr)")
+        #expect(cbr.stdout.contains("cbr interop ok"))
         // Graceful shutdown on SIGTERM.
         kill(server.processIdentifier, SIGTERM)
         for _ in 0..<100 where server.isRunning { usleep(100_000) }
