@@ -340,12 +340,15 @@ public struct RestoreInput: Sendable {
 }
 
 extension BackupService {
-    static let namePattern = "backup.name"
+    /// Seed 000: a backup name holds at most 255 characters (the vault name pattern otherwise).
+    static func validateBackupName(_ name: String) throws {
+        try VaultService.validateName(name, field: "backup.name", maxLength: 255)
+    }
 
     public func update(caller: Principal, id: String, name: String?) async throws -> (BackupRow, [BackupRow]) {
         guard var b = try await store.backup(project: caller.projectID, id: id) else { throw ServiceError(.notFound, "BackupService.6200", "backup \(id) does not exist") }
         if let name {
-            try VaultService.validateName(name, field: "backup.name")
+            try BackupService.validateBackupName(name)
             b.name = name
             b.updatedAt = clock.now().epochMilliseconds
             try await store.updateBackup(b)

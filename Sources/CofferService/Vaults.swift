@@ -107,9 +107,9 @@ public final class VaultService: @unchecked Sendable {
 
     static func notFound(_ id: String) -> ServiceError { ServiceError(.notFound, "BackupService.6105", "vault \(id) does not exist") }
 
-    /// `^[\u4E00-\u9FA5\uf900-\ufa2da-zA-Z0-9_\-]*$`, 1-64 characters.
-    static func validateName(_ name: String, field: String) throws {
-        guard (1...64).contains(name.count) else { throw ServiceError.validation("\(field) must be 1 to 64 characters") }
+    /// `^[\u4E00-\u9FA5\uf900-\ufa2da-zA-Z0-9_\-]*$`, 1 to `maxLength` characters.
+    static func validateName(_ name: String, field: String, maxLength: Int = 64) throws {
+        guard (1...maxLength).contains(name.count) else { throw ServiceError.validation("\(field) must be 1 to \(maxLength) characters") }
         let ok = name.unicodeScalars.allSatisfy { s in
             (0x4E00...0x9FA5).contains(s.value) || (0xF900...0xFA2D).contains(s.value) || (s.isASCII && (CharacterSet.alphanumerics.contains(s) || s == "_" || s == "-"))
         }

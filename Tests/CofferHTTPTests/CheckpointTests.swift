@@ -221,6 +221,17 @@ import Testing
             try await client.execute(uri: base + "/backups/\(fileBackup)", method: .put, headers: [authToken: token], body: bodyBuffer(["backup": ["name": "bad name!"]])) { r in
                 #expect(r.status == .badRequest)
             }
+            // Seed 000: up to 255 characters.
+            try await client.execute(uri: base + "/backups/\(fileBackup)", method: .put, headers: [authToken: token], body: bodyBuffer(["backup": ["name": String(repeating: "n", count: 255)]])) { r in
+                #expect(r.status == .ok)
+            }
+            try await client.execute(uri: base + "/backups/\(fileBackup)", method: .put, headers: [authToken: token], body: bodyBuffer(["backup": ["name": String(repeating: "n", count: 256)]])) { r in
+                #expect(r.status == .badRequest && (json(r.body)["error_msg"] as? String ?? "").contains("backup.name"))
+            }
+            // The SDK may send no body at all: nothing changes.
+            try await client.execute(uri: base + "/backups/\(fileBackup)", method: .put, headers: [authToken: token]) { r in
+                #expect(r.status == .ok)
+            }
 
             // Change the data, then restore the file system onto itself and into another directory.
             try Data("version 2\n".utf8).write(to: URL(fileURLWithPath: root.path + "/share/docs/readme.txt"))
