@@ -11,8 +11,7 @@ struct BackupRoutes {
 
     func register(on router: Router<CofferContext>, routes: RouteTable) {
         func add(_ method: HTTPRequest.Method, _ path: RouterPath, _ handler: @escaping @Sendable (Request, CofferContext) async throws -> Response) {
-            router.on(path, method: method, use: handler)
-            routes.add(method, path.description)
+            routes.on(router, method, path, handler)
         }
         add(.post, "/v3/:project_id/checkpoints", createCheckpoint)
         add(.get, "/v3/:project_id/checkpoints/:checkpoint_id", showCheckpoint)

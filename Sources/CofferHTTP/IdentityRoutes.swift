@@ -27,8 +27,7 @@ struct IdentityRoutes {
 
     func register(on router: Router<CofferContext>, routes: RouteTable) {
         func add(_ method: HTTPRequest.Method, _ path: RouterPath, _ handler: @escaping @Sendable (Request, CofferContext) async throws -> Response) {
-            router.on(path, method: method, use: handler)
-            routes.add(method, path.description)
+            routes.on(router, method, path, handler)
         }
         add(.get, "/", versions)
         add(.get, "/v3", version)

@@ -134,6 +134,13 @@ final class RouteTable: @unchecked Sendable {
         routes.append((method, pattern.split(separator: "/")))
     }
 
+    /// Registers a handler on the router and records the route for 405 answers.
+    func on(_ router: Router<CofferContext>, _ method: HTTPRequest.Method, _ path: RouterPath,
+            _ handler: @escaping @Sendable (Request, CofferContext) async throws -> Response) {
+        router.on(path, method: method, use: handler)
+        add(method, path.description)
+    }
+
     func allowsOtherMethod(path: String, than method: HTTPRequest.Method) -> Bool {
         let parts = path.split(separator: "/")
         return routes.contains { m, pattern in

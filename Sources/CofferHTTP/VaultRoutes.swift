@@ -34,8 +34,7 @@ struct VaultRoutes {
 
     func register(on router: Router<CofferContext>, routes: RouteTable) {
         func add(_ method: HTTPRequest.Method, _ path: RouterPath, _ handler: @escaping @Sendable (Request, CofferContext) async throws -> Response) {
-            router.on(path, method: method, use: handler)
-            routes.add(method, path.description)
+            routes.on(router, method, path, handler)
         }
         add(.post, "/v3/:project_id/vaults", create)
         add(.get, "/v3/:project_id/vaults", list)

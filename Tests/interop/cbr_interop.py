@@ -10,6 +10,7 @@ import sys
 import time
 
 import requests
+from common import check, failures, finish, wait_healthy
 from huaweicloudsdkcbr.v1 import CbrClient
 from huaweicloudsdkcbr.v1.model import (BackupRestore, BackupRestoreReq, BackupUpdate, BackupUpdateReq, BillingCreate,
                                         CheckpointParam, CreateCheckpointRequest, CreateVaultRequest, DeleteBackupRequest,
@@ -23,13 +24,6 @@ from huaweicloudsdkcore.exceptions.exceptions import ClientRequestException
 endpoint, creds_path, resource_dir = sys.argv[1], sys.argv[2], sys.argv[3]
 creds = json.load(open(creds_path))
 pid = creds["project_id"]
-failures = []
-
-
-def check(cond, what):
-    if not cond:
-        failures.append(what)
-        print("FAIL:", what, file=sys.stderr)
 
 
 def wait(predicate, what, seconds=60):
@@ -43,13 +37,7 @@ def wait(predicate, what, seconds=60):
     return None
 
 
-for _ in range(200):
-    try:
-        if requests.get(endpoint + "/health", timeout=1).status_code == 200:
-            break
-    except requests.RequestException:
-        pass
-    time.sleep(0.1)
+wait_healthy(endpoint)
 
 # Register the directory through Coffer's inventory extension (token auth).
 tok = requests.post(endpoint + "/v3/auth/tokens", json={"auth": {"identity": {"methods": ["password"], "password": {"user": {
@@ -141,6 +129,4 @@ except ClientRequestException as e:
 wait(lambda: client.delete_vault(DeleteVaultRequest(vault_id=vault.id)).status_code == 204 if not any(
     b.status != "available" for b in client.list_backups(ListBackupsRequest(vault_id=vault.id)).backups) else False, "vault deleted")
 
-if failures:
-    sys.exit("%d checks failed" % len(failures))
-print("cbr interop ok")
+finish("cbr interop ok")
