@@ -10,6 +10,22 @@ import NIOCore
 import Testing
 @testable import CofferHTTP
 
+/// Registers the root's share and its two-disk server, each in a vault of its own.
+func shareAndServerInVaults(_ client: any TestClientProtocol, base: String, token: String, root: ResourceRoot) async throws
+    -> (shareID: String, serverID: String, diskIDs: [String], fileVault: String, serverVault: String) {
+    let share = try await post(client, base + "/coffer/resources", token: token, ["resource": ["type": "OS::Sfs::Turbo", "name": "share", "path": root.path + "/share"]])
+    let shareID = (json(share.body)["resource"] as? [String: Any])?["id"] as? String ?? ""
+    let srv = try await post(client, base + "/coffer/resources", token: token, ["resource": ["type": "OS::Nova::Server", "name": "vm1", "disks": [
+        ["name": "root", "path": root.path + "/vm-root.img", "bootable": true], ["name": "data", "path": root.path + "/vm-data.img"]]]])
+    let srvBody = json(srv.body)["resource"] as? [String: Any] ?? [:]
+    let serverID = srvBody["id"] as? String ?? ""
+    let diskIDs = (srvBody["disks"] as? [[String: Any]] ?? []).compactMap { $0["id"] as? String }
+    let fileVault = try await post(client, base + "/vaults", token: token, vaultBody(name: "files", objectType: "turbo", resources: [["id": shareID, "type": "OS::Sfs::Turbo"]]))
+    let serverVault = try await post(client, base + "/vaults", token: token, vaultBody(name: "servers", objectType: "server", resources: [["id": serverID, "type": "OS::Nova::Server"]]))
+    return (shareID, serverID, diskIDs, (json(fileVault.body)["vault"] as? [String: Any])?["id"] as? String ?? "",
+            (json(serverVault.body)["vault"] as? [String: Any])?["id"] as? String ?? "")
+}
+
 @Suite struct CheckpointsAndBackups {
     @Test func backupThroughTheAPIProtectsRealData() async throws {
         let root = ResourceRoot()
@@ -23,15 +39,8 @@ import Testing
         let base = "/v3/\(admin.project_id)"
         try await server.run { client in
             let token = try await client.token(user: "admin", password: admin.password, project: "admin")
-            let share = try await post(client, base + "/coffer/resources", token: token, ["resource": ["type": "OS::Sfs::Turbo", "name": "share", "path": root.path + "/share"]])
-            let shareID = (json(share.body)["resource"] as? [String: Any])?["id"] as? String ?? ""
-            let srv = try await post(client, base + "/coffer/resources", token: token, ["resource": ["type": "OS::Nova::Server", "name": "vm1", "disks": [
-                ["name": "root", "path": root.path + "/vm-root.img", "bootable": true], ["name": "data", "path": root.path + "/vm-data.img"]]]])
-            let serverID = (json(srv.body)["resource"] as? [String: Any])?["id"] as? String ?? ""
-            let turboVault = try await post(client, base + "/vaults", token: token, vaultBody(name: "files", objectType: "turbo", resources: [["id": shareID, "type": "OS::Sfs::Turbo"]]))
-            let turboVaultID = (json(turboVault.body)["vault"] as? [String: Any])?["id"] as? String ?? ""
-            let serverVault = try await post(client, base + "/vaults", token: token, vaultBody(name: "servers", objectType: "server", resources: [["id": serverID, "type": "OS::Nova::Server"]]))
-            let serverVaultID = (json(serverVault.body)["vault"] as? [String: Any])?["id"] as? String ?? ""
+            let setup = try await shareAndServerInVaults(client, base: base, token: token, root: root)
+            let (serverID, turboVaultID, serverVaultID) = (setup.serverID, setup.fileVault, setup.serverVault)
 
             // Checkpoint: returns at once, backups listable as protecting.
             let cp = try await post(client, base + "/checkpoints", token: token, ["checkpoint": ["vault_id": turboVaultID, "parameters": ["name": "first", "description": "d"]]])
@@ -191,17 +200,8 @@ import Testing
         let base = "/v3/\(admin.project_id)"
         try await server.run { client in
             let token = try await client.token(user: "admin", password: admin.password, project: "admin")
-            let share = try await post(client, base + "/coffer/resources", token: token, ["resource": ["type": "OS::Sfs::Turbo", "name": "share", "path": root.path + "/share"]])
-            let shareID = (json(share.body)["resource"] as? [String: Any])?["id"] as? String ?? ""
-            let srv = try await post(client, base + "/coffer/resources", token: token, ["resource": ["type": "OS::Nova::Server", "name": "vm1", "disks": [
-                ["name": "root", "path": root.path + "/vm-root.img", "bootable": true], ["name": "data", "path": root.path + "/vm-data.img"]]]])
-            let srvBody = json(srv.body)["resource"] as? [String: Any] ?? [:]
-            let serverID = srvBody["id"] as? String ?? ""
-            let diskIDs = (srvBody["disks"] as? [[String: Any]] ?? []).compactMap { $0["id"] as? String }
-            let fv = try await post(client, base + "/vaults", token: token, vaultBody(name: "files", objectType: "turbo", resources: [["id": shareID, "type": "OS::Sfs::Turbo"]]))
-            let fileVault = (json(fv.body)["vault"] as? [String: Any])?["id"] as? String ?? ""
-            let sv = try await post(client, base + "/vaults", token: token, vaultBody(name: "servers", objectType: "server", resources: [["id": serverID, "type": "OS::Nova::Server"]]))
-            let serverVault = (json(sv.body)["vault"] as? [String: Any])?["id"] as? String ?? ""
+            let setup = try await shareAndServerInVaults(client, base: base, token: token, root: root)
+            let (serverID, diskIDs, fileVault, serverVault) = (setup.serverID, setup.diskIDs, setup.fileVault, setup.serverVault)
             _ = try await post(client, base + "/checkpoints", token: token, ["checkpoint": ["vault_id": fileVault]])
             _ = try await post(client, base + "/checkpoints", token: token, ["checkpoint": ["vault_id": serverVault]])
             try await services.worker.drain()
