@@ -72,6 +72,28 @@ func run(_ executable: String, _ args: [String], environment: [String: String]? 
         let cbr = try run(python, [packageRoot() + "/Tests/interop/cbr_interop.py", "http://127.0.0.1:\(port)", creds, resourceRoot + "/share"])
         #expect(cbr.status == 0, "\(cbr.stdout)\n\(cbr.stderr)")
         #expect(cbr.stdout.contains("cbr interop ok"))
+        // The CLI client verbs against the same server.
+        try FileManager.default.createDirectory(atPath: resourceRoot + "/cli", withIntermediateDirectories: true)
+        try Data("from the cli\n".utf8).write(to: URL(fileURLWithPath: resourceRoot + "/cli/note.txt"))
+        let clientEnv = environment(repo: t.path + "/unused", extra: ["COFFER_ENDPOINT": "http://127.0.0.1:\(port)", "COFFER_CREDENTIALS": creds])
+        func cli(_ args: [String]) throws -> [String: Any] {
+            let r = try coffer(args + ["--json"], env: clientEnv)
+            #expect(r.status == 0, "coffer \(args): \(r.stderr)")
+            return (try? JSONSerialization.jsonObject(with: Data(r.stdout.utf8))) as? [String: Any] ?? [:]
+        }
+        let resource = try cli(["resource", "add", "--type", "turbo", "--name", "cli-share", "--path", resourceRoot + "/cli"])
+        let resourceID = (resource["resource"] as? [String: Any])?["id"] as? String ?? ""
+        let vault = try cli(["vault", "create", "--name", "cli-vault", "--type", "turbo", "--size", "10", "--resource", resourceID])
+        let vaultID = (vault["vault"] as? [String: Any])?["id"] as? String ?? ""
+        let done = try cli(["checkpoint", "create", "--vault", vaultID, "--wait"])
+        let made = done["backups"] as? [[String: Any]] ?? []
+        #expect(made.count == 1 && made.first?["status"] as? String == "available")
+        let backupID = made.first?["id"] as? String ?? ""
+        let restored = try coffer(["backup", "restore", backupID, "--destination", resourceRoot + "/cli-restored", "--wait"], env: clientEnv)
+        #expect(restored.status == 0, "\(restored.stderr)")
+        #expect(FileManager.default.contents(atPath: resourceRoot + "/cli-restored/note.txt") == Data("from the cli\n".utf8))
+        let refused = try coffer(["resource", "add", "--type", "turbo", "--name", "x", "--path", "/etc"], env: clientEnv)
+        #expect(refused.status != 0 && refused.stderr.contains("resource root"))
         // Graceful shutdown on SIGTERM.
         kill(server.processIdentifier, SIGTERM)
         for _ in 0..<100 where server.isRunning { usleep(100_000) }

@@ -1,0 +1,290 @@
+import ArgumentParser
+import CofferService
+import Foundation
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
+
+/// Where the server is and who we are: `--endpoint` (COFFER_ENDPOINT) and an
+/// AK/SK from `--credentials FILE` (COFFER_CREDENTIALS; the bootstrap file's
+/// shape) or COFFER_ACCESS_KEY / COFFER_SECRET_KEY / COFFER_PROJECT_ID.
+struct ClientOptions: ParsableArguments {
+    @Option(help: "Server URL (env COFFER_ENDPOINT; default http://127.0.0.1:8088).") var endpoint: String?
+    @Option(help: "Credentials JSON with project_id, access_key, secret_key (env COFFER_CREDENTIALS; default ./coffer-data/admin-credentials.json).")
+    var credentials: String?
+    @Flag(help: "Print the server's JSON.") var json = false
+
+    func client() throws -> APIClient {
+        let env = ProcessInfo.processInfo.environment
+        let base = endpoint ?? env["COFFER_ENDPOINT"] ?? "http://127.0.0.1:8088"
+        guard let url = URL(string: base), url.scheme == "http" || url.scheme == "https", url.host != nil else {
+            throw CLIError("endpoint '\(base)' is not an http(s) URL")
+        }
+        if let ak = env["COFFER_ACCESS_KEY"], let sk = env["COFFER_SECRET_KEY"], let pid = env["COFFER_PROJECT_ID"] {
+            return APIClient(base: url, accessKey: ak, secretKey: sk, projectID: pid)
+        }
+        let path = credentials ?? env["COFFER_CREDENTIALS"] ?? "./coffer-data/admin-credentials.json"
+        guard let data = FileManager.default.contents(atPath: path),
+              let object = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any],
+              let ak = object["access_key"] as? String, let sk = object["secret_key"] as? String, let pid = object["project_id"] as? String else {
+            throw CLIError("no credentials: \(path) must hold project_id, access_key and secret_key (or set COFFER_ACCESS_KEY, COFFER_SECRET_KEY, COFFER_PROJECT_ID)")
+        }
+        return APIClient(base: url, accessKey: ak, secretKey: sk, projectID: pid)
+    }
+}
+
+/// Signs requests as the Huawei SDK does and decodes JSON answers; an error
+/// answer becomes a CLIError with the server's code and message.
+struct APIClient {
+    let base: URL
+    let accessKey: String
+    let secretKey: String
+    let projectID: String
+
+    func call(_ method: String, _ path: String, query: String = "", body: [String: Any]? = nil) async throws -> [String: Any] {
+        let bodyData = try body.map { try JSONSerialization.data(withJSONObject: $0) } ?? Data()
+        let fullPath = "/v3/\(projectID)" + path
+        guard let url = URL(string: base.absoluteString.trimmingCharacters(in: CharacterSet(charactersIn: "/")) + fullPath + (query.isEmpty ? "" : "?" + query)) else {
+            throw CLIError("cannot build a URL for \(fullPath)")
+        }
+        let host = base.port.map { "\(base.host!):\($0)" } ?? base.host!
+        var headers = ["content-type": "application/json", "host": host, "x-project-id": projectID, "x-sdk-date": AKSKSignature.formatSdkDate(Date())]
+        let frozen = headers
+        let signable = SignableRequest(method: method, rawPath: url.path, rawQuery: url.query ?? "", body: Array(bodyData)) { frozen[$0] }
+        headers["authorization"] = AKSKSignature.sign(signable, accessKey: accessKey, secret: secretKey, signedHeaders: ["content-type", "host", "x-project-id", "x-sdk-date"])
+        var request = URLRequest(url: url)
+        request.httpMethod = method
+        for (k, v) in headers where k != "host" { request.setValue(v, forHTTPHeaderField: k) }
+        if !bodyData.isEmpty { request.httpBody = bodyData }
+        let (data, response): (Data, URLResponse)
+        do { (data, response) = try await URLSession.shared.data(for: request) } catch {
+            throw CLIError("cannot reach \(base.absoluteString): \(error.localizedDescription)")
+        }
+        let status = (response as? HTTPURLResponse)?.statusCode ?? 0
+        let object = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] ?? [:]
+        guard (200..<300).contains(status) else {
+            throw CLIError("\(method) \(path): HTTP \(status) \(object["error_code"] as? String ?? ""): \(object["error_msg"] as? String ?? String(decoding: data, as: UTF8.self))")
+        }
+        return object
+    }
+}
+
+func printResult(_ options: ClientOptions, _ object: [String: Any], text: () -> [String]) {
+    if options.json { printJSON(object) } else { for line in text() { print(line) } }
+}
+
+struct ResourceCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "resource", abstract: "Register what can be protected (admin).",
+                                                    subcommands: [Add.self, List.self, Show.self, Remove.self])
+
+    struct Add: AsyncParsableCommand {
+        @OptionGroup var options: ClientOptions
+        @Option(help: "volume, server or turbo (directory).") var type: String
+        @Option var name: String
+        @Option(help: "Disk image, block device or directory.") var path: String?
+        @Option(help: "A server disk: NAME=PATH, with :bootable appended for the system disk (repeatable).") var disk: [String] = []
+
+        func run() async throws {
+            let types = ["volume": "OS::Cinder::Volume", "server": "OS::Nova::Server", "turbo": "OS::Sfs::Turbo"]
+            guard let apiType = types[type] else { throw ValidationError("--type must be volume, server or turbo") }
+            var resource: [String: Any] = ["type": apiType, "name": name]
+            if let path { resource["path"] = path }
+            if !disk.isEmpty {
+                resource["disks"] = try disk.map { spec -> [String: Any] in
+                    guard let eq = spec.firstIndex(of: "=") else { throw ValidationError("--disk must be NAME=PATH[:bootable]") }
+                    var path = String(spec[spec.index(after: eq)...])
+                    let bootable = path.hasSuffix(":bootable")
+                    if bootable { path.removeLast(":bootable".count) }
+                    return ["name": String(spec[..<eq]), "path": path, "bootable": bootable]
+                }
+            }
+            let result = try await options.client().call("POST", "/coffer/resources", body: ["resource": resource])
+            let r = result["resource"] as? [String: Any] ?? [:]
+            printResult(options, result) { ["\(r["id"] ?? "")  \(r["type"] ?? "")  \(r["name"] ?? "")"] }
+        }
+    }
+
+    struct List: AsyncParsableCommand {
+        @OptionGroup var options: ClientOptions
+        func run() async throws {
+            let result = try await options.client().call("GET", "/coffer/resources", query: "limit=1000")
+            printResult(options, result) { (result["resources"] as? [[String: Any]] ?? []).map { "\($0["id"] ?? "")  \($0["type"] ?? "")  \($0["name"] ?? "")  \($0["path"] ?? "")" } }
+        }
+    }
+
+    struct Show: AsyncParsableCommand {
+        @OptionGroup var options: ClientOptions
+        @Argument var id: String
+        func run() async throws {
+            let result = try await options.client().call("GET", "/coffer/resources/\(id)")
+            printJSON(result)
+        }
+    }
+
+    struct Remove: AsyncParsableCommand {
+        @OptionGroup var options: ClientOptions
+        @Argument var id: String
+        func run() async throws {
+            _ = try await options.client().call("DELETE", "/coffer/resources/\(id)")
+            print("removed resource \(id)")
+        }
+    }
+}
+
+struct VaultCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "vault", subcommands: [Create.self, List.self, Show.self, Delete.self])
+
+    struct Create: AsyncParsableCommand {
+        @OptionGroup var options: ClientOptions
+        @Option var name: String
+        @Option(help: "server, disk or turbo.") var type: String
+        @Option(help: "Capacity in GB.") var size = 100
+        @Option(help: "Resource id to bind (repeatable).") var resource: [String] = []
+        func run() async throws {
+            let client = try options.client()
+            var resources: [[String: Any]] = []
+            for id in resource {
+                let r = try await client.call("GET", "/coffer/resources/\(id)")
+                resources.append(["id": id, "type": (r["resource"] as? [String: Any])?["type"] as? String ?? ""])
+            }
+            let result = try await client.call("POST", "/vaults", body: ["vault": ["name": name, "resources": resources,
+                "billing": ["consistent_level": "crash_consistent", "object_type": type, "protect_type": "backup", "size": size]]])
+            let v = result["vault"] as? [String: Any] ?? [:]
+            printResult(options, result) { ["\(v["id"] ?? "")  \(v["name"] ?? "")"] }
+        }
+    }
+
+    struct List: AsyncParsableCommand {
+        @OptionGroup var options: ClientOptions
+        func run() async throws {
+            let result = try await options.client().call("GET", "/vaults")
+            printResult(options, result) {
+                (result["vaults"] as? [[String: Any]] ?? []).map { v in
+                    let b = v["billing"] as? [String: Any] ?? [:]
+                    return "\(v["id"] ?? "")  \(v["name"] ?? "")  \(b["object_type"] ?? "")  \(b["used"] ?? 0) MB of \(b["size"] ?? 0) GB"
+                }
+            }
+        }
+    }
+
+    struct Show: AsyncParsableCommand {
+        @OptionGroup var options: ClientOptions
+        @Argument var id: String
+        func run() async throws { printJSON(try await options.client().call("GET", "/vaults/\(id)")) }
+    }
+
+    struct Delete: AsyncParsableCommand {
+        @OptionGroup var options: ClientOptions
+        @Argument var id: String
+        func run() async throws {
+            _ = try await options.client().call("DELETE", "/vaults/\(id)")
+            print("deleted vault \(id)")
+        }
+    }
+}
+
+/// Polls the backups of a listing until none is in a transient state.
+func waitForBackups(_ client: APIClient, query: String, json: Bool) async throws -> [[String: Any]] {
+    let transient: Set<String> = ["protecting", "restoring", "deleting", "waiting_protect", "waiting_restore", "waiting_delete"]
+    let tty = isatty(2) == 1 && !json
+    let started = Date()
+    while true {
+        let list = try await client.call("GET", "/backups", query: query)["backups"] as? [[String: Any]] ?? []
+        let busy = list.filter { transient.contains($0["status"] as? String ?? "") }
+        if busy.isEmpty {
+            if tty { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
+            return list
+        }
+        if tty { FileHandle.standardError.write(Data("\r\u{1B}[K[\(elapsedText(Date().timeIntervalSince(started)))] waiting for \(busy.count) backups".utf8)) }
+        try await Task.sleep(for: .milliseconds(500))
+    }
+}
+
+struct CheckpointCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "checkpoint", subcommands: [Create.self])
+
+    struct Create: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Back up a vault's resources now.")
+        @OptionGroup var options: ClientOptions
+        @Option var vault: String
+        @Option var name: String?
+        @Flag(help: "Wait until every backup of the checkpoint is available or failed.") var wait = false
+        func run() async throws {
+            let client = try options.client()
+            var parameters: [String: Any] = [:]
+            if let name { parameters["name"] = name }
+            let result = try await client.call("POST", "/checkpoints", body: ["checkpoint": ["vault_id": vault, "parameters": parameters]])
+            let id = (result["checkpoint"] as? [String: Any])?["id"] as? String ?? ""
+            guard wait else { return printResult(options, result) { ["checkpoint \(id) protecting"] } }
+            let backups = try await waitForBackups(client, query: "checkpoint_id=\(id)", json: options.json)
+            printResult(options, ["checkpoint_id": id, "backups": backups]) { backups.map { "\($0["id"] ?? "")  \($0["status"] ?? "")  \($0["resource_name"] ?? "")" } }
+            if backups.contains(where: { $0["status"] as? String == "error" }) { throw ExitCode(1) }
+        }
+    }
+}
+
+struct BackupCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "backup", subcommands: [List.self, Show.self, Restore.self, Delete.self])
+
+    struct List: AsyncParsableCommand {
+        @OptionGroup var options: ClientOptions
+        @Option var vault: String?
+        func run() async throws {
+            let result = try await options.client().call("GET", "/backups", query: vault.map { "vault_id=\($0)" } ?? "")
+            printResult(options, result) { (result["backups"] as? [[String: Any]] ?? []).map { "\($0["id"] ?? "")  \($0["status"] ?? "")  \($0["resource_name"] ?? "")  \($0["created_at"] ?? "")" } }
+        }
+    }
+
+    struct Show: AsyncParsableCommand {
+        @OptionGroup var options: ClientOptions
+        @Argument var id: String
+        func run() async throws { printJSON(try await options.client().call("GET", "/backups/\(id)")) }
+    }
+
+    struct Restore: AsyncParsableCommand {
+        @OptionGroup var options: ClientOptions
+        @Argument var id: String
+        @Option(help: "Target volume id (volume backups).") var volume: String?
+        @Option(help: "Restore a file-system backup into this directory instead of in place.") var destination: String?
+        @Flag var wait = false
+        func run() async throws {
+            let client = try options.client()
+            var restore: [String: Any] = [:]
+            if let volume { restore["volume_id"] = volume }
+            if let destination { restore["details"] = ["destination_path": destination] }
+            _ = try await client.call("POST", "/backups/\(id)/restore", body: ["restore": restore])
+            if wait {
+                while (try await client.call("GET", "/backups/\(id)")["backup"] as? [String: Any])?["status"] as? String == "restoring" {
+                    try await Task.sleep(for: .milliseconds(500))
+                }
+            }
+            print("restore of \(id) \(wait ? "finished" : "started")")
+        }
+    }
+
+    struct Delete: AsyncParsableCommand {
+        @OptionGroup var options: ClientOptions
+        @Argument var id: String
+        func run() async throws {
+            _ = try await options.client().call("DELETE", "/backups/\(id)")
+            print("deleting backup \(id)")
+        }
+    }
+}
+
+struct OplogCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "oplog", subcommands: [List.self])
+
+    struct List: AsyncParsableCommand {
+        @OptionGroup var options: ClientOptions
+        func run() async throws {
+            let result = try await options.client().call("GET", "/operation-logs")
+            printResult(options, result) {
+                (result["operation_logs"] as? [[String: Any]] ?? []).map { log in
+                    let resource = ((log["extra_info"] as? [String: Any])?["resource"] as? [String: Any])?["name"] ?? ""
+                    return "\(log["id"] ?? "")  \(log["operation_type"] ?? "")  \(log["status"] ?? "")  \(resource)"
+                }
+            }
+        }
+    }
+}
