@@ -224,7 +224,7 @@ struct CheckpointCommand: AsyncParsableCommand {
 }
 
 struct BackupCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "backup", subcommands: [List.self, Show.self, Restore.self, Delete.self])
+    static let configuration = CommandConfiguration(commandName: "backup", subcommands: [List.self, Show.self, Delete.self])
 
     struct List: AsyncParsableCommand {
         @OptionGroup var options: ClientOptions
@@ -241,7 +241,9 @@ struct BackupCommand: AsyncParsableCommand {
         func run() async throws { printJSON(try await options.client().call("GET", "/backups/\(id)")) }
     }
 
+    /// Top level as `coffer restore BACKUP_ID`.
     struct Restore: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(commandName: "restore", abstract: "Restore a backup (in place, onto --volume, or into --destination).")
         @OptionGroup var options: ClientOptions
         @Argument var id: String
         @Option(help: "Target volume id (volume backups).") var volume: String?

@@ -89,7 +89,7 @@ func run(_ executable: String, _ args: [String], environment: [String: String]? 
         let made = done["backups"] as? [[String: Any]] ?? []
         #expect(made.count == 1 && made.first?["status"] as? String == "available")
         let backupID = made.first?["id"] as? String ?? ""
-        let restored = try coffer(["backup", "restore", backupID, "--destination", resourceRoot + "/cli-restored", "--wait"], env: clientEnv)
+        let restored = try coffer(["restore", backupID, "--destination", resourceRoot + "/cli-restored", "--wait"], env: clientEnv)
         #expect(restored.status == 0, "\(restored.stderr)")
         #expect(FileManager.default.contents(atPath: resourceRoot + "/cli-restored/note.txt") == Data("from the cli\n".utf8))
         let refused = try coffer(["resource", "add", "--type", "turbo", "--name", "x", "--path", "/etc"], env: clientEnv)
