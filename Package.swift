@@ -50,11 +50,11 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ], swiftSettings: swift5),
         .target(name: "CofferService", dependencies: [
-            "CofferCatalog", "CofferCrypto", "CofferEngine", "CofferRepository", "CofferBlobStore",
+            "CofferCatalog", "CofferCrypto", "CofferEngine", "CofferRepository", "CofferBlobStore", "CofferSystem",
             .product(name: "Logging", package: "swift-log"),
         ], swiftSettings: swift5),
         .target(name: "CofferHTTP", dependencies: [
-            "CofferService",
+            "CofferService", "CofferSystem",
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "HTTPTypes", package: "swift-http-types"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

@@ -1,5 +1,6 @@
 import CofferCatalog
 import CofferService
+import CofferSystem
 import Foundation
 import HTTPTypes
 import Hummingbird
@@ -102,13 +103,8 @@ struct BackupRoutes {
 
     static func parseTime(_ text: String?, field: String) throws -> Int64? {
         guard let text else { return nil }
-        let formats = ["yyyy-MM-dd'T'HH:mm:ss'Z'", "yyyy-MM-dd'T'HH:mm:ss", "yyyy-MM-dd'T'HH:mm:ss.SSSSSS", "yyyy-MM-dd"]
-        let f = DateFormatter()
-        f.locale = Locale(identifier: "en_US_POSIX")
-        f.timeZone = TimeZone(identifier: "UTC")
-        for format in formats {
-            f.dateFormat = format
-            if let d = f.date(from: text) { return d.epochMilliseconds }
+        for format in UTCTimeFormat.queryForms {
+            if let d = format.date(text) { return d.epochMilliseconds }
         }
         throw APIError.validation("\(field) must be a time like 2026-01-31T12:00:00Z")
     }

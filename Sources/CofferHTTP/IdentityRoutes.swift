@@ -1,5 +1,6 @@
 import CofferCatalog
 import CofferService
+import CofferSystem
 import Foundation
 import HTTPTypes
 import Hummingbird
@@ -12,13 +13,7 @@ struct IdentityRoutes {
     let identity: IdentityService
     let region: String
 
-    static func time(_ d: Date) -> String {
-        let f = DateFormatter()
-        f.locale = Locale(identifier: "en_US_POSIX")
-        f.timeZone = TimeZone(identifier: "UTC")
-        f.dateFormat = "yyyy-MM-dd'T'HH:mm:ss.SSSSSS'Z'"
-        return f.string(from: d)
-    }
+    static func time(_ d: Date) -> String { UTCTimeFormat.keystone.string(d) }
 
     static func baseURL(_ request: Request) -> String {
         let host = request.head.authority ?? "127.0.0.1"

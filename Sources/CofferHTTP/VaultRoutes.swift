@@ -1,5 +1,6 @@
 import CofferCatalog
 import CofferService
+import CofferSystem
 import Foundation
 import HTTPTypes
 import Hummingbird
@@ -47,13 +48,7 @@ struct VaultRoutes {
     }
 
     /// CBR's timestamp form, e.g. 2020-02-05T10:38:34.209782 (UTC, no zone suffix).
-    static func cbrTime(_ d: Date) -> String {
-        let f = DateFormatter()
-        f.locale = Locale(identifier: "en_US_POSIX")
-        f.timeZone = TimeZone(identifier: "UTC")
-        f.dateFormat = "yyyy-MM-dd'T'HH:mm:ss.SSSSSS"
-        return f.string(from: d)
-    }
+    static func cbrTime(_ d: Date) -> String { UTCTimeFormat.cbr.string(d) }
 
     func json(_ view: VaultView) -> [String: Any] {
         let v = view.record

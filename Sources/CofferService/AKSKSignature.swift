@@ -1,4 +1,5 @@
 import CofferCrypto
+import CofferSystem
 import Foundation
 
 /// The request facts an `SDK-HMAC-SHA256` signature covers, as received:
@@ -139,20 +140,10 @@ public enum AKSKSignature {
 
     public static func parseSdkDate(_ s: String) -> Date? {
         guard s.utf8.count == 16 else { return nil }
-        let f = DateFormatter()
-        f.locale = Locale(identifier: "en_US_POSIX")
-        f.timeZone = TimeZone(identifier: "UTC")
-        f.dateFormat = "yyyyMMdd'T'HHmmss'Z'"
-        return f.date(from: s)
+        return UTCTimeFormat.sdkDate.date(s)
     }
 
-    public static func formatSdkDate(_ d: Date) -> String {
-        let f = DateFormatter()
-        f.locale = Locale(identifier: "en_US_POSIX")
-        f.timeZone = TimeZone(identifier: "UTC")
-        f.dateFormat = "yyyyMMdd'T'HHmmss'Z'"
-        return f.string(from: d)
-    }
+    public static func formatSdkDate(_ d: Date) -> String { UTCTimeFormat.sdkDate.string(d) }
 
     public enum Failure: Error, Equatable, Sendable {
         case malformedAuthorization
