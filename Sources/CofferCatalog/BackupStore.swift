@@ -56,8 +56,10 @@ public struct BackupRow: Codable, Sendable, Equatable {
     public var protectedAt: Int64?
     public var updatedAt: Int64
     public var expiredAt: Int64?
+    /// The vault's availability zone when the backup was made.
+    public var resourceAz: String
 
-    public init(id: String, projectId: String, vaultId: String, checkpointId: String, parentId: String?, resourceId: String, resourceType: String, resourceName: String, resourceSize: Int64, name: String, description: String, status: String, imageType: String, providerId: String, incremental: Bool, autoTrigger: Bool, bootable: Bool, snapshotId: String?, failReason: String?, createdAt: Int64, protectedAt: Int64?, updatedAt: Int64, expiredAt: Int64?) {
+    public init(id: String, projectId: String, vaultId: String, checkpointId: String, parentId: String?, resourceId: String, resourceType: String, resourceName: String, resourceSize: Int64, name: String, description: String, status: String, imageType: String, providerId: String, incremental: Bool, autoTrigger: Bool, bootable: Bool, snapshotId: String?, failReason: String?, createdAt: Int64, protectedAt: Int64?, updatedAt: Int64, expiredAt: Int64?, resourceAz: String = "") {
         self.id = id
         self.projectId = projectId
         self.vaultId = vaultId
@@ -81,6 +83,7 @@ public struct BackupRow: Codable, Sendable, Equatable {
         self.protectedAt = protectedAt
         self.updatedAt = updatedAt
         self.expiredAt = expiredAt
+        self.resourceAz = resourceAz
     }
 }
 
@@ -173,6 +176,13 @@ public struct BackupFilter: Sendable {
     public var incremental: Bool?
     public var startTime: Int64?
     public var endTime: Int64?
+    public var resourceName: String?
+    public var resourceAz: String?
+    /// Backups in vaults whose usage is at least this percentage of their size.
+    public var usedPercent: Int?
+    /// Set when a filter names a kind of backup Coffer never holds (shared with
+    /// this project, dedicated cloud, another enterprise project): nothing matches.
+    public var matchesNothing = false
     /// Without a parent filter only top-level backups are listed; a server's
     /// disk backups appear in its `children` (or with `parent_id`).
     public init() {}
@@ -281,27 +291,54 @@ public struct BackupStore: Sendable {
             .where("status", .in, SQLBind.group(["protecting", "waiting_protect"])).first() != nil
     }
 
-    public func listBackups(project: String, filter: BackupFilter, sort: [(String, Bool)], offset: Int, limit: Int) async throws -> (items: [BackupRow], total: Int) {
-        func apply(_ q: SQLSelectBuilder) -> SQLSelectBuilder {
-            var q = q.where("project_id", .equal, SQLBind(project))
-            if let v = filter.vaultID { q = q.where("vault_id", .equal, SQLBind(v)) }
-            if let v = filter.resourceID { q = q.where("resource_id", .equal, SQLBind(v)) }
-            if let v = filter.resourceType { q = q.where("resource_type", .equal, SQLBind(v)) }
-            if let v = filter.checkpointID { q = q.where("checkpoint_id", .equal, SQLBind(v)) }
-            if !filter.statuses.isEmpty { q = q.where("status", .in, SQLBind.group(filter.statuses)) }
-            if let v = filter.name { q = q.where("name", .like, SQLBind("%" + v + "%")) }
-            if let v = filter.parentID { q = q.where("parent_id", .equal, SQLBind(v)) } else { q = q.where("parent_id", .is, SQLLiteral.null) }
-            if let v = filter.imageType { q = q.where("image_type", .equal, SQLBind(v)) }
-            if let v = filter.incremental { q = q.where("incremental", .equal, SQLBind(v)) }
-            if let v = filter.startTime { q = q.where("created_at", .greaterThanOrEqual, SQLBind(v)) }
-            if let v = filter.endTime { q = q.where("created_at", .lessThanOrEqual, SQLBind(v)) }
-            return q
+    private func filtered(_ q: SQLSelectBuilder, project: String, _ filter: BackupFilter) -> SQLSelectBuilder {
+        var q = q.where("project_id", .equal, SQLBind(project))
+        if let v = filter.vaultID { q = q.where("vault_id", .equal, SQLBind(v)) }
+        if let v = filter.resourceID { q = q.where("resource_id", .equal, SQLBind(v)) }
+        if let v = filter.resourceType { q = q.where("resource_type", .equal, SQLBind(v)) }
+        if let v = filter.checkpointID { q = q.where("checkpoint_id", .equal, SQLBind(v)) }
+        if !filter.statuses.isEmpty { q = q.where("status", .in, SQLBind.group(filter.statuses)) }
+        if let v = filter.name { q = q.where("name", .like, SQLBind("%" + v + "%")) }
+        if let v = filter.parentID { q = q.where("parent_id", .equal, SQLBind(v)) } else { q = q.where("parent_id", .is, SQLLiteral.null) }
+        if let v = filter.imageType { q = q.where("image_type", .equal, SQLBind(v)) }
+        if let v = filter.incremental { q = q.where("incremental", .equal, SQLBind(v)) }
+        if let v = filter.startTime { q = q.where("created_at", .greaterThanOrEqual, SQLBind(v)) }
+        if let v = filter.endTime { q = q.where("created_at", .lessThanOrEqual, SQLBind(v)) }
+        if let v = filter.resourceName { q = q.where("resource_name", .like, SQLBind("%" + v + "%")) }
+        if let v = filter.resourceAz { q = q.where("resource_az", .equal, SQLBind(v)) }
+        if let v = filter.usedPercent {
+            q = q.where("vault_id IN (SELECT id FROM vaults WHERE used_bytes * 100 >= size_gb * \(bind: Int64(v) << 30))" as SQLQueryString)
         }
-        let total = try await apply(sql.select().column(SQLFunction("COUNT", args: SQLLiteral.all), as: "n").from("backups")).first()?.decode(column: "n", as: Int.self) ?? 0
-        var q = apply(sql.select().column("*").from("backups"))
+        if filter.matchesNothing { q = q.where(SQLLiteral.numeric("1"), .equal, SQLLiteral.numeric("0")) }
+        return q
+    }
+
+    private func ordered(_ q: SQLSelectBuilder, _ sort: [(String, Bool)]) -> SQLSelectBuilder {
+        var q = q
         for (column, ascending) in sort { q = q.orderBy(column, ascending ? .ascending : .descending) }
-        let items = try await q.orderBy("id").offset(offset).limit(limit).all(decoding: BackupRow.self, keyDecodingStrategy: .convertFromSnakeCase)
+        return q.orderBy("id")
+    }
+
+    public func listBackups(project: String, filter: BackupFilter, sort: [(String, Bool)], offset: Int, limit: Int) async throws -> (items: [BackupRow], total: Int) {
+        let total = try await filtered(sql.select().column(SQLFunction("COUNT", args: SQLLiteral.all), as: "n").from("backups"), project: project, filter)
+            .first()?.decode(column: "n", as: Int.self) ?? 0
+        let items = try await ordered(filtered(sql.select().column("*").from("backups"), project: project, filter), sort)
+            .offset(offset).limit(limit).all(decoding: BackupRow.self, keyDecodingStrategy: .convertFromSnakeCase)
         return (items, total)
+    }
+
+    /// Where `id` stands in the listing (for marker paging), or nil when it is not in it.
+    public func position(of id: String, project: String, filter: BackupFilter, sort: [(String, Bool)]) async throws -> Int? {
+        let ids = try await ordered(filtered(sql.select().column("id").from("backups"), project: project, filter), sort).all()
+        return try ids.firstIndex { try $0.decode(column: "id", as: String.self) == id }
+    }
+
+    /// The disk backups of several server backups at once, by parent id.
+    public func children(of parents: [String]) async throws -> [String: [BackupRow]] {
+        guard !parents.isEmpty else { return [:] }
+        let rows = try await sql.select().column("*").from("backups").where("parent_id", .in, SQLBind.group(parents)).orderBy("created_at").orderBy("id")
+            .all(decoding: BackupRow.self, keyDecodingStrategy: .convertFromSnakeCase)
+        return Dictionary(grouping: rows) { $0.parentId ?? "" }
     }
 
     // MARK: operation logs
@@ -322,6 +359,11 @@ public struct BackupStore: Sendable {
         public var status: String?
         public var vaultID: String?
         public var resourceID: String?
+        public var resourceName: String?
+        public var vaultName: String?
+        public var providerID: String?
+        public var startTime: Int64?
+        public var endTime: Int64?
         public init() {}
     }
 
@@ -332,6 +374,11 @@ public struct BackupStore: Sendable {
             if let v = filter.status { q = q.where("status", .equal, SQLBind(v)) }
             if let v = filter.vaultID { q = q.where("vault_id", .equal, SQLBind(v)) }
             if let v = filter.resourceID { q = q.where("resource_id", .equal, SQLBind(v)) }
+            if let v = filter.resourceName { q = q.where("resource_name", .like, SQLBind("%" + v + "%")) }
+            if let v = filter.vaultName { q = q.where("vault_name", .like, SQLBind("%" + v + "%")) }
+            if let v = filter.providerID { q = q.where("provider_id", .equal, SQLBind(v)) }
+            if let v = filter.startTime { q = q.where("created_at", .greaterThanOrEqual, SQLBind(v)) }
+            if let v = filter.endTime { q = q.where("created_at", .lessThanOrEqual, SQLBind(v)) }
             return q
         }
         let total = try await apply(sql.select().column(SQLFunction("COUNT", args: SQLLiteral.all), as: "n").from("operation_logs")).first()?.decode(column: "n", as: Int.self) ?? 0

@@ -130,6 +130,12 @@ public final class Catalog: @unchecked Sendable {
         (5, [
             "ALTER TABLE jobs ADD COLUMN payload TEXT",
         ]),
+        (6, [
+            "ALTER TABLE backups ADD COLUMN resource_az TEXT NOT NULL DEFAULT ''",
+            "CREATE INDEX backups_parent ON backups (parent_id)",
+            "CREATE INDEX backups_checkpoint ON backups (checkpoint_id)",
+            "CREATE INDEX operation_logs_backup ON operation_logs (backup_id)",
+        ]),
     ]
 
     func migrate() async throws {

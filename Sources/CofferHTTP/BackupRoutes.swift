@@ -40,7 +40,7 @@ struct BackupRoutes {
         var o: [String: Any] = [
             "id": b.id, "checkpoint_id": b.checkpointId, "project_id": b.projectId, "vault_id": b.vaultId, "name": b.name, "description": b.description,
             "status": b.status, "image_type": b.imageType, "provider_id": b.providerId, "resource_id": b.resourceId, "resource_name": b.resourceName,
-            "resource_type": b.resourceType, "resource_size": Int((b.resourceSize + (1 << 30) - 1) >> 30), "resource_az": "",
+            "resource_type": b.resourceType, "resource_size": Int((b.resourceSize + (1 << 30) - 1) >> 30), "resource_az": b.resourceAz,
             "created_at": BackupRoutes.time(b.createdAt), "updated_at": BackupRoutes.time(b.updatedAt), "protected_at": BackupRoutes.time(b.protectedAt),
             "expired_at": BackupRoutes.time(b.expiredAt), "parent_id": b.parentId ?? NSNull(), "incremental": b.incremental, "version": 3,
             "enterprise_project_id": "0", "replication_records": [Any](),
@@ -127,19 +127,30 @@ struct BackupRoutes {
         filter.name = q["name"]
         filter.parentID = q["parent_id"]
         filter.imageType = try q.oneOf("image_type", ["backup", "replication"])
-        if let inc = try q.oneOf("incremental", ["true", "false"]) { filter.incremental = inc == "true" }
+        filter.incremental = try q.bool("incremental")
         filter.startTime = try BackupRoutes.parseTime(q["start_time"], field: "start_time")
         filter.endTime = try BackupRoutes.parseTime(q["end_time"], field: "end_time")
+        filter.resourceName = q["resource_name"]
+        filter.resourceAz = q["resource_az"]
+        if q["used_percent"] != nil { filter.usedPercent = try q.int("used_percent", range: 1...100, default: 100) }
+        _ = try q.bool("show_replication")  // replication_records are always shown (empty until replication exists)
+        // Coffer has no dedicated cloud, no enterprise projects but "0" and no
+        // sharing yet: asking for those kinds of backup matches nothing.
+        if try q.bool("dec") == true { filter.matchesNothing = true }
+        if let own = try q.oneOf("own_type", ["all_granted", "private", "shared"]), own == "shared" { filter.matchesNothing = true }
+        if try q.oneOf("member_status", ["pending", "accepted", "rejected"]) != nil { filter.matchesNothing = true }
+        if let ep = q["enterprise_project_id"], ep != "0", ep != "all_granted_eps" { filter.matchesNothing = true }
         let sort = try BackupRoutes.parseSort(q["sort"])
         if let marker = q["marker"] {
             // Keyset paging: continue after the marker's position in the same order.
-            let (all, _) = try await backups.store.listBackups(project: caller.projectID, filter: filter, sort: sort, offset: 0, limit: Int(Int32.max))
-            guard let i = all.firstIndex(where: { $0.id == marker }) else { throw APIError.validation("marker \(marker) is not a backup id in this listing") }
+            guard let i = try await backups.store.position(of: marker, project: caller.projectID, filter: filter, sort: sort) else {
+                throw APIError.validation("marker \(marker) is not a backup id in this listing")
+            }
             offset += i + 1
         }
         let (items, total) = try await backups.store.listBackups(project: caller.projectID, filter: filter, sort: sort, offset: offset, limit: limit)
-        var out: [[String: Any]] = []
-        for b in items { out.append(backupJSON(b, children: try await backups.store.children(of: b.id))) }
+        let children = try await backups.store.children(of: items.filter { $0.resourceType == "OS::Nova::Server" }.map(\.id))
+        let out = items.map { backupJSON($0, children: children[$0.id] ?? []) }
         return JSONBody.response(["backups": out, "count": total, "offset": offset, "limit": limit])
     }
 
@@ -201,6 +212,11 @@ struct BackupRoutes {
         filter.status = try q.oneOf("status", ["success", "skipped", "failed", "running", "timeout", "waiting"])
         filter.vaultID = q["vault_id"]
         filter.resourceID = q["resource_id"]
+        filter.resourceName = q["resource_name"]
+        filter.vaultName = q["vault_name"]
+        filter.providerID = q["provider_id"]
+        filter.startTime = try BackupRoutes.parseTime(q["start_time"], field: "start_time")
+        filter.endTime = try BackupRoutes.parseTime(q["end_time"], field: "end_time")
         let (items, total) = try await backups.store.listOperationLogs(project: caller.projectID, filter: filter, offset: offset, limit: limit)
         return JSONBody.response(["operation_logs": items.map(logJSON), "count": total, "offset": offset, "limit": limit])
     }

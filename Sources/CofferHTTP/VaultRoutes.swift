@@ -21,6 +21,16 @@ struct Query {
         return v
     }
 
+    /// `true`/`false` in any case (the Python SDK sends `True`).
+    func bool(_ key: String) throws -> Bool? {
+        guard let v = self[key] else { return nil }
+        switch v.lowercased() {
+        case "true": return true
+        case "false": return false
+        default: throw APIError.validation("\(key) must be true or false")
+        }
+    }
+
     func oneOf(_ key: String, _ allowed: [String]) throws -> String? {
         guard let v = self[key] else { return nil }
         guard allowed.contains(v) else { throw APIError.validation("\(key) must be one of \(allowed.joined(separator: ", "))") }

@@ -98,7 +98,8 @@ public final class BackupService: @unchecked Sendable {
                           resourceType: res.record.type, resourceName: res.record.name, resourceSize: res.sizeBytes ?? 0,
                           name: chosen.count == 1 ? baseName : baseName + "_" + res.record.name, description: input.description, status: "protecting",
                           imageType: "backup", providerId: provider, incremental: incremental, autoTrigger: input.autoTrigger,
-                          bootable: res.record.bootable, snapshotId: nil, failReason: nil, createdAt: now, protectedAt: nil, updatedAt: now, expiredAt: nil)
+                          bootable: res.record.bootable, snapshotId: nil, failReason: nil, createdAt: now, protectedAt: nil, updatedAt: now, expiredAt: nil,
+                          resourceAz: vault.availabilityZone)
             }
             backups.append(row(id, r, parent: nil))
             for disk in r.children { backups.append(row(BackupService.newID(), disk, parent: id)) }

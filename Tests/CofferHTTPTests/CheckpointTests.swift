@@ -109,7 +109,40 @@ func shareAndServerInVaults(_ client: any TestClientProtocol, base: String, toke
             try await client.execute(uri: base + "/backups?limit=1&offset=0", method: .get, headers: [authToken: token]) { r in
                 #expect((json(r.body)["backups"] as? [Any])?.count == 1 && (json(r.body)["count"] as? Int ?? 0) >= 3)
             }
-            for bad in ["limit=0", "sort=size:up", "status=nice", "start_time=yesterday", "marker=nope"] {
+            // Every documented filter narrows the listing; kinds Coffer never holds match nothing.
+            let expectations: [(String, Int)] = [
+                ("resource_name=shar", 2), ("resource_name=vm", 1), ("resource_name=zzz", 0),
+                ("resource_az=", 3), ("resource_az=az9", 0), ("used_percent=1", 0), ("used_percent=100", 0),
+                ("dec=false", 3), ("dec=true", 0), ("own_type=private", 3), ("own_type=all_granted", 3), ("own_type=shared", 0),
+                ("member_status=accepted", 0), ("show_replication=True", 3), ("enterprise_project_id=0", 3), ("enterprise_project_id=other", 0),
+                ("incremental=False", 2), ("status=available,error", 3), ("status=error", 0), ("status=available&status=error", 3),
+            ]
+            for (query, count) in expectations {
+                try await client.execute(uri: base + "/backups?\(query)", method: .get, headers: [authToken: token]) { r in
+                    #expect(r.status == .ok && json(r.body)["count"] as? Int == count, "\(query): \(json(r.body))")
+                }
+            }
+            // Marker paging walks the whole listing without repeats.
+            var seen: [String] = [], marker = ""
+            for _ in 0..<5 {
+                var page: [[String: Any]] = []
+                try await client.execute(uri: base + "/backups?limit=1&sort=created_at:asc" + (marker.isEmpty ? "" : "&marker=\(marker)"), method: .get, headers: [authToken: token]) { r in
+                    page = json(r.body)["backups"] as? [[String: Any]] ?? []
+                }
+                guard let id = page.first?["id"] as? String else { break }
+                seen.append(id); marker = id
+            }
+            #expect(seen.count == 3 && Set(seen).count == 3)
+            let logExpectations: [(String, Int)] = [
+                ("vault_name=files", 2), ("vault_name=serv", 1), ("resource_name=vm1", 1), ("provider_id=3f3c3220-245c-4805-b811-758870015881", 2),
+                ("start_time=2000-01-01T00:00:00Z", 3), ("end_time=2000-01-01T00:00:00Z", 0), ("provider_id=x", 0),
+            ]
+            for (query, count) in logExpectations {
+                try await client.execute(uri: base + "/operation-logs?\(query)", method: .get, headers: [authToken: token]) { r in
+                    #expect(r.status == .ok && json(r.body)["count"] as? Int == count, "\(query): \(json(r.body))")
+                }
+            }
+            for bad in ["limit=0", "sort=size:up", "status=nice", "start_time=yesterday", "marker=nope", "used_percent=0", "dec=maybe", "own_type=mine", "member_status=x"] {
                 try await client.execute(uri: base + "/backups?\(bad)", method: .get, headers: [authToken: token]) { r in #expect(r.status == .badRequest, "\(bad)") }
             }
             try await client.execute(uri: base + "/backups/nope", method: .get, headers: [authToken: token]) { r in
