@@ -249,3 +249,11 @@ struct KeyCommand: AsyncParsableCommand {
         }
     }
 }
+
+struct OpenAPICommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "openapi", abstract: "Print the OpenAPI document the server serves at /openapi.json (docs/openapi.json is this output).")
+    func run() throws {
+        FileHandle.standardOutput.write(OpenAPIDocument.json)
+        stdoutNow("\n")
+    }
+}

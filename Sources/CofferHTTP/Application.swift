@@ -120,6 +120,11 @@ public func buildRouter(services: CofferServices, configuration: ServerConfigura
         return JSONBody.response(["status": "ok"])
     }
     routes.add(.get, "/health")
+    let openAPI = OpenAPIDocument.json
+    router.get("/openapi.json") { _, _ -> Response in
+        Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: openAPI)))
+    }
+    routes.add(.get, "/openapi.json")
     IdentityRoutes(identity: services.identity, region: configuration.region).register(on: router, routes: routes)
     ResourceRoutes(resources: services.resources).register(on: router, routes: routes)
     VaultRoutes(vaults: services.vaults, backups: services.backups).register(on: router, routes: routes)

@@ -71,7 +71,7 @@ struct AuthMiddleware: RouterMiddleware {
     static func isPublic(_ request: Request) -> Bool {
         let path = request.uri.path
         switch (request.method, path) {
-        case (.get, "/health"), (.get, "/"), (.get, "/v3"), (.get, "/v3/"), (.post, "/v3/auth/tokens"), (.get, "/v3/auth/tokens"), (.head, "/v3/auth/tokens"):
+        case (.get, "/health"), (.get, "/openapi.json"), (.get, "/"), (.get, "/v3"), (.get, "/v3/"), (.post, "/v3/auth/tokens"), (.get, "/v3/auth/tokens"), (.head, "/v3/auth/tokens"):
             return true
         default:
             return false

@@ -37,31 +37,53 @@ func run(_ executable: String, _ args: [String], environment: [String: String]? 
     return Run(status: p.terminationStatus, stdout: String(decoding: o, as: UTF8.self), stderr: String(decoding: e, as: UTF8.self))
 }
 
+/// The interoperability scripts' Python (Tests/interop/requirements.txt).
+func interopPython() throws -> String {
+    let env = try run("/bin/bash", [packageRoot() + "/scripts/python-env.sh"])
+    try #require(env.status == 0, "python environment: \(env.stderr)")
+    return env.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+}
+
+/// `coffer serve` on a free loopback port with one resource root, its log
+/// collected; killed when dropped if still running.
+final class ServedCoffer {
+    let temp = Temp("serve")
+    let port = freePort()
+    let process = Process()
+    let log = Pipe()
+    let logData = LockedData()
+    var resourceRoot: String { temp.path + "/resources" }
+    var endpoint: String { "http://127.0.0.1:\(port)" }
+    var credentialsPath: String { temp.path + "/data/admin-credentials.json" }
+
+    init() throws {
+        try FileManager.default.createDirectory(atPath: resourceRoot + "/share", withIntermediateDirectories: true)
+        process.executableURL = URL(fileURLWithPath: cofferBinary())
+        process.arguments = ["serve", "--data-dir", temp.path + "/data", "--listen", "127.0.0.1:\(port)", "--resource-root", resourceRoot]
+        process.standardOutput = log
+        process.standardError = log
+        process.standardInput = FileHandle.nullDevice
+        let logData = self.logData
+        log.fileHandleForReading.readabilityHandler = { logData.append($0.availableData) }
+        try process.run()
+        // Bootstrap writes the credentials once the catalog is ready.
+        for _ in 0..<200 where !FileManager.default.fileExists(atPath: credentialsPath) { usleep(50_000) }
+    }
+
+    deinit {
+        log.fileHandleForReading.readabilityHandler = nil
+        if process.isRunning { kill(process.processIdentifier, SIGKILL); process.waitUntilExit() }
+    }
+}
+
 /// `coffer serve` on a loopback port, driven by the official Python clients
 /// (huaweicloudsdkcore's signer, keystoneauth1), then stopped with SIGTERM.
 @Suite struct ServerInterop {
     @Test func officialClientsAgainstRunningServer() throws {
-        let env = try run("/bin/bash", [packageRoot() + "/scripts/python-env.sh"])
-        try #require(env.status == 0, "python environment: \(env.stderr)")
-        let python = env.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
-        let t = Temp("serve")
-        let port = freePort()
-        let resourceRoot = t.path + "/resources"
-        try FileManager.default.createDirectory(atPath: resourceRoot + "/share", withIntermediateDirectories: true)
-        let server = Process()
-        server.executableURL = URL(fileURLWithPath: cofferBinary())
-        server.arguments = ["serve", "--data-dir", t.path + "/data", "--listen", "127.0.0.1:\(port)", "--resource-root", resourceRoot]
-        let log = Pipe()
-        server.standardOutput = log
-        server.standardError = log
-        server.standardInput = FileHandle.nullDevice
-        let logData = LockedData()
-        log.fileHandleForReading.readabilityHandler = { logData.append($0.availableData) }
-        try server.run()
-        defer { if server.isRunning { kill(server.processIdentifier, SIGKILL); server.waitUntilExit() } }
-        // Wait for bootstrap to write the credentials.
-        let creds = t.path + "/data/admin-credentials.json"
-        for _ in 0..<200 where !FileManager.default.fileExists(atPath: creds) { usleep(50_000) }
+        let python = try interopPython()
+        let served = try ServedCoffer()
+        let (server, port, resourceRoot, creds, logData) = (served.process, served.port, served.resourceRoot, served.credentialsPath, served.logData)
+        let t = served.temp
         let perms = try FileManager.default.attributesOfItem(atPath: creds)[.posixPermissions] as? Int
         #expect(perms == 0o600)
         let object = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: creds))) as? [String: Any])
@@ -99,7 +121,7 @@ func run(_ executable: String, _ args: [String], environment: [String: String]? 
         for _ in 0..<100 where server.isRunning { usleep(100_000) }
         #expect(!server.isRunning, "server did not stop on SIGTERM")
         if !server.isRunning { #expect(server.terminationStatus == 0) }
-        log.fileHandleForReading.readabilityHandler = nil
+        served.log.fileHandleForReading.readabilityHandler = nil
         // Secrets never reach the log; request ids do.
         let text = logData.text
         for key in ["password", "secret_key"] {
@@ -109,6 +131,27 @@ func run(_ executable: String, _ args: [String], environment: [String: String]? 
                 #expect(!logLines.contains { $0.contains(secret) }, "\(key) appeared in a log line")
             }
         }
+    }
+}
+
+/// schemathesis against the running server's own /openapi.json: no 5xx, no
+/// undocumented status, every response body matching the document.
+@Suite struct APIFuzz {
+    @Test func liveServerConformsToItsOpenAPIDocument() throws {
+        let python = try interopPython()
+        let served = try ServedCoffer()
+        let fuzz = try run(python, [packageRoot() + "/Tests/interop/api_fuzz.py", served.endpoint, served.credentialsPath, served.resourceRoot])
+        #expect(fuzz.status == 0, "\(fuzz.stdout)\n\(fuzz.stderr)")
+        #expect(fuzz.stdout.contains("api fuzz ok"))
+        #expect(!served.logData.text.contains("Fatal error"))
+    }
+
+    @Test func committedDocumentIsTheServedOne() throws {
+        let printed = try coffer(["openapi"], env: ProcessInfo.processInfo.environment)
+        let committed = try String(contentsOfFile: packageRoot() + "/docs/openapi.json", encoding: .utf8)
+        #expect(printed.status == 0)
+        let same = printed.stdout == committed
+        #expect(same, "docs/openapi.json is stale: run `coffer openapi > docs/openapi.json`")
     }
 }
 

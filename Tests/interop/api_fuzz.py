@@ -1,0 +1,68 @@
+"""Drives a running server with schemathesis against its own /openapi.json.
+
+Usage: api_fuzz.py ENDPOINT CREDENTIALS_JSON RESOURCE_ROOT
+
+First creates real objects (a registered directory, a vault, a finished
+backup, operation logs) so that list and show responses are checked against
+the schema with content in them, then runs schemathesis: any 5xx, an
+undocumented status code, a wrong content type or a response body that does
+not match the schema fails the run.
+"""
+import json
+import os
+import subprocess
+import sys
+import time
+
+import requests
+
+from common import check, finish, wait_healthy
+
+endpoint, creds_path, root = sys.argv[1], sys.argv[2], sys.argv[3]
+creds = json.load(open(creds_path))
+wait_healthy(endpoint)
+
+auth = {"auth": {"identity": {"methods": ["password"], "password": {"user": {"name": creds["user_name"], "domain": {"name": "Default"}, "password": creds["password"]}}},
+                 "scope": {"project": {"id": creds["project_id"]}}}}
+r = requests.post(endpoint + "/v3/auth/tokens", json=auth)
+check(r.status_code == 201, "token: %s" % r.text)
+token = r.headers["X-Subject-Token"]
+project = creds["project_id"]
+base = "%s/v3/%s" % (endpoint, project)
+h = {"X-Auth-Token": token}
+
+os.makedirs(root + "/fuzz-share", exist_ok=True)
+with open(root + "/fuzz-share/file.txt", "w") as f:
+    f.write("fuzz\n")
+r = requests.post(base + "/coffer/resources", headers=h, json={"resource": {"type": "OS::Sfs::Turbo", "name": "fuzz-share", "path": root + "/fuzz-share"}})
+check(r.status_code == 200, "register: %s" % r.text)
+resource = r.json()["resource"]["id"]
+r = requests.post(base + "/vaults", headers=h, json={"vault": {"name": "fuzz", "billing": {"consistent_level": "crash_consistent", "object_type": "turbo", "protect_type": "backup", "size": 100},
+                                                                "resources": [{"id": resource, "type": "OS::Sfs::Turbo"}]}})
+check(r.status_code == 200, "vault: %s" % r.text)
+vault = r.json()["vault"]["id"]
+r = requests.post(base + "/checkpoints", headers=h, json={"checkpoint": {"vault_id": vault}})
+check(r.status_code == 200, "checkpoint: %s" % r.text)
+checkpoint = r.json()["checkpoint"]["id"]
+deadline = time.time() + 60
+while time.time() < deadline:
+    if requests.get(base + "/checkpoints/" + checkpoint, headers=h).json()["checkpoint"]["status"] != "protecting":
+        break
+    time.sleep(0.2)
+
+backups = requests.get(base + "/backups?checkpoint_id=" + checkpoint, headers=h).json()["backups"]
+check(len(backups) == 1 and backups[0]["status"] == "available", "backup: %s" % backups)
+logs = requests.get(base + "/operation-logs", headers=h).json()["operation_logs"]
+env = dict(os.environ, COFFER_TOKEN=token, COFFER_PROJECT=project, COFFER_VAULT=vault, COFFER_BACKUP=backups[0]["id"] if backups else "",
+           COFFER_CHECKPOINT=checkpoint, COFFER_RESOURCE=resource, COFFER_LOG=logs[0]["id"] if logs else "")
+here = os.path.dirname(os.path.abspath(__file__))
+schemathesis = os.path.join(os.path.dirname(sys.executable), "schemathesis")
+command = [schemathesis, "--config-file", os.path.join(here, "schemathesis.toml"), "run", endpoint + "/openapi.json",
+           "--url", endpoint, "--phases", "examples,coverage,fuzzing",
+           "--checks", "not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance",
+           "--workers", "2", "--seed", os.environ.get("COFFER_FUZZ_SEED", "1"), "--no-color"]
+result = subprocess.run(command, env=env, cwd=here)
+check(result.returncode == 0, "schemathesis found failures (exit %d)" % result.returncode)
+# The server is still whole afterwards.
+check(requests.get(endpoint + "/health").status_code == 200, "health after fuzzing")
+finish("api fuzz ok")
