@@ -354,6 +354,12 @@ public struct BackupStore: Sendable {
 
     public func updateOperationLog(_ row: OperationLogRow) async throws { try await update(row, in: "operation_logs", id: row.id) }
 
+    /// Progress of a running operation only: one that ended keeps its final state.
+    public func setProgress(log id: String, percent: Int, now: Int64) async throws {
+        try await sql.update("operation_logs").set("progress", to: SQLBind(percent)).set("updated_at", to: SQLBind(now))
+            .where("id", .equal, SQLBind(id)).where("status", .equal, SQLBind("running")).run()
+    }
+
     public struct LogFilter: Sendable {
         public var operationType: String?
         public var status: String?

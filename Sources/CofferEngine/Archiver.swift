@@ -16,6 +16,10 @@ public struct BackupOptions: Sendable {
     public var inFlightBytes = 8 << 20
     public var progress: (@Sendable (BackupProgress) -> Void)?
     public var progressInterval: TimeInterval = 0.5
+    /// Stop with `EngineError(.limit)` once more new (sealed) bytes than this
+    /// were stored: a vault's remaining capacity. What was stored stays
+    /// unreferenced until prune removes it.
+    public var maxBytesAdded: Int64?
     public var now: @Sendable () -> Date = { Date() }
     public init() {}
 }
@@ -150,6 +154,9 @@ final class BackupRun: @unchecked Sendable {
         let id = repository.keys.blobID(data)
         if writer.claim(id) {
             try await writer.store(id: id, type: .data, sealed: repository.seal(data, type: .data, id: id), rawLength: data.count)
+            if let limit = options.maxBytesAdded, writer.bytesAdded > limit {
+                throw EngineError(.limit, "the backup needs more than the \(limit) bytes of capacity left")
+            }
         }
         return id
     }

@@ -6,7 +6,7 @@ import Glibc
 
 /// The engine's one error type.
 public struct EngineError: Error, CustomStringConvertible {
-    public enum Code: Sendable { case source, target, aborted, invalidArgument }
+    public enum Code: Sendable { case source, target, aborted, invalidArgument, limit }
     public let code: Code
     public let description: String
     public init(_ code: Code, _ description: String) {

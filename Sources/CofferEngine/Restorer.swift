@@ -282,7 +282,11 @@ final class RestoreRun: @unchecked Sendable {
                 }
                 let fd = file.fd
                 try await BlockingPool.shared.run { try data.withUnsafeBytes { try pwriteFully(fd, $0.baseAddress!, data.count, Int64(e.offset)) } }
-                lock.withLock { resultStore.bytesWritten += Int64(data.count) }
+                let progress: RestoreProgress = lock.withLock {
+                    resultStore.bytesWritten += Int64(data.count)
+                    return RestoreProgress(files: resultStore.files, bytesWritten: resultStore.bytesWritten)
+                }
+                options.progress?(progress)
             } catch {
                 file.failed = true
                 self.error("\(file.path): bytes \(e.offset)..<\(e.offset + UInt64(e.length)) not restored: \(error)")

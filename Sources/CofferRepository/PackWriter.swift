@@ -22,7 +22,9 @@ public final class PackWriter: @unchecked Sendable {
     /// two packs uploading plus the open one, so a slow store slows the workers
     /// instead of growing memory.
     private let buffered: AsyncBudget
-    public private(set) var bytesAdded: Int64 = 0
+    private var sealedBytesAdded: Int64 = 0
+    /// Sealed bytes stored in this session (read while workers store).
+    public var bytesAdded: Int64 { lock.withLock { sealedBytesAdded } }
     public private(set) var blobsAdded = 0
     public private(set) var packsWritten = 0
 
@@ -70,7 +72,7 @@ public final class PackWriter: @unchecked Sendable {
             let entry = PackEntry(type: type, id: id, offset: UInt32(buffer.count), length: UInt32(sealed.count), rawLength: UInt32(rawLength))
             buffer.append(sealed)
             entries.append(entry)
-            bytesAdded += Int64(sealed.count)
+            sealedBytesAdded += Int64(sealed.count)
             blobsAdded += 1
             if buffer.count >= repository.config.packSize { return takePack() }
             return nil

@@ -266,6 +266,16 @@ public final class Worker: @unchecked Sendable {
             try await store.updateOperationLog(log)
         }
         let repository = try await vaults.openRepository(vault)
+        let children = try await store.children(of: backup.id)
+        let parts = children.isEmpty ? [backup] : children
+        // Progress: bytes read against what the resources hold (volume sizes,
+        // or the previous snapshot's total for a directory), written to the
+        // operation log about once a second; 100 only when done.
+        let progress = BackupProgressMeter(expected: parts.map(\.resourceSize).reduce(0, +))
+        let reporter = reportProgress(progress, log: job.operationLogId)
+        defer { reporter.cancel() }
+        // Capacity: what the vault may still take, shared by the server's disks.
+        var capacityLeft = max(0, Int64(vault.sizeGB) << 30 - vault.usedBytes)
         func snapshot(of backupRow: BackupRow) async throws -> (String, Int64, Int64) {
             let resource = try await resources.view(project: backupRow.projectId, id: backupRow.resourceId)
             guard let path = resource.record.path else { throw ServiceError(.internalFailure, "BackupService.9910", "resource \(resource.record.id) has no path") }
@@ -273,16 +283,22 @@ public final class Worker: @unchecked Sendable {
             options.hostname = "coffer"
             options.tags = ["coffer-backup:\(backupRow.id)", "coffer-resource:\(resource.record.id)"]
             options.parent = backupRow.incremental ? .auto : .none
+            options.maxBytesAdded = capacityLeft
+            options.progressInterval = 0.25
+            options.progress = { p in progress.update(current: p.bytesRead, expected: p.bytesExpected) }
             let archiver = Archiver(repository: repository)
             let result: BackupResult
             do {
                 result = resource.type == .fileSystem ? try await archiver.backup(path: path, options: options) : try await archiver.backupVolume(path: path, options: options)
+            } catch let error as EngineError where error.code == .limit {
+                throw ServiceError(.badRequest, "BackupService.6114", "vault \(vault.id) is full: backing up \(resource.record.name) needs more than the \(capacityLeft >> 20) MiB left of its \(vault.sizeGB) GB")
             } catch {
                 throw ServiceError(.internalFailure, "BackupService.6215", "backing up \(resource.record.name) (\(path)) failed: \(error)")
             }
+            capacityLeft = max(0, capacityLeft - result.summary.bytesAdded)
+            progress.finishPart(result.summary.bytesTotal)
             return (result.snapshotID.hex, result.summary.bytesTotal, result.summary.bytesAdded)
         }
-        let children = try await store.children(of: backup.id)
         if children.isEmpty {
             let (snap, size, _) = try await snapshot(of: backup)
             backup.snapshotId = snap
@@ -308,6 +324,20 @@ public final class Worker: @unchecked Sendable {
         try await settleCheckpoint(backup.checkpointId, project: backup.projectId)
     }
 
+    /// Writes the meter's percentage into the running operation log about once a second.
+    func reportProgress(_ meter: BackupProgressMeter, log id: String) -> Task<Void, Never> {
+        Task {
+            var written = 0
+            while !Task.isCancelled {
+                try? await Task.sleep(for: .seconds(1))
+                let percent = meter.percent
+                guard percent != written else { continue }
+                try? await store.setProgress(log: id, percent: percent, now: nowMS)
+                written = percent
+            }
+        }
+    }
+
     /// A checkpoint is done when none of its backups is in progress.
     func settleCheckpoint(_ id: String, project: String) async throws {
         guard var checkpoint = try await store.checkpoint(project: project, id: id) else { return }
@@ -316,6 +346,34 @@ public final class Worker: @unchecked Sendable {
         checkpoint.status = all.allSatisfy { $0.status == "available" } ? "available" : "error"
         checkpoint.updatedAt = nowMS
         try await store.updateCheckpoint(checkpoint)
+    }
+}
+
+/// How far a backup is: parts (disks) done plus the current part's bytes read,
+/// against the expected total. Stays below 100 until the job ends.
+final class BackupProgressMeter: @unchecked Sendable {
+    private let lock = NSLock()
+    private var expected: Int64
+    private var done: Int64 = 0
+    private var current: Int64 = 0
+
+    init(expected: Int64) { self.expected = expected }
+
+    func update(current bytes: Int64, expected part: Int64?) {
+        lock.withLock {
+            current = bytes
+            // A directory's size is known only from its previous snapshot.
+            if let part, expected < done + part { expected = done + part }
+        }
+    }
+
+    func finishPart(_ bytes: Int64) { lock.withLock { done += bytes; current = 0; expected = max(expected, done) } }
+
+    var percent: Int {
+        lock.withLock {
+            guard expected > 0 else { return 0 }
+            return Int(min(99, (done + current) * 100 / expected))
+        }
     }
 }
 
@@ -463,14 +521,22 @@ extension Worker {
         try await markLog(job, status: "running")
         let repository = try await vaults.openRepository(vault)
         var failures: [String] = []
+        var sizes: [String: Int64] = [:]
+        for id in Set(plan.items.map(\.backupID)) { sizes[id] = try await store.backup(id: id)?.resourceSize ?? 0 }
+        let progress = BackupProgressMeter(expected: plan.items.map { sizes[$0.backupID] ?? 0 }.reduce(0, +))
+        let reporter = reportProgress(progress, log: job.operationLogId)
+        defer { reporter.cancel() }
         for item in plan.items {
             guard let snapshot = Hash256(hex: item.snapshotID) else { failures.append("backup \(item.backupID) has no snapshot"); continue }
+            var options = RestoreOptions()
+            options.progress = { p in progress.update(current: p.bytesWritten, expected: nil) }
             do {
-                let result = try await Restorer(repository: repository).restore(snapshot: snapshot, target: item.targetPath)
+                let result = try await Restorer(repository: repository).restore(snapshot: snapshot, target: item.targetPath, options: options)
                 failures += result.errors
             } catch {
                 failures.append("\(item.targetPath): \(error)")
             }
+            progress.finishPart(sizes[item.backupID] ?? 0)
         }
         let ids = [backup.id] + (try await store.children(of: backup.id)).map(\.id)
         for id in ids {

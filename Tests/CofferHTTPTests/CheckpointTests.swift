@@ -1,7 +1,7 @@
 import CofferCrypto
 import CofferEngine
 import CofferRepository
-import CofferService
+@testable import CofferService
 import Foundation
 import HTTPTypes
 import Hummingbird
@@ -188,6 +188,65 @@ func shareAndServerInVaults(_ client: any TestClientProtocol, base: String, toke
                 #expect(((log["error_info"] as? [String: Any])?["message"] as? String ?? "").contains("disk.img"))
             }
         }
+    }
+
+    @Test func backupThatOutgrowsTheVaultEndsIn6114() async throws {
+        let root = ResourceRoot()
+        var random = SystemRandomNumberGenerator()
+        let h = FileHandle(forWritingAtPath: root.path + "/disk.img")!
+        h.seek(toFileOffset: 1 << 30); h.write(Data((0..<(4 << 20)).map { _ in UInt8.random(in: 0...255, using: &random) })); h.closeFile()
+        let server = try await TestServer.start(resourceRoots: [root.path])
+        let admin = server.admin
+        let services = server.services
+        let base = "/v3/\(admin.project_id)"
+        try await server.run { client in
+            let token = try await client.token(user: "admin", password: admin.password, project: "admin")
+            let vol = try await registerVolume(client, base: base, token: token, name: "big", path: root.path + "/disk.img")
+            let vault = try await post(client, base + "/vaults", token: token, vaultBody(size: 10, resources: [["id": vol, "type": "OS::Cinder::Volume"]]))
+            let vaultID = (json(vault.body)["vault"] as? [String: Any])?["id"] as? String ?? ""
+            // 1 MiB left: the checkpoint starts, the 4 MiB of new data cannot fit.
+            try await services.vaults.store.setUsage(vault: vaultID, bytes: (10 << 30) - (1 << 20))
+            let cp = try await post(client, base + "/checkpoints", token: token, ["checkpoint": ["vault_id": vaultID]])
+            #expect(cp.status == .ok)
+            try await services.worker.drain()
+            try await client.execute(uri: base + "/backups?vault_id=\(vaultID)", method: .get, headers: [authToken: token]) { r in
+                let b = (json(r.body)["backups"] as? [[String: Any]])?.first ?? [:]
+                #expect(b["status"] as? String == "error")
+                #expect((b["fail_reason"] as? String ?? "").contains("is full"), "\(b)")
+            }
+            try await client.execute(uri: base + "/operation-logs?vault_id=\(vaultID)", method: .get, headers: [authToken: token]) { r in
+                let log = (json(r.body)["operation_logs"] as? [[String: Any]])?.first ?? [:]
+                #expect(log["status"] as? String == "failed")
+                #expect((log["error_info"] as? [String: Any])?["code"] as? String == "BackupService.6114")
+                let progress = ((log["extra_info"] as? [String: Any])?["common"] as? [String: Any])?["progress"] as? Int ?? -1
+                #expect((0..<100).contains(progress))
+            }
+            // Room again: the same checkpoint succeeds and its log ends at 100.
+            try await services.vaults.store.setUsage(vault: vaultID, bytes: 0)
+            _ = try await post(client, base + "/checkpoints", token: token, ["checkpoint": ["vault_id": vaultID]])
+            try await services.worker.drain()
+            try await client.execute(uri: base + "/operation-logs?vault_id=\(vaultID)&status=success", method: .get, headers: [authToken: token]) { r in
+                let log = (json(r.body)["operation_logs"] as? [[String: Any]])?.first ?? [:]
+                #expect(((log["extra_info"] as? [String: Any])?["common"] as? [String: Any])?["progress"] as? Int == 100)
+            }
+        }
+    }
+
+    @Test func progressMeterCountsPartsAndStaysBelowHundred() {
+        let meter = BackupProgressMeter(expected: 1000)
+        #expect(meter.percent == 0)
+        meter.update(current: 250, expected: nil)
+        #expect(meter.percent == 25)
+        meter.finishPart(500)
+        meter.update(current: 250, expected: nil)
+        #expect(meter.percent == 75)
+        meter.update(current: 5000, expected: nil)
+        #expect(meter.percent == 99)
+        // A directory's total known only from its previous snapshot raises the expectation.
+        let unknown = BackupProgressMeter(expected: 0)
+        #expect(unknown.percent == 0)
+        unknown.update(current: 10, expected: 40)
+        #expect(unknown.percent == 25)
     }
 
     @Test func expiredLeaseIsRequeuedThenFailed() async throws {
