@@ -126,7 +126,7 @@ public func buildRouter(services: CofferServices, configuration: ServerConfigura
     }
     routes.add(.get, "/openapi.json")
     IdentityRoutes(identity: services.identity, region: configuration.region).register(on: router, routes: routes)
-    ResourceRoutes(resources: services.resources).register(on: router, routes: routes)
+    ResourceRoutes(resources: services.resources, vaults: services.vaults).register(on: router, routes: routes)
     VaultRoutes(vaults: services.vaults, backups: services.backups).register(on: router, routes: routes)
     BackupRoutes(backups: services.backups).register(on: router, routes: routes)
     return router

@@ -81,7 +81,8 @@ public enum OpenAPIDocument {
                                "created_at": string, "updated_at": string, "path": string, "size": integer, "size_bytes": integer, "disks": array(disk)],
                               required: ["id", "name", "type", "description", "project_id", "created_at", "updated_at"])
         let protectable = object(["id": string, "name": string, "type": string(resourceTypes), "status": string, "size": integer,
-                                  "detail": freeObject, "protectable": object(["result": boolean, "code": string, "reason": string, "message": string]),
+                                  "detail": freeObject, "protectable": object(["result": boolean, "code": string, "reason": string, "message": string, "vault": ref("Vault")],
+                                                                        required: ["result", "code", "reason", "message"]),
                                   "children": array(ref("Protectable"))], required: ["id", "name", "type", "status", "protectable", "children"])
         let error = object(["error_code": string, "error_msg": string], required: ["error_code", "error_msg"])
         let project = object(["id": string, "name": string, "domain_id": string, "description": string, "enabled": boolean])

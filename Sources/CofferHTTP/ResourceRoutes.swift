@@ -10,6 +10,7 @@ import NIOCore
 /// built on it.
 struct ResourceRoutes {
     let resources: ResourceService
+    let vaults: VaultService
 
     func register(on router: Router<CofferContext>, routes: RouteTable) {
         func add(_ method: HTTPRequest.Method, _ path: RouterPath, _ handler: @escaping @Sendable (Request, CofferContext) async throws -> Response) {
@@ -120,12 +121,16 @@ struct ResourceRoutes {
 
     // MARK: protectables
 
-    func protectable(_ v: ResourceView) -> [String: Any] {
-        var o: [String: Any] = ["id": v.record.id, "name": v.record.name, "type": v.record.type, "status": "available",
-                                "detail": ["path": v.record.path ?? ""], "protectable": ["result": true, "code": "", "reason": "", "message": ""]]
-        o["size"] = ResourceRoutes.gigabytes(v.sizeBytes) ?? 0
-        o["children"] = v.children.map { protectable($0) }
-        return o
+    /// CBR ProtectablesResp; `protectable.vault` is the vault the resource is bound to, if any.
+    func protectable(_ v: ResourceView, project: String) async throws -> [String: Any] {
+        var result: [String: Any] = ["result": true, "code": "", "reason": "", "message": ""]
+        if let vaultID = try await vaults.store.vault(ofResource: v.record.id) {
+            result["vault"] = VaultRoutes.json(try await vaults.view(project: project, id: vaultID))
+        }
+        var children: [[String: Any]] = []
+        for c in v.children { children.append(try await protectable(c, project: project)) }
+        return ["id": v.record.id, "name": v.record.name, "type": v.record.type, "status": "available", "detail": ["path": v.record.path ?? ""],
+                "protectable": result, "size": ResourceRoutes.gigabytes(v.sizeBytes) ?? 0, "children": children]
     }
 
     func protectableType(_ context: CofferContext) throws -> ResourceType {
@@ -154,7 +159,9 @@ struct ResourceRoutes {
             items = Array(items[(i + 1)...])
         }
         let page = items.dropFirst(offset).prefix(limit)
-        return JSONBody.response(["instances": page.map(protectable)])
+        var instances: [[String: Any]] = []
+        for item in page { instances.append(try await protectable(item, project: caller.projectID)) }
+        return JSONBody.response(["instances": instances])
     }
 
     @Sendable func showProtectable(_ request: Request, _ context: CofferContext) async throws -> Response {
@@ -162,6 +169,6 @@ struct ResourceRoutes {
         let type = try protectableType(context)
         let view = try await resources.view(project: caller.projectID, id: try context.parameters.require("instance_id"))
         guard view.type == type else { throw APIError(status: .notFound, code: "BackupService.6302", message: "resource \(view.record.id) is not a \(type.protectableType)") }
-        return JSONBody.response(["instance": protectable(view)])
+        return JSONBody.response(["instance": try await protectable(view, project: caller.projectID)])
     }
 }

@@ -60,7 +60,7 @@ struct VaultRoutes {
     /// CBR's timestamp form, e.g. 2020-02-05T10:38:34.209782 (UTC, no zone suffix).
     static func cbrTime(_ d: Date) -> String { UTCTimeFormat.cbr.string(d) }
 
-    func json(_ view: VaultView) -> [String: Any] {
+    static func json(_ view: VaultView) -> [String: Any] {
         let v = view.record
         let tags = (try? JSONSerialization.jsonObject(with: Data(v.tags.utf8))) as? [[String: Any]] ?? []
         let bindRules = (try? JSONSerialization.jsonObject(with: Data(v.bindRules.utf8))) as? [String: Any] ?? ["tags": []]
@@ -136,7 +136,7 @@ struct VaultRoutes {
         input.enterpriseProjectID = try v.optionalString("enterprise_project_id") ?? "0"
         input.backupNamePrefix = try v.optionalString("backup_name_prefix") ?? ""
         let view = try await vaults.create(caller: caller, input)
-        return JSONBody.response(["vault": json(view)])
+        return JSONBody.response(["vault": VaultRoutes.json(view)])
     }
 
     @Sendable func list(_ request: Request, _ context: CofferContext) async throws -> Response {
@@ -154,7 +154,7 @@ struct VaultRoutes {
         filter.ids = q.all("id").flatMap { $0.split(separator: ",").map(String.init) }
         filter.resourceIDs = q["resource_ids"].map { $0.split(separator: ",").map(String.init) } ?? []
         let (items, total) = try await vaults.list(project: caller.projectID, filter: filter, offset: offset, limit: limit)
-        return JSONBody.response(["vaults": items.map(json), "count": total, "limit": limit, "offset": offset])
+        return JSONBody.response(["vaults": items.map(VaultRoutes.json), "count": total, "limit": limit, "offset": offset])
     }
 
     @Sendable func summary(_ request: Request, _ context: CofferContext) async throws -> Response {
@@ -165,7 +165,7 @@ struct VaultRoutes {
 
     @Sendable func show(_ request: Request, _ context: CofferContext) async throws -> Response {
         let caller = try context.caller()
-        return JSONBody.response(["vault": json(try await vaults.view(project: caller.projectID, id: try context.parameters.require("vault_id")))])
+        return JSONBody.response(["vault": VaultRoutes.json(try await vaults.view(project: caller.projectID, id: try context.parameters.require("vault_id")))])
     }
 
     @Sendable func update(_ request: Request, _ context: CofferContext) async throws -> Response {
@@ -184,7 +184,7 @@ struct VaultRoutes {
         input.threshold = try int(v, "threshold")
         input.locked = try v.optionalBool("locked")
         let view = try await vaults.update(caller: caller, id: try context.parameters.require("vault_id"), input)
-        return JSONBody.response(["vault": json(view)])
+        return JSONBody.response(["vault": VaultRoutes.json(view)])
     }
 
     @Sendable func delete(_ request: Request, _ context: CofferContext) async throws -> Response {

@@ -54,7 +54,7 @@ public final class BackupService: @unchecked Sendable {
         let vaultView = try await vaults.view(project: caller.projectID, id: input.vaultID)
         let vault = vaultView.record
         guard vault.status == "available" else { throw ServiceError(.badRequest, "BackupService.6113", "vault \(vault.id) is \(vault.status); backups need an available vault") }
-        guard vault.usedBytes < Int64(vault.sizeGB) << 30 else {
+        guard vault.autoExpand || vault.usedBytes < Int64(vault.sizeGB) << 30 else {
             throw ServiceError(.badRequest, "BackupService.6114", "vault \(vault.id) has used its capacity of \(vault.sizeGB) GB; enlarge it (billing.size)")
         }
         if let name = input.name { try VaultService.validateName(name, field: "checkpoint.parameters.name") }
@@ -283,7 +283,8 @@ public final class Worker: @unchecked Sendable {
             options.hostname = "coffer"
             options.tags = ["coffer-backup:\(backupRow.id)", "coffer-resource:\(resource.record.id)"]
             options.parent = backupRow.incremental ? .auto : .none
-            options.maxBytesAdded = capacityLeft
+            // An auto_expand vault grows instead (after the backup, below).
+            options.maxBytesAdded = vault.autoExpand ? nil : capacityLeft
             options.progressInterval = 0.25
             options.progress = { p in progress.update(current: p.bytesRead, expected: p.bytesExpected) }
             let archiver = Archiver(repository: repository)
@@ -315,6 +316,7 @@ public final class Worker: @unchecked Sendable {
             backup.resourceSize = total
         }
         try await vaults.refreshUsage(vault: vault.id, repository: repository)
+        if vault.autoExpand { try await vaults.expandToUsage(vault: vault.id) }
         backup.status = "available"; backup.protectedAt = nowMS; backup.updatedAt = nowMS
         try await store.updateBackup(backup)
         if var log = try await store.operationLog(id: job.operationLogId) {

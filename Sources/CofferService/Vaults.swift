@@ -83,7 +83,7 @@ public struct VaultView: Sendable {
 /// CBR vaults: each owns one encrypted repository under the data directory;
 /// resources of the vault's object type are bound to at most one vault.
 public final class VaultService: @unchecked Sendable {
-    let store: VaultStore
+    public let store: VaultStore
     let resources: ResourceService
     let resourceStore: ResourceStore
     let secrets: SecretBox
@@ -312,6 +312,16 @@ public final class VaultService: @unchecked Sendable {
     public func refreshUsage(vault: String, repository: Repository) async throws {
         let stored = try await repository.store.list(prefix: "data/").reduce(Int64(0)) { $0 + Int64($1.size) }
         try await store.setUsage(vault: vault, bytes: stored)
+    }
+
+    /// auto_expand: a vault whose usage passed its size grows to the next whole GB.
+    public func expandToUsage(vault id: String) async throws {
+        guard var v = try await store.get(id: id) else { return }
+        let needed = Int((v.usedBytes + (1 << 30) - 1) >> 30)
+        guard needed > v.sizeGB else { return }
+        v.sizeGB = needed
+        v.updatedAt = clock.now()
+        try await store.update(v)
     }
 
     public func summary(project: String) async throws -> (sizeGB: Int, usedBytes: Int64) {

@@ -41,6 +41,11 @@ func shareAndServerInVaults(_ client: any TestClientProtocol, base: String, toke
             let token = try await client.token(user: "admin", password: admin.password, project: "admin")
             let setup = try await shareAndServerInVaults(client, base: base, token: token, root: root)
             let (serverID, turboVaultID, serverVaultID) = (setup.serverID, setup.fileVault, setup.serverVault)
+            // Protectables name the vault a resource is bound to.
+            try await client.execute(uri: base + "/protectables/turbo/instances/\(setup.shareID)", method: .get, headers: [authToken: token]) { r in
+                let result = (json(r.body)["instance"] as? [String: Any])?["protectable"] as? [String: Any]
+                #expect((result?["vault"] as? [String: Any])?["id"] as? String == turboVaultID)
+            }
 
             // Checkpoint: returns at once, backups listable as protecting.
             let cp = try await post(client, base + "/checkpoints", token: token, ["checkpoint": ["vault_id": turboVaultID, "parameters": ["name": "first", "description": "d"]]])
@@ -221,8 +226,17 @@ func shareAndServerInVaults(_ client: any TestClientProtocol, base: String, toke
                 let progress = ((log["extra_info"] as? [String: Any])?["common"] as? [String: Any])?["progress"] as? Int ?? -1
                 #expect((0..<100).contains(progress))
             }
+            // A full vault with auto_expand takes the backup and grows past its usage.
+            try await services.vaults.store.setUsage(vault: vaultID, bytes: 10 << 30)
+            let refused = try await post(client, base + "/checkpoints", token: token, ["checkpoint": ["vault_id": vaultID]])
+            #expect(json(refused.body)["error_code"] as? String == "BackupService.6114")
+            try await client.execute(uri: base + "/vaults/\(vaultID)", method: .put, headers: [authToken: token, .contentType: "application/json"],
+                                     body: ByteBuffer(data: try JSONSerialization.data(withJSONObject: ["vault": ["auto_expand": true]]))) { r in #expect(r.status == .ok) }
+            try await services.vaults.store.setUsage(vault: vaultID, bytes: (10 << 30) + 1)
+            try await services.vaults.expandToUsage(vault: vaultID)
+            #expect(try await services.vaults.record(id: vaultID)?.sizeGB == 11)
+            try await services.vaults.store.setUsage(vault: vaultID, bytes: 11 << 30)
             // Room again: the same checkpoint succeeds and its log ends at 100.
-            try await services.vaults.store.setUsage(vault: vaultID, bytes: 0)
             _ = try await post(client, base + "/checkpoints", token: token, ["checkpoint": ["vault_id": vaultID]])
             try await services.worker.drain()
             try await client.execute(uri: base + "/operation-logs?vault_id=\(vaultID)&status=success", method: .get, headers: [authToken: token]) { r in
