@@ -132,7 +132,18 @@ struct ResourceCommand: AsyncParsableCommand {
 }
 
 struct VaultCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "vault", subcommands: [Create.self, List.self, Show.self, Delete.self])
+    static let configuration = CommandConfiguration(commandName: "vault", subcommands: [Create.self, List.self, Show.self, Update.self, AddResources.self,
+                                                                                       RemoveResources.self, Delete.self])
+
+    /// The id and type of each registered resource, as a vault binding wants them.
+    static func bindings(_ client: APIClient, _ ids: [String]) async throws -> [[String: Any]] {
+        var resources: [[String: Any]] = []
+        for id in ids {
+            let r = try await client.call("GET", "/coffer/resources/\(id)")
+            resources.append(["id": id, "type": (r["resource"] as? [String: Any])?["type"] as? String ?? ""])
+        }
+        return resources
+    }
 
     struct Create: AsyncParsableCommand {
         @OptionGroup var options: ClientOptions
@@ -142,11 +153,7 @@ struct VaultCommand: AsyncParsableCommand {
         @Option(help: "Resource id to bind (repeatable).") var resource: [String] = []
         func run() async throws {
             let client = try options.client()
-            var resources: [[String: Any]] = []
-            for id in resource {
-                let r = try await client.call("GET", "/coffer/resources/\(id)")
-                resources.append(["id": id, "type": (r["resource"] as? [String: Any])?["type"] as? String ?? ""])
-            }
+            let resources = try await VaultCommand.bindings(client, resource)
             let result = try await client.call("POST", "/vaults", body: ["vault": ["name": name, "resources": resources,
                 "billing": ["consistent_level": "crash_consistent", "object_type": type, "protect_type": "backup", "size": size]]])
             let v = result["vault"] as? [String: Any] ?? [:]
@@ -173,6 +180,52 @@ struct VaultCommand: AsyncParsableCommand {
         func run() async throws { printJSON(try await options.client().call("GET", "/vaults/\(id)")) }
     }
 
+    struct Update: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Rename, resize or change a vault's switches.")
+        @OptionGroup var options: ClientOptions
+        @Argument var id: String
+        @Option var name: String?
+        @Option(help: "Capacity in GB (not below what the vault uses).") var size: Int?
+        @Option(help: "Grow the vault instead of failing backups when full (true/false).") var autoExpand: Bool?
+        @Option(help: "Alert threshold in percent of capacity.") var threshold: Int?
+        @Flag(help: "Lock the vault (cannot be undone).") var lock = false
+        func run() async throws {
+            var vault: [String: Any] = [:]
+            if let name { vault["name"] = name }
+            if let size { vault["billing"] = ["size": size] }
+            if let autoExpand { vault["auto_expand"] = autoExpand }
+            if let threshold { vault["threshold"] = threshold }
+            if lock { vault["locked"] = true }
+            guard !vault.isEmpty else { throw CLIError("nothing to change: give --name, --size, --auto-expand, --threshold or --lock") }
+            let result = try await options.client().call("PUT", "/vaults/\(id)", body: ["vault": vault])
+            let v = result["vault"] as? [String: Any] ?? [:]
+            printResult(options, result) { ["\(v["id"] ?? "")  \(v["name"] ?? "")  \((v["billing"] as? [String: Any])?["size"] ?? 0) GB"] }
+        }
+    }
+
+    struct AddResources: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(commandName: "add-resources", abstract: "Bind registered resources to a vault.")
+        @OptionGroup var options: ClientOptions
+        @Argument var id: String
+        @Option(help: "Resource id (repeatable).") var resource: [String]
+        func run() async throws {
+            let client = try options.client()
+            let result = try await client.call("POST", "/vaults/\(id)/addresources", body: ["resources": try await VaultCommand.bindings(client, resource)])
+            printResult(options, result) { (result["add_resource_ids"] as? [String] ?? []).map { "added \($0)" } }
+        }
+    }
+
+    struct RemoveResources: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(commandName: "remove-resources", abstract: "Unbind resources from a vault (their backups stay).")
+        @OptionGroup var options: ClientOptions
+        @Argument var id: String
+        @Option(help: "Resource id (repeatable).") var resource: [String]
+        func run() async throws {
+            let result = try await options.client().call("POST", "/vaults/\(id)/removeresources", body: ["resource_ids": resource])
+            printResult(options, result) { (result["remove_resource_ids"] as? [String] ?? []).map { "removed \($0)" } }
+        }
+    }
+
     struct Delete: AsyncParsableCommand {
         @OptionGroup var options: ClientOptions
         @Argument var id: String
@@ -195,7 +248,15 @@ func waitForBackups(_ client: APIClient, query: String, json: Bool) async throws
             if tty { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
             return list
         }
-        if tty { FileHandle.standardError.write(Data("\r\u{1B}[K[\(elapsedText(Date().timeIntervalSince(started)))] waiting for \(busy.count) backups".utf8)) }
+        if tty {
+            // Progress of the running operations on these backups, from their operation logs.
+            let running = try await client.call("GET", "/operation-logs", query: "status=running")["operation_logs"] as? [[String: Any]] ?? []
+            let ids = Set(busy.compactMap { $0["id"] as? String })
+            let percents = running.filter { ids.contains((($0["extra_info"] as? [String: Any])?["backup"] as? [String: Any])?["backup_id"] as? String ?? "") }
+                .compactMap { (($0["extra_info"] as? [String: Any])?["common"] as? [String: Any])?["progress"] as? Int }
+            let shown = percents.isEmpty ? "" : " (" + percents.map { "\($0)%" }.joined(separator: ", ") + ")"
+            FileHandle.standardError.write(Data("\r\u{1B}[K[\(elapsedText(Date().timeIntervalSince(started)))] waiting for \(busy.count) backups\(shown)".utf8))
+        }
         try await Task.sleep(for: .milliseconds(500))
     }
 }

@@ -107,6 +107,12 @@ final class ServedCoffer {
         let resourceID = (resource["resource"] as? [String: Any])?["id"] as? String ?? ""
         let vault = try cli(["vault", "create", "--name", "cli-vault", "--type", "turbo", "--size", "10", "--resource", resourceID])
         let vaultID = (vault["vault"] as? [String: Any])?["id"] as? String ?? ""
+        let updated = try cli(["vault", "update", vaultID, "--size", "20", "--auto-expand", "true", "--name", "cli-vault-2"])["vault"] as? [String: Any] ?? [:]
+        #expect((updated["billing"] as? [String: Any])?["size"] as? Int == 20 && updated["auto_expand"] as? Bool == true && updated["name"] as? String == "cli-vault-2")
+        #expect(try cli(["vault", "remove-resources", vaultID, "--resource", resourceID])["remove_resource_ids"] as? [String] == [resourceID])
+        #expect(try cli(["vault", "add-resources", vaultID, "--resource", resourceID])["add_resource_ids"] as? [String] == [resourceID])
+        let nothing = try coffer(["vault", "update", vaultID], env: clientEnv)
+        #expect(nothing.status != 0 && nothing.stderr.contains("nothing to change"))
         let done = try cli(["checkpoint", "create", "--vault", vaultID, "--wait"])
         let made = done["backups"] as? [[String: Any]] ?? []
         #expect(made.count == 1 && made.first?["status"] as? String == "available")
