@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# bench/api.sh - API latency with a large catalog: 100 000 backups, then wrk
+# (64 connections) against GET /health (the ceiling), GET one backup by id,
+# and filtered listings (a filter matching 1 000 of the 100 000: one page of
+# 100, and the whole 1 000 in one page). Prints requests/s, p50/p99 and the
+# ratio to /health.
+#
+# Usage: bench/api.sh        Env: BACKUPS=100000 DURATION=10 CONNECTIONS=64 WORK=/tmp/bench-api
+set -euo pipefail
+BENCH=$(cd "$(dirname "$0")" && pwd)
+ROOT=$(cd "$BENCH/.." && pwd)
+WORK=${WORK:-/tmp/bench-api}
+BACKUPS=${BACKUPS:-100000}
+DURATION=${DURATION:-10}
+CONNECTIONS=${CONNECTIONS:-64}
+PORT=${PORT:-18088}
+command -v wrk >/dev/null || apt-get install -y -qq wrk >/dev/null
+"$ROOT/scripts/ensure-deps.sh"
+(cd "$ROOT" && swift build -c release --product coffer >/dev/null)
+COFFER=$(cd "$ROOT" && swift build -c release --show-bin-path)/coffer
+
+rm -rf "$WORK" && mkdir -p "$WORK/resources/share"
+echo "bench" > "$WORK/resources/share/file.txt"
+"$COFFER" serve --data-dir "$WORK/data" --listen 127.0.0.1:$PORT --resource-root "$WORK/resources" > "$WORK/server.log" 2>&1 &
+SERVER=$!
+trap 'kill $SERVER 2>/dev/null; wait $SERVER 2>/dev/null' EXIT
+for _ in $(seq 100); do curl -sf http://127.0.0.1:$PORT/health >/dev/null && break; sleep 0.1; done
+
+# One real backup through the API, then BACKUPS rows modelled on it.
+eval "$(python3 "$BENCH/seed_backups.py" http://127.0.0.1:$PORT "$WORK/data" "$WORK/resources/share" "$BACKUPS")"
+
+run() {  # name, path
+    local out
+    out=$(wrk -t2 -c"$CONNECTIONS" -d"${DURATION}s" --latency -H "X-Auth-Token: $TOKEN" "http://127.0.0.1:$PORT$2")
+    local rps p50 p99 errors
+    rps=$(echo "$out" | awk '/Requests\/sec/ {print $2}')
+    p50=$(echo "$out" | awk '$1 == "50%" {print $2}')
+    p99=$(echo "$out" | awk '$1 == "99%" {print $2}')
+    errors=$(echo "$out" | awk '/Non-2xx/ {print $5}')
+    printf '%s\t%s\t%s\t%s\t%s\n' "$1" "$rps" "$p50" "$p99" "${errors:-0}" >> "$WORK/results.tsv"
+}
+: > "$WORK/results.tsv"
+run health /health
+run show_backup "/v3/$PROJECT/backups/$BACKUP"
+run list_100_of_1000 "/v3/$PROJECT/backups?resource_id=$RESOURCE&limit=100"
+run list_1000 "/v3/$PROJECT/backups?resource_id=$RESOURCE&limit=1000"
+run list_100_sorted_by_name "/v3/$PROJECT/backups?resource_id=$RESOURCE&limit=100&sort=name:asc"
+python3 - "$WORK/results.tsv" "$BACKUPS" "$CONNECTIONS" <<'PY'
+import sys
+rows = [l.rstrip("\n").split("\t") for l in open(sys.argv[1])]
+def ms(t):
+    for unit, f in (("us", 0.001), ("ms", 1.0), ("s", 1000.0)):
+        if t.endswith(unit):
+            return float(t[:-len(unit)]) * f
+    return float("nan")
+ceiling = float(rows[0][1])
+print("%d backups in the catalog, %s connections" % (int(sys.argv[2]), sys.argv[3]))
+print("%-26s %10s %9s %9s %8s %6s  %s" % ("request", "req/s", "p50 ms", "p99 ms", "vs health", "non2xx", "goal (>=50%, p99<10ms)"))
+for name, rps, p50, p99, errors in rows:
+    ratio = float(rps) / ceiling
+    met = "" if name == "health" else ("yes" if ratio >= 0.5 and ms(p99) < 10 else "NO")
+    print("%-26s %10.0f %9.2f %9.2f %8.0f%% %6s  %s" % (name, float(rps), ms(p50), ms(p99), ratio * 100, errors, met))
+PY
