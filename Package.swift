@@ -66,7 +66,7 @@ let package = Package(
         ], swiftSettings: swift5),
         .executableTarget(name: "coffer", dependencies: ["CofferCLI", .product(name: "ArgumentParser", package: "swift-argument-parser")], swiftSettings: swift5),
         .testTarget(name: "CofferLeafTests", dependencies: [
-            "CofferChunking", "CofferCompression", "CofferCrypto",
+            "CofferChunking", "CofferCompression", "CofferCrypto", "CofferSystem",
         ], swiftSettings: swift5),
         .testTarget(name: "CofferBlobStoreTests", dependencies: ["CofferBlobStore"], swiftSettings: swift5),
         .testTarget(name: "CofferRepositoryTests", dependencies: ["CofferRepository"], swiftSettings: swift5),

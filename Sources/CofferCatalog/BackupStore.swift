@@ -17,6 +17,21 @@ public struct CheckpointRow: Codable, Sendable, Equatable {
     public var createdAt: Int64
     public var updatedAt: Int64
 
+    /// Column names spelled out: a key strategy converts every key of every row.
+    enum CodingKeys: String, CodingKey {
+        case id
+        case projectId = "project_id"
+        case vaultId = "vault_id"
+        case vaultName = "vault_name"
+        case status
+        case name
+        case description
+        case resources
+        case skipped
+        case createdAt = "created_at"
+        case updatedAt = "updated_at"
+    }
+
     public init(id: String, projectId: String, vaultId: String, vaultName: String, status: String, name: String, description: String, resources: String, skipped: String, createdAt: Int64, updatedAt: Int64) {
         self.id = id
         self.projectId = projectId
@@ -58,6 +73,34 @@ public struct BackupRow: Codable, Sendable, Equatable {
     public var expiredAt: Int64?
     /// The vault's availability zone when the backup was made.
     public var resourceAz: String
+
+    /// Column names spelled out: a key strategy converts every key of every row.
+    enum CodingKeys: String, CodingKey {
+        case id
+        case projectId = "project_id"
+        case vaultId = "vault_id"
+        case checkpointId = "checkpoint_id"
+        case parentId = "parent_id"
+        case resourceId = "resource_id"
+        case resourceType = "resource_type"
+        case resourceName = "resource_name"
+        case resourceSize = "resource_size"
+        case name
+        case description
+        case status
+        case imageType = "image_type"
+        case providerId = "provider_id"
+        case incremental
+        case autoTrigger = "auto_trigger"
+        case bootable
+        case snapshotId = "snapshot_id"
+        case failReason = "fail_reason"
+        case createdAt = "created_at"
+        case protectedAt = "protected_at"
+        case updatedAt = "updated_at"
+        case expiredAt = "expired_at"
+        case resourceAz = "resource_az"
+    }
 
     public init(id: String, projectId: String, vaultId: String, checkpointId: String, parentId: String?, resourceId: String, resourceType: String, resourceName: String, resourceSize: Int64, name: String, description: String, status: String, imageType: String, providerId: String, incremental: Bool, autoTrigger: Bool, bootable: Bool, snapshotId: String?, failReason: String?, createdAt: Int64, protectedAt: Int64?, updatedAt: Int64, expiredAt: Int64?, resourceAz: String = "") {
         self.id = id
@@ -103,6 +146,23 @@ public struct JobRow: Codable, Sendable, Equatable {
     /// JSON: what the job needs beyond its target (restore destinations).
     public var payload: String?
 
+    /// Column names spelled out: a key strategy converts every key of every row.
+    enum CodingKeys: String, CodingKey {
+        case id
+        case projectId = "project_id"
+        case kind
+        case targetId = "target_id"
+        case operationLogId = "operation_log_id"
+        case status
+        case owner
+        case leaseUntil = "lease_until"
+        case attempts
+        case lastError = "last_error"
+        case createdAt = "created_at"
+        case updatedAt = "updated_at"
+        case payload
+    }
+
     public init(id: String, projectId: String, kind: String, targetId: String, operationLogId: String, status: String, owner: String?, leaseUntil: Int64?, attempts: Int, lastError: String?, createdAt: Int64, updatedAt: Int64, payload: String? = nil) {
         self.id = id
         self.projectId = projectId
@@ -140,6 +200,29 @@ public struct OperationLogRow: Codable, Sendable, Equatable {
     public var startedAt: Int64?
     public var endedAt: Int64?
     public var updatedAt: Int64
+
+    /// Column names spelled out: a key strategy converts every key of every row.
+    enum CodingKeys: String, CodingKey {
+        case id
+        case projectId = "project_id"
+        case operationType = "operation_type"
+        case status
+        case vaultId = "vault_id"
+        case vaultName = "vault_name"
+        case providerId = "provider_id"
+        case resourceId = "resource_id"
+        case resourceName = "resource_name"
+        case resourceType = "resource_type"
+        case checkpointId = "checkpoint_id"
+        case backupId = "backup_id"
+        case progress
+        case errorCode = "error_code"
+        case errorMsg = "error_msg"
+        case createdAt = "created_at"
+        case startedAt = "started_at"
+        case endedAt = "ended_at"
+        case updatedAt = "updated_at"
+    }
 
     public init(id: String, projectId: String, operationType: String, status: String, vaultId: String, vaultName: String, providerId: String, resourceId: String, resourceName: String, resourceType: String, checkpointId: String?, backupId: String?, progress: Int, errorCode: String?, errorMsg: String?, createdAt: Int64, startedAt: Int64?, endedAt: Int64?, updatedAt: Int64) {
         self.id = id
@@ -195,11 +278,11 @@ public struct BackupStore: Sendable {
     var sql: any SQLDatabase { catalog.sql }
 
     func insert<T: Encodable>(_ row: T, into table: String, on db: any SQLDatabase) async throws {
-        try await db.insert(into: table).model(row, keyEncodingStrategy: .convertToSnakeCase, nilEncodingStrategy: .asNil).run()
+        try await db.insert(into: table).model(row, nilEncodingStrategy: .asNil).run()
     }
 
     func update<T: Encodable>(_ row: T, in table: String, id: String) async throws {
-        try await sql.update(table).set(model: row, keyEncodingStrategy: .convertToSnakeCase, nilEncodingStrategy: .asNil)
+        try await sql.update(table).set(model: row, nilEncodingStrategy: .asNil)
             .where("id", .equal, SQLBind(id)).run()
     }
 
@@ -215,29 +298,29 @@ public struct BackupStore: Sendable {
 
     public func checkpoint(project: String, id: String) async throws -> CheckpointRow? {
         try await sql.select().column("*").from("checkpoints").where("project_id", .equal, SQLBind(project)).where("id", .equal, SQLBind(id))
-            .first(decoding: CheckpointRow.self, keyDecodingStrategy: .convertFromSnakeCase)
+            .first(decoding: CheckpointRow.self)
     }
 
     public func updateCheckpoint(_ row: CheckpointRow) async throws { try await update(row, in: "checkpoints", id: row.id) }
 
     public func backup(project: String, id: String) async throws -> BackupRow? {
         try await sql.select().column("*").from("backups").where("project_id", .equal, SQLBind(project)).where("id", .equal, SQLBind(id))
-            .first(decoding: BackupRow.self, keyDecodingStrategy: .convertFromSnakeCase)
+            .first(decoding: BackupRow.self)
     }
 
     /// For workers, which act for whichever project queued the job.
     public func backup(id: String) async throws -> BackupRow? {
-        try await sql.select().column("*").from("backups").where("id", .equal, SQLBind(id)).first(decoding: BackupRow.self, keyDecodingStrategy: .convertFromSnakeCase)
+        try await sql.select().column("*").from("backups").where("id", .equal, SQLBind(id)).first(decoding: BackupRow.self)
     }
 
     public func children(of parent: String) async throws -> [BackupRow] {
         try await sql.select().column("*").from("backups").where("parent_id", .equal, SQLBind(parent)).orderBy("created_at").orderBy("id")
-            .all(decoding: BackupRow.self, keyDecodingStrategy: .convertFromSnakeCase)
+            .all(decoding: BackupRow.self)
     }
 
     public func backups(checkpoint: String) async throws -> [BackupRow] {
         try await sql.select().column("*").from("backups").where("checkpoint_id", .equal, SQLBind(checkpoint)).orderBy("created_at").orderBy("id")
-            .all(decoding: BackupRow.self, keyDecodingStrategy: .convertFromSnakeCase)
+            .all(decoding: BackupRow.self)
     }
 
     public func updateBackup(_ row: BackupRow) async throws { try await update(row, in: "backups", id: row.id) }
@@ -282,7 +365,7 @@ public struct BackupStore: Sendable {
     /// The newest available top-level backup of a resource (the parent for an incremental one).
     public func latestAvailable(resource: String) async throws -> BackupRow? {
         try await sql.select().column("*").from("backups").where("resource_id", .equal, SQLBind(resource)).where("status", .equal, SQLBind("available"))
-            .orderBy("created_at", .descending).first(decoding: BackupRow.self, keyDecodingStrategy: .convertFromSnakeCase)
+            .orderBy("created_at", .descending).first(decoding: BackupRow.self)
     }
 
     /// Whether a resource has a backup still being made.
@@ -323,7 +406,7 @@ public struct BackupStore: Sendable {
         let total = try await filtered(sql.select().column(SQLFunction("COUNT", args: SQLLiteral.all), as: "n").from("backups"), project: project, filter)
             .first()?.decode(column: "n", as: Int.self) ?? 0
         let items = try await ordered(filtered(sql.select().column("*").from("backups"), project: project, filter), sort)
-            .offset(offset).limit(limit).all(decoding: BackupRow.self, keyDecodingStrategy: .convertFromSnakeCase)
+            .offset(offset).limit(limit).all(decoding: BackupRow.self)
         return (items, total)
     }
 
@@ -337,7 +420,7 @@ public struct BackupStore: Sendable {
     public func children(of parents: [String]) async throws -> [String: [BackupRow]] {
         guard !parents.isEmpty else { return [:] }
         let rows = try await sql.select().column("*").from("backups").where("parent_id", .in, SQLBind.group(parents)).orderBy("created_at").orderBy("id")
-            .all(decoding: BackupRow.self, keyDecodingStrategy: .convertFromSnakeCase)
+            .all(decoding: BackupRow.self)
         return Dictionary(grouping: rows) { $0.parentId ?? "" }
     }
 
@@ -345,11 +428,11 @@ public struct BackupStore: Sendable {
 
     public func operationLog(project: String, id: String) async throws -> OperationLogRow? {
         try await sql.select().column("*").from("operation_logs").where("project_id", .equal, SQLBind(project)).where("id", .equal, SQLBind(id))
-            .first(decoding: OperationLogRow.self, keyDecodingStrategy: .convertFromSnakeCase)
+            .first(decoding: OperationLogRow.self)
     }
 
     public func operationLog(id: String) async throws -> OperationLogRow? {
-        try await sql.select().column("*").from("operation_logs").where("id", .equal, SQLBind(id)).first(decoding: OperationLogRow.self, keyDecodingStrategy: .convertFromSnakeCase)
+        try await sql.select().column("*").from("operation_logs").where("id", .equal, SQLBind(id)).first(decoding: OperationLogRow.self)
     }
 
     public func updateOperationLog(_ row: OperationLogRow) async throws { try await update(row, in: "operation_logs", id: row.id) }
@@ -389,7 +472,7 @@ public struct BackupStore: Sendable {
         }
         let total = try await apply(sql.select().column(SQLFunction("COUNT", args: SQLLiteral.all), as: "n").from("operation_logs")).first()?.decode(column: "n", as: Int.self) ?? 0
         let items = try await apply(sql.select().column("*").from("operation_logs")).orderBy("created_at", .descending).orderBy("id")
-            .offset(offset).limit(limit).all(decoding: OperationLogRow.self, keyDecodingStrategy: .convertFromSnakeCase)
+            .offset(offset).limit(limit).all(decoding: OperationLogRow.self)
         return (items, total)
     }
 
@@ -399,13 +482,13 @@ public struct BackupStore: Sendable {
     public func claimJob(owner: String, now: Int64, leaseUntil: Int64) async throws -> JobRow? {
         try await catalog.transaction { db in
             guard var job = try await db.select().column("*").from("jobs").where("status", .equal, SQLBind("queued")).orderBy("created_at").orderBy("id")
-                .first(decoding: JobRow.self, keyDecodingStrategy: .convertFromSnakeCase) else { return nil }
+                .first(decoding: JobRow.self) else { return nil }
             job.status = "running"
             job.owner = owner
             job.leaseUntil = leaseUntil
             job.attempts += 1
             job.updatedAt = now
-            try await db.update("jobs").set(model: job, keyEncodingStrategy: .convertToSnakeCase, nilEncodingStrategy: .asNil).where("id", .equal, SQLBind(job.id)).run()
+            try await db.update("jobs").set(model: job, nilEncodingStrategy: .asNil).where("id", .equal, SQLBind(job.id)).run()
             return job
         }
     }
@@ -422,7 +505,7 @@ public struct BackupStore: Sendable {
     /// Running jobs whose lease ran out (their worker died).
     public func expiredJobs(now: Int64) async throws -> [JobRow] {
         try await sql.select().column("*").from("jobs").where("status", .equal, SQLBind("running")).where("lease_until", .lessThan, SQLBind(now))
-            .all(decoding: JobRow.self, keyDecodingStrategy: .convertFromSnakeCase)
+            .all(decoding: JobRow.self)
     }
 
     public func requeue(_ id: String, now: Int64) async throws {

@@ -25,7 +25,7 @@ struct BackupRoutes {
         add(.get, "/v3/:project_id/operation-logs/:operation_log_id", showLog)
     }
 
-    static func time(_ ms: Int64?) -> Any { ms.map { VaultRoutes.cbrTime(Date(epochMilliseconds: $0)) } ?? NSNull() }
+    static func time(_ ms: Int64?) -> Any { ms.map { UTCTimeFormat.cbrString(epochMilliseconds: $0) } ?? NSNull() }
 
     func checkpointJSON(_ c: CheckpointRow, _ resources: [CheckpointResource], _ skipped: [SkippedResource]) -> [String: Any] {
         ["id": c.id, "project_id": c.projectId, "status": c.status, "created_at": BackupRoutes.time(c.createdAt),
@@ -36,22 +36,7 @@ struct BackupRoutes {
                    "skipped_resources": skipped.map { ["id": $0.id, "name": $0.name, "type": $0.type, "code": $0.code, "reason": $0.reason] }] as [String: Any]]
     }
 
-    func backupJSON(_ b: BackupRow, children: [BackupRow]) -> [String: Any] {
-        var o: [String: Any] = [
-            "id": b.id, "checkpoint_id": b.checkpointId, "project_id": b.projectId, "vault_id": b.vaultId, "name": b.name, "description": b.description,
-            "status": b.status, "image_type": b.imageType, "provider_id": b.providerId, "resource_id": b.resourceId, "resource_name": b.resourceName,
-            "resource_type": b.resourceType, "resource_size": Int((b.resourceSize + (1 << 30) - 1) >> 30), "resource_az": b.resourceAz,
-            "created_at": BackupRoutes.time(b.createdAt), "updated_at": BackupRoutes.time(b.updatedAt), "protected_at": BackupRoutes.time(b.protectedAt),
-            "expired_at": BackupRoutes.time(b.expiredAt), "parent_id": b.parentId ?? NSNull(), "incremental": b.incremental, "version": 3,
-            "enterprise_project_id": "0", "replication_records": [Any](),
-            "extend_info": ["auto_trigger": b.autoTrigger, "bootable": b.bootable, "snapshot_id": b.snapshotId ?? "", "support_lld": false,
-                            "supported_restore_mode": "backup", "os_images_data": [Any](), "contain_system_disk": children.contains { $0.bootable },
-                            "encrypted": true, "system_disk": b.bootable, "is_multi_az": false] as [String: Any],
-            "children": children.map { backupJSON($0, children: []) },
-        ]
-        if let reason = b.failReason { o["fail_reason"] = reason }
-        return o
-    }
+    func backupJSON(_ b: BackupRow, children: [BackupRow]) -> BackupBody { BackupBody(row: b, children: children) }
 
     func logJSON(_ l: OperationLogRow) -> [String: Any] {
         var extra: [String: Any] = ["common": ["progress": l.progress, "request_id": l.id, "task_id": l.id] as [String: Any],
@@ -228,5 +213,34 @@ struct BackupRoutes {
             throw APIError(status: .notFound, code: "BackupService.6500", message: "Operation log does not exist.")
         }
         return JSONBody.response(["operation_log": logJSON(log)])
+    }
+}
+
+/// CBR BackupResp (shared/api/cbr-v3.md §6.2), written field by field: the
+/// listing of a large catalog is dominated by this.
+struct BackupBody: JSONWritable {
+    let row: BackupRow
+    let children: [BackupRow]
+
+    func writeJSON(to out: inout JSONOutput) {
+        let b = row
+        let containsSystemDisk = children.contains { $0.bootable }
+        out.object { o in
+            func time(_ name: String, _ ms: Int64?) { o.field(name, ms.map { UTCTimeFormat.cbrString(epochMilliseconds: $0) }) }
+            o.field("id", b.id); o.field("checkpoint_id", b.checkpointId); o.field("project_id", b.projectId); o.field("vault_id", b.vaultId)
+            o.field("name", b.name); o.field("description", b.description); o.field("status", b.status); o.field("image_type", b.imageType)
+            o.field("provider_id", b.providerId); o.field("resource_id", b.resourceId); o.field("resource_name", b.resourceName)
+            o.field("resource_type", b.resourceType); o.field("resource_size", (b.resourceSize + (1 << 30) - 1) >> 30); o.field("resource_az", b.resourceAz)
+            time("created_at", b.createdAt); time("updated_at", b.updatedAt); time("protected_at", b.protectedAt); time("expired_at", b.expiredAt)
+            o.field("parent_id", b.parentId); o.field("incremental", b.incremental); o.field("version", 3); o.field("enterprise_project_id", "0")
+            o.array("replication_records", [BackupRow]()) { _, _ in }
+            o.object("extend_info") { e in
+                e.field("auto_trigger", b.autoTrigger); e.field("bootable", b.bootable); e.field("snapshot_id", b.snapshotId ?? ""); e.field("support_lld", false)
+                e.field("supported_restore_mode", "backup"); e.array("os_images_data", [BackupRow]()) { _, _ in }
+                e.field("contain_system_disk", containsSystemDisk); e.field("encrypted", true); e.field("system_disk", b.bootable); e.field("is_multi_az", false)
+            }
+            o.array("children", children) { a, child in a.element(BackupBody(row: child, children: [])) }
+            if let reason = b.failReason { o.field("fail_reason", reason) }
+        }
     }
 }

@@ -1,4 +1,5 @@
 import CofferService
+import CofferSystem
 import Foundation
 import HTTPTypes
 import Hummingbird
@@ -70,10 +71,9 @@ public struct APIError: Error, HTTPResponseError, CustomStringConvertible {
 
 enum JSONBody {
     static func response(status: HTTPResponse.Status = .ok, _ object: Any, headers: HTTPFields = [:]) -> Response {
-        let data = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])) ?? Data("{}".utf8)
         var fields = headers
         fields[.contentType] = "application/json"
-        return Response(status: status, headers: fields, body: .init(byteBuffer: ByteBuffer(bytes: data)))
+        return Response(status: status, headers: fields, body: .init(byteBuffer: ByteBuffer(bytes: JSONWriter.bytes(object))))
     }
 
     /// Parses a JSON object body; anything else is a 400 naming the problem.

@@ -58,7 +58,7 @@ struct VaultRoutes {
     }
 
     /// CBR's timestamp form, e.g. 2020-02-05T10:38:34.209782 (UTC, no zone suffix).
-    static func cbrTime(_ d: Date) -> String { UTCTimeFormat.cbr.string(d) }
+    static func cbrTime(_ d: Date) -> String { UTCTimeFormat.cbrString(epochMilliseconds: d.epochMilliseconds) }
 
     static func json(_ view: VaultView) -> [String: Any] {
         let v = view.record

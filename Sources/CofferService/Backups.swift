@@ -142,7 +142,8 @@ public final class BackupService: @unchecked Sendable {
 
     public func backup(project: String, id: String) async throws -> (BackupRow, [BackupRow]) {
         guard let b = try await store.backup(project: project, id: id) else { throw ServiceError(.notFound, "BackupService.6200", "backup \(id) does not exist") }
-        return (b, try await store.children(of: b.id))
+        // Only a server backup has children (one per disk).
+        return (b, b.resourceType == ResourceType.server.rawValue ? try await store.children(of: b.id) : [])
     }
 }
 

@@ -55,15 +55,55 @@ public struct IssuedToken: Sendable {
     }
 }
 
+/// Who a token or access key stands for, remembered for a few seconds: every
+/// request authenticates, and the four catalog reads that takes were most of
+/// the cost of a small GET. Identity changes made through this process clear
+/// it at once; another process sharing the catalog sees a revocation within
+/// `ttl` (keystonemiddleware caches tokens for minutes).
+final class CredentialCache: @unchecked Sendable {
+    struct Entry {
+        var principal: Principal
+        var secret: String?
+        var expires: Date
+    }
+    let ttl: TimeInterval
+    private let lock = NSLock()
+    private var entries: [String: Entry] = [:]
+
+    init(ttl: TimeInterval) { self.ttl = ttl }
+
+    func get(_ key: String, now: Date) -> Entry? {
+        lock.withLock {
+            guard let e = entries[key] else { return nil }
+            if e.expires > now { return e }
+            entries[key] = nil
+            return nil
+        }
+    }
+
+    func put(_ key: String, _ entry: Entry) {
+        guard ttl > 0 else { return }
+        lock.withLock {
+            if entries.count >= 10_000 { entries.removeAll(keepingCapacity: true) }  // bounded: a flood of distinct tokens cannot grow it
+            entries[key] = entry
+        }
+    }
+
+    func clear() { lock.withLock { entries.removeAll() } }
+}
+
 public final class IdentityService: @unchecked Sendable {
     public let store: IdentityStore
+    let cache: CredentialCache
     let secrets: SecretBox
     let clock: any Clock
     public let tokenLifetime: TimeInterval
     let passwordCost: Int
 
-    public init(store: IdentityStore, secrets: SecretBox, clock: any Clock = SystemClock(), tokenLifetime: TimeInterval = 86400, passwordCost: Int = 1 << 14) {
+    public init(store: IdentityStore, secrets: SecretBox, clock: any Clock = SystemClock(), tokenLifetime: TimeInterval = 86400, passwordCost: Int = 1 << 14,
+                credentialCacheSeconds: TimeInterval = 5) {
         self.store = store
+        self.cache = CredentialCache(ttl: credentialCacheSeconds)
         self.secrets = secrets
         self.clock = clock
         self.tokenLifetime = tokenLifetime
@@ -141,6 +181,7 @@ public final class IdentityService: @unchecked Sendable {
         guard let project = try await store.project(id: id) else { throw ServiceError(.notFound, "BackupService.9900", "project \(id) does not exist") }
         guard project.name != "admin" else { throw ServiceError(.badRequest, "BackupService.9900", "the admin project cannot be deleted") }
         _ = try await store.deleteProject(id: id)
+        cache.clear()
     }
 
     public func resolveProject(_ nameOrID: String) async throws -> ProjectRecord {
@@ -171,6 +212,7 @@ public final class IdentityService: @unchecked Sendable {
             throw ServiceError(.notFound, "BackupService.9900", "user \(id) does not exist in this project")
         }
         try await store.deleteUser(id: id)
+        cache.clear()
     }
 
     // MARK: access keys
@@ -188,6 +230,7 @@ public final class IdentityService: @unchecked Sendable {
     public func accessKeys(project: String) async throws -> [AccessKeyRecord] { try await store.accessKeys(project: project) }
 
     public func deleteAccessKey(project: String, accessKey: String) async throws {
+        defer { cache.clear() }
         guard try await store.deleteAccessKey(accessKey, project: project) else {
             throw ServiceError(.notFound, "BackupService.9900", "access key \(accessKey) does not exist in this project")
         }
@@ -242,8 +285,12 @@ public final class IdentityService: @unchecked Sendable {
 
     /// The principal a token stands for, if it is valid now (not expired, user and project still there).
     public func validate(token: String) async throws -> Principal? {
-        guard let record = try await store.token(id: IdentityService.tokenID(token)), record.expiresAt > clock.now() else { return nil }
-        return try await principal(userID: record.userID, projectID: record.projectID)
+        let id = IdentityService.tokenID(token), now = clock.now()
+        if let hit = cache.get("t:" + id, now: now) { return hit.principal }
+        guard let record = try await store.token(id: id), record.expiresAt > now,
+              let principal = try await principal(userID: record.userID, projectID: record.projectID) else { return nil }
+        cache.put("t:" + id, .init(principal: principal, secret: nil, expires: min(record.expiresAt, now.addingTimeInterval(cache.ttl))))
+        return principal
     }
 
     public func tokenRecord(_ token: String) async throws -> TokenRecord? {
@@ -258,13 +305,19 @@ public final class IdentityService: @unchecked Sendable {
         guard let header = request.header("authorization").flatMap(AKSKSignature.parseAuthorization) else {
             return .failure(ServiceError(.unauthorized, "APIGW.0301", "Incorrect IAM authentication information: malformed Authorization header"))
         }
-        let record = try await store.accessKey(header.accessKey)
-        var secret: String?
-        if let record { secret = try? secrets.open(record.secretSealed, context: "access-key:\(record.accessKey)") }
-        let result = AKSKSignature.verify(request, now: clock.now()) { $0 == header.accessKey ? secret : nil }
+        let now = clock.now()
+        var secret: String?, principal: Principal?
+        if let hit = cache.get("k:" + header.accessKey, now: now) {
+            (secret, principal) = (hit.secret, hit.principal)
+        } else if let record = try await store.accessKey(header.accessKey) {
+            secret = try? secrets.open(record.secretSealed, context: "access-key:\(record.accessKey)")
+            principal = try await self.principal(userID: record.userID, projectID: record.projectID)
+            if let principal, secret != nil { cache.put("k:" + header.accessKey, .init(principal: principal, secret: secret, expires: now.addingTimeInterval(cache.ttl))) }
+        }
+        let result = AKSKSignature.verify(request, now: now) { $0 == header.accessKey ? secret : nil }
         switch result {
         case .success:
-            guard let record, let principal = try await principal(userID: record.userID, projectID: record.projectID) else {
+            guard let principal else {
                 return .failure(ServiceError(.unauthorized, "APIGW.0301", "Incorrect IAM authentication information: ak \(header.accessKey) not exist"))
             }
             return .success(principal)

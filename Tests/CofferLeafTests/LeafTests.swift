@@ -3,6 +3,7 @@ import Testing
 @testable import CofferChunking
 @testable import CofferCompression
 @testable import CofferCrypto
+import CofferSystem
 
 func pseudoRandomBytes(_ count: Int, seed: UInt64) -> [UInt8] {
     var state = seed
@@ -104,5 +105,45 @@ func pseudoRandomBytes(_ count: Int, seed: UInt64) -> [UInt8] {
         #expect(a == b && a != c)
         let kf = KeyDerivation.newKeyFile()
         #expect(try kf.deriveMasterKey(secret: [1, 2]) == kf.deriveMasterKey(secret: [1, 2]))
+    }
+}
+
+@Suite struct JSONWriterTests {
+    @Test func writesWhatJSONSerializationReadsBack() throws {
+        let parsed = try JSONSerialization.jsonObject(with: Data(#"{"n": 3, "f": 2.5, "t": true, "s": "x"}"#.utf8))
+        let tree: [String: Any] = [
+            "string": "quote \" backslash \\ newline \n tab \t bell \u{07} slash / ünïcödé 🙂",
+            "int": 42, "negative": Int64(-7), "big": Int64(1) << 60, "double": 0.25, "integral": 3.0,
+            "yes": true, "no": false, "null": NSNull(), "empty": [String: Any](), "list": [1, "two", [3], ["four": 4]] as [Any],
+            "parsed": parsed, "optional": Optional<String>.none as Any,
+        ]
+        let bytes = JSONWriter.data(tree)
+        let back = try #require(try JSONSerialization.jsonObject(with: bytes) as? [String: Any])
+        #expect(back["string"] as? String == tree["string"] as? String)
+        #expect(back["int"] as? Int == 42 && back["negative"] as? Int == -7 && back["big"] as? Int64 == Int64(1) << 60)
+        #expect(back["double"] as? Double == 0.25 && back["integral"] as? Int == 3)
+        #expect(back["yes"] as? Bool == true && back["no"] as? Bool == false)
+        #expect(back["null"] is NSNull && back["optional"] is NSNull)
+        #expect((back["list"] as? [Any])?.count == 4)
+        let inner = try #require(back["parsed"] as? [String: Any])
+        #expect(inner["n"] as? Int == 3 && inner["f"] as? Double == 2.5 && inner["t"] as? Bool == true && inner["s"] as? String == "x")
+        // Parsed booleans stay booleans, not 1.
+        #expect(String(decoding: JSONWriter.data(parsed), as: UTF8.self) == #"{"f":2.5,"n":3,"s":"x","t":true}"#)
+        // Keys in byte order, no spaces, slashes unescaped.
+        #expect(String(decoding: JSONWriter.data(["b": 1, "a": "/x", "B": [Any]()] as [String: Any]), as: UTF8.self) == #"{"B":[],"a":"/x","b":1}"#)
+    }
+}
+
+@Suite struct TimeFormatTests {
+    @Test func arithmeticCBRFormMatchesTheFormatter() {
+        var state: UInt64 = 7
+        var samples: [Int64] = [0, 1, 999, 1000, 86_399_999, 86_400_000, 951_782_400_000 /* 2000-02-29 */, 4_102_444_800_000 /* 2100-01-01 */, 1_767_225_599_999]
+        for _ in 0..<2000 { samples.append(Int64(Chunker.splitMix64(&state) % 4_102_444_800_000)) }
+        for ms in samples {
+            let expected = UTCTimeFormat.cbr.string(Date(timeIntervalSince1970: Double(ms) / 1000))
+            let got = UTCTimeFormat.cbrString(epochMilliseconds: ms)
+            #expect(got == expected, "\(ms)")
+            if got != expected { break }
+        }
     }
 }

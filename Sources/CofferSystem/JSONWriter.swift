@@ -1,0 +1,196 @@
+import Foundation
+
+/// Serialises the `[String: Any]` trees the HTTP layer builds, with keys in
+/// byte order. Foundation's JSONSerialization on Linux sorts keys with ICU
+/// collation and bridges every value, which made a 100-backup listing cost
+/// tens of milliseconds; this writes the same JSON directly into bytes.
+public enum JSONWriter {
+    public static func data(_ value: Any) -> Data { Data(bytes(value)) }
+
+    public static func bytes(_ value: Any) -> [UInt8] {
+        var out: [UInt8] = []
+        out.reserveCapacity(1024)
+        write(value, into: &out)
+        return out
+    }
+
+    static let boolNumberType = type(of: NSNumber(value: true))
+
+    static func write(_ value: Any, into out: inout [UInt8]) {
+        switch value {
+        case let v as String: writeString(v, into: &out)
+        case let v as JSONWritable:
+            var o = JSONOutput()
+            swap(&o.bytes, &out)
+            v.writeJSON(to: &o)
+            swap(&o.bytes, &out)
+        case let v as [String: Any]:
+            out.append(UInt8(ascii: "{"))
+            var first = true
+            for key in v.keys.sorted(by: { $0.utf8.lexicographicallyPrecedes($1.utf8) }) {
+                if !first { out.append(UInt8(ascii: ",")) }
+                first = false
+                writeString(key, into: &out)
+                out.append(UInt8(ascii: ":"))
+                write(v[key]!, into: &out)
+            }
+            out.append(UInt8(ascii: "}"))
+        case let v as [Any]:
+            out.append(UInt8(ascii: "["))
+            for (i, item) in v.enumerated() {
+                if i > 0 { out.append(UInt8(ascii: ",")) }
+                write(item, into: &out)
+            }
+            out.append(UInt8(ascii: "]"))
+        case is NSNull: out.append(contentsOf: "null".utf8)
+        default: writeScalar(value, into: &out)
+        }
+    }
+
+    static func writeScalar(_ value: Any, into out: inout [UInt8]) {
+        let t = type(of: value)
+        if t == Bool.self { out.append(contentsOf: ((value as! Bool) ? "true" : "false").utf8); return }
+        if t == Int.self { out.append(contentsOf: String(value as! Int).utf8); return }
+        if t == Int64.self { out.append(contentsOf: String(value as! Int64).utf8); return }
+        if t == Int32.self { out.append(contentsOf: String(value as! Int32).utf8); return }
+        if t == UInt64.self { out.append(contentsOf: String(value as! UInt64).utf8); return }
+        if t == UInt.self { out.append(contentsOf: String(value as! UInt).utf8); return }
+        if t == Double.self { writeDouble(value as! Double, into: &out); return }
+        if t == Float.self { writeDouble(Double(value as! Float), into: &out); return }
+        if let n = value as? NSNumber {
+            if type(of: n) == boolNumberType { out.append(contentsOf: (n.boolValue ? "true" : "false").utf8); return }
+            let kind = String(cString: n.objCType)
+            if kind == "d" || kind == "f" { writeDouble(n.doubleValue, into: &out) } else { out.append(contentsOf: n.stringValue.utf8) }
+            return
+        }
+        // Optional.none wrapped in Any, or anything else unexpected.
+        out.append(contentsOf: "null".utf8)
+    }
+
+    static func writeDouble(_ d: Double, into out: inout [UInt8]) {
+        guard d.isFinite else { out.append(contentsOf: "null".utf8); return }
+        if d == d.rounded(), abs(d) < 1e15 { out.append(contentsOf: String(Int64(d)).utf8) } else { out.append(contentsOf: "\(d)".utf8) }
+    }
+
+    static let hex: [UInt8] = Array("0123456789abcdef".utf8)
+
+    static func writeString(_ s: String, into out: inout [UInt8]) {
+        out.append(UInt8(ascii: "\""))
+        // Most strings (ids, names, times) need no escaping: copy them whole.
+        let plain: Bool? = s.utf8.withContiguousStorageIfAvailable { buffer in
+            for byte in buffer where byte < 0x20 || byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") { return false }
+            out.append(contentsOf: buffer)
+            return true
+        }
+        if plain == true {
+            out.append(UInt8(ascii: "\""))
+            return
+        }
+        for byte in s.utf8 {
+            switch byte {
+            case UInt8(ascii: "\""): out.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "\"")])
+            case UInt8(ascii: "\\"): out.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "\\")])
+            case 0x0A: out.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "n")])
+            case 0x0D: out.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "r")])
+            case 0x09: out.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "t")])
+            case 0..<0x20:
+                out.append(contentsOf: Array("\\u00".utf8))
+                out.append(hex[Int(byte >> 4)])
+                out.append(hex[Int(byte & 0xF)])
+            default: out.append(byte)
+            }
+        }
+        out.append(UInt8(ascii: "\""))
+    }
+}
+
+/// A value that writes its own JSON with typed fields in a fixed order: the
+/// hot listings skip building dictionaries of `Any`.
+public protocol JSONWritable {
+    func writeJSON(to out: inout JSONOutput)
+}
+
+/// Builds JSON in order: `object { $0.field("id", id) ... }`; commas are placed for you.
+public struct JSONOutput {
+    public var bytes: [UInt8] = []
+    private var needsComma = false
+
+    public init() {}
+
+    private mutating func separate() {
+        if needsComma { bytes.append(UInt8(ascii: ",")) }
+        needsComma = true
+    }
+
+    private mutating func key(_ name: String) {
+        separate()
+        JSONWriter.writeString(name, into: &bytes)
+        bytes.append(UInt8(ascii: ":"))
+        needsComma = false
+    }
+
+    public mutating func object(_ body: (inout JSONOutput) -> Void) {
+        separate()
+        bytes.append(UInt8(ascii: "{"))
+        needsComma = false
+        body(&self)
+        bytes.append(UInt8(ascii: "}"))
+        needsComma = true
+    }
+
+    public mutating func object(_ name: String, _ body: (inout JSONOutput) -> Void) {
+        key(name)
+        object(body)
+    }
+
+    public mutating func array<S: Sequence>(_ name: String, _ items: S, _ body: (inout JSONOutput, S.Element) -> Void) {
+        key(name)
+        separate()
+        bytes.append(UInt8(ascii: "["))
+        needsComma = false
+        for item in items { body(&self, item) }
+        bytes.append(UInt8(ascii: "]"))
+        needsComma = true
+    }
+
+    public mutating func field(_ name: String, _ value: String) {
+        key(name)
+        separate()
+        JSONWriter.writeString(value, into: &bytes)
+    }
+
+    public mutating func field(_ name: String, _ value: String?) {
+        guard let value else { return null(name) }
+        field(name, value)
+    }
+
+    public mutating func field(_ name: String, _ value: Int64) {
+        key(name)
+        separate()
+        bytes.append(contentsOf: String(value).utf8)
+    }
+
+    public mutating func field(_ name: String, _ value: Int) { field(name, Int64(value)) }
+
+    public mutating func field(_ name: String, _ value: Bool) {
+        key(name)
+        separate()
+        bytes.append(contentsOf: (value ? "true" : "false").utf8)
+    }
+
+    public mutating func null(_ name: String) {
+        key(name)
+        separate()
+        bytes.append(contentsOf: "null".utf8)
+    }
+
+    /// Any JSON tree (dictionaries, arrays, scalars) in the general writer.
+    public mutating func field(_ name: String, any value: Any) {
+        key(name)
+        separate()
+        JSONWriter.write(value, into: &bytes)
+    }
+
+    /// An element of an array: one JSONWritable.
+    public mutating func element(_ value: JSONWritable) { value.writeJSON(to: &self) }
+}
