@@ -73,6 +73,8 @@ public struct BackupRow: Codable, Sendable, Equatable {
     public var expiredAt: Int64?
     /// The vault's availability zone when the backup was made.
     public var resourceAz: String
+    /// JSON array of {key, value}.
+    public var tags: String
 
     /// Column names spelled out: a key strategy converts every key of every row.
     enum CodingKeys: String, CodingKey {
@@ -100,9 +102,10 @@ public struct BackupRow: Codable, Sendable, Equatable {
         case updatedAt = "updated_at"
         case expiredAt = "expired_at"
         case resourceAz = "resource_az"
+        case tags
     }
 
-    public init(id: String, projectId: String, vaultId: String, checkpointId: String, parentId: String?, resourceId: String, resourceType: String, resourceName: String, resourceSize: Int64, name: String, description: String, status: String, imageType: String, providerId: String, incremental: Bool, autoTrigger: Bool, bootable: Bool, snapshotId: String?, failReason: String?, createdAt: Int64, protectedAt: Int64?, updatedAt: Int64, expiredAt: Int64?, resourceAz: String = "") {
+    public init(id: String, projectId: String, vaultId: String, checkpointId: String, parentId: String?, resourceId: String, resourceType: String, resourceName: String, resourceSize: Int64, name: String, description: String, status: String, imageType: String, providerId: String, incremental: Bool, autoTrigger: Bool, bootable: Bool, snapshotId: String?, failReason: String?, createdAt: Int64, protectedAt: Int64?, updatedAt: Int64, expiredAt: Int64?, resourceAz: String = "", tags: String = "[]") {
         self.id = id
         self.projectId = projectId
         self.vaultId = vaultId
@@ -127,6 +130,7 @@ public struct BackupRow: Codable, Sendable, Equatable {
         self.updatedAt = updatedAt
         self.expiredAt = expiredAt
         self.resourceAz = resourceAz
+        self.tags = tags
     }
 }
 
@@ -374,8 +378,10 @@ public struct BackupStore: Sendable {
             .where("status", .in, SQLBind.group(["protecting", "waiting_protect"])).first() != nil
     }
 
-    private func filtered(_ q: SQLSelectBuilder, project: String, _ filter: BackupFilter) -> SQLSelectBuilder {
-        var q = q.where("project_id", .equal, SQLBind(project))
+    /// `project` nil: every project's (the service admin's all_tenants).
+    private func filtered(_ q: SQLSelectBuilder, project: String?, _ filter: BackupFilter) -> SQLSelectBuilder {
+        var q = q
+        if let project { q = q.where("project_id", .equal, SQLBind(project)) }
         if let v = filter.vaultID { q = q.where("vault_id", .equal, SQLBind(v)) }
         if let v = filter.resourceID { q = q.where("resource_id", .equal, SQLBind(v)) }
         if let v = filter.resourceType { q = q.where("resource_type", .equal, SQLBind(v)) }
@@ -402,7 +408,7 @@ public struct BackupStore: Sendable {
         return q.orderBy("id")
     }
 
-    public func listBackups(project: String, filter: BackupFilter, sort: [(String, Bool)], offset: Int, limit: Int) async throws -> (items: [BackupRow], total: Int) {
+    public func listBackups(project: String?, filter: BackupFilter, sort: [(String, Bool)], offset: Int, limit: Int) async throws -> (items: [BackupRow], total: Int) {
         let total = try await filtered(sql.select().column(SQLFunction("COUNT", args: SQLLiteral.all), as: "n").from("backups"), project: project, filter)
             .first()?.decode(column: "n", as: Int.self) ?? 0
         let items = try await ordered(filtered(sql.select().column("*").from("backups"), project: project, filter), sort)
@@ -411,7 +417,7 @@ public struct BackupStore: Sendable {
     }
 
     /// Where `id` stands in the listing (for marker paging), or nil when it is not in it.
-    public func position(of id: String, project: String, filter: BackupFilter, sort: [(String, Bool)]) async throws -> Int? {
+    public func position(of id: String, project: String?, filter: BackupFilter, sort: [(String, Bool)]) async throws -> Int? {
         let ids = try await ordered(filtered(sql.select().column("id").from("backups"), project: project, filter), sort).all()
         return try ids.firstIndex { try $0.decode(column: "id", as: String.self) == id }
     }
@@ -433,6 +439,16 @@ public struct BackupStore: Sendable {
 
     public func operationLog(id: String) async throws -> OperationLogRow? {
         try await sql.select().column("*").from("operation_logs").where("id", .equal, SQLBind(id)).first(decoding: OperationLogRow.self)
+    }
+
+    /// The newest operation log of each backup (its progress, task id and failure), by backup id.
+    public func latestLogs(backups ids: [String]) async throws -> [String: OperationLogRow] {
+        guard !ids.isEmpty else { return [:] }
+        let rows = try await sql.select().column("*").from("operation_logs").where("backup_id", .in, SQLBind.group(ids)).orderBy("created_at")
+            .all(decoding: OperationLogRow.self)
+        var latest: [String: OperationLogRow] = [:]
+        for row in rows { if let b = row.backupId { latest[b] = row } }
+        return latest
     }
 
     public func updateOperationLog(_ row: OperationLogRow) async throws { try await update(row, in: "operation_logs", id: row.id) }

@@ -142,6 +142,10 @@ public final class Catalog: @unchecked Sendable {
             "CREATE INDEX backups_checkpoint ON backups (checkpoint_id)",
             "CREATE INDEX operation_logs_backup ON operation_logs (backup_id)",
         ]),
+        (7, [
+            // Tags given to a backup (CSBS protect): a JSON array of {key, value}.
+            "ALTER TABLE backups ADD COLUMN tags TEXT NOT NULL DEFAULT '[]'",
+        ]),
     ]
 
     func migrate() async throws {

@@ -49,6 +49,7 @@ public struct CofferServices: Sendable {
     public var resources: ResourceService
     public var vaults: VaultService
     public var backups: BackupService
+    public var protection: ProtectionService
     public var worker: Worker
     public var logger: Logger
 
@@ -79,7 +80,9 @@ public struct CofferServices: Sendable {
         let backupStore = BackupStore(catalog: catalog)
         let backups = BackupService(store: backupStore, vaults: vaults, resources: resources, clock: clock)
         let worker = Worker(store: backupStore, vaults: vaults, resources: resources, clock: clock, logger: logger)
-        return (CofferServices(catalog: catalog, identity: identity, resources: resources, vaults: vaults, backups: backups, worker: worker, logger: logger), created)
+        let protection = ProtectionService(backups: backups, vaults: vaults, resources: resources)
+        return (CofferServices(catalog: catalog, identity: identity, resources: resources, vaults: vaults, backups: backups, protection: protection,
+                               worker: worker, logger: logger), created)
     }
 
     /// 32 random bytes in a 0600 file, made on first start.
@@ -129,6 +132,7 @@ public func buildRouter(services: CofferServices, configuration: ServerConfigura
     ResourceRoutes(resources: services.resources, vaults: services.vaults).register(on: router, routes: routes)
     VaultRoutes(vaults: services.vaults, backups: services.backups).register(on: router, routes: routes)
     BackupRoutes(backups: services.backups).register(on: router, routes: routes)
+    CSBSRoutes(protection: services.protection, backups: services.backups, vaults: services.vaults, region: configuration.region).register(on: router, routes: routes)
     return router
 }
 

@@ -137,7 +137,7 @@ struct IdentityRoutes {
 
     func requireServiceAdmin(_ context: CofferContext) throws -> Principal {
         let p = try context.caller()
-        guard p.projectName == "admin", p.role == .admin else {
+        guard p.isServiceAdmin else {
             throw APIError(status: .forbidden, code: "BackupService.8600", message: "only an admin of the admin project may manage projects")
         }
         return p

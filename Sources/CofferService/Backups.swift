@@ -13,6 +13,8 @@ public struct CheckpointInput: Sendable {
     public var description: String = ""
     public var incremental = true
     public var autoTrigger = false
+    /// JSON array of {key, value} for every backup made (CSBS protect tags).
+    public var tags = "[]"
     public init(vaultID: String) { self.vaultID = vaultID }
 }
 
@@ -50,14 +52,15 @@ public final class BackupService: @unchecked Sendable {
 
     static func newID() -> String { UUID().uuidString.lowercased() }
 
-    public func createCheckpoint(caller: Principal, _ input: CheckpointInput) async throws -> (CheckpointRow, [CheckpointResource], [SkippedResource]) {
+    /// `nameIsValidated`: the caller checked the name by its own API's rule (CSBS allows 255 characters).
+    public func createCheckpoint(caller: Principal, _ input: CheckpointInput, nameIsValidated: Bool = false) async throws -> (CheckpointRow, [CheckpointResource], [SkippedResource]) {
         let vaultView = try await vaults.view(project: caller.projectID, id: input.vaultID)
         let vault = vaultView.record
         guard vault.status == "available" else { throw ServiceError(.badRequest, "BackupService.6113", "vault \(vault.id) is \(vault.status); backups need an available vault") }
         guard vault.autoExpand || vault.usedBytes < Int64(vault.sizeGB) << 30 else {
             throw ServiceError(.badRequest, "BackupService.6114", "vault \(vault.id) has used its capacity of \(vault.sizeGB) GB; enlarge it (billing.size)")
         }
-        if let name = input.name { try VaultService.validateName(name, field: "checkpoint.parameters.name") }
+        if let name = input.name, !nameIsValidated { try VaultService.validateName(name, field: "checkpoint.parameters.name") }
         guard input.description.count <= 255, !input.description.contains("<"), !input.description.contains(">") else {
             throw ServiceError.validation("checkpoint.parameters.description must be at most 255 characters without < or >")
         }
@@ -99,7 +102,7 @@ public final class BackupService: @unchecked Sendable {
                           name: chosen.count == 1 ? baseName : baseName + "_" + res.record.name, description: input.description, status: "protecting",
                           imageType: "backup", providerId: provider, incremental: incremental, autoTrigger: input.autoTrigger,
                           bootable: res.record.bootable, snapshotId: nil, failReason: nil, createdAt: now, protectedAt: nil, updatedAt: now, expiredAt: nil,
-                          resourceAz: vault.availabilityZone)
+                          resourceAz: vault.availabilityZone, tags: input.tags)
             }
             backups.append(row(id, r, parent: nil))
             for disk in r.children { backups.append(row(BackupService.newID(), disk, parent: id)) }

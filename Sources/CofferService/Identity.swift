@@ -32,6 +32,8 @@ public struct Principal: Sendable, Equatable {
     public var role: Role
     public var domainID: String
     public var canMutate: Bool { role != .readonly }
+    /// An admin of the admin project manages projects and sees every project's data where an API allows.
+    public var isServiceAdmin: Bool { projectName == "admin" && role == .admin }
 }
 
 public struct NewProjectCredentials: Sendable, Codable, Equatable {

@@ -1,0 +1,222 @@
+import CofferCatalog
+import CofferSystem
+import Foundation
+
+/// CSBS v1 "protect" (shared/api/csbs-v1-and-rds-v3.md §3) over the same
+/// backups as CBR: a CSBS checkpoint is a CBR checkpoint, a checkpoint item
+/// is a top-level server backup (its disks are the item's volume backups).
+/// A server bound to a vault is backed up into that vault; otherwise it is
+/// bound to the project's CSBS vault, made on first use with auto_expand.
+public final class ProtectionService: @unchecked Sendable {
+    public static let providerID = "fc4d5750-22e7-4798-8a46-f48f62c4c1da"
+    public static let vaultName = "csbs_server_backups"
+    let backups: BackupService
+    let vaults: VaultService
+    let resources: ResourceService
+    let vaultGate = AsyncBudget(capacity: 1)
+
+    public init(backups: BackupService, vaults: VaultService, resources: ResourceService) {
+        self.backups = backups
+        self.vaults = vaults
+        self.resources = resources
+    }
+
+    public struct Tag: Sendable, Equatable {
+        public var key: String
+        public var value: String
+        public init(key: String, value: String) {
+            self.key = key
+            self.value = value
+        }
+    }
+
+    public struct ProtectInput: Sendable {
+        public var name: String?
+        public var description = ""
+        public var incremental = true
+        public var tags: [Tag] = []
+        public init() {}
+    }
+
+    static func error(_ status: ServiceError.Code, _ code: String, _ message: String) -> ServiceError { ServiceError(status, code, message) }
+    public static func invalid(_ message: String) -> ServiceError { ServiceError(.badRequest, "CSBS.1000", message) }
+
+    public static func checkProvider(_ id: String) throws {
+        guard id == providerID else { throw error(.badRequest, "CSBS.9001", "provider invalid: provider_id must be \(providerID)") }
+    }
+
+    static let nameCharacters = Set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-")
+
+    /// Seed 001's rules for backup_name, description and tags.
+    public static func validate(_ input: ProtectInput) throws {
+        if let name = input.name {
+            guard (1...255).contains(name.count), name.allSatisfy(nameCharacters.contains) else {
+                throw invalid("protect.backup_name must be 1 to 255 letters, digits, _ or -")
+            }
+        }
+        guard input.description.count <= 255, !input.description.contains("<"), !input.description.contains(">") else {
+            throw invalid("protect.description must be at most 255 characters without < or >")
+        }
+        guard input.tags.count <= 10 else { throw invalid("protect.tags holds at most 10 tags") }
+        var keys = Set<String>()
+        for (i, tag) in input.tags.enumerated() {
+            guard (1...36).contains(tag.key.count), tag.key.allSatisfy(nameCharacters.contains) else {
+                throw invalid("protect.tags[\(i)].key must be 1 to 36 letters, digits, _ or -")
+            }
+            guard tag.value.count <= 43, tag.value.allSatisfy(nameCharacters.contains) else {
+                throw invalid("protect.tags[\(i)].value must be at most 43 letters, digits, _ or -")
+            }
+            guard keys.insert(tag.key).inserted else { throw invalid("protect.tags[\(i)].key \(tag.key) is repeated") }
+        }
+    }
+
+    /// The registered server, or CSBS.6000 (404).
+    public func server(project: String, id: String) async throws -> ResourceView {
+        guard let view = try? await resources.view(project: project, id: id) else {
+            throw ProtectionService.error(.notFound, "CSBS.6000", "server \(id) does not exist")
+        }
+        guard view.type == .server else { throw ProtectionService.error(.badRequest, "CSBS.6003", "resource \(id) is a \(view.record.type), not an OS::Nova::Server") }
+        return view
+    }
+
+    /// The vault that holds the server's backups, binding it to the project's CSBS vault if it has none.
+    func vault(for server: ResourceView, caller: Principal) async throws -> String {
+        if let bound = try await vaults.store.vault(ofResource: server.record.id) { return bound }
+        // One at a time, so two first protects of a project make one vault.
+        await vaultGate.acquire(1)
+        defer { vaultGate.release(1) }
+        if let bound = try await vaults.store.vault(ofResource: server.record.id) { return bound }
+        var filter = VaultFilter()
+        filter.name = ProtectionService.vaultName
+        filter.objectType = "server"
+        let existing = try await vaults.store.list(project: caller.projectID, filter: filter, offset: 0, limit: 1).items.first
+        let vaultID: String
+        if let existing {
+            vaultID = existing.id
+        } else {
+            var input = VaultInput(name: ProtectionService.vaultName, billing: .init(consistentLevel: "crash_consistent", objectType: "server", protectType: "backup", size: 100))
+            input.description = "CSBS server backups"
+            input.autoExpand = true
+            vaultID = try await vaults.create(caller: caller, input).record.id
+        }
+        _ = try await vaults.addResources(caller: caller, id: vaultID, [VaultInput.Resource(id: server.record.id, type: server.record.type)])
+        return vaultID
+    }
+
+    /// Backs up one server (all its disks); the item is listable at once as `protecting`.
+    public func protect(caller: Principal, serverID: String, _ input: ProtectInput) async throws -> (CheckpointRow, ResourceView) {
+        try ProtectionService.validate(input)
+        let server = try await server(project: caller.projectID, id: serverID)
+        guard try await !backups.store.hasActiveBackup(resource: serverID) else {
+            throw ProtectionService.error(.badRequest, "CSBS.1002", "resource_in_protecting: server \(serverID) is being backed up")
+        }
+        var checkpoint = CheckpointInput(vaultID: try await vault(for: server, caller: caller))
+        checkpoint.resources = [serverID]
+        checkpoint.name = input.name
+        checkpoint.description = input.description
+        checkpoint.incremental = input.incremental
+        let tags = input.tags.map { ["key": $0.key, "value": $0.value] }
+        checkpoint.tags = String(decoding: JSONWriter.data(tags), as: UTF8.self)
+        let (row, _, _) = try await backups.createCheckpoint(caller: caller, checkpoint, nameIsValidated: true)
+        return (row, server)
+    }
+
+    /// The top-level backups of a checkpoint (its items), or CSBS.3001 (404).
+    public func items(project: String, checkpointID: String) async throws -> [BackupRow] {
+        let items = try await backups.store.backups(checkpoint: checkpointID).filter { $0.parentId == nil && $0.projectId == project }
+        guard !items.isEmpty else { throw ProtectionService.error(.notFound, "CSBS.3001", "Checkpoint (\(checkpointID)) is not found.") }
+        return items
+    }
+
+    public func item(project: String, id: String) async throws -> (BackupRow, [BackupRow]) {
+        guard let b = try await backups.store.backup(project: project, id: id), b.parentId == nil, b.resourceType == ResourceType.server.rawValue else {
+            throw ProtectionService.error(.notFound, "CSBS.3001", "Checkpoint_item (\(id)) is not found.")
+        }
+        return (b, try await backups.store.children(of: b.id))
+    }
+
+    /// Deletes a checkpoint's items (or one), asynchronously. Asking again
+    /// while they are being deleted is not an error; once gone, 404.
+    public func delete(caller: Principal, checkpointID: String, itemID: String?) async throws {
+        var items = try await items(project: caller.projectID, checkpointID: checkpointID)
+        if let itemID {
+            items = items.filter { $0.id == itemID }
+            guard !items.isEmpty else { throw ProtectionService.error(.notFound, "CSBS.3001", "Checkpoint_item (\(itemID)) is not found.") }
+        }
+        for item in items {
+            switch item.status {
+            case "deleting", "waiting_delete": continue
+            case "available", "error": _ = try await backups.delete(caller: caller, id: item.id)
+            default: throw ProtectionService.error(.badRequest, "CSBS.2003", "checkpoint item \(item.id) is \(item.status); it can be deleted when available or error")
+            }
+        }
+    }
+
+    public struct VolumeTarget: Sendable {
+        public var backupID: String
+        public var volumeID: String
+        public init(backupID: String, volumeID: String) {
+            self.backupID = backupID
+            self.volumeID = volumeID
+        }
+    }
+
+    /// Restores a server backup onto its disks, or onto the mapped volumes. Returns the operation log id.
+    public func restore(caller: Principal, checkpointID: String, itemID: String, serverID: String?, volumes: [VolumeTarget], powerOn: Bool) async throws -> String {
+        let (item, children) = try await item(project: caller.projectID, id: itemID)
+        guard item.checkpointId == checkpointID else { throw ProtectionService.error(.notFound, "CSBS.3001", "Checkpoint_item (\(itemID)) is not in checkpoint \(checkpointID).") }
+        guard item.status == "available" else { throw ProtectionService.error(.badRequest, "CSBS.4000", "checkpoint item \(itemID) is \(item.status), not available") }
+        var input = RestoreInput()
+        input.serverID = serverID ?? item.resourceId
+        input.powerOn = powerOn
+        input.mappings = volumes.isEmpty ? children.map { ($0.id, $0.resourceId) } : volumes.map { ($0.backupID, $0.volumeID) }
+        return try await backups.restore(caller: caller, id: itemID, input)
+    }
+
+    public struct Check: Sendable {
+        public var resourceID: String
+        public var resourceType: String
+        public var result: Bool
+        public var errorCode: String
+        public var errorMessage: String
+    }
+
+    public func checkProtectable(caller: Principal, resourceID: String, resourceType: String) async -> Check {
+        do {
+            guard resourceType == ResourceType.server.rawValue else {
+                throw ProtectionService.error(.badRequest, "CSBS.6003", "resource type \(resourceType) is not supported (OS::Nova::Server)")
+            }
+            let server = try await server(project: caller.projectID, id: resourceID)
+            guard !server.children.isEmpty else { throw ProtectionService.error(.badRequest, "CSBS.6007", "server \(resourceID) has no disks") }
+            if try await backups.store.hasActiveBackup(resource: resourceID) {
+                throw ProtectionService.error(.badRequest, "CSBS.1002", "resource_in_protecting: server \(resourceID) is being backed up")
+            }
+            return Check(resourceID: resourceID, resourceType: resourceType, result: true, errorCode: "", errorMessage: "")
+        } catch {
+            let e = error as? ServiceError
+            return Check(resourceID: resourceID, resourceType: resourceType, result: false, errorCode: e?.apiCode ?? "CSBS.9999", errorMessage: e?.description ?? "\(error)")
+        }
+    }
+
+    public func checkRestorable(caller: Principal, itemID: String, serverID: String, resourceType: String, volumes: [VolumeTarget]) async -> Check {
+        do {
+            let (item, children) = try await item(project: caller.projectID, id: itemID)
+            guard item.status == "available" else { throw ProtectionService.error(.badRequest, "CSBS.4000", "checkpoint item \(itemID) is \(item.status), not available") }
+            let target = try await server(project: caller.projectID, id: serverID)
+            let disks = Set(target.children.map(\.record.id))
+            let wanted = volumes.isEmpty ? children.map { VolumeTarget(backupID: $0.id, volumeID: $0.resourceId) } : volumes
+            for v in wanted {
+                guard children.contains(where: { $0.id == v.backupID }) else {
+                    throw ProtectionService.error(.badRequest, "CSBS.6013", "backup \(v.backupID) is not a volume backup of item \(itemID)")
+                }
+                guard disks.contains(v.volumeID) else {
+                    throw ProtectionService.error(.badRequest, "CSBS.6014", "volume \(v.volumeID) is not a disk of server \(serverID)")
+                }
+            }
+            return Check(resourceID: serverID, resourceType: resourceType, result: true, errorCode: "", errorMessage: "")
+        } catch {
+            let e = error as? ServiceError
+            return Check(resourceID: serverID, resourceType: resourceType, result: false, errorCode: e?.apiCode ?? "CSBS.9999", errorMessage: e?.description ?? "\(error)")
+        }
+    }
+}
