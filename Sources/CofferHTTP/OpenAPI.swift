@@ -1,4 +1,5 @@
 import Foundation
+import CofferService
 
 /// The OpenAPI 3.0 description of every route the server answers, served at
 /// `/openapi.json` and kept in `docs/openapi.json` (a test holds the two equal).
@@ -88,7 +89,27 @@ public enum OpenAPIDocument {
         let project = object(["id": string, "name": string, "domain_id": string, "description": string, "enabled": boolean])
         let token = object(["expires_at": string, "issued_at": string, "methods": array(string), "user": freeObject, "project": freeObject,
                             "roles": array(object(["id": string, "name": string])), "catalog": array(freeObject)])
-        return ["Backup": backup, "Vault": vault, "Checkpoint": checkpoint, "OperationLog": operationLog, "Resource": resource,
+        let volumeBackup = object(["id": string, "name": string, "status": string, "bootable": boolean, "incremental": boolean, "image_type": string,
+                                   "average_speed": integer, "size": integer, "source_volume_id": string, "source_volume_size": integer,
+                                   "source_volume_name": string, "space_saving_ratio": integer, "snapshot_id": string])
+        let checkpointItem = object([
+            "id": string, "checkpoint_id": string, "name": string, "description": string, "resource_id": string, "resource_type": string,
+            "status": string(["waiting_protect", "protecting", "available", "waiting_restore", "restoring", "error", "waiting_delete", "deleting", "deleted"]),
+            "created_at": string, "updated_at": string, "protected_at": nullableString,
+            "backup_data": object(["__openstack_region_name": string, "cloudservicetype": string, "disk": integer, "imagetype": string, "ram": integer,
+                                   "vcpus": integer, "eip": string, "private_ip": string]),
+            "tags": array(ref("Tag")), "replication_records": array(freeObject),
+            "extend_info": object(["auto_trigger": boolean, "average_speed": integer, "copy_from": string, "copy_status": string, "fail_code": freeObject,
+                                   "fail_op": string, "fail_reason": string, "image_type": string, "incremental": boolean, "progress": integer(0...100),
+                                   "resource_az": string, "resource_name": string, "resource_type": string, "size": integer, "space_saving_ratio": integer,
+                                   "volume_backups": array(volumeBackup), "finished_at": string, "supported_restore_mode": string,
+                                   "os_images_data": array(freeObject), "support_lld": boolean, "taskid": string, "hypervisor_type": string]),
+        ])
+        let protectCheckpoint = object(["id": string, "project_id": string, "status": string, "created_at": string, "resource_graph": nullableString,
+                                        "extra_info": ["nullable": true], "protection_plan": object(["id": string, "name": string, "resources": array(freeObject)])])
+        let check = object(["resource_id": string, "resource_type": string, "result": boolean, "error_code": string, "error_msg": string])
+        return ["CheckpointItem": checkpointItem, "ProtectCheckpoint": protectCheckpoint, "Check": check,
+                "Backup": backup, "Vault": vault, "Checkpoint": checkpoint, "OperationLog": operationLog, "Resource": resource,
                 "Protectable": protectable, "Error": error, "Project": project, "Token": token, "Tag": tag]
     }
 
@@ -170,7 +191,61 @@ public enum OpenAPIDocument {
         let vaultFilters = paging + ["name", "policy_id", "status", "resource_ids", "object_type"].map { query($0) } + [
             query("id", array(string)), query("cloud_type", string(["public", "hybrid"])), query("protect_type", string(["backup", "replication"])),
         ]
-        return [
+        let provider: Schema = ["name": "provider_id", "in": "path", "required": true, "schema": string([ProtectionService.providerID])]
+        let itemFilters = [query("limit", integer(1...1000)), query("offset", integer(0...Int(Int32.max)))] + timeWindow
+            + ["marker", "sort", "name", "az", "resource_id", "resource_name", "policy_id", "checkpoint_id", "ip", "all_tenants"].map { query($0) }
+            + [query("image_type", string(["backup", "replication"])),
+               query("status", string(["waiting_protect", "protecting", "available", "waiting_restore", "restoring", "error", "waiting_delete", "deleting", "deleted"])),
+               query("resource_type", string(["OS::Nova::Server", "OS::Ironic::BareMetalServer"]))]
+        let tagInput = input(["key": string, "value": string], required: ["key"])
+        let volumeTargets = array(input(["backup_id": string, "volume_id": string], required: ["backup_id", "volume_id"]))
+        let csbs: [String: Any] = [
+            "/v1/{project_id}/providers/{provider_id}/resources/{resource_id}/action": [
+                "post": operation("csbsProtect", "CSBS: back up a server (seed 001)", parameters: [project, provider, path("resource_id")],
+                                  body: input(["protect": input(["backup_name": string(max: 255, min: 1), "description": string(max: 255), "incremental": boolean,
+                                                                 "resource_type": string(["OS::Nova::Server"]), "tags": array(tagInput), "extra_info": freeObject])],
+                                              required: ["protect"]),
+                                  ok: (200, wrapped("checkpoint", ref("ProtectCheckpoint")))),
+            ],
+            "/v1/{project_id}/providers/{provider_id}/resources/action": [
+                "post": operation("csbsCheck", "CSBS: check_protectable or check_restorable", parameters: [project, provider],
+                                  body: input(["check_protectable": array(input(["resource_id": string, "resource_type": string], required: ["resource_id"])),
+                                               "check_restorable": array(input(["checkpoint_item_id": string,
+                                                                                "target": input(["resource_id": string, "resource_type": string, "volumes": volumeTargets],
+                                                                                                required: ["resource_id"])], required: ["checkpoint_item_id", "target"]))]),
+                                  ok: (200, object(["protectable": array(ref("Check")), "restorable": array(ref("Check"))], required: []))),
+            ],
+            "/v1/{project_id}/checkpoint_items": [
+                "get": operation("csbsListItems", "CSBS: list checkpoint items", parameters: [project] + itemFilters,
+                                 ok: (200, object(["checkpoint_items": array(ref("CheckpointItem"))]))),
+            ],
+            "/v1/{project_id}/checkpoint_items/count": [
+                "get": operation("csbsCountItems", "CSBS: count checkpoint items", parameters: [project] + itemFilters, ok: (200, object(["count": integer]))),
+            ],
+            "/v1/{project_id}/checkpoint_items/{checkpoint_item_id}": [
+                "get": operation("csbsShowItem", "CSBS: one checkpoint item", parameters: [project, path("checkpoint_item_id")],
+                                 ok: (200, wrapped("checkpoint_item", ref("CheckpointItem")))),
+            ],
+            "/v1/{project_id}/providers/{provider_id}/checkpoints/{checkpoint_id}": [
+                "delete": operation("csbsDelete", "CSBS: delete a checkpoint's items (asynchronous)",
+                                    parameters: [project, provider, path("checkpoint_id"), query("checkpoint_items")], ok: (200, freeObject)),
+            ],
+            "/v1/{project_id}/restores": [
+                "post": operation("csbsRestore", "CSBS: restore a server backup", parameters: [project],
+                                  body: input(["restore": input(["provider_id": string([ProtectionService.providerID]), "checkpoint_id": string, "restore_target": string,
+                                                                 "parameters": input(["checkpoint_item_id": string, "power_on": boolean,
+                                                                                      "targets": input(["server_id": string, "volumes": volumeTargets])],
+                                                                                     required: ["checkpoint_item_id"])],
+                                                                required: ["checkpoint_id", "parameters"])], required: ["restore"]),
+                                  ok: (200, object(["restore": object(["id": string, "checkpoint_id": string, "status": string, "project_id": string, "provider_id": string],
+                                                                      required: ["id", "checkpoint_id", "status"])]))),
+            ],
+            "/v1/{project_id}/quotas": [
+                "get": operation("csbsQuotas", "CSBS: quotas", parameters: [project],
+                                 ok: (200, object(["quotas": object(["resources": array(object(["type": string, "unit": string, "quota": integer, "used": integer]))])]))),
+            ],
+        ]
+        let core: [String: Any] = [
             "/health": ["get": operation("health", "Service health", ok: (200, object(["status": string])), errors: [503], secured: false)],
             "/openapi.json": ["get": operation("openapi", "This document", ok: (200, freeObject), errors: [], secured: false)],
             "/": ["get": operation("listVersions", "Identity version discovery", ok: (300, freeObject), errors: [], secured: false)],
@@ -271,6 +346,7 @@ public enum OpenAPIDocument {
                 "get": operation("showOpLog", "CBR ShowOpLog", parameters: [project, path("operation_log_id")], ok: (200, wrapped("operation_log", ref("OperationLog")))),
             ],
         ]
+        return core.merging(csbs) { a, _ in a }
     }
 
     public static var document: [String: Any] {

@@ -50,11 +50,30 @@ while time.time() < deadline:
         break
     time.sleep(0.2)
 
+# A server protected through CSBS, for the checkpoint item routes.
+with open(root + "/fuzz-disk.img", "wb") as f:
+    f.truncate(1 << 20)
+r = requests.post(base + "/coffer/resources", headers=h, json={"resource": {"type": "OS::Nova::Server", "name": "fuzz-vm", "disks": [{"name": "d", "path": root + "/fuzz-disk.img"}]}})
+check(r.status_code == 200, "register server: %s" % r.text)
+server = r.json()["resource"]["id"]
+r = requests.post("%s/v1/%s/providers/fc4d5750-22e7-4798-8a46-f48f62c4c1da/resources/%s/action" % (endpoint, project, server), headers=h, json={"protect": {"backup_name": "fuzz"}})
+check(r.status_code == 200, "protect: %s" % r.text)
+protected = r.json()["checkpoint"]["id"]
+item = None
+deadline = time.time() + 60
+while time.time() < deadline:
+    items = requests.get("%s/v1/%s/checkpoint_items?checkpoint_id=%s" % (endpoint, project, protected), headers=h).json()["checkpoint_items"]
+    if items and items[0]["status"] != "protecting":
+        item = items[0]["id"]
+        break
+    time.sleep(0.2)
+check(item is not None, "checkpoint item became available")
+
 backups = requests.get(base + "/backups?checkpoint_id=" + checkpoint, headers=h).json()["backups"]
 check(len(backups) == 1 and backups[0]["status"] == "available", "backup: %s" % backups)
 logs = requests.get(base + "/operation-logs", headers=h).json()["operation_logs"]
 env = dict(os.environ, COFFER_TOKEN=token, COFFER_PROJECT=project, COFFER_VAULT=vault, COFFER_BACKUP=backups[0]["id"] if backups else "",
-           COFFER_CHECKPOINT=checkpoint, COFFER_RESOURCE=resource, COFFER_LOG=logs[0]["id"] if logs else "")
+           COFFER_CHECKPOINT=checkpoint, COFFER_RESOURCE=resource, COFFER_LOG=logs[0]["id"] if logs else "", COFFER_ITEM=item or "")
 here = os.path.dirname(os.path.abspath(__file__))
 schemathesis = os.path.join(os.path.dirname(sys.executable), "schemathesis")
 command = [schemathesis, "--config-file", os.path.join(here, "schemathesis.toml"), "run", endpoint + "/openapi.json",
