@@ -94,6 +94,11 @@ final class ServedCoffer {
         let cbr = try run(python, [packageRoot() + "/Tests/interop/cbr_interop.py", "http://127.0.0.1:\(port)", creds, resourceRoot + "/share"])
         #expect(cbr.status == 0, "\(cbr.stdout)\n\(cbr.stderr)")
         #expect(cbr.stdout.contains("cbr interop ok"))
+        // CSBS through openstacksdk + otcextensions (Keystone token, catalog discovery).
+        try FileManager.default.createDirectory(atPath: resourceRoot + "/csbs", withIntermediateDirectories: true)
+        let csbs = try run(python, [packageRoot() + "/Tests/interop/csbs_interop.py", "http://127.0.0.1:\(port)", creds, resourceRoot + "/csbs"])
+        #expect(csbs.status == 0, "\(csbs.stdout)\n\(csbs.stderr)")
+        #expect(csbs.stdout.contains("csbs interop ok"))
         // The CLI client verbs against the same server.
         try FileManager.default.createDirectory(atPath: resourceRoot + "/cli", withIntermediateDirectories: true)
         try Data("from the cli\n".utf8).write(to: URL(fileURLWithPath: resourceRoot + "/cli/note.txt"))
