@@ -267,6 +267,10 @@ public struct BackupFilter: Sendable {
     public var resourceAz: String?
     /// Backups in vaults whose usage is at least this percentage of their size.
     public var usedPercent: Int?
+    /// Only these backups (RDS's backup_id filter).
+    public var ids: [String] = []
+    /// Resource types left out (CBR does not list RDS backups).
+    public var excludedTypes: [String] = []
     /// Set when a filter names a kind of backup Coffer never holds (shared with
     /// this project, dedicated cloud, another enterprise project): nothing matches.
     public var matchesNothing = false
@@ -372,6 +376,11 @@ public struct BackupStore: Sendable {
             .orderBy("created_at", .descending).first(decoding: BackupRow.self)
     }
 
+    /// Whether a resource already has a top-level backup of this name.
+    public func nameTaken(resource: String, name: String) async throws -> Bool {
+        try await sql.select().column("id").from("backups").where("resource_id", .equal, SQLBind(resource)).where("name", .equal, SQLBind(name)).first() != nil
+    }
+
     /// Whether a resource has a backup still being made.
     public func hasActiveBackup(resource: String) async throws -> Bool {
         try await sql.select().column("id").from("backups").where("resource_id", .equal, SQLBind(resource))
@@ -398,6 +407,8 @@ public struct BackupStore: Sendable {
         if let v = filter.usedPercent {
             q = q.where("vault_id IN (SELECT id FROM vaults WHERE used_bytes * 100 >= size_gb * \(bind: Int64(v) << 30))" as SQLQueryString)
         }
+        if !filter.ids.isEmpty { q = q.where("id", .in, SQLBind.group(filter.ids)) }
+        if !filter.excludedTypes.isEmpty { q = q.where("resource_type", .notIn, SQLBind.group(filter.excludedTypes)) }
         if filter.matchesNothing { q = q.where(SQLLiteral.numeric("1"), .equal, SQLLiteral.numeric("0")) }
         return q
     }

@@ -146,6 +146,10 @@ public final class Catalog: @unchecked Sendable {
             // Tags given to a backup (CSBS protect): a JSON array of {key, value}.
             "ALTER TABLE backups ADD COLUMN tags TEXT NOT NULL DEFAULT '[]'",
         ]),
+        (8, [
+            // A database instance's engine, sealed connection URL, version seen at the last backup, and RDS backup policy (JSON).
+            "CREATE TABLE database_instances (resource_id TEXT PRIMARY KEY REFERENCES resources(id) ON DELETE CASCADE, engine TEXT NOT NULL, connection_sealed TEXT NOT NULL, version TEXT NOT NULL, policy TEXT NOT NULL)",
+        ]),
     ]
 
     func migrate() async throws {

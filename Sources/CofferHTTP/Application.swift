@@ -50,6 +50,7 @@ public struct CofferServices: Sendable {
     public var vaults: VaultService
     public var backups: BackupService
     public var protection: ProtectionService
+    public var databases: DatabaseService
     public var worker: Worker
     public var logger: Logger
 
@@ -74,15 +75,16 @@ public struct CofferServices: Sendable {
             try writePrivateFile(path, data)
         }
         let resources = ResourceService(store: ResourceStore(catalog: catalog), identity: IdentityStore(catalog: catalog),
-                                        roots: configuration.resourceRoots, clock: clock)
+                                        roots: configuration.resourceRoots, clock: clock, secrets: secrets)
         let vaults = VaultService(store: VaultStore(catalog: catalog), resources: resources, resourceStore: ResourceStore(catalog: catalog),
                                   secrets: secrets, dataDirectory: configuration.dataDirectory, clock: clock)
         let backupStore = BackupStore(catalog: catalog)
         let backups = BackupService(store: backupStore, vaults: vaults, resources: resources, clock: clock)
         let worker = Worker(store: backupStore, vaults: vaults, resources: resources, clock: clock, logger: logger)
         let protection = ProtectionService(backups: backups, vaults: vaults, resources: resources)
+        let databases = DatabaseService(backups: backups, vaults: vaults, resources: resources)
         return (CofferServices(catalog: catalog, identity: identity, resources: resources, vaults: vaults, backups: backups, protection: protection,
-                               worker: worker, logger: logger), created)
+                               databases: databases, worker: worker, logger: logger), created)
     }
 
     /// 32 random bytes in a 0600 file, made on first start.
@@ -131,7 +133,9 @@ public func buildRouter(services: CofferServices, configuration: ServerConfigura
     IdentityRoutes(identity: services.identity, region: configuration.region).register(on: router, routes: routes)
     ResourceRoutes(resources: services.resources, vaults: services.vaults).register(on: router, routes: routes)
     VaultRoutes(vaults: services.vaults, backups: services.backups).register(on: router, routes: routes)
-    BackupRoutes(backups: services.backups).register(on: router, routes: routes)
+    let rds = RDSRoutes(databases: services.databases, backups: services.backups, resources: services.resources)
+    rds.register(on: router, routes: routes)
+    BackupRoutes(backups: services.backups, rds: rds).register(on: router, routes: routes)
     CSBSRoutes(protection: services.protection, backups: services.backups, vaults: services.vaults, region: configuration.region).register(on: router, routes: routes)
     return router
 }

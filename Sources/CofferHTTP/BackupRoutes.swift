@@ -9,6 +9,8 @@ import NIOCore
 /// CBR v3 checkpoints, backups (list and show) and operation logs.
 struct BackupRoutes {
     let backups: BackupService
+    /// RDS shares GET and DELETE /v3/{project_id}/backups: listings naming an instance and RDS backup ids go there.
+    let rds: RDSRoutes
 
     func register(on router: Router<CofferContext>, routes: RouteTable) {
         func add(_ method: HTTPRequest.Method, _ path: RouterPath, _ handler: @escaping @Sendable (Request, CofferContext) async throws -> Response) {
@@ -97,9 +99,11 @@ struct BackupRoutes {
     @Sendable func listBackups(_ request: Request, _ context: CofferContext) async throws -> Response {
         let caller = try context.caller()
         let q = Query(request)
+        if q["instance_id"] != nil { return try await rds.list(request, context) }
         let limit = try q.int("limit", range: 1...1000, default: 1000)
         var offset = try q.int("offset", range: 0...Int(Int32.max), default: 0)
         var filter = BackupFilter()
+        filter.excludedTypes = [ResourceType.database.rawValue]
         filter.vaultID = q["vault_id"]
         filter.resourceID = q["resource_id"]
         filter.resourceType = q["resource_type"]
@@ -161,7 +165,9 @@ struct BackupRoutes {
 
     @Sendable func deleteBackup(_ request: Request, _ context: CofferContext) async throws -> Response {
         let caller = try context.caller()
-        _ = try await backups.delete(caller: caller, id: try context.parameters.require("backup_id"))
+        let id = try context.parameters.require("backup_id")
+        if id.hasSuffix("br03") { return try await rds.delete(request, context, id: id) }
+        _ = try await backups.delete(caller: caller, id: id)
         return Response(status: .noContent)
     }
 

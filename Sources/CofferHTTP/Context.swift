@@ -94,6 +94,15 @@ struct Fields {
     let object: [String: Any]
     let path: String
 
+    /// An integer (not a boolean, not a fraction), or nil when absent or null.
+    func optionalInt(_ key: String) throws -> Int? {
+        guard let v = object[key], !(v is NSNull) else { return nil }
+        guard let n = v as? Int, type(of: v) != type(of: NSNumber(value: true)), !(v is Double && (v as! Double) != Double(n)) else {
+            throw APIError.validation("\(name(key)) must be an integer")
+        }
+        return n
+    }
+
     init(_ object: [String: Any], path: String = "") {
         self.object = object
         self.path = path

@@ -33,7 +33,8 @@ struct ResourceRoutes {
         let r = v.record
         var o: [String: Any] = ["id": r.id, "name": r.name, "type": r.type, "description": r.description, "project_id": r.projectID,
                                 "created_at": IdentityRoutes.time(r.createdAt), "updated_at": IdentityRoutes.time(r.updatedAt)]
-        if let p = r.path { o["path"] = p }
+        if let p = r.path { o[v.type == .database ? "data_dir" : "path"] = p }
+        if v.type == .database { o["engine"] = "PostgreSQL" }  // the connection (with its password) is never shown
         if let s = v.sizeBytes { o["size_bytes"] = s; o["size"] = ResourceRoutes.gigabytes(s) }
         if v.type == .server {
             o["disks"] = v.children.map { c -> [String: Any] in
@@ -64,8 +65,9 @@ struct ResourceRoutes {
         var request = request
         let body = try Fields(try await JSONBody.object(&request, context: context)).object("resource")
         let typeText = try body.string("type")
-        guard let type = ResourceType(rawValue: typeText) else {
-            throw APIError.validation("resource.type must be one of \(ResourceType.allCases.map(\.rawValue).joined(separator: ", "))")
+        // "rds" is the spelling for a database instance.
+        guard let type = typeText == "rds" ? .database : ResourceType(rawValue: typeText) else {
+            throw APIError.validation("resource.type must be one of \(ResourceType.allCases.map(\.rawValue).joined(separator: ", ")) or rds")
         }
         var disks: [DiskInput] = []
         if let raw = body.object["disks"], !(raw is NSNull) {
@@ -76,8 +78,14 @@ struct ResourceRoutes {
                 disks.append(DiskInput(name: try f.string("name"), path: try f.string("path"), bootable: try f.optionalBool("bootable") ?? false))
             }
         }
-        let view = try await resources.register(caller: caller, ResourceInput(type: type, name: try body.string("name"), description: try body.optionalString("description") ?? "",
-                                                                               path: try body.optionalString("path"), disks: disks, projectID: try body.optionalString("project_id")))
+        var input = ResourceInput(type: type, name: try body.string("name"), description: try body.optionalString("description") ?? "",
+                                  path: try body.optionalString("path"), disks: disks, projectID: try body.optionalString("project_id"))
+        if type == .database {
+            input.engine = try body.string("engine")
+            input.connection = try body.string("connection")
+            input.path = try body.optionalString("data_dir") ?? input.path
+        }
+        let view = try await resources.register(caller: caller, input)
         return JSONBody.response(["resource": json(view)])
     }
 

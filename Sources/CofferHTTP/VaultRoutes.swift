@@ -99,20 +99,12 @@ struct VaultRoutes {
         }
     }
 
-    func int(_ f: Fields, _ key: String) throws -> Int? {
-        guard let v = f.object[key], !(v is NSNull) else { return nil }
-        guard let n = v as? Int, type(of: v) != type(of: NSNumber(value: true)), !(v is Double && (v as! Double) != Double(n)) else {
-            throw APIError.validation("\(f.name(key)) must be an integer")
-        }
-        return n
-    }
-
     @Sendable func create(_ request: Request, _ context: CofferContext) async throws -> Response {
         let caller = try context.caller()
         var request = request
         let v = try Fields(try await JSONBody.object(&request, context: context)).object("vault")
         let b = try v.object("billing")
-        guard let size = try int(b, "size") else { throw APIError.validation("vault.billing.size is required") }
+        guard let size = try b.optionalInt("size") else { throw APIError.validation("vault.billing.size is required") }
         var input = VaultInput(name: try v.string("name"), billing: .init(consistentLevel: try b.string("consistent_level"), objectType: try b.string("object_type"),
                                                                          protectType: try b.string("protect_type"), size: size, cloudType: try b.optionalString("cloud_type"),
                                                                          chargingMode: try b.optionalString("charging_mode")))
@@ -130,7 +122,7 @@ struct VaultRoutes {
         input.autoBind = try v.optionalBool("auto_bind") ?? false
         input.autoExpand = try v.optionalBool("auto_expand") ?? false
         input.smnNotify = try v.optionalBool("smn_notify") ?? true
-        input.threshold = try int(v, "threshold") ?? 80
+        input.threshold = try v.optionalInt("threshold") ?? 80
         input.locked = try v.optionalBool("locked") ?? false
         input.availabilityZone = try v.optionalString("availability_zone") ?? ""
         input.enterpriseProjectID = try v.optionalString("enterprise_project_id") ?? "0"
@@ -175,13 +167,13 @@ struct VaultRoutes {
         var input = VaultUpdateInput()
         input.name = try v.optionalString("name")
         if let b = try v.optionalObject("billing") {
-            input.size = try int(b, "size")
+            input.size = try b.optionalInt("size")
             input.consistentLevel = try b.optionalString("consistent_level")
         }
         input.autoBind = try v.optionalBool("auto_bind")
         input.autoExpand = try v.optionalBool("auto_expand")
         input.smnNotify = try v.optionalBool("smn_notify")
-        input.threshold = try int(v, "threshold")
+        input.threshold = try v.optionalInt("threshold")
         input.locked = try v.optionalBool("locked")
         let view = try await vaults.update(caller: caller, id: try context.parameters.require("vault_id"), input)
         return JSONBody.response(["vault": VaultRoutes.json(view)])

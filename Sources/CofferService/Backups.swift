@@ -15,6 +15,8 @@ public struct CheckpointInput: Sendable {
     public var autoTrigger = false
     /// JSON array of {key, value} for every backup made (CSBS protect tags).
     public var tags = "[]"
+    /// Top-level backup ids as 32 hex digits and this suffix (RDS: `br03`) instead of UUIDs.
+    public var idSuffix: String?
     public init(vaultID: String) { self.vaultID = vaultID }
 }
 
@@ -94,7 +96,7 @@ public final class BackupService: @unchecked Sendable {
         let provider = VaultService.providerIDs[vault.objectType] ?? ""
         let baseName = input.name ?? "manualbk_\(String(checkpointID.prefix(4)))"
         for r in chosen {
-            let id = BackupService.newID()
+            let id = input.idSuffix.map { UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased() + $0 } ?? BackupService.newID()
             let incremental = input.incremental ? try await store.latestAvailable(resource: r.record.id) != nil : false
             func row(_ id: String, _ res: ResourceView, parent: String?) -> BackupRow {
                 BackupRow(id: id, projectId: caller.projectID, vaultId: vault.id, checkpointId: checkpointID, parentId: parent, resourceId: res.record.id,
@@ -223,6 +225,7 @@ public final class Worker: @unchecked Sendable {
             case "backup": try await runBackup(job)
             case "restore": try await runRestore(job)
             case "delete": try await runDelete(job)
+            case "db_restore": try await runDatabaseRestore(job)
             default: throw ServiceError(.internalFailure, "BackupService.9910", "unknown job kind \(job.kind)")
             }
             try await store.finishJob(job.id, status: "succeeded", error: nil, now: nowMS)
@@ -245,7 +248,7 @@ public final class Worker: @unchecked Sendable {
         }
         if job.kind != "backup", let b = try await store.backup(id: job.targetId) {
             // A failed restore leaves the backup as it was; a failed delete leaves it in error.
-            let status = job.kind == "restore" ? "available" : "error"
+            let status = job.kind == "delete" ? "error" : "available"
             for id in [b.id] + (try await store.children(of: b.id)).map(\.id) {
                 if var row = try await store.backup(id: id) {
                     row.status = status; row.updatedAt = nowMS
@@ -282,7 +285,23 @@ public final class Worker: @unchecked Sendable {
         var capacityLeft = max(0, Int64(vault.sizeGB) << 30 - vault.usedBytes)
         func snapshot(of backupRow: BackupRow) async throws -> (String, Int64, Int64) {
             let resource = try await resources.view(project: backupRow.projectId, id: backupRow.resourceId)
-            guard let path = resource.record.path else { throw ServiceError(.internalFailure, "BackupService.9910", "resource \(resource.record.id) has no path") }
+            // A database is copied first (pg_basebackup into a staging directory kept per
+            // instance, so consecutive backups find their parent), then stored as a tree.
+            var staging: String?
+            if resource.type == .database {
+                let directory = vaults.dataDirectory + "/staging/" + resource.record.id
+                let connection = try await resources.databaseConnection(resource.record.id)
+                do {
+                    try await PostgresTools.baseBackup(connection, into: directory)
+                } catch {
+                    try? FileManager.default.removeItem(atPath: directory)
+                    throw ServiceError(.internalFailure, "DBS.200001", "base backup of \(connection) failed: \(error)")
+                }
+                if let version = PostgresTools.version(of: directory) { try await resources.databases.setVersion(resource.record.id, version) }
+                staging = directory
+            }
+            defer { if let staging { try? FileManager.default.removeItem(atPath: staging) } }
+            guard let path = staging ?? resource.record.path else { throw ServiceError(.internalFailure, "BackupService.9910", "resource \(resource.record.id) has no path") }
             var options = BackupOptions()
             options.hostname = "coffer"
             options.tags = ["coffer-backup:\(backupRow.id)", "coffer-resource:\(resource.record.id)"]
@@ -294,7 +313,7 @@ public final class Worker: @unchecked Sendable {
             let archiver = Archiver(repository: repository)
             let result: BackupResult
             do {
-                result = resource.type == .fileSystem ? try await archiver.backup(path: path, options: options) : try await archiver.backupVolume(path: path, options: options)
+                result = resource.type == .volume ? try await archiver.backupVolume(path: path, options: options) : try await archiver.backup(path: path, options: options)
             } catch let error as EngineError where error.code == .limit {
                 throw ServiceError(.badRequest, "BackupService.6114", "vault \(vault.id) is full: backing up \(resource.record.name) needs more than the \(capacityLeft >> 20) MiB left of its \(vault.sizeGB) GB")
             } catch {
@@ -381,6 +400,14 @@ final class BackupProgressMeter: @unchecked Sendable {
             return Int(min(99, (done + current) * 100 / expected))
         }
     }
+}
+
+/// A database restore: which snapshot, which data directory, in place or new.
+public struct DatabaseRestorePlan: Codable, Sendable {
+    public var instanceID: String
+    public var snapshotID: String
+    public var dataDirectory: String
+    public var inPlace: Bool
 }
 
 /// Where a restore writes: one (backup, target path) per disk or tree.
@@ -499,6 +526,8 @@ extension BackupService {
                 rid = original.record.id
             }
             items.append(.init(backupID: b.id, snapshotID: b.snapshotId ?? "", targetPath: path, targetResourceID: rid))
+        case .database:
+            throw ServiceError(.badRequest, "BackupService.6102", "backup \(id) is a database backup: restore it through the RDS API (POST /v3/{project_id}/instances/recovery)")
         case .none:
             throw ServiceError(.internalFailure, "BackupService.9910", "backup \(id) has an unknown resource type")
         }
@@ -551,6 +580,67 @@ extension Worker {
         guard failures.isEmpty else {
             throw ServiceError(.internalFailure, "BackupService.2005", "restore incomplete: " + failures.prefix(5).joined(separator: "; "))
         }
+        try await markLog(job, status: "success")
+    }
+
+    /// Lays a database backup down as a data directory. In place: stop the
+    /// instance (as the directory's owner), keep the old directory aside,
+    /// restore, start, check it answers; on any failure put the old one back
+    /// and start it again. Into a new directory: restore, give it to the
+    /// parent directory's owner, leave it stopped.
+    func runDatabaseRestore(_ job: JobRow) async throws {
+        guard let payload = job.payload, let plan = try? JSONDecoder().decode(DatabaseRestorePlan.self, from: Data(payload.utf8)),
+              let backup = try await store.backup(id: job.targetId), let vault = try await vaults.record(id: backup.vaultId),
+              let snapshot = Hash256(hex: plan.snapshotID) else {
+            throw ServiceError(.internalFailure, "DBS.200001", "restore job \(job.id) has no plan")
+        }
+        try await markLog(job, status: "running")
+        let repository = try await vaults.openRepository(vault)
+        func lay(into directory: String) async throws {
+            let result = try await Restorer(repository: repository).restore(snapshot: snapshot, target: directory)
+            guard result.errors.isEmpty else { throw ServiceError(.internalFailure, "DBS.200001", "restore incomplete: " + result.errors.prefix(5).joined(separator: "; ")) }
+        }
+        let target = plan.dataDirectory
+        guard plan.inPlace else {
+            // The new directory belongs to whoever runs the source instance (its data directory's owner), else to the parent's owner.
+            let parent = (target as NSString).deletingLastPathComponent
+            let sourceDirectory = try? await resources.view(project: backup.projectId, id: backup.resourceId).record.path
+            guard let owner = sourceDirectory.flatMap({ $0 }).flatMap(PostgresTools.owner(of:)) ?? PostgresTools.owner(of: parent) else {
+                throw ServiceError(.internalFailure, "DBS.200001", "\(parent) is gone")
+            }
+            do {
+                try await lay(into: target)
+                try PostgresTools.prepare(target, uid: owner.uid, gid: owner.gid)
+            } catch {
+                try? FileManager.default.removeItem(atPath: target)
+                throw error
+            }
+            try await markLog(job, status: "success")
+            return
+        }
+        guard let owner = PostgresTools.owner(of: target) else { throw ServiceError(.internalFailure, "DBS.200001", "data directory \(target) is gone") }
+        let connection = try await resources.databaseConnection(plan.instanceID)
+        let aside = target + ".coffer-old-" + String(nowMS)
+        let log = NSTemporaryDirectory() + "coffer-pg-\(plan.instanceID).log"
+        try await PostgresTools.stop(target, owner: owner.name)
+        guard rename(target, aside) == 0 else {
+            let reason = String(cString: strerror(errno))
+            try? await PostgresTools.start(target, owner: owner.name, log: log)
+            throw ServiceError(.internalFailure, "DBS.200001", "cannot move \(target) aside: \(reason)")
+        }
+        do {
+            try await lay(into: target)
+            try PostgresTools.prepare(target, uid: owner.uid, gid: owner.gid)
+            try await PostgresTools.start(target, owner: owner.name, log: log)
+            guard await PostgresTools.accepts(connection) else { throw ServiceError(.internalFailure, "DBS.200001", "the restored instance does not accept connections") }
+        } catch {
+            logger.error("database restore failed; putting the old data directory back", metadata: ["instance": "\(plan.instanceID)", "error": "\(error)"])
+            try? await PostgresTools.stop(target, owner: owner.name)
+            try? FileManager.default.removeItem(atPath: target)
+            if rename(aside, target) == 0 { try? await PostgresTools.start(target, owner: owner.name, log: log) }
+            throw ServiceError(.internalFailure, "DBS.200001", "restore of \(plan.instanceID) failed, the previous data directory is back: \(error)")
+        }
+        try? FileManager.default.removeItem(atPath: aside)
         try await markLog(job, status: "success")
     }
 

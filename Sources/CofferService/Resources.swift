@@ -1,4 +1,5 @@
 import CofferCatalog
+import CofferCrypto
 import CofferSystem
 import Foundation
 #if canImport(Glibc)
@@ -9,6 +10,8 @@ public enum ResourceType: String, Sendable, CaseIterable {
     case volume = "OS::Cinder::Volume"
     case server = "OS::Nova::Server"
     case fileSystem = "OS::Sfs::Turbo"
+    /// A PostgreSQL instance, backed up through the RDS v3 API (not a CBR protectable).
+    case database = "OS::RDS::Instance"
 
     /// The `protectable_type` path segment of the CBR protectables API.
     public var protectableType: String {
@@ -16,11 +19,12 @@ public enum ResourceType: String, Sendable, CaseIterable {
         case .volume: return "disk"
         case .server: return "server"
         case .fileSystem: return "turbo"
+        case .database: return "rds"
         }
     }
 
     public init?(protectableType: String) {
-        guard let t = ResourceType.allCases.first(where: { $0.protectableType == protectableType }) else { return nil }
+        guard let t = ResourceType.allCases.first(where: { $0.protectableType == protectableType }), t != .database else { return nil }
         self = t
     }
 }
@@ -44,6 +48,9 @@ public struct ResourceInput: Sendable {
     public var disks: [DiskInput]
     /// Register for another project (service admin only).
     public var projectID: String?
+    /// Database instances: the engine (PostgreSQL) and `postgresql://user:password@host:port/db`.
+    public var engine: String?
+    public var connection: String?
     public init(type: ResourceType, name: String, description: String = "", path: String? = nil, disks: [DiskInput] = [], projectID: String? = nil) {
         self.type = type
         self.name = name
@@ -69,11 +76,16 @@ public final class ResourceService: @unchecked Sendable {
     let store: ResourceStore
     let identity: IdentityStore
     let clock: any Clock
+    /// Seals database connection URLs (they hold passwords).
+    let secrets: SecretBox?
+    public let databases: DatabaseStore
     /// Canonical resource roots (symlinks resolved).
     public let roots: [String]
 
-    public init(store: ResourceStore, identity: IdentityStore, roots: [String], clock: any Clock = SystemClock()) {
+    public init(store: ResourceStore, identity: IdentityStore, roots: [String], clock: any Clock = SystemClock(), secrets: SecretBox? = nil) {
         self.store = store
+        self.secrets = secrets
+        self.databases = DatabaseStore(catalog: store.catalog)
         self.identity = identity
         self.clock = clock
         self.roots = roots.compactMap { ResourceService.canonical($0) }
@@ -177,9 +189,54 @@ public final class ResourceService: @unchecked Sendable {
                 rows.append(ResourceRecord(id: UUID().uuidString.lowercased(), projectID: project, type: ResourceType.volume.rawValue, name: disk.name,
                                            description: "", path: path, parentID: id, bootable: disk.bootable, position: i, createdAt: now, updatedAt: now))
             }
+        case .database:
+            return try await registerDatabase(input, project: project, now: now)
         }
         try await store.insert(rows)
         return try await view(project: project, id: id)
+    }
+
+    /// RDS-style instance id: 32 hex digits and `in03` (PostgreSQL).
+    static func databaseInstanceID() -> String { UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased() + "in03" }
+
+    /// A PostgreSQL instance: the connection is checked for form, sealed and
+    /// never shown again; `path` (optional) is its data directory, needed
+    /// for restoring in place.
+    func registerDatabase(_ input: ResourceInput, project: String, now: Date) async throws -> ResourceView {
+        guard input.disks.isEmpty else { throw ServiceError.validation("resource.disks is only for \(ResourceType.server.rawValue)") }
+        guard let engine = input.engine, engine.lowercased() == "postgresql" else { throw ServiceError.validation("resource.engine must be PostgreSQL") }
+        guard let connection = input.connection else { throw ServiceError.validation("resource.connection is required (postgresql://user:password@host:port/db)") }
+        _ = try PostgresConnection(url: connection, field: "resource.connection")
+        guard let secrets else { throw ServiceError(.internalFailure, "BackupService.9910", "no master key to seal the connection with") }
+        var dataDirectory: String?
+        if let raw = input.path {
+            let path = try confine(raw, field: "resource.data_dir")
+            guard ResourceService.fileKind(path).isDirectory, FileManager.default.fileExists(atPath: path + "/PG_VERSION") else {
+                throw ServiceError(.badRequest, "BackupService.6102", "resource.data_dir \(raw) is not a PostgreSQL data directory (no PG_VERSION)")
+            }
+            try await ensureUnused(path, field: "resource.data_dir")
+            dataDirectory = path
+        }
+        let id = ResourceService.databaseInstanceID()
+        try await store.insert([ResourceRecord(id: id, projectID: project, type: ResourceType.database.rawValue, name: input.name, description: input.description,
+                                               path: dataDirectory, parentID: nil, bootable: false, position: 0, createdAt: now, updatedAt: now)])
+        let policy = #"{"keep_days":7,"start_time":"00:00-01:00","period":"1,2,3,4,5,6,7"}"#
+        do {
+            try await databases.insert(DatabaseInstanceRecord(resourceId: id, engine: "PostgreSQL", connectionSealed: secrets.seal(connection, context: "database:\(id)"),
+                                                              version: "", policy: policy))
+        } catch {
+            try? await store.delete(project: project, id: id)
+            throw error
+        }
+        return try await view(project: project, id: id)
+    }
+
+    /// The instance's connection, unsealed (for the worker and the restore checks only).
+    public func databaseConnection(_ id: String) async throws -> PostgresConnection {
+        guard let record = try await databases.get(id), let secrets, let url = try? secrets.open(record.connectionSealed, context: "database:\(id)") else {
+            throw ServiceError(.notFound, "DBS.200002", "instance \(id) has no usable connection")
+        }
+        return try PostgresConnection(url: url, field: "connection")
     }
 
     func ensureUnused(_ path: String, field: String) async throws {

@@ -152,7 +152,8 @@ public final class VaultService: @unchecked Sendable {
 
     public func repositoryPath(_ vaultID: String) -> String { dataDirectory + "/vaults/" + vaultID }
 
-    public func create(caller: Principal, _ input: VaultInput) async throws -> VaultView {
+    /// `internalObjectType`: a vault the server makes for another API (RDS's `rds` vaults), not through CBR.
+    public func create(caller: Principal, _ input: VaultInput, internalObjectType: Bool = false) async throws -> VaultView {
         try VaultService.validateName(input.name, field: "vault.name")
         guard input.description.count <= 64, !input.description.contains("<"), !input.description.contains(">") else {
             throw ServiceError.validation("vault.description must be at most 64 characters without < or >")
@@ -160,7 +161,7 @@ public final class VaultService: @unchecked Sendable {
         let b = input.billing
         guard ["app_consistent", "crash_consistent"].contains(b.consistentLevel) else { throw ServiceError.validation("vault.billing.consistent_level must be app_consistent or crash_consistent") }
         guard VaultService.objectTypes.contains(b.objectType) else { throw ServiceError.validation("vault.billing.object_type must be one of \(VaultService.objectTypes.joined(separator: ", "))") }
-        guard VaultService.supportedObjectTypes[b.objectType] != nil else {
+        guard VaultService.supportedObjectTypes[b.objectType] != nil || internalObjectType else {
             throw ServiceError.validation("vault.billing.object_type \(b.objectType) is not supported by this server (server, disk, turbo)")
         }
         guard ["backup", "replication"].contains(b.protectType) else { throw ServiceError.validation("vault.billing.protect_type must be backup or replication") }

@@ -1,0 +1,169 @@
+import CofferCatalog
+import CofferService
+import CofferSystem
+import Foundation
+import HTTPTypes
+import Hummingbird
+import NIOCore
+
+/// RDS v3 database backups (shared/api/csbs-v1-and-rds-v3.md §5, seed 003).
+/// `POST /v3/{project_id}/backups` is RDS's (CBR has no such route);
+/// `GET /v3/{project_id}/backups` is RDS's when it names an `instance_id`
+/// and `DELETE /v3/{project_id}/backups/{id}` when the id is an RDS backup's:
+/// BackupRoutes hands those here.
+struct RDSRoutes {
+    let databases: DatabaseService
+    let backups: BackupService
+    let resources: ResourceService
+
+    func register(on router: Router<CofferContext>, routes: RouteTable) {
+        func add(_ method: HTTPRequest.Method, _ path: RouterPath, _ handler: @escaping @Sendable (Request, CofferContext) async throws -> Response) {
+            routes.on(router, method, path) { request, context in try await RDSRoutes.translating { try await handler(request, context) } }
+        }
+        add(.post, "/v3/:project_id/backups", createBackup)
+        add(.get, "/v3/:project_id/instances/:instance_id/backups/policy", showPolicy)
+        add(.put, "/v3/:project_id/instances/:instance_id/backups/policy", setPolicy)
+        add(.post, "/v3/:project_id/instances/recovery", recover)
+        add(.get, "/v3/:project_id/jobs", job)
+    }
+
+    /// Shared-service codes as RDS clients expect them.
+    static func translating(_ body: () async throws -> Response) async throws -> Response {
+        do { return try await body() } catch {
+            func dbs(_ status: HTTPResponse.Status, _ code: String, _ message: String) -> APIError { APIError(status: status, code: code, message: message) }
+            switch error {
+            case let e as ServiceError where e.apiCode.hasPrefix("DBS."): throw APIError(status: e.code == .conflict ? .conflict : APIError(e).status, code: e.apiCode, message: e.description)
+            case let e as ServiceError where e.apiCode == "BackupService.9900": throw dbs(.badRequest, "DBS.200001", e.description)
+            case let e as ServiceError where e.apiCode == "BackupService.6200": throw dbs(.notFound, "DBS.201010", e.description)
+            case let e as ServiceError where e.apiCode.hasPrefix("BackupService."): throw dbs(e.code == .notFound ? .notFound : .badRequest, "DBS.200001", e.description)
+            case let e as APIError where e.code == "BackupService.9900": throw dbs(e.status, "DBS.200001", e.message)
+            default: throw error
+            }
+        }
+    }
+
+    static let statuses = ["protecting": "BUILDING", "waiting_protect": "BUILDING", "available": "COMPLETED", "error": "FAILED", "deleting": "DELETING",
+                           "waiting_delete": "DELETING", "restoring": "COMPLETED", "waiting_restore": "COMPLETED"]
+
+    /// RDS's time form: 2018-08-06T12:41:14+0000 (seconds, numeric offset).
+    static func time(_ ms: Int64?) -> Any {
+        guard let ms else { return NSNull() }
+        return String(UTCTimeFormat.cbrString(epochMilliseconds: ms).prefix(19)) + "+0000"
+    }
+
+    func backupJSON(_ b: BackupRow, version: String) -> [String: Any] {
+        ["id": b.id, "instance_id": b.resourceId, "name": b.name, "description": b.description, "type": "manual",
+         "status": RDSRoutes.statuses[b.status] ?? "FAILED", "begin_time": RDSRoutes.time(b.createdAt), "end_time": RDSRoutes.time(b.protectedAt),
+         "size": (b.resourceSize + 1023) / 1024, "databases": [Any](), "datastore": ["type": "PostgreSQL", "version": version],
+         "associated_with_ddm": false, "fail_reason": b.failReason ?? NSNull()]
+    }
+
+    @Sendable func createBackup(_ request: Request, _ context: CofferContext) async throws -> Response {
+        let caller = try context.caller()
+        var request = request
+        let body = Fields(try await JSONBody.object(&request, context: context), path: "")
+        let b = try await databases.createBackup(caller: caller, instanceID: try body.string("instance_id"), name: try body.string("name"),
+                                                 description: try body.optionalString("description") ?? "")
+        // Seed 003: begin_time with a Z, status BUILDING, type manual.
+        return JSONBody.response(["backup": ["id": b.id, "instance_id": b.resourceId, "name": b.name, "description": b.description,
+                                             "begin_time": String(UTCTimeFormat.cbrString(epochMilliseconds: b.createdAt).prefix(19)) + "Z",
+                                             "status": "BUILDING", "type": "manual", "databases": [Any]()] as [String: Any]])
+    }
+
+    /// §5.2 list: instance_id (required), backup_id, backup_type, begin_time and end_time together, offset/limit (1-100, default 100).
+    func list(_ request: Request, _ context: CofferContext) async throws -> Response {
+        try await RDSRoutes.translating {
+            let caller = try context.caller()
+            let q = Query(request)
+            guard let instanceID = q["instance_id"], !instanceID.isEmpty else { throw APIError.validation("instance_id is required") }
+            let instance = try await databases.instance(project: caller.projectID, id: instanceID)
+            let limit = try q.int("limit", range: 1...100, default: 100)
+            let offset = try q.int("offset", range: 0...Int(Int32.max), default: 0)
+            var filter = BackupFilter()
+            filter.resourceID = instance.record.id
+            filter.resourceType = ResourceType.database.rawValue
+            if let id = q["backup_id"] { filter.ids = [id] }
+            if let type = try q.oneOf("backup_type", ["auto", "manual", "fragment", "incremental"]), type != "manual" { filter.matchesNothing = true }
+            switch (q["begin_time"], q["end_time"]) {
+            case (nil, nil): break
+            case let (begin?, end?):
+                filter.startTime = try RDSRoutes.parseTime(begin, field: "begin_time")
+                filter.endTime = try RDSRoutes.parseTime(end, field: "end_time")
+            default: throw APIError.validation("begin_time and end_time must be given together")
+            }
+            if let status = try q.oneOf("status", ["BUILDING", "COMPLETED", "FAILED", "DELETING"]) {
+                filter.statuses = RDSRoutes.statuses.filter { $0.value == status && !$0.key.hasSuffix("restore") && $0.key != "restoring" }.map(\.key)
+            }
+            let (rows, total) = try await backups.store.listBackups(project: caller.projectID, filter: filter, sort: [("created_at", false)], offset: offset, limit: limit)
+            let version = (try await resources.databases.get(instance.record.id))?.version ?? ""
+            return JSONBody.response(["backups": rows.map { backupJSON($0, version: version) }, "total_count": total])
+        }
+    }
+
+    static func parseTime(_ text: String, field: String) throws -> Int64 {
+        // 2018-08-06T12:41:14+0800 as documented, or with Z.
+        let formats = ["yyyy-MM-dd'T'HH:mm:ssZ", "yyyy-MM-dd'T'HH:mm:ssXXX"]
+        for f in formats {
+            let formatter = DateFormatter()
+            formatter.locale = Locale(identifier: "en_US_POSIX")
+            formatter.dateFormat = f
+            if let d = formatter.date(from: text) { return Int64((d.timeIntervalSince1970 * 1000).rounded(.down)) }
+        }
+        throw APIError.validation("\(field) must be a time like 2026-01-31T12:00:00+0000")
+    }
+
+    func delete(_ request: Request, _ context: CofferContext, id: String) async throws -> Response {
+        try await RDSRoutes.translating {
+            try await databases.delete(caller: try context.caller(), id: id)
+            return Response(status: .ok)
+        }
+    }
+
+    @Sendable func showPolicy(_ request: Request, _ context: CofferContext) async throws -> Response {
+        let caller = try context.caller()
+        let p = try await databases.policy(project: caller.projectID, instanceID: try context.parameters.require("instance_id"))
+        return JSONBody.response(["backup_policy": ["keep_days": p.keep_days, "start_time": p.start_time ?? NSNull(), "period": p.period ?? NSNull()] as [String: Any]])
+    }
+
+    @Sendable func setPolicy(_ request: Request, _ context: CofferContext) async throws -> Response {
+        let caller = try context.caller()
+        var request = request
+        let body = Fields(try await JSONBody.object(&request, context: context))
+        let p = try body.object("backup_policy")
+        guard let keepDays = try p.optionalInt("keep_days") else { throw APIError.validation("backup_policy.keep_days is required") }
+        _ = try body.optionalBool("reserve_backups")
+        try await databases.setPolicy(caller: caller, instanceID: try context.parameters.require("instance_id"),
+                                      .init(keep_days: keepDays, start_time: try p.optionalString("start_time"), period: try p.optionalString("period")))
+        return Response(status: .ok)
+    }
+
+    @Sendable func recover(_ request: Request, _ context: CofferContext) async throws -> Response {
+        let caller = try context.caller()
+        var request = request
+        let body = Fields(try await JSONBody.object(&request, context: context))
+        let source = try body.object("source")
+        let target = try body.object("target")
+        let type = try source.optionalString("type") ?? "backup"
+        guard type == "backup" else { throw APIError.validation("source.type \(type) is not supported: only backup (no point-in-time recovery yet)") }
+        let backupID = try source.string("backup_id")
+        let dataDirectory = try target.optionalString("data_dir")
+        let instanceID = try target.optionalString("instance_id")
+        guard dataDirectory != nil || instanceID != nil else { throw APIError.validation("target.instance_id is required") }
+        if let s = try source.optionalString("instance_id") { _ = try await databases.instance(project: caller.projectID, id: s) }
+        let job = try await databases.recover(caller: caller, backupID: backupID, targetInstanceID: instanceID, newDataDirectory: dataDirectory)
+        return JSONBody.response(["job_id": job])
+    }
+
+    @Sendable func job(_ request: Request, _ context: CofferContext) async throws -> Response {
+        let caller = try context.caller()
+        guard let id = Query(request)["id"] else { throw APIError.validation("id is required") }
+        let log = try await databases.job(project: caller.projectID, id: id)
+        let status = ["waiting": "Running", "running": "Running", "success": "Completed", "failed": "Failed"][log.status] ?? "Running"
+        var job: [String: Any] = ["id": log.id, "name": log.operationType == "restore" ? "RestoreInstance" : "CreateManualSnapshot", "status": status,
+                                  "created": RDSRoutes.time(log.createdAt), "ended": RDSRoutes.time(log.endedAt), "process": "\(log.progress)%",
+                                  "instance": ["id": log.operationType == "restore" ? log.resourceId : log.resourceId, "name": log.resourceName],
+                                  "entities": ["backup_id": log.backupId ?? ""]]
+        if let reason = log.errorMsg { job["fail_reason"] = reason }
+        return JSONBody.response(["job": job])
+    }
+}

@@ -1,0 +1,335 @@
+import CofferCatalog
+import CofferSystem
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `postgresql://user:password@host:port/database`, parsed for libpq tools.
+/// Its description never shows the password.
+public struct PostgresConnection: Sendable, CustomStringConvertible {
+    public var user: String
+    public var password: String
+    public var host: String
+    public var port: Int
+    public var database: String
+
+    public init(url: String, field: String) throws {
+        guard let c = URLComponents(string: url), ["postgresql", "postgres"].contains(c.scheme ?? "") else {
+            throw ServiceError.validation("\(field) must be a postgresql://user:password@host:port/database URL")
+        }
+        guard let user = c.user, !user.isEmpty else { throw ServiceError.validation("\(field) must name a user") }
+        guard let host = c.host, !host.isEmpty else { throw ServiceError.validation("\(field) must name a host") }
+        let database = String(c.path.drop(while: { $0 == "/" }))
+        guard !database.isEmpty else { throw ServiceError.validation("\(field) must name a database") }
+        let port = c.port ?? 5432
+        guard (1...65535).contains(port) else { throw ServiceError.validation("\(field) port must be 1 to 65535") }
+        self.user = user.removingPercentEncoding ?? user
+        password = (c.password ?? "").removingPercentEncoding ?? (c.password ?? "")
+        self.host = host
+        self.port = port
+        self.database = database.removingPercentEncoding ?? database
+    }
+
+    public var description: String { "postgresql://\(user)@\(host):\(port)/\(database)" }
+
+    /// For pg_basebackup, psql, pg_isready: the password through the environment, never argv.
+    public var environment: [String: String] {
+        var env = ProcessInfo.processInfo.environment
+        env["PGPASSWORD"] = password
+        env["PGCONNECT_TIMEOUT"] = "10"
+        return env
+    }
+
+    public var arguments: [String] { ["-h", host, "-p", String(port), "-U", user] }
+}
+
+/// The PostgreSQL client and server programs Coffer drives: pg_basebackup
+/// for backups, pg_ctl and psql for restoring in place. Each runs as a
+/// child process with the password in its environment only.
+enum PostgresTools {
+    /// The newest installed version's binary (Debian layout), else PATH.
+    static func binary(_ name: String, version: String? = nil) -> String {
+        let base = "/usr/lib/postgresql"
+        if let version, FileManager.default.isExecutableFile(atPath: "\(base)/\(version)/bin/\(name)") { return "\(base)/\(version)/bin/\(name)" }
+        let versions = ((try? FileManager.default.contentsOfDirectory(atPath: base)) ?? []).compactMap(Int.init).sorted(by: >)
+        for v in versions where FileManager.default.isExecutableFile(atPath: "\(base)/\(v)/bin/\(name)") { return "\(base)/\(v)/bin/\(name)" }
+        for dir in ["/usr/bin", "/usr/local/bin"] where FileManager.default.isExecutableFile(atPath: "\(dir)/\(name)") { return "\(dir)/\(name)" }
+        return name
+    }
+
+    struct Failure: Error, CustomStringConvertible {
+        let description: String
+    }
+
+    /// Runs a program to the end (on the blocking pool); as `user` when we are root and it is another user.
+    static func run(_ executable: String, _ arguments: [String], environment: [String: String]? = nil, user: String? = nil) async throws -> String {
+        try await BlockingPool.shared.run {
+            var program = executable, args = arguments
+            if let user, getuid() == 0, user != "root" {
+                (program, args) = ("/usr/sbin/runuser", ["-u", user, "--", executable] + arguments)
+            } else if !executable.hasPrefix("/") {
+                (program, args) = ("/usr/bin/env", [executable] + arguments)
+            }
+            let result: Subprocess.Result
+            do { result = try Subprocess.run(program, args, environment: environment) } catch {
+                throw Failure(description: "cannot run \(executable): \(error)")
+            }
+            let text = result.output.trimmingCharacters(in: .whitespacesAndNewlines)
+            guard result.status == 0 else {
+                throw Failure(description: "\((executable as NSString).lastPathComponent) exited with \(result.status): \(String(text.suffix(600)))")
+            }
+            return text
+        }
+    }
+
+    /// A physical, consistent copy of the cluster with the WAL it needs to start (pg_basebackup -X stream).
+    static func baseBackup(_ c: PostgresConnection, into directory: String) async throws {
+        try? FileManager.default.removeItem(atPath: directory)
+        _ = try await run(binary("pg_basebackup"), ["-D", directory, "-X", "stream", "-F", "p", "-c", "fast", "--no-sync", "-w"] + c.arguments,
+                          environment: c.environment)
+    }
+
+    /// Whether the instance answers a query.
+    static func accepts(_ c: PostgresConnection) async -> Bool {
+        (try? await run(binary("psql"), ["-X", "-q", "-At", "-d", c.database, "-c", "select 1"] + c.arguments, environment: c.environment)) == "1"
+    }
+
+    static func owner(of path: String) -> (name: String, uid: uid_t, gid: gid_t)? {
+        var st = stat()
+        guard stat(path, &st) == 0 else { return nil }
+        let name = getpwuid(st.st_uid).map { String(cString: $0.pointee.pw_name) } ?? String(st.st_uid)
+        return (name, st.st_uid, st.st_gid)
+    }
+
+    static func version(of dataDirectory: String) -> String? {
+        (try? String(contentsOfFile: dataDirectory + "/PG_VERSION", encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
+    static func isRunning(_ dataDirectory: String) -> Bool {
+        guard let text = try? String(contentsOfFile: dataDirectory + "/postmaster.pid", encoding: .utf8),
+              let pid = Int32(text.split(separator: "\n").first ?? "") else { return false }
+        return kill(pid, 0) == 0
+    }
+
+    static func stop(_ dataDirectory: String, owner: String) async throws {
+        guard isRunning(dataDirectory) else { return }
+        _ = try await run(binary("pg_ctl", version: version(of: dataDirectory)), ["-D", dataDirectory, "-m", "fast", "-w", "-t", "120", "stop"], user: owner)
+    }
+
+    static func start(_ dataDirectory: String, owner: String, log: String) async throws {
+        _ = try await run(binary("pg_ctl", version: version(of: dataDirectory)), ["-D", dataDirectory, "-l", log, "-w", "-t", "300", "start"], user: owner)
+    }
+
+    /// Gives a restored tree to the cluster's owner with the modes PostgreSQL insists on.
+    static func prepare(_ dataDirectory: String, uid: uid_t, gid: gid_t) throws {
+        try? FileManager.default.removeItem(atPath: dataDirectory + "/postmaster.pid")
+        func walk(_ path: String) {
+            _ = lchown(path, uid, gid)
+            guard let entries = try? FileManager.default.contentsOfDirectory(atPath: path) else { return }
+            for e in entries {
+                let child = path + "/" + e
+                var st = stat()
+                guard lstat(child, &st) == 0 else { continue }
+                if st.st_mode & S_IFMT == S_IFDIR { walk(child) } else { _ = lchown(child, uid, gid) }
+            }
+        }
+        walk(dataDirectory)
+        guard chmod(dataDirectory, 0o700) == 0 else { throw Failure(description: "cannot chmod \(dataDirectory)") }
+    }
+}
+
+/// RDS v3 database backups (shared/api/csbs-v1-and-rds-v3.md §5) over the
+/// engine: a manual backup is a Coffer backup of the instance (a base backup
+/// stored as a tree) in the vault it is bound to, or the project's `rds`
+/// vault made on first use. Errors carry `DBS.xxxxxx` codes.
+public final class DatabaseService: @unchecked Sendable {
+    public static let vaultName = "rds_backups"
+    let backups: BackupService
+    let vaults: VaultService
+    let resources: ResourceService
+    let vaultGate = AsyncBudget(capacity: 1)
+
+    public init(backups: BackupService, vaults: VaultService, resources: ResourceService) {
+        self.backups = backups
+        self.vaults = vaults
+        self.resources = resources
+    }
+
+    public static func invalid(_ message: String) -> ServiceError { ServiceError(.badRequest, "DBS.200001", message) }
+    static func noInstance(_ id: String) -> ServiceError { ServiceError(.notFound, "DBS.200002", "instance \(id) does not exist") }
+    static func noBackup(_ id: String) -> ServiceError { ServiceError(.notFound, "DBS.201010", "backup \(id) does not exist") }
+
+    public func instance(project: String, id: String) async throws -> ResourceView {
+        guard let view = try? await resources.view(project: project, id: id), view.type == .database else { throw DatabaseService.noInstance(id) }
+        return view
+    }
+
+    /// Seed 003: 4 to 64 characters, a letter first, then letters, digits, `_` and `-`.
+    public static func validateBackupName(_ name: String) throws {
+        let allowed = Set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-")
+        guard (4...64).contains(name.count), let first = name.first, first.isASCII, first.isLetter, name.allSatisfy(allowed.contains) else {
+            throw invalid("name must be 4 to 64 characters: a letter, then letters, digits, _ or -")
+        }
+    }
+
+    public static func validateDescription(_ text: String) throws {
+        guard text.count <= 256, !text.contains(where: { ">!<\"&'=".contains($0) }) else {
+            throw ServiceError(.badRequest, "DBS.280127", "description must be at most 256 characters without > ! < \" & ' =")
+        }
+    }
+
+    func vault(for instance: ResourceView, caller: Principal) async throws -> String {
+        if let bound = try await vaults.store.vault(ofResource: instance.record.id) { return bound }
+        await vaultGate.acquire(1)
+        defer { vaultGate.release(1) }
+        if let bound = try await vaults.store.vault(ofResource: instance.record.id) { return bound }
+        var filter = VaultFilter()
+        filter.name = DatabaseService.vaultName
+        filter.objectType = "rds"
+        let vaultID: String
+        if let existing = try await vaults.store.list(project: caller.projectID, filter: filter, offset: 0, limit: 1).items.first {
+            vaultID = existing.id
+        } else {
+            var input = VaultInput(name: DatabaseService.vaultName, billing: .init(consistentLevel: "crash_consistent", objectType: "rds", protectType: "backup", size: 100))
+            input.description = "RDS database backups"
+            input.autoExpand = true
+            vaultID = try await vaults.create(caller: caller, input, internalObjectType: true).record.id
+        }
+        _ = try await vaults.addResources(caller: caller, id: vaultID, [VaultInput.Resource(id: instance.record.id, type: instance.record.type)])
+        return vaultID
+    }
+
+    /// A manual full backup; answers at once with the backup `BUILDING`.
+    public func createBackup(caller: Principal, instanceID: String, name: String, description: String) async throws -> BackupRow {
+        try DatabaseService.validateBackupName(name)
+        try DatabaseService.validateDescription(description)
+        let instance = try await instance(project: caller.projectID, id: instanceID)
+        guard try await !backups.store.nameTaken(resource: instanceID, name: name) else {
+            throw DatabaseService.invalid("name \(name) is already used by a backup of instance \(instanceID)")
+        }
+        guard try await !backups.store.hasActiveBackup(resource: instanceID) else {
+            throw ServiceError(.conflict, "DBS.201205", "instance \(instanceID) is being backed up")
+        }
+        var input = CheckpointInput(vaultID: try await vault(for: instance, caller: caller))
+        input.resources = [instanceID]
+        input.name = name
+        input.description = description
+        input.incremental = true  // the parent snapshot only speeds up reading; every backup restores whole
+        input.idSuffix = "br03"
+        let (checkpoint, _, _) = try await backups.createCheckpoint(caller: caller, input, nameIsValidated: true)
+        guard let row = try await backups.store.backups(checkpoint: checkpoint.id).first(where: { $0.parentId == nil }) else {
+            throw ServiceError(.internalFailure, "DBS.200001", "backup of \(instanceID) was not recorded")
+        }
+        return row
+    }
+
+    public func backup(project: String, id: String) async throws -> BackupRow {
+        guard let b = try await backups.store.backup(project: project, id: id), b.resourceType == ResourceType.database.rawValue else { throw DatabaseService.noBackup(id) }
+        return b
+    }
+
+    public func delete(caller: Principal, id: String) async throws {
+        let b = try await backup(project: caller.projectID, id: id)
+        guard b.status == "available" || b.status == "error" else {
+            throw ServiceError(.conflict, "DBS.201205", "backup \(id) is \(b.status); only completed or failed backups can be deleted")
+        }
+        _ = try await backups.delete(caller: caller, id: id)
+    }
+
+    public struct Policy: Codable, Sendable, Equatable {
+        public var keep_days: Int
+        public var start_time: String?
+        public var period: String?
+        public init(keep_days: Int, start_time: String?, period: String?) {
+            self.keep_days = keep_days
+            self.start_time = start_time
+            self.period = period
+        }
+    }
+
+    public func policy(project: String, instanceID: String) async throws -> Policy {
+        _ = try await instance(project: project, id: instanceID)
+        guard let record = try await resources.databases.get(instanceID),
+              let policy = try? JSONDecoder().decode(Policy.self, from: Data(record.policy.utf8)) else { throw DatabaseService.noInstance(instanceID) }
+        return policy
+    }
+
+    /// keep_days 0 (disabled) to 732; start_time `hh:mm-HH:MM` with HH = hh + 1 and minutes 00/15/30/45 (both equal); period `1..7` list.
+    public static func validate(_ p: Policy) throws {
+        guard (0...732).contains(p.keep_days) else { throw invalid("backup_policy.keep_days must be 0 to 732") }
+        if let window = p.start_time {
+            let parts = window.split(separator: "-").map { $0.split(separator: ":").compactMap { Int($0) } }
+            guard parts.count == 2, parts.allSatisfy({ $0.count == 2 }), (0...23).contains(parts[0][0]), parts[1][0] == (parts[0][0] + 1) % 24,
+                  [0, 15, 30, 45].contains(parts[0][1]), parts[0][1] == parts[1][1], window.count == 11 else {
+                throw invalid("backup_policy.start_time must be hh:mm-HH:MM (UTC) with HH one hour after hh and minutes 00, 15, 30 or 45")
+            }
+        } else if p.keep_days > 0 {
+            throw invalid("backup_policy.start_time is required when keep_days is not 0")
+        }
+        if let period = p.period {
+            let days = period.split(separator: ",", omittingEmptySubsequences: false).map { Int($0) }
+            guard !days.isEmpty, days.allSatisfy({ $0.map { (1...7).contains($0) } ?? false }), Set(days).count == days.count else {
+                throw invalid("backup_policy.period must list distinct days 1 (Monday) to 7, comma-separated")
+            }
+        }
+    }
+
+    public func setPolicy(caller: Principal, instanceID: String, _ p: Policy) async throws {
+        try DatabaseService.validate(p)
+        _ = try await instance(project: caller.projectID, id: instanceID)
+        var stored = p
+        if stored.period == nil { stored.period = "1,2,3,4,5,6,7" }
+        try await resources.databases.setPolicy(instanceID, String(decoding: try JSONEncoder().encode(stored), as: UTF8.self))
+    }
+
+    /// Queues a restore of `backupID` onto the instance's data directory (it
+    /// must have one), or into `newDataDirectory` (empty or absent, under a
+    /// resource root). Returns the job id (the operation log's).
+    public func recover(caller: Principal, backupID: String, targetInstanceID: String?, newDataDirectory: String?) async throws -> String {
+        let b = try await backup(project: caller.projectID, id: backupID)
+        guard b.status == "available", let snapshot = b.snapshotId else {
+            throw ServiceError(.conflict, "DBS.201205", "backup \(backupID) is \(b.status); only completed backups can be restored")
+        }
+        var plan: DatabaseRestorePlan
+        var targetResource: String
+        if let newDataDirectory {
+            let parent = try resources.confine((newDataDirectory as NSString).deletingLastPathComponent, field: "target.data_dir")
+            let path = parent + "/" + (newDataDirectory as NSString).lastPathComponent
+            if FileManager.default.fileExists(atPath: path) {
+                guard ((try? FileManager.default.contentsOfDirectory(atPath: path)) ?? ["x"]).isEmpty else {
+                    throw DatabaseService.invalid("target.data_dir \(newDataDirectory) must be absent or an empty directory")
+                }
+                try FileManager.default.removeItem(atPath: path)
+            }
+            plan = DatabaseRestorePlan(instanceID: b.resourceId, snapshotID: snapshot, dataDirectory: path, inPlace: false)
+            targetResource = path
+        } else {
+            let target = try await instance(project: caller.projectID, id: targetInstanceID ?? b.resourceId)
+            guard let dataDirectory = target.record.path else {
+                throw DatabaseService.invalid("target.instance_id \(target.record.id) has no data_dir registered: Coffer cannot restore it in place")
+            }
+            plan = DatabaseRestorePlan(instanceID: target.record.id, snapshotID: snapshot, dataDirectory: try resources.confine(dataDirectory, field: "target.data_dir"), inPlace: true)
+            targetResource = target.record.id
+        }
+        if try await backups.store.restoreActive(resources: [targetResource]) {
+            throw ServiceError(.conflict, "DBS.200011", "a restore onto \(targetResource) is already running")
+        }
+        let vaultName = (try await vaults.record(id: b.vaultId))?.name ?? ""
+        let log = backups.logRow(b, type: "restore", vaultName: vaultName, resourceID: targetResource, resourceName: b.resourceName)
+        let now = backups.clock.now().epochMilliseconds
+        let job = JobRow(id: BackupService.newID(), projectId: b.projectId, kind: "db_restore", targetId: b.id, operationLogId: log.id, status: "queued",
+                         owner: nil, leaseUntil: nil, attempts: 0, lastError: nil, createdAt: now, updatedAt: now,
+                         payload: String(decoding: try JSONEncoder().encode(plan), as: UTF8.self))
+        try await backups.store.enqueue(job, log: log) { _ in }
+        return log.id
+    }
+
+    /// An RDS job is an operation log of this project (backup or restore).
+    public func job(project: String, id: String) async throws -> OperationLogRow {
+        guard let log = try await backups.store.operationLog(project: project, id: id) else {
+            throw ServiceError(.notFound, "DBS.200001", "job \(id) does not exist")
+        }
+        return log
+    }
+}
