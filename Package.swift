@@ -78,6 +78,6 @@ let package = Package(
             .product(name: "HTTPTypes", package: "swift-http-types"),
         ], swiftSettings: swift5),
         // Depends on the executable so `swift test` builds the binary it drives.
-        .testTarget(name: "CofferCLITests", dependencies: ["CofferCLI", "coffer"], swiftSettings: swift5),
+        .testTarget(name: "CofferCLITests", dependencies: ["CofferCLI", "CofferSystem", "coffer"], swiftSettings: swift5),
     ]
 )

@@ -1,3 +1,4 @@
+import CofferSystem
 import Foundation
 import Testing
 #if canImport(Glibc)
@@ -99,6 +100,15 @@ final class ServedCoffer {
         let csbs = try run(python, [packageRoot() + "/Tests/interop/csbs_interop.py", "http://127.0.0.1:\(port)", creds, resourceRoot + "/csbs"])
         #expect(csbs.status == 0, "\(csbs.stdout)\n\(csbs.stderr)")
         #expect(csbs.stdout.contains("csbs interop ok"))
+        // RDS through huaweicloudsdkrds against a real PostgreSQL (the project's own script).
+        let pgDirectory = t.path + "/pg"
+        let pg = try Subprocess.run("/bin/bash", [packageRoot() + "/scripts/start-postgres.sh", pgDirectory, String(freePort())], mergeStandardError: false)
+        defer { _ = try? Subprocess.run("/bin/bash", [packageRoot() + "/scripts/stop-postgres.sh", pgDirectory]) }
+        #expect(pg.status == 0, "\(pg.output)")
+        let pgURL = pg.output.split(separator: "\n").first { $0.hasPrefix("PG_URL=") }.map { String($0.dropFirst(7)).trimmingCharacters(in: CharacterSet(charactersIn: "'")) } ?? ""
+        let rds = try run(python, [packageRoot() + "/Tests/interop/rds_interop.py", "http://127.0.0.1:\(port)", creds, pgURL])
+        #expect(rds.status == 0, "\(rds.stdout)\n\(rds.stderr)")
+        #expect(rds.stdout.contains("rds interop ok"))
         // The CLI client verbs against the same server.
         try FileManager.default.createDirectory(atPath: resourceRoot + "/cli", withIntermediateDirectories: true)
         try Data("from the cli\n".utf8).write(to: URL(fileURLWithPath: resourceRoot + "/cli/note.txt"))
