@@ -205,4 +205,55 @@ final class ThrowawayPostgres {
             #expect(gone == .notFound && g["error_code"] as? String == "DBS.201010")
         }
     }
+
+    /// Failures end with a reason and lose nothing: a backup with a wrong
+    /// password is FAILED; a restore whose restarted instance does not answer
+    /// puts the previous data directory back and starts it again.
+    @Test func failuresKeepTheInstanceWhole() async throws {
+        let root = ResourceRoot()
+        let pg = try ThrowawayPostgres(directory: root.path + "/pg")
+        _ = try pg.query("CREATE TABLE t (v int); INSERT INTO t VALUES (1)")
+        let server = try await TestServer.start(resourceRoots: [root.path])
+        let admin = server.admin
+        let services = server.services
+        let v3 = "/v3/\(admin.project_id)"
+        try await server.run { client in
+            let token = try await client.token(user: "admin", password: admin.password, project: "admin")
+            func call(_ method: HTTPRequest.Method, _ uri: String, _ body: Any? = nil) async throws -> (HTTPResponse.Status, [String: Any]) {
+                try await client.execute(uri: uri, method: method, headers: [authToken: token, .contentType: "application/json"], body: body.map(bodyBuffer)) { r in
+                    (r.status, json(r.body))
+                }
+            }
+            func register(_ name: String, _ url: String, dataDirectory: String? = nil) async throws -> String {
+                var resource: [String: Any] = ["type": "rds", "name": name, "engine": "PostgreSQL", "connection": url]
+                if let dataDirectory { resource["data_dir"] = dataDirectory }
+                let (_, r) = try await call(.post, v3 + "/coffer/resources", ["resource": resource])
+                return (r["resource"] as? [String: Any])?["id"] as? String ?? ""
+            }
+            // Wrong password: FAILED with the reason, the password nowhere in it.
+            let wrong = try await register("wrong", pg.url.replacingOccurrences(of: "coffer-secret", with: "not-the-password"))
+            _ = try await call(.post, v3 + "/backups", ["instance_id": wrong, "name": "doomed"])
+            try await services.worker.drain()
+            let (_, failed) = try await call(.get, v3 + "/backups?instance_id=\(wrong)")
+            let f = (failed["backups"] as? [[String: Any]])?.first ?? [:]
+            #expect(f["status"] as? String == "FAILED", "\(f)")
+            #expect((f["fail_reason"] as? String ?? "").contains("password authentication failed") && !"\(f)".contains("not-the-password"), "\(f)")
+
+            // A connection naming a database that does not exist: backups work (replication
+            // ignores it) but the restarted instance never answers it, so the restore rolls back.
+            let broken = try await register("broken", pg.url.replacingOccurrences(of: "/app", with: "/nosuchdb"), dataDirectory: pg.dataDirectory)
+            let (_, made) = try await call(.post, v3 + "/backups", ["instance_id": broken, "name": "base"])
+            let backupID = (made["backup"] as? [String: Any])?["id"] as? String ?? ""
+            try await services.worker.drain()
+            _ = try pg.query("INSERT INTO t VALUES (2)")
+            let (_, job) = try await call(.post, v3 + "/instances/recovery", ["source": ["type": "backup", "backup_id": backupID], "target": ["instance_id": broken]])
+            try await services.worker.drain()
+            let (_, jobBody) = try await call(.get, v3 + "/jobs?id=\(job["job_id"] as? String ?? "")")
+            let j = jobBody["job"] as? [String: Any] ?? [:]
+            #expect(j["status"] as? String == "Failed" && (j["fail_reason"] as? String ?? "").contains("previous data directory is back"), "\(j)")
+            // The instance runs on its old data, including the row written after the backup.
+            #expect(try pg.query("SELECT string_agg(v::text, ',' ORDER BY v) FROM t") == "1,2")
+            #expect(try FileManager.default.contentsOfDirectory(atPath: root.path + "/pg").allSatisfy { !$0.contains("coffer-old") })
+        }
+    }
 }
