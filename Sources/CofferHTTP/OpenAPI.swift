@@ -30,7 +30,7 @@ public enum OpenAPIDocument {
         return o
     }
 
-    static let resourceTypes = ["OS::Cinder::Volume", "OS::Nova::Server", "OS::Sfs::Turbo"]
+    static let resourceTypes = ["OS::Cinder::Volume", "OS::Nova::Server", "OS::Sfs::Turbo", "OS::RDS::Instance"]
     static let backupStatuses = ["available", "protecting", "deleting", "restoring", "error", "waiting_protect", "waiting_delete", "waiting_restore"]
 
     static var schemas: [String: Schema] {
@@ -79,7 +79,8 @@ public enum OpenAPIDocument {
         ])
         let disk = object(["id": string, "name": string, "path": string, "bootable": boolean, "size_bytes": integer], required: ["id", "name", "path", "bootable"])
         let resource = object(["id": string, "name": string, "type": string(resourceTypes), "description": string, "project_id": string,
-                               "created_at": string, "updated_at": string, "path": string, "size": integer, "size_bytes": integer, "disks": array(disk)],
+                               "created_at": string, "updated_at": string, "path": string, "size": integer, "size_bytes": integer, "disks": array(disk),
+                               "engine": string, "data_dir": string],
                               required: ["id", "name", "type", "description", "project_id", "created_at", "updated_at"])
         let protectable = object(["id": string, "name": string, "type": string(resourceTypes), "status": string, "size": integer,
                                   "detail": freeObject, "protectable": object(["result": boolean, "code": string, "reason": string, "message": string, "vault": ref("Vault")],
@@ -108,7 +109,11 @@ public enum OpenAPIDocument {
         let protectCheckpoint = object(["id": string, "project_id": string, "status": string, "created_at": string, "resource_graph": nullableString,
                                         "extra_info": ["nullable": true], "protection_plan": object(["id": string, "name": string, "resources": array(freeObject)])])
         let check = object(["resource_id": string, "resource_type": string, "result": boolean, "error_code": string, "error_msg": string])
-        return ["CheckpointItem": checkpointItem, "ProtectCheckpoint": protectCheckpoint, "Check": check,
+        let rdsBackup = object(["id": string, "instance_id": string, "name": string, "description": string, "type": string(["auto", "manual", "fragment", "incremental"]),
+                                "status": string(["BUILDING", "COMPLETED", "FAILED", "DELETING"]), "begin_time": string, "end_time": nullableString, "size": integer,
+                                "databases": array(freeObject), "datastore": object(["type": string, "version": string]), "associated_with_ddm": boolean,
+                                "fail_reason": nullableString])
+        return ["RDSBackup": rdsBackup, "CheckpointItem": checkpointItem, "ProtectCheckpoint": protectCheckpoint, "Check": check,
                 "Backup": backup, "Vault": vault, "Checkpoint": checkpoint, "OperationLog": operationLog, "Resource": resource,
                 "Protectable": protectable, "Error": error, "Project": project, "Token": token, "Tag": tag]
     }
@@ -130,8 +135,9 @@ public enum OpenAPIDocument {
     }
 
     static func operation(_ id: String, _ summary: String, parameters: [Schema] = [], body: Schema? = nil,
-                          ok: (Int, Schema?), errors: [Int] = [400, 401, 403, 404], secured: Bool = true) -> Schema {
+                          ok: (Int, Schema?), alsoOK: [Int] = [], errors: [Int] = [400, 401, 403, 404], secured: Bool = true) -> Schema {
         var responses: [String: Any] = [String(ok.0): response("success", ok.1)]
+        for status in alsoOK { responses[String(status)] = response("success", nil) }
         for status in errors { responses[String(status)] = response("error", ref("Error")) }
         if secured {
             responses["401"] = response("not authenticated", ref("Error"))
@@ -161,8 +167,8 @@ public enum OpenAPIDocument {
         let vaultUpdate = input(["vault": input(["name": string(max: 64, min: 1), "billing": input(["size": integer, "consistent_level": string]),
                                                  "auto_bind": boolean, "auto_expand": boolean, "smn_notify": boolean, "threshold": integer(1...100), "locked": boolean])],
                                 required: ["vault"])
-        let resourceInput = input(["resource": input(["type": string(resourceTypes), "name": string(max: 255, min: 1), "description": string,
-                                                      "path": string, "project_id": string,
+        let resourceInput = input(["resource": input(["type": string(resourceTypes + ["rds"]), "name": string(max: 255, min: 1), "description": string,
+                                                      "path": string, "project_id": string, "engine": string(["PostgreSQL"]), "connection": string, "data_dir": string,
                                                       "disks": array(input(["name": string, "path": string, "bootable": boolean], required: ["name", "path"]))],
                                                      required: ["type", "name"])], required: ["resource"])
         let checkpointInput = input(["checkpoint": input(["vault_id": string, "parameters": input([
@@ -328,13 +334,43 @@ public enum OpenAPIDocument {
                 "get": operation("showCheckpoint", "CBR ShowCheckpoint", parameters: [project, path("checkpoint_id")], ok: (200, wrapped("checkpoint", ref("Checkpoint")))),
             ],
             "/v3/{project_id}/backups": [
-                "get": operation("listBackups", "CBR ListBackups", parameters: [project] + backupFilters, ok: (200, listOf("backups", "Backup"))),
+                "get": operation("listBackups", "CBR ListBackups; with instance_id, RDS list_backups", parameters: [project] + backupFilters
+                                    + ["instance_id", "backup_id", "begin_time"].map { query($0) } + [query("backup_type", string(["auto", "manual", "fragment", "incremental"]))],
+                                 ok: (200, ["oneOf": [listOf("backups", "Backup"), object(["backups": array(ref("RDSBackup")), "total_count": integer])]])),
+                "post": operation("rdsCreateBackup", "RDS create_manual_backup (seed 003)", parameters: [project],
+                                  body: input(["instance_id": string, "name": string(max: 64, min: 4), "description": string(max: 256),
+                                               "databases": array(freeObject), "backup_database_individually": boolean], required: ["instance_id", "name"]),
+                                  ok: (200, object(["backup": object(["id": string, "instance_id": string, "name": string, "description": string, "begin_time": string,
+                                                                      "status": string, "type": string], required: ["id", "instance_id", "name", "begin_time", "status", "type"])])),
+                                  errors: [400, 404, 409]),
+            ],
+            "/v3/{project_id}/instances/{instance_id}/backups/policy": [
+                "get": operation("rdsShowBackupPolicy", "RDS show_backup_policy", parameters: [project, path("instance_id")],
+                                 ok: (200, object(["backup_policy": object(["keep_days": integer, "start_time": nullableString, "period": nullableString])]))),
+                "put": operation("rdsSetBackupPolicy", "RDS set_backup_policy", parameters: [project, path("instance_id")],
+                                 body: input(["backup_policy": input(["keep_days": integer(0...732), "start_time": string, "period": string], required: ["keep_days"]),
+                                              "reserve_backups": boolean], required: ["backup_policy"]),
+                                 ok: (200, nil)),
+            ],
+            "/v3/{project_id}/instances/recovery": [
+                "post": operation("rdsRestoreToExistingInstance", "RDS restore_to_existing_instance (target.data_dir: Coffer extension, a new data directory)",
+                                  parameters: [project],
+                                  body: input(["source": input(["instance_id": string, "type": string(["backup", "timestamp"]), "backup_id": string], required: ["backup_id"]),
+                                               "target": input(["instance_id": string, "data_dir": string])], required: ["source", "target"]),
+                                  ok: (200, object(["job_id": string])), errors: [400, 404, 409]),
+            ],
+            "/v3/{project_id}/jobs": [
+                "get": operation("rdsListJobInfo", "RDS list_job_info", parameters: [project, ["name": "id", "in": "query", "required": true, "schema": string]],
+                                 ok: (200, object(["job": object(["id": string, "name": string, "status": string(["Running", "Completed", "Failed"]), "created": string,
+                                                                  "ended": nullableString, "process": string, "instance": freeObject, "entities": freeObject],
+                                                                 required: ["id", "name", "status"])]))),
             ],
             "/v3/{project_id}/backups/{backup_id}": [
                 "get": operation("showBackup", "CBR ShowBackup", parameters: backupPath, ok: (200, wrapped("backup", ref("Backup")))),
                 "put": operation("updateBackup", "CBR UpdateBackup", parameters: backupPath,
                                  body: input(["backup": input(["name": string(max: 255, min: 1)])]), ok: (200, wrapped("backup", ref("Backup")))),
-                "delete": operation("deleteBackup", "CBR DeleteBackup", parameters: backupPath, ok: (204, nil)),
+                "delete": operation("deleteBackup", "CBR DeleteBackup (204); RDS delete_manual_backup for RDS backup ids (200)", parameters: backupPath,
+                                    ok: (204, nil), alsoOK: [200], errors: [400, 404, 409]),
             ],
             "/v3/{project_id}/backups/{backup_id}/restore": [
                 "post": operation("restoreBackup", "CBR RestoreBackup", parameters: backupPath, body: restoreInput, ok: (202, nil)),

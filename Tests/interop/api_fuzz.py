@@ -69,11 +69,18 @@ while time.time() < deadline:
     time.sleep(0.2)
 check(item is not None, "checkpoint item became available")
 
+# A database instance (nothing listens there: its backups fail, which is fine here), for the RDS routes.
+r = requests.post(base + "/coffer/resources", headers=h, json={"resource": {"type": "rds", "name": "fuzz-pg", "engine": "PostgreSQL",
+                                                                          "connection": "postgresql://u:p@127.0.0.1:1/db"}})
+check(r.status_code == 200, "register instance: %s" % r.text)
+instance = r.json()["resource"]["id"]
+
 backups = requests.get(base + "/backups?checkpoint_id=" + checkpoint, headers=h).json()["backups"]
 check(len(backups) == 1 and backups[0]["status"] == "available", "backup: %s" % backups)
 logs = requests.get(base + "/operation-logs", headers=h).json()["operation_logs"]
 env = dict(os.environ, COFFER_TOKEN=token, COFFER_PROJECT=project, COFFER_VAULT=vault, COFFER_BACKUP=backups[0]["id"] if backups else "",
-           COFFER_CHECKPOINT=checkpoint, COFFER_RESOURCE=resource, COFFER_LOG=logs[0]["id"] if logs else "", COFFER_ITEM=item or "")
+           COFFER_CHECKPOINT=checkpoint, COFFER_RESOURCE=resource, COFFER_LOG=logs[0]["id"] if logs else "", COFFER_ITEM=item or "",
+           COFFER_INSTANCE=instance)
 here = os.path.dirname(os.path.abspath(__file__))
 schemathesis = os.path.join(os.path.dirname(sys.executable), "schemathesis")
 command = [schemathesis, "--config-file", os.path.join(here, "schemathesis.toml"), "run", endpoint + "/openapi.json",
