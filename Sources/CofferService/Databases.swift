@@ -148,7 +148,6 @@ public final class DatabaseService: @unchecked Sendable {
     let backups: BackupService
     let vaults: VaultService
     let resources: ResourceService
-    let vaultGate = AsyncBudget(capacity: 1)
 
     public init(backups: BackupService, vaults: VaultService, resources: ResourceService) {
         self.backups = backups
@@ -179,26 +178,6 @@ public final class DatabaseService: @unchecked Sendable {
         }
     }
 
-    func vault(for instance: ResourceView, caller: Principal) async throws -> String {
-        if let bound = try await vaults.store.vault(ofResource: instance.record.id) { return bound }
-        await vaultGate.acquire(1)
-        defer { vaultGate.release(1) }
-        if let bound = try await vaults.store.vault(ofResource: instance.record.id) { return bound }
-        var filter = VaultFilter()
-        filter.name = DatabaseService.vaultName
-        filter.objectType = "rds"
-        let vaultID: String
-        if let existing = try await vaults.store.list(project: caller.projectID, filter: filter, offset: 0, limit: 1).items.first {
-            vaultID = existing.id
-        } else {
-            var input = VaultInput(name: DatabaseService.vaultName, billing: .init(consistentLevel: "crash_consistent", objectType: "rds", protectType: "backup", size: 100))
-            input.description = "RDS database backups"
-            input.autoExpand = true
-            vaultID = try await vaults.create(caller: caller, input, internalObjectType: true).record.id
-        }
-        _ = try await vaults.addResources(caller: caller, id: vaultID, [VaultInput.Resource(id: instance.record.id, type: instance.record.type)])
-        return vaultID
-    }
 
     /// A manual full backup; answers at once with the backup `BUILDING`.
     public func createBackup(caller: Principal, instanceID: String, name: String, description: String) async throws -> BackupRow {
@@ -211,7 +190,8 @@ public final class DatabaseService: @unchecked Sendable {
         guard try await !backups.store.hasActiveBackup(resource: instanceID) else {
             throw ServiceError(.conflict, "DBS.201205", "instance \(instanceID) is being backed up")
         }
-        var input = CheckpointInput(vaultID: try await vault(for: instance, caller: caller))
+        var input = CheckpointInput(vaultID: try await vaults.vaultBinding(instance, caller: caller, name: DatabaseService.vaultName, objectType: "rds",
+                                                                           description: "RDS database backups"))
         input.resources = [instanceID]
         input.name = name
         input.description = description

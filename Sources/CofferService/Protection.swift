@@ -13,7 +13,6 @@ public final class ProtectionService: @unchecked Sendable {
     let backups: BackupService
     let vaults: VaultService
     let resources: ResourceService
-    let vaultGate = AsyncBudget(capacity: 1)
 
     public init(backups: BackupService, vaults: VaultService, resources: ResourceService) {
         self.backups = backups
@@ -79,29 +78,6 @@ public final class ProtectionService: @unchecked Sendable {
         return view
     }
 
-    /// The vault that holds the server's backups, binding it to the project's CSBS vault if it has none.
-    func vault(for server: ResourceView, caller: Principal) async throws -> String {
-        if let bound = try await vaults.store.vault(ofResource: server.record.id) { return bound }
-        // One at a time, so two first protects of a project make one vault.
-        await vaultGate.acquire(1)
-        defer { vaultGate.release(1) }
-        if let bound = try await vaults.store.vault(ofResource: server.record.id) { return bound }
-        var filter = VaultFilter()
-        filter.name = ProtectionService.vaultName
-        filter.objectType = "server"
-        let existing = try await vaults.store.list(project: caller.projectID, filter: filter, offset: 0, limit: 1).items.first
-        let vaultID: String
-        if let existing {
-            vaultID = existing.id
-        } else {
-            var input = VaultInput(name: ProtectionService.vaultName, billing: .init(consistentLevel: "crash_consistent", objectType: "server", protectType: "backup", size: 100))
-            input.description = "CSBS server backups"
-            input.autoExpand = true
-            vaultID = try await vaults.create(caller: caller, input).record.id
-        }
-        _ = try await vaults.addResources(caller: caller, id: vaultID, [VaultInput.Resource(id: server.record.id, type: server.record.type)])
-        return vaultID
-    }
 
     /// Backs up one server (all its disks); the item is listable at once as `protecting`.
     public func protect(caller: Principal, serverID: String, _ input: ProtectInput) async throws -> (CheckpointRow, ResourceView) {
@@ -110,7 +86,8 @@ public final class ProtectionService: @unchecked Sendable {
         guard try await !backups.store.hasActiveBackup(resource: serverID) else {
             throw ProtectionService.error(.badRequest, "CSBS.1002", "resource_in_protecting: server \(serverID) is being backed up")
         }
-        var checkpoint = CheckpointInput(vaultID: try await vault(for: server, caller: caller))
+        var checkpoint = CheckpointInput(vaultID: try await vaults.vaultBinding(server, caller: caller, name: ProtectionService.vaultName, objectType: "server",
+                                                                                description: "CSBS server backups"))
         checkpoint.resources = [serverID]
         checkpoint.name = input.name
         checkpoint.description = input.description

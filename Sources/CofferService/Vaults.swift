@@ -89,6 +89,7 @@ public final class VaultService: @unchecked Sendable {
     let secrets: SecretBox
     let clock: any Clock
     let dataDirectory: String
+    let bindingGate = AsyncBudget(capacity: 1)
 
     public init(store: VaultStore, resources: ResourceService, resourceStore: ResourceStore, secrets: SecretBox, dataDirectory: String, clock: any Clock = SystemClock()) {
         self.store = store
@@ -313,6 +314,30 @@ public final class VaultService: @unchecked Sendable {
     public func refreshUsage(vault: String, repository: Repository) async throws {
         let stored = try await repository.store.list(prefix: "data/").reduce(Int64(0)) { $0 + Int64($1.size) }
         try await store.setUsage(vault: vault, bytes: stored)
+    }
+
+    /// The vault a resource is bound to; otherwise binds it to the project's
+    /// vault named `name` (made on first use, auto_expand). CSBS and RDS keep
+    /// their backups this way. One at a time, so two first uses make one vault.
+    public func vaultBinding(_ resource: ResourceView, caller: Principal, name: String, objectType: String, description: String) async throws -> String {
+        if let bound = try await store.vault(ofResource: resource.record.id) { return bound }
+        await bindingGate.acquire(1)
+        defer { bindingGate.release(1) }
+        if let bound = try await store.vault(ofResource: resource.record.id) { return bound }
+        var filter = VaultFilter()
+        filter.name = name
+        filter.objectType = objectType
+        let vaultID: String
+        if let existing = try await store.list(project: caller.projectID, filter: filter, offset: 0, limit: 10).items.first(where: { $0.name == name }) {
+            vaultID = existing.id
+        } else {
+            var input = VaultInput(name: name, billing: .init(consistentLevel: "crash_consistent", objectType: objectType, protectType: "backup", size: 100))
+            input.description = description
+            input.autoExpand = true
+            vaultID = try await create(caller: caller, input, internalObjectType: VaultService.supportedObjectTypes[objectType] == nil).record.id
+        }
+        _ = try await addResources(caller: caller, id: vaultID, [VaultInput.Resource(id: resource.record.id, type: resource.record.type)])
+        return vaultID
     }
 
     /// auto_expand: a vault whose usage passed its size grows to the next whole GB.

@@ -22,9 +22,7 @@ import Testing
         try await server.run { client in
             let token = try await client.token(user: "admin", password: admin.password, project: "admin")
             func call(_ method: HTTPRequest.Method, _ uri: String, _ body: Any? = nil) async throws -> (HTTPResponse.Status, [String: Any]) {
-                try await client.execute(uri: uri, method: method, headers: [authToken: token, .contentType: "application/json"], body: body.map(bodyBuffer)) { r in
-                    (r.status, json(r.body))
-                }
+                try await CofferHTTPTests.call(client, token: token, method, uri, body)
             }
             let srv = try await post(client, v3 + "/coffer/resources", token: token, ["resource": ["type": "OS::Nova::Server", "name": "vm1", "disks": [
                 ["name": "root", "path": root.path + "/vm-root.img", "bootable": true], ["name": "data", "path": root.path + "/vm-data.img"]]]])

@@ -69,6 +69,13 @@ func json(_ buffer: ByteBuffer) -> [String: Any] {
     (try? JSONSerialization.jsonObject(with: Data(buffer: buffer))) as? [String: Any] ?? [:]
 }
 
+/// One authenticated JSON call: status and decoded body.
+func call(_ client: any TestClientProtocol, token: String, _ method: HTTPRequest.Method, _ uri: String, _ body: Any? = nil) async throws -> (HTTPResponse.Status, [String: Any]) {
+    try await client.execute(uri: uri, method: method, headers: [authToken: token, .contentType: "application/json"], body: body.map(bodyBuffer)) { r in
+        (r.status, json(r.body))
+    }
+}
+
 func bodyBuffer(_ object: Any) -> ByteBuffer {
     ByteBuffer(bytes: try! JSONSerialization.data(withJSONObject: object))
 }

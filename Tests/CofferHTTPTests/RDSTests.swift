@@ -78,9 +78,7 @@ final class ThrowawayPostgres {
         try await server.run { client in
             let token = try await client.token(user: "admin", password: admin.password, project: "admin")
             func call(_ method: HTTPRequest.Method, _ uri: String, _ body: Any? = nil) async throws -> (HTTPResponse.Status, [String: Any]) {
-                try await client.execute(uri: uri, method: method, headers: [authToken: token, .contentType: "application/json"], body: body.map(bodyBuffer)) { r in
-                    (r.status, json(r.body))
-                }
+                try await CofferHTTPTests.call(client, token: token, method, uri, body)
             }
             // Register: RDS-form id, the connection never shown.
             let (registered, r) = try await call(.post, v3 + "/coffer/resources", ["resource": ["type": "rds", "name": "pg1", "engine": "PostgreSQL",
@@ -220,9 +218,7 @@ final class ThrowawayPostgres {
         try await server.run { client in
             let token = try await client.token(user: "admin", password: admin.password, project: "admin")
             func call(_ method: HTTPRequest.Method, _ uri: String, _ body: Any? = nil) async throws -> (HTTPResponse.Status, [String: Any]) {
-                try await client.execute(uri: uri, method: method, headers: [authToken: token, .contentType: "application/json"], body: body.map(bodyBuffer)) { r in
-                    (r.status, json(r.body))
-                }
+                try await CofferHTTPTests.call(client, token: token, method, uri, body)
             }
             func register(_ name: String, _ url: String, dataDirectory: String? = nil) async throws -> String {
                 var resource: [String: Any] = ["type": "rds", "name": name, "engine": "PostgreSQL", "connection": url]

@@ -10,7 +10,7 @@ import sys
 import time
 
 import requests
-from common import check, failures, finish, wait_healthy
+from common import check, failures, finish, wait, wait_healthy
 from huaweicloudsdkcbr.v1 import CbrClient
 from huaweicloudsdkcbr.v1.model import (BackupRestore, BackupRestoreReq, BackupUpdate, BackupUpdateReq, BillingCreate,
                                         CheckpointParam, CreateCheckpointRequest, CreateVaultRequest, DeleteBackupRequest,
@@ -24,17 +24,6 @@ from huaweicloudsdkcore.exceptions.exceptions import ClientRequestException
 endpoint, creds_path, resource_dir = sys.argv[1], sys.argv[2], sys.argv[3]
 creds = json.load(open(creds_path))
 pid = creds["project_id"]
-
-
-def wait(predicate, what, seconds=60):
-    deadline = time.time() + seconds
-    while time.time() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.2)
-    check(False, "timed out waiting for " + what)
-    return None
 
 
 wait_healthy(endpoint)

@@ -29,3 +29,15 @@ def finish(ok_message):
     if failures:
         sys.exit("%d checks failed" % len(failures))
     print(ok_message)
+
+
+def wait(predicate, what, seconds=60):
+    """The predicate's first truthy value, polled every 0.2 s; a failed check on timeout."""
+    deadline = time.time() + seconds
+    while time.time() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.2)
+    check(False, "timed out waiting for " + what)
+    return None

@@ -14,24 +14,13 @@ import time
 
 import openstack
 import requests
-from common import check, finish, wait_healthy
+from common import check, finish, wait, wait_healthy
 from otcextensions import sdk
 
 endpoint, creds_path, resource_dir = sys.argv[1], sys.argv[2], sys.argv[3]
 creds = json.load(open(creds_path))
 PROVIDER = "fc4d5750-22e7-4798-8a46-f48f62c4c1da"
 wait_healthy(endpoint)
-
-
-def wait(predicate, what, seconds=60):
-    deadline = time.time() + seconds
-    while time.time() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.2)
-    check(False, "timed out waiting for " + what)
-    return None
 
 
 conn = openstack.connect(auth_url=endpoint + "/v3", username=creds["user_name"], password=creds["password"], project_id=creds["project_id"],
