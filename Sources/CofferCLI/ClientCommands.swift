@@ -351,3 +351,72 @@ struct OplogCommand: AsyncParsableCommand {
         }
     }
 }
+
+/// RDS v3 database backups of a registered PostgreSQL instance.
+struct RDSCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "rds", abstract: "Back up, list and restore PostgreSQL instances (RDS v3 API).",
+                                                    subcommands: [Backup.self, List.self, Restore.self])
+
+    /// Polls a list until the backup leaves BUILDING.
+    static func waitForBackup(_ client: APIClient, instance: String, id: String) async throws -> [String: Any] {
+        while true {
+            let list = try await client.call("GET", "/backups", query: "instance_id=\(instance)&backup_id=\(id)")["backups"] as? [[String: Any]] ?? []
+            if let b = list.first, b["status"] as? String != "BUILDING" { return b }
+            try await Task.sleep(for: .milliseconds(500))
+        }
+    }
+
+    struct Backup: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Take a manual backup (a physical base backup).")
+        @OptionGroup var options: ClientOptions
+        @Argument var instance: String
+        @Option(help: "4-64 characters: a letter, then letters, digits, _ or -.") var name: String
+        @Option var description: String?
+        @Flag var wait = false
+        func run() async throws {
+            let client = try options.client()
+            var body: [String: Any] = ["instance_id": instance, "name": name]
+            if let description { body["description"] = description }
+            let created = try await client.call("POST", "/backups", body: body)
+            let id = (created["backup"] as? [String: Any])?["id"] as? String ?? ""
+            guard wait else { return printResult(options, created) { ["backup \(id) BUILDING"] } }
+            let done = try await RDSCommand.waitForBackup(client, instance: instance, id: id)
+            printResult(options, ["backup": done]) { ["backup \(id) \(done["status"] ?? "")  \(done["size"] ?? 0) KB"] }
+            if done["status"] as? String != "COMPLETED" { throw ExitCode(1) }
+        }
+    }
+
+    struct List: AsyncParsableCommand {
+        @OptionGroup var options: ClientOptions
+        @Argument var instance: String
+        func run() async throws {
+            let result = try await options.client().call("GET", "/backups", query: "instance_id=\(instance)")
+            printResult(options, result) { (result["backups"] as? [[String: Any]] ?? []).map { "\($0["id"] ?? "")  \($0["status"] ?? "")  \($0["name"] ?? "")  \($0["begin_time"] ?? "")  \($0["size"] ?? 0) KB" } }
+        }
+    }
+
+    struct Restore: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Restore a backup onto its instance (in place: stop, swap, start, check) or into a new data directory.")
+        @OptionGroup var options: ClientOptions
+        @Argument var backup: String
+        @Option(help: "Restore in place onto this instance (it needs a registered data_dir).") var instance: String?
+        @Option(help: "Restore into this new, empty data directory under a resource root, left stopped.") var dataDir: String?
+        @Flag var wait = false
+        func run() async throws {
+            guard (instance == nil) != (dataDir == nil) else { throw CLIError("give exactly one of --instance or --data-dir") }
+            let client = try options.client()
+            let target: [String: Any] = instance.map { ["instance_id": $0] } ?? ["data_dir": dataDir ?? ""]
+            let started = try await client.call("POST", "/instances/recovery", body: ["source": ["type": "backup", "backup_id": backup], "target": target])
+            let job = started["job_id"] as? String ?? ""
+            guard wait else { return printResult(options, started) { ["restore job \(job) running"] } }
+            var status = "Running", result: [String: Any] = [:]
+            while status == "Running" {
+                try await Task.sleep(for: .milliseconds(500))
+                result = try await client.call("GET", "/jobs", query: "id=\(job)")
+                status = (result["job"] as? [String: Any])?["status"] as? String ?? "Failed"
+            }
+            printResult(options, result) { ["restore job \(job) \(status)" + (((result["job"] as? [String: Any])?["fail_reason"] as? String).map { ": \($0)" } ?? "")] }
+            if status != "Completed" { throw ExitCode(1) }
+        }
+    }
+}

@@ -137,6 +137,15 @@ final class ServedCoffer {
         #expect(FileManager.default.contents(atPath: resourceRoot + "/cli-restored/note.txt") == Data("from the cli\n".utf8))
         let refused = try coffer(["resource", "add", "--type", "turbo", "--name", "x", "--path", "/etc"], env: clientEnv)
         #expect(refused.status != 0 && refused.stderr.contains("resource root"))
+        // The CLI's rds verbs: a backup, then a restore into a new data directory.
+        let instance = try cli(["resource", "list"])["resources"] as? [[String: Any]] ?? []
+        let instanceID = instance.first { $0["type"] as? String == "OS::RDS::Instance" }?["id"] as? String ?? ""
+        let rdsBackup = try cli(["rds", "backup", instanceID, "--name", "cli-backup", "--wait"])["backup"] as? [String: Any] ?? [:]
+        #expect(rdsBackup["status"] as? String == "COMPLETED", "\(rdsBackup)")
+        let restoredDir = resourceRoot + "/pg-from-cli"
+        let restoredJob = try cli(["rds", "restore", rdsBackup["id"] as? String ?? "", "--data-dir", restoredDir, "--wait"])["job"] as? [String: Any] ?? [:]
+        #expect(restoredJob["status"] as? String == "Completed", "\(restoredJob)")
+        #expect(FileManager.default.fileExists(atPath: restoredDir + "/PG_VERSION"))
         // Graceful shutdown on SIGTERM.
         kill(server.processIdentifier, SIGTERM)
         for _ in 0..<100 where server.isRunning { usleep(100_000) }
