@@ -51,6 +51,8 @@ struct Serve: AsyncParsableCommand {
 
     func run() async throws {
         let configuration = try options.resolve()
+        LoggingSystem.bootstrap { label in SinkLogHandler(label: label, sink: .standardOutput) }
+        defer { LogSink.standardOutput.flush() }
         var logger = Logger(label: "coffer")
         logger.logLevel = ProcessInfo.processInfo.environment["COFFER_LOG_LEVEL"].flatMap(Logger.Level.init(rawValue:)) ?? .info
         let (services, created) = try await CofferServices.open(configuration, logger: logger)
