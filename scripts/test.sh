@@ -2,6 +2,6 @@
 # The whole test suite, as CI runs it: dependencies, build, every test.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-scripts/ensure-deps.sh
+scripts/ensure-deps.sh --test
 swift build --build-tests
 swift test --skip-build 2>&1 | tee .build/test-output.txt

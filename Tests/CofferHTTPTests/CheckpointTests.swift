@@ -177,9 +177,7 @@ func shareAndServerInVaults(_ client: any TestClientProtocol, base: String, toke
         let base = "/v3/\(admin.project_id)"
         try await server.run { client in
             let token = try await client.token(user: "admin", password: admin.password, project: "admin")
-            let vol = try await registerVolume(client, base: base, token: token, name: "gone", path: root.path + "/disk.img")
-            let vault = try await post(client, base + "/vaults", token: token, vaultBody(resources: [["id": vol, "type": "OS::Cinder::Volume"]]))
-            let vaultID = (json(vault.body)["vault"] as? [String: Any])?["id"] as? String ?? ""
+            let (_, vaultID) = try await volumeInVault(client, base: base, token: token, name: "gone", path: root.path + "/disk.img")
             _ = try await post(client, base + "/checkpoints", token: token, ["checkpoint": ["vault_id": vaultID]])
             try FileManager.default.removeItem(atPath: root.path + "/disk.img")  // the source vanishes
             try await services.worker.drain()
@@ -206,9 +204,7 @@ func shareAndServerInVaults(_ client: any TestClientProtocol, base: String, toke
         let base = "/v3/\(admin.project_id)"
         try await server.run { client in
             let token = try await client.token(user: "admin", password: admin.password, project: "admin")
-            let vol = try await registerVolume(client, base: base, token: token, name: "big", path: root.path + "/disk.img")
-            let vault = try await post(client, base + "/vaults", token: token, vaultBody(size: 10, resources: [["id": vol, "type": "OS::Cinder::Volume"]]))
-            let vaultID = (json(vault.body)["vault"] as? [String: Any])?["id"] as? String ?? ""
+            let (_, vaultID) = try await volumeInVault(client, base: base, token: token, name: "big", path: root.path + "/disk.img", size: 10)
             // 1 MiB left: the checkpoint starts, the 4 MiB of new data cannot fit.
             try await services.vaults.store.setUsage(vault: vaultID, bytes: (10 << 30) - (1 << 20))
             let cp = try await post(client, base + "/checkpoints", token: token, ["checkpoint": ["vault_id": vaultID]])
@@ -272,9 +268,7 @@ func shareAndServerInVaults(_ client: any TestClientProtocol, base: String, toke
         let base = "/v3/\(admin.project_id)"
         try await server.run { client in
             let token = try await client.token(user: "admin", password: admin.password, project: "admin")
-            let vol = try await registerVolume(client, base: base, token: token, name: "v", path: root.path + "/vm-root.img")
-            let vault = try await post(client, base + "/vaults", token: token, vaultBody(resources: [["id": vol, "type": "OS::Cinder::Volume"]]))
-            let vaultID = (json(vault.body)["vault"] as? [String: Any])?["id"] as? String ?? ""
+            let (_, vaultID) = try await volumeInVault(client, base: base, token: token, name: "v", path: root.path + "/vm-root.img")
             _ = try await post(client, base + "/checkpoints", token: token, ["checkpoint": ["vault_id": vaultID]])
             // A worker claims the job and dies (three times over).
             let store = services.backups.store
@@ -321,9 +315,7 @@ func shareAndServerInVaults(_ client: any TestClientProtocol, base: String, toke
         let base = "/v3/\(admin.project_id)"
         try await server.run { client in
             let token = try await client.token(user: "admin", password: admin.password, project: "admin")
-            let volume = try await registerVolume(client, base: base, token: token, name: "sparse", path: image)
-            let vault = try await post(client, base + "/vaults", token: token, vaultBody(resources: [["id": volume, "type": "OS::Cinder::Volume"]]))
-            let vaultID = (json(vault.body)["vault"] as? [String: Any])?["id"] as? String ?? ""
+            let (volume, vaultID) = try await volumeInVault(client, base: base, token: token, name: "sparse", path: image)
             func backupNow(_ name: String) async throws -> [String: Any] {
                 let cp = try await post(client, base + "/checkpoints", token: token, ["checkpoint": ["vault_id": vaultID, "parameters": ["name": name]]])
                 let cpID = (json(cp.body)["checkpoint"] as? [String: Any])?["id"] as? String ?? ""

@@ -12,6 +12,13 @@ func registerVolume(_ client: any TestClientProtocol, base: String, token: Strin
     return (json(r.body)["resource"] as? [String: Any])?["id"] as? String ?? ""
 }
 
+/// A registered volume bound to a new disk vault: (volume id, vault id).
+func volumeInVault(_ client: any TestClientProtocol, base: String, token: String, name: String, path: String, size: Int = 100) async throws -> (String, String) {
+    let volume = try await registerVolume(client, base: base, token: token, name: name, path: path)
+    let vault = try await post(client, base + "/vaults", token: token, vaultBody(size: size, resources: [["id": volume, "type": "OS::Cinder::Volume"]]))
+    return (volume, (json(vault.body)["vault"] as? [String: Any])?["id"] as? String ?? "")
+}
+
 func vaultBody(name: String = "vault-1", objectType: String = "disk", size: Any = 100, resources: [[String: Any]] = []) -> [String: Any] {
     ["vault": ["name": name, "billing": ["consistent_level": "crash_consistent", "object_type": objectType, "protect_type": "backup", "size": size],
                "resources": resources]]
