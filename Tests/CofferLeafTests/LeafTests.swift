@@ -147,3 +147,21 @@ func pseudoRandomBytes(_ count: Int, seed: UInt64) -> [UInt8] {
         }
     }
 }
+
+@Suite struct SubprocessTests {
+    @Test func statusOutputAndDaemonsLeftBehind() throws {
+        let failed = try Subprocess.run("/bin/bash", ["-c", "echo out; echo err >&2; exit 3"])
+        #expect(failed.status == 3 && failed.output.contains("out") && failed.output.contains("err"))
+        let separate = try Subprocess.run("/bin/bash", ["-c", "echo err >&2; echo out"], mergeStandardError: false)
+        #expect(separate.output == "out\nerr\n")
+        let env = try Subprocess.run("/bin/bash", ["-c", "printf %s \"$SECRET\""], environment: ["SECRET": "s3"])
+        #expect(env.status == 0 && env.output == "s3")
+        // A program that leaves a detached child behind returns at once (pg_ctl start does).
+        let started = Date()
+        let daemon = try Subprocess.run("/bin/bash", ["-c", "(sleep 30 > /dev/null 2>&1 < /dev/null &); echo started"])
+        #expect(daemon.status == 0 && daemon.output == "started\n" && Date().timeIntervalSince(started) < 10)
+        let killed = try Subprocess.run("/bin/bash", ["-c", "kill -9 $$"])
+        #expect(killed.status == 137)
+        #expect(throws: Subprocess.Failure.self) { try Subprocess.run("/nonexistent/program", []) }
+    }
+}
