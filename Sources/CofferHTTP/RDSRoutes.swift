@@ -101,13 +101,8 @@ struct RDSRoutes {
     }
 
     static func parseTime(_ text: String, field: String) throws -> Int64 {
-        // 2018-08-06T12:41:14+0800 as documented, or with Z.
-        let formats = ["yyyy-MM-dd'T'HH:mm:ssZ", "yyyy-MM-dd'T'HH:mm:ssXXX"]
-        for f in formats {
-            let formatter = DateFormatter()
-            formatter.locale = Locale(identifier: "en_US_POSIX")
-            formatter.dateFormat = f
-            if let d = formatter.date(from: text) { return Int64((d.timeIntervalSince1970 * 1000).rounded(.down)) }
+        for format in UTCTimeFormat.rdsQueryForms {
+            if let d = format.date(text) { return Int64((d.timeIntervalSince1970 * 1000).rounded(.down)) }
         }
         throw APIError.validation("\(field) must be a time like 2026-01-31T12:00:00+0000")
     }

@@ -54,6 +54,9 @@ public final class UTCTimeFormat: @unchecked Sendable {
         return String(decoding: out, as: UTF8.self)
     }
 
+    /// RDS list filters: 2018-08-06T12:41:14+0800 as documented, or with Z / +08:00.
+    public static let rdsQueryForms = ["yyyy-MM-dd'T'HH:mm:ssZ", "yyyy-MM-dd'T'HH:mm:ssXXX"].map(UTCTimeFormat.init)
+
     /// Accepted for time filters in queries.
     public static let queryForms = ["yyyy-MM-dd'T'HH:mm:ss'Z'", "yyyy-MM-dd'T'HH:mm:ss", "yyyy-MM-dd'T'HH:mm:ss.SSSSSS", "yyyy-MM-dd"].map(UTCTimeFormat.init)
 }

@@ -53,6 +53,7 @@ final class ServedCoffer {
     let process = Process()
     let log = Pipe()
     let logData = LockedData()
+    let logEnded = DispatchSemaphore(value: 0)
     var resourceRoot: String { temp.path + "/resources" }
     var endpoint: String { "http://127.0.0.1:\(port)" }
     var credentialsPath: String { temp.path + "/data/admin-credentials.json" }
@@ -64,15 +65,25 @@ final class ServedCoffer {
         process.standardOutput = log
         process.standardError = log
         process.standardInput = FileHandle.nullDevice
-        let logData = self.logData
-        log.fileHandleForReading.readabilityHandler = { logData.append($0.availableData) }
+        // A thread reads the log until the server exits (EOF). Not readabilityHandler:
+        // its dispatch source can outlive the descriptor, which libdispatch does not survive.
+        let (logData, logEnded) = (self.logData, self.logEnded)
+        let reader = log.fileHandleForReading
         try process.run()
+        try? log.fileHandleForWriting.close()
+        Thread.detachNewThread {
+            while true {
+                let chunk = reader.availableData
+                if chunk.isEmpty { break }
+                logData.append(chunk)
+            }
+            logEnded.signal()
+        }
         // Bootstrap writes the credentials once the catalog is ready.
         for _ in 0..<200 where !FileManager.default.fileExists(atPath: credentialsPath) { usleep(50_000) }
     }
 
     deinit {
-        log.fileHandleForReading.readabilityHandler = nil
         if process.isRunning { kill(process.processIdentifier, SIGKILL); process.waitUntilExit() }
     }
 }
@@ -151,7 +162,7 @@ final class ServedCoffer {
         for _ in 0..<100 where server.isRunning { usleep(100_000) }
         #expect(!server.isRunning, "server did not stop on SIGTERM")
         if !server.isRunning { #expect(server.terminationStatus == 0) }
-        served.log.fileHandleForReading.readabilityHandler = nil
+        _ = served.logEnded.wait(timeout: .now() + 10)
         // Secrets never reach the log; request ids do.
         let text = logData.text
         for key in ["password", "secret_key"] {
