@@ -150,6 +150,12 @@ public final class Catalog: @unchecked Sendable {
             // A database instance's engine, sealed connection URL, version seen at the last backup, and RDS backup policy (JSON).
             "CREATE TABLE database_instances (resource_id TEXT PRIMARY KEY REFERENCES resources(id) ON DELETE CASCADE, engine TEXT NOT NULL, connection_sealed TEXT NOT NULL, version TEXT NOT NULL, policy TEXT NOT NULL)",
         ]),
+        (9, [
+            // Covering the common listings (by resource, by vault, by project) so their COUNT reads only the index.
+            "CREATE INDEX backups_list_resource ON backups (resource_id, project_id, parent_id, resource_type, created_at)",
+            "CREATE INDEX backups_list_vault ON backups (vault_id, project_id, parent_id, resource_type, created_at)",
+            "CREATE INDEX backups_list_project ON backups (project_id, parent_id, resource_type, created_at)",
+        ]),
     ]
 
     func migrate() async throws {
