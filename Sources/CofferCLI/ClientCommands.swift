@@ -79,16 +79,27 @@ struct ResourceCommand: AsyncParsableCommand {
 
     struct Add: AsyncParsableCommand {
         @OptionGroup var options: ClientOptions
-        @Option(help: "volume, server or turbo (directory).") var type: String
+        @Option(help: "volume, server, turbo (directory) or rds (PostgreSQL instance).") var type: String
         @Option var name: String
         @Option(help: "Disk image, block device or directory.") var path: String?
         @Option(help: "A server disk: NAME=PATH, with :bootable appended for the system disk (repeatable).") var disk: [String] = []
+        @Option(help: "rds: postgresql://user:password@host:port/db (better: env COFFER_DB_CONNECTION, which keeps the password out of the process list).")
+        var connection: String?
+        @Option(help: "rds: the instance's data directory (needed to restore in place).") var dataDir: String?
 
         func run() async throws {
-            let types = ["volume": "OS::Cinder::Volume", "server": "OS::Nova::Server", "turbo": "OS::Sfs::Turbo"]
-            guard let apiType = types[type] else { throw ValidationError("--type must be volume, server or turbo") }
+            let types = ["volume": "OS::Cinder::Volume", "server": "OS::Nova::Server", "turbo": "OS::Sfs::Turbo", "rds": "rds"]
+            guard let apiType = types[type] else { throw ValidationError("--type must be volume, server, turbo or rds") }
             var resource: [String: Any] = ["type": apiType, "name": name]
             if let path { resource["path"] = path }
+            if type == "rds" {
+                guard let url = connection ?? ProcessInfo.processInfo.environment["COFFER_DB_CONNECTION"] else {
+                    throw ValidationError("--type rds needs --connection or COFFER_DB_CONNECTION")
+                }
+                resource["engine"] = "PostgreSQL"
+                resource["connection"] = url
+                if let dataDir { resource["data_dir"] = dataDir }
+            }
             if !disk.isEmpty {
                 resource["disks"] = try disk.map { spec -> [String: Any] in
                     guard let eq = spec.firstIndex(of: "=") else { throw ValidationError("--disk must be NAME=PATH[:bootable]") }

@@ -149,8 +149,10 @@ final class ServedCoffer {
         let refused = try coffer(["resource", "add", "--type", "turbo", "--name", "x", "--path", "/etc"], env: clientEnv)
         #expect(refused.status != 0 && refused.stderr.contains("resource root"))
         // The CLI's rds verbs: a backup, then a restore into a new data directory.
-        let instance = try cli(["resource", "list"])["resources"] as? [[String: Any]] ?? []
-        let instanceID = instance.first { $0["type"] as? String == "OS::RDS::Instance" }?["id"] as? String ?? ""
+        let registered = try coffer(["resource", "add", "--type", "rds", "--name", "cli-pg", "--json"], env: clientEnv.merging(["COFFER_DB_CONNECTION": pgURL]) { $1 })
+        #expect(registered.status == 0 && !registered.stdout.contains("coffer-secret"), "\(registered.stderr)")
+        let instanceID = ((try? JSONSerialization.jsonObject(with: Data(registered.stdout.utf8))) as? [String: Any]).flatMap { $0["resource"] as? [String: Any] }?["id"] as? String ?? ""
+        #expect(instanceID.hasSuffix("in03"))
         let rdsBackup = try cli(["rds", "backup", instanceID, "--name", "cli-backup", "--wait"])["backup"] as? [String: Any] ?? [:]
         #expect(rdsBackup["status"] as? String == "COMPLETED", "\(rdsBackup)")
         let restoredDir = resourceRoot + "/pg-from-cli"
