@@ -419,9 +419,13 @@ public struct BackupStore: Sendable {
         return q.orderBy("id")
     }
 
-    public func listBackups(project: String?, filter: BackupFilter, sort: [(String, Bool)], offset: Int, limit: Int) async throws -> (items: [BackupRow], total: Int) {
-        let total = try await filtered(sql.select().column(SQLFunction("COUNT", args: SQLLiteral.all), as: "n").from("backups"), project: project, filter)
+    public func countBackups(project: String?, filter: BackupFilter) async throws -> Int {
+        try await filtered(sql.select().column(SQLFunction("COUNT", args: SQLLiteral.all), as: "n").from("backups"), project: project, filter)
             .first()?.decode(column: "n", as: Int.self) ?? 0
+    }
+
+    public func listBackups(project: String?, filter: BackupFilter, sort: [(String, Bool)], offset: Int, limit: Int) async throws -> (items: [BackupRow], total: Int) {
+        let total = try await countBackups(project: project, filter: filter)
         let items = try await ordered(filtered(sql.select().column("*").from("backups"), project: project, filter), sort)
             .offset(offset).limit(limit).all(decoding: BackupRow.self)
         return (items, total)

@@ -239,10 +239,10 @@ struct BackupBody: JSONWritable {
             o.field("resource_type", b.resourceType); o.field("resource_size", (b.resourceSize + (1 << 30) - 1) >> 30); o.field("resource_az", b.resourceAz)
             time("created_at", b.createdAt); time("updated_at", b.updatedAt); time("protected_at", b.protectedAt); time("expired_at", b.expiredAt)
             o.field("parent_id", b.parentId); o.field("incremental", b.incremental); o.field("version", 3); o.field("enterprise_project_id", "0")
-            o.array("replication_records", [BackupRow]()) { _, _ in }
+            o.emptyArray("replication_records")
             o.object("extend_info") { e in
                 e.field("auto_trigger", b.autoTrigger); e.field("bootable", b.bootable); e.field("snapshot_id", b.snapshotId ?? ""); e.field("support_lld", false)
-                e.field("supported_restore_mode", "backup"); e.array("os_images_data", [BackupRow]()) { _, _ in }
+                e.field("supported_restore_mode", "backup"); e.emptyArray("os_images_data")
                 e.field("contain_system_disk", containsSystemDisk); e.field("encrypted", true); e.field("system_disk", b.bootable); e.field("is_multi_az", false)
             }
             o.array("children", children) { a, child in a.element(BackupBody(row: child, children: [])) }

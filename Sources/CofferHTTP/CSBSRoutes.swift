@@ -16,9 +16,7 @@ struct CSBSRoutes {
 
     func register(on router: Router<CofferContext>, routes: RouteTable) {
         func add(_ method: HTTPRequest.Method, _ path: RouterPath, _ handler: @escaping @Sendable (Request, CofferContext) async throws -> Response) {
-            routes.on(router, method, path) { request, context in
-                do { return try await handler(request, context) } catch { throw CSBSRoutes.translate(error) }
-            }
+            routes.on(router, method, path, family: .csbs, handler)
         }
         add(.post, "/v1/:project_id/providers/:provider_id/resources/:resource_id/action", resourceAction)
         add(.post, "/v1/:project_id/providers/:provider_id/resources/action", checkAction)
@@ -28,26 +26,6 @@ struct CSBSRoutes {
         add(.delete, "/v1/:project_id/providers/:provider_id/checkpoints/:checkpoint_id", deleteCheckpoint)
         add(.post, "/v1/:project_id/restores", restore)
         add(.get, "/v1/:project_id/quotas", quotas)
-    }
-
-    /// The shared services speak BackupService codes; CSBS clients expect CSBS ones.
-    static func translate(_ error: Error) -> Error {
-        func csbs(_ status: HTTPResponse.Status, _ code: String, _ message: String) -> APIError { APIError(status: status, code: code, message: message) }
-        switch error {
-        case let e as ServiceError where !e.apiCode.hasPrefix("BackupService."): return e
-        case let e as ServiceError:
-            switch e.apiCode {
-            case "BackupService.9900": return csbs(.badRequest, "CSBS.1000", e.description)
-            case "BackupService.6200": return csbs(.notFound, "CSBS.3001", e.description)
-            case "BackupService.6302": return csbs(.notFound, "CSBS.6000", e.description)
-            case "BackupService.6114": return csbs(.badRequest, "CSBS.9006", e.description)
-            case "BackupService.2005", "BackupService.2010", "BackupService.6201", "BackupService.6202", "BackupService.0001", "BackupService.0002":
-                return csbs(.badRequest, "CSBS.2003", e.description)
-            default: return APIError(ServiceError(e.code, "CSBS.9999", e.description))
-            }
-        case let e as APIError where e.code == "BackupService.9900": return csbs(e.status, "CSBS.1000", e.message)
-        default: return error
-        }
     }
 
     // MARK: bodies
@@ -199,8 +177,7 @@ struct CSBSRoutes {
     @Sendable func countItems(_ request: Request, _ context: CofferContext) async throws -> Response {
         let caller = try context.caller()
         let (project, filter) = try filter(Query(request), caller: caller)
-        let (_, total) = try await backups.store.listBackups(project: project, filter: filter, sort: [], offset: 0, limit: 0)
-        return JSONBody.response(["count": total])
+        return JSONBody.response(["count": try await backups.store.countBackups(project: project, filter: filter)])
     }
 
     @Sendable func showItem(_ request: Request, _ context: CofferContext) async throws -> Response {
@@ -239,7 +216,7 @@ struct CSBSRoutes {
 
     @Sendable func quotas(_ request: Request, _ context: CofferContext) async throws -> Response {
         let caller = try context.caller()
-        let (_, count) = try await backups.store.listBackups(project: caller.projectID, filter: BackupFilter(), sort: [], offset: 0, limit: 0)
+        let count = try await backups.store.countBackups(project: caller.projectID, filter: BackupFilter())
         let (sizeGB, usedBytes) = try await vaults.summary(project: caller.projectID)
         // Coffer limits capacity (vault sizes), not the number of backups: -1 is unlimited.
         return JSONBody.response(["quotas": ["resources": [
@@ -273,7 +250,7 @@ struct CheckpointItemBody: JSONWritable {
                 d.field("imagetype", "private"); d.field("ram", 0); d.field("vcpus", 0); d.field("eip", ""); d.field("private_ip", "")
             }
             o.field("tags", any: tags)
-            o.array("replication_records", [BackupRow]()) { _, _ in }
+            o.emptyArray("replication_records")
             o.object("extend_info") { e in
                 e.field("auto_trigger", b.autoTrigger); e.field("average_speed", 0); e.field("copy_from", ""); e.field("copy_status", "na")
                 e.object("fail_code") { f in
@@ -294,7 +271,7 @@ struct CheckpointItemBody: JSONWritable {
                     }
                 }
                 e.field("finished_at", b.protectedAt.map { UTCTimeFormat.cbrString(epochMilliseconds: $0) } ?? "")
-                e.field("supported_restore_mode", "backup"); e.array("os_images_data", [BackupRow]()) { _, _ in }
+                e.field("supported_restore_mode", "backup"); e.emptyArray("os_images_data")
                 e.field("support_lld", false); e.field("taskid", log?.id ?? ""); e.field("hypervisor_type", "QEMU")
             }
         }

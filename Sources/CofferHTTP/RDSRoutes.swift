@@ -18,28 +18,13 @@ struct RDSRoutes {
 
     func register(on router: Router<CofferContext>, routes: RouteTable) {
         func add(_ method: HTTPRequest.Method, _ path: RouterPath, _ handler: @escaping @Sendable (Request, CofferContext) async throws -> Response) {
-            routes.on(router, method, path) { request, context in try await RDSRoutes.translating { try await handler(request, context) } }
+            routes.on(router, method, path, family: .rds, handler)
         }
         add(.post, "/v3/:project_id/backups", createBackup)
         add(.get, "/v3/:project_id/instances/:instance_id/backups/policy", showPolicy)
         add(.put, "/v3/:project_id/instances/:instance_id/backups/policy", setPolicy)
         add(.post, "/v3/:project_id/instances/recovery", recover)
         add(.get, "/v3/:project_id/jobs", job)
-    }
-
-    /// Shared-service codes as RDS clients expect them.
-    static func translating(_ body: () async throws -> Response) async throws -> Response {
-        do { return try await body() } catch {
-            func dbs(_ status: HTTPResponse.Status, _ code: String, _ message: String) -> APIError { APIError(status: status, code: code, message: message) }
-            switch error {
-            case let e as ServiceError where e.apiCode.hasPrefix("DBS."): throw APIError(status: e.code == .conflict ? .conflict : APIError(e).status, code: e.apiCode, message: e.description)
-            case let e as ServiceError where e.apiCode == "BackupService.9900": throw dbs(.badRequest, "DBS.200001", e.description)
-            case let e as ServiceError where e.apiCode == "BackupService.6200": throw dbs(.notFound, "DBS.201010", e.description)
-            case let e as ServiceError where e.apiCode.hasPrefix("BackupService."): throw dbs(e.code == .notFound ? .notFound : .badRequest, "DBS.200001", e.description)
-            case let e as APIError where e.code == "BackupService.9900": throw dbs(e.status, "DBS.200001", e.message)
-            default: throw error
-            }
-        }
     }
 
     static let statuses = ["protecting": "BUILDING", "waiting_protect": "BUILDING", "available": "COMPLETED", "error": "FAILED", "deleting": "DELETING",
@@ -72,7 +57,7 @@ struct RDSRoutes {
 
     /// §5.2 list: instance_id (required), backup_id, backup_type, begin_time and end_time together, offset/limit (1-100, default 100).
     func list(_ request: Request, _ context: CofferContext) async throws -> Response {
-        try await RDSRoutes.translating {
+        try await ErrorFamily.rds.translating {
             let caller = try context.caller()
             let q = Query(request)
             guard let instanceID = q["instance_id"], !instanceID.isEmpty else { throw APIError.validation("instance_id is required") }
@@ -108,7 +93,7 @@ struct RDSRoutes {
     }
 
     func delete(_ request: Request, _ context: CofferContext, id: String) async throws -> Response {
-        try await RDSRoutes.translating {
+        try await ErrorFamily.rds.translating {
             try await databases.delete(caller: try context.caller(), id: id)
             return Response(status: .ok)
         }

@@ -166,8 +166,7 @@ public final class DatabaseService: @unchecked Sendable {
 
     /// Seed 003: 4 to 64 characters, a letter first, then letters, digits, `_` and `-`.
     public static func validateBackupName(_ name: String) throws {
-        let allowed = Set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-")
-        guard (4...64).contains(name.count), let first = name.first, first.isASCII, first.isLetter, name.allSatisfy(allowed.contains) else {
+        guard (4...64).contains(name.count), let first = name.first, first.isASCII, first.isLetter, name.allSatisfy(ResourceService.wordCharacters.contains) else {
             throw invalid("name must be 4 to 64 characters: a letter, then letters, digits, _ or -")
         }
     }

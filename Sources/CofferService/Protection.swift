@@ -44,12 +44,11 @@ public final class ProtectionService: @unchecked Sendable {
         guard id == providerID else { throw error(.badRequest, "CSBS.9001", "provider invalid: provider_id must be \(providerID)") }
     }
 
-    static let nameCharacters = Set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-")
 
     /// Seed 001's rules for backup_name, description and tags.
     public static func validate(_ input: ProtectInput) throws {
         if let name = input.name {
-            guard (1...255).contains(name.count), name.allSatisfy(nameCharacters.contains) else {
+            guard (1...255).contains(name.count), name.allSatisfy(ResourceService.wordCharacters.contains) else {
                 throw invalid("protect.backup_name must be 1 to 255 letters, digits, _ or -")
             }
         }
@@ -59,10 +58,10 @@ public final class ProtectionService: @unchecked Sendable {
         guard input.tags.count <= 10 else { throw invalid("protect.tags holds at most 10 tags") }
         var keys = Set<String>()
         for (i, tag) in input.tags.enumerated() {
-            guard (1...36).contains(tag.key.count), tag.key.allSatisfy(nameCharacters.contains) else {
+            guard (1...36).contains(tag.key.count), tag.key.allSatisfy(ResourceService.wordCharacters.contains) else {
                 throw invalid("protect.tags[\(i)].key must be 1 to 36 letters, digits, _ or -")
             }
-            guard tag.value.count <= 43, tag.value.allSatisfy(nameCharacters.contains) else {
+            guard tag.value.count <= 43, tag.value.allSatisfy(ResourceService.wordCharacters.contains) else {
                 throw invalid("protect.tags[\(i)].value must be at most 43 letters, digits, _ or -")
             }
             guard keys.insert(tag.key).inserted else { throw invalid("protect.tags[\(i)].key \(tag.key) is repeated") }

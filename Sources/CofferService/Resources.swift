@@ -127,6 +127,9 @@ public final class ResourceService: @unchecked Sendable {
         return end >= 0 ? Int64(end) : nil
     }
 
+    /// `[A-Za-z0-9_-]`: CSBS backup names and tags, RDS backup names.
+    static let wordCharacters = Set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-")
+
     static func validateName(_ name: String, field: String) throws {
         guard !name.isEmpty, name.count <= 255 else { throw ServiceError.validation("\(field) must be 1 to 255 characters") }
         guard !name.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) else {

@@ -153,6 +153,12 @@ public struct JSONOutput {
         needsComma = true
     }
 
+    public mutating func emptyArray(_ name: String) {
+        key(name)
+        separate()
+        bytes.append(contentsOf: "[]".utf8)
+    }
+
     public mutating func field(_ name: String, _ value: String) {
         key(name)
         separate()
