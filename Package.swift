@@ -71,7 +71,7 @@ let package = Package(
         .testTarget(name: "CofferBlobStoreTests", dependencies: ["CofferBlobStore"], swiftSettings: swift5),
         .testTarget(name: "CofferRepositoryTests", dependencies: ["CofferRepository"], swiftSettings: swift5),
         .testTarget(name: "CofferEngineTests", dependencies: ["CofferEngine"], swiftSettings: swift5),
-        .testTarget(name: "CofferServiceTests", dependencies: ["CofferService", "CofferCatalog"], swiftSettings: swift5),
+        .testTarget(name: "CofferServiceTests", dependencies: ["CofferService", "CofferCatalog", "CofferSystem", .product(name: "SQLKit", package: "sql-kit")], swiftSettings: swift5),
         .testTarget(name: "CofferHTTPTests", dependencies: [
             "CofferHTTP", "CofferService", "CofferCatalog", "CofferEngine", "CofferRepository", "CofferCrypto", "CofferSystem",
             .product(name: "HummingbirdTesting", package: "hummingbird"),

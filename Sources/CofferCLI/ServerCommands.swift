@@ -13,7 +13,8 @@ struct ServerOptions: ParsableArguments {
     @Option(help: "Listen address HOST:PORT (env COFFER_LISTEN; default 127.0.0.1:8088).") var listen: String?
     @Option(help: "Catalog URL (env COFFER_CATALOG; default sqlite://DATA_DIR/catalog.sqlite).") var catalog: String?
     @Option(help: "A directory under which resources may be registered (repeatable; env COFFER_RESOURCE_ROOTS, ':'-separated).") var resourceRoot: [String] = []
-    @Option(help: "JSON config file with keys data_dir, listen, catalog, resource_roots.") var config: String?
+    @Option(help: "Master key file (env COFFER_MASTER_KEY_FILE; default DATA_DIR/master.key); created once, never overwritten.") var masterKeyFile: String?
+    @Option(help: "JSON config file with keys data_dir, listen, catalog, resource_roots, master_key_file.") var config: String?
 
     func resolve() throws -> ServerConfiguration {
         let env = ProcessInfo.processInfo.environment
@@ -21,7 +22,7 @@ struct ServerOptions: ParsableArguments {
         if let config {
             guard let data = FileManager.default.contents(atPath: config) else { throw CLIError("cannot read config file \(config)") }
             guard let object = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] else { throw CLIError("config file \(config) is not a JSON object") }
-            let known: Set<String> = ["data_dir", "listen", "catalog", "resource_roots"]
+            let known: Set<String> = ["data_dir", "listen", "catalog", "resource_roots", "master_key_file"]
             if let unknown = object.keys.first(where: { !known.contains($0) }) { throw CLIError("config file \(config): unknown key \(unknown)") }
             file = object
         }
@@ -41,7 +42,12 @@ struct ServerOptions: ParsableArguments {
             guard let list = r as? [String] else { throw CLIError("config file: resource_roots must be an array of strings") }
             roots = list
         }
-        return ServerConfiguration(dataDirectory: dir, host: host, port: port, catalogURL: try catalog ?? env["COFFER_CATALOG"] ?? fileString("catalog"), resourceRoots: roots)
+        var configuration = ServerConfiguration(dataDirectory: dir, host: host, port: port, catalogURL: try catalog ?? env["COFFER_CATALOG"] ?? fileString("catalog"),
+                                                resourceRoots: roots)
+        if let keyFile = try masterKeyFile ?? env["COFFER_MASTER_KEY_FILE"] ?? fileString("master_key_file") {
+            configuration.masterKeyFile = URL(fileURLWithPath: keyFile).standardizedFileURL.path
+        }
+        return configuration
     }
 }
 
@@ -57,14 +63,10 @@ struct Serve: AsyncParsableCommand {
         logger.logLevel = ProcessInfo.processInfo.environment["COFFER_LOG_LEVEL"].flatMap(Logger.Level.init(rawValue:)) ?? .info
         let (services, created) = try await CofferServices.open(configuration, logger: logger)
         if let created {
-            // Shown once; also kept (0600) in the data directory.
+            // Secrets go to the 0600 file only: stdout is often a journal or a terminal log.
             stdoutNow("""
-            Created the admin project. Credentials (also in \(configuration.dataDirectory)/admin-credentials.json):
-              project_id: \(created.project_id)
-              user_name:  \(created.user_name)
-              password:   \(created.password)
-              access_key: \(created.access_key)
-              secret_key: \(created.secret_key)
+            Created the admin project \(created.project_id) (user \(created.user_name)).
+            Its password and access key are in \(configuration.dataDirectory)/admin-credentials.json (mode 0600).
 
             """)
         }

@@ -204,10 +204,13 @@ public struct OperationLogRow: Codable, Sendable, Equatable {
     public var startedAt: Int64?
     public var endedAt: Int64?
     public var updatedAt: Int64
+    /// What a restore deliberately left out, as a JSON array of lines (nil: nothing).
+    public var skipped: String? = nil
 
     /// Column names spelled out: a key strategy converts every key of every row.
     enum CodingKeys: String, CodingKey {
         case id
+        case skipped
         case projectId = "project_id"
         case operationType = "operation_type"
         case status
@@ -297,6 +300,12 @@ public struct BackupStore: Sendable {
     /// A checkpoint with its backups, their operation logs and jobs, all at once.
     public func createCheckpoint(_ checkpoint: CheckpointRow, backups: [BackupRow], logs: [OperationLogRow], jobs: [JobRow]) async throws {
         try await catalog.transaction { db in
+            // Checked again inside the transaction: two checkpoints racing for one resource cannot both start.
+            for b in backups where b.parentId == nil {
+                if try await hasActiveBackup(resource: b.resourceId, on: db) {
+                    throw CatalogError(.conflict, "resource \(b.resourceId) is already being backed up")
+                }
+            }
             try await insert(checkpoint, into: "checkpoints", on: db)
             for b in backups { try await insert(b, into: "backups", on: db) }
             for l in logs { try await insert(l, into: "operation_logs", on: db) }
@@ -316,9 +325,9 @@ public struct BackupStore: Sendable {
             .first(decoding: BackupRow.self)
     }
 
-    /// For workers, which act for whichever project queued the job.
-    public func backup(id: String) async throws -> BackupRow? {
-        try await sql.select().column("*").from("backups").where("id", .equal, SQLBind(id)).first(decoding: BackupRow.self)
+    /// For workers, which act for whichever project queued the job; `db` inside a transaction.
+    public func backup(id: String, on db: (any SQLDatabase)? = nil) async throws -> BackupRow? {
+        try await (db ?? sql).select().column("*").from("backups").where("id", .equal, SQLBind(id)).first(decoding: BackupRow.self)
     }
 
     public func children(of parent: String) async throws -> [BackupRow] {
@@ -364,9 +373,9 @@ public struct BackupStore: Sendable {
     }
 
     /// Whether a restore onto one of these resources is queued or running.
-    public func restoreActive(resources: [String]) async throws -> Bool {
+    public func restoreActive(resources: [String], on db: (any SQLDatabase)? = nil) async throws -> Bool {
         guard !resources.isEmpty else { return false }
-        return try await sql.select().column("id").from("operation_logs").where("operation_type", .equal, SQLBind("restore"))
+        return try await (db ?? sql).select().column("id").from("operation_logs").where("operation_type", .equal, SQLBind("restore"))
             .where("status", .in, SQLBind.group(["waiting", "running"])).where("resource_id", .in, SQLBind.group(resources)).first() != nil
     }
 
@@ -382,8 +391,8 @@ public struct BackupStore: Sendable {
     }
 
     /// Whether a resource has a backup still being made.
-    public func hasActiveBackup(resource: String) async throws -> Bool {
-        try await sql.select().column("id").from("backups").where("resource_id", .equal, SQLBind(resource))
+    public func hasActiveBackup(resource: String, on db: (any SQLDatabase)? = nil) async throws -> Bool {
+        try await (db ?? sql).select().column("id").from("backups").where("resource_id", .equal, SQLBind(resource))
             .where("status", .in, SQLBind.group(["protecting", "waiting_protect"])).first() != nil
     }
 

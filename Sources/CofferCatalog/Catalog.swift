@@ -22,15 +22,21 @@ public struct CatalogError: Error, CustomStringConvertible {
 /// boolean; times as epoch milliseconds), so the same code runs on SQLite
 /// and PostgreSQL. Backends are chosen here, by URL scheme.
 public final class Catalog: @unchecked Sendable {
+    /// Every statement outside a transaction goes through `gate`, so it never
+    /// runs inside another request's open transaction on the shared connection
+    /// (where that transaction's rollback would undo it).
     public let sql: any SQLDatabase
+    /// The connection itself: only for the body of a transaction, which holds the gate.
+    private let direct: any SQLDatabase
     private let connection: SQLiteConnection
     private let group: MultiThreadedEventLoopGroup
-    /// SQLite has one writer; transactions are serialized here so statements of
-    /// concurrent requests never interleave inside one.
-    private let writer = AsyncBudget(capacity: 1)
+    private let gate: AsyncBudget
 
     private init(sql: any SQLDatabase, connection: SQLiteConnection, group: MultiThreadedEventLoopGroup) {
-        self.sql = sql
+        let gate = AsyncBudget(capacity: 1)
+        self.gate = gate
+        self.direct = sql
+        self.sql = SerializedSQLDatabase(inner: sql, gate: gate)
         self.connection = connection
         self.group = group
     }
@@ -78,17 +84,21 @@ public final class Catalog: @unchecked Sendable {
     }
 
     /// Runs `body` in a transaction; rolls back if it throws.
+    /// Statements of this request run inside; everyone else's wait for the end.
     public func transaction<T>(_ body: (any SQLDatabase) async throws -> T) async throws -> T {
-        await writer.acquire(1)
-        defer { writer.release(1) }
-        try await sql.raw("BEGIN").run()
-        do {
-            let result = try await body(sql)
-            try await sql.raw("COMMIT").run()
-            return result
-        } catch {
-            try? await sql.raw("ROLLBACK").run()
-            throw error
+        if CatalogSession.inTransaction { return try await body(direct) }  // nested: already inside one
+        await gate.acquire(1)
+        defer { gate.release(1) }
+        return try await CatalogSession.$inTransaction.withValue(true) {
+            try await direct.raw("BEGIN IMMEDIATE").run()
+            do {
+                let result = try await body(direct)
+                try await direct.raw("COMMIT").run()
+                return result
+            } catch {
+                try? await direct.raw("ROLLBACK").run()
+                throw error
+            }
         }
     }
 
@@ -156,6 +166,16 @@ public final class Catalog: @unchecked Sendable {
             "CREATE INDEX backups_list_vault ON backups (vault_id, project_id, parent_id, resource_type, created_at)",
             "CREATE INDEX backups_list_project ON backups (project_id, parent_id, resource_type, created_at)",
         ]),
+        (10, [
+            // What a registered path was (st_dev/st_ino, st_rdev for devices): a path that later names something else is refused.
+            "ALTER TABLE resources ADD COLUMN device BIGINT",
+            "ALTER TABLE resources ADD COLUMN inode BIGINT",
+            // Operator's choice per resource: tenant restores may create device nodes and keep setuid/setgid bits.
+            "ALTER TABLE resources ADD COLUMN restore_special_files BOOLEAN NOT NULL DEFAULT FALSE",
+            "CREATE INDEX resources_path ON resources (path)",
+            // What a restore deliberately left out (device nodes, setuid bits): a JSON array of lines.
+            "ALTER TABLE operation_logs ADD COLUMN skipped TEXT",
+        ]),
     ]
 
     func migrate() async throws {
@@ -172,6 +192,38 @@ public final class Catalog: @unchecked Sendable {
                 throw CatalogError(.migration, "catalog migration \(version) failed: \(error)")
             }
         }
+    }
+}
+
+/// Marks the task that holds the catalog's gate inside a transaction: a
+/// statement it runs through `Catalog.sql` by mistake joins its own
+/// transaction instead of waiting for itself forever.
+enum CatalogSession {
+    @TaskLocal static var inTransaction = false
+}
+
+/// An `SQLDatabase` whose statements each wait for the gate (held by open transactions).
+struct SerializedSQLDatabase: SQLDatabase {
+    let inner: any SQLDatabase
+    let gate: AsyncBudget
+
+    var logger: Logger { inner.logger }
+    var eventLoop: any EventLoop { inner.eventLoop }
+    var version: (any SQLDatabaseReportedVersion)? { inner.version }
+    var dialect: any SQLDialect { inner.dialect }
+    var queryLogLevel: Logger.Level? { inner.queryLogLevel }
+
+    func execute(sql query: any SQLExpression, _ onRow: @escaping @Sendable (any SQLRow) -> ()) async throws {
+        if CatalogSession.inTransaction { return try await inner.execute(sql: query, onRow) }
+        await gate.acquire(1)
+        defer { gate.release(1) }
+        try await inner.execute(sql: query, onRow)
+    }
+
+    func execute(sql query: any SQLExpression, _ onRow: @escaping @Sendable (any SQLRow) -> ()) -> EventLoopFuture<Void> {
+        let promise = inner.eventLoop.makePromise(of: Void.self)
+        promise.completeWithTask { try await self.execute(sql: query, onRow) }
+        return promise.futureResult
     }
 }
 

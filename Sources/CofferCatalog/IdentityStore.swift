@@ -232,6 +232,10 @@ public struct IdentityStore: Sendable {
                            expiresAt: Date(epochMilliseconds: try row.decode(column: "expires_at", as: Int64.self)))
     }
 
+    public func deleteToken(id: String) async throws {
+        try await sql.delete(from: "tokens").where("id", .equal, SQLBind(id)).run()
+    }
+
     public func deleteExpiredTokens(now: Date) async throws {
         try await sql.delete(from: "tokens").where("expires_at", .lessThan, SQLBind(now.epochMilliseconds)).run()
     }

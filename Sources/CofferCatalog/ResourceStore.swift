@@ -16,9 +16,17 @@ public struct ResourceRecord: Sendable, Equatable {
     public var position: Int
     public var createdAt: Date
     public var updatedAt: Date
+    /// The file's identity when registered: st_dev and st_ino (st_rdev for a block device).
+    public var device: Int64?
+    public var inode: Int64?
+    /// Tenant restores into it may create device nodes and keep setuid/setgid bits.
+    public var restoreSpecialFiles = false
 
     public init(id: String, projectID: String, type: String, name: String, description: String, path: String?, parentID: String?,
-                bootable: Bool, position: Int, createdAt: Date, updatedAt: Date) {
+                bootable: Bool, position: Int, createdAt: Date, updatedAt: Date, device: Int64? = nil, inode: Int64? = nil, restoreSpecialFiles: Bool = false) {
+        self.device = device
+        self.inode = inode
+        self.restoreSpecialFiles = restoreSpecialFiles
         self.id = id
         self.projectID = projectID
         self.type = type
@@ -53,7 +61,8 @@ public struct ResourceStore: Sendable {
     public let catalog: Catalog
     public init(catalog: Catalog) { self.catalog = catalog }
 
-    static let columns = ["id", "project_id", "type", "name", "description", "path", "parent_id", "bootable", "position", "created_at", "updated_at"]
+    static let columns = ["id", "project_id", "type", "name", "description", "path", "parent_id", "bootable", "position", "created_at", "updated_at",
+                          "device", "inode", "restore_special_files"]
 
     func decode(_ row: any SQLRow) throws -> ResourceRecord {
         ResourceRecord(id: try row.decode(column: "id", as: String.self), projectID: try row.decode(column: "project_id", as: String.self),
@@ -62,16 +71,24 @@ public struct ResourceStore: Sendable {
                        parentID: try row.decode(column: "parent_id", as: String?.self), bootable: try row.decode(column: "bootable", as: Bool.self),
                        position: try row.decode(column: "position", as: Int.self),
                        createdAt: Date(epochMilliseconds: try row.decode(column: "created_at", as: Int64.self)),
-                       updatedAt: Date(epochMilliseconds: try row.decode(column: "updated_at", as: Int64.self)))
+                       updatedAt: Date(epochMilliseconds: try row.decode(column: "updated_at", as: Int64.self)),
+                       device: try row.decode(column: "device", as: Int64?.self), inode: try row.decode(column: "inode", as: Int64?.self),
+                       restoreSpecialFiles: try row.decode(column: "restore_special_files", as: Bool.self))
     }
 
-    /// Inserts a resource and its children in one transaction.
-    public func insert(_ records: [ResourceRecord]) async throws {
+    /// Inserts a resource and its children in one transaction, after `check`
+    /// has seen every resource with a path inside the same transaction (so two
+    /// registrations cannot both pass it).
+    public func insert(_ records: [ResourceRecord], check: ([ResourceRecord]) throws -> Void = { _ in }) async throws {
         try await catalog.transaction { db in
+            let existing = try await db.select().columns(ResourceStore.columns.map { SQLColumn($0) }).from("resources")
+                .where("path", .isNot, SQLLiteral.null).all().map(decode)
+            try check(existing)
             for r in records {
                 try await db.insert(into: "resources").columns(ResourceStore.columns)
                     .values(SQLBind(r.id), SQLBind(r.projectID), SQLBind(r.type), SQLBind(r.name), SQLBind(r.description), SQLBind(r.path),
-                            SQLBind(r.parentID), SQLBind(r.bootable), SQLBind(r.position), SQLBind(r.createdAt.epochMilliseconds), SQLBind(r.updatedAt.epochMilliseconds))
+                            SQLBind(r.parentID), SQLBind(r.bootable), SQLBind(r.position), SQLBind(r.createdAt.epochMilliseconds), SQLBind(r.updatedAt.epochMilliseconds),
+                            SQLBind(r.device), SQLBind(r.inode), SQLBind(r.restoreSpecialFiles))
                     .run()
             }
         }
@@ -113,6 +130,12 @@ public struct ResourceStore: Sendable {
 
     public func delete(project: String, id: String) async throws {
         try await catalog.sql.delete(from: "resources").where("project_id", .equal, SQLBind(project)).where("id", .equal, SQLBind(id)).run()
+    }
+
+    /// A project's resources of these types that have a path (restore targets are chosen among them).
+    public func withPaths(project: String, types: [String]) async throws -> [ResourceRecord] {
+        try await catalog.sql.select().columns(ResourceStore.columns.map { SQLColumn($0) }).from("resources")
+            .where("project_id", .equal, SQLBind(project)).where("type", .in, SQLBind.group(types)).where("path", .isNot, SQLLiteral.null).all().map(decode)
     }
 
     /// Registered resources (any project) using this exact path: one path, one owner.

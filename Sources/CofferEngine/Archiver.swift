@@ -11,6 +11,8 @@ public struct BackupOptions: Sendable {
     public enum Parent: Sendable { case none, auto, snapshot(Hash256) }
     public var parent: Parent = .auto
     public var tags: [String] = []
+    /// Stored in the snapshot (`Snapshot.labels`).
+    public var labels: [String: String]?
     public var hostname = ProcessInfo.processInfo.hostName
     /// Bytes read but not yet packed, at most (bounds memory whatever the source size).
     public var inFlightBytes = 8 << 20
@@ -539,7 +541,7 @@ final class BackupRun: @unchecked Sendable {
                             warnings: warnings, durationSeconds: options.now().timeIntervalSince(started))
         }
         let snapshot = Snapshot(time: started, hostname: options.hostname, username: NameCache().user(getuid()) ?? "\(getuid())",
-                                paths: paths, kind: kind, tree: tree, parent: parentID, tags: options.tags, summary: summary)
+                                paths: paths, kind: kind, tree: tree, parent: parentID, tags: options.tags, summary: summary, labels: options.labels)
         let id = try await repository.saveSnapshot(snapshot)
         return BackupResult(snapshotID: id, snapshot: snapshot)
     }

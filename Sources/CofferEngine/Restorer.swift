@@ -15,7 +15,82 @@ public struct RestoreOptions: Sendable {
     public var restoreOwnership = getuid() == 0
     public var concurrency = 12
     public var progress: (@Sendable (RestoreProgress) -> Void)?
+    /// Confinement: the target is reached from this directory without following
+    /// any symlink (`target` must lie inside it); missing directories on the way are created.
+    public var beneath: String?
+    /// A volume target must still be this file or device (refused otherwise).
+    public var expectedIdentity: FileIdentity?
+    /// Create device nodes and keep setuid/setgid bits. Tenant restores turn this
+    /// off; what was left out is listed in `RestoreResult.skipped`.
+    public var specialFiles = true
     public init() {}
+}
+
+/// What a path named when it was registered: st_dev and st_ino of a file, or
+/// st_rdev and st_ino of a block device (the device, not the node's file system).
+public struct FileIdentity: Codable, Sendable, Equatable, CustomStringConvertible {
+    public var device: UInt64
+    public var inode: UInt64
+    public init(device: UInt64, inode: UInt64) {
+        self.device = device
+        self.inode = inode
+    }
+
+    init(_ st: stat) {
+        let isDevice = (st.st_mode & S_IFMT) == S_IFBLK || (st.st_mode & S_IFMT) == S_IFCHR
+        self.init(device: UInt64(isDevice ? st.st_rdev : st.st_dev), inode: UInt64(st.st_ino))
+    }
+
+    /// The identity of what `path` names itself (a symlink is not followed).
+    public static func of(path: String) -> FileIdentity? {
+        var st = stat()
+        guard lstat(path, &st) == 0 else { return nil }
+        return FileIdentity(st)
+    }
+
+    public static func of(fd: Int32) -> FileIdentity? {
+        var st = stat()
+        guard fstat(fd, &st) == 0 else { return nil }
+        return FileIdentity(st)
+    }
+
+    public var description: String { "device \(device) inode \(inode)" }
+}
+
+/// Opens `relative` below the directory `base` one component at a time with
+/// O_NOFOLLOW, creating missing directories (0700) when `create`: a symlink
+/// anywhere on the way, even one swapped in after a check, is refused.
+public func openDirectoryBeneath(_ base: String, _ relative: [String], create: Bool) throws -> Int32 {
+    var fd = open(base, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+    if fd < 0 { throw EngineError(.target, "cannot open \(base): \(errnoText())") }
+    var walked = base
+    for c in relative {
+        guard Node.isSafeName(c) else { close(fd); throw EngineError(.target, "refusing path component \(c.debugDescription) below \(base)") }
+        walked += "/" + c
+        if create && mkdirat(fd, c, 0o700) != 0 && errno != EEXIST {
+            let reason = errnoText(); close(fd)
+            throw EngineError(.target, "cannot create \(walked): \(reason)")
+        }
+        let next = openat(fd, c, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+        let failure = errno
+        close(fd)
+        if next < 0 {
+            if failure == ELOOP || failure == ENOTDIR {
+                throw EngineError(.target, "\(walked) is a symbolic link or not a directory; a restore never follows one")
+            }
+            throw EngineError(.target, "cannot open \(walked): \(errnoText(failure))")
+        }
+        fd = next
+    }
+    return fd
+}
+
+/// `path` as components below `base`, or nil when it is not inside it.
+public func componentsBelow(_ base: String, _ path: String) -> [String]? {
+    let b = base.split(separator: "/").map(String.init)
+    let p = path.split(separator: "/").map(String.init)
+    guard p.count >= b.count, Array(p.prefix(b.count)) == b else { return nil }
+    return Array(p.dropFirst(b.count))
 }
 
 public struct RestoreProgress: Sendable {
@@ -30,6 +105,8 @@ public struct RestoreResult: Sendable {
     public var bytesSkipped: Int64 = 0
     /// Everything that could not be restored, each naming the path and why.
     public var errors: [String] = []
+    /// What was deliberately not restored as stored (device nodes, setuid/setgid bits).
+    public var skipped: [String] = []
 }
 
 /// Restores a snapshot (or part of it) into a target directory, or a volume
@@ -72,6 +149,7 @@ final class RestoreRun: @unchecked Sendable {
 
     var result: RestoreResult { lock.withLock { resultStore } }
     func error(_ message: String) { lock.withLock { resultStore.errors.append(message) } }
+    func skip(_ message: String) { lock.withLock { resultStore.skipped.append(message) } }
 
     // MARK: directory-relative file system access
 
@@ -114,9 +192,14 @@ final class RestoreRun: @unchecked Sendable {
         unlinkat(dirfd, name, AT_REMOVEDIR)
     }
 
-    func applyMetadata(fd: Int32, node: Node) {
+    func applyMetadata(fd: Int32, node: Node, path: String) {
         if options.restoreOwnership { _ = fchown(fd, node.uid, node.gid) }
-        _ = fchmod(fd, mode_t(node.mode & 0o7777))
+        var mode = node.mode & 0o7777
+        if !options.specialFiles && mode & 0o6000 != 0 {
+            mode &= ~0o6000
+            skip("\(path): setuid/setgid bits removed")
+        }
+        _ = fchmod(fd, mode_t(mode))
         setTimes(fd: fd, dirfd: nil, name: nil, node: node)
     }
 
@@ -144,9 +227,15 @@ final class RestoreRun: @unchecked Sendable {
                 }
             }
         }
-        try FileManager.default.createDirectory(atPath: target, withIntermediateDirectories: true)
-        let root = open(target, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-        if root < 0 { throw EngineError(.target, "cannot open target \(target): \(errnoText())") }
+        let root: Int32
+        if let base = options.beneath {
+            guard let relative = componentsBelow(base, target) else { throw EngineError(.target, "\(target) is not inside \(base)") }
+            root = try openDirectoryBeneath(base, relative, create: true)
+        } else {
+            try FileManager.default.createDirectory(atPath: target, withIntermediateDirectories: true)
+            root = open(target, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+            if root < 0 { throw EngineError(.target, "cannot open target \(target): \(errnoText())") }
+        }
         defer { close(root) }
 
         try await withThrowingTaskGroup(of: Void.self) { group in
@@ -164,7 +253,7 @@ final class RestoreRun: @unchecked Sendable {
             let parent = openDirectory(root, Array(components.dropLast()))
             guard parent >= 0 else { continue }
             let fd = openat(parent, components.last!, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
-            if fd >= 0 { applyMetadata(fd: fd, node: node); close(fd) }
+            if fd >= 0 { applyMetadata(fd: fd, node: node, path: display(components)); close(fd) }
             close(parent)
         }
     }
@@ -202,6 +291,8 @@ final class RestoreRun: @unchecked Sendable {
                 }
                 if options.restoreOwnership { _ = fchownat(dirfd, node.name, node.uid, node.gid, AT_SYMLINK_NOFOLLOW) }
                 setTimes(fd: nil, dirfd: dirfd, name: node.name, node: node)
+            case .charDevice where !options.specialFiles, .blockDevice where !options.specialFiles:
+                skip("\(display(path)): device node not created")
             case .fifo, .socket, .charDevice, .blockDevice:
                 clear(dirfd, node.name, keepDirectory: false)
                 let type: mode_t
@@ -303,7 +394,7 @@ final class RestoreRun: @unchecked Sendable {
     }
 
     func fileFinished(_ file: OpenFile) {
-        applyMetadata(fd: file.fd, node: file.node)
+        applyMetadata(fd: file.fd, node: file.node, path: file.path)
         close(file.fd)
         let progress: RestoreProgress = lock.withLock {
             resultStore.files += 1
@@ -323,12 +414,24 @@ final class RestoreRun: @unchecked Sendable {
         var st = stat()
         var path = target
         var isDevice = false
-        if stat(target, &st) == 0 {
-            if (st.st_mode & S_IFMT) == S_IFDIR { path = target + "/" + node.name }
+        let fd: Int32
+        if let expected = options.expectedIdentity {
+            // A registered volume: exactly that file or device, never through a symlink, never created.
+            fd = open(path, O_RDWR | O_NOFOLLOW | O_CLOEXEC)
+            if fd < 0 { throw EngineError(.target, "cannot open \(path): \(errnoText())") }
+            guard fstat(fd, &st) == 0, FileIdentity(st) == expected else {
+                close(fd)
+                throw EngineError(.target, "\(path) is no longer the file or device registered (\(expected)); refusing to write to it")
+            }
             isDevice = (st.st_mode & S_IFMT) == S_IFBLK
+        } else {
+            if stat(target, &st) == 0 {
+                if (st.st_mode & S_IFMT) == S_IFDIR { path = target + "/" + node.name }
+                isDevice = (st.st_mode & S_IFMT) == S_IFBLK
+            }
+            fd = isDevice ? open(path, O_WRONLY | O_CLOEXEC) : open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0o600)
+            if fd < 0 { throw EngineError(.target, "cannot open \(path): \(errnoText())") }
         }
-        let fd = isDevice ? open(path, O_WRONLY | O_CLOEXEC) : open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0o600)
-        if fd < 0 { throw EngineError(.target, "cannot open \(path): \(errnoText())") }
         if isDevice {
             let end = lseek(fd, 0, SEEK_END)
             guard end >= 0, UInt64(end) >= node.size else {

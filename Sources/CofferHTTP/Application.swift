@@ -19,6 +19,8 @@ public struct ServerConfiguration: Sendable {
     public var resourceRoots: [String]
     public var region: String
     public var tokenLifetime: TimeInterval
+    /// Where the master key lives (default DATA_DIR/master.key); may be outside the data directory.
+    public var masterKeyFile: String
 
     public init(dataDirectory: String = "./coffer-data", host: String = "127.0.0.1", port: Int = 8088, catalogURL: String? = nil,
                 resourceRoots: [String] = [], region: String = "coffer-local", tokenLifetime: TimeInterval = 86400) {
@@ -30,6 +32,7 @@ public struct ServerConfiguration: Sendable {
         self.resourceRoots = resourceRoots
         self.region = region
         self.tokenLifetime = tokenLifetime
+        self.masterKeyFile = dir + "/master.key"
     }
 
     /// `HOST:PORT`, e.g. `127.0.0.1:8088` or `[::1]:8088`.
@@ -60,7 +63,7 @@ public struct CofferServices: Sendable {
                             passwordCost: Int = 1 << 14) async throws -> (CofferServices, NewProjectCredentials?) {
         // The catalog holds password hashes and sealed secrets: the directory is the owner's alone.
         try FileManager.default.createDirectory(atPath: configuration.dataDirectory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
-        let key = try loadOrCreateMasterKey(at: configuration.dataDirectory + "/master.key")
+        let key = try loadOrCreateMasterKey(at: configuration.masterKeyFile)
         guard let secrets = SecretBox(keyBytes: key) else { throw ServiceError(.internalFailure, "BackupService.9910", "master key must be 32 bytes") }
         let catalog = try await Catalog.open(url: configuration.catalogURL, logger: logger)
         let identity = IdentityService(store: IdentityStore(catalog: catalog), secrets: secrets, clock: clock,
@@ -75,7 +78,7 @@ public struct CofferServices: Sendable {
             try writePrivateFile(path, data)
         }
         let resources = ResourceService(store: ResourceStore(catalog: catalog), identity: IdentityStore(catalog: catalog),
-                                        roots: configuration.resourceRoots, clock: clock, secrets: secrets)
+                                        roots: configuration.resourceRoots, clock: clock, secrets: secrets, dataDirectory: configuration.dataDirectory)
         let vaults = VaultService(store: VaultStore(catalog: catalog), resources: resources, resourceStore: ResourceStore(catalog: catalog),
                                   secrets: secrets, dataDirectory: configuration.dataDirectory, clock: clock)
         let backupStore = BackupStore(catalog: catalog)
@@ -87,14 +90,42 @@ public struct CofferServices: Sendable {
                                databases: databases, worker: worker, logger: logger), created)
     }
 
-    /// 32 random bytes in a 0600 file, made on first start.
+    /// 32 random bytes in a 0600 file, made on first start with O_EXCL and
+    /// never overwritten: any error reading an existing key stops the start
+    /// loudly (a new key would make every sealed secret and vault unreadable).
     static func loadOrCreateMasterKey(at path: String) throws -> [UInt8] {
-        if let data = FileManager.default.contents(atPath: path) {
-            guard data.count == 32 else { throw ServiceError(.internalFailure, "BackupService.9910", "\(path) must hold exactly 32 bytes") }
-            return [UInt8](data)
+        func failure(_ what: String) -> ServiceError {
+            ServiceError(.internalFailure, "BackupService.9910", "master key \(path): \(what): \(String(cString: strerror(errno)))")
         }
+        func read() throws -> [UInt8]? {
+            let fd = Glibc.open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)
+            if fd < 0 {
+                if errno == ENOENT { return nil }
+                throw failure("cannot open")
+            }
+            defer { close(fd) }
+            var buffer = [UInt8](repeating: 0, count: 33)
+            let n = Glibc.read(fd, &buffer, 33)
+            guard n >= 0 else { throw failure("cannot read") }
+            guard n == 32 else { throw ServiceError(.internalFailure, "BackupService.9910", "master key \(path) must hold exactly 32 bytes (it holds \(n)); refusing to start") }
+            return Array(buffer.prefix(32))
+        }
+        if let key = try read() { return key }
         let key = randomBytes(32)
-        try writePrivateFile(path, Data(key))
+        let fd = Glibc.open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
+        if fd < 0 {
+            // Another process made it first: use that one.
+            if errno == EEXIST, let key = try read() { return key }
+            throw failure("cannot create")
+        }
+        defer { close(fd) }
+        let written = key.withUnsafeBytes { Glibc.write(fd, $0.baseAddress, 32) }
+        guard written == 32, fsync(fd) == 0 else {
+            unlink(path)
+            throw failure("cannot write")
+        }
+        let directory = Glibc.open((path as NSString).deletingLastPathComponent, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        if directory >= 0 { fsync(directory); close(directory) }
         return key
     }
 

@@ -44,6 +44,9 @@ struct BackupRoutes {
         var extra: [String: Any] = ["common": ["progress": l.progress, "request_id": l.id, "task_id": l.id] as [String: Any],
                                     "backup": ["backup_id": l.backupId ?? "", "backup_name": "", "incremental": ""] as [String: Any],
                                     "resource": ["id": l.resourceId, "name": l.resourceName, "type": l.resourceType] as [String: Any]]
+        if let skipped = l.skipped, let lines = (try? JSONSerialization.jsonObject(with: Data(skipped.utf8))) as? [String] {
+            extra["restore"] = ["skipped": lines]
+        }
         if l.errorCode != nil { extra["common"] = ["progress": l.progress, "request_id": l.id, "task_id": l.id, "code": l.errorCode ?? "", "message": l.errorMsg ?? ""] }
         return ["id": l.id, "project_id": l.projectId, "operation_type": l.operationType, "status": l.status, "provider_id": l.providerId,
                 "vault_id": l.vaultId, "vault_name": l.vaultName, "checkpoint_id": l.checkpointId ?? "", "created_at": BackupRoutes.time(l.createdAt),
@@ -73,32 +76,9 @@ struct BackupRoutes {
         return JSONBody.response(["checkpoint": checkpointJSON(row, resources, skipped)])
     }
 
-    static let sortKeys = ["created_at", "updated_at", "name", "status", "protected_at", "id"]
-
-    static func parseSort(_ text: String?) throws -> [(String, Bool)] {
-        guard let text, !text.isEmpty else { return [("created_at", false)] }
-        guard text.count <= 255 else { throw APIError.validation("sort must be at most 255 characters") }
-        return try text.split(separator: ",").map { part in
-            let pieces = part.split(separator: ":")
-            let key = String(pieces[0])
-            guard sortKeys.contains(key), pieces.count <= 2 else { throw APIError.validation("sort key \(key) must be one of \(sortKeys.joined(separator: ", ")) with :asc or :desc") }
-            let direction = pieces.count == 2 ? String(pieces[1]) : "desc"
-            guard direction == "asc" || direction == "desc" else { throw APIError.validation("sort direction must be asc or desc") }
-            return (key, direction == "asc")
-        }
-    }
-
-    static func parseTime(_ text: String?, field: String) throws -> Int64? {
-        guard let text else { return nil }
-        for format in UTCTimeFormat.queryForms {
-            if let d = format.date(text) { return d.epochMilliseconds }
-        }
-        throw APIError.validation("\(field) must be a time like 2026-01-31T12:00:00Z")
-    }
-
     @Sendable func listBackups(_ request: Request, _ context: CofferContext) async throws -> Response {
         let caller = try context.caller()
-        let q = Query(request)
+        let q = try Query(request)
         if q["instance_id"] != nil { return try await rds.list(request, context) }
         let limit = try q.int("limit", range: 1...1000, default: 1000)
         var offset = try q.int("offset", range: 0...Int(Int32.max), default: 0)
@@ -117,8 +97,8 @@ struct BackupRoutes {
         filter.parentID = q["parent_id"]
         filter.imageType = try q.oneOf("image_type", ["backup", "replication"])
         filter.incremental = try q.bool("incremental")
-        filter.startTime = try BackupRoutes.parseTime(q["start_time"], field: "start_time")
-        filter.endTime = try BackupRoutes.parseTime(q["end_time"], field: "end_time")
+        filter.startTime = try Query.parseTime(q["start_time"], field: "start_time")
+        filter.endTime = try Query.parseTime(q["end_time"], field: "end_time")
         filter.resourceName = q["resource_name"]
         filter.resourceAz = q["resource_az"]
         if q["used_percent"] != nil { filter.usedPercent = try q.int("used_percent", range: 1...100, default: 100) }
@@ -129,7 +109,7 @@ struct BackupRoutes {
         if let own = try q.oneOf("own_type", ["all_granted", "private", "shared"]), own == "shared" { filter.matchesNothing = true }
         if try q.oneOf("member_status", ["pending", "accepted", "rejected"]) != nil { filter.matchesNothing = true }
         if let ep = q["enterprise_project_id"], ep != "0", ep != "all_granted_eps" { filter.matchesNothing = true }
-        let sort = try BackupRoutes.parseSort(q["sort"])
+        let sort = try Query.parseSort(q["sort"])
         if let marker = q["marker"] {
             // Keyset paging: continue after the marker's position in the same order.
             guard let i = try await backups.store.position(of: marker, project: caller.projectID, filter: filter, sort: sort) else {
@@ -195,7 +175,7 @@ struct BackupRoutes {
 
     @Sendable func listLogs(_ request: Request, _ context: CofferContext) async throws -> Response {
         let caller = try context.caller()
-        let q = Query(request)
+        let q = try Query(request)
         let limit = try q.int("limit", range: 1...1000, default: 1000)
         let offset = try q.int("offset", range: 0...Int(Int32.max), default: 0)
         var filter = BackupStore.LogFilter()
@@ -206,8 +186,8 @@ struct BackupRoutes {
         filter.resourceName = q["resource_name"]
         filter.vaultName = q["vault_name"]
         filter.providerID = q["provider_id"]
-        filter.startTime = try BackupRoutes.parseTime(q["start_time"], field: "start_time")
-        filter.endTime = try BackupRoutes.parseTime(q["end_time"], field: "end_time")
+        filter.startTime = try Query.parseTime(q["start_time"], field: "start_time")
+        filter.endTime = try Query.parseTime(q["end_time"], field: "end_time")
         let (items, total) = try await backups.store.listOperationLogs(project: caller.projectID, filter: filter, offset: offset, limit: limit)
         return JSONBody.response(["operation_logs": items.map(logJSON), "count": total, "offset": offset, "limit": limit])
     }

@@ -138,8 +138,8 @@ struct CSBSRoutes {
         filter.resourceAz = q["az"]
         filter.checkpointID = q["checkpoint_id"]
         filter.imageType = try q.oneOf("image_type", ["backup", "replication"])
-        filter.startTime = try BackupRoutes.parseTime(q["start_time"], field: "start_time")
-        filter.endTime = try BackupRoutes.parseTime(q["end_time"], field: "end_time")
+        filter.startTime = try Query.parseTime(q["start_time"], field: "start_time")
+        filter.endTime = try Query.parseTime(q["end_time"], field: "end_time")
         // No policies yet and no server addresses: those filters match nothing.
         if let p = q["policy_id"], !p.isEmpty { filter.matchesNothing = true }
         if let ip = q["ip"], !ip.isEmpty { filter.matchesNothing = true }
@@ -159,11 +159,11 @@ struct CSBSRoutes {
 
     @Sendable func listItems(_ request: Request, _ context: CofferContext) async throws -> Response {
         let caller = try context.caller()
-        let q = Query(request)
+        let q = try Query(request)
         let limit = try q.int("limit", range: 1...1000, default: 1000)
         var offset = try q.int("offset", range: 0...Int(Int32.max), default: 0)
         let (project, filter) = try filter(q, caller: caller)
-        let sort = try BackupRoutes.parseSort(q["sort"])
+        let sort = try Query.parseSort(q["sort"])
         if let marker = q["marker"] {
             guard let i = try await backups.store.position(of: marker, project: project, filter: filter, sort: sort) else {
                 throw APIError.validation("marker \(marker) is not a checkpoint item id in this listing")
@@ -176,7 +176,7 @@ struct CSBSRoutes {
 
     @Sendable func countItems(_ request: Request, _ context: CofferContext) async throws -> Response {
         let caller = try context.caller()
-        let (project, filter) = try filter(Query(request), caller: caller)
+        let (project, filter) = try filter(try Query(request), caller: caller)
         return JSONBody.response(["count": try await backups.store.countBackups(project: project, filter: filter)])
     }
 
@@ -189,7 +189,7 @@ struct CSBSRoutes {
     @Sendable func deleteCheckpoint(_ request: Request, _ context: CofferContext) async throws -> Response {
         let caller = try context.caller()
         try ProtectionService.checkProvider(try context.parameters.require("provider_id"))
-        try await protection.delete(caller: caller, checkpointID: try context.parameters.require("checkpoint_id"), itemID: Query(request)["checkpoint_items"])
+        try await protection.delete(caller: caller, checkpointID: try context.parameters.require("checkpoint_id"), itemID: try Query(request)["checkpoint_items"])
         return JSONBody.response([String: Any]())
     }
 

@@ -12,9 +12,12 @@ public struct CofferContext: RequestContext {
     public var coreContext: CoreRequestContextStorage
     public var requestID: String = ""
     public var principal: Principal?
+    /// The peer's IP address ("" when unknown), for per-source login limits.
+    public var remoteAddress: String = ""
 
     public init(source: Source) {
         coreContext = .init(source: source)
+        remoteAddress = source.channel.remoteAddress?.ipAddress ?? ""
     }
 
     /// Bodies beyond this are refused with 413 before anything reads them.
@@ -34,6 +37,8 @@ public struct APIError: Error, HTTPResponseError, CustomStringConvertible {
     public var message: String
     /// Gateway-style errors (authentication) also carry `request_id` in the body.
     public var includeRequestID = false
+    /// Seconds for a `Retry-After` header (429).
+    public var retryAfter: Int?
 
     public init(status: HTTPResponse.Status, code: String, message: String, includeRequestID: Bool = false) {
         self.status = status
@@ -52,9 +57,11 @@ public struct APIError: Error, HTTPResponseError, CustomStringConvertible {
         case .forbidden: status = .forbidden
         case .notFound: status = .notFound
         case .conflict: status = .badRequest
+        case .tooManyRequests: status = .tooManyRequests
         case .internalFailure: status = .internalServerError
         }
-        self.init(status: status, code: e.apiCode, message: e.description, includeRequestID: e.code == .unauthorized)
+        self.init(status: status, code: e.apiCode, message: e.description, includeRequestID: e.code == .unauthorized || e.code == .tooManyRequests)
+        retryAfter = e.retryAfter
     }
 
     public static func validation(_ message: String) -> APIError {
@@ -65,7 +72,9 @@ public struct APIError: Error, HTTPResponseError, CustomStringConvertible {
         let requestID = (context as? CofferContext)?.requestID ?? ""
         var body: [String: String] = ["error_code": code, "error_msg": message]
         if includeRequestID { body["request_id"] = requestID }
-        return JSONBody.response(status: status, body)
+        var headers = HTTPFields()
+        if let retryAfter { headers[.retryAfter] = String(retryAfter) }
+        return JSONBody.response(status: status, body, headers: headers)
     }
 }
 
@@ -79,13 +88,40 @@ enum JSONBody {
     /// Parses a JSON object body; anything else is a 400 naming the problem.
     static func object(_ request: inout Request, context: CofferContext) async throws -> [String: Any] {
         let buffer = try await request.collectBody(upTo: context.maxUploadSize)
-        guard buffer.readableBytes > 0 else { throw APIError.validation("request body is empty; a JSON object is required") }
+        return try object(Data(buffer: buffer))
+    }
+
+    /// No API body nests deeper than a few levels; refusing deep ones before
+    /// parsing keeps a recursive parser off a hostile stack.
+    static let maxDepth = 32
+
+    static func object(_ data: Data) throws -> [String: Any] {
+        guard !data.isEmpty else { throw APIError.validation("request body is empty; a JSON object is required") }
+        guard nestingDepth(data) <= maxDepth else { throw APIError.validation("request body nests deeper than \(maxDepth) levels") }
         let any: Any
-        do { any = try JSONSerialization.jsonObject(with: Data(buffer: buffer)) } catch {
+        do { any = try JSONSerialization.jsonObject(with: data) } catch {
             throw APIError.validation("request body is not valid JSON")
         }
         guard let object = any as? [String: Any] else { throw APIError.validation("request body must be a JSON object") }
         return object
+    }
+
+    /// The deepest nesting of arrays and objects, outside strings.
+    static func nestingDepth(_ data: Data) -> Int {
+        var depth = 0, deepest = 0, inString = false, escaped = false
+        for byte in data {
+            if inString {
+                if escaped { escaped = false } else if byte == 0x5C { escaped = true } else if byte == 0x22 { inString = false }
+                continue
+            }
+            switch byte {
+            case 0x22: inString = true
+            case 0x5B, 0x7B: depth += 1; deepest = max(deepest, depth)
+            case 0x5D, 0x7D: depth -= 1
+            default: break
+            }
+        }
+        return deepest
     }
 }
 

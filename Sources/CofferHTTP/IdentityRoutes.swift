@@ -28,6 +28,7 @@ struct IdentityRoutes {
         add(.get, "/v3", version)
         add(.post, "/v3/auth/tokens", issueToken)
         add(.get, "/v3/auth/tokens", validateToken)
+        add(.delete, "/v3/auth/tokens", revokeToken)
         add(.get, "/v3/projects", listProjects)
         add(.post, "/v3/projects", createProject)
         add(.delete, "/v3/projects/:project_id", deleteProject)
@@ -103,9 +104,9 @@ struct IdentityRoutes {
             let user = try identityFields.object("password").object("user")
             let password = try user.string("password")
             if let name = try user.optionalString("name") {
-                issued = try await identity.issueToken(userName: name, password: password, scope: scope)
+                issued = try await identity.issueToken(userName: name, password: password, scope: scope, source: context.remoteAddress)
             } else if let id = try user.optionalString("id"), let record = try await identity.store.user(id: id) {
-                issued = try await identity.issueToken(userName: record.name, password: password, scope: scope)
+                issued = try await identity.issueToken(userName: record.name, password: password, scope: scope, source: context.remoteAddress)
             } else {
                 throw APIError(status: .unauthorized, code: "APIGW.0301", message: "The request you have made requires authentication.", includeRequestID: true)
             }
@@ -121,16 +122,25 @@ struct IdentityRoutes {
     }
 
     @Sendable func validateToken(_ request: Request, _ context: CofferContext) async throws -> Response {
-        guard let caller = request.headers[.authToken], try await identity.validate(token: caller) != nil else {
+        guard let token = request.headers[.authToken], let caller = try await identity.validate(token: token) else {
             throw APIError(status: .unauthorized, code: "APIGW.0301", message: "X-Auth-Token is missing, invalid or expired", includeRequestID: true)
         }
         guard let subject = request.headers[.subjectToken] else { throw APIError.validation("X-Subject-Token header is required") }
-        guard let record = try await identity.tokenRecord(subject), let principal = try await identity.validate(token: subject) else {
+        // Another user's token reads exactly like an invalid one: its existence is not disclosed.
+        guard let record = try await identity.tokenRecord(subject), identity.mayIntrospect(record, caller: caller),
+              let principal = try await identity.validate(token: subject) else {
             throw APIError(status: .notFound, code: "BackupService.9900", message: "the subject token is invalid or expired")
         }
         var headers = HTTPFields()
         headers[.subjectToken] = subject
         return JSONBody.response(tokenBody(IssuedToken(token: subject, record: record, principal: principal), request: request), headers: headers)
+    }
+
+    @Sendable func revokeToken(_ request: Request, _ context: CofferContext) async throws -> Response {
+        let caller = try context.caller()
+        guard let subject = request.headers[.subjectToken] else { throw APIError.validation("X-Subject-Token header is required") }
+        try await identity.revoke(token: subject, by: caller)
+        return Response(status: .noContent)
     }
 
     // MARK: admin API

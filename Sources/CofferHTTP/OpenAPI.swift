@@ -74,12 +74,15 @@ public enum OpenAPIDocument {
             "checkpoint_id": string, "created_at": string, "started_at": nullableString, "ended_at": nullableString, "updated_at": string,
             "error_info": object(["code": string, "message": string]),
             "extra_info": object(["common": object(["progress": integer(0...100), "request_id": string, "task_id": string], required: ["progress"]),
-                                  "resource": object(["id": string, "name": string, "type": string])], required: ["common", "resource"]),
+                                  "resource": object(["id": string, "name": string, "type": string]),
+                                  // Coffer extension: what a tenant restore left out (device nodes, setuid/setgid bits).
+                                  "restore": object(["skipped": array(string)])], required: ["common", "resource"]),
             "enterprise_project_id": string,
         ])
         let disk = object(["id": string, "name": string, "path": string, "bootable": boolean, "size_bytes": integer], required: ["id", "name", "path", "bootable"])
         let resource = object(["id": string, "name": string, "type": string(resourceTypes), "description": string, "project_id": string,
                                "created_at": string, "updated_at": string, "path": string, "size": integer, "size_bytes": integer, "disks": array(disk),
+                               "restore_special_files": boolean,
                                "engine": string, "data_dir": string],
                               required: ["id", "name", "type", "description", "project_id", "created_at", "updated_at"])
         let protectable = object(["id": string, "name": string, "type": string(resourceTypes), "status": string, "size": integer,
@@ -169,6 +172,7 @@ public enum OpenAPIDocument {
                                 required: ["vault"])
         let resourceInput = input(["resource": input(["type": string(resourceTypes + ["rds"]), "name": string(max: 255, min: 1), "description": string,
                                                       "path": string, "project_id": string, "engine": string(["PostgreSQL"]), "connection": string, "data_dir": string,
+                                                      "restore_special_files": boolean,
                                                       "disks": array(input(["name": string, "path": string, "bootable": boolean], required: ["name", "path"]))],
                                                      required: ["type", "name"])], required: ["resource"])
         let checkpointInput = input(["checkpoint": input(["vault_id": string, "parameters": input([

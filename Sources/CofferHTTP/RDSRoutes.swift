@@ -59,7 +59,7 @@ struct RDSRoutes {
     func list(_ request: Request, _ context: CofferContext) async throws -> Response {
         try await ErrorFamily.rds.translating {
             let caller = try context.caller()
-            let q = Query(request)
+            let q = try Query(request)
             guard let instanceID = q["instance_id"], !instanceID.isEmpty else { throw APIError.validation("instance_id is required") }
             let instance = try await databases.instance(project: caller.projectID, id: instanceID)
             let limit = try q.int("limit", range: 1...100, default: 100)
@@ -72,8 +72,8 @@ struct RDSRoutes {
             switch (q["begin_time"], q["end_time"]) {
             case (nil, nil): break
             case let (begin?, end?):
-                filter.startTime = try RDSRoutes.parseTime(begin, field: "begin_time")
-                filter.endTime = try RDSRoutes.parseTime(end, field: "end_time")
+                filter.startTime = try Query.parseRDSTime(begin, field: "begin_time")
+                filter.endTime = try Query.parseRDSTime(end, field: "end_time")
             default: throw APIError.validation("begin_time and end_time must be given together")
             }
             if let status = try q.oneOf("status", ["BUILDING", "COMPLETED", "FAILED", "DELETING"]) {
@@ -83,13 +83,6 @@ struct RDSRoutes {
             let version = (try await resources.databases.get(instance.record.id))?.version ?? ""
             return JSONBody.response(["backups": rows.map { backupJSON($0, version: version) }, "total_count": total])
         }
-    }
-
-    static func parseTime(_ text: String, field: String) throws -> Int64 {
-        for format in UTCTimeFormat.rdsQueryForms {
-            if let d = format.date(text) { return Int64((d.timeIntervalSince1970 * 1000).rounded(.down)) }
-        }
-        throw APIError.validation("\(field) must be a time like 2026-01-31T12:00:00+0000")
     }
 
     func delete(_ request: Request, _ context: CofferContext, id: String) async throws -> Response {
@@ -136,7 +129,7 @@ struct RDSRoutes {
 
     @Sendable func job(_ request: Request, _ context: CofferContext) async throws -> Response {
         let caller = try context.caller()
-        guard let id = Query(request)["id"] else { throw APIError.validation("id is required") }
+        guard let id = try Query(request)["id"] else { throw APIError.validation("id is required") }
         let log = try await databases.job(project: caller.projectID, id: id)
         let status = ["waiting": "Running", "running": "Running", "success": "Completed", "failed": "Failed"][log.status] ?? "Running"
         var job: [String: Any] = ["id": log.id, "name": log.operationType == "restore" ? "RestoreInstance" : "CreateManualSnapshot", "status": status,

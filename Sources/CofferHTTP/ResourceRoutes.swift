@@ -34,6 +34,7 @@ struct ResourceRoutes {
         var o: [String: Any] = ["id": r.id, "name": r.name, "type": r.type, "description": r.description, "project_id": r.projectID,
                                 "created_at": IdentityRoutes.time(r.createdAt), "updated_at": IdentityRoutes.time(r.updatedAt)]
         if let p = r.path { o[v.type == .database ? "data_dir" : "path"] = p }
+        o["restore_special_files"] = r.restoreSpecialFiles
         if v.type == .database { o["engine"] = "PostgreSQL" }  // the connection (with its password) is never shown
         if let s = v.sizeBytes { o["size_bytes"] = s; o["size"] = ResourceRoutes.gigabytes(s) }
         if v.type == .server {
@@ -46,18 +47,8 @@ struct ResourceRoutes {
         return o
     }
 
-    static func paging(_ request: Request, defaultLimit: Int = 1000) throws -> (offset: Int, limit: Int) {
-        let q = request.uri.queryParameters
-        var offset = 0, limit = defaultLimit
-        if let o = q["offset"] {
-            guard let v = Int(o), v >= 0 else { throw APIError.validation("offset must be a non-negative integer") }
-            offset = v
-        }
-        if let l = q["limit"] {
-            guard let v = Int(l), (1...1000).contains(v) else { throw APIError.validation("limit must be an integer from 1 to 1000") }
-            limit = v
-        }
-        return (offset, limit)
+    static func paging(_ q: Query, defaultLimit: Int = 1000) throws -> (offset: Int, limit: Int) {
+        (try q.int("offset", range: 0...Int(Int32.max), default: 0), try q.int("limit", range: 1...1000, default: defaultLimit))
     }
 
     @Sendable func create(_ request: Request, _ context: CofferContext) async throws -> Response {
@@ -80,6 +71,7 @@ struct ResourceRoutes {
         }
         var input = ResourceInput(type: type, name: try body.string("name"), description: try body.optionalString("description") ?? "",
                                   path: try body.optionalString("path"), disks: disks, projectID: try body.optionalString("project_id"))
+        input.restoreSpecialFiles = try body.optionalBool("restore_special_files") ?? false
         if type == .database {
             input.engine = try body.string("engine")
             input.connection = try body.string("connection")
@@ -91,14 +83,14 @@ struct ResourceRoutes {
 
     @Sendable func list(_ request: Request, _ context: CofferContext) async throws -> Response {
         let caller = try context.caller()
-        let (offset, limit) = try ResourceRoutes.paging(request, defaultLimit: 100)
-        let q = request.uri.queryParameters
+        let q = try Query(request)
+        let (offset, limit) = try ResourceRoutes.paging(q, defaultLimit: 100)
         var filter = ResourceFilter()
         if let t = q["type"] {
             guard ResourceType(rawValue: String(t)) != nil else { throw APIError.validation("type must be one of \(ResourceType.allCases.map(\.rawValue).joined(separator: ", "))") }
             filter.type = String(t)
         }
-        filter.name = q["name"].map(String.init)
+        filter.name = q["name"]
         let (items, total) = try await resources.list(project: caller.projectID, filter: filter, offset: offset, limit: limit)
         return JSONBody.response(["resources": items.map(json), "count": total, "offset": offset, "limit": limit])
     }
@@ -152,14 +144,14 @@ struct ResourceRoutes {
     @Sendable func listProtectables(_ request: Request, _ context: CofferContext) async throws -> Response {
         let caller = try context.caller()
         let type = try protectableType(context)
-        let (offset, limit) = try ResourceRoutes.paging(request)
-        let q = request.uri.queryParameters
+        let q = try Query(request)
+        let (offset, limit) = try ResourceRoutes.paging(q)
         if let status = q["status"], status != "available" { return JSONBody.response(["instances": [[String: Any]]()]) }
-        var filter = ResourceFilter(type: type.rawValue, name: q["name"].map(String.init), id: q["id"].map(String.init))
+        var filter = ResourceFilter(type: type.rawValue, name: q["name"], id: q["id"])
         if type == .volume {
             // A server's disks are volumes too; server_id narrows to one server's.
             filter.topLevelOnly = false
-            filter.parentID = q["server_id"].map(String.init)
+            filter.parentID = q["server_id"]
         }
         var (items, _) = try await resources.list(project: caller.projectID, filter: filter, offset: 0, limit: 1_000_000)
         if let marker = q["marker"] {

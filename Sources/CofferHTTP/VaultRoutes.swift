@@ -7,37 +7,6 @@ import Hummingbird
 import NIOCore
 
 /// Query items of the raw query, percent-decoded, repeated keys kept.
-struct Query {
-    let items: [(String, String)]
-    init(_ request: Request) {
-        items = (URLComponents(string: "?" + (request.uri.query ?? ""))?.queryItems ?? []).map { ($0.name, $0.value ?? "") }
-    }
-    subscript(_ key: String) -> String? { items.first { $0.0 == key }?.1 }
-    func all(_ key: String) -> [String] { items.filter { $0.0 == key }.map(\.1) }
-
-    func int(_ key: String, range: ClosedRange<Int>, default value: Int) throws -> Int {
-        guard let text = self[key] else { return value }
-        guard let v = Int(text), range.contains(v) else { throw APIError.validation("\(key) must be an integer from \(range.lowerBound) to \(range.upperBound)") }
-        return v
-    }
-
-    /// `true`/`false` in any case (the Python SDK sends `True`).
-    func bool(_ key: String) throws -> Bool? {
-        guard let v = self[key] else { return nil }
-        switch v.lowercased() {
-        case "true": return true
-        case "false": return false
-        default: throw APIError.validation("\(key) must be true or false")
-        }
-    }
-
-    func oneOf(_ key: String, _ allowed: [String]) throws -> String? {
-        guard let v = self[key] else { return nil }
-        guard allowed.contains(v) else { throw APIError.validation("\(key) must be one of \(allowed.joined(separator: ", "))") }
-        return v
-    }
-}
-
 /// CBR v3 vaults (shared/api/cbr-v3.md §5 Vaults, §6.2 Vault models).
 struct VaultRoutes {
     let vaults: VaultService
@@ -133,7 +102,7 @@ struct VaultRoutes {
 
     @Sendable func list(_ request: Request, _ context: CofferContext) async throws -> Response {
         let caller = try context.caller()
-        let q = Query(request)
+        let q = try Query(request)
         let limit = try q.int("limit", range: 1...1000, default: 1000)
         let offset = try q.int("offset", range: 0...Int(Int32.max), default: 0)
         var filter = VaultFilter()

@@ -17,9 +17,15 @@ public struct Snapshot: Codable, Sendable, Equatable {
     public var tags: [String]
     public var summary: SnapshotSummary?
     public var programVersion: String
+    /// What a service that made the snapshot needs to know of it again
+    /// without its own database (Coffer's catalog: project, vault, resource,
+    /// backup); absent in snapshots made by the command line.
+    public var labels: [String: String]?
 
     public init(time: Date, hostname: String, username: String, paths: [String], kind: Kind, tree: Hash256,
-                parent: Hash256? = nil, tags: [String] = [], summary: SnapshotSummary? = nil, programVersion: String = CofferVersion.string) {
+                parent: Hash256? = nil, tags: [String] = [], summary: SnapshotSummary? = nil, programVersion: String = CofferVersion.string,
+                labels: [String: String]? = nil) {
+        self.labels = labels
         self.time = time
         self.hostname = hostname
         self.username = username

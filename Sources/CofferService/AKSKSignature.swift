@@ -152,6 +152,7 @@ public enum AKSKSignature {
         case hostNotSigned
         case unknownAccessKey(String)
         case signatureMismatch
+        case payloadHashMismatch
     }
 
     /// Verifies a request against the secret of the access key it names.
@@ -162,6 +163,13 @@ public enum AKSKSignature {
         }
         guard abs(date.timeIntervalSince(now)) <= maxClockSkew else { return .failure(.dateOutOfRange) }
         guard auth.signedHeaders.contains("host") else { return .failure(.hostNotSigned) }
+        // A client-supplied body hash counts only when it is signed and is the hash of the body that arrived:
+        // otherwise a captured signature could carry a different body.
+        if let claimed = r.header("x-sdk-content-sha256") {
+            guard auth.signedHeaders.contains("x-sdk-content-sha256"), claimed.lowercased() == Digest.sha256Hex(r.body) else {
+                return .failure(.payloadHashMismatch)
+            }
+        }
         guard let sk = secret(auth.accessKey) else { return .failure(.unknownAccessKey(auth.accessKey)) }
         let expected = signature(secret: sk, stringToSign: stringToSign(date: dateText, canonicalRequest: canonicalRequest(r, signedHeaders: auth.signedHeaders)))
         guard Digest.constantTimeEqual(Array(expected.utf8), Array(auth.signature.utf8)) else { return .failure(.signatureMismatch) }

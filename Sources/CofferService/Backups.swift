@@ -122,7 +122,11 @@ public final class BackupService: @unchecked Sendable {
                                        name: baseName, description: input.description,
                                        resources: String(decoding: try encoder.encode(listed), as: UTF8.self),
                                        skipped: String(decoding: try encoder.encode(skipped), as: UTF8.self), createdAt: now, updatedAt: now)
-        try await store.createCheckpoint(checkpoint, backups: backups, logs: logs, jobs: jobs)
+        do {
+            try await store.createCheckpoint(checkpoint, backups: backups, logs: logs, jobs: jobs)
+        } catch let e as CatalogError where e.code == .conflict {
+            throw ServiceError(.badRequest, "BackupService.0002", e.description)
+        }
         return (checkpoint, listed, skipped)
     }
 
@@ -408,6 +412,8 @@ public struct DatabaseRestorePlan: Codable, Sendable {
     public var snapshotID: String
     public var dataDirectory: String
     public var inPlace: Bool
+    /// A new directory: the caller's file-system resource it is created in.
+    public var beneathResourceID: String?
 }
 
 /// Where a restore writes: one (backup, target path) per disk or tree.
@@ -470,6 +476,10 @@ extension BackupService {
                          owner: nil, leaseUntil: nil, attempts: 0, lastError: nil, createdAt: now, updatedAt: now)
         let children = try await store.children(of: b.id).map(\.id)
         try await store.enqueue(job, log: log) { db in
+            // The guard runs in the transaction that changes the status: a racing delete or restore sees "deleting".
+            guard let current = try await self.store.backup(id: b.id, on: db), current.status == "available" || current.status == "error" else {
+                throw ServiceError(.badRequest, "BackupService.6201", "backup \(id) is no longer available or error; only those can be deleted")
+            }
             try await self.store.setStatus(backups: [b.id] + children, to: "deleting", now: now, on: db)
         }
         return log.id
@@ -487,7 +497,7 @@ extension BackupService {
             guard let v = try? await resources.view(project: caller.projectID, id: volumeID), v.type == .volume, let path = v.record.path else {
                 throw ServiceError(.notFound, "BackupService.6302", "\(field) \(volumeID): volume does not exist")
             }
-            return (v.record.id, try resources.confine(path, field: field))
+            return (v.record.id, path)
         }
         switch ResourceType(rawValue: b.resourceType) {
         case .volume:
@@ -512,17 +522,15 @@ extension BackupService {
             let rid: String
             if let destination = input.destinationPath {
                 guard (1...255).contains(destination.count) else { throw ServiceError.validation("restore.details.destination_path must be 1 to 255 characters") }
-                if FileManager.default.fileExists(atPath: destination) {
-                    path = try resources.confine(destination, field: "restore.details.destination_path")
-                } else {
-                    let parent = try resources.confine((destination as NSString).deletingLastPathComponent, field: "restore.details.destination_path")
-                    path = parent + "/" + (destination as NSString).lastPathComponent
-                }
-                rid = b.resourceId
+                // Only into the caller's own file systems: never wherever the server can write.
+                let (owner, relative) = try await resources.ownedTarget(destination, project: caller.projectID, types: [.fileSystem],
+                                                                        field: "restore.details.destination_path")
+                path = ([owner.path ?? ""] + relative).joined(separator: "/")
+                rid = owner.id
             } else {
                 let original = try await resources.view(project: caller.projectID, id: input.resourceID ?? b.resourceId)
                 guard original.type == .fileSystem, let p = original.record.path else { throw ServiceError.validation("restore.resource_id must be a file system resource") }
-                path = try resources.confine(p, field: "restore.resource_id")
+                path = p
                 rid = original.record.id
             }
             items.append(.init(backupID: b.id, snapshotID: b.snapshotId ?? "", targetPath: path, targetResourceID: rid))
@@ -540,7 +548,15 @@ extension BackupService {
         let job = JobRow(id: BackupService.newID(), projectId: b.projectId, kind: "restore", targetId: b.id, operationLogId: log.id, status: "queued",
                          owner: nil, leaseUntil: nil, attempts: 0, lastError: nil, createdAt: now, updatedAt: now, payload: payload)
         let children = try await store.children(of: b.id).map(\.id)
+        let targets = items.map(\.targetResourceID)
         try await store.enqueue(job, log: log) { db in
+            // Guards and change in one transaction: one restore per target, only from an available backup.
+            guard let current = try await self.store.backup(id: b.id, on: db), current.status == "available" else {
+                throw ServiceError(.badRequest, "BackupService.2005", "backup \(id) is no longer available")
+            }
+            if try await self.store.restoreActive(resources: targets, on: db) {
+                throw ServiceError(.badRequest, "BackupService.2010", "a restore onto this resource is already in progress")
+            }
             try await self.store.setStatus(backups: [b.id] + children, to: "restoring", now: now, on: db)
         }
         return log.id
@@ -561,13 +577,15 @@ extension Worker {
         let progress = BackupProgressMeter(expected: plan.items.map { sizes[$0.backupID] ?? 0 }.reduce(0, +))
         let reporter = reportProgress(progress, log: job.operationLogId)
         defer { reporter.cancel() }
+        var skipped: [String] = []
         for item in plan.items {
             guard let snapshot = Hash256(hex: item.snapshotID) else { failures.append("backup \(item.backupID) has no snapshot"); continue }
-            var options = RestoreOptions()
-            options.progress = { p in progress.update(current: p.bytesWritten, expected: nil) }
             do {
+                var options = try await confinedOptions(project: job.projectId, item: item)
+                options.progress = { p in progress.update(current: p.bytesWritten, expected: nil) }
                 let result = try await Restorer(repository: repository).restore(snapshot: snapshot, target: item.targetPath, options: options)
                 failures += result.errors
+                skipped += result.skipped
             } catch {
                 failures.append("\(item.targetPath): \(error)")
             }
@@ -580,7 +598,28 @@ extension Worker {
         guard failures.isEmpty else {
             throw ServiceError(.internalFailure, "BackupService.2005", "restore incomplete: " + failures.prefix(5).joined(separator: "; "))
         }
-        try await markLog(job, status: "success")
+        try await markLog(job, status: "success", skipped: skipped)
+    }
+
+    /// The confinement a restore item runs under, checked again now that the
+    /// job runs: the target resource must still be the project's, the path
+    /// still inside it, a volume still the file or device registered.
+    func confinedOptions(project: String, item: RestorePlan.Item) async throws -> RestoreOptions {
+        let resource = try await resources.stillOwned(project: project, id: item.targetResourceID)
+        guard let base = resource.path, componentsBelow(base, item.targetPath) != nil else {
+            throw ServiceError(.badRequest, "BackupService.6302", "\(item.targetPath) is no longer inside resource \(resource.id)")
+        }
+        var options = RestoreOptions()
+        options.specialFiles = resource.restoreSpecialFiles
+        if resource.type == ResourceType.volume.rawValue {
+            guard item.targetPath == base else { throw ServiceError(.badRequest, "BackupService.6302", "\(item.targetPath) is not volume \(resource.id)") }
+            if let device = resource.device, let inode = resource.inode {
+                options.expectedIdentity = FileIdentity(device: UInt64(bitPattern: device), inode: UInt64(bitPattern: inode))
+            }
+        } else {
+            options.beneath = base
+        }
+        return options
     }
 
     /// Lays a database backup down as a data directory. In place: stop the
@@ -596,8 +635,17 @@ extension Worker {
         }
         try await markLog(job, status: "running")
         let repository = try await vaults.openRepository(vault)
+        // Checked again now that the job runs: the directory must still be inside what the project owns.
+        let confinement = try await resources.stillOwned(project: backup.projectId, id: plan.beneathResourceID ?? plan.instanceID)
+        guard let base = confinement.path, componentsBelow(base, plan.dataDirectory) != nil else {
+            throw ServiceError(.badRequest, "DBS.200001", "\(plan.dataDirectory) is no longer inside resource \(confinement.id)")
+        }
         func lay(into directory: String) async throws {
-            let result = try await Restorer(repository: repository).restore(snapshot: snapshot, target: directory)
+            var options = RestoreOptions()
+            // In place the data directory itself is moved aside and made anew: walk from its (operator-chosen) parent.
+            options.beneath = plan.inPlace ? (base as NSString).deletingLastPathComponent : base
+            options.specialFiles = confinement.restoreSpecialFiles
+            let result = try await Restorer(repository: repository).restore(snapshot: snapshot, target: directory, options: options)
             guard result.errors.isEmpty else { throw ServiceError(.internalFailure, "DBS.200001", "restore incomplete: " + result.errors.prefix(5).joined(separator: "; ")) }
         }
         let target = plan.dataDirectory
@@ -661,9 +709,10 @@ extension Worker {
         try await markLog(job, status: "success")
     }
 
-    func markLog(_ job: JobRow, status: String) async throws {
+    func markLog(_ job: JobRow, status: String, skipped: [String] = []) async throws {
         guard var log = try await store.operationLog(id: job.operationLogId) else { return }
         log.status = status
+        if !skipped.isEmpty { log.skipped = String(decoding: JSONWriter.bytes(Array(skipped.prefix(1000))), as: UTF8.self) }
         log.updatedAt = nowMS
         if status == "running" { log.startedAt = nowMS }
         if status == "success" { log.endedAt = nowMS; log.progress = 100 }

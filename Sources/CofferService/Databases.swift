@@ -273,22 +273,25 @@ public final class DatabaseService: @unchecked Sendable {
         var plan: DatabaseRestorePlan
         var targetResource: String
         if let newDataDirectory {
-            let parent = try resources.confine((newDataDirectory as NSString).deletingLastPathComponent, field: "target.data_dir")
-            let path = parent + "/" + (newDataDirectory as NSString).lastPathComponent
+            // A new directory inside one of the caller's own registered file systems, never the file system itself.
+            let (owner, relative) = try await resources.ownedTarget(newDataDirectory, project: caller.projectID, types: [.fileSystem], field: "target.data_dir")
+            guard !relative.isEmpty, let base = owner.path else {
+                throw DatabaseService.invalid("target.data_dir must be a new directory inside a registered file system, not the file system itself")
+            }
+            let path = base + "/" + relative.joined(separator: "/")
             if FileManager.default.fileExists(atPath: path) {
                 guard ((try? FileManager.default.contentsOfDirectory(atPath: path)) ?? ["x"]).isEmpty else {
                     throw DatabaseService.invalid("target.data_dir \(newDataDirectory) must be absent or an empty directory")
                 }
-                try FileManager.default.removeItem(atPath: path)
             }
-            plan = DatabaseRestorePlan(instanceID: b.resourceId, snapshotID: snapshot, dataDirectory: path, inPlace: false)
+            plan = DatabaseRestorePlan(instanceID: b.resourceId, snapshotID: snapshot, dataDirectory: path, inPlace: false, beneathResourceID: owner.id)
             targetResource = path
         } else {
             let target = try await instance(project: caller.projectID, id: targetInstanceID ?? b.resourceId)
             guard let dataDirectory = target.record.path else {
                 throw DatabaseService.invalid("target.instance_id \(target.record.id) has no data_dir registered: Coffer cannot restore it in place")
             }
-            plan = DatabaseRestorePlan(instanceID: target.record.id, snapshotID: snapshot, dataDirectory: try resources.confine(dataDirectory, field: "target.data_dir"), inPlace: true)
+            plan = DatabaseRestorePlan(instanceID: target.record.id, snapshotID: snapshot, dataDirectory: dataDirectory, inPlace: true)
             targetResource = target.record.id
         }
         if try await backups.store.restoreActive(resources: [targetResource]) {

@@ -7,12 +7,14 @@ import Logging
 /// The service layer's one error type; the HTTP edge maps codes to statuses.
 public struct ServiceError: Error, CustomStringConvertible, Sendable {
     public enum Code: Sendable, Equatable {
-        case badRequest, unauthorized, forbidden, notFound, conflict, internalFailure
+        case badRequest, unauthorized, forbidden, notFound, conflict, tooManyRequests, internalFailure
     }
     public let code: Code
     /// The API's error code (e.g. `BackupService.9900`, `APIGW.0301`).
     public let apiCode: String
     public let description: String
+    /// With `tooManyRequests`: seconds until a retry can succeed.
+    public var retryAfter: Int?
 
     public init(_ code: Code, _ apiCode: String, _ description: String) {
         self.code = code
@@ -101,6 +103,13 @@ public final class IdentityService: @unchecked Sendable {
     let clock: any Clock
     public let tokenLifetime: TimeInterval
     let passwordCost: Int
+    let replays = ReplayGuard()
+    let logins = LoginThrottle()
+    /// Password hashes are slow on purpose: at most two at a time, off the request threads.
+    let hashing = AsyncBudget(capacity: 2)
+    /// Verified against when the user does not exist, so an unknown name costs what a known one does.
+    private lazy var decoyHash = PasswordHash.make(IdentityService.newPassword(), n: passwordCost)
+    private let decoyLock = NSLock()
 
     public init(store: IdentityStore, secrets: SecretBox, clock: any Clock = SystemClock(), tokenLifetime: TimeInterval = 86400, passwordCost: Int = 1 << 14,
                 credentialCacheSeconds: TimeInterval = 5) {
@@ -251,23 +260,55 @@ public final class IdentityService: @unchecked Sendable {
     public enum Scope: Sendable { case projectID(String), projectName(String) }
 
     /// Password authentication scoped to a project (the user's default when no scope is given).
-    public func issueToken(userName: String, password: String, scope: Scope?) async throws -> IssuedToken {
+    /// `source`: the client's address, for the per-source failure limit.
+    public func issueToken(userName: String, password: String, scope: Scope?, source: String = "") async throws -> IssuedToken {
         let unauthorized = ServiceError(.unauthorized, "APIGW.0301", "The request you have made requires authentication.")
-        guard let user = try await store.user(named: userName), user.enabled, PasswordHash.verify(password, against: user.passwordHash) else {
+        let keys = ["user:" + userName] + (source.isEmpty ? [] : ["source:" + source])
+        if let wait = logins.retryAfter(keys, now: clock.now()) {
+            var e = ServiceError(.tooManyRequests, "APIGW.0308", "too many failed logins; retry after \(wait) seconds")
+            e.retryAfter = wait
+            throw e
+        }
+        let user = try await store.user(named: userName)
+        let stored = user?.passwordHash ?? decoyLock.withLock { decoyHash }
+        await hashing.acquire(1)
+        let matches = await BlockingPool.shared.run { PasswordHash.verify(password, against: stored) }
+        hashing.release(1)
+        guard let user, user.enabled, matches else {
+            logins.failed(keys, now: clock.now())
             throw unauthorized
         }
+        logins.succeeded("user:" + userName)
         return try await issue(userID: user.id, scope: scope ?? user.defaultProjectID.map { .projectID($0) }, methods: ["password"])
     }
 
-    /// Token authentication (re-scoping): a valid token yields a new one.
+    /// Token authentication (re-scoping): a valid token yields a new one that
+    /// expires no later than the one it came from.
     public func issueToken(fromToken token: String, scope: Scope?) async throws -> IssuedToken {
-        guard let current = try await validate(token: token) else {
+        guard let current = try await validate(token: token), let record = try await tokenRecord(token) else {
             throw ServiceError(.unauthorized, "APIGW.0301", "The request you have made requires authentication.")
         }
-        return try await issue(userID: current.userID, scope: scope ?? .projectID(current.projectID), methods: ["token"])
+        return try await issue(userID: current.userID, scope: scope ?? .projectID(current.projectID), methods: ["token"], expiresAt: record.expiresAt)
     }
 
-    func issue(userID: String, scope: Scope?, methods: [String]) async throws -> IssuedToken {
+    /// Keystone's DELETE /v3/auth/tokens: the token's own user or the service admin revokes it; from then on it answers 401.
+    public func revoke(token subject: String, by caller: Principal) async throws {
+        guard let record = try await tokenRecord(subject) else {
+            throw ServiceError(.notFound, "BackupService.9900", "the subject token is invalid or expired")
+        }
+        guard record.userID == caller.userID || caller.isServiceAdmin else {
+            throw ServiceError(.forbidden, "BackupService.8600", "only the token's own user or the service admin may revoke it")
+        }
+        try await store.deleteToken(id: record.id)
+        cache.clear()
+    }
+
+    /// Who may read a token's details: its own user, or the service admin.
+    public func mayIntrospect(_ subject: TokenRecord, caller: Principal) -> Bool {
+        subject.userID == caller.userID || caller.isServiceAdmin
+    }
+
+    func issue(userID: String, scope: Scope?, methods: [String], expiresAt: Date? = nil) async throws -> IssuedToken {
         guard let scope else { throw ServiceError.validation("auth.scope.project is required (id, or name with domain)") }
         let project: ProjectRecord?
         switch scope {
@@ -280,7 +321,7 @@ public final class IdentityService: @unchecked Sendable {
         let token = "cft-" + randomBytes(32).map { String(format: "%02x", $0) }.joined()
         let now = clock.now()
         let record = TokenRecord(id: IdentityService.tokenID(token), userID: userID, projectID: project.id, methods: methods,
-                                 issuedAt: now, expiresAt: now.addingTimeInterval(tokenLifetime))
+                                 issuedAt: now, expiresAt: min(expiresAt ?? .distantFuture, now.addingTimeInterval(tokenLifetime)))
         try await store.insertToken(record)
         return IssuedToken(token: token, record: record, principal: principal)
     }
@@ -322,6 +363,10 @@ public final class IdentityService: @unchecked Sendable {
             guard let principal else {
                 return .failure(ServiceError(.unauthorized, "APIGW.0301", "Incorrect IAM authentication information: ak \(header.accessKey) not exist"))
             }
+            if !["GET", "HEAD"].contains(request.method.uppercased()),
+               !replays.firstUse(accessKey: header.accessKey, signature: header.signature, now: now) {
+                return .failure(ServiceError(.unauthorized, "APIGW.0301", "Incorrect IAM authentication information: this signed request was already used (replay); sign each change anew"))
+            }
             return .success(principal)
         case let .failure(f):
             let why: String
@@ -332,6 +377,7 @@ public final class IdentityService: @unchecked Sendable {
             case .hostNotSigned: why = "the Host header must be signed"
             case let .unknownAccessKey(ak): why = "ak \(ak) not exist"
             case .signatureMismatch: why = "verify aksk signature fail"
+            case .payloadHashMismatch: why = "X-Sdk-Content-Sha256 must be signed and equal the SHA-256 of the body (UNSIGNED-PAYLOAD is refused)"
             }
             return .failure(ServiceError(.unauthorized, "APIGW.0301", "Incorrect IAM authentication information: \(why)"))
         }

@@ -1,5 +1,6 @@
 import CofferCatalog
 import CofferCrypto
+import CofferEngine
 import CofferSystem
 import Foundation
 #if canImport(Glibc)
@@ -48,6 +49,8 @@ public struct ResourceInput: Sendable {
     public var disks: [DiskInput]
     /// Register for another project (service admin only).
     public var projectID: String?
+    /// Tenant restores into this resource may create device nodes and keep setuid/setgid bits.
+    public var restoreSpecialFiles = false
     /// Database instances: the engine (PostgreSQL) and `postgresql://user:password@host:port/db`.
     public var engine: String?
     public var connection: String?
@@ -81,9 +84,13 @@ public final class ResourceService: @unchecked Sendable {
     public let databases: DatabaseStore
     /// Canonical resource roots (symlinks resolved).
     public let roots: [String]
+    /// The server's own data directory (canonical): never a resource, never inside one.
+    let dataDirectory: String?
 
-    public init(store: ResourceStore, identity: IdentityStore, roots: [String], clock: any Clock = SystemClock(), secrets: SecretBox? = nil) {
+    public init(store: ResourceStore, identity: IdentityStore, roots: [String], clock: any Clock = SystemClock(), secrets: SecretBox? = nil,
+                dataDirectory: String? = nil) {
         self.store = store
+        self.dataDirectory = dataDirectory.flatMap { ResourceService.canonical($0) }
         self.secrets = secrets
         self.databases = DatabaseStore(catalog: store.catalog)
         self.identity = identity
@@ -100,16 +107,71 @@ public final class ResourceService: @unchecked Sendable {
     static func notFound(_ id: String) -> ServiceError { ServiceError(.notFound, "BackupService.6302", "resource \(id) does not exist") }
 
     /// The canonical form of `path` if it exists and lies under a resource
-    /// root; otherwise a 400 naming `field`. Used for registration and for
-    /// restore targets alike.
-    public func confine(_ path: String, field: String) throws -> String {
+    /// root; otherwise a 400 naming `field`. For registration (the operator's
+    /// act): tenants' restore targets go through `ownedTarget`.
+    func confine(_ path: String, field: String) throws -> String {
         guard path.hasPrefix("/") else { throw ServiceError.validation("\(field) must be an absolute path") }
         guard !path.utf8.contains(0) else { throw ServiceError.validation("\(field) must not contain NUL") }
         guard let real = ResourceService.canonical(path) else { throw ServiceError.validation("\(field) \(path) does not exist") }
-        guard roots.contains(where: { real == $0 || real.hasPrefix($0 == "/" ? "/" : $0 + "/") }) else {
+        guard roots.contains(where: { ResourceService.isInside(real, $0) }) else {
             throw ServiceError.validation("\(field) \(path) is not under a resource root of this server (--resource-root)")
         }
+        guard !roots.contains(real) else { throw ServiceError.validation("\(field) \(path) is a resource root itself; register a directory or file below it") }
+        if let dataDirectory, ResourceService.isInside(real, dataDirectory) || ResourceService.isInside(dataDirectory, real) {
+            throw ServiceError.validation("\(field) \(path) overlaps the server's data directory")
+        }
         return real
+    }
+
+    /// Whether `path` is `base` or lies below it (both canonical, absolute).
+    static func isInside(_ path: String, _ base: String) -> Bool {
+        base == "/" || path == base || path.hasPrefix(base + "/")
+    }
+
+    /// Refuses a path that equals, contains or lies inside another registered
+    /// resource of any project: each byte on the host has at most one owner.
+    static func refuseOverlap(_ rows: [ResourceRecord], with existing: [ResourceRecord], fields: [String: String]) throws {
+        for row in rows {
+            guard let path = row.path else { continue }
+            let field = fields[path] ?? "resource.path"
+            for other in existing {
+                guard let taken = other.path else { continue }
+                if path == taken { throw ServiceError(.badRequest, "BackupService.6103", "\(field) is already registered as another resource") }
+                if isInside(path, taken) || isInside(taken, path) {
+                    throw ServiceError(.badRequest, "BackupService.6103", "\(field) overlaps another registered resource (one lies inside the other)")
+                }
+            }
+        }
+    }
+
+    /// Where a tenant may have data written: `path` must be one of `project`'s
+    /// own registered resources of these types, or lie inside one. Decided
+    /// from the catalog alone, by path components (no `.` or `..`), so the
+    /// answer is the same whether or not something exists at `path`. The
+    /// worker then walks from the resource without following symlinks.
+    public func ownedTarget(_ path: String, project: String, types: [ResourceType], field: String) async throws -> (resource: ResourceRecord, relative: [String]) {
+        let refusal = ServiceError.validation("\(field) must be one of this project's registered \(types.map(\.rawValue).joined(separator: " or ")) resources, or a path inside one")
+        guard path.hasPrefix("/"), path.utf8.count <= 4096, !path.utf8.contains(0) else {
+            throw ServiceError.validation("\(field) must be an absolute path of at most 4096 bytes without NUL")
+        }
+        let components = path.split(separator: "/").map(String.init)
+        guard !components.contains(where: { $0 == "." || $0 == ".." }) else { throw ServiceError.validation("\(field) must not contain . or .. components") }
+        let owned = try await store.withPaths(project: project, types: types.map(\.rawValue))
+        // The deepest match: a resource inside another is impossible now, but rows registered before the overlap rule may nest.
+        let best = owned.compactMap { r -> (ResourceRecord, [String])? in
+            guard r.parentID == nil, let base = r.path, let rel = componentsBelow(base, "/" + components.joined(separator: "/")) else { return nil }
+            return (r, rel)
+        }.min { $0.1.count < $1.1.count }
+        guard let best else { throw refusal }
+        return best
+    }
+
+    /// A resource of `project` still registered at `path` (the worker's re-check when a job runs).
+    public func stillOwned(project: String, id: String) async throws -> ResourceRecord {
+        guard let r = try await store.get(project: project, id: id), r.path != nil else {
+            throw ServiceError(.badRequest, "BackupService.6302", "resource \(id) is no longer registered to this project")
+        }
+        return r
     }
 
     static func fileKind(_ path: String) -> (isDirectory: Bool, isVolume: Bool) {
@@ -137,19 +199,23 @@ public final class ResourceService: @unchecked Sendable {
         }
     }
 
+    static func requireServiceAdmin(_ caller: Principal) throws {
+        guard caller.isServiceAdmin else {
+            throw ServiceError(.forbidden, "BackupService.8600", "registering resources is the service administrator's act (role admin in the admin project)")
+        }
+    }
+
+    /// Renaming or removing: the service administrator, or an admin of the owning project.
     static func requireAdmin(_ caller: Principal) throws {
         guard caller.role == .admin else {
-            throw ServiceError(.forbidden, "BackupService.8600", "registering resources is an operator's act: role admin is required")
+            throw ServiceError(.forbidden, "BackupService.8600", "changing resources needs role admin")
         }
     }
 
     public func register(caller: Principal, _ input: ResourceInput) async throws -> ResourceView {
-        try ResourceService.requireAdmin(caller)
+        try ResourceService.requireServiceAdmin(caller)
         var project = caller.projectID
         if let other = input.projectID, other != caller.projectID {
-            guard caller.projectName == "admin" else {
-                throw ServiceError(.forbidden, "BackupService.8600", "only an admin of the admin project may register resources for another project")
-            }
             guard try await identity.project(id: other) != nil else { throw ServiceError.validation("resource.project_id \(other) does not exist") }
             project = other
         }
@@ -158,6 +224,7 @@ public final class ResourceService: @unchecked Sendable {
         let now = clock.now()
         let id = UUID().uuidString.lowercased()
         var rows: [ResourceRecord] = []
+        var fields: [String: String] = [:]
         switch input.type {
         case .volume, .fileSystem:
             guard input.disks.isEmpty else { throw ServiceError.validation("resource.disks is only for \(ResourceType.server.rawValue)") }
@@ -170,9 +237,12 @@ public final class ResourceService: @unchecked Sendable {
             if input.type == .fileSystem && !kind.isDirectory {
                 throw ServiceError(.badRequest, "BackupService.6102", "resource.path \(raw) is not a directory (\(input.type.rawValue))")
             }
-            try await ensureUnused(path, field: "resource.path")
+            fields[path] = "resource.path"
+            let identity = FileIdentity.of(path: path)
             rows.append(ResourceRecord(id: id, projectID: project, type: input.type.rawValue, name: input.name, description: input.description,
-                                       path: path, parentID: nil, bootable: false, position: 0, createdAt: now, updatedAt: now))
+                                       path: path, parentID: nil, bootable: false, position: 0, createdAt: now, updatedAt: now,
+                                       device: identity.map { Int64(bitPattern: $0.device) }, inode: identity.map { Int64(bitPattern: $0.inode) },
+                                       restoreSpecialFiles: input.restoreSpecialFiles))
         case .server:
             guard input.path == nil else { throw ServiceError.validation("resource.path is not used for \(ResourceType.server.rawValue); give resource.disks") }
             guard !input.disks.isEmpty else { throw ServiceError.validation("resource.disks must list at least one disk") }
@@ -188,14 +258,17 @@ public final class ResourceService: @unchecked Sendable {
                     throw ServiceError(.badRequest, "BackupService.6102", "\(field).path \(disk.path) is not a disk image file or block device")
                 }
                 guard seen.insert(path).inserted else { throw ServiceError(.badRequest, "BackupService.6104", "\(field).path \(disk.path) is listed twice") }
-                try await ensureUnused(path, field: field + ".path")
+                fields[path] = field + ".path"
+                let identity = FileIdentity.of(path: path)
                 rows.append(ResourceRecord(id: UUID().uuidString.lowercased(), projectID: project, type: ResourceType.volume.rawValue, name: disk.name,
-                                           description: "", path: path, parentID: id, bootable: disk.bootable, position: i, createdAt: now, updatedAt: now))
+                                           description: "", path: path, parentID: id, bootable: disk.bootable, position: i, createdAt: now, updatedAt: now,
+                                           device: identity.map { Int64(bitPattern: $0.device) }, inode: identity.map { Int64(bitPattern: $0.inode) },
+                                           restoreSpecialFiles: input.restoreSpecialFiles))
             }
         case .database:
             return try await registerDatabase(input, project: project, now: now)
         }
-        try await store.insert(rows)
+        try await store.insert(rows) { existing in try ResourceService.refuseOverlap(rows, with: existing, fields: fields) }
         return try await view(project: project, id: id)
     }
 
@@ -217,12 +290,12 @@ public final class ResourceService: @unchecked Sendable {
             guard ResourceService.fileKind(path).isDirectory, FileManager.default.fileExists(atPath: path + "/PG_VERSION") else {
                 throw ServiceError(.badRequest, "BackupService.6102", "resource.data_dir \(raw) is not a PostgreSQL data directory (no PG_VERSION)")
             }
-            try await ensureUnused(path, field: "resource.data_dir")
             dataDirectory = path
         }
         let id = ResourceService.databaseInstanceID()
-        try await store.insert([ResourceRecord(id: id, projectID: project, type: ResourceType.database.rawValue, name: input.name, description: input.description,
-                                               path: dataDirectory, parentID: nil, bootable: false, position: 0, createdAt: now, updatedAt: now)])
+        let rows = [ResourceRecord(id: id, projectID: project, type: ResourceType.database.rawValue, name: input.name, description: input.description,
+                                   path: dataDirectory, parentID: nil, bootable: false, position: 0, createdAt: now, updatedAt: now)]
+        try await store.insert(rows) { existing in try ResourceService.refuseOverlap(rows, with: existing, fields: [dataDirectory ?? "": "resource.data_dir"]) }
         let policy = #"{"keep_days":7,"start_time":"00:00-01:00","period":"1,2,3,4,5,6,7"}"#
         do {
             try await databases.insert(DatabaseInstanceRecord(resourceId: id, engine: "PostgreSQL", connectionSealed: secrets.seal(connection, context: "database:\(id)"),
@@ -240,12 +313,6 @@ public final class ResourceService: @unchecked Sendable {
             throw ServiceError(.notFound, "DBS.200002", "instance \(id) has no usable connection")
         }
         return try PostgresConnection(url: url, field: "connection")
-    }
-
-    func ensureUnused(_ path: String, field: String) async throws {
-        if try await store.using(path: path) != nil {
-            throw ServiceError(.badRequest, "BackupService.6103", "\(field) is already registered as another resource")
-        }
     }
 
     func view(_ r: ResourceRecord) async throws -> ResourceView {

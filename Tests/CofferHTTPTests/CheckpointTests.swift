@@ -409,12 +409,15 @@ func shareAndServerInVaults(_ client: any TestClientProtocol, base: String, toke
             #expect(json(again.body)["error_code"] as? String == "BackupService.2005")  // it is restoring
             try await services.worker.drain()
             #expect(FileManager.default.contents(atPath: root.path + "/share/docs/readme.txt") == Data("version 1\n".utf8))
-            let elsewhere = try await post(client, base + "/backups/\(fileBackup)/restore", token: token, ["restore": ["details": ["destination_path": root.path + "/copy"]]])
+            // Elsewhere = a new directory inside one of the project's own file systems.
+            let elsewhere = try await post(client, base + "/backups/\(fileBackup)/restore", token: token, ["restore": ["details": ["destination_path": root.path + "/share/copy"]]])
             #expect(elsewhere.status == .accepted)
             try await services.worker.drain()
-            #expect(FileManager.default.contents(atPath: root.path + "/copy/docs/readme.txt") == Data("version 1\n".utf8))
-            let outside = try await post(client, base + "/backups/\(fileBackup)/restore", token: token, ["restore": ["details": ["destination_path": root.outside + "/x"]]])
-            #expect(outside.status == .badRequest && (json(outside.body)["error_msg"] as? String ?? "").contains("resource root"))
+            #expect(FileManager.default.contents(atPath: root.path + "/share/copy/docs/readme.txt") == Data("version 1\n".utf8))
+            for destination in [root.outside + "/x", root.path + "/copy"] {
+                let outside = try await post(client, base + "/backups/\(fileBackup)/restore", token: token, ["restore": ["details": ["destination_path": destination]]])
+                #expect(outside.status == .badRequest && (json(outside.body)["error_msg"] as? String ?? "").contains("registered OS::Sfs::Turbo resources"))
+            }
 
             // Server: wipe the data disk, restore by mappings.
             let wipe = FileHandle(forWritingAtPath: root.path + "/vm-data.img")!

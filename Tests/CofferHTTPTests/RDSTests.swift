@@ -166,8 +166,11 @@ final class ThrowawayPostgres {
             #expect(try pg.query("SELECT md5(string_agg(body, ',' ORDER BY id)) FROM items") == checksum)
             #expect(try FileManager.default.contentsOfDirectory(atPath: root.path + "/pg").allSatisfy { !$0.contains("coffer-old") }, "the old data directory is removed")
 
-            // Into a new directory under a resource root, from which pg_ctl starts.
-            let copy = root.path + "/pg-copy"
+            // Into a new directory inside a file system registered to the project, from which pg_ctl starts.
+            try FileManager.default.createDirectory(atPath: root.path + "/restores", withIntermediateDirectories: true)
+            let (restoresOK, restores) = try await call(.post, v3 + "/coffer/resources", ["resource": ["type": "OS::Sfs::Turbo", "name": "restores", "path": root.path + "/restores"]])
+            #expect(restoresOK == .ok, "\(restores)")
+            let copy = root.path + "/restores/pg-copy"
             let (intoNew, j2) = try await call(.post, v3 + "/instances/recovery", ["source": ["type": "backup", "backup_id": secondID], "target": ["data_dir": copy]])
             #expect(intoNew == .ok, "\(j2)")
             try await services.worker.drain()
@@ -177,8 +180,10 @@ final class ThrowawayPostgres {
             #expect(started == 0, "\(startOut)")
             #expect(try pg.query("SELECT count(*) FROM items", port: port2) == "45000")
             _ = try ThrowawayPostgres.shell(ThrowawayPostgres.packageRoot + "/scripts/pg-ctl-as-owner.sh", [copy, "stop"])
-            let outside = try await call(.post, v3 + "/instances/recovery", ["source": ["type": "backup", "backup_id": secondID], "target": ["data_dir": root.outside + "/x"]])
-            #expect(outside.0 == .badRequest && outside.1["error_code"] as? String == "DBS.200001")
+            for elsewhere in [root.outside + "/x", root.path + "/pg-copy", root.path + "/restores"] {
+                let outside = try await call(.post, v3 + "/instances/recovery", ["source": ["type": "backup", "backup_id": secondID], "target": ["data_dir": elsewhere]])
+                #expect(outside.0 == .badRequest && outside.1["error_code"] as? String == "DBS.200001" && (outside.1["error_msg"] as? String ?? "").contains("target.data_dir"))
+            }
 
             // Backup policy: stored and validated.
             let policyPath = v3 + "/instances/\(instanceID)/backups/policy"

@@ -1,0 +1,123 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import HummingbirdTesting
+import NIOCore
+import Testing
+@testable import CofferHTTP
+
+/// Strings meant to break parsers: empty, separators alone, huge numbers,
+/// NUL and control bytes, broken percent-encoding, long runs, odd Unicode.
+let adversarialStrings: [String] = [
+    "", ":", "::", ",", ",,", ":,", ",:", "created_at:", ":asc", "created_at::asc", "created_at:asc:desc", "name,name", "id:ASC",
+    "-1", "0", "-0", "+1", "1e9", "0x10", "9223372036854775807", "9223372036854775808", "-9223372036854775809", "99999999999999999999999999",
+    "\u{0}", "a\u{0}b", "\u{1}\u{7f}", "%", "%%", "%zz", "%0", "%00", "%ff%fe", "&", "&&=", "=", "==", "?", "#", "\\", "'", "\"", "' OR 1=1 --",
+    String(repeating: "a", count: 10_000), String(repeating: ",", count: 5_000), String(repeating: ":", count: 5_000),
+    "9999-99-99T99:99:99Z", "0000-00-00", "99999999-01-01T00:00:00Z", "2026-13-45T25:61:61Z", "-2026-01-01", "2026-01-01T00:00:00+9999",
+    "\u{202E}", "😀", "\u{FFFF}", "\u{D7FF}", "true\u{0}", "TRUE", "nan", "inf", "-inf",
+]
+
+/// A deterministic generator, so a failure reproduces (the seed is in the message).
+struct SplitMix64: RandomNumberGenerator {
+    var state: UInt64
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}
+
+func randomString(_ rng: inout SplitMix64) -> String {
+    let alphabet: [String] = Array(":,=&%?#+-._~/\\ 0123456789azAZ\u{0}\u{7f}é😀").map(String.init)
+        + ["created_at", "asc", "desc", "name", "id", "%2C", "%3A", "%00", "2026-01-01T00:00:00Z"]
+    let length = Int(rng.next() % 40)
+    var out = ""
+    for _ in 0..<length { out += alphabet[Int(rng.next() % UInt64(alphabet.count))] }
+    if rng.next() % 10 == 0, let pick = adversarialStrings.randomElement(using: &rng) { out += pick }
+    return out
+}
+
+@Suite struct QueryParsersNeverTrap {
+    /// Every query parser gets every adversarial string and 20 000 random ones:
+    /// each returns a value or a validation error, none traps.
+    @Test func everyParserAnswersEveryString() throws {
+        var rng = SplitMix64(state: 0xC0FFEE)
+        let inputs = adversarialStrings + (0..<20_000).map { _ in randomString(&rng) }
+        for text in inputs {
+            _ = try? Query.parseSort(text)
+            _ = try? Query.parseTime(text, field: "start_time")
+            _ = try? Query.parseRDSTime(text, field: "begin_time")
+            for raw in [text, "sort=" + text, "limit=" + text + "&offset=" + text, text + "=" + text, "status=" + text + "&status=" + text] {
+                guard let q = try? Query(rawQuery: raw) else { continue }
+                _ = try? q.int("limit", range: 1...1000, default: 10)
+                _ = try? q.int("offset", range: 0...Int(Int32.max), default: 0)
+                _ = try? q.bool("incremental")
+                _ = try? q.oneOf("image_type", ["backup"])
+                _ = try? Query.parseSort(q["sort"])
+                _ = try? ResourceRoutes.paging(q)
+            }
+            _ = try? JSONBody.object(Data(text.utf8))
+        }
+        // The one from the report: it used to trap the whole server.
+        #expect(throws: APIError.self) { try Query.parseSort(":") }
+        #expect(throws: APIError.self) { try Query.parseSort(",,") }
+        #expect(throws: APIError.self) { try Query(rawQuery: "limit=1&limit=2") }
+        #expect(throws: APIError.self) { try Query(rawQuery: "sort=%zz") }
+        #expect(try Query.parseSort("name:asc,created_at").map(\.0) == ["name", "created_at"])
+        #expect(try Query.parseTime("2026-01-31T12:00:00Z", field: "t") == 1_769_860_800_000)
+        #expect(throws: APIError.self) { try Query.parseTime("99999999-01-01T00:00:00Z", field: "t") }
+    }
+
+    /// Deep, wide and malformed JSON bodies are refused with a 400, never a crash.
+    @Test func jsonBodiesOfAnyShapeAreRefusedCleanly() throws {
+        for depth in [10, 100, 1_000, 100_000] {
+            let deep = String(repeating: "[", count: depth) + String(repeating: "]", count: depth)
+            _ = try? JSONBody.object(Data(deep.utf8))
+            let objects = String(repeating: "{\"a\":", count: depth) + "1" + String(repeating: "}", count: depth)
+            _ = try? JSONBody.object(Data(objects.utf8))
+        }
+        for bad in ["", "null", "1", "[]", "\"x\"", "{", "{\"a\":}", "\u{0}", "{\"a\":1e999999}", "{\"a\":\"\\ud800\"}"] {
+            #expect(throws: APIError.self) { try JSONBody.object(Data(bad.utf8)) }
+        }
+        #expect(throws: APIError.self) { try JSONBody.object(Data([0xff, 0xfe, 0x7b, 0x7d])) }
+    }
+
+    /// Through the real server: every listing with adversarial sort, marker,
+    /// limit, offset and time values answers below 500, and /health still answers.
+    @Test func adversarialQueriesNeverStopTheServer() async throws {
+        let server = try await TestServer.start()
+        let admin = server.admin
+        try await server.run { client in
+            let token = try await client.token(user: "admin", password: admin.password, project: "admin")
+            let p = admin.project_id
+            let routes = ["/v3/\(p)/backups", "/v3/\(p)/operation-logs", "/v3/\(p)/vaults", "/v3/\(p)/coffer/resources",
+                          "/v1/\(p)/checkpoint_items", "/v3/\(p)/protectables/server/instances", "/v3/\(p)/backups?instance_id=x"]
+            let keys = ["sort", "marker", "limit", "offset", "start_time", "end_time", "begin_time", "status", "name", "incremental", "vault_id"]
+            var rng = SplitMix64(state: 42)
+            let values = adversarialStrings.filter { $0.utf8.count < 2_000 } + (0..<30).map { _ in randomString(&rng) }
+            for route in routes {
+                for key in keys {
+                    for value in values {
+                        let encoded = value.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? ""
+                        let separator = route.contains("?") ? "&" : "?"
+                        try await client.execute(uri: route + separator + key + "=" + encoded, method: .get, headers: [authToken: token]) { r in
+                            #expect(r.status.code < 500, "\(route) \(key)=\(value.debugDescription): \(r.status)")
+                        }
+                    }
+                }
+                // Raw, undecodable queries too.
+                for raw in ["sort=:", "%zz", "limit=1&limit=2", "a=%00", "=&=&"] {
+                    try await client.execute(uri: route + (route.contains("?") ? "&" : "?") + raw, method: .get, headers: [authToken: token]) { r in
+                        #expect(r.status.code < 500, "\(route) \(raw): \(r.status)")
+                    }
+                }
+            }
+            try await client.execute(uri: "/v3/\(p)/backups?sort=:", method: .get, headers: [authToken: token]) { r in
+                #expect(r.status == .badRequest && (json(r.body)["error_msg"] as? String ?? "").contains("sort"))
+            }
+            try await client.execute(uri: "/health", method: .get) { r in #expect(r.status == .ok) }
+        }
+    }
+}
