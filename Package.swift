@@ -73,7 +73,7 @@ let package = Package(
         .testTarget(name: "CofferEngineTests", dependencies: ["CofferEngine"], swiftSettings: swift5),
         .testTarget(name: "CofferServiceTests", dependencies: ["CofferService", "CofferCatalog", "CofferSystem", .product(name: "SQLKit", package: "sql-kit")], swiftSettings: swift5),
         .testTarget(name: "CofferHTTPTests", dependencies: [
-            "CofferHTTP", "CofferService", "CofferCatalog", "CofferEngine", "CofferRepository", "CofferCrypto", "CofferSystem",
+            "CofferHTTP", "CofferService", "CofferCatalog", "CofferEngine", "CofferRepository", "CofferBlobStore", "CofferCrypto", "CofferSystem",
             .product(name: "HummingbirdTesting", package: "hummingbird"),
             .product(name: "HTTPTypes", package: "swift-http-types"),
         ], swiftSettings: swift5),

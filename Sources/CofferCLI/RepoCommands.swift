@@ -29,7 +29,8 @@ struct RepoOptions: ParsableArguments {
     @Option(name: .customLong("repo"), help: "Repository URL, e.g. file:///srv/backups (or COFFER_REPOSITORY).")
     var repository: String?
 
-    @Option(name: .customLong("key-file"), help: "File holding the master key (instead of COFFER_PASSWORD).")
+    @Option(name: [.customLong("key-file"), .customLong("master-key-file")],
+            help: "File holding the key (instead of COFFER_PASSWORD); a Coffer server's master key file opens every vault's repository.")
     var keyFile: String?
 
     func store() throws -> BlobStore {

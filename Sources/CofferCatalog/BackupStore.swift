@@ -313,6 +313,15 @@ public struct BackupStore: Sendable {
         }
     }
 
+    /// Rows rebuilt from the repositories (disaster recovery), all at once.
+    public func insertRecovered(checkpoints: [CheckpointRow], backups: [BackupRow]) async throws {
+        try await catalog.transaction { db in
+            for c in checkpoints { try await insert(c, into: "checkpoints", on: db) }
+            for b in backups where b.parentId == nil { try await insert(b, into: "backups", on: db) }
+            for b in backups where b.parentId != nil { try await insert(b, into: "backups", on: db) }
+        }
+    }
+
     public func checkpoint(project: String, id: String) async throws -> CheckpointRow? {
         try await sql.select().column("*").from("checkpoints").where("project_id", .equal, SQLBind(project)).where("id", .equal, SQLBind(id))
             .first(decoding: CheckpointRow.self)

@@ -102,6 +102,18 @@ public final class Catalog: @unchecked Sendable {
         }
     }
 
+    /// A consistent copy of the whole catalog in a new file (SQLite's
+    /// `VACUUM INTO`: one read transaction, safe while the server runs).
+    public func backup(to path: String) async throws {
+        guard !FileManager.default.fileExists(atPath: path) else { throw CatalogError(.conflict, "\(path) exists; the catalog backup never overwrites a file") }
+        do {
+            try await sql.raw("VACUUM INTO \(bind: path)").run()
+        } catch {
+            throw CatalogError(.storage, "cannot write the catalog backup \(path): \(error)")
+        }
+        chmod(path, 0o600)
+    }
+
     /// Whether the catalog answers (for /health).
     public func ping() async -> Bool {
         (try? await sql.raw("SELECT 1 AS one").first()) != nil

@@ -4,7 +4,7 @@ import SQLKit
 /// A protectable thing registered by an operator: a volume (disk image or
 /// block device), a server (a named set of volumes), or a file system (a
 /// directory). A server's disks are volume rows whose `parentID` is the server.
-public struct ResourceRecord: Sendable, Equatable {
+public struct ResourceRecord: Sendable, Equatable, Codable {
     public var id: String
     public var projectID: String
     public var type: String

@@ -1,7 +1,7 @@
 import Foundation
 import SQLKit
 
-public struct VaultRecord: Sendable, Equatable {
+public struct VaultRecord: Sendable, Equatable, Codable {
     public var id: String
     public var projectID: String
     public var userID: String
@@ -163,6 +163,11 @@ public struct VaultStore: Sendable {
 
     public func get(project: String, id: String) async throws -> VaultRecord? {
         try await select(catalog.sql).where("project_id", .equal, SQLBind(project)).where("id", .equal, SQLBind(id)).first().map(decode)
+    }
+
+    /// Every vault of every project (startup upkeep, disaster recovery).
+    public func all() async throws -> [VaultRecord] {
+        try await select(catalog.sql).all().map(decode)
     }
 
     /// Any project's vault (workers act for the project that queued the job).

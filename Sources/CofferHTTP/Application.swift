@@ -55,12 +55,15 @@ public struct CofferServices: Sendable {
     public var protection: ProtectionService
     public var databases: DatabaseService
     public var worker: Worker
+    /// Rebuilding an empty catalog from the vault repositories (disaster recovery).
+    public var recovery: CatalogRecovery
     public var logger: Logger
 
     /// Opens (or creates) the data directory: master key, catalog, and on an
     /// empty catalog the admin project, whose credentials are returned once.
+    /// `bootstrap: false` leaves an empty catalog empty (for a rebuild from the repositories).
     public static func open(_ configuration: ServerConfiguration, clock: any Clock = SystemClock(), logger: Logger,
-                            passwordCost: Int = 1 << 14) async throws -> (CofferServices, NewProjectCredentials?) {
+                            passwordCost: Int = 1 << 14, bootstrap: Bool = true) async throws -> (CofferServices, NewProjectCredentials?) {
         // The catalog holds password hashes and sealed secrets: the directory is the owner's alone.
         try FileManager.default.createDirectory(atPath: configuration.dataDirectory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
         let key = try loadOrCreateMasterKey(at: configuration.masterKeyFile)
@@ -68,7 +71,7 @@ public struct CofferServices: Sendable {
         let catalog = try await Catalog.open(url: configuration.catalogURL, logger: logger)
         let identity = IdentityService(store: IdentityStore(catalog: catalog), secrets: secrets, clock: clock,
                                        tokenLifetime: configuration.tokenLifetime, passwordCost: passwordCost)
-        let created = try await identity.bootstrapIfEmpty()
+        let created = bootstrap ? try await identity.bootstrapIfEmpty() : nil
         if let created {
             let path = configuration.dataDirectory + "/admin-credentials.json"
             let data = try JSONSerialization.data(withJSONObject: [
@@ -80,14 +83,20 @@ public struct CofferServices: Sendable {
         let resources = ResourceService(store: ResourceStore(catalog: catalog), identity: IdentityStore(catalog: catalog),
                                         roots: configuration.resourceRoots, clock: clock, secrets: secrets, dataDirectory: configuration.dataDirectory)
         let vaults = VaultService(store: VaultStore(catalog: catalog), resources: resources, resourceStore: ResourceStore(catalog: catalog),
-                                  secrets: secrets, dataDirectory: configuration.dataDirectory, clock: clock)
+                                  secrets: secrets, dataDirectory: configuration.dataDirectory, clock: clock, masterKey: key)
         let backupStore = BackupStore(catalog: catalog)
         let backups = BackupService(store: backupStore, vaults: vaults, resources: resources, clock: clock)
         let worker = Worker(store: backupStore, vaults: vaults, resources: resources, clock: clock, logger: logger)
         let protection = ProtectionService(backups: backups, vaults: vaults, resources: resources)
         let databases = DatabaseService(backups: backups, vaults: vaults, resources: resources)
+        if bootstrap {
+            let added = try await vaults.ensureMasterKeySlots()
+            if added > 0 { logger.info("added the master key to the repositories of vaults made before key slots", metadata: ["vaults": "\(added)"]) }
+        }
+        let recovery = CatalogRecovery(identity: identity, vaults: vaults, resourceStore: ResourceStore(catalog: catalog), databases: DatabaseStore(catalog: catalog),
+                                       backups: backupStore, masterKey: key, clock: clock)
         return (CofferServices(catalog: catalog, identity: identity, resources: resources, vaults: vaults, backups: backups, protection: protection,
-                               databases: databases, worker: worker, logger: logger), created)
+                               databases: databases, worker: worker, recovery: recovery, logger: logger), created)
     }
 
     /// 32 random bytes in a 0600 file, made on first start with O_EXCL and
@@ -129,7 +138,7 @@ public struct CofferServices: Sendable {
         return key
     }
 
-    static func writePrivateFile(_ path: String, _ data: Data) throws {
+    public static func writePrivateFile(_ path: String, _ data: Data) throws {
         let fd = Glibc.open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
         guard fd >= 0 else { throw ServiceError(.internalFailure, "BackupService.9910", "cannot create \(path): \(String(cString: strerror(errno)))") }
         defer { close(fd) }

@@ -309,6 +309,7 @@ public final class Worker: @unchecked Sendable {
             var options = BackupOptions()
             options.hostname = "coffer"
             options.tags = ["coffer-backup:\(backupRow.id)", "coffer-resource:\(resource.record.id)"]
+            options.labels = try await recoveryLabels(for: backupRow, resource: resource, vault: vault)
             options.parent = backupRow.incremental ? .auto : .none
             // An auto_expand vault grows instead (after the backup, below).
             options.maxBytesAdded = vault.autoExpand ? nil : capacityLeft

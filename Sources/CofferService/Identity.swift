@@ -159,13 +159,14 @@ public final class IdentityService: @unchecked Sendable {
     }
 
     /// Creates a project with one user of `role` and an access key for it.
-    public func createProject(name: String, description: String = "", userName: String? = nil, role: Role = .member) async throws -> NewProjectCredentials {
+    /// `id`: keep a known id (a project rebuilt from the repositories).
+    public func createProject(name: String, description: String = "", userName: String? = nil, role: Role = .member, id: String? = nil) async throws -> NewProjectCredentials {
         try IdentityService.validateName(name, field: "project name")
         let user = userName ?? "\(name)-\(role.rawValue)"
         try IdentityService.validateName(user, field: "user name")
         try await store.ensureDefaultDomain(now: clock.now())
         let now = clock.now()
-        let project = ProjectRecord(id: IdentityService.hexID(), name: name, domainID: IdentityStore.defaultDomainID, description: description, createdAt: now)
+        let project = ProjectRecord(id: id ?? IdentityService.hexID(), name: name, domainID: IdentityStore.defaultDomainID, description: description, createdAt: now)
         let password = IdentityService.newPassword()
         let userRecord = UserRecord(id: IdentityService.hexID(), name: user, domainID: IdentityStore.defaultDomainID,
                                     passwordHash: PasswordHash.make(password, n: passwordCost), defaultProjectID: project.id, enabled: true, createdAt: now)

@@ -90,8 +90,12 @@ public final class VaultService: @unchecked Sendable {
     let clock: any Clock
     let dataDirectory: String
     let bindingGate = AsyncBudget(capacity: 1)
+    /// Every vault repository also opens with this key (disaster recovery without the catalog).
+    let masterKey: [UInt8]?
 
-    public init(store: VaultStore, resources: ResourceService, resourceStore: ResourceStore, secrets: SecretBox, dataDirectory: String, clock: any Clock = SystemClock()) {
+    public init(store: VaultStore, resources: ResourceService, resourceStore: ResourceStore, secrets: SecretBox, dataDirectory: String, clock: any Clock = SystemClock(),
+                masterKey: [UInt8]? = nil) {
+        self.masterKey = masterKey
         self.store = store
         self.resources = resources
         self.resourceStore = resourceStore
@@ -188,7 +192,8 @@ public final class VaultService: @unchecked Sendable {
         // The repository first: a vault row never points at nothing.
         let store = LocalBlobStore(root: URL(fileURLWithPath: repositoryPath(id)))
         do {
-            _ = try await Repository.initialize(store: store, secret: .keyFile(key))
+            let repository = try await Repository.initialize(store: store, secret: .keyFile(key))
+            try await addMasterKeySlot(repository)
         } catch {
             throw ServiceError(.internalFailure, "BackupService.9910", "cannot create the vault's repository: \(error)")
         }
