@@ -68,6 +68,8 @@ as_owner "$BIN/pg_ctl" -D "$PGDATA" -l "$DATA_DIR/log/postgres.log" -w -t 60 sta
 as_owner "$BIN/psql" -X -q -v ON_ERROR_STOP=1 -h "$SOCK" -p "$PORT" -U postgres -d postgres -v u="$DBUSER" -v p="$DBPASS" -v d="$DB" >&2 <<'SQL'
 SELECT format('CREATE ROLE %I LOGIN REPLICATION PASSWORD %L', :'u', :'p') WHERE NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = :'u') \gexec
 SELECT format('CREATE DATABASE %I OWNER %I', :'d', :'u') WHERE NOT EXISTS (SELECT 1 FROM pg_database WHERE datname = :'d') \gexec
+-- A login role without REPLICATION (same password): what Coffer must refuse to register.
+SELECT format('CREATE ROLE %I LOGIN PASSWORD %L', :'u' || '_plain', :'p') WHERE NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = :'u' || '_plain') \gexec
 SQL
 PGPASSWORD=$DBPASS "$BIN/psql" -X -q -At -h 127.0.0.1 -p "$PORT" -U "$DBUSER" -d "$DB" -c 'select 1' > /dev/null || die "cannot log in as $DBUSER over TCP"
 echo "PG_URL='postgresql://$DBUSER:$DBPASS@127.0.0.1:$PORT/$DB'"

@@ -163,7 +163,42 @@ struct CatalogCommand: AsyncParsableCommand {
 }
 
 struct ProjectCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "project", subcommands: [Create.self, List.self, Delete.self])
+    static let configuration = CommandConfiguration(commandName: "project", subcommands: [Create.self, List.self, Delete.self, Quota.self])
+
+    struct Quota: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Show or set a project's quotas (vault count, GB allocated to vaults, queued or running jobs); 'none' lifts a limit.")
+        @ParentCommand var admin: Admin
+        @Argument(help: "Project name or id.") var project: String
+        @Option(help: "Most vaults, or none.") var vaults: String?
+        @Option(help: "Most GB allocated to the project's vaults, or none.") var capacityGb: String?
+        @Option(help: "Most queued or running jobs, or none.") var queuedJobs: String?
+        @Flag(help: "Print the result as JSON.") var json = false
+
+        func limit(_ text: String?, _ current: Int?, _ name: String) throws -> Int? {
+            guard let text else { return current }
+            if text == "none" { return nil }
+            guard let n = Int(text), n >= 0 else { throw CLIError("--\(name) must be a non-negative integer or none") }
+            return n
+        }
+
+        func run() async throws {
+            let quota = try await withServices(admin.options) { s -> ProjectQuota in
+                let p = try await s.identity.resolveProject(project)
+                let store = QuotaStore(catalog: s.catalog)
+                var q = try await store.get(project: p.id)
+                if vaults != nil || capacityGb != nil || queuedJobs != nil {
+                    q = ProjectQuota(maxVaults: try limit(vaults, q.maxVaults, "vaults"), maxCapacityGB: try limit(capacityGb, q.maxCapacityGB, "capacity-gb"),
+                                     maxQueuedJobs: try limit(queuedJobs, q.maxQueuedJobs, "queued-jobs"))
+                    try await store.set(project: p.id, q)
+                }
+                return q
+            }
+            func show(_ v: Int?) -> Any { v.map { $0 as Any } ?? NSNull() }
+            func text(_ v: Int?) -> String { v.map(String.init) ?? "none" }
+            output(json, ["max_vaults": show(quota.maxVaults), "max_capacity_gb": show(quota.maxCapacityGB), "max_queued_jobs": show(quota.maxQueuedJobs)],
+                   text: "vaults \(text(quota.maxVaults)), capacity \(text(quota.maxCapacityGB)) GB, queued jobs \(text(quota.maxQueuedJobs))")
+        }
+    }
 
     struct Create: AsyncParsableCommand {
         @ParentCommand var admin: Admin

@@ -300,6 +300,7 @@ public struct BackupStore: Sendable {
     /// A checkpoint with its backups, their operation logs and jobs, all at once.
     public func createCheckpoint(_ checkpoint: CheckpointRow, backups: [BackupRow], logs: [OperationLogRow], jobs: [JobRow]) async throws {
         try await catalog.transaction { db in
+            try await QuotaStore.checkJobs(project: checkpoint.projectId, adding: jobs.count, on: db)
             // Checked again inside the transaction: two checkpoints racing for one resource cannot both start.
             for b in backups where b.parentId == nil {
                 if try await hasActiveBackup(resource: b.resourceId, on: db) {
@@ -355,6 +356,7 @@ public struct BackupStore: Sendable {
     /// change rows) in the same transaction.
     public func enqueue(_ job: JobRow, log: OperationLogRow, prepare: @escaping (any SQLDatabase) async throws -> Void) async throws {
         try await catalog.transaction { db in
+            try await QuotaStore.checkJobs(project: job.projectId, adding: 1, on: db)
             try await prepare(db)
             try await insert(log, into: "operation_logs", on: db)
             try await insert(job, into: "jobs", on: db)
@@ -527,11 +529,19 @@ public struct BackupStore: Sendable {
 
     // MARK: jobs (claimed under the catalog's transaction; on PostgreSQL this becomes FOR UPDATE SKIP LOCKED)
 
-    /// Takes the oldest queued job, leasing it to `owner` until `leaseUntil`.
+    /// Takes a queued job, leasing it to `owner` until `leaseUntil`: the
+    /// oldest job of the project whose turn is longest ago, so one tenant's
+    /// thousand queued restores do not starve another's backup.
     public func claimJob(owner: String, now: Int64, leaseUntil: Int64) async throws -> JobRow? {
         try await catalog.transaction { db in
-            guard var job = try await db.select().column("*").from("jobs").where("status", .equal, SQLBind("queued")).orderBy("created_at").orderBy("id")
-                .first(decoding: JobRow.self) else { return nil }
+            guard var job = try await db.raw("""
+                SELECT jobs.* FROM jobs LEFT JOIN job_turns ON job_turns.project_id = jobs.project_id WHERE jobs.status = 'queued'
+                ORDER BY COALESCE(job_turns.last_claimed_at, 0), jobs.created_at, jobs.id LIMIT 1
+                """).first(decoding: JobRow.self) else { return nil }
+            try await db.raw("""
+                INSERT INTO job_turns (project_id, last_claimed_at) VALUES (\(bind: job.projectId), \(bind: now))
+                ON CONFLICT (project_id) DO UPDATE SET last_claimed_at = excluded.last_claimed_at
+                """).run()
             job.status = "running"
             job.owner = owner
             job.leaseUntil = leaseUntil

@@ -8,7 +8,7 @@ import SQLiteKit
 
 /// The catalog module's one error type.
 public struct CatalogError: Error, CustomStringConvertible {
-    public enum Code: Sendable { case unsupportedURL, migration, conflict, notFound, storage }
+    public enum Code: Sendable { case unsupportedURL, migration, conflict, notFound, storage, quotaVaults, quotaCapacity, quotaJobs }
     public let code: Code
     public let description: String
     public init(_ code: Code, _ description: String) {
@@ -187,6 +187,13 @@ public final class Catalog: @unchecked Sendable {
             "CREATE INDEX resources_path ON resources (path)",
             // What a restore deliberately left out (device nodes, setuid bits): a JSON array of lines.
             "ALTER TABLE operation_logs ADD COLUMN skipped TEXT",
+        ]),
+        (11, [
+            // Operator-set limits per project (NULL: no limit).
+            "CREATE TABLE project_quotas (project_id TEXT PRIMARY KEY REFERENCES projects(id) ON DELETE CASCADE, max_vaults BIGINT, max_capacity_gb BIGINT, max_queued_jobs BIGINT)",
+            // When each project last had a job claimed: the worker serves the project waiting longest first.
+            "CREATE TABLE job_turns (project_id TEXT PRIMARY KEY, last_claimed_at BIGINT NOT NULL)",
+            "CREATE INDEX jobs_project_status ON jobs (project_id, status)",
         ]),
     ]
 

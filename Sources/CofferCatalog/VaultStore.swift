@@ -134,6 +134,7 @@ public struct VaultStore: Sendable {
     /// Inserts a vault with its bindings; a resource already bound elsewhere fails the whole insert.
     public func insert(_ vault: VaultRecord, resources: [VaultResourceRecord]) async throws {
         try await catalog.transaction { db in
+            try await QuotaStore.checkVault(project: vault.projectID, sizeGB: vault.sizeGB, on: db)
             try await db.insert(into: "vaults").columns(VaultStore.columns).values(values(vault)).run()
             try await bind(resources, on: db)
         }

@@ -261,9 +261,13 @@ public enum OpenAPIDocument {
             "/": ["get": operation("listVersions", "Identity version discovery", ok: (300, freeObject), errors: [], secured: false)],
             "/v3": ["get": operation("showVersion", "Identity v3 version", ok: (200, freeObject), errors: [], secured: false)],
             "/v3/auth/tokens": [
-                "post": operation("issueToken", "Keystone password or token authentication", body: auth, ok: (201, wrapped("token", ref("Token"))), errors: [400, 401], secured: false),
+                "post": operation("issueToken", "Keystone password or token authentication (429 with Retry-After after repeated failures)", body: auth,
+                                  ok: (201, wrapped("token", ref("Token"))), errors: [400, 401, 429], secured: false),
                 "get": operation("validateToken", "Validate X-Subject-Token", parameters: [["name": "X-Subject-Token", "in": "header", "required": true, "schema": string]],
                                  ok: (200, wrapped("token", ref("Token"))), errors: [400, 401, 404], secured: false),
+                "delete": operation("revokeToken", "Revoke X-Subject-Token (its own user or the service admin)",
+                                    parameters: [["name": "X-Subject-Token", "in": "header", "required": true, "schema": string]],
+                                    ok: (204, nil), errors: [400, 404]),
             ],
             "/v3/projects": [
                 "get": operation("listProjects", "Projects visible to the caller", ok: (200, listOf("projects", "Project", paged: false)), errors: []),

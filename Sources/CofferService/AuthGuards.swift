@@ -54,6 +54,10 @@ public final class LoginThrottle: @unchecked Sendable {
         self.window = window
     }
 
+    /// How many failures a key may have: a source address may stand for many
+    /// users (a proxy, a NAT), so it gets more room than one user name.
+    func limit(for key: String) -> Int { key.hasPrefix("source:") ? limit * 10 : limit }
+
     /// Seconds to wait when any of `keys` is over its limit, else nil.
     public func retryAfter(_ keys: [String], now: Date) -> Int? {
         lock.withLock {
@@ -61,7 +65,7 @@ public final class LoginThrottle: @unchecked Sendable {
                 guard let c = counts[key] else { return nil }
                 let left = window - now.timeIntervalSince(c.first)
                 if left <= 0 { counts[key] = nil; return nil }
-                return c.failures >= limit ? left : nil
+                return c.failures >= limit(for: key) ? left : nil
             }
             return waits.max().map { Int($0.rounded(.up)) }
         }

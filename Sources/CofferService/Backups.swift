@@ -123,7 +123,7 @@ public final class BackupService: @unchecked Sendable {
                                        resources: String(decoding: try encoder.encode(listed), as: UTF8.self),
                                        skipped: String(decoding: try encoder.encode(skipped), as: UTF8.self), createdAt: now, updatedAt: now)
         do {
-            try await store.createCheckpoint(checkpoint, backups: backups, logs: logs, jobs: jobs)
+            try await withinQuota { try await store.createCheckpoint(checkpoint, backups: backups, logs: logs, jobs: jobs) }
         } catch let e as CatalogError where e.code == .conflict {
             throw ServiceError(.badRequest, "BackupService.0002", e.description)
         }
@@ -476,13 +476,13 @@ extension BackupService {
         let job = JobRow(id: BackupService.newID(), projectId: b.projectId, kind: "delete", targetId: b.id, operationLogId: log.id, status: "queued",
                          owner: nil, leaseUntil: nil, attempts: 0, lastError: nil, createdAt: now, updatedAt: now)
         let children = try await store.children(of: b.id).map(\.id)
-        try await store.enqueue(job, log: log) { db in
+        try await withinQuota { try await store.enqueue(job, log: log) { db in
             // The guard runs in the transaction that changes the status: a racing delete or restore sees "deleting".
             guard let current = try await self.store.backup(id: b.id, on: db), current.status == "available" || current.status == "error" else {
                 throw ServiceError(.badRequest, "BackupService.6201", "backup \(id) is no longer available or error; only those can be deleted")
             }
             try await self.store.setStatus(backups: [b.id] + children, to: "deleting", now: now, on: db)
-        }
+        } }
         return log.id
     }
 
@@ -550,7 +550,7 @@ extension BackupService {
                          owner: nil, leaseUntil: nil, attempts: 0, lastError: nil, createdAt: now, updatedAt: now, payload: payload)
         let children = try await store.children(of: b.id).map(\.id)
         let targets = items.map(\.targetResourceID)
-        try await store.enqueue(job, log: log) { db in
+        try await withinQuota { try await store.enqueue(job, log: log) { db in
             // Guards and change in one transaction: one restore per target, only from an available backup.
             guard let current = try await self.store.backup(id: b.id, on: db), current.status == "available" else {
                 throw ServiceError(.badRequest, "BackupService.2005", "backup \(id) is no longer available")
@@ -559,7 +559,7 @@ extension BackupService {
                 throw ServiceError(.badRequest, "BackupService.2010", "a restore onto this resource is already in progress")
             }
             try await self.store.setStatus(backups: [b.id] + children, to: "restoring", now: now, on: db)
-        }
+        } }
         return log.id
     }
 }

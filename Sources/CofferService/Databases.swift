@@ -91,6 +91,19 @@ enum PostgresTools {
     }
 
     /// Whether the instance answers a query.
+    /// Whether the connection's role may take base backups (REPLICATION or
+    /// superuser); nil when the instance cannot be asked (down, wrong password).
+    static func mayReplicate(_ c: PostgresConnection) async -> Bool? {
+        let answer = try? await run(binary("psql"), ["-X", "-q", "-At", "-d", c.database,
+                                                     "-c", "select rolreplication or rolsuper from pg_roles where rolname = current_user"] + c.arguments,
+                                    environment: c.environment)
+        switch answer {
+        case "t": return true
+        case "f": return false
+        default: return nil
+        }
+    }
+
     static func accepts(_ c: PostgresConnection) async -> Bool {
         (try? await run(binary("psql"), ["-X", "-q", "-At", "-d", c.database, "-c", "select 1"] + c.arguments, environment: c.environment)) == "1"
     }
@@ -303,7 +316,7 @@ public final class DatabaseService: @unchecked Sendable {
         let job = JobRow(id: BackupService.newID(), projectId: b.projectId, kind: "db_restore", targetId: b.id, operationLogId: log.id, status: "queued",
                          owner: nil, leaseUntil: nil, attempts: 0, lastError: nil, createdAt: now, updatedAt: now,
                          payload: String(decoding: try JSONEncoder().encode(plan), as: UTF8.self))
-        try await backups.store.enqueue(job, log: log) { _ in }
+        try await withinQuota { try await backups.store.enqueue(job, log: log) { _ in } }
         return log.id
     }
 

@@ -23,6 +23,23 @@ public struct ServiceError: Error, CustomStringConvertible, Sendable {
     }
 
     public static func validation(_ message: String) -> ServiceError { .init(.badRequest, "BackupService.9900", message) }
+
+    /// An operator quota the catalog refused, as the API answers it (docs/api.md, quotas).
+    init?(quota e: CatalogError) {
+        switch e.code {
+        case .quotaVaults: self.init(.badRequest, "BackupService.6133", e.description)
+        case .quotaCapacity: self.init(.badRequest, "BackupService.6101", e.description)
+        case .quotaJobs: self.init(.badRequest, "BackupService.6125", e.description)
+        default: return nil
+        }
+    }
+}
+
+/// Runs a catalog write that may meet an operator quota; the refusal becomes the API's error.
+func withinQuota<T>(_ body: () async throws -> T) async throws -> T {
+    do { return try await body() } catch let e as CatalogError {
+        throw ServiceError(quota: e) ?? e
+    }
 }
 
 /// Who is calling: a user acting in exactly one project.

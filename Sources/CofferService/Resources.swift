@@ -282,7 +282,12 @@ public final class ResourceService: @unchecked Sendable {
         guard input.disks.isEmpty else { throw ServiceError.validation("resource.disks is only for \(ResourceType.server.rawValue)") }
         guard let engine = input.engine, engine.lowercased() == "postgresql" else { throw ServiceError.validation("resource.engine must be PostgreSQL") }
         guard let connection = input.connection else { throw ServiceError.validation("resource.connection is required (postgresql://user:password@host:port/db)") }
-        _ = try PostgresConnection(url: connection, field: "resource.connection")
+        let parsed = try PostgresConnection(url: connection, field: "resource.connection")
+        // Refused now rather than as a failed backup later. An instance that cannot be asked (down) is
+        // registered: its backups fail with the reason until it answers.
+        if await PostgresTools.mayReplicate(parsed) == false {
+            throw ServiceError.validation("resource.connection: role \(parsed.user) may not take base backups; grant it with ALTER ROLE \(parsed.user) REPLICATION (or use a superuser)")
+        }
         guard let secrets else { throw ServiceError(.internalFailure, "BackupService.9910", "no master key to seal the connection with") }
         var dataDirectory: String?
         if let raw = input.path {

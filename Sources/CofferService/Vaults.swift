@@ -208,7 +208,7 @@ public final class VaultService: @unchecked Sendable {
                                  createdAt: now, updatedAt: now)
         let bindings = input.resources.enumerated().map { VaultResourceRecord(resourceID: $1.id, vaultID: id, projectID: caller.projectID, extraInfo: $1.extraInfo, position: $0) }
         do {
-            try await self.store.insert(record, resources: bindings)
+            try await withinQuota { try await self.store.insert(record, resources: bindings) }
         } catch let e as CatalogError where e.code == .conflict {
             try? FileManager.default.removeItem(atPath: repositoryPath(id))
             throw ServiceError(.badRequest, "BackupService.6103", e.description)
@@ -247,6 +247,7 @@ public final class VaultService: @unchecked Sendable {
             guard Int64(size) << 30 >= v.usedBytes else {
                 throw ServiceError(.badRequest, "BackupService.6101", "vault.billing.size \(size) GB is smaller than what the vault already uses")
             }
+            if size > v.sizeGB { try await withinQuota { try await QuotaStore(catalog: store.catalog).checkResize(project: v.projectID, from: v.sizeGB, to: size) } }
             v.sizeGB = size
         }
         if let c = input.consistentLevel {

@@ -231,6 +231,12 @@ final class ThrowawayPostgres {
                 let (_, r) = try await call(.post, v3 + "/coffer/resources", ["resource": resource])
                 return (r["resource"] as? [String: Any])?["id"] as? String ?? ""
             }
+            // A role without REPLICATION is refused at registration, saying what to grant.
+            let plainURL = pg.url.replacingOccurrences(of: "://coffer:", with: "://coffer_plain:")
+            let (refused, why) = try await call(.post, v3 + "/coffer/resources", ["resource": ["type": "rds", "name": "plain", "engine": "PostgreSQL", "connection": plainURL]])
+            #expect(refused == .badRequest && (why["error_msg"] as? String ?? "").contains("ALTER ROLE coffer_plain REPLICATION"), "\(why)")
+            #expect(!"\(why)".contains("coffer-secret"))
+
             // Wrong password: FAILED with the reason, the password nowhere in it.
             let wrong = try await register("wrong", pg.url.replacingOccurrences(of: "coffer-secret", with: "not-the-password"))
             _ = try await call(.post, v3 + "/backups", ["instance_id": wrong, "name": "doomed"])

@@ -72,6 +72,9 @@ import Testing
             throttle.failed(["user:a", "source:1"], now: t0.addingTimeInterval(Double(i)))
         }
         #expect(throttle.retryAfter(["user:a"], now: t0.addingTimeInterval(10)) == 90)
+        // A source (maybe a proxy for many users) has ten times the room.
+        #expect(throttle.retryAfter(["user:b", "source:1"], now: t0.addingTimeInterval(10)) == nil)
+        for _ in 0..<27 { throttle.failed(["source:1"], now: t0) }
         #expect(throttle.retryAfter(["user:b", "source:1"], now: t0.addingTimeInterval(10)) == 90)
         #expect(throttle.retryAfter(["user:b", "source:2"], now: t0.addingTimeInterval(10)) == nil)
         #expect(throttle.retryAfter(["user:a"], now: t0.addingTimeInterval(101)) == nil)

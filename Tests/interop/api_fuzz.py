@@ -87,7 +87,53 @@ command = [schemathesis, "--config-file", os.path.join(here, "schemathesis.toml"
            "--url", endpoint, "--phases", "examples,coverage,fuzzing",
            "--checks", "not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance",
            "--workers", "2", "--seed", os.environ.get("COFFER_FUZZ_SEED", "1"), "--no-color"]
-result = subprocess.run(command, env=env, cwd=here)
+# Explicit adversarial values for every string query parameter of every GET
+# operation (schemathesis draws valid-looking ones far more often): no 5xx,
+# only documented statuses, and the server still answers.
+ADVERSARIAL = ["", ":", "::", ",", ",,", ":asc", "created_at::asc", "name,name", "-1", "99999999999999999999999", "1e9", "\x00", "a\x00b",
+               "%", "%zz", "%00", "' OR 1=1 --", "9999-99-99T99:99:99Z", "99999999-01-01T00:00:00Z", "x" * 5000, "\u202e", "\U0001F600"]
+document = requests.get(endpoint + "/openapi.json").json()
+ids = {"project_id": project, "vault_id": vault, "backup_id": backups[0]["id"] if backups else "x", "checkpoint_id": checkpoint, "resource_id": resource,
+       "operation_log_id": logs[0]["id"] if logs else "x", "checkpoint_item_id": item or "x", "instance_id": instance, "protectable_type": "server",
+       "provider_id": "fc4d5750-22e7-4798-8a46-f48f62c4c1da"}
+tried = 0
+for path, operations in document["paths"].items():
+    get = operations.get("get")
+    if not get:
+        continue
+    url = endpoint + path
+    for name, value in ids.items():
+        url = url.replace("{%s}" % name, value)
+    if "{" in url:
+        continue
+    documented = set(int(code) for code in get["responses"])
+    for parameter in get.get("parameters", []):
+        if parameter.get("in") != "query" or parameter.get("schema", {}).get("type", "string") != "string":
+            continue
+        for value in ADVERSARIAL:
+            r = requests.get(url, headers=h, params={parameter["name"]: value})
+            tried += 1
+            check(r.status_code < 500, "GET %s?%s=%r answered %d" % (path, parameter["name"], value[:40], r.status_code))
+            check(r.status_code in documented, "GET %s?%s=%r answered undocumented %d: %s" % (path, parameter["name"], value[:40], r.status_code, r.text[:200]))
+check(tried > 100, "adversarial query values tried: %d" % tried)
+check(requests.get(endpoint + "/health").status_code == 200, "health after adversarial queries")
+print("adversarial query values: %d requests" % tried)
+
+
+def fuzz(seed):
+    result = subprocess.run(command[:-2] + [seed, "--no-color"], env=env, cwd=here, capture_output=True, text=True)
+    print(result.stdout[-20000:])
+    print(result.stderr[-5000:], file=sys.stderr)
+    return result
+
+seed = os.environ.get("COFFER_FUZZ_SEED", "1")
+result = fuzz(seed)
+# schemathesis itself sometimes fails to draw a case ("Runtime Error" inside hypothesis, with no
+# response involved, seen as a CPython AST recursion error under two workers). Only such a run,
+# with no failure of the server's, is tried once more with another seed.
+if result.returncode != 0 and "Runtime Error" in result.stdout and "FAILURES" not in result.stdout:
+    print("schemathesis had an internal error and no failures; once more with another seed")
+    result = fuzz(str(int(seed) + 1))
 check(result.returncode == 0, "schemathesis found failures (exit %d)" % result.returncode)
 # The server is still whole afterwards.
 check(requests.get(endpoint + "/health").status_code == 200, "health after fuzzing")
