@@ -86,12 +86,16 @@ struct ResourceCommand: AsyncParsableCommand {
         @Option(help: "rds: postgresql://user:password@host:port/db (better: env COFFER_DB_CONNECTION, which keeps the password out of the process list).")
         var connection: String?
         @Option(help: "rds: the instance's data directory (needed to restore in place).") var dataDir: String?
+        @Option(help: "The project (id) the resource is for; default the caller's.") var project: String?
+        @Flag(help: "Tenant restores into it may create device nodes and keep setuid/setgid bits.") var restoreSpecialFiles = false
 
         func run() async throws {
             let types = ["volume": "OS::Cinder::Volume", "server": "OS::Nova::Server", "turbo": "OS::Sfs::Turbo", "rds": "rds"]
             guard let apiType = types[type] else { throw ValidationError("--type must be volume, server, turbo or rds") }
             var resource: [String: Any] = ["type": apiType, "name": name]
             if let path { resource["path"] = path }
+            if let project { resource["project_id"] = project }
+            if restoreSpecialFiles { resource["restore_special_files"] = true }
             if type == "rds" {
                 guard let url = connection ?? ProcessInfo.processInfo.environment["COFFER_DB_CONNECTION"] else {
                     throw ValidationError("--type rds needs --connection or COFFER_DB_CONNECTION")

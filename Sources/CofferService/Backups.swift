@@ -305,6 +305,8 @@ public final class Worker: @unchecked Sendable {
                 staging = directory
             }
             defer { if let staging { try? FileManager.default.removeItem(atPath: staging) } }
+            // The source must still be what the operator registered: a path swapped for a symlink or another file is not read.
+            if staging == nil { try ResourceService.verifyStillRegistered(resource.record) }
             guard let path = staging ?? resource.record.path else { throw ServiceError(.internalFailure, "BackupService.9910", "resource \(resource.record.id) has no path") }
             var options = BackupOptions()
             options.hostname = "coffer"

@@ -166,6 +166,25 @@ public final class ResourceService: @unchecked Sendable {
         return best
     }
 
+    /// Whether the path still names what was registered: the same kind of
+    /// file (never a symlink) and, where recorded, the same device and inode
+    /// (a kind check too, because a file system may hand a deleted
+    /// directory's inode number straight to the symlink that replaced it).
+    static func verifyStillRegistered(_ record: ResourceRecord) throws {
+        guard let path = record.path else { return }
+        var st = stat()
+        let kind = lstat(path, &st) == 0 ? st.st_mode & S_IFMT : 0
+        let expectedKinds: [mode_t] = record.type == ResourceType.fileSystem.rawValue ? [S_IFDIR] : [S_IFREG, S_IFBLK]
+        var same = expectedKinds.contains(kind)
+        if same, let device = record.device, let inode = record.inode {
+            same = FileIdentity.of(path: path) == FileIdentity(device: UInt64(bitPattern: device), inode: UInt64(bitPattern: inode))
+        }
+        guard same else {
+            throw ServiceError(.badRequest, "BackupService.6215",
+                               "\(path) is no longer the file, device or directory registered as \(record.name); the operator must register it again")
+        }
+    }
+
     /// A resource of `project` still registered at `path` (the worker's re-check when a job runs).
     public func stillOwned(project: String, id: String) async throws -> ResourceRecord {
         guard let r = try await store.get(project: project, id: id), r.path != nil else {

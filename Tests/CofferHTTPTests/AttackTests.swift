@@ -184,7 +184,9 @@ struct TwoTenants {
             try await t.server.services.worker.drain()
             let (_, list) = try await call(client, token: bToken, .get, base + "/backups?vault_id=\(vaultID)")
             let backupID = (list["backups"] as? [[String: Any]])?.first?["id"] as? String ?? ""
-            // The operator's file is replaced by a link to something else.
+            // The operator's file is replaced by a link to something else. (A hard link keeps the original
+            // inode allocated, so no new file can be handed its number.)
+            #expect(link(root.path + "/vm-data.img", root.outside + "/original-vm-data.img") == 0)
             try FileManager.default.removeItem(atPath: root.path + "/vm-data.img")
             try FileManager.default.createSymbolicLink(atPath: root.path + "/vm-data.img", withDestinationPath: root.outside + "/secret.img")
             let secretBefore = FileManager.default.contents(atPath: root.outside + "/secret.img")
@@ -204,6 +206,32 @@ struct TwoTenants {
             let messages = (again["operation_logs"] as? [[String: Any]] ?? []).compactMap { ($0["error_info"] as? [String: Any])?["message"] as? String }
             #expect(messages.count == 2 && messages.contains { $0.contains("no longer the file or device registered") }, "\(messages)")
             #expect(FileManager.default.contents(atPath: root.path + "/vm-data.img") == Data(count: 4096))
+        }
+    }
+
+    /// A registered directory swapped for a symlink to somewhere else is not backed up (nothing of the target reaches the vault).
+    @Test func backupSourceSwappedForASymlinkIsRefused() async throws {
+        let t = try await TwoTenants.start()
+        let root = t.root
+        try await t.server.run { client in
+            let adminToken = try await client.token(user: "admin", password: t.server.admin.password, project: "admin")
+            let bToken = try await client.token(user: t.b.user_name, password: t.b.password, project: "tenant-b")
+            let (_, share) = try await t.register(client, adminToken: adminToken, project: t.b.project_id, ["type": "OS::Sfs::Turbo", "name": "b", "path": root.path + "/b-other"])
+            let shareID = (share["resource"] as? [String: Any])?["id"] as? String ?? ""
+            let base = "/v3/\(t.b.project_id)"
+            let (_, vault) = try await call(client, token: bToken, .post, base + "/vaults", vaultBody(name: "swapped", objectType: "turbo", resources: [["id": shareID, "type": "OS::Sfs::Turbo"]]))
+            let vaultID = (vault["vault"] as? [String: Any])?["id"] as? String ?? ""
+            // Kept under another name, so the symlink may even get the directory's inode number (tmpfs does that).
+            try FileManager.default.moveItem(atPath: root.path + "/b-other", toPath: root.outside + "/b-other-moved")
+            try FileManager.default.createSymbolicLink(atPath: root.path + "/b-other", withDestinationPath: root.path + "/a-share")
+            _ = try await call(client, token: bToken, .post, base + "/checkpoints", ["checkpoint": ["vault_id": vaultID]])
+            try await t.server.services.worker.drain()
+            let (_, list) = try await call(client, token: bToken, .get, base + "/backups?vault_id=\(vaultID)")
+            let backup = (list["backups"] as? [[String: Any]])?.first ?? [:]
+            #expect(backup["status"] as? String == "error", "\(backup)")
+            let (_, logs) = try await call(client, token: bToken, .get, base + "/operation-logs?operation_type=backup")
+            let message = ((logs["operation_logs"] as? [[String: Any]])?.first?["error_info"] as? [String: Any])?["message"] as? String ?? ""
+            #expect(message.contains("no longer the file, device or directory registered"), "\(message)")
         }
     }
 
