@@ -52,11 +52,26 @@ struct TwoTenants {
         return TwoTenants(server: server, root: root, a: a, b: b)
     }
 
+    /// Tokens of the service admin and of B's admin user.
+    func tokens(_ client: any TestClientProtocol) async throws -> (admin: String, b: String) {
+        (try await client.token(user: "admin", password: server.admin.password, project: "admin"),
+         try await client.token(user: b.user_name, password: b.password, project: "tenant-b"))
+    }
+
     /// Registers as the service admin, for `project`.
     func register(_ client: any TestClientProtocol, adminToken: String, project: String, _ resource: [String: Any]) async throws -> (HTTPResponse.Status, [String: Any]) {
         var r = resource
         r["project_id"] = project
         return try await call(client, token: adminToken, .post, "/v3/\(server.admin.project_id)/coffer/resources", ["resource": r])
+    }
+
+    /// A resource registered for B and bound to a new vault of B's: (resource id, vault id).
+    func inBVault(_ client: any TestClientProtocol, tokens: (admin: String, b: String), _ resource: [String: Any], objectType: String, vault name: String) async throws -> (String, String) {
+        let (_, registered) = try await register(client, adminToken: tokens.admin, project: b.project_id, resource)
+        let id = (registered["resource"] as? [String: Any])?["id"] as? String ?? ""
+        let (_, vault) = try await call(client, token: tokens.b, .post, "/v3/\(b.project_id)/vaults",
+                                        vaultBody(name: name, objectType: objectType, resources: [["id": id, "type": resource["type"] as? String ?? ""]]))
+        return (id, (vault["vault"] as? [String: Any])?["id"] as? String ?? "")
     }
 
     /// A turbo vault for `share` with one finished backup; returns the backup id.
@@ -88,8 +103,7 @@ struct TwoTenants {
         let t = try await TwoTenants.start()
         let root = t.root
         try await t.server.run { client in
-            let adminToken = try await client.token(user: "admin", password: t.server.admin.password, project: "admin")
-            let bToken = try await client.token(user: t.b.user_name, password: t.b.password, project: "tenant-b")
+            let (adminToken, bToken) = try await t.tokens(client)
             let (_, aShare) = try await t.register(client, adminToken: adminToken, project: t.a.project_id, ["type": "OS::Sfs::Turbo", "name": "a", "path": root.path + "/a-share"])
             let (_, aDisk) = try await t.register(client, adminToken: adminToken, project: t.a.project_id, ["type": "OS::Cinder::Volume", "name": "a-disk", "path": root.path + "/vm-root.img"])
             let (_, bShare) = try await t.register(client, adminToken: adminToken, project: t.b.project_id, ["type": "OS::Sfs::Turbo", "name": "b", "path": root.path + "/b-share"])
@@ -135,8 +149,7 @@ struct TwoTenants {
         let t = try await TwoTenants.start()
         let root = t.root
         try await t.server.run { client in
-            let adminToken = try await client.token(user: "admin", password: t.server.admin.password, project: "admin")
-            let bToken = try await client.token(user: t.b.user_name, password: t.b.password, project: "tenant-b")
+            let (adminToken, bToken) = try await t.tokens(client)
             _ = try await t.register(client, adminToken: adminToken, project: t.a.project_id, ["type": "OS::Sfs::Turbo", "name": "a", "path": root.path + "/a-share"])
             let (_, bShare) = try await t.register(client, adminToken: adminToken, project: t.b.project_id, ["type": "OS::Sfs::Turbo", "name": "b", "path": root.path + "/b-share"])
             let bShareID = (bShare["resource"] as? [String: Any])?["id"] as? String ?? ""
@@ -173,13 +186,11 @@ struct TwoTenants {
         let t = try await TwoTenants.start()
         let root = t.root
         try await t.server.run { client in
-            let adminToken = try await client.token(user: "admin", password: t.server.admin.password, project: "admin")
-            let bToken = try await client.token(user: t.b.user_name, password: t.b.password, project: "tenant-b")
-            let (_, disk) = try await t.register(client, adminToken: adminToken, project: t.b.project_id, ["type": "OS::Cinder::Volume", "name": "d", "path": root.path + "/vm-data.img"])
-            let diskID = (disk["resource"] as? [String: Any])?["id"] as? String ?? ""
+            let tokens = try await t.tokens(client)
+            let bToken = tokens.b
+            let (diskID, vaultID) = try await t.inBVault(client, tokens: tokens, ["type": "OS::Cinder::Volume", "name": "d", "path": root.path + "/vm-data.img"],
+                                                         objectType: "disk", vault: "disks")
             let base = "/v3/\(t.b.project_id)"
-            let (_, vault) = try await call(client, token: bToken, .post, base + "/vaults", vaultBody(name: "disks", objectType: "disk", resources: [["id": diskID, "type": "OS::Cinder::Volume"]]))
-            let vaultID = (vault["vault"] as? [String: Any])?["id"] as? String ?? ""
             _ = try await call(client, token: bToken, .post, base + "/checkpoints", ["checkpoint": ["vault_id": vaultID]])
             try await t.server.services.worker.drain()
             let (_, list) = try await call(client, token: bToken, .get, base + "/backups?vault_id=\(vaultID)")
@@ -214,13 +225,11 @@ struct TwoTenants {
         let t = try await TwoTenants.start()
         let root = t.root
         try await t.server.run { client in
-            let adminToken = try await client.token(user: "admin", password: t.server.admin.password, project: "admin")
-            let bToken = try await client.token(user: t.b.user_name, password: t.b.password, project: "tenant-b")
-            let (_, share) = try await t.register(client, adminToken: adminToken, project: t.b.project_id, ["type": "OS::Sfs::Turbo", "name": "b", "path": root.path + "/b-other"])
-            let shareID = (share["resource"] as? [String: Any])?["id"] as? String ?? ""
+            let tokens = try await t.tokens(client)
+            let bToken = tokens.b
+            let (_, vaultID) = try await t.inBVault(client, tokens: tokens, ["type": "OS::Sfs::Turbo", "name": "b", "path": root.path + "/b-other"],
+                                                    objectType: "turbo", vault: "swapped")
             let base = "/v3/\(t.b.project_id)"
-            let (_, vault) = try await call(client, token: bToken, .post, base + "/vaults", vaultBody(name: "swapped", objectType: "turbo", resources: [["id": shareID, "type": "OS::Sfs::Turbo"]]))
-            let vaultID = (vault["vault"] as? [String: Any])?["id"] as? String ?? ""
             // Kept under another name, so the symlink may even get the directory's inode number (tmpfs does that).
             try FileManager.default.moveItem(atPath: root.path + "/b-other", toPath: root.outside + "/b-other-moved")
             try FileManager.default.createSymbolicLink(atPath: root.path + "/b-other", withDestinationPath: root.path + "/a-share")
@@ -246,8 +255,7 @@ struct TwoTenants {
         FileManager.default.createFile(atPath: share + "/tool", contents: Data("#!/bin/sh\n".utf8))
         #expect(chmod(share + "/tool", 0o4755) == 0)
         try await t.server.run { client in
-            let adminToken = try await client.token(user: "admin", password: t.server.admin.password, project: "admin")
-            let bToken = try await client.token(user: t.b.user_name, password: t.b.password, project: "tenant-b")
+            let (adminToken, bToken) = try await t.tokens(client)
             let (_, bShare) = try await t.register(client, adminToken: adminToken, project: t.b.project_id, ["type": "OS::Sfs::Turbo", "name": "b", "path": share])
             let (_, trusted) = try await t.register(client, adminToken: adminToken, project: t.b.project_id,
                                                     ["type": "OS::Sfs::Turbo", "name": "trusted", "path": root.path + "/b-other", "restore_special_files": true])
