@@ -1,7 +1,8 @@
 // swift-tools-version:6.0
 import PackageDescription
 
-// Layers (docs/architecture.md): each target imports only the ones below it.
+// Layers (docs/architecture.md): each target imports only the ones below it, and only
+// what it declares here; scripts/check-layers.py (part of scripts/test.sh) enforces both.
 //   coffer (executable) -> CofferCLI -> CofferHTTP -> CofferService -> CofferCatalog
 //                                      -> CofferEngine -> CofferRepository -> CofferBlobStore
 //   leaves: CofferChunking, CofferCrypto, CofferCompression (over system libzstd),
@@ -25,6 +26,8 @@ let package = Package(
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
         .package(url: "https://github.com/apple/swift-http-types.git", from: "1.8.0"),
+        // Already in the graph through Hummingbird and SQLiteKit; named so the targets that import NIO declare it.
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
     ],
     targets: [
         .systemLibrary(name: "CZstd", pkgConfig: "libzstd", providers: [.apt(["libzstd-dev"])]),
@@ -40,11 +43,13 @@ let package = Package(
             "CofferBlobStore", "CofferCrypto", "CofferCompression", "CofferSystem",
         ], swiftSettings: swift5),
         .target(name: "CofferEngine", dependencies: [
-            "CofferRepository", "CofferChunking", "CofferSystem",
+            "CofferRepository", "CofferChunking", "CofferCrypto", "CofferSystem",
         ], swiftSettings: swift5),
         // Control plane: catalog (SQL) <- service (use cases) <- HTTP edge (Hummingbird only here).
         .target(name: "CofferCatalog", dependencies: [
             "CofferSystem",
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "SQLKit", package: "sql-kit"),
             .product(name: "SQLiteKit", package: "sqlite-kit"),
             .product(name: "Logging", package: "swift-log"),
@@ -55,27 +60,36 @@ let package = Package(
         ], swiftSettings: swift5),
         .target(name: "CofferHTTP", dependencies: [
             "CofferService", "CofferSystem",
+            // Layer violations issue #10 removes (scripts/check-layers.py lists them).
+            "CofferCatalog", "CofferCrypto",
+            .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "HTTPTypes", package: "swift-http-types"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             .product(name: "Logging", package: "swift-log"),
         ], swiftSettings: swift5),
         .target(name: "CofferCLI", dependencies: [
-            "CofferEngine", "CofferHTTP", "CofferService",
+            "CofferEngine", "CofferHTTP", "CofferService", "CofferCatalog", "CofferRepository", "CofferBlobStore", "CofferCrypto", "CofferSystem",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "Logging", package: "swift-log"),
         ], swiftSettings: swift5),
         .executableTarget(name: "coffer", dependencies: ["CofferCLI", .product(name: "ArgumentParser", package: "swift-argument-parser")], swiftSettings: swift5),
         .testTarget(name: "CofferLeafTests", dependencies: [
             "CofferChunking", "CofferCompression", "CofferCrypto", "CofferSystem",
         ], swiftSettings: swift5),
         .testTarget(name: "CofferBlobStoreTests", dependencies: ["CofferBlobStore"], swiftSettings: swift5),
-        .testTarget(name: "CofferRepositoryTests", dependencies: ["CofferRepository"], swiftSettings: swift5),
-        .testTarget(name: "CofferEngineTests", dependencies: ["CofferEngine"], swiftSettings: swift5),
-        .testTarget(name: "CofferServiceTests", dependencies: ["CofferService", "CofferCatalog", "CofferSystem", .product(name: "SQLKit", package: "sql-kit")], swiftSettings: swift5),
+        .testTarget(name: "CofferRepositoryTests", dependencies: ["CofferRepository", "CofferBlobStore", "CofferCrypto"], swiftSettings: swift5),
+        .testTarget(name: "CofferEngineTests", dependencies: ["CofferEngine", "CofferRepository", "CofferBlobStore", "CofferCrypto"], swiftSettings: swift5),
+        .testTarget(name: "CofferServiceTests", dependencies: ["CofferService", "CofferCatalog", "CofferCrypto", "CofferSystem",
+                                                            .product(name: "SQLKit", package: "sql-kit"), .product(name: "Logging", package: "swift-log")], swiftSettings: swift5),
         .testTarget(name: "CofferHTTPTests", dependencies: [
             "CofferHTTP", "CofferService", "CofferCatalog", "CofferEngine", "CofferRepository", "CofferBlobStore", "CofferCrypto", "CofferSystem",
+            .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "HummingbirdTesting", package: "hummingbird"),
             .product(name: "HTTPTypes", package: "swift-http-types"),
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "Logging", package: "swift-log"),
         ], swiftSettings: swift5),
         // Depends on the executable so `swift test` builds the binary it drives.
         .testTarget(name: "CofferCLITests", dependencies: ["CofferCLI", "CofferSystem", "coffer"], swiftSettings: swift5),

@@ -3,5 +3,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/ensure-deps.sh --test
+python3 scripts/check-layers.py
 swift build --build-tests
 swift test --skip-build 2>&1 | tee .build/test-output.txt
