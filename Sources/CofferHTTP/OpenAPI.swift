@@ -21,7 +21,9 @@ public enum OpenAPIDocument {
     static func array(_ items: Schema) -> Schema { ["type": "array", "items": items] }
     static func ref(_ name: String) -> Schema { ["$ref": "#/components/schemas/\(name)"] }
     static func object(_ properties: [String: Schema], required: [String]? = nil) -> Schema {
-        ["type": "object", "properties": properties, "required": required ?? properties.keys.sorted()]
+        // OpenAPI 3.0 forbids an empty `required` list: leave it out instead.
+        let names = required ?? properties.keys.sorted()
+        return names.isEmpty ? ["type": "object", "properties": properties] : ["type": "object", "properties": properties, "required": names]
     }
     /// A request object whose listed fields are required and the rest optional.
     static func input(_ properties: [String: Schema], required: [String] = []) -> Schema {

@@ -200,6 +200,14 @@ final class ServedCoffer {
         let same = printed.stdout == committed
         #expect(same, "docs/openapi.json is stale: run `coffer openapi > docs/openapi.json`")
     }
+
+    /// The document is valid OpenAPI 3 (openapi-spec-validator), not only what schemathesis tolerates.
+    @Test func documentValidates() throws {
+        let python = try interopPython()
+        let checked = try run(python, ["-c", "import sys; from openapi_spec_validator import validate; from openapi_spec_validator.readers import read_from_filename; "
+                                             + "validate(read_from_filename(sys.argv[1])[0]); print('valid')", packageRoot() + "/docs/openapi.json"])
+        #expect(checked.status == 0 && checked.stdout.contains("valid"), "\(checked.stdout)\n\(checked.stderr)")
+    }
 }
 
 final class LockedData: @unchecked Sendable {
