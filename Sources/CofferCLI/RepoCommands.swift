@@ -297,21 +297,39 @@ struct Restore: AsyncParsableCommand {
 }
 
 struct Check: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Verify the repository's structure; with --read-data, every byte.")
+    static let configuration = CommandConfiguration(
+        abstract: "Verify the repository's structure; with --read-data, every byte; with --read-data-subset, a part of the packs (rotating with next/T).")
     @OptionGroup var repo: RepoOptions
     @Flag(help: "Decrypt and re-hash every blob.") var readData = false
+    @Option(help: "Read only group N of T (N/T), or the 1/T of the packs verified longest ago (next/T: T daily runs read every pack).")
+    var readDataSubset: String?
+    @Option(help: "Start no new pack reads after this long (e.g. 30m, 2h); the next next/T run resumes.") var maxDuration: String?
     @Flag(help: "Print a JSON summary.") var json = false
+
+    func validate() throws {
+        if let readDataSubset, DataSubset(readDataSubset) == nil { throw ValidationError("--read-data-subset must be N/T (1 <= N <= T) or next/T") }
+        if let maxDuration, parseDuration(maxDuration) == nil { throw ValidationError("--max-duration: '\(maxDuration)' is not a duration like 30m, 12h, 7d") }
+        if maxDuration != nil && !readData && readDataSubset == nil { throw ValidationError("--max-duration limits data reading: add --read-data or --read-data-subset") }
+    }
 
     func run() async throws {
         let repository = try await repo.open()
-        let report = try await Checker(repository: repository).run(readData: readData)
+        var data: DataCheckOptions?
+        if readData || readDataSubset != nil {
+            // Every data read is recorded in the repository, so rotating checks know what is due.
+            data = DataCheckOptions(subset: readDataSubset.flatMap(DataSubset.init) ?? .all, maxDuration: maxDuration.flatMap(parseDuration), record: true)
+        }
+        let report = try await Checker(repository: repository).run(readData: data)
         if json {
             printJSON(["ok": report.ok, "errors": report.errors, "warnings": report.warnings, "snapshots": report.snapshotsChecked,
-                       "packs_read": report.packsChecked, "blobs_read": report.blobsChecked, "bytes_read": report.bytesRead])
+                       "packs_read": report.packsChecked, "blobs_read": report.blobsChecked, "bytes_read": report.bytesRead,
+                       "packs_total": report.packsTotal, "packs_left_for_later": report.packsLeftForLater])
         } else {
             for w in report.warnings { print("warning: \(w)") }
             for e in report.errors { print("error: \(e)") }
-            print(report.ok ? "no errors found (\(report.snapshotsChecked) snapshots\(readData ? ", \(report.packsChecked) packs, \(report.blobsChecked) blobs read" : ""))" : "\(report.errors.count) errors found")
+            let read = data.map { ", \(report.packsChecked) of \(report.packsTotal) packs (\($0.subset)), \(report.blobsChecked) blobs read" } ?? ""
+            let left = report.packsLeftForLater > 0 ? "; \(report.packsLeftForLater) packs left for the next run (--max-duration)" : ""
+            print(report.ok ? "no errors found (\(report.snapshotsChecked) snapshots\(read))\(left)" : "\(report.errors.count) errors found")
         }
         if !report.ok { throw ExitCode(1) }
     }

@@ -45,7 +45,8 @@ struct BackupRoutes {
                                     "backup": ["backup_id": l.backupId ?? "", "backup_name": "", "incremental": ""] as [String: Any],
                                     "resource": ["id": l.resourceId, "name": l.resourceName, "type": l.resourceType] as [String: Any]]
         if let skipped = l.skipped, let lines = (try? JSONSerialization.jsonObject(with: Data(skipped.utf8))) as? [String] {
-            extra["restore"] = ["skipped": lines]
+            // What a restore left out, or what a verification read.
+            if l.operationType == "verify" { extra["verify"] = ["notes": lines] } else { extra["restore"] = ["skipped": lines] }
         }
         if l.errorCode != nil { extra["common"] = ["progress": l.progress, "request_id": l.id, "task_id": l.id, "code": l.errorCode ?? "", "message": l.errorMsg ?? ""] }
         return ["id": l.id, "project_id": l.projectId, "operation_type": l.operationType, "status": l.status, "provider_id": l.providerId,
@@ -179,7 +180,7 @@ struct BackupRoutes {
         let limit = try q.int("limit", range: 1...1000, default: 1000)
         let offset = try q.int("offset", range: 0...Int(Int32.max), default: 0)
         var filter = BackupStore.LogFilter()
-        filter.operationType = try q.oneOf("operation_type", ["backup", "copy", "replication", "delete", "restore", "vault_delete", "remove_resource", "sync"])
+        filter.operationType = try q.oneOf("operation_type", ["backup", "copy", "replication", "delete", "restore", "vault_delete", "remove_resource", "sync", "verify"])
         filter.status = try q.oneOf("status", ["success", "skipped", "failed", "running", "timeout", "waiting"])
         filter.vaultID = q["vault_id"]
         filter.resourceID = q["resource_id"]

@@ -71,14 +71,16 @@ public enum OpenAPIDocument {
             "vault": object(["id": string, "name": string, "resources": array(checkpointResource), "skipped_resources": array(skipped)]),
         ])
         let operationLog = object([
-            "id": string, "project_id": string, "operation_type": string(["backup", "copy", "replication", "delete", "restore", "vault_delete", "remove_resource", "sync"]),
+            "id": string, "project_id": string, "operation_type": string(["backup", "copy", "replication", "delete", "restore", "vault_delete", "remove_resource", "sync", "verify"]),
             "status": string(["success", "skipped", "failed", "running", "timeout", "waiting"]), "provider_id": string, "vault_id": string, "vault_name": string,
             "checkpoint_id": string, "created_at": string, "started_at": nullableString, "ended_at": nullableString, "updated_at": string,
             "error_info": object(["code": string, "message": string]),
             "extra_info": object(["common": object(["progress": integer(0...100), "request_id": string, "task_id": string], required: ["progress"]),
                                   "resource": object(["id": string, "name": string, "type": string]),
                                   // Coffer extension: what a tenant restore left out (device nodes, setuid/setgid bits).
-                                  "restore": object(["skipped": array(string)])], required: ["common", "resource"]),
+                                  "restore": object(["skipped": array(string)]),
+                                  // Coffer extension: what a verification read.
+                                  "verify": object(["notes": array(string)])], required: ["common", "resource"]),
             "enterprise_project_id": string,
         ])
         let disk = object(["id": string, "name": string, "path": string, "bootable": boolean, "size_bytes": integer], required: ["id", "name", "path", "bootable"])
@@ -197,7 +199,7 @@ public enum OpenAPIDocument {
             query("own_type", string(["all_granted", "private", "shared"])), query("member_status", string(["pending", "accepted", "rejected"])),
         ]
         let logFilters = paging + timeWindow + ["vault_id", "vault_name", "resource_id", "resource_name", "provider_id"].map { query($0) } + [
-            query("operation_type", string(["backup", "copy", "replication", "delete", "restore", "vault_delete", "remove_resource", "sync"])),
+            query("operation_type", string(["backup", "copy", "replication", "delete", "restore", "vault_delete", "remove_resource", "sync", "verify"])),
             query("status", string(["success", "skipped", "failed", "running", "timeout", "waiting"])),
         ]
         let vaultFilters = paging + ["name", "policy_id", "status", "resource_ids", "object_type"].map { query($0) } + [
@@ -331,6 +333,10 @@ public enum OpenAPIDocument {
             "/v3/{project_id}/vaults/{vault_id}/addresources": [
                 "post": operation("addVaultResource", "CBR AddVaultResource", parameters: vaultPath,
                                   body: input(["resources": array(vaultResourceInput)], required: ["resources"]), ok: (200, object(["add_resource_ids": array(string)]))),
+            ],
+            "/v3/{project_id}/coffer/vaults/{vault_id}/verify": [
+                "post": operation("verifyVault", "Coffer extension: verify the vault's data as a job (subset N/T or next/T, max_duration_seconds)", parameters: vaultPath,
+                                  body: input(["verify": input(["subset": string, "max_duration_seconds": integer(1...604_800)])]), ok: (202, object(["operation_log_id": string]))),
             ],
             "/v3/{project_id}/vaults/{vault_id}/removeresources": [
                 "post": operation("removeVaultResource", "CBR RemoveVaultResource", parameters: vaultPath, body: ids("resource_ids"),

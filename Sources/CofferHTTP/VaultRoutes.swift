@@ -24,6 +24,7 @@ struct VaultRoutes {
         add(.delete, "/v3/:project_id/vaults/:vault_id", delete)
         add(.post, "/v3/:project_id/vaults/:vault_id/addresources", addResources)
         add(.post, "/v3/:project_id/vaults/:vault_id/removeresources", removeResources)
+        add(.post, "/v3/:project_id/coffer/vaults/:vault_id/verify", verify)
     }
 
     /// CBR's timestamp form, e.g. 2020-02-05T10:38:34.209782 (UTC, no zone suffix).
@@ -152,6 +153,20 @@ struct VaultRoutes {
         let caller = try context.caller()
         try await backups.deleteVault(caller: caller, id: try context.parameters.require("vault_id"))
         return Response(status: .noContent)
+    }
+
+    /// Coffer extension: verify the vault's data as a job (body optional: `{"verify": {"subset", "max_duration_seconds"}}`).
+    @Sendable func verify(_ request: Request, _ context: CofferContext) async throws -> Response {
+        let caller = try context.caller()
+        var request = request
+        let buffer = try await request.collectBody(upTo: context.maxUploadSize)
+        var subset: String?, seconds: Int?
+        if buffer.readableBytes > 0, let v = try Fields(try await JSONBody.object(&request, context: context)).optionalObject("verify") {
+            subset = try v.optionalString("subset")
+            seconds = try v.optionalInt("max_duration_seconds")
+        }
+        let id = try await backups.verify(caller: caller, vaultID: try context.parameters.require("vault_id"), subset: subset, maxDurationSeconds: seconds)
+        return JSONBody.response(status: .accepted, ["operation_log_id": id])
     }
 
     @Sendable func addResources(_ request: Request, _ context: CofferContext) async throws -> Response {

@@ -9,7 +9,24 @@ public struct CheckReport: Sendable {
     public var blobsChecked = 0
     public var snapshotsChecked = 0
     public var bytesRead: Int64 = 0
+    /// Packs in the repository, and the subset's packs not read because time ran out.
+    public var packsTotal = 0
+    public var packsLeftForLater = 0
     public var ok: Bool { errors.isEmpty }
+}
+
+/// How much of the data a check reads.
+public struct DataCheckOptions: Sendable {
+    public var subset: DataSubset = .all
+    /// Stop starting new pack reads after this long (the rest is left for the next run).
+    public var maxDuration: TimeInterval?
+    /// Append a verification record (`verified/`) of the packs read.
+    public var record = false
+    public init(subset: DataSubset = .all, maxDuration: TimeInterval? = nil, record: Bool = false) {
+        self.subset = subset
+        self.maxDuration = maxDuration
+        self.record = record
+    }
 }
 
 /// Verifies a repository: structure (every index file, pack, snapshot and
@@ -22,6 +39,7 @@ public final class Checker: @unchecked Sendable {
     private let lock = NSLock()
     private var report = CheckReport()
     private var bad: [Hash256: String] = [:]  // blob -> what is wrong with it
+    private var damagedPacks = Set<Hash256>()
 
     public init(repository: Repository) { self.repository = repository }
 
@@ -35,6 +53,11 @@ public final class Checker: @unchecked Sendable {
     }
 
     public func run(readData: Bool, concurrency: Int = 4) async throws -> CheckReport {
+        try await run(readData: readData ? DataCheckOptions() : nil, concurrency: concurrency)
+    }
+
+    /// `data` nil: structure only; otherwise the packs `data.subset` names are read in full.
+    public func run(readData data: DataCheckOptions?, concurrency: Int = 4) async throws -> CheckReport {
         let store = repository.store
         // Index files.
         var indexed: [Hash256: [PackEntry]] = [:]
@@ -73,8 +96,22 @@ public final class Checker: @unchecked Sendable {
         for pack in present.keys where indexed[pack] == nil {
             warning("pack \(ObjectKey.pack(pack)) is not in any index (left by an interrupted or running backup; prune removes it)")
         }
-        if readData {
-            try await readAllPacks(present: present, indexed: indexed, concurrency: concurrency)
+        lock.withLock { report.packsTotal = present.count }
+        if let data {
+            let started = Date()
+            let history = data.subset == .all ? [] : try await repository.verificationRecords()
+            let chosen = data.subset.select(Array(present.keys), history: history)
+            let read = try await readPacks(chosen.packs, indexed: indexed, concurrency: concurrency, deadline: data.maxDuration.map { started.addingTimeInterval($0) })
+            lock.withLock { report.packsLeftForLater = chosen.packs.count - read.count }
+            if data.record && (!read.isEmpty || chosen.rotation != nil) {
+                let damaged = lock.withLock { damagedPacks }
+                do {
+                    try await repository.saveVerification(VerificationRecord(time: started, packs: read.sorted(), damaged: damaged.intersection(read).sorted(),
+                                                                             rotation: chosen.rotation, run: chosen.run))
+                } catch {
+                    warning("the verification record could not be written (the next rotating check reads these packs again): \(error)")
+                }
+            }
         }
         // Snapshots and trees.
         let walker = TreeWalker(repository: repository)
@@ -109,14 +146,17 @@ public final class Checker: @unchecked Sendable {
         return lock.withLock { report }
     }
 
-    private func readAllPacks(present: [Hash256: Int], indexed: [Hash256: [PackEntry]], concurrency: Int) async throws {
-        let packs = present.keys.sorted()
+    /// Reads `packs` in order, `concurrency` at a time, starting none after
+    /// `deadline`; returns the packs read.
+    private func readPacks(_ packs: [Hash256], indexed: [Hash256: [PackEntry]], concurrency: Int, deadline: Date?) async throws -> [Hash256] {
+        var started: [Hash256] = []
         try await withThrowingTaskGroup(of: Void.self) { group in
             var iterator = packs.makeIterator()
             var running = 0
             while true {
-                while running < concurrency, let pack = iterator.next() {
+                while running < concurrency, deadline.map({ Date() < $0 }) ?? true, let pack = iterator.next() {
                     running += 1
+                    started.append(pack)
                     group.addTask { await self.readPack(pack, indexEntries: indexed[pack]) }
                 }
                 if running == 0 { break }
@@ -124,27 +164,33 @@ public final class Checker: @unchecked Sendable {
                 running -= 1
             }
         }
+        return started
     }
 
     private func readPack(_ pack: Hash256, indexEntries: [PackEntry]?) async {
+        // Every problem found here marks the pack damaged in the verification record.
+        func fail(_ message: String) {
+            lock.withLock { _ = damagedPacks.insert(pack) }
+            self.error(message)
+        }
         let key = ObjectKey.pack(pack)
         let data: Data
         do { data = try await repository.store.get(key) } catch {
-            self.error("pack \(key) cannot be read: \(error)")
+            fail("pack \(key) cannot be read: \(error)")
             for e in indexEntries ?? [] { markBad(e.id, "its pack cannot be read", in: pack) }
             return
         }
         lock.withLock { report.packsChecked += 1; report.bytesRead += Int64(data.count) }
-        if Hash256.sha256(data) != pack { error("pack \(key) is damaged: its content does not match its name") }
+        if Hash256.sha256(data) != pack { fail("pack \(key) is damaged: its content does not match its name") }
         var entries: [PackEntry]
         do {
             entries = try PackFormat.entries(ofPack: data, keys: repository.keys, name: key)
             if let indexEntries {
                 let a = Set(entries.map(\.id)), b = Set(indexEntries.map(\.id))
-                if a != b { error("pack \(key): header and index disagree (\(a.symmetricDifference(b).count) blobs differ)") }
+                if a != b { fail("pack \(key): header and index disagree (\(a.symmetricDifference(b).count) blobs differ)") }
             }
         } catch {
-            self.error("pack \(key): header unreadable: \(error)")
+            fail("pack \(key): header unreadable: \(error)")
             guard let indexEntries else { return }
             entries = indexEntries  // still check each blob where the index says it is
         }
@@ -152,7 +198,7 @@ public final class Checker: @unchecked Sendable {
             let range = Int(e.offset)..<(Int(e.offset) + Int(e.length))
             guard range.upperBound <= data.count else {
                 markBad(e.id, "pack \(pack.short) is truncated", in: pack)
-                error("pack \(key): blob \(e.id.short) lies beyond the end of the pack"); continue
+                fail("pack \(key): blob \(e.id.short) lies beyond the end of the pack"); continue
             }
             do {
                 let plain = try repository.unseal(data[range], entry: e, pack: pack)
@@ -162,7 +208,7 @@ public final class Checker: @unchecked Sendable {
                 lock.withLock { report.blobsChecked += 1 }
             } catch {
                 markBad(e.id, "\(error)", in: pack)
-                self.error("pack \(key): \(error)")
+                fail("pack \(key): \(error)")
             }
         }
     }

@@ -80,6 +80,7 @@ enum Context {
     static let index = Array("coffer-index".utf8)
     static let snapshot = Array("coffer-snapshot".utf8)
     static let deletion = Array("coffer-deletion".utf8)
+    static let verification = Array("coffer-verification".utf8)
     static func keyWrap(_ repositoryID: String) -> [UInt8] { Array("coffer-key:\(repositoryID)".utf8) }
 }
 
@@ -205,6 +206,7 @@ public enum ObjectKey {
     public static func snapshot(_ id: Hash256) -> String { "snapshots/\(id.hex)" }
     public static func key(_ id: Hash256) -> String { "keys/\(id.hex)" }
     public static func deletion(_ id: Hash256) -> String { "deletions/\(id.hex)" }
+    public static func verification(_ id: Hash256) -> String { "verified/\(id.hex)" }
 
     /// The id at the end of a key (`data/ab/<hex>`, `index/<hex>`...), if it is one.
     public static func id(of key: String) -> Hash256? {

@@ -230,6 +230,7 @@ public final class Worker: @unchecked Sendable {
             case "restore": try await runRestore(job)
             case "delete": try await runDelete(job)
             case "db_restore": try await runDatabaseRestore(job)
+            case "verify": try await runVerify(job)
             default: throw ServiceError(.internalFailure, "BackupService.9910", "unknown job kind \(job.kind)")
             }
             try await store.finishJob(job.id, status: "succeeded", error: nil, now: nowMS)

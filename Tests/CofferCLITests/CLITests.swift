@@ -29,6 +29,20 @@ import Testing
         #expect(ls.stdout.contains("sub/b.txt"))
         let check = try coffer(["repo", "check", "--read-data"], env: env)
         #expect(check.status == 0, "\(check.stdout)")
+        // A rotation of two runs reads every pack once between them; bad subsets and durations are refused.
+        var read = 0, total = 0
+        for _ in 0..<2 {
+            let part = try coffer(["repo", "check", "--read-data-subset", "next/2", "--max-duration", "1h", "--json"], env: env)
+            #expect(part.status == 0, "\(part.stdout)\(part.stderr)")
+            let report = (try? JSONSerialization.jsonObject(with: Data(part.stdout.utf8))) as? [String: Any] ?? [:]
+            read += report["packs_read"] as? Int ?? 0
+            total = report["packs_total"] as? Int ?? 0
+        }
+        #expect(read == total && total > 0, "\(read) of \(total)")
+        for bad in [["--read-data-subset", "3/2"], ["--read-data-subset", "next"], ["--max-duration", "soon", "--read-data"], ["--max-duration", "1h"]] {
+            let refused = try coffer(["repo", "check"] + bad, env: env)
+            #expect(refused.status != 0 && refused.stderr.contains("--"), "\(bad): \(refused.stderr)")
+        }
         let single = t.path + "/single"
         #expect(try coffer(["repo", "restore", "latest:sub/b.txt", "--target", single], env: env).status == 0)
         #expect(FileManager.default.contents(atPath: single + "/b.txt") == Data("hello".utf8))

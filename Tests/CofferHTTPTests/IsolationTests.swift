@@ -62,6 +62,7 @@ import Testing
                 (.get, "/vaults/\(vaultID)", nil), (.put, "/vaults/\(vaultID)", ["vault": ["name": "x"]]), (.delete, "/vaults/\(vaultID)", nil),
                 (.post, "/vaults/\(vaultID)/addresources", ["resources": [["id": shareID, "type": "OS::Sfs::Turbo"]]]),
                 (.post, "/vaults/\(vaultID)/removeresources", ["resource_ids": [shareID]]),
+                (.post, "/coffer/vaults/\(vaultID)/verify", ["verify": ["subset": "next/1"]]),
                 (.post, "/checkpoints", ["checkpoint": ["vault_id": vaultID]]), (.get, "/checkpoints/\(checkpointID)", nil),
                 (.get, "/backups/\(backupID)", nil), (.put, "/backups/\(backupID)", ["backup": ["name": "x"]]), (.delete, "/backups/\(backupID)", nil),
                 (.post, "/backups/\(backupID)/restore", ["restore": [:] as [String: Any]]), (.get, "/operation-logs/\(logID)", nil),

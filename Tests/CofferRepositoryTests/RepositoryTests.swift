@@ -293,3 +293,80 @@ func snapshotOf(_ repo: Repository, _ files: [(String, Data)], time: Date = Date
         #expect(ForgetPolicy().isEmpty)
     }
 }
+
+@Suite struct RotatingVerification {
+    /// A repository of many small packs: (repository, store, the snapshot, file name -> pack).
+    func manyPacks() async throws -> (Repository, MemoryBlobStore, Hash256, [String: (pack: Hash256, offset: Int)]) {
+        let store = MemoryBlobStore()
+        let repo = try await makeRepo(store, packSize: 4000)
+        let files = (0..<16).map { ("f\($0)", Data(randomBytes(3000))) }
+        let snapshot = try await snapshotOf(repo, files)
+        let fresh = try await Repository.open(store: store, secret: .passphrase("pw"))
+        try await fresh.loadIndex()
+        let tree = try await fresh.loadTree(try await fresh.loadSnapshot(snapshot).tree)
+        var packOf: [String: (pack: Hash256, offset: Int)] = [:]
+        for node in tree.nodes {
+            let location = fresh.index.lookup(node.content![0].blob)!
+            packOf[node.name] = (location.pack, Int(location.entry.offset))
+        }
+        return (fresh, store, snapshot, packOf)
+    }
+
+    /// T runs of next/T read every pack exactly once; a flipped bit is found by whichever run reads its pack,
+    /// named with its snapshot and file, and that pack is recorded as damaged.
+    @Test func tRunsReadEveryPackOnceAndFindTheFlippedBit() async throws {
+        let (repo, store, snapshot, packOf) = try await manyPacks()
+        let all = Set(try await store.list(prefix: "data/").compactMap { ObjectKey.id(of: $0.key) })
+        #expect(all.count >= 8, "\(all.count) packs")
+        let runs = 4
+        var readCounts: [Hash256: Int] = [:]
+        for _ in 0..<runs {
+            let report = try await Checker(repository: repo).run(readData: DataCheckOptions(subset: .next(of: runs), record: true))
+            #expect(report.ok, "\(report.errors)")
+            #expect(report.packsChecked <= (all.count + runs - 1) / runs)
+            let newest = try await repo.verificationRecords().last!
+            for pack in newest.packs { readCounts[pack, default: 0] += 1 }
+        }
+        #expect(Set(readCounts.keys) == all && readCounts.values.allSatisfy { $0 == 1 }, "\(readCounts.values.sorted())")
+
+        // A bit flips in the pack holding f7; the next round of T runs finds it exactly once.
+        let (victim, offset) = packOf["f7"]!
+        store.corrupt(ObjectKey.pack(victim)) { $0[$0.startIndex + offset + 100] ^= 0x10 }
+        var found = 0
+        for _ in 0..<runs {
+            let fresh = try await Repository.open(store: store, secret: .passphrase("pw"))
+            let report = try await Checker(repository: fresh).run(readData: DataCheckOptions(subset: .next(of: runs), record: true))
+            let newest = try await fresh.verificationRecords().last!
+            if newest.packs.contains(victim) {
+                found += 1
+                #expect(!report.ok && report.errors.contains { $0.contains("file f7") && $0.contains(snapshot.short) }, "\(report.errors)")
+                #expect(newest.damaged == [victim])
+            } else {
+                #expect(report.ok, "\(report.errors)")
+                #expect(newest.damaged.isEmpty)
+            }
+        }
+        #expect(found == 1)
+    }
+
+    @Test func groupsPartitionThePacksAndDurationLeavesTheRestForLater() async throws {
+        let (repo, store, _, _) = try await manyPacks()
+        let all = try await store.list(prefix: "data/").compactMap { ObjectKey.id(of: $0.key) }
+        var seen: [Hash256] = []
+        for n in 1...3 {
+            let report = try await Checker(repository: repo).run(readData: DataCheckOptions(subset: .group(n, of: 3), record: true))
+            #expect(report.ok)
+            seen += try await repo.verificationRecords().last!.packs
+        }
+        #expect(seen.count == all.count && Set(seen) == Set(all))
+        // No time at all: nothing is read, everything is left for the rotation's next run, which reads it all.
+        let report = try await Checker(repository: repo).run(readData: DataCheckOptions(subset: .next(of: 2), maxDuration: 0, record: true))
+        #expect(report.packsChecked == 0 && report.packsLeftForLater == (all.count + 1) / 2)
+        let skipped = try await repo.verificationRecords().last!
+        #expect(skipped.packs.isEmpty && skipped.run == 1 && skipped.rotation == 2)
+        let second = try await Checker(repository: repo).run(readData: DataCheckOptions(subset: .next(of: 2), record: true))
+        #expect(second.packsChecked == all.count)
+        #expect(DataSubset("next/7") == .next(of: 7) && DataSubset("2/5") == .group(2, of: 5))
+        for bad in ["0/3", "4/3", "x/3", "1/0", "next/", "1/2/3", ""] { #expect(DataSubset(bad) == nil, "\(bad)") }
+    }
+}
