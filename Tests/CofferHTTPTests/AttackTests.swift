@@ -58,17 +58,15 @@ struct TwoTenants {
          try await client.token(user: b.user_name, password: b.password, project: "tenant-b"))
     }
 
-    /// Registers as the service admin, for `project`.
+    /// Registers as the service admin, for `project`: the status and the resource (or the error body).
     func register(_ client: any TestClientProtocol, adminToken: String, project: String, _ resource: [String: Any]) async throws -> (HTTPResponse.Status, [String: Any]) {
-        var r = resource
-        r["project_id"] = project
-        return try await call(client, token: adminToken, .post, "/v3/\(server.admin.project_id)/coffer/resources", ["resource": r])
+        try await registerFor(client, admin: server.admin, adminToken: adminToken, project: project, resource)
     }
 
     /// A resource registered for B and bound to a new vault of B's: (resource id, vault id).
     func inBVault(_ client: any TestClientProtocol, tokens: (admin: String, b: String), _ resource: [String: Any], objectType: String, vault name: String) async throws -> (String, String) {
         let (_, registered) = try await register(client, adminToken: tokens.admin, project: b.project_id, resource)
-        let id = (registered["resource"] as? [String: Any])?["id"] as? String ?? ""
+        let id = registered["id"] as? String ?? ""
         let (_, vault) = try await call(client, token: tokens.b, .post, "/v3/\(b.project_id)/vaults",
                                         vaultBody(name: name, objectType: objectType, resources: [["id": id, "type": resource["type"] as? String ?? ""]]))
         return (id, (vault["vault"] as? [String: Any])?["id"] as? String ?? "")
@@ -107,9 +105,9 @@ struct TwoTenants {
             let (_, aShare) = try await t.register(client, adminToken: adminToken, project: t.a.project_id, ["type": "OS::Sfs::Turbo", "name": "a", "path": root.path + "/a-share"])
             let (_, aDisk) = try await t.register(client, adminToken: adminToken, project: t.a.project_id, ["type": "OS::Cinder::Volume", "name": "a-disk", "path": root.path + "/vm-root.img"])
             let (_, bShare) = try await t.register(client, adminToken: adminToken, project: t.b.project_id, ["type": "OS::Sfs::Turbo", "name": "b", "path": root.path + "/b-share"])
-            let aDiskID = (aDisk["resource"] as? [String: Any])?["id"] as? String ?? ""
-            #expect((aShare["resource"] as? [String: Any])?["id"] != nil)
-            let bShareID = (bShare["resource"] as? [String: Any])?["id"] as? String ?? ""
+            let aDiskID = aDisk["id"] as? String ?? ""
+            #expect(aShare["id"] != nil)
+            let bShareID = bShare["id"] as? String ?? ""
             let backupID = try await t.backedUpShare(client, token: bToken, project: t.b.project_id, shareID: bShareID, name: "b-files")
             let before = treeDigest(root.path + "/a-share")
 
@@ -127,7 +125,7 @@ struct TwoTenants {
             // Missing and not-yours read the same.
             #expect(answers.count == 1, "\(answers)")
             // A's resources by id: B cannot name them.
-            let aShareID = (aShare["resource"] as? [String: Any])?["id"] as? String ?? ""
+            let aShareID = aShare["id"] as? String ?? ""
             let (status, _) = try await call(client, token: bToken, .post, restore, ["restore": ["resource_id": aShareID]])
             #expect(status == .notFound)
             let (bVolumeBackupStatus, _) = try await call(client, token: bToken, .post, "/v3/\(t.b.project_id)/backups/\(backupID)/restore", ["restore": ["resource_id": aDiskID]])
@@ -152,7 +150,7 @@ struct TwoTenants {
             let (adminToken, bToken) = try await t.tokens(client)
             _ = try await t.register(client, adminToken: adminToken, project: t.a.project_id, ["type": "OS::Sfs::Turbo", "name": "a", "path": root.path + "/a-share"])
             let (_, bShare) = try await t.register(client, adminToken: adminToken, project: t.b.project_id, ["type": "OS::Sfs::Turbo", "name": "b", "path": root.path + "/b-share"])
-            let bShareID = (bShare["resource"] as? [String: Any])?["id"] as? String ?? ""
+            let bShareID = bShare["id"] as? String ?? ""
             let backupID = try await t.backedUpShare(client, token: bToken, project: t.b.project_id, shareID: bShareID, name: "b-files")
             let before = treeDigest(root.path + "/a-share")
             let outsideBefore = treeDigest(root.outside)
@@ -259,8 +257,8 @@ struct TwoTenants {
             let (_, bShare) = try await t.register(client, adminToken: adminToken, project: t.b.project_id, ["type": "OS::Sfs::Turbo", "name": "b", "path": share])
             let (_, trusted) = try await t.register(client, adminToken: adminToken, project: t.b.project_id,
                                                     ["type": "OS::Sfs::Turbo", "name": "trusted", "path": root.path + "/b-other", "restore_special_files": true])
-            #expect((trusted["resource"] as? [String: Any])?["restore_special_files"] as? Bool == true)
-            let bShareID = (bShare["resource"] as? [String: Any])?["id"] as? String ?? ""
+            #expect(trusted["restore_special_files"] as? Bool == true)
+            let bShareID = bShare["id"] as? String ?? ""
             let backupID = try await t.backedUpShare(client, token: bToken, project: t.b.project_id, shareID: bShareID, name: "b-files")
             let restore = "/v3/\(t.b.project_id)/backups/\(backupID)/restore"
             let (status, _) = try await call(client, token: bToken, .post, restore, ["restore": ["details": ["destination_path": share + "/copy"]]])

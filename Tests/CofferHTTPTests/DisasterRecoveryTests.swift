@@ -41,11 +41,9 @@ import Testing
             let token = try await client.token(user: tenant.user_name, password: tenant.password, project: "tenant-a")
             let base = "/v3/\(tenant.project_id)"
             func register(_ resource: [String: Any]) async throws -> [String: Any] {
-                var r = resource
-                r["project_id"] = tenant.project_id
-                let (status, body) = try await call(client, token: adminToken, .post, "/v3/\(server.admin.project_id)/coffer/resources", ["resource": r])
+                let (status, body) = try await registerFor(client, admin: server.admin, adminToken: adminToken, project: tenant.project_id, resource)
                 #expect(status == .ok, "\(body)")
-                return body["resource"] as? [String: Any] ?? [:]
+                return body
             }
             let share = try await register(["type": "OS::Sfs::Turbo", "name": "share", "path": root.path + "/share"])
             let small = try await register(["type": "OS::Cinder::Volume", "name": "small", "path": root.path + "/small.img"])

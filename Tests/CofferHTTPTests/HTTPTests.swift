@@ -76,6 +76,15 @@ func call(_ client: any TestClientProtocol, token: String, _ method: HTTPRequest
     }
 }
 
+/// Registers a resource for `project` as the service admin (`admin` the bootstrap credentials): the status and the `resource` body.
+func registerFor(_ client: any TestClientProtocol, admin: NewProjectCredentials, adminToken: String, project: String,
+                 _ resource: [String: Any]) async throws -> (HTTPResponse.Status, [String: Any]) {
+    var r = resource
+    r["project_id"] = project
+    let (status, body) = try await call(client, token: adminToken, .post, "/v3/\(admin.project_id)/coffer/resources", ["resource": r])
+    return (status, body["resource"] as? [String: Any] ?? body)
+}
+
 func bodyBuffer(_ object: Any) -> ByteBuffer {
     ByteBuffer(bytes: try! JSONSerialization.data(withJSONObject: object))
 }

@@ -24,11 +24,9 @@ import Testing
             let bToken = try await client.token(user: b.user_name, password: b.password, project: "tenant-b")
             let vA = "/v3/\(a.project_id)", v1A = "/v1/\(a.project_id)"
             func register(_ resource: [String: Any]) async throws -> [String: Any] {
-                var r = resource
-                r["project_id"] = a.project_id
-                let (status, body) = try await call(client, token: adminToken, .post, "/v3/\(admin.project_id)/coffer/resources", ["resource": r])
+                let (status, body) = try await registerFor(client, admin: admin, adminToken: adminToken, project: a.project_id, resource)
                 #expect(status == .ok, "\(body)")
-                return body["resource"] as? [String: Any] ?? [:]
+                return body
             }
             // A's objects: a directory in a vault with a backup, a protected server, a database instance with a (failed) backup.
             let share = try await register(["type": "OS::Sfs::Turbo", "name": "share", "path": root.path + "/share"])
