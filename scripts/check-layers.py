@@ -22,7 +22,6 @@ SYSTEM = {"Foundation", "FoundationNetworking", "FoundationEssentials", "Glibc",
 # Layer violations that exist today, each with the issue that removes it.
 KNOWN = {
     ("CofferHTTP", "CofferCatalog"): "#10: routes call the catalog directly (listing, paging, startup wiring)",
-    ("CofferHTTP", "CofferCrypto"): "#10: the master key is loaded in the HTTP target (composition root belongs to the executable)",
 }
 
 

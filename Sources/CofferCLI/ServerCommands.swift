@@ -71,7 +71,7 @@ struct Serve: AsyncParsableCommand {
             """)
         }
         logger.info("coffer serving", metadata: ["listen": "\(configuration.host):\(configuration.port)", "data_dir": "\(configuration.dataDirectory)"])
-        let app = buildApplication(services: services, configuration: configuration)
+        let app = buildApplication(services: services.api, configuration: configuration)
         // The worker runs beside the HTTP server; on SIGTERM/SIGINT the server
         // stops accepting, and the worker finishes the job in hand, then stops.
         let worker = Task { await services.worker.runForever() }

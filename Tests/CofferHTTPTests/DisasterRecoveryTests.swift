@@ -1,3 +1,4 @@
+import CofferCLI
 import CofferBlobStore
 import CofferCatalog
 import CofferCrypto
@@ -95,7 +96,7 @@ import Testing
             h.seek(toFileOffset: 4096); h.write(Data(count: 200_000)); h.closeFile()
         }
         let configuration = server.configuration
-        try await buildApplication(services: services, configuration: configuration).test(.router) { client in
+        try await buildApplication(services: services.api, configuration: configuration).test(.router) { client in
             let token = try await client.token(user: credentials.user_name, password: credentials.password, project: "tenant-a")
             let base = "/v3/\(tenant.project_id)"
             let (_, list) = try await call(client, token: token, .get, base + "/backups")

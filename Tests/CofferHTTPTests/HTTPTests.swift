@@ -1,3 +1,4 @@
+import CofferCLI
 import CofferCatalog
 import CofferService
 import CofferSystem
@@ -53,7 +54,7 @@ struct TestServer {
         try? FileManager.default.removeItem(atPath: dir)
     }
 
-    var app: some ApplicationProtocol { buildApplication(services: services, configuration: configuration) }
+    var app: some ApplicationProtocol { buildApplication(services: services.api, configuration: configuration) }
 
     /// Runs `body` against the app, always closing the catalog afterwards.
     func run(_ body: @escaping @Sendable (any TestClientProtocol) async throws -> Void) async throws {
