@@ -48,10 +48,14 @@ struct APIClient {
             throw CLIError("cannot build a URL for \(fullPath)")
         }
         let host = base.port.map { "\(base.host!):\($0)" } ?? base.host!
-        var headers = ["content-type": "application/json", "host": host, "x-project-id": projectID, "x-sdk-date": AKSKSignature.formatSdkDate(Date())]
+        // A signed random request id: two identical changes within the same second (the date's resolution)
+        // would otherwise carry the same signature, and the server refuses the second as a replay.
+        var headers = ["content-type": "application/json", "host": host, "x-project-id": projectID, "x-sdk-date": AKSKSignature.formatSdkDate(Date()),
+                       "x-sdk-request-id": UUID().uuidString.lowercased()]
         let frozen = headers
         let signable = SignableRequest(method: method, rawPath: url.path, rawQuery: url.query ?? "", body: Array(bodyData)) { frozen[$0] }
-        headers["authorization"] = AKSKSignature.sign(signable, accessKey: accessKey, secret: secretKey, signedHeaders: ["content-type", "host", "x-project-id", "x-sdk-date"])
+        headers["authorization"] = AKSKSignature.sign(signable, accessKey: accessKey, secret: secretKey,
+                                                      signedHeaders: ["content-type", "host", "x-project-id", "x-sdk-date", "x-sdk-request-id"])
         var request = URLRequest(url: url)
         request.httpMethod = method
         for (k, v) in headers where k != "host" { request.setValue(v, forHTTPHeaderField: k) }

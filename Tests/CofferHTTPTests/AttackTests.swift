@@ -357,6 +357,13 @@ extension TestClientProtocol {
             // The same signed request again (as captured on the wire).
             let replay = try await client.signed("/v3/projects", method: .post, ak: admin.access_key, sk: admin.secret_key, body: body, date: now)
             #expect(replay.status == .unauthorized && (json(replay.body)["error_msg"] as? String ?? "").contains("replay"), "\(json(replay.body))")
+            // The same change twice in one second is fine when a signed request id tells the two apart (as the CLI does).
+            let twinBody = "{\"project\": {\"name\": \"twin-%@\"}}"
+            for i in 0..<2 {
+                let twin = try await client.signed("/v3/projects", method: .post, ak: admin.access_key, sk: admin.secret_key, body: twinBody.replacingOccurrences(of: "%@", with: "x"),
+                                                   date: now, extra: ["x-sdk-request-id": "id-\(i)"], signExtra: true)
+                #expect(twin.status == (i == 0 ? .created : .badRequest), "\(json(twin.body))")  // the second fails only because the name exists
+            }
             // Reads may repeat (SDKs poll with one-second dates).
             for _ in 0..<3 {
                 let read = try await client.signed("/v3/projects", method: .get, ak: admin.access_key, sk: admin.secret_key, date: now)
