@@ -43,12 +43,14 @@ public struct BlobInfo: Sendable, Equatable {
 }
 
 public struct BlobStoreError: Error, CustomStringConvertible {
-    enum Code { case notFound, invalidKey, invalidRange, io, injected, unsupported }
+    enum Code { case notFound, invalidKey, invalidRange, io, injected, unsupported, transient }
     let code: Code
     public let key: String
     public let detail: String
 
     public var isNotFound: Bool { code == .notFound }
+    /// Worth trying again (a 5xx, 429 or timeout of a remote store): `RetryingBlobStore` retries these only.
+    public var isTransient: Bool { code == .transient }
     public var description: String {
         switch code {
         case .notFound: return "object \(key) not found"
@@ -57,6 +59,7 @@ public struct BlobStoreError: Error, CustomStringConvertible {
         case .io: return "I/O error on object \(key): \(detail)"
         case .injected: return "injected fault on object \(key): \(detail)"
         case .unsupported: return "\(detail)"
+        case .transient: return "temporary failure on object \(key): \(detail)"
         }
     }
 
@@ -66,6 +69,7 @@ public struct BlobStoreError: Error, CustomStringConvertible {
     public static func io(_ key: String, _ why: String) -> BlobStoreError { .init(code: .io, key: key, detail: why) }
     public static func injected(_ key: String, _ why: String) -> BlobStoreError { .init(code: .injected, key: key, detail: why) }
     public static func unsupported(_ why: String) -> BlobStoreError { .init(code: .unsupported, key: "", detail: why) }
+    public static func transient(_ key: String, _ why: String) -> BlobStoreError { .init(code: .transient, key: key, detail: why) }
 }
 
 public enum BlobKey {

@@ -9,6 +9,8 @@ public final class FaultInjectingBlobStore: BlobStore, @unchecked Sendable {
     public enum Fault: Sendable {
         /// The operation throws; for put, nothing is stored.
         case fail
+        /// As `fail`, with an error a retrying wrapper retries (a remote store's 5xx).
+        case failTransiently
         /// put stores / get returns only the first `keep` bytes.
         case truncate(keep: Int)
         /// put stores / get returns the bytes with one bit flipped at `offset` (mod size).
@@ -56,9 +58,17 @@ public final class FaultInjectingBlobStore: BlobStore, @unchecked Sendable {
         }
     }
 
+    private static func throwIfFailing(_ fault: Fault, _ key: String, _ operation: String) throws {
+        switch fault {
+        case .fail: throw BlobStoreError.injected(key, "\(operation) failed")
+        case .failTransiently: throw BlobStoreError.transient(key, "\(operation) failed (injected)")
+        default: return
+        }
+    }
+
     private static func damage(_ data: Data, _ fault: Fault) -> Data {
         switch fault {
-        case .fail: return data
+        case .fail, .failTransiently: return data
         case let .truncate(keep): return data.prefix(max(0, min(keep, data.count)))
         case let .flipBit(offset):
             guard !data.isEmpty else { return data }
@@ -71,7 +81,7 @@ public final class FaultInjectingBlobStore: BlobStore, @unchecked Sendable {
 
     public func put(_ key: String, data: Data) async throws {
         if let f = fault(for: .put, key: key) {
-            if case .fail = f { throw BlobStoreError.injected(key, "put failed") }
+            try Self.throwIfFailing(f, key, "put")
             try await inner.put(key, data: Self.damage(data, f))
             return
         }
@@ -80,23 +90,23 @@ public final class FaultInjectingBlobStore: BlobStore, @unchecked Sendable {
 
     public func get(_ key: String, range: Range<Int>?) async throws -> Data {
         let f = fault(for: .get, key: key)
-        if case .fail = f { throw BlobStoreError.injected(key, "get failed") }
+        if let f { try Self.throwIfFailing(f, key, "get") }
         let data = try await inner.get(key, range: range)
         return f.map { Self.damage(data, $0) } ?? data
     }
 
     public func head(_ key: String) async throws -> BlobInfo {
-        if fault(for: .head, key: key) != nil { throw BlobStoreError.injected(key, "head failed") }
+        if let f = fault(for: .head, key: key) { try Self.throwIfFailing(f, key, "head"); throw BlobStoreError.injected(key, "head failed") }
         return try await inner.head(key)
     }
 
     public func list(prefix: String) async throws -> [BlobInfo] {
-        if fault(for: .list, key: prefix) != nil { throw BlobStoreError.injected(prefix, "list failed") }
+        if let f = fault(for: .list, key: prefix) { try Self.throwIfFailing(f, prefix, "list"); throw BlobStoreError.injected(prefix, "list failed") }
         return try await inner.list(prefix: prefix)
     }
 
     public func delete(_ key: String) async throws {
-        if fault(for: .delete, key: key) != nil { throw BlobStoreError.injected(key, "delete failed") }
+        if let f = fault(for: .delete, key: key) { try Self.throwIfFailing(f, key, "delete"); throw BlobStoreError.injected(key, "delete failed") }
         try await inner.delete(key)
     }
 }

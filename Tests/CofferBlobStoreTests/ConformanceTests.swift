@@ -4,7 +4,7 @@ import Testing
 
 /// One suite, run against every store implementation.
 enum StoreKind: String, CaseIterable, CustomTestStringConvertible {
-    case memory, local, faultInjectingPassThrough
+    case memory, local, faultInjectingPassThrough, retryingLimited
     var testDescription: String { rawValue }
 
     func make() throws -> (BlobStore, () -> Void) {
@@ -15,6 +15,8 @@ enum StoreKind: String, CaseIterable, CustomTestStringConvertible {
             return (LocalBlobStore(root: dir), { try? FileManager.default.removeItem(at: dir) })
         case .faultInjectingPassThrough:
             return (FaultInjectingBlobStore(wrapping: MemoryBlobStore()), {})
+        case .retryingLimited:
+            return (RetryingBlobStore(wrapping: LimitedBlobStore(wrapping: MemoryBlobStore(), concurrency: 2), sleep: { _ in }), {})
         }
     }
 }
