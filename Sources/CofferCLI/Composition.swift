@@ -64,10 +64,6 @@ public struct CofferServices: Sendable {
         let worker = Worker(store: backupStore, vaults: vaults, resources: resources, clock: clock, logger: logger)
         let protection = ProtectionService(backups: backups, vaults: vaults, resources: resources)
         let databases = DatabaseService(backups: backups, vaults: vaults, resources: resources)
-        if bootstrap {
-            let added = try await vaults.ensureMasterKeySlots()
-            if added > 0 { logger.info("added the master key to the repositories of vaults made before key slots", metadata: ["vaults": "\(added)"]) }
-        }
         let recovery = CatalogRecovery(identity: identity, vaults: vaults, resourceStore: ResourceStore(catalog: catalog), databases: DatabaseStore(catalog: catalog),
                                        backups: backupStore, masterKey: key, clock: clock)
         return (CofferServices(catalog: catalog, identity: identity, resources: resources, vaults: vaults, backups: backups, protection: protection,

@@ -62,6 +62,9 @@ struct Serve: AsyncParsableCommand {
         var logger = Logger(label: "coffer")
         logger.logLevel = ProcessInfo.processInfo.environment["COFFER_LOG_LEVEL"].flatMap(Logger.Level.init(rawValue:)) ?? .info
         let (services, created) = try await CofferServices.open(configuration, logger: logger)
+        // Vaults made before key slots existed get the master key's slot (once; a no-op afterwards).
+        let added = try await services.vaults.ensureMasterKeySlots()
+        if added > 0 { logger.info("added the master key to the repositories of vaults made before key slots", metadata: ["vaults": "\(added)"]) }
         if let created {
             // Secrets go to the 0600 file only: stdout is often a journal or a terminal log.
             stdoutNow("""

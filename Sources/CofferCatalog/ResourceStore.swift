@@ -137,9 +137,4 @@ public struct ResourceStore: Sendable {
         try await catalog.sql.select().columns(ResourceStore.columns.map { SQLColumn($0) }).from("resources")
             .where("project_id", .equal, SQLBind(project)).where("type", .in, SQLBind.group(types)).where("path", .isNot, SQLLiteral.null).all().map(decode)
     }
-
-    /// Registered resources (any project) using this exact path: one path, one owner.
-    public func using(path: String) async throws -> ResourceRecord? {
-        try await catalog.sql.select().columns(ResourceStore.columns.map { SQLColumn($0) }).from("resources").where("path", .equal, SQLBind(path)).first().map(decode)
-    }
 }

@@ -617,9 +617,7 @@ extension Worker {
         options.specialFiles = resource.restoreSpecialFiles
         if resource.type == ResourceType.volume.rawValue {
             guard item.targetPath == base else { throw ServiceError(.badRequest, "BackupService.6302", "\(item.targetPath) is not volume \(resource.id)") }
-            if let device = resource.device, let inode = resource.inode {
-                options.expectedIdentity = FileIdentity(device: UInt64(bitPattern: device), inode: UInt64(bitPattern: inode))
-            }
+            options.expectedIdentity = resource.registeredIdentity
         } else {
             options.beneath = base
         }

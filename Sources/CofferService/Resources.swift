@@ -64,6 +64,17 @@ public struct ResourceInput: Sendable {
     }
 }
 
+extension ResourceRecord {
+    /// The file's identity recorded at registration (kept as two signed columns).
+    var registeredIdentity: FileIdentity? {
+        get { device.flatMap { d in inode.map { FileIdentity(device: UInt64(bitPattern: d), inode: UInt64(bitPattern: $0)) } } }
+        set {
+            device = newValue.map { Int64(bitPattern: $0.device) }
+            inode = newValue.map { Int64(bitPattern: $0.inode) }
+        }
+    }
+}
+
 /// A resource as the API shows it: the row, a server's disks, and the size
 /// read from the source now (nil for directories, whose size is what a backup reads).
 public struct ResourceView: Sendable {
@@ -176,9 +187,7 @@ public final class ResourceService: @unchecked Sendable {
         let kind = lstat(path, &st) == 0 ? st.st_mode & S_IFMT : 0
         let expectedKinds: [mode_t] = record.type == ResourceType.fileSystem.rawValue ? [S_IFDIR] : [S_IFREG, S_IFBLK]
         var same = expectedKinds.contains(kind)
-        if same, let device = record.device, let inode = record.inode {
-            same = FileIdentity.of(path: path) == FileIdentity(device: UInt64(bitPattern: device), inode: UInt64(bitPattern: inode))
-        }
+        if same, let registered = record.registeredIdentity { same = FileIdentity.of(path: path) == registered }
         guard same else {
             throw ServiceError(.badRequest, "BackupService.6215",
                                "\(path) is no longer the file, device or directory registered as \(record.name); the operator must register it again")
@@ -257,11 +266,10 @@ public final class ResourceService: @unchecked Sendable {
                 throw ServiceError(.badRequest, "BackupService.6102", "resource.path \(raw) is not a directory (\(input.type.rawValue))")
             }
             fields[path] = "resource.path"
-            let identity = FileIdentity.of(path: path)
-            rows.append(ResourceRecord(id: id, projectID: project, type: input.type.rawValue, name: input.name, description: input.description,
-                                       path: path, parentID: nil, bootable: false, position: 0, createdAt: now, updatedAt: now,
-                                       device: identity.map { Int64(bitPattern: $0.device) }, inode: identity.map { Int64(bitPattern: $0.inode) },
-                                       restoreSpecialFiles: input.restoreSpecialFiles))
+            var row = ResourceRecord(id: id, projectID: project, type: input.type.rawValue, name: input.name, description: input.description,
+                                     path: path, parentID: nil, bootable: false, position: 0, createdAt: now, updatedAt: now, restoreSpecialFiles: input.restoreSpecialFiles)
+            row.registeredIdentity = FileIdentity.of(path: path)
+            rows.append(row)
         case .server:
             guard input.path == nil else { throw ServiceError.validation("resource.path is not used for \(ResourceType.server.rawValue); give resource.disks") }
             guard !input.disks.isEmpty else { throw ServiceError.validation("resource.disks must list at least one disk") }
@@ -278,11 +286,11 @@ public final class ResourceService: @unchecked Sendable {
                 }
                 guard seen.insert(path).inserted else { throw ServiceError(.badRequest, "BackupService.6104", "\(field).path \(disk.path) is listed twice") }
                 fields[path] = field + ".path"
-                let identity = FileIdentity.of(path: path)
-                rows.append(ResourceRecord(id: UUID().uuidString.lowercased(), projectID: project, type: ResourceType.volume.rawValue, name: disk.name,
-                                           description: "", path: path, parentID: id, bootable: disk.bootable, position: i, createdAt: now, updatedAt: now,
-                                           device: identity.map { Int64(bitPattern: $0.device) }, inode: identity.map { Int64(bitPattern: $0.inode) },
-                                           restoreSpecialFiles: input.restoreSpecialFiles))
+                var row = ResourceRecord(id: UUID().uuidString.lowercased(), projectID: project, type: ResourceType.volume.rawValue, name: disk.name,
+                                         description: "", path: path, parentID: id, bootable: disk.bootable, position: i, createdAt: now, updatedAt: now,
+                                         restoreSpecialFiles: input.restoreSpecialFiles)
+                row.registeredIdentity = FileIdentity.of(path: path)
+                rows.append(row)
             }
         case .database:
             return try await registerDatabase(input, project: project, now: now)

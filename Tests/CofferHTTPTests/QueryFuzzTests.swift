@@ -121,3 +121,56 @@ func randomString(_ rng: inout SplitMix64) -> String {
         }
     }
 }
+
+@Suite struct NewInputsUnderAttack {
+    /// The inputs this change added (the verify route and its body, token revocation's header,
+    /// resource registration's `restore_special_files` and `project_id`) fed adversarial values:
+    /// every answer a 4xx, and the server still answers /health.
+    @Test func adversarialValuesEndIn4xx() async throws {
+        let server = try await TestServer.start()
+        let admin = server.admin
+        try await server.run { client in
+            let token = try await client.token(user: "admin", password: admin.password, project: "admin")
+            let base = "/v3/\(admin.project_id)"
+            let (_, vault) = try await call(client, token: token, .post, base + "/vaults", vaultBody(name: "v", objectType: "turbo"))
+            let vaultID = (vault["vault"] as? [String: Any])?["id"] as? String ?? ""
+            let huge = String(repeating: "9", count: 5_000)
+            func expect4xx(_ method: HTTPRequest.Method, _ uri: String, body: ByteBuffer?, headers: HTTPFields = [:], _ what: String) async throws {
+                var fields = headers
+                fields[authToken] = token
+                fields[.contentType] = "application/json"
+                try await client.execute(uri: uri, method: method, headers: fields, body: body) { r in
+                    #expect((400..<500).contains(Int(r.status.code)), "\(what): \(r.status)")
+                }
+            }
+            let verify = base + "/coffer/vaults/\(vaultID)/verify"
+            for subset in ["", ":", "::", "-1/3", "1/-3", "0/0", "\u{0}", huge + "/3", "next/99999999999999999999999", "1/3/3", "next/", "😀/3"] {
+                try await expect4xx(.post, verify, body: bodyBuffer(["verify": ["subset": subset]]), "subset \(subset.prefix(20).debugDescription)")
+            }
+            for seconds: Any in [-1, 0, 1e30, "60", true, [1], ["a": 1]] {
+                try await expect4xx(.post, verify, body: bodyBuffer(["verify": ["max_duration_seconds": seconds]]), "max_duration_seconds \(seconds)")
+            }
+            let deep = String(repeating: "{\"verify\":", count: 10_000) + "1" + String(repeating: "}", count: 10_000)
+            for raw in [ByteBuffer(string: deep), ByteBuffer(bytes: [0xff, 0xfe, 0x7b, 0x7d]), ByteBuffer(string: "[]"), ByteBuffer(string: "{\"verify\": \"x\"}")] {
+                try await expect4xx(.post, verify, body: raw, "verify body \(raw.readableBytes) bytes")
+            }
+            for id in [":", huge, "%00", "..", "%2F", "-1"] {
+                try await expect4xx(.post, base + "/coffer/vaults/\(id)/verify", body: nil, "vault id \(id.prefix(20))")
+            }
+            let subject = HTTPField.Name("X-Subject-Token")!
+            for value in ["", ":", String(repeating: "x", count: 8_000), "cft-" + huge] {
+                try await expect4xx(.delete, "/v3/auth/tokens", body: nil, headers: [subject: value], "X-Subject-Token \(value.prefix(10).debugDescription)")
+            }
+            try await expect4xx(.delete, "/v3/auth/tokens", body: nil, "no X-Subject-Token")
+            for special: Any in ["yes", 1, [true]] {
+                try await expect4xx(.post, base + "/coffer/resources", body: bodyBuffer(["resource": ["type": "OS::Sfs::Turbo", "name": "x", "path": "/tmp", "restore_special_files": special]]),
+                                    "restore_special_files \(special)")
+            }
+            for project in ["", ":", huge, "\u{0}", "../admin"] {
+                try await expect4xx(.post, base + "/coffer/resources", body: bodyBuffer(["resource": ["type": "OS::Sfs::Turbo", "name": "x", "path": "/tmp", "project_id": project]]),
+                                    "project_id \(project.prefix(10).debugDescription)")
+            }
+            try await client.execute(uri: "/health", method: .get) { r in #expect(r.status == .ok) }
+        }
+    }
+}
