@@ -6,6 +6,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 ENV=.build/pyenv
 REQ=Tests/interop/requirements.txt
+# Tests running in parallel may all ask at once: one builds, the others wait.
+mkdir -p .build
+exec 9>.build/pyenv.lock
+flock 9
 if [ ! -x "$ENV/bin/python" ] || ! cmp -s "$REQ" "$ENV/requirements.txt"; then
     python3 -m venv "$ENV" >&2
     "$ENV/bin/pip" install -q --disable-pip-version-check -r "$REQ" >&2
