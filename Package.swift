@@ -3,8 +3,9 @@ import PackageDescription
 
 // Layers (docs/architecture.md): each target imports only the ones below it, and only
 // what it declares here; scripts/check-layers.py (part of scripts/test.sh) enforces both.
-//   coffer (executable) -> CofferCLI -> CofferHTTP -> CofferService -> CofferCatalog
-//                                      -> CofferEngine -> CofferRepository -> CofferBlobStore
+//   coffer (executable) -> CofferCLI (composition root) -> CofferHTTP -> CofferService -> CofferModel
+//                                    -> CofferCatalog (SQL, implements CofferModel's protocols) -> CofferModel
+//   CofferService -> CofferEngine -> CofferRepository -> CofferBlobStore
 //   leaves: CofferChunking, CofferCrypto, CofferCompression (over system libzstd),
 //           CofferSystem (blocking-I/O thread pool, async budget)
 // Swift 5 language mode: the engine shares buffers between worker threads under
@@ -45,23 +46,24 @@ let package = Package(
         .target(name: "CofferEngine", dependencies: [
             "CofferRepository", "CofferChunking", "CofferCrypto", "CofferSystem",
         ], swiftSettings: swift5),
-        // Control plane: catalog (SQL) <- service (use cases) <- HTTP edge (Hummingbird only here).
+        // Control plane: model (records + catalog protocols) <- catalog (SQL) ; model <- service (use cases) <- HTTP edge (Hummingbird only here).
+        .target(name: "CofferModel", swiftSettings: swift5),
         .target(name: "CofferCatalog", dependencies: [
-            "CofferSystem",
+            "CofferModel", "CofferSystem",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "SQLKit", package: "sql-kit"),
             .product(name: "SQLiteKit", package: "sqlite-kit"),
             .product(name: "Logging", package: "swift-log"),
         ], swiftSettings: swift5),
+        // The catalog contract as checks any implementation runs (tests and, later, PostgreSQL integration tests).
+        .target(name: "CofferCatalogTesting", dependencies: ["CofferModel"], swiftSettings: swift5),
         .target(name: "CofferService", dependencies: [
-            "CofferCatalog", "CofferCrypto", "CofferEngine", "CofferRepository", "CofferBlobStore", "CofferSystem",
+            "CofferModel", "CofferCrypto", "CofferEngine", "CofferRepository", "CofferBlobStore", "CofferSystem",
             .product(name: "Logging", package: "swift-log"),
         ], swiftSettings: swift5),
         .target(name: "CofferHTTP", dependencies: [
-            "CofferService", "CofferSystem",
-            // A layer violation issue #10 removes (scripts/check-layers.py lists it).
-            "CofferCatalog",
+            "CofferService", "CofferModel", "CofferSystem",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "HTTPTypes", package: "swift-http-types"),
@@ -69,7 +71,7 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ], swiftSettings: swift5),
         .target(name: "CofferCLI", dependencies: [
-            "CofferEngine", "CofferHTTP", "CofferService", "CofferCatalog", "CofferRepository", "CofferBlobStore", "CofferCrypto", "CofferSystem",
+            "CofferEngine", "CofferHTTP", "CofferService", "CofferModel", "CofferCatalog", "CofferRepository", "CofferBlobStore", "CofferCrypto", "CofferSystem",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "Logging", package: "swift-log"),
@@ -81,10 +83,12 @@ let package = Package(
         .testTarget(name: "CofferBlobStoreTests", dependencies: ["CofferBlobStore"], swiftSettings: swift5),
         .testTarget(name: "CofferRepositoryTests", dependencies: ["CofferRepository", "CofferBlobStore", "CofferCrypto"], swiftSettings: swift5),
         .testTarget(name: "CofferEngineTests", dependencies: ["CofferEngine", "CofferRepository", "CofferBlobStore", "CofferCrypto"], swiftSettings: swift5),
-        .testTarget(name: "CofferServiceTests", dependencies: ["CofferService", "CofferCatalog", "CofferCrypto", "CofferSystem",
+        .testTarget(name: "CofferCatalogTests", dependencies: ["CofferCatalog", "CofferCatalogTesting", "CofferModel",
                                                             .product(name: "SQLKit", package: "sql-kit"), .product(name: "Logging", package: "swift-log")], swiftSettings: swift5),
+        .testTarget(name: "CofferServiceTests", dependencies: ["CofferService", "CofferModel", "CofferCatalog", "CofferCrypto", "CofferSystem",
+                                                            .product(name: "Logging", package: "swift-log")], swiftSettings: swift5),
         .testTarget(name: "CofferHTTPTests", dependencies: [
-            "CofferHTTP", "CofferCLI", "CofferService", "CofferCatalog", "CofferEngine", "CofferRepository", "CofferBlobStore", "CofferCrypto", "CofferSystem",
+            "CofferHTTP", "CofferCLI", "CofferService", "CofferModel", "CofferCatalog", "CofferEngine", "CofferRepository", "CofferBlobStore", "CofferCrypto", "CofferSystem",
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "HummingbirdTesting", package: "hummingbird"),
             .product(name: "HTTPTypes", package: "swift-http-types"),

@@ -1,6 +1,7 @@
 import CofferCatalog
 import CofferCrypto
 import CofferHTTP
+import CofferModel
 import CofferService
 import CofferSystem
 import Foundation
@@ -15,7 +16,7 @@ import Glibc
 
 /// Everything a Coffer process runs, built once per process.
 public struct CofferServices: Sendable {
-    public var catalog: Catalog
+    public var catalog: any Catalog
     public var identity: IdentityService
     public var resources: ResourceService
     public var vaults: VaultService
@@ -43,8 +44,8 @@ public struct CofferServices: Sendable {
         try FileManager.default.createDirectory(atPath: configuration.dataDirectory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
         let key = try loadOrCreateMasterKey(at: configuration.masterKeyFile)
         guard let secrets = SecretBox(keyBytes: key) else { throw ServiceError(.internalFailure, "BackupService.9910", "master key must be 32 bytes") }
-        let catalog = try await Catalog.open(url: configuration.catalogURL, logger: logger)
-        let identity = IdentityService(store: IdentityStore(catalog: catalog), secrets: secrets, clock: clock,
+        let catalog: any Catalog = try await SQLCatalog.open(url: configuration.catalogURL, logger: logger)
+        let identity = IdentityService(catalog: catalog, secrets: secrets, clock: clock,
                                        tokenLifetime: configuration.tokenLifetime, passwordCost: passwordCost)
         let created = bootstrap ? try await identity.bootstrapIfEmpty() : nil
         if let created {
@@ -55,17 +56,13 @@ public struct CofferServices: Sendable {
             ], options: [.sortedKeys, .prettyPrinted])
             try writePrivateFile(path, data)
         }
-        let resources = ResourceService(store: ResourceStore(catalog: catalog), identity: IdentityStore(catalog: catalog),
-                                        roots: configuration.resourceRoots, clock: clock, secrets: secrets, dataDirectory: configuration.dataDirectory)
-        let vaults = VaultService(store: VaultStore(catalog: catalog), resources: resources, resourceStore: ResourceStore(catalog: catalog),
-                                  secrets: secrets, dataDirectory: configuration.dataDirectory, clock: clock, masterKey: key)
-        let backupStore = BackupStore(catalog: catalog)
-        let backups = BackupService(store: backupStore, vaults: vaults, resources: resources, clock: clock)
-        let worker = Worker(store: backupStore, vaults: vaults, resources: resources, clock: clock, logger: logger)
+        let resources = ResourceService(catalog: catalog, roots: configuration.resourceRoots, clock: clock, secrets: secrets, dataDirectory: configuration.dataDirectory)
+        let vaults = VaultService(catalog: catalog, resources: resources, secrets: secrets, dataDirectory: configuration.dataDirectory, clock: clock, masterKey: key)
+        let backups = BackupService(catalog: catalog, vaults: vaults, resources: resources, clock: clock)
+        let worker = Worker(catalog: catalog, vaults: vaults, resources: resources, clock: clock, logger: logger)
         let protection = ProtectionService(backups: backups, vaults: vaults, resources: resources)
         let databases = DatabaseService(backups: backups, vaults: vaults, resources: resources)
-        let recovery = CatalogRecovery(identity: identity, vaults: vaults, resourceStore: ResourceStore(catalog: catalog), databases: DatabaseStore(catalog: catalog),
-                                       backups: backupStore, masterKey: key, clock: clock)
+        let recovery = CatalogRecovery(identity: identity, vaults: vaults, catalog: catalog, masterKey: key, clock: clock)
         return (CofferServices(catalog: catalog, identity: identity, resources: resources, vaults: vaults, backups: backups, protection: protection,
                                databases: databases, worker: worker, recovery: recovery, logger: logger), created)
     }

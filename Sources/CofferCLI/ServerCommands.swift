@@ -1,5 +1,5 @@
 import ArgumentParser
-import CofferCatalog
+import CofferModel
 import CofferHTTP
 import CofferService
 import Foundation
@@ -187,7 +187,7 @@ struct ProjectCommand: AsyncParsableCommand {
         func run() async throws {
             let quota = try await withServices(admin.options) { s -> ProjectQuota in
                 let p = try await s.identity.resolveProject(project)
-                let store = QuotaStore(catalog: s.catalog)
+                let store = s.catalog.quotas
                 var q = try await store.get(project: p.id)
                 if vaults != nil || capacityGb != nil || queuedJobs != nil {
                     q = ProjectQuota(maxVaults: try limit(vaults, q.maxVaults, "vaults"), maxCapacityGB: try limit(capacityGb, q.maxCapacityGB, "capacity-gb"),

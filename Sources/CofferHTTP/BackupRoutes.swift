@@ -1,4 +1,4 @@
-import CofferCatalog
+import CofferModel
 import CofferService
 import CofferSystem
 import Foundation
@@ -29,7 +29,7 @@ struct BackupRoutes {
 
     static func time(_ ms: Int64?) -> Any { ms.map { UTCTimeFormat.cbrString(epochMilliseconds: $0) } ?? NSNull() }
 
-    func checkpointJSON(_ c: CheckpointRow, _ resources: [CheckpointResource], _ skipped: [SkippedResource]) -> [String: Any] {
+    func checkpointJSON(_ c: CheckpointRecord, _ resources: [CheckpointResource], _ skipped: [SkippedResource]) -> [String: Any] {
         ["id": c.id, "project_id": c.projectId, "status": c.status, "created_at": BackupRoutes.time(c.createdAt),
          "extra_info": ["name": c.name, "description": c.description, "retention_duration": -1],
          "vault": ["id": c.vaultId, "name": c.vaultName,
@@ -38,9 +38,9 @@ struct BackupRoutes {
                    "skipped_resources": skipped.map { ["id": $0.id, "name": $0.name, "type": $0.type, "code": $0.code, "reason": $0.reason] }] as [String: Any]]
     }
 
-    func backupJSON(_ b: BackupRow, children: [BackupRow]) -> BackupBody { BackupBody(row: b, children: children) }
+    func backupJSON(_ b: BackupRecord, children: [BackupRecord]) -> BackupBody { BackupBody(row: b, children: children) }
 
-    func logJSON(_ l: OperationLogRow) -> [String: Any] {
+    func logJSON(_ l: OperationLogRecord) -> [String: Any] {
         var extra: [String: Any] = ["common": ["progress": l.progress, "request_id": l.id, "task_id": l.id] as [String: Any],
                                     "backup": ["backup_id": l.backupId ?? "", "backup_name": "", "incremental": ""] as [String: Any],
                                     "resource": ["id": l.resourceId, "name": l.resourceName, "type": l.resourceType] as [String: Any]]
@@ -82,7 +82,7 @@ struct BackupRoutes {
         let q = try Query(request)
         if q["instance_id"] != nil { return try await rds.list(request, context) }
         let limit = try q.int("limit", range: 1...1000, default: 1000)
-        var offset = try q.int("offset", range: 0...Int(Int32.max), default: 0)
+        let offset = try q.int("offset", range: 0...Int(Int32.max), default: 0)
         var filter = BackupFilter()
         filter.excludedTypes = [ResourceType.database.rawValue]
         filter.vaultID = q["vault_id"]
@@ -111,17 +111,9 @@ struct BackupRoutes {
         if try q.oneOf("member_status", ["pending", "accepted", "rejected"]) != nil { filter.matchesNothing = true }
         if let ep = q["enterprise_project_id"], ep != "0", ep != "all_granted_eps" { filter.matchesNothing = true }
         let sort = try Query.parseSort(q["sort"])
-        if let marker = q["marker"] {
-            // Keyset paging: continue after the marker's position in the same order.
-            guard let i = try await backups.store.position(of: marker, project: caller.projectID, filter: filter, sort: sort) else {
-                throw APIError.validation("marker \(marker) is not a backup id in this listing")
-            }
-            offset += i + 1
-        }
-        let (items, total) = try await backups.store.listBackups(project: caller.projectID, filter: filter, sort: sort, offset: offset, limit: limit)
-        let children = try await backups.store.children(of: items.filter { $0.resourceType == "OS::Nova::Server" }.map(\.id))
-        let out = items.map { backupJSON($0, children: children[$0.id] ?? []) }
-        return JSONBody.response(["backups": out, "count": total, "offset": offset, "limit": limit])
+        let page = try await backups.listBackups(project: caller.projectID, filter: filter, sort: sort, offset: offset, limit: limit, marker: q["marker"])
+        let out = page.items.map { backupJSON($0, children: page.children[$0.id] ?? []) }
+        return JSONBody.response(["backups": out, "count": page.total, "offset": page.offset, "limit": limit])
     }
 
     @Sendable func showBackup(_ request: Request, _ context: CofferContext) async throws -> Response {
@@ -179,7 +171,7 @@ struct BackupRoutes {
         let q = try Query(request)
         let limit = try q.int("limit", range: 1...1000, default: 1000)
         let offset = try q.int("offset", range: 0...Int(Int32.max), default: 0)
-        var filter = BackupStore.LogFilter()
+        var filter = OperationLogFilter()
         filter.operationType = try q.oneOf("operation_type", ["backup", "copy", "replication", "delete", "restore", "vault_delete", "remove_resource", "sync", "verify"])
         filter.status = try q.oneOf("status", ["success", "skipped", "failed", "running", "timeout", "waiting"])
         filter.vaultID = q["vault_id"]
@@ -189,25 +181,22 @@ struct BackupRoutes {
         filter.providerID = q["provider_id"]
         filter.startTime = try Query.parseTime(q["start_time"], field: "start_time")
         filter.endTime = try Query.parseTime(q["end_time"], field: "end_time")
-        let (items, total) = try await backups.store.listOperationLogs(project: caller.projectID, filter: filter, offset: offset, limit: limit)
+        let (items, total) = try await backups.operationLogs(project: caller.projectID, filter: filter, offset: offset, limit: limit)
         return JSONBody.response(["operation_logs": items.map(logJSON), "count": total, "offset": offset, "limit": limit])
     }
 
     @Sendable func showLog(_ request: Request, _ context: CofferContext) async throws -> Response {
         let caller = try context.caller()
         let id = try context.parameters.require("operation_log_id")
-        guard let log = try await backups.store.operationLog(project: caller.projectID, id: id) else {
-            throw APIError(status: .notFound, code: "BackupService.6500", message: "Operation log does not exist.")
-        }
-        return JSONBody.response(["operation_log": logJSON(log)])
+        return JSONBody.response(["operation_log": logJSON(try await backups.operationLog(project: caller.projectID, id: id))])
     }
 }
 
 /// CBR BackupResp (shared/api/cbr-v3.md §6.2), written field by field: the
 /// listing of a large catalog is dominated by this.
 struct BackupBody: JSONWritable {
-    let row: BackupRow
-    let children: [BackupRow]
+    let row: BackupRecord
+    let children: [BackupRecord]
 
     func writeJSON(to out: inout JSONOutput) {
         let b = row

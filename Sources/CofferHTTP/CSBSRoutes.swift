@@ -1,4 +1,4 @@
-import CofferCatalog
+import CofferModel
 import CofferService
 import CofferSystem
 import Foundation
@@ -51,7 +51,7 @@ struct CSBSRoutes {
         }
     }
 
-    func checkpointJSON(_ c: CheckpointRow, server: ResourceView) -> [String: Any] {
+    func checkpointJSON(_ c: CheckpointRecord, server: ResourceView) -> [String: Any] {
         ["id": c.id, "project_id": c.projectId, "status": c.status, "created_at": BackupRoutes.time(c.createdAt), "resource_graph": NSNull(),
          "extra_info": NSNull(),
          "protection_plan": ["id": "fake_" + c.id, "name": "server protect plan for \(server.record.id)",
@@ -151,9 +151,9 @@ struct CSBSRoutes {
         return (project, filter)
     }
 
-    func itemBodies(_ rows: [BackupRow]) async throws -> [CheckpointItemBody] {
-        let children = try await backups.store.children(of: rows.map(\.id))
-        let logs = try await backups.store.latestLogs(backups: rows.map(\.id))
+    func itemBodies(_ rows: [BackupRecord]) async throws -> [CheckpointItemBody] {
+        let children = try await backups.children(of: rows.map(\.id))
+        let logs = try await backups.latestLogs(backups: rows.map(\.id))
         return rows.map { CheckpointItemBody(row: $0, children: children[$0.id] ?? [], log: logs[$0.id], region: region) }
     }
 
@@ -161,23 +161,18 @@ struct CSBSRoutes {
         let caller = try context.caller()
         let q = try Query(request)
         let limit = try q.int("limit", range: 1...1000, default: 1000)
-        var offset = try q.int("offset", range: 0...Int(Int32.max), default: 0)
+        let offset = try q.int("offset", range: 0...Int(Int32.max), default: 0)
         let (project, filter) = try filter(q, caller: caller)
         let sort = try Query.parseSort(q["sort"])
-        if let marker = q["marker"] {
-            guard let i = try await backups.store.position(of: marker, project: project, filter: filter, sort: sort) else {
-                throw APIError.validation("marker \(marker) is not a checkpoint item id in this listing")
-            }
-            offset += i + 1
-        }
-        let (rows, _) = try await backups.store.listBackups(project: project, filter: filter, sort: sort, offset: offset, limit: limit)
-        return JSONBody.response(["checkpoint_items": try await itemBodies(rows)])
+        let page = try await backups.listBackups(project: project, filter: filter, sort: sort, offset: offset, limit: limit,
+                                                 marker: q["marker"], markerNoun: "a checkpoint item id")
+        return JSONBody.response(["checkpoint_items": try await itemBodies(page.items)])
     }
 
     @Sendable func countItems(_ request: Request, _ context: CofferContext) async throws -> Response {
         let caller = try context.caller()
         let (project, filter) = try filter(try Query(request), caller: caller)
-        return JSONBody.response(["count": try await backups.store.countBackups(project: project, filter: filter)])
+        return JSONBody.response(["count": try await backups.countBackups(project: project, filter: filter)])
     }
 
     @Sendable func showItem(_ request: Request, _ context: CofferContext) async throws -> Response {
@@ -216,7 +211,7 @@ struct CSBSRoutes {
 
     @Sendable func quotas(_ request: Request, _ context: CofferContext) async throws -> Response {
         let caller = try context.caller()
-        let count = try await backups.store.countBackups(project: caller.projectID, filter: BackupFilter())
+        let count = try await backups.countBackups(project: caller.projectID, filter: BackupFilter())
         let (sizeGB, usedBytes) = try await vaults.summary(project: caller.projectID)
         // Coffer limits capacity (vault sizes), not the number of backups: -1 is unlimited.
         return JSONBody.response(["quotas": ["resources": [
@@ -229,9 +224,9 @@ struct CSBSRoutes {
 /// A CSBS checkpoint_item (§3.2 model): a server backup, its disks as
 /// `volume_backups`, progress and failure from its newest operation log.
 struct CheckpointItemBody: JSONWritable {
-    let row: BackupRow
-    let children: [BackupRow]
-    let log: OperationLogRow?
+    let row: BackupRecord
+    let children: [BackupRecord]
+    let log: OperationLogRecord?
     let region: String
 
     static func megabytes(_ bytes: Int64) -> Int64 { (bytes + (1 << 20) - 1) >> 20 }

@@ -1,4 +1,4 @@
-import CofferCatalog
+import CofferModel
 import CofferService
 import CofferSystem
 import Foundation
@@ -105,7 +105,7 @@ struct IdentityRoutes {
             let password = try user.string("password")
             if let name = try user.optionalString("name") {
                 issued = try await identity.issueToken(userName: name, password: password, scope: scope, source: context.remoteAddress)
-            } else if let id = try user.optionalString("id"), let record = try await identity.store.user(id: id) {
+            } else if let id = try user.optionalString("id"), let record = try await identity.user(id: id) {
                 issued = try await identity.issueToken(userName: record.name, password: password, scope: scope, source: context.remoteAddress)
             } else {
                 throw APIError(status: .unauthorized, code: "APIGW.0301", message: "The request you have made requires authentication.", includeRequestID: true)

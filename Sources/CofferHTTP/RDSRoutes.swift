@@ -1,4 +1,4 @@
-import CofferCatalog
+import CofferModel
 import CofferService
 import CofferSystem
 import Foundation
@@ -36,7 +36,7 @@ struct RDSRoutes {
         return String(UTCTimeFormat.cbrString(epochMilliseconds: ms).prefix(19)) + "+0000"
     }
 
-    func backupJSON(_ b: BackupRow, version: String) -> [String: Any] {
+    func backupJSON(_ b: BackupRecord, version: String) -> [String: Any] {
         ["id": b.id, "instance_id": b.resourceId, "name": b.name, "description": b.description, "type": "manual",
          "status": RDSRoutes.statuses[b.status] ?? "FAILED", "begin_time": RDSRoutes.time(b.createdAt), "end_time": RDSRoutes.time(b.protectedAt),
          "size": (b.resourceSize + 1023) / 1024, "databases": [Any](), "datastore": ["type": "PostgreSQL", "version": version],
@@ -79,7 +79,8 @@ struct RDSRoutes {
             if let status = try q.oneOf("status", ["BUILDING", "COMPLETED", "FAILED", "DELETING"]) {
                 filter.statuses = RDSRoutes.statuses.filter { $0.value == status && !$0.key.hasSuffix("restore") && $0.key != "restoring" }.map(\.key)
             }
-            let (rows, total) = try await backups.store.listBackups(project: caller.projectID, filter: filter, sort: [("created_at", false)], offset: offset, limit: limit)
+            let page = try await backups.listBackups(project: caller.projectID, filter: filter, sort: [("created_at", false)], offset: offset, limit: limit)
+            let (rows, total) = (page.items, page.total)
             let version = (try await resources.databases.get(instance.record.id))?.version ?? ""
             return JSONBody.response(["backups": rows.map { backupJSON($0, version: version) }, "total_count": total])
         }

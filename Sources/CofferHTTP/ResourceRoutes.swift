@@ -1,4 +1,4 @@
-import CofferCatalog
+import CofferModel
 import CofferService
 import Foundation
 import HTTPTypes
@@ -124,7 +124,7 @@ struct ResourceRoutes {
     /// CBR ProtectablesResp; `protectable.vault` is the vault the resource is bound to, if any.
     func protectable(_ v: ResourceView, project: String) async throws -> [String: Any] {
         var result: [String: Any] = ["result": true, "code": "", "reason": "", "message": ""]
-        if let vaultID = try await vaults.store.vault(ofResource: v.record.id) {
+        if let vaultID = try await vaults.vaultID(ofResource: v.record.id) {
             result["vault"] = VaultRoutes.json(try await vaults.view(project: project, id: vaultID))
         }
         var children: [[String: Any]] = []

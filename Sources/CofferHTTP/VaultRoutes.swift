@@ -1,4 +1,4 @@
-import CofferCatalog
+import CofferModel
 import CofferService
 import CofferSystem
 import Foundation

@@ -1,4 +1,4 @@
-import CofferCatalog
+import CofferModel
 import CofferCrypto
 import CofferEngine
 import CofferRepository
@@ -40,13 +40,15 @@ public struct CheckpointResource: Codable, Sendable, Equatable {
 /// backup row as `protecting` and queues one job per resource in the same
 /// transaction, so the backups are listable at once; workers do the work.
 public final class BackupService: @unchecked Sendable {
-    public let store: BackupStore
+    let catalog: any Catalog
+    var store: any BackupStore { catalog.backups }
+    var logs: any OperationLogStore { catalog.operationLogs }
     let vaults: VaultService
     let resources: ResourceService
     let clock: any Clock
 
-    public init(store: BackupStore, vaults: VaultService, resources: ResourceService, clock: any Clock = SystemClock()) {
-        self.store = store
+    public init(catalog: any Catalog, vaults: VaultService, resources: ResourceService, clock: any Clock = SystemClock()) {
+        self.catalog = catalog
         self.vaults = vaults
         self.resources = resources
         self.clock = clock
@@ -55,7 +57,7 @@ public final class BackupService: @unchecked Sendable {
     static func newID() -> String { UUID().uuidString.lowercased() }
 
     /// `nameIsValidated`: the caller checked the name by its own API's rule (CSBS allows 255 characters).
-    public func createCheckpoint(caller: Principal, _ input: CheckpointInput, nameIsValidated: Bool = false) async throws -> (CheckpointRow, [CheckpointResource], [SkippedResource]) {
+    public func createCheckpoint(caller: Principal, _ input: CheckpointInput, nameIsValidated: Bool = false) async throws -> (CheckpointRecord, [CheckpointResource], [SkippedResource]) {
         let vaultView = try await vaults.view(project: caller.projectID, id: input.vaultID)
         let vault = vaultView.record
         guard vault.status == "available" else { throw ServiceError(.badRequest, "BackupService.6113", "vault \(vault.id) is \(vault.status); backups need an available vault") }
@@ -92,14 +94,14 @@ public final class BackupService: @unchecked Sendable {
         }
         let now = clock.now().epochMilliseconds
         let checkpointID = BackupService.newID()
-        var backups: [BackupRow] = [], logs: [OperationLogRow] = [], jobs: [JobRow] = [], listed: [CheckpointResource] = []
+        var backups: [BackupRecord] = [], logs: [OperationLogRecord] = [], jobs: [JobRecord] = [], listed: [CheckpointResource] = []
         let provider = VaultService.providerIDs[vault.objectType] ?? ""
         let baseName = input.name ?? "manualbk_\(String(checkpointID.prefix(4)))"
         for r in chosen {
             let id = input.idSuffix.map { UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased() + $0 } ?? BackupService.newID()
             let incremental = input.incremental ? try await store.latestAvailable(resource: r.record.id) != nil : false
-            func row(_ id: String, _ res: ResourceView, parent: String?) -> BackupRow {
-                BackupRow(id: id, projectId: caller.projectID, vaultId: vault.id, checkpointId: checkpointID, parentId: parent, resourceId: res.record.id,
+            func row(_ id: String, _ res: ResourceView, parent: String?) -> BackupRecord {
+                BackupRecord(id: id, projectId: caller.projectID, vaultId: vault.id, checkpointId: checkpointID, parentId: parent, resourceId: res.record.id,
                           resourceType: res.record.type, resourceName: res.record.name, resourceSize: res.sizeBytes ?? 0,
                           name: chosen.count == 1 ? baseName : baseName + "_" + res.record.name, description: input.description, status: "protecting",
                           imageType: "backup", providerId: provider, incremental: incremental, autoTrigger: input.autoTrigger,
@@ -109,21 +111,35 @@ public final class BackupService: @unchecked Sendable {
             backups.append(row(id, r, parent: nil))
             for disk in r.children { backups.append(row(BackupService.newID(), disk, parent: id)) }
             let logID = BackupService.newID()
-            logs.append(OperationLogRow(id: logID, projectId: caller.projectID, operationType: "backup", status: "waiting", vaultId: vault.id, vaultName: vault.name,
+            logs.append(OperationLogRecord(id: logID, projectId: caller.projectID, operationType: "backup", status: "waiting", vaultId: vault.id, vaultName: vault.name,
                                         providerId: provider, resourceId: r.record.id, resourceName: r.record.name, resourceType: r.record.type,
                                         checkpointId: checkpointID, backupId: id, progress: 0, errorCode: nil, errorMsg: nil,
                                         createdAt: now, startedAt: nil, endedAt: nil, updatedAt: now))
-            jobs.append(JobRow(id: BackupService.newID(), projectId: caller.projectID, kind: "backup", targetId: id, operationLogId: logID, status: "queued",
+            jobs.append(JobRecord(id: BackupService.newID(), projectId: caller.projectID, kind: "backup", targetId: id, operationLogId: logID, status: "queued",
                                owner: nil, leaseUntil: nil, attempts: 0, lastError: nil, createdAt: now, updatedAt: now))
             listed.append(CheckpointResource(id: r.record.id, type: r.record.type, name: r.record.name, resourceSize: r.sizeBytes ?? 0, backupID: id))
         }
         let encoder = JSONEncoder()
-        let checkpoint = CheckpointRow(id: checkpointID, projectId: caller.projectID, vaultId: vault.id, vaultName: vault.name, status: "protecting",
+        let checkpoint = CheckpointRecord(id: checkpointID, projectId: caller.projectID, vaultId: vault.id, vaultName: vault.name, status: "protecting",
                                        name: baseName, description: input.description,
                                        resources: String(decoding: try encoder.encode(listed), as: UTF8.self),
                                        skipped: String(decoding: try encoder.encode(skipped), as: UTF8.self), createdAt: now, updatedAt: now)
         do {
-            try await withinQuota { try await store.createCheckpoint(checkpoint, backups: backups, logs: logs, jobs: jobs) }
+            try await withinQuota {
+                try await catalog.transaction {
+                    try await catalog.quotas.checkJobs(project: checkpoint.projectId, adding: jobs.count)
+                    // Checked again inside the transaction: two checkpoints racing for one resource cannot both start.
+                    for b in backups where b.parentId == nil {
+                        if try await store.hasActiveBackup(resource: b.resourceId) {
+                            throw CatalogError(.conflict, "resource \(b.resourceId) is already being backed up")
+                        }
+                    }
+                    try await store.insertCheckpoint(checkpoint)
+                    try await store.insertBackups(backups)
+                    for l in logs { try await catalog.operationLogs.insert(l) }
+                    for j in jobs { try await catalog.jobs.insert(j) }
+                }
+            }
         } catch let e as CatalogError where e.code == .conflict {
             throw ServiceError(.badRequest, "BackupService.0002", e.description)
         }
@@ -140,7 +156,7 @@ public final class BackupService: @unchecked Sendable {
         try await store.deleteBackups(vault: id)
     }
 
-    public func checkpoint(project: String, id: String) async throws -> (CheckpointRow, [CheckpointResource], [SkippedResource]) {
+    public func checkpoint(project: String, id: String) async throws -> (CheckpointRecord, [CheckpointResource], [SkippedResource]) {
         guard let c = try await store.checkpoint(project: project, id: id) else {
             throw ServiceError(.notFound, "BackupService.6217", "checkpoint \(id) does not exist")
         }
@@ -149,7 +165,7 @@ public final class BackupService: @unchecked Sendable {
                 (try? decoder.decode([SkippedResource].self, from: Data(c.skipped.utf8))) ?? [])
     }
 
-    public func backup(project: String, id: String) async throws -> (BackupRow, [BackupRow]) {
+    public func backup(project: String, id: String) async throws -> (BackupRecord, [BackupRecord]) {
         guard let b = try await store.backup(project: project, id: id) else { throw ServiceError(.notFound, "BackupService.6200", "backup \(id) does not exist") }
         // Only a server backup has children (one per disk).
         return (b, b.resourceType == ResourceType.server.rawValue ? try await store.children(of: b.id) : [])
@@ -161,7 +177,10 @@ public final class BackupService: @unchecked Sendable {
 /// checkpoint. A job whose worker died is found by its expired lease and
 /// queued again (at most three attempts), or ends in `error` with the reason.
 public final class Worker: @unchecked Sendable {
-    let store: BackupStore
+    let catalog: any Catalog
+    var store: any BackupStore { catalog.backups }
+    var jobs: any JobStore { catalog.jobs }
+    var logs: any OperationLogStore { catalog.operationLogs }
     let vaults: VaultService
     let resources: ResourceService
     let clock: any Clock
@@ -170,8 +189,8 @@ public final class Worker: @unchecked Sendable {
     public var leaseDuration: TimeInterval = 60
     public var maxAttempts = 3
 
-    public init(store: BackupStore, vaults: VaultService, resources: ResourceService, clock: any Clock = SystemClock(), logger: Logger) {
-        self.store = store
+    public init(catalog: any Catalog, vaults: VaultService, resources: ResourceService, clock: any Clock = SystemClock(), logger: Logger) {
+        self.catalog = catalog
         self.vaults = vaults
         self.resources = resources
         self.clock = clock
@@ -185,7 +204,7 @@ public final class Worker: @unchecked Sendable {
     public func drain() async throws -> Int {
         try await recoverExpired()
         var count = 0
-        while !Task.isCancelled, let job = try await store.claimJob(owner: id, now: nowMS, leaseUntil: clock.now().addingTimeInterval(leaseDuration).epochMilliseconds) {
+        while !Task.isCancelled, let job = try await jobs.claim(owner: id, now: nowMS, leaseUntil: clock.now().addingTimeInterval(leaseDuration).epochMilliseconds) {
             await run(job)
             count += 1
         }
@@ -205,22 +224,22 @@ public final class Worker: @unchecked Sendable {
     }
 
     public func recoverExpired() async throws {
-        for job in try await store.expiredJobs(now: nowMS) {
+        for job in try await jobs.expired(now: nowMS) {
             if job.attempts < maxAttempts {
                 logger.warning("requeueing job whose lease expired", metadata: ["job": "\(job.id)", "attempts": "\(job.attempts)"])
-                try await store.requeue(job.id, now: nowMS)
+                try await jobs.requeue(job.id, now: nowMS)
             } else {
-                try await store.finishJob(job.id, status: "failed", error: "interrupted \(job.attempts) times", now: nowMS)
+                try await jobs.finish(job.id, status: "failed", error: "interrupted \(job.attempts) times", now: nowMS)
                 try await fail(job, code: "BackupService.9910", reason: "the backup was interrupted \(job.attempts) times (worker stopped or crashed)")
             }
         }
     }
 
-    func run(_ job: JobRow) async {
+    func run(_ job: JobRecord) async {
         let heartbeat = Task {
             while !Task.isCancelled {
                 try? await Task.sleep(for: .seconds(max(1, leaseDuration / 3)))
-                try? await store.extendLease(job: job.id, owner: id, until: clock.now().addingTimeInterval(leaseDuration).epochMilliseconds)
+                try? await jobs.extendLease(job: job.id, owner: id, until: clock.now().addingTimeInterval(leaseDuration).epochMilliseconds)
             }
         }
         defer { heartbeat.cancel() }
@@ -233,15 +252,15 @@ public final class Worker: @unchecked Sendable {
             case "verify": try await runVerify(job)
             default: throw ServiceError(.internalFailure, "BackupService.9910", "unknown job kind \(job.kind)")
             }
-            try await store.finishJob(job.id, status: "succeeded", error: nil, now: nowMS)
+            try await jobs.finish(job.id, status: "succeeded", error: nil, now: nowMS)
         } catch {
             logger.error("job failed", metadata: ["job": "\(job.id)", "error": "\(error)"])
-            try? await store.finishJob(job.id, status: "failed", error: "\(error)", now: nowMS)
+            try? await jobs.finish(job.id, status: "failed", error: "\(error)", now: nowMS)
             try? await fail(job, code: (error as? ServiceError)?.apiCode ?? "BackupService.9910", reason: "\(error)")
         }
     }
 
-    func fail(_ job: JobRow, code: String, reason: String) async throws {
+    func fail(_ job: JobRecord, code: String, reason: String) async throws {
         if job.kind == "backup", var b = try await store.backup(id: job.targetId) {
             for var child in try await store.children(of: b.id) where child.status != "available" {
                 child.status = "error"; child.failReason = reason; child.updatedAt = nowMS
@@ -262,20 +281,20 @@ public final class Worker: @unchecked Sendable {
                 }
             }
         }
-        if var log = try await store.operationLog(id: job.operationLogId) {
+        if var log = try await logs.get(id: job.operationLogId) {
             log.status = "failed"; log.errorCode = code; log.errorMsg = reason; log.endedAt = nowMS; log.updatedAt = nowMS
-            try await store.updateOperationLog(log)
+            try await logs.update(log)
         }
     }
 
-    func runBackup(_ job: JobRow) async throws {
+    func runBackup(_ job: JobRecord) async throws {
         guard var backup = try await store.backup(id: job.targetId) else { return }
         guard let vault = try await vaults.record(id: backup.vaultId) else {
             throw ServiceError(.notFound, "BackupService.6105", "vault \(backup.vaultId) no longer exists")
         }
-        if var log = try await store.operationLog(id: job.operationLogId) {
+        if var log = try await logs.get(id: job.operationLogId) {
             log.status = "running"; log.startedAt = nowMS; log.updatedAt = nowMS
-            try await store.updateOperationLog(log)
+            try await logs.update(log)
         }
         let repository = try await vaults.openRepository(vault)
         let children = try await store.children(of: backup.id)
@@ -288,7 +307,7 @@ public final class Worker: @unchecked Sendable {
         defer { reporter.cancel() }
         // Capacity: what the vault may still take, shared by the server's disks.
         var capacityLeft = max(0, Int64(vault.sizeGB) << 30 - vault.usedBytes)
-        func snapshot(of backupRow: BackupRow) async throws -> (String, Int64, Int64) {
+        func snapshot(of backupRow: BackupRecord) async throws -> (String, Int64, Int64) {
             let resource = try await resources.view(project: backupRow.projectId, id: backupRow.resourceId)
             // A database is copied first (pg_basebackup into a staging directory kept per
             // instance, so consecutive backups find their parent), then stored as a tree.
@@ -350,9 +369,9 @@ public final class Worker: @unchecked Sendable {
         if vault.autoExpand { try await vaults.expandToUsage(vault: vault.id) }
         backup.status = "available"; backup.protectedAt = nowMS; backup.updatedAt = nowMS
         try await store.updateBackup(backup)
-        if var log = try await store.operationLog(id: job.operationLogId) {
+        if var log = try await logs.get(id: job.operationLogId) {
             log.status = "success"; log.progress = 100; log.endedAt = nowMS; log.updatedAt = nowMS
-            try await store.updateOperationLog(log)
+            try await logs.update(log)
         }
         try await settleCheckpoint(backup.checkpointId, project: backup.projectId)
     }
@@ -365,7 +384,7 @@ public final class Worker: @unchecked Sendable {
                 try? await Task.sleep(for: .seconds(1))
                 let percent = meter.percent
                 guard percent != written else { continue }
-                try? await store.setProgress(log: id, percent: percent, now: nowMS)
+                try? await logs.setProgress(log: id, percent: percent, now: nowMS)
                 written = percent
             }
         }
@@ -447,7 +466,7 @@ extension BackupService {
         try VaultService.validateName(name, field: "backup.name", maxLength: 255)
     }
 
-    public func update(caller: Principal, id: String, name: String?) async throws -> (BackupRow, [BackupRow]) {
+    public func update(caller: Principal, id: String, name: String?) async throws -> (BackupRecord, [BackupRecord]) {
         guard var b = try await store.backup(project: caller.projectID, id: id) else { throw ServiceError(.notFound, "BackupService.6200", "backup \(id) does not exist") }
         if let name {
             try BackupService.validateBackupName(name)
@@ -458,9 +477,9 @@ extension BackupService {
         return (b, try await store.children(of: b.id))
     }
 
-    func logRow(_ b: BackupRow, type: String, vaultName: String, resourceID: String? = nil, resourceName: String? = nil) -> OperationLogRow {
+    func logRow(_ b: BackupRecord, type: String, vaultName: String, resourceID: String? = nil, resourceName: String? = nil) -> OperationLogRecord {
         let now = clock.now().epochMilliseconds
-        return OperationLogRow(id: BackupService.newID(), projectId: b.projectId, operationType: type, status: "waiting", vaultId: b.vaultId, vaultName: vaultName,
+        return OperationLogRecord(id: BackupService.newID(), projectId: b.projectId, operationType: type, status: "waiting", vaultId: b.vaultId, vaultName: vaultName,
                                providerId: b.providerId, resourceId: resourceID ?? b.resourceId, resourceName: resourceName ?? b.resourceName,
                                resourceType: b.resourceType, checkpointId: b.checkpointId, backupId: b.id, progress: 0, errorCode: nil, errorMsg: nil,
                                createdAt: now, startedAt: nil, endedAt: nil, updatedAt: now)
@@ -476,17 +495,30 @@ extension BackupService {
         let vaultName = (try await vaults.record(id: b.vaultId))?.name ?? ""
         let log = logRow(b, type: "delete", vaultName: vaultName)
         let now = clock.now().epochMilliseconds
-        let job = JobRow(id: BackupService.newID(), projectId: b.projectId, kind: "delete", targetId: b.id, operationLogId: log.id, status: "queued",
+        let job = JobRecord(id: BackupService.newID(), projectId: b.projectId, kind: "delete", targetId: b.id, operationLogId: log.id, status: "queued",
                          owner: nil, leaseUntil: nil, attempts: 0, lastError: nil, createdAt: now, updatedAt: now)
         let children = try await store.children(of: b.id).map(\.id)
-        try await withinQuota { try await store.enqueue(job, log: log) { db in
+        try await enqueue(job, log: log) {
             // The guard runs in the transaction that changes the status: a racing delete or restore sees "deleting".
-            guard let current = try await self.store.backup(id: b.id, on: db), current.status == "available" || current.status == "error" else {
+            guard let current = try await self.store.backup(id: b.id), current.status == "available" || current.status == "error" else {
                 throw ServiceError(.badRequest, "BackupService.6201", "backup \(id) is no longer available or error; only those can be deleted")
             }
-            try await self.store.setStatus(backups: [b.id] + children, to: "deleting", now: now, on: db)
-        } }
+            try await self.store.setStatus(backups: [b.id] + children, to: "deleting", now: now)
+        }
         return log.id
+    }
+
+    /// Queues a job with its operation log, after `prepare` (which checks and
+    /// changes rows) in the same transaction, within the project's job quota.
+    func enqueue(_ job: JobRecord, log: OperationLogRecord, prepare: () async throws -> Void) async throws {
+        try await withinQuota {
+            try await catalog.transaction {
+                try await catalog.quotas.checkJobs(project: job.projectId, adding: 1)
+                try await prepare()
+                try await catalog.operationLogs.insert(log)
+                try await catalog.jobs.insert(job)
+            }
+        }
     }
 
     /// Validates a restore, plans its targets, marks the backup `restoring` and queues the job.
@@ -543,32 +575,32 @@ extension BackupService {
         case .none:
             throw ServiceError(.internalFailure, "BackupService.9910", "backup \(id) has an unknown resource type")
         }
-        if try await store.restoreActive(resources: items.map(\.targetResourceID)) {
+        if try await logs.restoreActive(resources: items.map(\.targetResourceID)) {
             throw ServiceError(.badRequest, "BackupService.2010", "a restore onto this resource is already in progress")
         }
         let log = logRow(b, type: "restore", vaultName: vault.name, resourceID: items.first?.targetResourceID)
         let now = clock.now().epochMilliseconds
         let payload = String(decoding: try JSONEncoder().encode(RestorePlan(items: items)), as: UTF8.self)
-        let job = JobRow(id: BackupService.newID(), projectId: b.projectId, kind: "restore", targetId: b.id, operationLogId: log.id, status: "queued",
+        let job = JobRecord(id: BackupService.newID(), projectId: b.projectId, kind: "restore", targetId: b.id, operationLogId: log.id, status: "queued",
                          owner: nil, leaseUntil: nil, attempts: 0, lastError: nil, createdAt: now, updatedAt: now, payload: payload)
         let children = try await store.children(of: b.id).map(\.id)
         let targets = items.map(\.targetResourceID)
-        try await withinQuota { try await store.enqueue(job, log: log) { db in
+        try await enqueue(job, log: log) {
             // Guards and change in one transaction: one restore per target, only from an available backup.
-            guard let current = try await self.store.backup(id: b.id, on: db), current.status == "available" else {
+            guard let current = try await self.store.backup(id: b.id), current.status == "available" else {
                 throw ServiceError(.badRequest, "BackupService.2005", "backup \(id) is no longer available")
             }
-            if try await self.store.restoreActive(resources: targets, on: db) {
+            if try await self.logs.restoreActive(resources: targets) {
                 throw ServiceError(.badRequest, "BackupService.2010", "a restore onto this resource is already in progress")
             }
-            try await self.store.setStatus(backups: [b.id] + children, to: "restoring", now: now, on: db)
-        } }
+            try await self.store.setStatus(backups: [b.id] + children, to: "restoring", now: now)
+        }
         return log.id
     }
 }
 
 extension Worker {
-    func runRestore(_ job: JobRow) async throws {
+    func runRestore(_ job: JobRecord) async throws {
         guard let backup = try await store.backup(id: job.targetId), let vault = try await vaults.record(id: backup.vaultId) else { return }
         guard let payload = job.payload, let plan = try? JSONDecoder().decode(RestorePlan.self, from: Data(payload.utf8)) else {
             throw ServiceError(.internalFailure, "BackupService.9910", "restore job \(job.id) has no plan")
@@ -629,7 +661,7 @@ extension Worker {
     /// restore, start, check it answers; on any failure put the old one back
     /// and start it again. Into a new directory: restore, give it to the
     /// parent directory's owner, leave it stopped.
-    func runDatabaseRestore(_ job: JobRow) async throws {
+    func runDatabaseRestore(_ job: JobRecord) async throws {
         guard let payload = job.payload, let plan = try? JSONDecoder().decode(DatabaseRestorePlan.self, from: Data(payload.utf8)),
               let backup = try await store.backup(id: job.targetId), let vault = try await vaults.record(id: backup.vaultId),
               let snapshot = Hash256(hex: plan.snapshotID) else {
@@ -694,7 +726,7 @@ extension Worker {
         try await markLog(job, status: "success")
     }
 
-    func runDelete(_ job: JobRow) async throws {
+    func runDelete(_ job: JobRecord) async throws {
         guard let backup = try await store.backup(id: job.targetId) else { return }
         try await markLog(job, status: "running")
         let rows = [backup] + (try await store.children(of: backup.id))
@@ -707,17 +739,17 @@ extension Worker {
             _ = try await Pruner(repository: repository).run(PruneOptions())
             try await vaults.refreshUsage(vault: vault.id, repository: repository)
         }
-        try await store.deleteBackupRows(rows.map(\.id))
+        try await store.deleteBackups(rows.map(\.id))
         try await markLog(job, status: "success")
     }
 
-    func markLog(_ job: JobRow, status: String, skipped: [String] = []) async throws {
-        guard var log = try await store.operationLog(id: job.operationLogId) else { return }
+    func markLog(_ job: JobRecord, status: String, skipped: [String] = []) async throws {
+        guard var log = try await logs.get(id: job.operationLogId) else { return }
         log.status = status
         if !skipped.isEmpty { log.skipped = String(decoding: JSONWriter.bytes(Array(skipped.prefix(1000))), as: UTF8.self) }
         log.updatedAt = nowMS
         if status == "running" { log.startedAt = nowMS }
         if status == "success" { log.endedAt = nowMS; log.progress = 100 }
-        try await store.updateOperationLog(log)
+        try await logs.update(log)
     }
 }

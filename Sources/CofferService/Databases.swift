@@ -1,4 +1,4 @@
-import CofferCatalog
+import CofferModel
 import CofferSystem
 import Foundation
 #if canImport(Glibc)
@@ -192,7 +192,7 @@ public final class DatabaseService: @unchecked Sendable {
 
 
     /// A manual full backup; answers at once with the backup `BUILDING`.
-    public func createBackup(caller: Principal, instanceID: String, name: String, description: String) async throws -> BackupRow {
+    public func createBackup(caller: Principal, instanceID: String, name: String, description: String) async throws -> BackupRecord {
         try DatabaseService.validateBackupName(name)
         try DatabaseService.validateDescription(description)
         let instance = try await instance(project: caller.projectID, id: instanceID)
@@ -216,7 +216,7 @@ public final class DatabaseService: @unchecked Sendable {
         return row
     }
 
-    public func backup(project: String, id: String) async throws -> BackupRow {
+    public func backup(project: String, id: String) async throws -> BackupRecord {
         guard let b = try await backups.store.backup(project: project, id: id), b.resourceType == ResourceType.database.rawValue else { throw DatabaseService.noBackup(id) }
         return b
     }
@@ -307,22 +307,22 @@ public final class DatabaseService: @unchecked Sendable {
             plan = DatabaseRestorePlan(instanceID: target.record.id, snapshotID: snapshot, dataDirectory: dataDirectory, inPlace: true)
             targetResource = target.record.id
         }
-        if try await backups.store.restoreActive(resources: [targetResource]) {
+        if try await backups.logs.restoreActive(resources: [targetResource]) {
             throw ServiceError(.conflict, "DBS.200011", "a restore onto \(targetResource) is already running")
         }
         let vaultName = (try await vaults.record(id: b.vaultId))?.name ?? ""
         let log = backups.logRow(b, type: "restore", vaultName: vaultName, resourceID: targetResource, resourceName: b.resourceName)
         let now = backups.clock.now().epochMilliseconds
-        let job = JobRow(id: BackupService.newID(), projectId: b.projectId, kind: "db_restore", targetId: b.id, operationLogId: log.id, status: "queued",
+        let job = JobRecord(id: BackupService.newID(), projectId: b.projectId, kind: "db_restore", targetId: b.id, operationLogId: log.id, status: "queued",
                          owner: nil, leaseUntil: nil, attempts: 0, lastError: nil, createdAt: now, updatedAt: now,
                          payload: String(decoding: try JSONEncoder().encode(plan), as: UTF8.self))
-        try await withinQuota { try await backups.store.enqueue(job, log: log) { _ in } }
+        try await backups.enqueue(job, log: log) {}
         return log.id
     }
 
     /// An RDS job is an operation log of this project (backup or restore).
-    public func job(project: String, id: String) async throws -> OperationLogRow {
-        guard let log = try await backups.store.operationLog(project: project, id: id) else {
+    public func job(project: String, id: String) async throws -> OperationLogRecord {
+        guard let log = try await backups.logs.get(project: project, id: id) else {
             throw ServiceError(.notFound, "DBS.200001", "job \(id) does not exist")
         }
         return log

@@ -1,4 +1,4 @@
-import CofferCatalog
+import CofferModel
 import CofferCrypto
 import CofferSystem
 import Foundation
@@ -114,7 +114,8 @@ final class CredentialCache: @unchecked Sendable {
 }
 
 public final class IdentityService: @unchecked Sendable {
-    public let store: IdentityStore
+    let catalog: any Catalog
+    var store: any IdentityStore { catalog.identity }
     let cache: CredentialCache
     let secrets: SecretBox
     let clock: any Clock
@@ -128,9 +129,9 @@ public final class IdentityService: @unchecked Sendable {
     private lazy var decoyHash = PasswordHash.make(IdentityService.newPassword(), n: passwordCost)
     private let decoyLock = NSLock()
 
-    public init(store: IdentityStore, secrets: SecretBox, clock: any Clock = SystemClock(), tokenLifetime: TimeInterval = 86400, passwordCost: Int = 1 << 14,
+    public init(catalog: any Catalog, secrets: SecretBox, clock: any Clock = SystemClock(), tokenLifetime: TimeInterval = 86400, passwordCost: Int = 1 << 14,
                 credentialCacheSeconds: TimeInterval = 5) {
-        self.store = store
+        self.catalog = catalog
         self.cache = CredentialCache(ttl: credentialCacheSeconds)
         self.secrets = secrets
         self.clock = clock
@@ -183,20 +184,20 @@ public final class IdentityService: @unchecked Sendable {
         try IdentityService.validateName(user, field: "user name")
         try await store.ensureDefaultDomain(now: clock.now())
         let now = clock.now()
-        let project = ProjectRecord(id: id ?? IdentityService.hexID(), name: name, domainID: IdentityStore.defaultDomainID, description: description, createdAt: now)
+        let project = ProjectRecord(id: id ?? IdentityService.hexID(), name: name, domainID: ProjectRecord.defaultDomainID, description: description, createdAt: now)
         let password = IdentityService.newPassword()
-        let userRecord = UserRecord(id: IdentityService.hexID(), name: user, domainID: IdentityStore.defaultDomainID,
+        let userRecord = UserRecord(id: IdentityService.hexID(), name: user, domainID: ProjectRecord.defaultDomainID,
                                     passwordHash: PasswordHash.make(password, n: passwordCost), defaultProjectID: project.id, enabled: true, createdAt: now)
         let ak = IdentityService.newAccessKey(), sk = IdentityService.newSecret()
         do {
-            try await store.catalog.transaction { db in
-                if try await store.project(named: name, on: db) != nil { throw ServiceError(.conflict, "BackupService.9900", "a project named \(name) already exists") }
-                if try await store.user(named: user, on: db) != nil { throw ServiceError(.conflict, "BackupService.9900", "a user named \(user) already exists") }
-                try await store.insertProject(project, on: db)
-                try await store.insertUser(userRecord, on: db)
-                try await store.assign(role: role, user: userRecord.id, project: project.id, on: db)
+            try await catalog.transaction {
+                if try await store.project(named: name) != nil { throw ServiceError(.conflict, "BackupService.9900", "a project named \(name) already exists") }
+                if try await store.user(named: user) != nil { throw ServiceError(.conflict, "BackupService.9900", "a user named \(user) already exists") }
+                try await store.insertProject(project)
+                try await store.insertUser(userRecord)
+                try await store.assign(role: role, user: userRecord.id, project: project.id)
                 try await store.insertAccessKey(AccessKeyRecord(accessKey: ak, userID: userRecord.id, projectID: project.id,
-                                                                secretSealed: secrets.seal(sk, context: "access-key:\(ak)"), description: "created with the project", createdAt: now), on: db)
+                                                                secretSealed: secrets.seal(sk, context: "access-key:\(ak)"), description: "created with the project", createdAt: now))
             }
         } catch let e as CatalogError where e.code == .conflict {
             throw ServiceError(.conflict, "BackupService.9900", e.description)
@@ -205,6 +206,8 @@ public final class IdentityService: @unchecked Sendable {
     }
 
     public func projects() async throws -> [ProjectRecord] { try await store.projects() }
+
+    public func user(id: String) async throws -> UserRecord? { try await store.user(id: id) }
 
     public func deleteProject(id: String) async throws {
         guard let project = try await store.project(id: id) else { throw ServiceError(.notFound, "BackupService.9900", "project \(id) does not exist") }
@@ -224,12 +227,12 @@ public final class IdentityService: @unchecked Sendable {
     public func createUser(project: String, name: String, role: Role) async throws -> (UserRecord, String) {
         try IdentityService.validateName(name, field: "user name")
         let password = IdentityService.newPassword()
-        let user = UserRecord(id: IdentityService.hexID(), name: name, domainID: IdentityStore.defaultDomainID,
+        let user = UserRecord(id: IdentityService.hexID(), name: name, domainID: ProjectRecord.defaultDomainID,
                               passwordHash: PasswordHash.make(password, n: passwordCost), defaultProjectID: project, enabled: true, createdAt: clock.now())
-        try await store.catalog.transaction { db in
-            if try await store.user(named: name, on: db) != nil { throw ServiceError(.conflict, "BackupService.9900", "a user named \(name) already exists") }
-            try await store.insertUser(user, on: db)
-            try await store.assign(role: role, user: user.id, project: project, on: db)
+        try await catalog.transaction {
+            if try await store.user(named: name) != nil { throw ServiceError(.conflict, "BackupService.9900", "a user named \(name) already exists") }
+            try await store.insertUser(user)
+            try await store.assign(role: role, user: user.id, project: project)
         }
         return (user, password)
     }

@@ -1,4 +1,4 @@
-import CofferCatalog
+import CofferModel
 import CofferSystem
 import Foundation
 
@@ -79,7 +79,7 @@ public final class ProtectionService: @unchecked Sendable {
 
 
     /// Backs up one server (all its disks); the item is listable at once as `protecting`.
-    public func protect(caller: Principal, serverID: String, _ input: ProtectInput) async throws -> (CheckpointRow, ResourceView) {
+    public func protect(caller: Principal, serverID: String, _ input: ProtectInput) async throws -> (CheckpointRecord, ResourceView) {
         try ProtectionService.validate(input)
         let server = try await server(project: caller.projectID, id: serverID)
         guard try await !backups.store.hasActiveBackup(resource: serverID) else {
@@ -98,13 +98,13 @@ public final class ProtectionService: @unchecked Sendable {
     }
 
     /// The top-level backups of a checkpoint (its items), or CSBS.3001 (404).
-    public func items(project: String, checkpointID: String) async throws -> [BackupRow] {
+    public func items(project: String, checkpointID: String) async throws -> [BackupRecord] {
         let items = try await backups.store.backups(checkpoint: checkpointID).filter { $0.parentId == nil && $0.projectId == project }
         guard !items.isEmpty else { throw ProtectionService.error(.notFound, "CSBS.3001", "Checkpoint (\(checkpointID)) is not found.") }
         return items
     }
 
-    public func item(project: String, id: String) async throws -> (BackupRow, [BackupRow]) {
+    public func item(project: String, id: String) async throws -> (BackupRecord, [BackupRecord]) {
         guard let b = try await backups.store.backup(project: project, id: id), b.parentId == nil, b.resourceType == ResourceType.server.rawValue else {
             throw ProtectionService.error(.notFound, "CSBS.3001", "Checkpoint_item (\(id)) is not found.")
         }

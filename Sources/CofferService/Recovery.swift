@@ -1,5 +1,5 @@
 import CofferBlobStore
-import CofferCatalog
+import CofferModel
 import CofferCrypto
 import CofferEngine
 import CofferRepository
@@ -21,11 +21,11 @@ public struct RecoveryDocument: Codable, Sendable {
     public var resources: [ResourceRecord]
     /// A database instance's engine and sealed connection (sealed under the master key).
     public var database: DatabaseInstanceRecord?
-    public var checkpoint: CheckpointRow
+    public var checkpoint: CheckpointRecord
     /// This snapshot's backup row, as it was when the backup ran.
-    public var backup: BackupRow
+    public var backup: BackupRecord
     /// For a server's disk: the server backup it belongs to.
-    public var parent: BackupRow?
+    public var parent: BackupRecord?
 
     /// The resource a vault binds: the server for one of its disks.
     var topLevelResourceID: String {
@@ -59,10 +59,10 @@ extension VaultService {
 
 extension Worker {
     /// The labels a backup's snapshot carries for disaster recovery.
-    func recoveryLabels(for row: BackupRow, resource: ResourceView, vault: VaultRecord) async throws -> [String: String] {
+    func recoveryLabels(for row: BackupRecord, resource: ResourceView, vault: VaultRecord) async throws -> [String: String] {
         let project = try await resources.identity.project(id: row.projectId)
         var records = [resource.record] + resource.children.map(\.record)
-        var parent: BackupRow?
+        var parent: BackupRecord?
         if let parentID = row.parentId {
             parent = try await store.backup(id: parentID)
             if let serverID = resource.record.parentID, let server = try? await resources.view(project: row.projectId, id: serverID) {
@@ -93,19 +93,15 @@ public struct CatalogRecovery: Sendable {
 
     let identity: IdentityService
     let vaults: VaultService
-    let resourceStore: ResourceStore
-    let databases: DatabaseStore
-    let backups: BackupStore
+    let catalog: any Catalog
     let masterKey: [UInt8]
     let clock: any Clock
 
-    public init(identity: IdentityService, vaults: VaultService, resourceStore: ResourceStore, databases: DatabaseStore, backups: BackupStore,
+    public init(identity: IdentityService, vaults: VaultService, catalog: any Catalog,
                 masterKey: [UInt8], clock: any Clock = SystemClock()) {
         self.identity = identity
         self.vaults = vaults
-        self.resourceStore = resourceStore
-        self.databases = databases
-        self.backups = backups
+        self.catalog = catalog
         self.masterKey = masterKey
         self.clock = clock
     }
@@ -171,8 +167,8 @@ public struct CatalogRecovery: Sendable {
             }
             // Parents before children.
             resourceRows.sort { ($0.parentID == nil ? 0 : 1) < ($1.parentID == nil ? 0 : 1) }
-            if !resourceRows.isEmpty { try await resourceStore.insert(resourceRows) }
-            for f in items { if let db = f.document.database, try await databases.get(db.resourceId) == nil { try await databases.insert(db) } }
+            if !resourceRows.isEmpty { try await catalog.resources.insert(resourceRows) { _ in } }
+            for f in items { if let db = f.document.database, try await catalog.databases.get(db.resourceId) == nil { try await catalog.databases.insert(db) } }
             // The vault: a new repository key, added beside the master key's slot.
             let key = randomBytes(32)
             let repository = try await Repository.open(store: LocalBlobStore(root: URL(fileURLWithPath: root + "/" + vaultID)), secret: .keyFile(masterKey))
@@ -189,8 +185,8 @@ public struct CatalogRecovery: Sendable {
             try await vaults.store.insert(vault, resources: bindings)
             try await vaults.refreshUsage(vault: vault.id, repository: repository)
             // Checkpoints and backups, with their ids, available.
-            var checkpoints: [String: CheckpointRow] = [:]
-            var rows: [String: BackupRow] = [:]
+            var checkpoints: [String: CheckpointRecord] = [:]
+            var rows: [String: BackupRecord] = [:]
             for f in items {
                 var c = f.document.checkpoint
                 c.status = "available"
@@ -212,7 +208,11 @@ public struct CatalogRecovery: Sendable {
             for (id, row) in rows where row.parentId == nil && row.snapshotId == nil {
                 rows[id]?.resourceSize = snapshotRows.filter { $0.parentId == row.id }.reduce(0) { $0 + $1.resourceSize }
             }
-            try await backups.insertRecovered(checkpoints: Array(checkpoints.values), backups: Array(rows.values))
+            let recoveredCheckpoints = Array(checkpoints.values), recoveredBackups = Array(rows.values)
+            try await catalog.transaction {
+                for c in recoveredCheckpoints { try await catalog.backups.insertCheckpoint(c) }
+                try await catalog.backups.insertBackups(recoveredBackups)
+            }
             report.vaults += 1
             report.backups += rows.values.filter { $0.parentId == nil }.count
         }

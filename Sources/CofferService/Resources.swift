@@ -1,4 +1,4 @@
-import CofferCatalog
+import CofferModel
 import CofferCrypto
 import CofferEngine
 import CofferSystem
@@ -87,24 +87,23 @@ public struct ResourceView: Sendable {
 /// The resource inventory: operators register paths (confined to the
 /// server's resource roots); projects see only their own resources.
 public final class ResourceService: @unchecked Sendable {
-    let store: ResourceStore
-    let identity: IdentityStore
+    let catalog: any Catalog
+    var store: any ResourceStore { catalog.resources }
+    var identity: any IdentityStore { catalog.identity }
     let clock: any Clock
     /// Seals database connection URLs (they hold passwords).
     let secrets: SecretBox?
-    public let databases: DatabaseStore
+    public var databases: any DatabaseInstanceStore { catalog.databases }
     /// Canonical resource roots (symlinks resolved).
     public let roots: [String]
     /// The server's own data directory (canonical): never a resource, never inside one.
     let dataDirectory: String?
 
-    public init(store: ResourceStore, identity: IdentityStore, roots: [String], clock: any Clock = SystemClock(), secrets: SecretBox? = nil,
+    public init(catalog: any Catalog, roots: [String], clock: any Clock = SystemClock(), secrets: SecretBox? = nil,
                 dataDirectory: String? = nil) {
-        self.store = store
+        self.catalog = catalog
         self.dataDirectory = dataDirectory.flatMap { ResourceService.canonical($0) }
         self.secrets = secrets
-        self.databases = DatabaseStore(catalog: store.catalog)
-        self.identity = identity
         self.clock = clock
         self.roots = roots.compactMap { ResourceService.canonical($0) }
     }

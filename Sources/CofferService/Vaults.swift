@@ -1,5 +1,5 @@
 import CofferBlobStore
-import CofferCatalog
+import CofferModel
 import CofferCrypto
 import CofferRepository
 import CofferSystem
@@ -83,9 +83,10 @@ public struct VaultView: Sendable {
 /// CBR vaults: each owns one encrypted repository under the data directory;
 /// resources of the vault's object type are bound to at most one vault.
 public final class VaultService: @unchecked Sendable {
-    public let store: VaultStore
+    let catalog: any Catalog
+    var store: any VaultStore { catalog.vaults }
     let resources: ResourceService
-    let resourceStore: ResourceStore
+    var resourceStore: any ResourceStore { catalog.resources }
     let secrets: SecretBox
     let clock: any Clock
     let dataDirectory: String
@@ -93,12 +94,11 @@ public final class VaultService: @unchecked Sendable {
     /// Every vault repository also opens with this key (disaster recovery without the catalog).
     let masterKey: [UInt8]?
 
-    public init(store: VaultStore, resources: ResourceService, resourceStore: ResourceStore, secrets: SecretBox, dataDirectory: String, clock: any Clock = SystemClock(),
+    public init(catalog: any Catalog, resources: ResourceService, secrets: SecretBox, dataDirectory: String, clock: any Clock = SystemClock(),
                 masterKey: [UInt8]? = nil) {
         self.masterKey = masterKey
-        self.store = store
+        self.catalog = catalog
         self.resources = resources
-        self.resourceStore = resourceStore
         self.secrets = secrets
         self.dataDirectory = dataDirectory
         self.clock = clock
@@ -247,7 +247,7 @@ public final class VaultService: @unchecked Sendable {
             guard Int64(size) << 30 >= v.usedBytes else {
                 throw ServiceError(.badRequest, "BackupService.6101", "vault.billing.size \(size) GB is smaller than what the vault already uses")
             }
-            if size > v.sizeGB { try await withinQuota { try await QuotaStore(catalog: store.catalog).checkResize(project: v.projectID, from: v.sizeGB, to: size) } }
+            if size > v.sizeGB { try await withinQuota { try await catalog.quotas.checkResize(project: v.projectID, from: v.sizeGB, to: size) } }
             v.sizeGB = size
         }
         if let c = input.consistentLevel {
@@ -315,6 +315,9 @@ public final class VaultService: @unchecked Sendable {
     }
 
     public func record(id: String) async throws -> VaultRecord? { try await store.get(id: id) }
+
+    /// The vault a resource is bound to, if any.
+    public func vaultID(ofResource id: String) async throws -> String? { try await store.vault(ofResource: id) }
 
     /// Sets the vault's used bytes from what its repository actually stores.
     public func refreshUsage(vault: String, repository: Repository) async throws {

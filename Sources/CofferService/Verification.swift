@@ -1,4 +1,4 @@
-import CofferCatalog
+import CofferModel
 import CofferRepository
 import Foundation
 
@@ -22,20 +22,20 @@ extension BackupService {
             throw ServiceError.validation("verify.max_duration_seconds must be 1 to 604800")
         }
         let now = clock.now().epochMilliseconds
-        let log = OperationLogRow(id: BackupService.newID(), projectId: caller.projectID, operationType: "verify", status: "waiting", vaultId: vault.id,
+        let log = OperationLogRecord(id: BackupService.newID(), projectId: caller.projectID, operationType: "verify", status: "waiting", vaultId: vault.id,
                                   vaultName: vault.name, providerId: VaultService.providerIDs[vault.objectType] ?? "", resourceId: "", resourceName: "",
                                   resourceType: "", checkpointId: nil, backupId: nil, progress: 0, errorCode: nil, errorMsg: nil,
                                   createdAt: now, startedAt: nil, endedAt: nil, updatedAt: now)
         let payload = String(decoding: try JSONEncoder().encode(VerifyPlan(subset: subset, maxDurationSeconds: maxDurationSeconds)), as: UTF8.self)
-        let job = JobRow(id: BackupService.newID(), projectId: caller.projectID, kind: "verify", targetId: vault.id, operationLogId: log.id, status: "queued",
+        let job = JobRecord(id: BackupService.newID(), projectId: caller.projectID, kind: "verify", targetId: vault.id, operationLogId: log.id, status: "queued",
                          owner: nil, leaseUntil: nil, attempts: 0, lastError: nil, createdAt: now, updatedAt: now, payload: payload)
-        try await withinQuota { try await store.enqueue(job, log: log) { _ in } }
+        try await enqueue(job, log: log) {}
         return log.id
     }
 }
 
 extension Worker {
-    func runVerify(_ job: JobRow) async throws {
+    func runVerify(_ job: JobRecord) async throws {
         guard let vault = try await vaults.record(id: job.targetId) else {
             throw ServiceError(.notFound, "BackupService.6105", "vault \(job.targetId) no longer exists")
         }

@@ -107,24 +107,3 @@ public final class AsyncBudget: @unchecked Sendable {
         for c in wake { c.resume() }
     }
 }
-
-/// Time, injected wherever it matters (tokens, leases, schedules, retention)
-/// so tests move it instead of sleeping.
-public protocol Clock: Sendable {
-    func now() -> Date
-}
-
-public struct SystemClock: Clock {
-    public init() {}
-    public func now() -> Date { Date() }
-}
-
-/// A clock tests set and advance.
-public final class ManualClock: Clock, @unchecked Sendable {
-    private let lock = NSLock()
-    private var current: Date
-    public init(_ start: Date = Date(timeIntervalSince1970: 1_800_000_000)) { current = start }
-    public func now() -> Date { lock.withLock { current } }
-    public func advance(by seconds: TimeInterval) { lock.withLock { current = current.addingTimeInterval(seconds) } }
-    public func set(_ date: Date) { lock.withLock { current = date } }
-}

@@ -1,6 +1,7 @@
 import CofferCLI
 import CofferBlobStore
 import CofferCatalog
+import CofferModel
 import CofferCrypto
 import CofferRepository
 import CofferService
@@ -135,8 +136,8 @@ import Testing
         await #expect(throws: Error.self) { try await server.services.catalog.backup(to: copy) }
         var logger = Logger(label: "copy")
         logger.logLevel = .warning
-        let reopened = try await Catalog.open(url: "sqlite://" + copy, logger: logger)
-        let names = try await IdentityStore(catalog: reopened).projects().map(\.name)
+        let reopened = try await SQLCatalog.open(url: "sqlite://" + copy, logger: logger)
+        let names = try await reopened.identity.projects().map(\.name)
         await reopened.close()
         #expect(Set(names) == ["admin", "tenant-a"])
         await server.stop()

@@ -1,5 +1,6 @@
 import CofferCLI
 import CofferCatalog
+import CofferModel
 import CofferService
 import CofferSystem
 import Foundation

@@ -1,4 +1,5 @@
 import CofferCatalog
+import CofferModel
 import CofferService
 import Foundation
 import HTTPTypes
@@ -15,7 +16,7 @@ import Testing
         for dir in ["q1", "q2"] { try fm.createDirectory(atPath: root.path + "/" + dir, withIntermediateDirectories: true) }
         let server = try await TestServer.start(resourceRoots: [root.path])
         let tenant = try await server.services.identity.createProject(name: "tenant-q", role: .admin)
-        try await QuotaStore(catalog: server.services.catalog).set(project: tenant.project_id, ProjectQuota(maxVaults: 2, maxCapacityGB: 150, maxQueuedJobs: 1))
+        try await server.services.catalog.quotas.set(project: tenant.project_id, ProjectQuota(maxVaults: 2, maxCapacityGB: 150, maxQueuedJobs: 1))
         try await server.run { client in
             let adminToken = try await client.token(user: "admin", password: server.admin.password, project: "admin")
             let token = try await client.token(user: tenant.user_name, password: tenant.password, project: "tenant-q")
@@ -56,20 +57,21 @@ import Testing
         let server = try await TestServer.start()
         let a = try await server.services.identity.createProject(name: "busy")
         let b = try await server.services.identity.createProject(name: "quiet")
-        let store = server.services.backups.store
+        let catalog = server.services.catalog
         func enqueue(_ project: String, _ i: Int, at: Int64) async throws {
-            let log = OperationLogRow(id: "log-\(project)-\(i)", projectId: project, operationType: "restore", status: "waiting", vaultId: "v", vaultName: "v",
+            let log = OperationLogRecord(id: "log-\(project)-\(i)", projectId: project, operationType: "restore", status: "waiting", vaultId: "v", vaultName: "v",
                                       providerId: "p", resourceId: "r", resourceName: "r", resourceType: "OS::Sfs::Turbo", checkpointId: nil, backupId: nil,
                                       progress: 0, errorCode: nil, errorMsg: nil, createdAt: at, startedAt: nil, endedAt: nil, updatedAt: at)
-            let job = JobRow(id: "job-\(project)-\(i)", projectId: project, kind: "restore", targetId: "none", operationLogId: log.id, status: "queued",
+            let job = JobRecord(id: "job-\(project)-\(i)", projectId: project, kind: "restore", targetId: "none", operationLogId: log.id, status: "queued",
                              owner: nil, leaseUntil: nil, attempts: 0, lastError: nil, createdAt: at, updatedAt: at)
-            try await store.enqueue(job, log: log) { _ in }
+            try await catalog.operationLogs.insert(log)
+            try await catalog.jobs.insert(job)
         }
         for i in 0..<20 { try await enqueue(a.project_id, i, at: 1000 + Int64(i)) }
         try await enqueue(b.project_id, 0, at: 5000)
         var order: [String] = []
         for step in 0..<4 {
-            let job = try await store.claimJob(owner: "w", now: 10_000 + Int64(step), leaseUntil: 20_000)
+            let job = try await catalog.jobs.claim(owner: "w", now: 10_000 + Int64(step), leaseUntil: 20_000)
             order.append(job?.projectId == b.project_id ? "quiet" : "busy")
         }
         // Busy's oldest first (nobody has had a turn), then quiet's, although 19 of busy's are older.

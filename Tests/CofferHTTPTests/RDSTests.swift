@@ -117,7 +117,7 @@ final class ThrowawayPostgres {
             #expect((page.first?["size"] as? Int ?? 0) > 1000 && (page.first?["datastore"] as? [String: Any])?["version"] as? String == "15")
             // Backed up twice: the second stores far less new data than the first.
             func vaultUsed() async throws -> Int64 {
-                try #require(try await services.vaults.record(id: try await services.vaults.store.vault(ofResource: instanceID) ?? "")?.usedBytes)
+                try #require(try await services.vaults.record(id: try await services.catalog.vaults.vault(ofResource: instanceID) ?? "")?.usedBytes)
             }
             let usedAfterFirst = try await vaultUsed()
             let (_, again) = try await call(.post, v3 + "/backups", ["instance_id": instanceID, "name": "again-backup"])

@@ -165,3 +165,45 @@ func pseudoRandomBytes(_ count: Int, seed: UInt64) -> [UInt8] {
         #expect(throws: Subprocess.Failure.self) { try Subprocess.run("/nonexistent/program", []) }
     }
 }
+
+@Suite struct ManualClockTests {
+    @Test func sleepersWakeOnlyWhenTimeIsMovedPastTheirDeadline() async throws {
+        let clock = ManualClock()
+        let woke = Counter()
+        let short = Task { try await clock.sleep(for: 10); woke.add() }
+        let long = Task { try await clock.sleep(for: 60); woke.add() }
+        try await clock.waitForSleepers(2)
+        clock.advance(by: 9)
+        #expect(clock.sleeping == 2 && woke.value == 0)
+        clock.advance(by: 1)
+        try await short.value
+        #expect(woke.value == 1 && clock.sleeping == 1)
+        clock.set(clock.now().addingTimeInterval(100))
+        try await long.value
+        #expect(woke.value == 2 && clock.sleeping == 0)
+        // A zero sleep returns at once.
+        try await clock.sleep(for: 0)
+    }
+
+    @Test func cancellingASleeperEndsItWithCancellation() async throws {
+        let clock = ManualClock()
+        let sleeper = Task { try await clock.sleep(for: 3600) }
+        try await clock.waitForSleepers(1)
+        sleeper.cancel()
+        await #expect(throws: CancellationError.self) { try await sleeper.value }
+        #expect(clock.sleeping == 0)
+        // Cancelled before it starts waiting: still ends at once.
+        let early = Task {
+            withUnsafeCurrentTask { $0?.cancel() }
+            try await clock.sleep(for: 3600)
+        }
+        await #expect(throws: CancellationError.self) { try await early.value }
+    }
+}
+
+final class Counter: @unchecked Sendable {
+    private let lock = NSLock()
+    private var n = 0
+    func add() { lock.withLock { n += 1 } }
+    var value: Int { lock.withLock { n } }
+}

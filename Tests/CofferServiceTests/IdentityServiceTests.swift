@@ -9,8 +9,8 @@ import Testing
 /// An identity service over a fresh in-memory catalog, closed afterwards
 /// (SQLiteNIO requires connections to be closed explicitly).
 func withIdentity(clock: ManualClock = ManualClock(), _ body: (IdentityService) async throws -> Void) async throws {
-    let catalog = try await Catalog.open(url: "sqlite::memory:", logger: Logger(label: "test"))
-    let identity = IdentityService(store: IdentityStore(catalog: catalog), secrets: SecretBox(keyBytes: randomBytes(32))!, clock: clock,
+    let catalog = try await SQLCatalog.open(url: "sqlite::memory:", logger: Logger(label: "test"))
+    let identity = IdentityService(catalog: catalog, secrets: SecretBox(keyBytes: randomBytes(32))!, clock: clock,
                                    tokenLifetime: 3600, passwordCost: 1 << 4)
     do { try await body(identity) } catch {
         await catalog.close()

@@ -1,65 +1,10 @@
 import Foundation
 import SQLKit
-
-/// A protectable thing registered by an operator: a volume (disk image or
-/// block device), a server (a named set of volumes), or a file system (a
-/// directory). A server's disks are volume rows whose `parentID` is the server.
-public struct ResourceRecord: Sendable, Equatable, Codable {
-    public var id: String
-    public var projectID: String
-    public var type: String
-    public var name: String
-    public var description: String
-    public var path: String?
-    public var parentID: String?
-    public var bootable: Bool
-    public var position: Int
-    public var createdAt: Date
-    public var updatedAt: Date
-    /// The file's identity when registered: st_dev and st_ino (st_rdev for a block device).
-    public var device: Int64?
-    public var inode: Int64?
-    /// Tenant restores into it may create device nodes and keep setuid/setgid bits.
-    public var restoreSpecialFiles = false
-
-    public init(id: String, projectID: String, type: String, name: String, description: String, path: String?, parentID: String?,
-                bootable: Bool, position: Int, createdAt: Date, updatedAt: Date, device: Int64? = nil, inode: Int64? = nil, restoreSpecialFiles: Bool = false) {
-        self.device = device
-        self.inode = inode
-        self.restoreSpecialFiles = restoreSpecialFiles
-        self.id = id
-        self.projectID = projectID
-        self.type = type
-        self.name = name
-        self.description = description
-        self.path = path
-        self.parentID = parentID
-        self.bootable = bootable
-        self.position = position
-        self.createdAt = createdAt
-        self.updatedAt = updatedAt
-    }
-}
-
-public struct ResourceFilter: Sendable {
-    public var type: String?
-    public var name: String?
-    public var id: String?
-    public var parentID: String?
-    public var topLevelOnly = true
-    public init(type: String? = nil, name: String? = nil, id: String? = nil, parentID: String? = nil, topLevelOnly: Bool = true) {
-        self.type = type
-        self.name = name
-        self.id = id
-        self.parentID = parentID
-        self.topLevelOnly = topLevelOnly
-    }
-}
+import CofferModel
 
 /// Resource rows; every query is scoped by project.
-public struct ResourceStore: Sendable {
-    public let catalog: Catalog
-    public init(catalog: Catalog) { self.catalog = catalog }
+struct SQLResourceStore: ResourceStore {
+    let catalog: SQLCatalog
 
     static let columns = ["id", "project_id", "type", "name", "description", "path", "parent_id", "bootable", "position", "created_at", "updated_at",
                           "device", "inode", "restore_special_files"]
@@ -79,13 +24,13 @@ public struct ResourceStore: Sendable {
     /// Inserts a resource and its children in one transaction, after `check`
     /// has seen every resource with a path inside the same transaction (so two
     /// registrations cannot both pass it).
-    public func insert(_ records: [ResourceRecord], check: ([ResourceRecord]) throws -> Void = { _ in }) async throws {
-        try await catalog.transaction { db in
-            let existing = try await db.select().columns(ResourceStore.columns.map { SQLColumn($0) }).from("resources")
+    func insert(_ records: [ResourceRecord], check: ([ResourceRecord]) throws -> Void = { _ in }) async throws {
+        try await catalog.withTransaction { db in
+            let existing = try await db.select().columns(SQLResourceStore.columns.map { SQLColumn($0) }).from("resources")
                 .where("path", .isNot, SQLLiteral.null).all().map(decode)
             try check(existing)
             for r in records {
-                try await db.insert(into: "resources").columns(ResourceStore.columns)
+                try await db.insert(into: "resources").columns(SQLResourceStore.columns)
                     .values(SQLBind(r.id), SQLBind(r.projectID), SQLBind(r.type), SQLBind(r.name), SQLBind(r.description), SQLBind(r.path),
                             SQLBind(r.parentID), SQLBind(r.bootable), SQLBind(r.position), SQLBind(r.createdAt.epochMilliseconds), SQLBind(r.updatedAt.epochMilliseconds),
                             SQLBind(r.device), SQLBind(r.inode), SQLBind(r.restoreSpecialFiles))
@@ -94,18 +39,18 @@ public struct ResourceStore: Sendable {
         }
     }
 
-    public func get(project: String, id: String) async throws -> ResourceRecord? {
-        try await catalog.sql.select().columns(ResourceStore.columns.map { SQLColumn($0) }).from("resources")
+    func get(project: String, id: String) async throws -> ResourceRecord? {
+        try await catalog.sql.select().columns(SQLResourceStore.columns.map { SQLColumn($0) }).from("resources")
             .where("project_id", .equal, SQLBind(project)).where("id", .equal, SQLBind(id)).first().map(decode)
     }
 
-    public func children(project: String, of parent: String) async throws -> [ResourceRecord] {
-        try await catalog.sql.select().columns(ResourceStore.columns.map { SQLColumn($0) }).from("resources")
+    func children(project: String, of parent: String) async throws -> [ResourceRecord] {
+        try await catalog.sql.select().columns(SQLResourceStore.columns.map { SQLColumn($0) }).from("resources")
             .where("project_id", .equal, SQLBind(project)).where("parent_id", .equal, SQLBind(parent)).orderBy("position").all().map(decode)
     }
 
     /// Matching resources, ordered by creation then id, with the total count before paging.
-    public func list(project: String, filter: ResourceFilter, offset: Int, limit: Int) async throws -> (items: [ResourceRecord], total: Int) {
+    func list(project: String, filter: ResourceFilter, offset: Int, limit: Int) async throws -> (items: [ResourceRecord], total: Int) {
         func apply(_ q: SQLSelectBuilder) -> SQLSelectBuilder {
             var q = q.where("project_id", .equal, SQLBind(project))
             if let t = filter.type { q = q.where("type", .equal, SQLBind(t)) }
@@ -116,25 +61,25 @@ public struct ResourceStore: Sendable {
         }
         let countRow = try await apply(catalog.sql.select().column(SQLFunction("COUNT", args: SQLLiteral.all), as: "n").from("resources")).first()
         let total = try countRow?.decode(column: "n", as: Int.self) ?? 0
-        let items = try await apply(catalog.sql.select().columns(ResourceStore.columns.map { SQLColumn($0) }).from("resources"))
+        let items = try await apply(catalog.sql.select().columns(SQLResourceStore.columns.map { SQLColumn($0) }).from("resources"))
             .orderBy("created_at").orderBy("id").offset(offset).limit(limit).all().map(decode)
         return (items, total)
     }
 
-    public func update(project: String, id: String, name: String?, description: String?, now: Date) async throws {
+    func update(project: String, id: String, name: String?, description: String?, now: Date) async throws {
         var q = catalog.sql.update("resources").set("updated_at", to: SQLBind(now.epochMilliseconds))
         if let name { q = q.set("name", to: SQLBind(name)) }
         if let description { q = q.set("description", to: SQLBind(description)) }
         try await q.where("project_id", .equal, SQLBind(project)).where("id", .equal, SQLBind(id)).run()
     }
 
-    public func delete(project: String, id: String) async throws {
+    func delete(project: String, id: String) async throws {
         try await catalog.sql.delete(from: "resources").where("project_id", .equal, SQLBind(project)).where("id", .equal, SQLBind(id)).run()
     }
 
     /// A project's resources of these types that have a path (restore targets are chosen among them).
-    public func withPaths(project: String, types: [String]) async throws -> [ResourceRecord] {
-        try await catalog.sql.select().columns(ResourceStore.columns.map { SQLColumn($0) }).from("resources")
+    func withPaths(project: String, types: [String]) async throws -> [ResourceRecord] {
+        try await catalog.sql.select().columns(SQLResourceStore.columns.map { SQLColumn($0) }).from("resources")
             .where("project_id", .equal, SQLBind(project)).where("type", .in, SQLBind.group(types)).where("path", .isNot, SQLLiteral.null).all().map(decode)
     }
 }

@@ -1,101 +1,10 @@
 import Foundation
 import SQLKit
-
-public struct VaultRecord: Sendable, Equatable, Codable {
-    public var id: String
-    public var projectID: String
-    public var userID: String
-    public var name: String
-    public var description: String
-    public var objectType: String
-    public var protectType: String
-    public var consistentLevel: String
-    public var cloudType: String
-    public var chargingMode: String
-    public var sizeGB: Int
-    public var status: String
-    public var autoBind: Bool
-    public var autoExpand: Bool
-    public var smnNotify: Bool
-    public var threshold: Int
-    public var locked: Bool
-    public var availabilityZone: String
-    public var enterpriseProjectID: String
-    public var backupNamePrefix: String
-    public var policyID: String?
-    /// JSON arrays, kept as text: `[{"key", "value"}]`.
-    public var tags: String
-    public var bindRules: String
-    public var usedBytes: Int64
-    public var keySealed: String
-    public var createdAt: Date
-    public var updatedAt: Date
-
-    public init(id: String, projectID: String, userID: String, name: String, description: String, objectType: String, protectType: String,
-                consistentLevel: String, cloudType: String, chargingMode: String, sizeGB: Int, status: String, autoBind: Bool, autoExpand: Bool,
-                smnNotify: Bool, threshold: Int, locked: Bool, availabilityZone: String, enterpriseProjectID: String, backupNamePrefix: String,
-                policyID: String?, tags: String, bindRules: String, usedBytes: Int64, keySealed: String, createdAt: Date, updatedAt: Date) {
-        self.id = id
-        self.projectID = projectID
-        self.userID = userID
-        self.name = name
-        self.description = description
-        self.objectType = objectType
-        self.protectType = protectType
-        self.consistentLevel = consistentLevel
-        self.cloudType = cloudType
-        self.chargingMode = chargingMode
-        self.sizeGB = sizeGB
-        self.status = status
-        self.autoBind = autoBind
-        self.autoExpand = autoExpand
-        self.smnNotify = smnNotify
-        self.threshold = threshold
-        self.locked = locked
-        self.availabilityZone = availabilityZone
-        self.enterpriseProjectID = enterpriseProjectID
-        self.backupNamePrefix = backupNamePrefix
-        self.policyID = policyID
-        self.tags = tags
-        self.bindRules = bindRules
-        self.usedBytes = usedBytes
-        self.keySealed = keySealed
-        self.createdAt = createdAt
-        self.updatedAt = updatedAt
-    }
-}
-
-public struct VaultResourceRecord: Sendable, Equatable {
-    public var resourceID: String
-    public var vaultID: String
-    public var projectID: String
-    public var extraInfo: String
-    public var position: Int
-    public init(resourceID: String, vaultID: String, projectID: String, extraInfo: String, position: Int) {
-        self.resourceID = resourceID
-        self.vaultID = vaultID
-        self.projectID = projectID
-        self.extraInfo = extraInfo
-        self.position = position
-    }
-}
-
-public struct VaultFilter: Sendable {
-    public var name: String?
-    public var objectType: String?
-    public var protectType: String?
-    public var cloudType: String?
-    public var status: String?
-    public var policyID: String?
-    public var ids: [String] = []
-    public var resourceIDs: [String] = []
-    public init() {}
-}
+import CofferModel
 
 /// Vault rows and their resource bindings, scoped by project.
-public struct VaultStore: Sendable {
-    public let catalog: Catalog
-    public init(catalog: Catalog) { self.catalog = catalog }
+struct SQLVaultStore: VaultStore {
+    let catalog: SQLCatalog
 
     static let columns = ["id", "project_id", "user_id", "name", "description", "object_type", "protect_type", "consistent_level", "cloud_type",
                           "charging_mode", "size_gb", "status", "auto_bind", "auto_expand", "smn_notify", "threshold", "locked", "availability_zone",
@@ -128,14 +37,14 @@ public struct VaultStore: Sendable {
     }
 
     func select(_ db: any SQLDatabase) -> SQLSelectBuilder {
-        db.select().columns(VaultStore.columns.map { SQLColumn($0, table: "vaults") }).from("vaults")
+        db.select().columns(SQLVaultStore.columns.map { SQLColumn($0, table: "vaults") }).from("vaults")
     }
 
     /// Inserts a vault with its bindings; a resource already bound elsewhere fails the whole insert.
-    public func insert(_ vault: VaultRecord, resources: [VaultResourceRecord]) async throws {
-        try await catalog.transaction { db in
-            try await QuotaStore.checkVault(project: vault.projectID, sizeGB: vault.sizeGB, on: db)
-            try await db.insert(into: "vaults").columns(VaultStore.columns).values(values(vault)).run()
+    func insert(_ vault: VaultRecord, resources: [VaultResourceRecord]) async throws {
+        try await catalog.withTransaction { db in
+            try await catalog.quotas.checkNewVault(project: vault.projectID, sizeGB: vault.sizeGB)
+            try await db.insert(into: "vaults").columns(SQLVaultStore.columns).values(values(vault)).run()
             try await bind(resources, on: db)
         }
     }
@@ -150,37 +59,37 @@ public struct VaultStore: Sendable {
         }
     }
 
-    public func addResources(_ resources: [VaultResourceRecord]) async throws {
-        try await catalog.transaction { db in try await bind(resources, on: db) }
+    func addResources(_ resources: [VaultResourceRecord]) async throws {
+        try await catalog.withTransaction { db in try await bind(resources, on: db) }
     }
 
-    public func removeResources(vault: String, ids: [String]) async throws {
-        try await catalog.transaction { db in
+    func removeResources(vault: String, ids: [String]) async throws {
+        try await catalog.withTransaction { db in
             for id in ids {
                 try await db.delete(from: "vault_resources").where("vault_id", .equal, SQLBind(vault)).where("resource_id", .equal, SQLBind(id)).run()
             }
         }
     }
 
-    public func get(project: String, id: String) async throws -> VaultRecord? {
+    func get(project: String, id: String) async throws -> VaultRecord? {
         try await select(catalog.sql).where("project_id", .equal, SQLBind(project)).where("id", .equal, SQLBind(id)).first().map(decode)
     }
 
     /// Every vault of every project (startup upkeep, disaster recovery).
-    public func all() async throws -> [VaultRecord] {
+    func all() async throws -> [VaultRecord] {
         try await select(catalog.sql).all().map(decode)
     }
 
     /// Any project's vault (workers act for the project that queued the job).
-    public func get(id: String) async throws -> VaultRecord? {
+    func get(id: String) async throws -> VaultRecord? {
         try await select(catalog.sql).where("id", .equal, SQLBind(id)).first().map(decode)
     }
 
-    public func setUsage(vault: String, bytes: Int64) async throws {
+    func setUsage(vault: String, bytes: Int64) async throws {
         try await catalog.sql.update("vaults").set("used_bytes", to: SQLBind(bytes)).where("id", .equal, SQLBind(vault)).run()
     }
 
-    public func resources(vault: String) async throws -> [VaultResourceRecord] {
+    func resources(vault: String) async throws -> [VaultResourceRecord] {
         try await catalog.sql.select().columns("resource_id", "vault_id", "project_id", "extra_info", "position").from("vault_resources")
             .where("vault_id", .equal, SQLBind(vault)).orderBy("position").all().map { r in
                 VaultResourceRecord(resourceID: try r.decode(column: "resource_id", as: String.self), vaultID: try r.decode(column: "vault_id", as: String.self),
@@ -190,12 +99,12 @@ public struct VaultStore: Sendable {
     }
 
     /// The vault a resource is bound to, if any.
-    public func vault(ofResource id: String) async throws -> String? {
+    func vault(ofResource id: String) async throws -> String? {
         try await catalog.sql.select().column("vault_id").from("vault_resources").where("resource_id", .equal, SQLBind(id)).first()
             .map { try $0.decode(column: "vault_id", as: String.self) }
     }
 
-    public func list(project: String, filter: VaultFilter, offset: Int, limit: Int) async throws -> (items: [VaultRecord], total: Int) {
+    func list(project: String, filter: VaultFilter, offset: Int, limit: Int) async throws -> (items: [VaultRecord], total: Int) {
         func apply(_ q: SQLSelectBuilder) -> SQLSelectBuilder {
             var q = q.where(SQLColumn("project_id", table: "vaults"), .equal, SQLBind(project))
             if let v = filter.name { q = q.where("name", .like, SQLBind("%" + v + "%")) }
@@ -217,20 +126,20 @@ public struct VaultStore: Sendable {
         return (items, total)
     }
 
-    public func update(_ vault: VaultRecord) async throws {
+    func update(_ vault: VaultRecord) async throws {
         var q = catalog.sql.update("vaults")
-        for (column, value) in zip(VaultStore.columns, values(vault)) where column != "id" && column != "project_id" {
+        for (column, value) in zip(SQLVaultStore.columns, values(vault)) where column != "id" && column != "project_id" {
             q = q.set(SQLIdentifier(column), to: value)
         }
         try await q.where("project_id", .equal, SQLBind(vault.projectID)).where("id", .equal, SQLBind(vault.id)).run()
     }
 
-    public func delete(project: String, id: String) async throws {
+    func delete(project: String, id: String) async throws {
         try await catalog.sql.delete(from: "vaults").where("project_id", .equal, SQLBind(project)).where("id", .equal, SQLBind(id)).run()
     }
 
     /// Total capacity and usage of a project's vaults.
-    public func summary(project: String) async throws -> (sizeGB: Int, usedBytes: Int64) {
+    func summary(project: String) async throws -> (sizeGB: Int, usedBytes: Int64) {
         let row = try await catalog.sql.select().column(SQLFunction("COALESCE", args: SQLFunction("SUM", args: SQLColumn("size_gb")), SQLLiteral.numeric("0")), as: "size")
             .column(SQLFunction("COALESCE", args: SQLFunction("SUM", args: SQLColumn("used_bytes")), SQLLiteral.numeric("0")), as: "used")
             .from("vaults").where("project_id", .equal, SQLBind(project)).first()

@@ -1,3 +1,4 @@
+import CofferModel
 import CofferSystem
 import Foundation
 import Logging
@@ -6,26 +7,18 @@ import NIOPosix
 import SQLKit
 import SQLiteKit
 
-/// The catalog module's one error type.
-public struct CatalogError: Error, CustomStringConvertible {
-    public enum Code: Sendable { case unsupportedURL, migration, conflict, notFound, storage, quotaVaults, quotaCapacity, quotaJobs }
-    public let code: Code
-    public let description: String
-    public init(_ code: Code, _ description: String) {
-        self.code = code
-        self.description = description
-    }
-}
+// CofferCatalog: the SQL implementation of CofferModel's catalog protocols.
+// Nothing outside this module sees SQLKit; the composition root opens a
+// `SQLCatalog` and hands it on as `any Catalog`.
 
-/// The SQL catalog: projects, identities, and (later) vaults, backups, jobs.
-/// Queries go through SQLKit's builders with portable types (text, bigint,
-/// boolean; times as epoch milliseconds), so the same code runs on SQLite
-/// and PostgreSQL. Backends are chosen here, by URL scheme.
-public final class Catalog: @unchecked Sendable {
+/// The SQL catalog. Queries go through SQLKit's builders with portable types
+/// (text, bigint, boolean; times as epoch milliseconds), so the same code
+/// runs on SQLite and PostgreSQL. Backends are chosen here, by URL scheme.
+public final class SQLCatalog: Catalog, @unchecked Sendable {
     /// Every statement outside a transaction goes through `gate`, so it never
     /// runs inside another request's open transaction on the shared connection
     /// (where that transaction's rollback would undo it).
-    public let sql: any SQLDatabase
+    let sql: any SQLDatabase
     /// The connection itself: only for the body of a transaction, which holds the gate.
     private let direct: any SQLDatabase
     private let connection: SQLiteConnection
@@ -42,7 +35,7 @@ public final class Catalog: @unchecked Sendable {
     }
 
     /// `sqlite:///absolute/path.sqlite`, `sqlite://relative.sqlite` or `sqlite::memory:`.
-    public static func open(url: String, logger: Logger) async throws -> Catalog {
+    public static func open(url: String, logger: Logger) async throws -> SQLCatalog {
         let storage: SQLiteConnection.Storage
         if url == "sqlite::memory:" {
             storage = .memory
@@ -73,7 +66,7 @@ public final class Catalog: @unchecked Sendable {
         // per page: listings touch thousands of pages of a large catalog.
         try await sql.raw("PRAGMA mmap_size=1073741824").run()
         try await sql.raw("PRAGMA cache_size=-65536").run()
-        let catalog = Catalog(sql: sql, connection: connection, group: group)
+        let catalog = SQLCatalog(sql: sql, connection: connection, group: group)
         try await catalog.migrate()
         return catalog
     }
@@ -83,9 +76,22 @@ public final class Catalog: @unchecked Sendable {
         try? await group.shutdownGracefully()
     }
 
+    public var identity: any IdentityStore { SQLIdentityStore(catalog: self) }
+    public var resources: any ResourceStore { SQLResourceStore(catalog: self) }
+    public var databases: any DatabaseInstanceStore { SQLDatabaseInstanceStore(catalog: self) }
+    public var vaults: any VaultStore { SQLVaultStore(catalog: self) }
+    public var backups: any BackupStore { SQLBackupStore(catalog: self) }
+    public var jobs: any JobStore { SQLJobStore(catalog: self) }
+    public var operationLogs: any OperationLogStore { SQLOperationLogStore(catalog: self) }
+    public var quotas: any QuotaStore { SQLQuotaStore(catalog: self) }
+
+    public func transaction<T>(_ body: () async throws -> T) async throws -> T {
+        try await withTransaction { _ in try await body() }
+    }
+
     /// Runs `body` in a transaction; rolls back if it throws.
-    /// Statements of this request run inside; everyone else's wait for the end.
-    public func transaction<T>(_ body: (any SQLDatabase) async throws -> T) async throws -> T {
+    /// Statements of this task run inside (through `sql` too); everyone else's wait for the end.
+    func withTransaction<T>(_ body: (any SQLDatabase) async throws -> T) async throws -> T {
         if CatalogSession.inTransaction { return try await body(direct) }  // nested: already inside one
         await gate.acquire(1)
         defer { gate.release(1) }
@@ -200,9 +206,9 @@ public final class Catalog: @unchecked Sendable {
     func migrate() async throws {
         try await sql.raw("CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, applied_at BIGINT NOT NULL)").run()
         let applied = Set(try await sql.select().column("version").from("schema_migrations").all().map { try $0.decode(column: "version", as: Int.self) })
-        for (version, statements) in Catalog.migrations where !applied.contains(version) {
+        for (version, statements) in SQLCatalog.migrations where !applied.contains(version) {
             do {
-                try await transaction { db in
+                try await withTransaction { db in
                     for s in statements { try await db.raw(SQLQueryString(s)).run() }
                     try await db.insert(into: "schema_migrations").columns("version", "applied_at")
                         .values(SQLBind(version), SQLBind(Int64(Date().timeIntervalSince1970 * 1000))).run()
@@ -246,7 +252,12 @@ struct SerializedSQLDatabase: SQLDatabase {
     }
 }
 
-public extension Date {
-    var epochMilliseconds: Int64 { Int64((timeIntervalSince1970 * 1000).rounded(.down)) }
-    init(epochMilliseconds: Int64) { self.init(timeIntervalSince1970: Double(epochMilliseconds) / 1000) }
+
+/// Records map to columns by snake_case conversion (their CodingKeys).
+func insertRow<T: Encodable>(_ row: T, into table: String, on db: any SQLDatabase) async throws {
+    try await db.insert(into: table).model(row, nilEncodingStrategy: .asNil).run()
+}
+
+func updateRow<T: Encodable>(_ row: T, in table: String, id: String, on db: any SQLDatabase) async throws {
+    try await db.update(table).set(model: row, nilEncodingStrategy: .asNil).where("id", .equal, SQLBind(id)).run()
 }

@@ -1,0 +1,143 @@
+import Foundation
+import SQLKit
+import CofferModel
+
+/// Checkpoints and backups.
+struct SQLBackupStore: BackupStore {
+    let catalog: SQLCatalog
+    var sql: any SQLDatabase { catalog.sql }
+
+    func insertCheckpoint(_ checkpoint: CheckpointRecord) async throws { try await insertRow(checkpoint, into: "checkpoints", on: sql) }
+
+    /// Parents before children (the parent_id reference).
+    func insertBackups(_ backups: [BackupRecord]) async throws {
+        try await catalog.withTransaction { db in
+            for b in backups where b.parentId == nil { try await insertRow(b, into: "backups", on: db) }
+            for b in backups where b.parentId != nil { try await insertRow(b, into: "backups", on: db) }
+        }
+    }
+
+    func checkpoint(project: String, id: String) async throws -> CheckpointRecord? {
+        try await sql.select().column("*").from("checkpoints").where("project_id", .equal, SQLBind(project)).where("id", .equal, SQLBind(id))
+            .first(decoding: CheckpointRecord.self)
+    }
+
+    func updateCheckpoint(_ row: CheckpointRecord) async throws { try await updateRow(row, in: "checkpoints", id: row.id, on: sql) }
+
+    func backup(project: String, id: String) async throws -> BackupRecord? {
+        try await sql.select().column("*").from("backups").where("project_id", .equal, SQLBind(project)).where("id", .equal, SQLBind(id))
+            .first(decoding: BackupRecord.self)
+    }
+
+    /// For workers, which act for whichever project queued the job; `db` inside a transaction.
+    func backup(id: String) async throws -> BackupRecord? {
+        try await sql.select().column("*").from("backups").where("id", .equal, SQLBind(id)).first(decoding: BackupRecord.self)
+    }
+
+    func children(of parent: String) async throws -> [BackupRecord] {
+        try await sql.select().column("*").from("backups").where("parent_id", .equal, SQLBind(parent)).orderBy("created_at").orderBy("id")
+            .all(decoding: BackupRecord.self)
+    }
+
+    func backups(checkpoint: String) async throws -> [BackupRecord] {
+        try await sql.select().column("*").from("backups").where("checkpoint_id", .equal, SQLBind(checkpoint)).orderBy("created_at").orderBy("id")
+            .all(decoding: BackupRecord.self)
+    }
+
+    func updateBackup(_ row: BackupRecord) async throws { try await updateRow(row, in: "backups", id: row.id, on: sql) }
+
+    func setStatus(backups ids: [String], to status: String, now: Int64) async throws {
+        guard !ids.isEmpty else { return }
+        try await sql.update("backups").set("status", to: SQLBind(status)).set("updated_at", to: SQLBind(now)).where("id", .in, SQLBind.group(ids)).run()
+    }
+
+    /// Whether any backup of the vault is being made, restored or deleted.
+    func vaultBusy(_ vault: String) async throws -> Bool {
+        try await sql.select().column("id").from("backups").where("vault_id", .equal, SQLBind(vault))
+            .where("status", .in, SQLBind.group(["protecting", "restoring", "deleting", "waiting_protect", "waiting_restore", "waiting_delete"])).first() != nil
+    }
+
+    func deleteBackups(vault: String) async throws {
+        try await sql.delete(from: "backups").where("vault_id", .equal, SQLBind(vault)).run()
+    }
+
+    func deleteBackups(_ ids: [String]) async throws {
+        guard !ids.isEmpty else { return }
+        try await sql.delete(from: "backups").where("id", .in, SQLBind.group(ids)).run()
+    }
+
+    /// The newest available top-level backup of a resource (the parent for an incremental one).
+    func latestAvailable(resource: String) async throws -> BackupRecord? {
+        try await sql.select().column("*").from("backups").where("resource_id", .equal, SQLBind(resource)).where("status", .equal, SQLBind("available"))
+            .orderBy("created_at", .descending).first(decoding: BackupRecord.self)
+    }
+
+    /// Whether a resource already has a top-level backup of this name.
+    func nameTaken(resource: String, name: String) async throws -> Bool {
+        try await sql.select().column("id").from("backups").where("resource_id", .equal, SQLBind(resource)).where("name", .equal, SQLBind(name)).first() != nil
+    }
+
+    /// Whether a resource has a backup still being made.
+    func hasActiveBackup(resource: String) async throws -> Bool {
+        try await sql.select().column("id").from("backups").where("resource_id", .equal, SQLBind(resource))
+            .where("status", .in, SQLBind.group(["protecting", "waiting_protect"])).first() != nil
+    }
+
+    /// `project` nil: every project's (the service admin's all_tenants).
+    private func filtered(_ q: SQLSelectBuilder, project: String?, _ filter: BackupFilter) -> SQLSelectBuilder {
+        var q = q
+        if let project { q = q.where("project_id", .equal, SQLBind(project)) }
+        if let v = filter.vaultID { q = q.where("vault_id", .equal, SQLBind(v)) }
+        if let v = filter.resourceID { q = q.where("resource_id", .equal, SQLBind(v)) }
+        if let v = filter.resourceType { q = q.where("resource_type", .equal, SQLBind(v)) }
+        if let v = filter.checkpointID { q = q.where("checkpoint_id", .equal, SQLBind(v)) }
+        if !filter.statuses.isEmpty { q = q.where("status", .in, SQLBind.group(filter.statuses)) }
+        if let v = filter.name { q = q.where("name", .like, SQLBind("%" + v + "%")) }
+        if let v = filter.parentID { q = q.where("parent_id", .equal, SQLBind(v)) } else { q = q.where("parent_id", .is, SQLLiteral.null) }
+        if let v = filter.imageType { q = q.where("image_type", .equal, SQLBind(v)) }
+        if let v = filter.incremental { q = q.where("incremental", .equal, SQLBind(v)) }
+        if let v = filter.startTime { q = q.where("created_at", .greaterThanOrEqual, SQLBind(v)) }
+        if let v = filter.endTime { q = q.where("created_at", .lessThanOrEqual, SQLBind(v)) }
+        if let v = filter.resourceName { q = q.where("resource_name", .like, SQLBind("%" + v + "%")) }
+        if let v = filter.resourceAz { q = q.where("resource_az", .equal, SQLBind(v)) }
+        if let v = filter.usedPercent {
+            q = q.where("vault_id IN (SELECT id FROM vaults WHERE used_bytes * 100 >= size_gb * \(bind: Int64(v) << 30))" as SQLQueryString)
+        }
+        if !filter.ids.isEmpty { q = q.where("id", .in, SQLBind.group(filter.ids)) }
+        if !filter.excludedTypes.isEmpty { q = q.where("resource_type", .notIn, SQLBind.group(filter.excludedTypes)) }
+        if filter.matchesNothing { q = q.where(SQLLiteral.numeric("1"), .equal, SQLLiteral.numeric("0")) }
+        return q
+    }
+
+    private func ordered(_ q: SQLSelectBuilder, _ sort: [(String, Bool)]) -> SQLSelectBuilder {
+        var q = q
+        for (column, ascending) in sort { q = q.orderBy(column, ascending ? .ascending : .descending) }
+        return q.orderBy("id")
+    }
+
+    func countBackups(project: String?, filter: BackupFilter) async throws -> Int {
+        try await filtered(sql.select().column(SQLFunction("COUNT", args: SQLLiteral.all), as: "n").from("backups"), project: project, filter)
+            .first()?.decode(column: "n", as: Int.self) ?? 0
+    }
+
+    func listBackups(project: String?, filter: BackupFilter, sort: [(String, Bool)], offset: Int, limit: Int) async throws -> (items: [BackupRecord], total: Int) {
+        let total = try await countBackups(project: project, filter: filter)
+        let items = try await ordered(filtered(sql.select().column("*").from("backups"), project: project, filter), sort)
+            .offset(offset).limit(limit).all(decoding: BackupRecord.self)
+        return (items, total)
+    }
+
+    /// Where `id` stands in the listing (for marker paging), or nil when it is not in it.
+    func position(of id: String, project: String?, filter: BackupFilter, sort: [(String, Bool)]) async throws -> Int? {
+        let ids = try await ordered(filtered(sql.select().column("id").from("backups"), project: project, filter), sort).all()
+        return try ids.firstIndex { try $0.decode(column: "id", as: String.self) == id }
+    }
+
+    /// The disk backups of several server backups at once, by parent id.
+    func children(of parents: [String]) async throws -> [String: [BackupRecord]] {
+        guard !parents.isEmpty else { return [:] }
+        let rows = try await sql.select().column("*").from("backups").where("parent_id", .in, SQLBind.group(parents)).orderBy("created_at").orderBy("id")
+            .all(decoding: BackupRecord.self)
+        return Dictionary(grouping: rows) { $0.parentId ?? "" }
+    }
+}

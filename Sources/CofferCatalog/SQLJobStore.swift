@@ -1,0 +1,54 @@
+import CofferModel
+import Foundation
+import SQLKit
+
+/// Jobs, claimed under the catalog's transaction (on PostgreSQL this becomes FOR UPDATE SKIP LOCKED).
+struct SQLJobStore: JobStore {
+    let catalog: SQLCatalog
+    var sql: any SQLDatabase { catalog.sql }
+
+    func insert(_ job: JobRecord) async throws { try await insertRow(job, into: "jobs", on: sql) }
+
+    /// Takes a queued job, leasing it to `owner` until `leaseUntil`: the
+    /// oldest job of the project whose turn is longest ago, so one tenant's
+    /// thousand queued restores do not starve another's backup.
+    func claim(owner: String, now: Int64, leaseUntil: Int64) async throws -> JobRecord? {
+        try await catalog.withTransaction { db in
+            guard var job = try await db.raw("""
+                SELECT jobs.* FROM jobs LEFT JOIN job_turns ON job_turns.project_id = jobs.project_id WHERE jobs.status = 'queued'
+                ORDER BY COALESCE(job_turns.last_claimed_at, 0), jobs.created_at, jobs.id LIMIT 1
+                """).first(decoding: JobRecord.self) else { return nil }
+            try await db.raw("""
+                INSERT INTO job_turns (project_id, last_claimed_at) VALUES (\(bind: job.projectId), \(bind: now))
+                ON CONFLICT (project_id) DO UPDATE SET last_claimed_at = excluded.last_claimed_at
+                """).run()
+            job.status = "running"
+            job.owner = owner
+            job.leaseUntil = leaseUntil
+            job.attempts += 1
+            job.updatedAt = now
+            try await db.update("jobs").set(model: job, nilEncodingStrategy: .asNil).where("id", .equal, SQLBind(job.id)).run()
+            return job
+        }
+    }
+
+    func extendLease(job: String, owner: String, until: Int64) async throws {
+        try await sql.update("jobs").set("lease_until", to: SQLBind(until)).where("id", .equal, SQLBind(job)).where("owner", .equal, SQLBind(owner)).run()
+    }
+
+    func finish(_ id: String, status: String, error: String?, now: Int64) async throws {
+        try await sql.update("jobs").set("status", to: SQLBind(status)).set("last_error", to: SQLBind(error)).set("lease_until", to: SQLLiteral.null)
+            .set("updated_at", to: SQLBind(now)).where("id", .equal, SQLBind(id)).run()
+    }
+
+    /// Running jobs whose lease ran out (their worker died).
+    func expired(now: Int64) async throws -> [JobRecord] {
+        try await sql.select().column("*").from("jobs").where("status", .equal, SQLBind("running")).where("lease_until", .lessThan, SQLBind(now))
+            .all(decoding: JobRecord.self)
+    }
+
+    func requeue(_ id: String, now: Int64) async throws {
+        try await sql.update("jobs").set("status", to: SQLBind("queued")).set("owner", to: SQLLiteral.null).set("lease_until", to: SQLLiteral.null)
+            .set("updated_at", to: SQLBind(now)).where("id", .equal, SQLBind(id)).run()
+    }
+}

@@ -1,0 +1,333 @@
+import CofferModel
+import Foundation
+
+// CofferCatalogTesting: the contract of CofferModel's catalog protocols as
+// executable checks. Every implementation (SQLite now, PostgreSQL with the
+// scale-out issue) runs the same list; a test target gives each check a fresh,
+// empty, migrated catalog. Failures throw, so the checks need no test framework.
+
+/// A broken promise of the catalog contract, naming the check and what differed.
+public struct ConformanceFailure: Error, CustomStringConvertible {
+    public let description: String
+}
+
+func require(_ condition: Bool, _ what: @autoclosure () -> String, line: Int = #line) throws {
+    if !condition { throw ConformanceFailure(description: "line \(line): \(what())") }
+}
+
+func requireThrows(_ code: CatalogError.Code, _ what: String, line: Int = #line, _ body: () async throws -> Void) async throws {
+    do {
+        try await body()
+    } catch let e as CatalogError where e.code == code {
+        return
+    } catch {
+        throw ConformanceFailure(description: "line \(line): \(what): expected CatalogError.\(code), got \(error)")
+    }
+    throw ConformanceFailure(description: "line \(line): \(what): expected CatalogError.\(code), nothing was thrown")
+}
+
+public enum CatalogConformance {
+    public typealias Check = @Sendable (any Catalog) async throws -> Void
+
+    /// Every check by name.
+    public static let checks: [(name: String, run: Check)] = [
+        ("transactions commit together or not at all", transactions),
+        ("identity: unique names, roles, keys scoped by project, tokens", identity),
+        ("resources: scoped by project, overlap check inside the insert", resources),
+        ("vaults: bindings exclusive, quota inside the insert", vaults),
+        ("backups: listing order, paging, markers, filters", backups),
+        ("jobs: fair claiming, leases, expiry, requeue", jobs),
+        ("operation logs: scoped, progress only while running, latest per backup", operationLogs),
+        ("quotas: limits counted inside the writing transaction", quotas),
+    ]
+
+    // MARK: fixtures
+
+    static let t0 = Date(timeIntervalSince1970: 1_800_000_000)
+
+    static func project(_ id: String, _ catalog: any Catalog) async throws {
+        try await catalog.identity.ensureDefaultDomain(now: t0)
+        try await catalog.identity.insertProject(ProjectRecord(id: id, name: "name-" + id, domainID: ProjectRecord.defaultDomainID, description: "", createdAt: t0))
+    }
+
+    static func resource(_ id: String, project: String, type: String = "OS::Cinder::Volume", withPath: Bool = true, parent: String? = nil, at: Int = 0) -> ResourceRecord {
+        ResourceRecord(id: id, projectID: project, type: type, name: "res-" + id, description: "", path: withPath ? "/srv/" + id : nil, parentID: parent, bootable: false,
+                       position: at, createdAt: t0.addingTimeInterval(Double(at)), updatedAt: t0, device: 1, inode: Int64(at))
+    }
+
+    static func vault(_ id: String, project: String, sizeGB: Int = 10) -> VaultRecord {
+        VaultRecord(id: id, projectID: project, userID: "u", name: "vault-" + id, description: "", objectType: "disk", protectType: "backup",
+                    consistentLevel: "crash_consistent", cloudType: "public", chargingMode: "post_paid", sizeGB: sizeGB, status: "available",
+                    autoBind: false, autoExpand: false, smnNotify: true, threshold: 80, locked: false, availabilityZone: "", enterpriseProjectID: "0",
+                    backupNamePrefix: "", policyID: nil, tags: "[]", bindRules: "{}", usedBytes: 0, keySealed: "k", createdAt: t0, updatedAt: t0)
+    }
+
+    static func backup(_ id: String, project: String, vault: String = "v1", resource: String = "r1", parent: String? = nil, status: String = "available",
+                       type: String = "OS::Cinder::Volume", name: String? = nil, at: Int64) -> BackupRecord {
+        BackupRecord(id: id, projectId: project, vaultId: vault, checkpointId: "c1", parentId: parent, resourceId: resource, resourceType: type,
+                     resourceName: "res", resourceSize: 1, name: name ?? "bk-" + id, description: "", status: status, imageType: "backup", providerId: "p",
+                     incremental: false, autoTrigger: false, bootable: false, snapshotId: nil, failReason: nil, createdAt: at, protectedAt: nil,
+                     updatedAt: at, expiredAt: nil)
+    }
+
+    static func log(_ id: String, project: String, type: String = "backup", status: String = "waiting", resource: String = "r1", backup: String? = nil,
+                    at: Int64) -> OperationLogRecord {
+        OperationLogRecord(id: id, projectId: project, operationType: type, status: status, vaultId: "v1", vaultName: "vault", providerId: "p",
+                           resourceId: resource, resourceName: "res", resourceType: "OS::Cinder::Volume", checkpointId: nil, backupId: backup, progress: 0,
+                           errorCode: nil, errorMsg: nil, createdAt: at, startedAt: nil, endedAt: nil, updatedAt: at)
+    }
+
+    static func job(_ id: String, project: String, at: Int64) -> JobRecord {
+        JobRecord(id: id, projectId: project, kind: "backup", targetId: "b-" + id, operationLogId: "l-" + id, status: "queued", owner: nil, leaseUntil: nil,
+                  attempts: 0, lastError: nil, createdAt: at, updatedAt: at)
+    }
+
+    // MARK: checks
+
+    static let transactions: Check = { catalog in
+        try await project("p1", catalog)
+        struct Abort: Error {}
+        do {
+            try await catalog.transaction {
+                try await catalog.resources.insert([resource("gone", project: "p1")]) { _ in }
+                try await catalog.transaction {  // nested: joins the open one
+                    try await catalog.vaults.insert(vault("vgone", project: "p1"), resources: [])
+                }
+                throw Abort()
+            }
+        } catch is Abort {}
+        try require(try await catalog.resources.get(project: "p1", id: "gone") == nil, "a rolled-back resource insert is gone")
+        try require(try await catalog.vaults.get(id: "vgone") == nil, "a nested insert rolls back with the outer transaction")
+        let kept: Int = try await catalog.transaction {
+            try await catalog.resources.insert([resource("kept", project: "p1")]) { _ in }
+            return 7
+        }
+        try require(kept == 7, "the body's value is returned")
+        try require(try await catalog.resources.get(project: "p1", id: "kept") != nil, "a committed insert stays")
+        try require(await catalog.ping(), "ping answers")
+    }
+
+    static let identity: Check = { catalog in
+        let store = catalog.identity
+        try await project("p1", catalog)
+        try await project("p2", catalog)
+        try await requireThrows(.conflict, "a second project of the same name") {
+            try await store.insertProject(ProjectRecord(id: "p3", name: "name-p1", domainID: ProjectRecord.defaultDomainID, description: "", createdAt: t0))
+        }
+        try require(try await store.project(named: "name-p2")?.id == "p2", "project by name")
+        try require(try await store.projects().map(\.id) == ["p1", "p2"], "projects ordered by name")
+        let user = UserRecord(id: "u1", name: "alice", domainID: ProjectRecord.defaultDomainID, passwordHash: "h", defaultProjectID: "p1", enabled: true, createdAt: t0)
+        try await store.insertUser(user)
+        try await requireThrows(.conflict, "a second user of the same name") {
+            try await store.insertUser(UserRecord(id: "u2", name: "alice", domainID: ProjectRecord.defaultDomainID, passwordHash: "h", defaultProjectID: nil,
+                                                  enabled: true, createdAt: t0))
+        }
+        try await store.assign(role: .member, user: "u1", project: "p1")
+        try await store.assign(role: .admin, user: "u1", project: "p1")
+        try require(try await store.role(user: "u1", project: "p1") == .admin, "assign replaces the role")
+        try require(try await store.role(user: "u1", project: "p2") == nil, "no role where none was given")
+        try require(try await store.projects(ofUser: "u1").map(\.id) == ["p1"], "the user's projects")
+        try require(try await store.users(inProject: "p1").map { $0.0.id } == ["u1"], "the project's users")
+        try await store.insertAccessKey(AccessKeyRecord(accessKey: "AK1", userID: "u1", projectID: "p1", secretSealed: "s", description: "", createdAt: t0))
+        try require(try await store.deleteAccessKey("AK1", project: "p2") == false, "another project cannot delete the key")
+        try require(try await store.accessKey("AK1")?.projectID == "p1", "the key survives a foreign delete")
+        try require(try await store.accessKeys(project: "p1").map(\.accessKey) == ["AK1"], "keys by project")
+        try await store.insertToken(TokenRecord(id: "t1", userID: "u1", projectID: "p1", methods: ["password"], issuedAt: t0, expiresAt: t0.addingTimeInterval(60)))
+        try await store.insertToken(TokenRecord(id: "t2", userID: "u1", projectID: "p1", methods: ["password"], issuedAt: t0, expiresAt: t0.addingTimeInterval(600)))
+        try require(try await store.token(id: "t1")?.methods == ["password"], "token round trip")
+        try await store.deleteExpiredTokens(now: t0.addingTimeInterval(120))
+        let t1Left = try await store.token(id: "t1"), t2Left = try await store.token(id: "t2")
+        try require(t1Left == nil && t2Left != nil, "only expired tokens go")
+        try require(try await store.deleteProject(id: "p1"), "delete reports an existing project")
+        let key = try await store.accessKey("AK1"), token = try await store.token(id: "t2"), role = try await store.role(user: "u1", project: "p1")
+        try require(key == nil && token == nil && role == nil, "a project's keys, tokens and roles go with it")
+        try require(try await store.deleteProject(id: "p1") == false, "a second delete finds nothing")
+    }
+
+    static let resources: Check = { catalog in
+        let store = catalog.resources
+        try await project("p1", catalog)
+        try await project("p2", catalog)
+        try await store.insert([resource("srv", project: "p1", type: "OS::Nova::Server", withPath: false, at: 0),
+                                resource("d1", project: "p1", parent: "srv", at: 2), resource("d0", project: "p1", parent: "srv", at: 1)]) { _ in }
+        var seen: [String] = []
+        try await store.insert([resource("fs", project: "p2", type: "OS::Coffer::Directory", at: 3)]) { existing in seen = existing.map(\.id).sorted() }
+        try require(seen == ["d0", "d1"], "the check sees every resource with a path, of every project: \(seen)")
+        struct Overlap: Error {}
+        do {
+            try await store.insert([resource("refused", project: "p1", at: 4)]) { _ in throw Overlap() }
+        } catch is Overlap {}
+        try require(try await store.get(project: "p1", id: "refused") == nil, "a refused check inserts nothing")
+        try require(try await store.get(project: "p2", id: "srv") == nil, "another project's resource is invisible")
+        try require(try await store.children(project: "p1", of: "srv").map(\.id) == ["d0", "d1"], "children by position")
+        let (top, total) = try await store.list(project: "p1", filter: ResourceFilter(), offset: 0, limit: 10)
+        try require(top.map(\.id) == ["srv"] && total == 1, "top level only by default")
+        let (disks, count) = try await store.list(project: "p1", filter: ResourceFilter(parentID: "srv"), offset: 1, limit: 1)
+        try require(disks.map(\.id) == ["d1"] && count == 2, "paging counts before the page: \(disks.map(\.id)) \(count)")
+        try await store.update(project: "p2", id: "srv", name: "stolen", description: nil, now: t0)
+        try require(try await store.get(project: "p1", id: "srv")?.name == "res-srv", "an update names its project")
+        try await store.update(project: "p1", id: "srv", name: "renamed", description: "d", now: t0)
+        let renamed = try await store.get(project: "p1", id: "srv")
+        try require(renamed?.name == "renamed" && renamed?.description == "d", "update")
+        try require(try await store.get(project: "p1", id: "d0")?.inode == 1, "identity fields round-trip")
+        try require(try await store.withPaths(project: "p1", types: ["OS::Cinder::Volume"]).count == 2, "resources with paths by type")
+        try await store.delete(project: "p2", id: "srv")
+        try require(try await store.get(project: "p1", id: "srv") != nil, "a delete names its project")
+        try await store.delete(project: "p1", id: "srv")
+        try require(try await store.get(project: "p1", id: "d0") == nil, "a server's disks go with it")
+    }
+
+    static let vaults: Check = { catalog in
+        let store = catalog.vaults
+        try await project("p1", catalog)
+        try await project("p2", catalog)
+        try await catalog.resources.insert([resource("r1", project: "p1", at: 1), resource("r2", project: "p1", at: 2)]) { _ in }
+        try await store.insert(vault("v1", project: "p1"), resources: [VaultResourceRecord(resourceID: "r1", vaultID: "v1", projectID: "p1", extraInfo: "{}", position: 0)])
+        try await requireThrows(.conflict, "a resource bound twice") {
+            try await store.insert(vault("v2", project: "p1"), resources: [VaultResourceRecord(resourceID: "r1", vaultID: "v2", projectID: "p1", extraInfo: "{}", position: 0)])
+        }
+        try require(try await store.get(id: "v2") == nil, "the refused vault is not inserted")
+        try require(try await store.get(project: "p2", id: "v1") == nil, "another project's vault is invisible")
+        try require(try await store.vault(ofResource: "r1") == "v1", "the vault of a resource")
+        try await store.addResources([VaultResourceRecord(resourceID: "r2", vaultID: "v1", projectID: "p1", extraInfo: "{}", position: 1)])
+        try require(try await store.resources(vault: "v1").map(\.resourceID) == ["r1", "r2"], "bindings by position")
+        try await store.removeResources(vault: "v1", ids: ["r1"])
+        try require(try await store.vault(ofResource: "r1") == nil, "an unbound resource")
+        try await store.setUsage(vault: "v1", bytes: 1 << 30)
+        try await store.insert(vault("v3", project: "p1", sizeGB: 5), resources: [])
+        let summary = try await store.summary(project: "p1")
+        try require(summary.sizeGB == 15 && summary.usedBytes == 1 << 30, "summary \(summary)")
+        var filter = VaultFilter()
+        filter.name = "vault-v3"
+        let (listed, total) = try await store.list(project: "p1", filter: filter, offset: 0, limit: 10)
+        try require(listed.map(\.id) == ["v3"] && total == 1, "list by name")
+        var changed = try await store.get(project: "p1", id: "v3")!
+        changed.description = "new"
+        try await store.update(changed)
+        try require(try await store.get(id: "v3")?.description == "new", "update")
+        try require(try await store.all().count == 2, "all vaults")
+        try await store.delete(project: "p2", id: "v3")
+        try require(try await store.get(id: "v3") != nil, "a delete names its project")
+        try await store.delete(project: "p1", id: "v3")
+        try require(try await store.get(id: "v3") == nil, "delete")
+    }
+
+    static let backups: Check = { catalog in
+        let store = catalog.backups
+        try await project("p1", catalog)
+        try await project("p2", catalog)
+        try await store.insertCheckpoint(CheckpointRecord(id: "c1", projectId: "p1", vaultId: "v1", vaultName: "vault", status: "protecting", name: "c",
+                                                          description: "", resources: "[]", skipped: "[]", createdAt: 1, updatedAt: 1))
+        // Children listed before their parent: the store orders the insert.
+        try await store.insertBackups([backup("d1", project: "p1", resource: "disk", parent: "srv", at: 5), backup("srv", project: "p1", resource: "s", type: "OS::Nova::Server", at: 5),
+                                       backup("b1", project: "p1", at: 1), backup("b2", project: "p1", status: "protecting", at: 2),
+                                       backup("b3", project: "p1", at: 3), backup("x1", project: "p2", resource: "r-other", at: 4)])
+        try require(try await store.checkpoint(project: "p2", id: "c1") == nil, "another project's checkpoint is invisible")
+        try require(try await store.backup(project: "p2", id: "b1") == nil, "another project's backup is invisible")
+        try require(try await store.backup(id: "x1")?.projectId == "p2", "the worker reads by id alone")
+        try require(try await store.children(of: "srv").map(\.id) == ["d1"], "children")
+        try require(try await store.children(of: ["srv", "b1"])["srv"]?.map(\.id) == ["d1"], "children of several")
+        let newestFirst = [("created_at", false)]
+        let all = try await store.listBackups(project: "p1", filter: BackupFilter(), sort: newestFirst, offset: 0, limit: 10)
+        try require(all.items.map(\.id) == ["srv", "b3", "b2", "b1"] && all.total == 4, "top-level, newest first: \(all.items.map(\.id))")
+        let page = try await store.listBackups(project: "p1", filter: BackupFilter(), sort: newestFirst, offset: 1, limit: 2)
+        try require(page.items.map(\.id) == ["b3", "b2"] && page.total == 4, "a page")
+        try require(try await store.position(of: "b2", project: "p1", filter: BackupFilter(), sort: newestFirst) == 2, "marker position")
+        try require(try await store.position(of: "x1", project: "p1", filter: BackupFilter(), sort: newestFirst) == nil, "a foreign marker is not in the listing")
+        try require(try await store.countBackups(project: nil, filter: BackupFilter()) == 5, "all projects")
+        var filter = BackupFilter()
+        filter.statuses = ["protecting"]
+        try require(try await store.listBackups(project: "p1", filter: filter, sort: [], offset: 0, limit: 10).items.map(\.id) == ["b2"], "by status")
+        filter = BackupFilter()
+        filter.matchesNothing = true
+        try require(try await store.countBackups(project: "p1", filter: filter) == 0, "matchesNothing")
+        filter = BackupFilter()
+        filter.parentID = "srv"
+        try require(try await store.countBackups(project: "p1", filter: filter) == 1, "by parent")
+        try require(try await store.hasActiveBackup(resource: "r1"), "a backup being made")
+        try require(try await store.vaultBusy("v1"), "a busy vault")
+        try require(try await store.latestAvailable(resource: "r1")?.id == "b3", "latest available")
+        try require(try await store.nameTaken(resource: "r1", name: "bk-b1"), "a taken name")
+        try await store.setStatus(backups: ["b2"], to: "available", now: 9)
+        try require(try await store.hasActiveBackup(resource: "r1") == false, "status set")
+        var b1 = try await store.backup(id: "b1")!
+        b1.snapshotId = "abc"
+        try await store.updateBackup(b1)
+        try require(try await store.backup(id: "b1")?.snapshotId == "abc", "update")
+        try await store.deleteBackups(["b1"])
+        try require(try await store.backup(id: "b1") == nil, "delete by id")
+        try await store.deleteBackups(vault: "v1")
+        try require(try await store.countBackups(project: nil, filter: BackupFilter()) == 0, "delete by vault")
+    }
+
+    static let jobs: Check = { catalog in
+        let store = catalog.jobs
+        try await project("p1", catalog)
+        try await project("p2", catalog)
+        try await store.insert(job("a1", project: "p1", at: 1))
+        try await store.insert(job("a2", project: "p1", at: 2))
+        try await store.insert(job("b1", project: "p2", at: 3))
+        let first = try await store.claim(owner: "w1", now: 10, leaseUntil: 100)
+        try require(first?.id == "a1" && first?.status == "running" && first?.attempts == 1 && first?.owner == "w1", "oldest job first: \(String(describing: first))")
+        // p1 just had a turn: p2's job goes before p1's older one.
+        try require(try await store.claim(owner: "w1", now: 11, leaseUntil: 100)?.id == "b1", "the project waiting longest goes next")
+        try require(try await store.claim(owner: "w2", now: 12, leaseUntil: 50)?.id == "a2", "then the rest")
+        try require(try await store.claim(owner: "w1", now: 13, leaseUntil: 100) == nil, "nothing left")
+        try await store.extendLease(job: "a2", owner: "w1", until: 1000)
+        try require(try await store.expired(now: 60).map(\.id) == ["a2"], "another owner cannot extend a lease")
+        try await store.extendLease(job: "a2", owner: "w2", until: 1000)
+        try require(try await store.expired(now: 60).isEmpty, "the owner extends its lease")
+        try await store.requeue("a2", now: 70)
+        let again = try await store.claim(owner: "w3", now: 71, leaseUntil: 200)
+        try require(again?.id == "a2" && again?.attempts == 2 && again?.owner == "w3", "a requeued job is claimed again, attempts counted")
+        try await store.finish("a2", status: "succeeded", error: nil, now: 80)
+        try require(try await store.expired(now: 10_000).map(\.id).sorted() == ["a1", "b1"], "a finished job never expires")
+    }
+
+    static let operationLogs: Check = { catalog in
+        let store = catalog.operationLogs
+        try await project("p1", catalog)
+        try await project("p2", catalog)
+        try await store.insert(log("l1", project: "p1", backup: "b1", at: 1))
+        try await store.insert(log("l2", project: "p1", type: "restore", status: "running", resource: "r9", backup: "b1", at: 2))
+        try await store.insert(log("l3", project: "p2", at: 3))
+        try require(try await store.get(project: "p2", id: "l1") == nil, "another project's log is invisible")
+        try require(try await store.get(id: "l3")?.projectId == "p2", "the worker reads by id alone")
+        try require(try await store.latest(backups: ["b1"])["b1"]?.id == "l2", "the newest log of a backup")
+        try await store.setProgress(log: "l1", percent: 50, now: 5)
+        try require(try await store.get(id: "l1")?.progress == 0, "no progress on a log that is not running")
+        try await store.setProgress(log: "l2", percent: 50, now: 5)
+        try require(try await store.get(id: "l2")?.progress == 50, "progress while running")
+        try require(try await store.restoreActive(resources: ["r9"]), "a running restore onto r9")
+        try require(try await store.restoreActive(resources: ["r1"]) == false, "no restore onto r1")
+        var l2 = try await store.get(id: "l2")!
+        l2.status = "success"
+        try await store.update(l2)
+        try require(try await store.restoreActive(resources: ["r9"]) == false, "a finished restore is not active")
+        var filter = OperationLogFilter()
+        filter.operationType = "restore"
+        let (items, total) = try await store.list(project: "p1", filter: filter, offset: 0, limit: 10)
+        try require(items.map(\.id) == ["l2"] && total == 1, "list by type")
+        let (all, count) = try await store.list(project: "p1", filter: OperationLogFilter(), offset: 0, limit: 1)
+        try require(all.map(\.id) == ["l2"] && count == 2, "newest first, counted before paging")
+    }
+
+    static let quotas: Check = { catalog in
+        let store = catalog.quotas
+        try await project("p1", catalog)
+        try require(try await store.get(project: "p1") == ProjectQuota(), "no quota by default")
+        try await store.set(project: "p1", ProjectQuota(maxVaults: 1, maxCapacityGB: 15, maxQueuedJobs: 1))
+        try require(try await store.get(project: "p1") == ProjectQuota(maxVaults: 1, maxCapacityGB: 15, maxQueuedJobs: 1), "set")
+        try await store.checkNewVault(project: "p1", sizeGB: 10)
+        try await catalog.vaults.insert(vault("v1", project: "p1", sizeGB: 10), resources: [])
+        try await requireThrows(.quotaVaults, "a second vault") { try await store.checkNewVault(project: "p1", sizeGB: 1) }
+        try await requireThrows(.quotaVaults, "the vault insert checks too") { try await catalog.vaults.insert(vault("v2", project: "p1", sizeGB: 1), resources: []) }
+        try await requireThrows(.quotaCapacity, "growing past the capacity") { try await store.checkResize(project: "p1", from: 10, to: 16) }
+        try await store.checkResize(project: "p1", from: 10, to: 15)
+        try await store.checkJobs(project: "p1", adding: 1)
+        try await catalog.jobs.insert(job("j1", project: "p1", at: 1))
+        try await requireThrows(.quotaJobs, "a second queued job") { try await store.checkJobs(project: "p1", adding: 1) }
+        try await store.set(project: "p1", ProjectQuota())
+        try await store.checkJobs(project: "p1", adding: 100)
+    }
+}

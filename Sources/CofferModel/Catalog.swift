@@ -1,0 +1,177 @@
+import Foundation
+
+// CofferModel: what the catalog keeps (records, filters) and the protocols
+// through which the service reads and changes it. It imports nothing of SQL:
+// CofferCatalog implements these protocols over SQLKit (SQLite now,
+// PostgreSQL with the scale-out issue) and the service sees only this module.
+//
+// Contract shared by every store:
+// - Reads that serve a tenant's request name its project; the unscoped ones
+//   (`backup(id:)`, `operationLog(id:)`, ...) are for the worker and recovery.
+// - Every method may be called inside `Catalog.transaction`; it then runs in
+//   that transaction (the implementation finds it from the calling task), so
+//   no store method takes a connection or transaction argument.
+// - Failures are `CatalogError`.
+
+/// The catalog: one store per kind of record and the unit of work over them.
+public protocol Catalog: AnyObject, Sendable {
+    var identity: any IdentityStore { get }
+    var resources: any ResourceStore { get }
+    var databases: any DatabaseInstanceStore { get }
+    var vaults: any VaultStore { get }
+    var backups: any BackupStore { get }
+    var jobs: any JobStore { get }
+    var operationLogs: any OperationLogStore { get }
+    var quotas: any QuotaStore { get }
+
+    /// Runs `body` as one transaction: every store call the body makes (from
+    /// this task or its child tasks) commits together or not at all. A nested
+    /// call joins the open transaction. Other callers' statements wait.
+    func transaction<T>(_ body: () async throws -> T) async throws -> T
+    /// Whether the catalog answers (for /health).
+    func ping() async -> Bool
+    /// A consistent copy of the whole catalog in a new file, never overwriting one.
+    func backup(to path: String) async throws
+    func close() async
+}
+
+public protocol IdentityStore: Sendable {
+    func ensureDefaultDomain(now: Date) async throws
+    /// A name already taken is `.conflict`.
+    func insertProject(_ project: ProjectRecord) async throws
+    func project(id: String) async throws -> ProjectRecord?
+    func project(named name: String) async throws -> ProjectRecord?
+    func projects() async throws -> [ProjectRecord]
+    /// Whether it existed; its users' roles, keys, tokens and records go with it.
+    func deleteProject(id: String) async throws -> Bool
+    /// A name already taken is `.conflict`.
+    func insertUser(_ user: UserRecord) async throws
+    func user(id: String) async throws -> UserRecord?
+    func user(named name: String) async throws -> UserRecord?
+    func users(inProject projectID: String) async throws -> [(UserRecord, Role)]
+    func deleteUser(id: String) async throws
+    /// Replaces the user's role in that project.
+    func assign(role: Role, user: String, project: String) async throws
+    func role(user: String, project: String) async throws -> Role?
+    func projects(ofUser userID: String) async throws -> [ProjectRecord]
+    func insertAccessKey(_ key: AccessKeyRecord) async throws
+    func accessKey(_ ak: String) async throws -> AccessKeyRecord?
+    func accessKeys(project: String) async throws -> [AccessKeyRecord]
+    /// Whether the key existed in that project.
+    func deleteAccessKey(_ ak: String, project: String) async throws -> Bool
+    func insertToken(_ token: TokenRecord) async throws
+    func token(id: String) async throws -> TokenRecord?
+    func deleteToken(id: String) async throws
+    func deleteExpiredTokens(now: Date) async throws
+}
+
+public protocol ResourceStore: Sendable {
+    /// Inserts resources (a server and its disks) in one transaction, after
+    /// `check` has seen every registered resource with a path inside it.
+    func insert(_ records: [ResourceRecord], check: ([ResourceRecord]) throws -> Void) async throws
+    func get(project: String, id: String) async throws -> ResourceRecord?
+    func children(project: String, of parent: String) async throws -> [ResourceRecord]
+    func list(project: String, filter: ResourceFilter, offset: Int, limit: Int) async throws -> (items: [ResourceRecord], total: Int)
+    func update(project: String, id: String, name: String?, description: String?, now: Date) async throws
+    func delete(project: String, id: String) async throws
+    /// Resources of these types that have a path.
+    func withPaths(project: String, types: [String]) async throws -> [ResourceRecord]
+}
+
+public protocol DatabaseInstanceStore: Sendable {
+    func insert(_ record: DatabaseInstanceRecord) async throws
+    func get(_ resourceID: String) async throws -> DatabaseInstanceRecord?
+    func setVersion(_ resourceID: String, _ version: String) async throws
+    func setPolicy(_ resourceID: String, _ policy: String) async throws
+}
+
+public protocol VaultStore: Sendable {
+    /// A vault with its bindings; a resource bound elsewhere fails the whole insert (`.conflict`).
+    func insert(_ vault: VaultRecord, resources: [VaultResourceRecord]) async throws
+    func addResources(_ resources: [VaultResourceRecord]) async throws
+    func removeResources(vault: String, ids: [String]) async throws
+    func get(project: String, id: String) async throws -> VaultRecord?
+    func get(id: String) async throws -> VaultRecord?
+    func all() async throws -> [VaultRecord]
+    func setUsage(vault: String, bytes: Int64) async throws
+    func resources(vault: String) async throws -> [VaultResourceRecord]
+    /// The vault a resource is bound to.
+    func vault(ofResource id: String) async throws -> String?
+    func list(project: String, filter: VaultFilter, offset: Int, limit: Int) async throws -> (items: [VaultRecord], total: Int)
+    func update(_ vault: VaultRecord) async throws
+    func delete(project: String, id: String) async throws
+    func summary(project: String) async throws -> (sizeGB: Int, usedBytes: Int64)
+}
+
+/// Checkpoints (backup runs) and their backups.
+public protocol BackupStore: Sendable {
+    func insertCheckpoint(_ checkpoint: CheckpointRecord) async throws
+    func insertBackups(_ backups: [BackupRecord]) async throws
+    func checkpoint(project: String, id: String) async throws -> CheckpointRecord?
+    func updateCheckpoint(_ checkpoint: CheckpointRecord) async throws
+    func backup(project: String, id: String) async throws -> BackupRecord?
+    func backup(id: String) async throws -> BackupRecord?
+    func children(of parent: String) async throws -> [BackupRecord]
+    /// The disk backups of several server backups at once, by parent id.
+    func children(of parents: [String]) async throws -> [String: [BackupRecord]]
+    func backups(checkpoint: String) async throws -> [BackupRecord]
+    func updateBackup(_ backup: BackupRecord) async throws
+    func setStatus(backups ids: [String], to status: String, now: Int64) async throws
+    /// Whether any backup of the vault is being made, restored or deleted.
+    func vaultBusy(_ vault: String) async throws -> Bool
+    func deleteBackups(vault: String) async throws
+    func deleteBackups(_ ids: [String]) async throws
+    /// The newest available top-level backup of a resource (the parent for an incremental one).
+    func latestAvailable(resource: String) async throws -> BackupRecord?
+    /// Whether a resource already has a backup of this name.
+    func nameTaken(resource: String, name: String) async throws -> Bool
+    /// Whether a resource has a backup still being made.
+    func hasActiveBackup(resource: String) async throws -> Bool
+    /// `project` nil: every project's (the service admin's all_tenants).
+    func countBackups(project: String?, filter: BackupFilter) async throws -> Int
+    /// `sort`: (column, ascending) pairs; ties are broken by id.
+    func listBackups(project: String?, filter: BackupFilter, sort: [(String, Bool)], offset: Int, limit: Int) async throws -> (items: [BackupRecord], total: Int)
+    /// Where `id` stands in the listing (for marker paging), or nil when it is not in it.
+    func position(of id: String, project: String?, filter: BackupFilter, sort: [(String, Bool)]) async throws -> Int?
+}
+
+/// Queued work, leased to one worker at a time.
+public protocol JobStore: Sendable {
+    func insert(_ job: JobRecord) async throws
+    /// Takes a queued job, leasing it to `owner` until `leaseUntil`: the oldest
+    /// job of the project whose turn is longest ago (fairness between tenants).
+    func claim(owner: String, now: Int64, leaseUntil: Int64) async throws -> JobRecord?
+    /// Only while `owner` still holds the job.
+    func extendLease(job: String, owner: String, until: Int64) async throws
+    func finish(_ id: String, status: String, error: String?, now: Int64) async throws
+    /// Running jobs whose lease ran out (their worker died).
+    func expired(now: Int64) async throws -> [JobRecord]
+    func requeue(_ id: String, now: Int64) async throws
+}
+
+public protocol OperationLogStore: Sendable {
+    func insert(_ log: OperationLogRecord) async throws
+    func get(project: String, id: String) async throws -> OperationLogRecord?
+    func get(id: String) async throws -> OperationLogRecord?
+    /// The newest operation log of each backup, by backup id.
+    func latest(backups ids: [String]) async throws -> [String: OperationLogRecord]
+    func update(_ log: OperationLogRecord) async throws
+    /// Progress of a running operation only: one that ended keeps its final state.
+    func setProgress(log id: String, percent: Int, now: Int64) async throws
+    /// Whether a restore onto one of these resources is queued or running.
+    func restoreActive(resources: [String]) async throws -> Bool
+    func list(project: String, filter: OperationLogFilter, offset: Int, limit: Int) async throws -> (items: [OperationLogRecord], total: Int)
+}
+
+/// Operator-set limits. The checks are meant to run inside the transaction
+/// that would exceed them, so two requests racing for the last slot cannot both get it.
+public protocol QuotaStore: Sendable {
+    func get(project: String) async throws -> ProjectQuota
+    func set(project: String, _ quota: ProjectQuota) async throws
+    /// `.quotaVaults` / `.quotaCapacity` when one more vault of this size is too many.
+    func checkNewVault(project: String, sizeGB: Int) async throws
+    /// `.quotaCapacity` when growing a vault exceeds the project's capacity.
+    func checkResize(project: String, from: Int, to: Int) async throws
+    /// `.quotaJobs` when `adding` more queued jobs are too many.
+    func checkJobs(project: String, adding: Int) async throws
+}
