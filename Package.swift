@@ -40,6 +40,8 @@ let package = Package(
             .product(name: "_CryptoExtras", package: "swift-crypto"),
         ], swiftSettings: swift5),
         .target(name: "CofferBlobStore", dependencies: ["CofferSystem"], swiftSettings: swift5),
+        // The BlobStore contract as checks, and the fault-injecting store: every backend's tests use them.
+        .target(name: "CofferBlobStoreTesting", dependencies: ["CofferBlobStore"], swiftSettings: swift5),
         .target(name: "CofferRepository", dependencies: [
             "CofferBlobStore", "CofferCrypto", "CofferCompression", "CofferSystem",
         ], swiftSettings: swift5),
@@ -61,7 +63,10 @@ let package = Package(
         .target(name: "CofferService", dependencies: [
             "CofferModel", "CofferCrypto", "CofferEngine", "CofferRepository", "CofferBlobStore", "CofferSystem",
             .product(name: "Logging", package: "swift-log"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ], swiftSettings: swift5),
+        // The PostgreSQL database engine (pg_basebackup, pg_ctl, psql) behind the service's DatabaseEngine protocol.
+        .target(name: "CofferPostgres", dependencies: ["CofferService", "CofferSystem"], swiftSettings: swift5),
         .target(name: "CofferHTTP", dependencies: [
             "CofferService", "CofferModel", "CofferSystem",
             .product(name: "NIOCore", package: "swift-nio"),
@@ -71,18 +76,19 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ], swiftSettings: swift5),
         .target(name: "CofferCLI", dependencies: [
-            "CofferEngine", "CofferHTTP", "CofferService", "CofferModel", "CofferCatalog", "CofferRepository", "CofferBlobStore", "CofferCrypto", "CofferSystem",
+            "CofferEngine", "CofferHTTP", "CofferService", "CofferPostgres", "CofferModel", "CofferCatalog", "CofferRepository", "CofferBlobStore", "CofferCrypto", "CofferSystem",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "Logging", package: "swift-log"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ], swiftSettings: swift5),
         .executableTarget(name: "coffer", dependencies: ["CofferCLI", .product(name: "ArgumentParser", package: "swift-argument-parser")], swiftSettings: swift5),
         .testTarget(name: "CofferLeafTests", dependencies: [
             "CofferChunking", "CofferCompression", "CofferCrypto", "CofferSystem",
         ], swiftSettings: swift5),
-        .testTarget(name: "CofferBlobStoreTests", dependencies: ["CofferBlobStore"], swiftSettings: swift5),
+        .testTarget(name: "CofferBlobStoreTests", dependencies: ["CofferBlobStore", "CofferBlobStoreTesting"], swiftSettings: swift5),
         .testTarget(name: "CofferRepositoryTests", dependencies: ["CofferRepository", "CofferBlobStore", "CofferCrypto"], swiftSettings: swift5),
-        .testTarget(name: "CofferEngineTests", dependencies: ["CofferEngine", "CofferRepository", "CofferBlobStore", "CofferCrypto"], swiftSettings: swift5),
+        .testTarget(name: "CofferEngineTests", dependencies: ["CofferEngine", "CofferRepository", "CofferBlobStore", "CofferBlobStoreTesting", "CofferCrypto"], swiftSettings: swift5),
         .testTarget(name: "CofferCatalogTests", dependencies: ["CofferCatalog", "CofferCatalogTesting", "CofferModel",
                                                             .product(name: "SQLKit", package: "sql-kit"), .product(name: "Logging", package: "swift-log")], swiftSettings: swift5),
         .testTarget(name: "CofferServiceTests", dependencies: ["CofferService", "CofferModel", "CofferCatalog", "CofferCrypto", "CofferSystem",

@@ -22,12 +22,20 @@ public protocol BlobStore: Sendable {
     func head(_ key: String) async throws -> BlobInfo
     func list(prefix: String) async throws -> [BlobInfo]
     func delete(_ key: String) async throws
+    /// Removes every object and what holds them (a directory; nothing more
+    /// for a bucket prefix): deleting a whole repository. Idempotent.
+    func destroy() async throws
     /// Where the store lives, for messages (never contains secrets).
     var location: String { get }
 }
 
 extension BlobStore {
     public func get(_ key: String) async throws -> Data { try await get(key, range: nil) }
+
+    /// Object by object, for stores with nothing around their objects.
+    public func destroy() async throws {
+        for object in try await list(prefix: "") { try await delete(object.key) }
+    }
 }
 
 public struct BlobInfo: Sendable, Equatable {

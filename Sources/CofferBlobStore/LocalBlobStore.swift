@@ -48,6 +48,18 @@ public final class LocalBlobStore: BlobStore, @unchecked Sendable {
         try await BlockingPool.store.run { try self.deleteNow(key) }
     }
 
+    public func destroy() async throws {
+        try await BlockingPool.store.run {
+            do {
+                try FileManager.default.removeItem(at: self.root)
+            } catch CocoaError.fileNoSuchFile {
+            } catch {
+                throw BlobStoreError.io("", "remove \(self.root.path): \(error)")
+            }
+            self.knownDirs.clear()
+        }
+    }
+
     private func putNow(_ key: String, data: Data) throws {
         let target = try path(key)
         let parent = (target as NSString).deletingLastPathComponent
@@ -192,6 +204,7 @@ private final class DirectorySet: @unchecked Sendable {
     private var dirs: Set<String> = []
     func contains(_ d: String) -> Bool { lock.withLock { dirs.contains(d) } }
     func insert(_ d: String) { lock.withLock { _ = dirs.insert(d) } }
+    func clear() { lock.withLock { dirs.removeAll() } }
 }
 
 func errnoText() -> String { String(cString: strerror(errno)) }

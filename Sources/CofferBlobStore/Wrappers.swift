@@ -50,6 +50,7 @@ public struct RetryingBlobStore: BlobStore {
     public func head(_ key: String) async throws -> BlobInfo { try await retrying(key) { try await inner.head(key) } }
     public func list(prefix: String) async throws -> [BlobInfo] { try await retrying(prefix) { try await inner.list(prefix: prefix) } }
     public func delete(_ key: String) async throws { try await retrying(key) { try await inner.delete(key) } }
+    public func destroy() async throws { try await retrying("") { try await inner.destroy() } }
 }
 
 /// At most `concurrency` operations in flight against the inner store (a
@@ -76,4 +77,5 @@ public struct LimitedBlobStore: BlobStore {
     public func head(_ key: String) async throws -> BlobInfo { try await limited { try await inner.head(key) } }
     public func list(prefix: String) async throws -> [BlobInfo] { try await limited { try await inner.list(prefix: prefix) } }
     public func delete(_ key: String) async throws { try await limited { try await inner.delete(key) } }
+    public func destroy() async throws { try await limited { try await inner.destroy() } }
 }

@@ -2,6 +2,7 @@ import CofferCatalog
 import CofferCrypto
 import CofferHTTP
 import CofferModel
+import CofferPostgres
 import CofferService
 import CofferSystem
 import Foundation
@@ -23,7 +24,8 @@ public struct CofferServices: Sendable {
     public var backups: BackupService
     public var protection: ProtectionService
     public var databases: DatabaseService
-    public var worker: Worker
+    /// The job runtime (a ServiceLifecycle service beside the HTTP server).
+    public var worker: JobRuntime
     /// Rebuilding an empty catalog from the vault repositories (disaster recovery).
     public var recovery: CatalogRecovery
     public var logger: Logger
@@ -56,10 +58,13 @@ public struct CofferServices: Sendable {
             ], options: [.sortedKeys, .prettyPrinted])
             try writePrivateFile(path, data)
         }
-        let resources = ResourceService(catalog: catalog, roots: configuration.resourceRoots, clock: clock, secrets: secrets, dataDirectory: configuration.dataDirectory)
+        // Every kind of resource has a driver; database engines are registered here.
+        let drivers = ResourceDrivers(engines: [PostgresEngine()])
+        let resources = ResourceService(catalog: catalog, roots: configuration.resourceRoots, clock: clock, secrets: secrets, dataDirectory: configuration.dataDirectory,
+                                        engines: drivers.engines)
         let vaults = VaultService(catalog: catalog, resources: resources, secrets: secrets, dataDirectory: configuration.dataDirectory, clock: clock, masterKey: key)
-        let backups = BackupService(catalog: catalog, vaults: vaults, resources: resources, clock: clock)
-        let worker = Worker(catalog: catalog, vaults: vaults, resources: resources, clock: clock, logger: logger)
+        let backups = BackupService(catalog: catalog, vaults: vaults, resources: resources, drivers: drivers, clock: clock)
+        let worker = JobRuntime(catalog: catalog, vaults: vaults, resources: resources, drivers: drivers, clock: clock, logger: logger)
         let protection = ProtectionService(backups: backups, vaults: vaults, resources: resources)
         let databases = DatabaseService(backups: backups, vaults: vaults, resources: resources)
         let recovery = CatalogRecovery(identity: identity, vaults: vaults, catalog: catalog, masterKey: key, clock: clock)

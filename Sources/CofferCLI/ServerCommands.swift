@@ -5,6 +5,7 @@ import CofferService
 import Foundation
 import Hummingbird
 import Logging
+import ServiceLifecycle
 
 /// Server settings from flags, then environment (`COFFER_*`), then a JSON
 /// config file, then defaults.
@@ -75,19 +76,17 @@ struct Serve: AsyncParsableCommand {
         }
         logger.info("coffer serving", metadata: ["listen": "\(configuration.host):\(configuration.port)", "data_dir": "\(configuration.dataDirectory)"])
         let app = buildApplication(services: services.api, configuration: configuration)
-        // The worker runs beside the HTTP server; on SIGTERM/SIGINT the server
-        // stops accepting, and the worker finishes the job in hand, then stops.
-        let worker = Task { await services.worker.runForever() }
+        // The job runtime and the HTTP server in one ServiceGroup. On SIGTERM or
+        // SIGINT services stop in reverse order: the server stops accepting
+        // first, then the runtime finishes the job in hand and stops.
+        let group = ServiceGroup(configuration: .init(services: [.init(service: services.worker), .init(service: app)],
+                                                      gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         do {
-            try await app.runService()
+            try await group.run()
         } catch {
-            worker.cancel()
-            await worker.value
             await services.catalog.close()
             throw error
         }
-        worker.cancel()
-        await worker.value
         await services.catalog.close()
     }
 }
@@ -133,7 +132,7 @@ struct CatalogCommand: AsyncParsableCommand {
 
         func run() async throws {
             let configuration = try admin.options.resolve()
-            let report = try await withServices(admin.options, bootstrap: false) { s in try await s.recovery.rebuild(dataDirectory: configuration.dataDirectory) }
+            let report = try await withServices(admin.options, bootstrap: false) { s in try await s.recovery.rebuild() }
             // New credentials go to a 0600 file, never to stdout.
             let path = configuration.dataDirectory + "/recovered-credentials.json"
             let credentials = report.projects.map { ["project_id": $0.project_id, "project_name": $0.project_name, "user_name": $0.user_name,

@@ -44,17 +44,21 @@ struct SQLBackupStore: BackupStore {
             .all(decoding: BackupRecord.self)
     }
 
-    func updateBackup(_ row: BackupRecord) async throws { try await updateRow(row, in: "backups", id: row.id, on: sql) }
+    func updateBackup(_ row: BackupRecord, expected: BackupStatus?) async throws -> Bool {
+        try await updateRow(row, in: "backups", id: row.id, expectedStatus: expected?.rawValue, on: sql)
+    }
 
-    func setStatus(backups ids: [String], to status: String, now: Int64) async throws {
-        guard !ids.isEmpty else { return }
-        try await sql.update("backups").set("status", to: SQLBind(status)).set("updated_at", to: SQLBind(now)).where("id", .in, SQLBind.group(ids)).run()
+    func setStatus(backups ids: [String], to status: BackupStatus, expected: BackupStatus?, now: Int64) async throws -> Int {
+        guard !ids.isEmpty else { return 0 }
+        var q = sql.update("backups").set("status", to: SQLBind(status.rawValue)).set("updated_at", to: SQLBind(now)).where("id", .in, SQLBind.group(ids))
+        if let expected { q = q.where("status", .equal, SQLBind(expected.rawValue)) }
+        return try await q.returning("id").all().count
     }
 
     /// Whether any backup of the vault is being made, restored or deleted.
     func vaultBusy(_ vault: String) async throws -> Bool {
         try await sql.select().column("id").from("backups").where("vault_id", .equal, SQLBind(vault))
-            .where("status", .in, SQLBind.group(["protecting", "restoring", "deleting", "waiting_protect", "waiting_restore", "waiting_delete"])).first() != nil
+            .where("status", .in, SQLBind.group(BackupStatus.allCases.filter(\.isBusy).map(\.rawValue))).first() != nil
     }
 
     func deleteBackups(vault: String) async throws {
@@ -68,7 +72,7 @@ struct SQLBackupStore: BackupStore {
 
     /// The newest available top-level backup of a resource (the parent for an incremental one).
     func latestAvailable(resource: String) async throws -> BackupRecord? {
-        try await sql.select().column("*").from("backups").where("resource_id", .equal, SQLBind(resource)).where("status", .equal, SQLBind("available"))
+        try await sql.select().column("*").from("backups").where("resource_id", .equal, SQLBind(resource)).where("status", .equal, SQLBind(BackupStatus.available.rawValue))
             .orderBy("created_at", .descending).first(decoding: BackupRecord.self)
     }
 
@@ -80,7 +84,7 @@ struct SQLBackupStore: BackupStore {
     /// Whether a resource has a backup still being made.
     func hasActiveBackup(resource: String) async throws -> Bool {
         try await sql.select().column("id").from("backups").where("resource_id", .equal, SQLBind(resource))
-            .where("status", .in, SQLBind.group(["protecting", "waiting_protect"])).first() != nil
+            .where("status", .in, SQLBind.group(BackupStatus.allCases.filter(\.isBeingMade).map(\.rawValue))).first() != nil
     }
 
     /// `project` nil: every project's (the service admin's all_tenants).
@@ -91,7 +95,7 @@ struct SQLBackupStore: BackupStore {
         if let v = filter.resourceID { q = q.where("resource_id", .equal, SQLBind(v)) }
         if let v = filter.resourceType { q = q.where("resource_type", .equal, SQLBind(v)) }
         if let v = filter.checkpointID { q = q.where("checkpoint_id", .equal, SQLBind(v)) }
-        if !filter.statuses.isEmpty { q = q.where("status", .in, SQLBind.group(filter.statuses)) }
+        if !filter.statuses.isEmpty { q = q.where("status", .in, SQLBind.group(filter.statuses.map(\.rawValue))) }
         if let v = filter.name { q = q.where("name", .like, SQLBind("%" + v + "%")) }
         if let v = filter.parentID { q = q.where("parent_id", .equal, SQLBind(v)) } else { q = q.where("parent_id", .is, SQLLiteral.null) }
         if let v = filter.imageType { q = q.where("image_type", .equal, SQLBind(v)) }

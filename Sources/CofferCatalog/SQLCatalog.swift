@@ -201,6 +201,10 @@ public final class SQLCatalog: Catalog, @unchecked Sendable {
             "CREATE TABLE job_turns (project_id TEXT PRIMARY KEY, last_claimed_at BIGINT NOT NULL)",
             "CREATE INDEX jobs_project_status ON jobs (project_id, status)",
         ]),
+        (12, [
+            // Each vault names its repository (NULL: made before, so under the data directory by id).
+            "ALTER TABLE vaults ADD COLUMN repository_url TEXT",
+        ]),
     ]
 
     func migrate() async throws {
@@ -258,6 +262,11 @@ func insertRow<T: Encodable>(_ row: T, into table: String, on db: any SQLDatabas
     try await db.insert(into: table).model(row, nilEncodingStrategy: .asNil).run()
 }
 
-func updateRow<T: Encodable>(_ row: T, in table: String, id: String, on db: any SQLDatabase) async throws {
-    try await db.update(table).set(model: row, nilEncodingStrategy: .asNil).where("id", .equal, SQLBind(id)).run()
+/// Writes the whole row; with `expectedStatus`, only while the stored row is
+/// in that state (a lifecycle transition's conditional update). Whether it wrote.
+@discardableResult
+func updateRow<T: Encodable>(_ row: T, in table: String, id: String, expectedStatus: String? = nil, on db: any SQLDatabase) async throws -> Bool {
+    var q = try db.update(table).set(model: row, nilEncodingStrategy: .asNil).where("id", .equal, SQLBind(id))
+    if let expectedStatus { q = q.where("status", .equal, SQLBind(expectedStatus)) }
+    return try await !(q.returning("id").all().isEmpty)
 }

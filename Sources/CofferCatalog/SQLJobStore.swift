@@ -9,20 +9,24 @@ struct SQLJobStore: JobStore {
 
     func insert(_ job: JobRecord) async throws { try await insertRow(job, into: "jobs", on: sql) }
 
+    func job(id: String) async throws -> JobRecord? {
+        try await sql.select().column("*").from("jobs").where("id", .equal, SQLBind(id)).first(decoding: JobRecord.self)
+    }
+
     /// Takes a queued job, leasing it to `owner` until `leaseUntil`: the
     /// oldest job of the project whose turn is longest ago, so one tenant's
     /// thousand queued restores do not starve another's backup.
     func claim(owner: String, now: Int64, leaseUntil: Int64) async throws -> JobRecord? {
         try await catalog.withTransaction { db in
             guard var job = try await db.raw("""
-                SELECT jobs.* FROM jobs LEFT JOIN job_turns ON job_turns.project_id = jobs.project_id WHERE jobs.status = 'queued'
+                SELECT jobs.* FROM jobs LEFT JOIN job_turns ON job_turns.project_id = jobs.project_id WHERE jobs.status = \(bind: JobStatus.queued.rawValue)
                 ORDER BY COALESCE(job_turns.last_claimed_at, 0), jobs.created_at, jobs.id LIMIT 1
                 """).first(decoding: JobRecord.self) else { return nil }
             try await db.raw("""
                 INSERT INTO job_turns (project_id, last_claimed_at) VALUES (\(bind: job.projectId), \(bind: now))
                 ON CONFLICT (project_id) DO UPDATE SET last_claimed_at = excluded.last_claimed_at
                 """).run()
-            job.status = "running"
+            job.status = .running
             job.owner = owner
             job.leaseUntil = leaseUntil
             job.attempts += 1
@@ -32,23 +36,23 @@ struct SQLJobStore: JobStore {
         }
     }
 
-    func extendLease(job: String, owner: String, until: Int64) async throws {
-        try await sql.update("jobs").set("lease_until", to: SQLBind(until)).where("id", .equal, SQLBind(job)).where("owner", .equal, SQLBind(owner)).run()
+    func extendLease(job: String, owner: String, until: Int64) async throws -> Bool {
+        try await !sql.update("jobs").set("lease_until", to: SQLBind(until)).where("id", .equal, SQLBind(job)).where("owner", .equal, SQLBind(owner))
+            .where("status", .equal, SQLBind(JobStatus.running.rawValue)).returning("id").all().isEmpty
     }
 
-    func finish(_ id: String, status: String, error: String?, now: Int64) async throws {
-        try await sql.update("jobs").set("status", to: SQLBind(status)).set("last_error", to: SQLBind(error)).set("lease_until", to: SQLLiteral.null)
-            .set("updated_at", to: SQLBind(now)).where("id", .equal, SQLBind(id)).run()
+    func transition(_ job: JobRecord, to status: JobStatus, error: String?, now: Int64) async throws -> Bool {
+        var q = sql.update("jobs").set("status", to: SQLBind(status.rawValue)).set("lease_until", to: SQLLiteral.null).set("updated_at", to: SQLBind(now))
+        if status == .queued { q = q.set("owner", to: SQLLiteral.null) } else { q = q.set("last_error", to: SQLBind(error)) }
+        q = q.where("id", .equal, SQLBind(job.id)).where("status", .equal, SQLBind(job.status.rawValue))
+        q = job.owner.map { q.where("owner", .equal, SQLBind($0)) } ?? q.where("owner", .is, SQLLiteral.null)
+        return try await !q.returning("id").all().isEmpty
     }
 
     /// Running jobs whose lease ran out (their worker died).
     func expired(now: Int64) async throws -> [JobRecord] {
-        try await sql.select().column("*").from("jobs").where("status", .equal, SQLBind("running")).where("lease_until", .lessThan, SQLBind(now))
+        try await sql.select().column("*").from("jobs").where("status", .equal, SQLBind(JobStatus.running.rawValue)).where("lease_until", .lessThan, SQLBind(now))
             .all(decoding: JobRecord.self)
     }
 
-    func requeue(_ id: String, now: Int64) async throws {
-        try await sql.update("jobs").set("status", to: SQLBind("queued")).set("owner", to: SQLLiteral.null).set("lease_until", to: SQLLiteral.null)
-            .set("updated_at", to: SQLBind(now)).where("id", .equal, SQLBind(id)).run()
-    }
 }

@@ -28,19 +28,21 @@ struct SQLOperationLogStore: OperationLogStore {
         return latest
     }
 
-    func update(_ row: OperationLogRecord) async throws { try await updateRow(row, in: "operation_logs", id: row.id, on: sql) }
+    func update(_ row: OperationLogRecord, expected: OperationStatus?) async throws -> Bool {
+        try await updateRow(row, in: "operation_logs", id: row.id, expectedStatus: expected?.rawValue, on: sql)
+    }
 
     /// Progress of a running operation only: one that ended keeps its final state.
     func setProgress(log id: String, percent: Int, now: Int64) async throws {
         try await sql.update("operation_logs").set("progress", to: SQLBind(percent)).set("updated_at", to: SQLBind(now))
-            .where("id", .equal, SQLBind(id)).where("status", .equal, SQLBind("running")).run()
+            .where("id", .equal, SQLBind(id)).where("status", .equal, SQLBind(OperationStatus.running.rawValue)).run()
     }
 
     func list(project: String, filter: OperationLogFilter, offset: Int, limit: Int) async throws -> (items: [OperationLogRecord], total: Int) {
         func apply(_ q: SQLSelectBuilder) -> SQLSelectBuilder {
             var q = q.where("project_id", .equal, SQLBind(project))
             if let v = filter.operationType { q = q.where("operation_type", .equal, SQLBind(v)) }
-            if let v = filter.status { q = q.where("status", .equal, SQLBind(v)) }
+            if let v = filter.status { q = q.where("status", .equal, SQLBind(v.rawValue)) }
             if let v = filter.vaultID { q = q.where("vault_id", .equal, SQLBind(v)) }
             if let v = filter.resourceID { q = q.where("resource_id", .equal, SQLBind(v)) }
             if let v = filter.resourceName { q = q.where("resource_name", .like, SQLBind("%" + v + "%")) }
@@ -60,6 +62,6 @@ struct SQLOperationLogStore: OperationLogStore {
     func restoreActive(resources: [String]) async throws -> Bool {
         guard !resources.isEmpty else { return false }
         return try await sql.select().column("id").from("operation_logs").where("operation_type", .equal, SQLBind("restore"))
-            .where("status", .in, SQLBind.group(["waiting", "running"])).where("resource_id", .in, SQLBind.group(resources)).first() != nil
+            .where("status", .in, SQLBind.group(OperationStatus.allCases.filter { !$0.hasEnded }.map(\.rawValue))).where("resource_id", .in, SQLBind.group(resources)).first() != nil
     }
 }

@@ -8,14 +8,15 @@ struct SQLVaultStore: VaultStore {
 
     static let columns = ["id", "project_id", "user_id", "name", "description", "object_type", "protect_type", "consistent_level", "cloud_type",
                           "charging_mode", "size_gb", "status", "auto_bind", "auto_expand", "smn_notify", "threshold", "locked", "availability_zone",
-                          "enterprise_project_id", "backup_name_prefix", "policy_id", "tags", "bind_rules", "used_bytes", "key_sealed", "created_at", "updated_at"]
+                          "enterprise_project_id", "backup_name_prefix", "policy_id", "tags", "bind_rules", "used_bytes", "key_sealed", "created_at", "updated_at",
+                          "repository_url"]
 
     func values(_ v: VaultRecord) -> [any SQLExpression] {
         [SQLBind(v.id), SQLBind(v.projectID), SQLBind(v.userID), SQLBind(v.name), SQLBind(v.description), SQLBind(v.objectType), SQLBind(v.protectType),
          SQLBind(v.consistentLevel), SQLBind(v.cloudType), SQLBind(v.chargingMode), SQLBind(v.sizeGB), SQLBind(v.status), SQLBind(v.autoBind),
          SQLBind(v.autoExpand), SQLBind(v.smnNotify), SQLBind(v.threshold), SQLBind(v.locked), SQLBind(v.availabilityZone), SQLBind(v.enterpriseProjectID),
          SQLBind(v.backupNamePrefix), SQLBind(v.policyID), SQLBind(v.tags), SQLBind(v.bindRules), SQLBind(v.usedBytes), SQLBind(v.keySealed),
-         SQLBind(v.createdAt.epochMilliseconds), SQLBind(v.updatedAt.epochMilliseconds)]
+         SQLBind(v.createdAt.epochMilliseconds), SQLBind(v.updatedAt.epochMilliseconds), SQLBind(v.repositoryURL)]
     }
 
     func decode(_ r: any SQLRow) throws -> VaultRecord {
@@ -33,7 +34,8 @@ struct SQLVaultStore: VaultStore {
                     tags: try r.decode(column: "tags", as: String.self), bindRules: try r.decode(column: "bind_rules", as: String.self),
                     usedBytes: try r.decode(column: "used_bytes", as: Int64.self), keySealed: try r.decode(column: "key_sealed", as: String.self),
                     createdAt: Date(epochMilliseconds: try r.decode(column: "created_at", as: Int64.self)),
-                    updatedAt: Date(epochMilliseconds: try r.decode(column: "updated_at", as: Int64.self)))
+                    updatedAt: Date(epochMilliseconds: try r.decode(column: "updated_at", as: Int64.self)),
+                    repositoryURL: try r.decode(column: "repository_url", as: String?.self))
     }
 
     func select(_ db: any SQLDatabase) -> SQLSelectBuilder {

@@ -59,10 +59,10 @@ public enum CatalogConformance {
         VaultRecord(id: id, projectID: project, userID: "u", name: "vault-" + id, description: "", objectType: "disk", protectType: "backup",
                     consistentLevel: "crash_consistent", cloudType: "public", chargingMode: "post_paid", sizeGB: sizeGB, status: "available",
                     autoBind: false, autoExpand: false, smnNotify: true, threshold: 80, locked: false, availabilityZone: "", enterpriseProjectID: "0",
-                    backupNamePrefix: "", policyID: nil, tags: "[]", bindRules: "{}", usedBytes: 0, keySealed: "k", createdAt: t0, updatedAt: t0)
+                    backupNamePrefix: "", policyID: nil, tags: "[]", bindRules: "{}", usedBytes: 0, keySealed: "k", createdAt: t0, updatedAt: t0, repositoryURL: "memory://" + id)
     }
 
-    static func backup(_ id: String, project: String, vault: String = "v1", resource: String = "r1", parent: String? = nil, status: String = "available",
+    static func backup(_ id: String, project: String, vault: String = "v1", resource: String = "r1", parent: String? = nil, status: BackupStatus = .available,
                        type: String = "OS::Cinder::Volume", name: String? = nil, at: Int64) -> BackupRecord {
         BackupRecord(id: id, projectId: project, vaultId: vault, checkpointId: "c1", parentId: parent, resourceId: resource, resourceType: type,
                      resourceName: "res", resourceSize: 1, name: name ?? "bk-" + id, description: "", status: status, imageType: "backup", providerId: "p",
@@ -70,7 +70,7 @@ public enum CatalogConformance {
                      updatedAt: at, expiredAt: nil)
     }
 
-    static func log(_ id: String, project: String, type: String = "backup", status: String = "waiting", resource: String = "r1", backup: String? = nil,
+    static func log(_ id: String, project: String, type: String = "backup", status: OperationStatus = .waiting, resource: String = "r1", backup: String? = nil,
                     at: Int64) -> OperationLogRecord {
         OperationLogRecord(id: id, projectId: project, operationType: type, status: status, vaultId: "v1", vaultName: "vault", providerId: "p",
                            resourceId: resource, resourceName: "res", resourceType: "OS::Cinder::Volume", checkpointId: nil, backupId: backup, progress: 0,
@@ -78,7 +78,7 @@ public enum CatalogConformance {
     }
 
     static func job(_ id: String, project: String, at: Int64) -> JobRecord {
-        JobRecord(id: id, projectId: project, kind: "backup", targetId: "b-" + id, operationLogId: "l-" + id, status: "queued", owner: nil, leaseUntil: nil,
+        JobRecord(id: id, projectId: project, kind: .backup, targetId: "b-" + id, operationLogId: "l-" + id, status: .queued, owner: nil, leaseUntil: nil,
                   attempts: 0, lastError: nil, createdAt: at, updatedAt: at)
     }
 
@@ -205,6 +205,7 @@ public enum CatalogConformance {
         changed.description = "new"
         try await store.update(changed)
         try require(try await store.get(id: "v3")?.description == "new", "update")
+        try require(try await store.get(id: "v3")?.repositoryURL == "memory://v3", "the repository URL round-trips")
         try require(try await store.all().count == 2, "all vaults")
         try await store.delete(project: "p2", id: "v3")
         try require(try await store.get(id: "v3") != nil, "a delete names its project")
@@ -216,11 +217,11 @@ public enum CatalogConformance {
         let store = catalog.backups
         try await project("p1", catalog)
         try await project("p2", catalog)
-        try await store.insertCheckpoint(CheckpointRecord(id: "c1", projectId: "p1", vaultId: "v1", vaultName: "vault", status: "protecting", name: "c",
+        try await store.insertCheckpoint(CheckpointRecord(id: "c1", projectId: "p1", vaultId: "v1", vaultName: "vault", status: .protecting, name: "c",
                                                           description: "", resources: "[]", skipped: "[]", createdAt: 1, updatedAt: 1))
         // Children listed before their parent: the store orders the insert.
         try await store.insertBackups([backup("d1", project: "p1", resource: "disk", parent: "srv", at: 5), backup("srv", project: "p1", resource: "s", type: "OS::Nova::Server", at: 5),
-                                       backup("b1", project: "p1", at: 1), backup("b2", project: "p1", status: "protecting", at: 2),
+                                       backup("b1", project: "p1", at: 1), backup("b2", project: "p1", status: .protecting, at: 2),
                                        backup("b3", project: "p1", at: 3), backup("x1", project: "p2", resource: "r-other", at: 4)])
         try require(try await store.checkpoint(project: "p2", id: "c1") == nil, "another project's checkpoint is invisible")
         try require(try await store.backup(project: "p2", id: "b1") == nil, "another project's backup is invisible")
@@ -236,7 +237,7 @@ public enum CatalogConformance {
         try require(try await store.position(of: "x1", project: "p1", filter: BackupFilter(), sort: newestFirst) == nil, "a foreign marker is not in the listing")
         try require(try await store.countBackups(project: nil, filter: BackupFilter()) == 5, "all projects")
         var filter = BackupFilter()
-        filter.statuses = ["protecting"]
+        filter.statuses = [.protecting]
         try require(try await store.listBackups(project: "p1", filter: filter, sort: [], offset: 0, limit: 10).items.map(\.id) == ["b2"], "by status")
         filter = BackupFilter()
         filter.matchesNothing = true
@@ -248,11 +249,14 @@ public enum CatalogConformance {
         try require(try await store.vaultBusy("v1"), "a busy vault")
         try require(try await store.latestAvailable(resource: "r1")?.id == "b3", "latest available")
         try require(try await store.nameTaken(resource: "r1", name: "bk-b1"), "a taken name")
-        try await store.setStatus(backups: ["b2"], to: "available", now: 9)
+        try require(try await store.setStatus(backups: ["b2", "b3"], to: .deleting, expected: .protecting, now: 9) == 1, "a conditional update moves only rows in the expected state")
+        try require(try await store.backup(id: "b3")?.status == .available, "b3 was not protecting")
+        try await store.setStatus(backups: ["b2"], to: .available, expected: nil, now: 9)
         try require(try await store.hasActiveBackup(resource: "r1") == false, "status set")
         var b1 = try await store.backup(id: "b1")!
         b1.snapshotId = "abc"
-        try await store.updateBackup(b1)
+        try require(try await store.updateBackup(b1, expected: .error) == false, "a conditional update of a backup in another state writes nothing")
+        try require(try await store.updateBackup(b1, expected: .available), "a conditional update")
         try require(try await store.backup(id: "b1")?.snapshotId == "abc", "update")
         try await store.deleteBackups(["b1"])
         try require(try await store.backup(id: "b1") == nil, "delete by id")
@@ -268,19 +272,26 @@ public enum CatalogConformance {
         try await store.insert(job("a2", project: "p1", at: 2))
         try await store.insert(job("b1", project: "p2", at: 3))
         let first = try await store.claim(owner: "w1", now: 10, leaseUntil: 100)
-        try require(first?.id == "a1" && first?.status == "running" && first?.attempts == 1 && first?.owner == "w1", "oldest job first: \(String(describing: first))")
+        try require(first?.id == "a1" && first?.status == .running && first?.attempts == 1 && first?.owner == "w1", "oldest job first: \(String(describing: first))")
         // p1 just had a turn: p2's job goes before p1's older one.
         try require(try await store.claim(owner: "w1", now: 11, leaseUntil: 100)?.id == "b1", "the project waiting longest goes next")
-        try require(try await store.claim(owner: "w2", now: 12, leaseUntil: 50)?.id == "a2", "then the rest")
+        guard let a2 = try await store.claim(owner: "w2", now: 12, leaseUntil: 50) else { throw ConformanceFailure(description: "a2 was not claimed") }
+        try require(a2.id == "a2", "then the rest")
         try require(try await store.claim(owner: "w1", now: 13, leaseUntil: 100) == nil, "nothing left")
-        try await store.extendLease(job: "a2", owner: "w1", until: 1000)
-        try require(try await store.expired(now: 60).map(\.id) == ["a2"], "another owner cannot extend a lease")
-        try await store.extendLease(job: "a2", owner: "w2", until: 1000)
-        try require(try await store.expired(now: 60).isEmpty, "the owner extends its lease")
-        try await store.requeue("a2", now: 70)
+        try require(try await store.extendLease(job: "a2", owner: "w1", until: 1000) == false, "another owner cannot extend a lease")
+        try require(try await store.expired(now: 60).map(\.id) == ["a2"], "the lease still runs out")
+        try require(try await store.extendLease(job: "a2", owner: "w2", until: 1000), "the owner extends its lease")
+        try require(try await store.expired(now: 60).isEmpty, "an extended lease has not run out")
+        var stale = a2
+        stale.owner = "w9"
+        try require(try await store.transition(stale, to: .queued, error: nil, now: 70) == false, "a transition decided for another owner does not apply")
+        try require(try await store.transition(a2, to: .queued, error: nil, now: 70), "requeue")
+        try require(try await store.transition(a2, to: .queued, error: nil, now: 70) == false, "a transition applies once")
         let again = try await store.claim(owner: "w3", now: 71, leaseUntil: 200)
         try require(again?.id == "a2" && again?.attempts == 2 && again?.owner == "w3", "a requeued job is claimed again, attempts counted")
-        try await store.finish("a2", status: "succeeded", error: nil, now: 80)
+        try require(try await store.transition(again!, to: .failed, error: "boom", now: 80), "finish")
+        let ended = try await store.job(id: "a2")
+        try require(ended?.status == .failed && ended?.lastError == "boom" && ended?.leaseUntil == nil, "a final state records the error and drops the lease")
         try require(try await store.expired(now: 10_000).map(\.id).sorted() == ["a1", "b1"], "a finished job never expires")
     }
 
@@ -289,7 +300,7 @@ public enum CatalogConformance {
         try await project("p1", catalog)
         try await project("p2", catalog)
         try await store.insert(log("l1", project: "p1", backup: "b1", at: 1))
-        try await store.insert(log("l2", project: "p1", type: "restore", status: "running", resource: "r9", backup: "b1", at: 2))
+        try await store.insert(log("l2", project: "p1", type: "restore", status: .running, resource: "r9", backup: "b1", at: 2))
         try await store.insert(log("l3", project: "p2", at: 3))
         try require(try await store.get(project: "p2", id: "l1") == nil, "another project's log is invisible")
         try require(try await store.get(id: "l3")?.projectId == "p2", "the worker reads by id alone")
@@ -301,8 +312,9 @@ public enum CatalogConformance {
         try require(try await store.restoreActive(resources: ["r9"]), "a running restore onto r9")
         try require(try await store.restoreActive(resources: ["r1"]) == false, "no restore onto r1")
         var l2 = try await store.get(id: "l2")!
-        l2.status = "success"
-        try await store.update(l2)
+        l2.status = .success
+        try require(try await store.update(l2, expected: .waiting) == false, "a conditional update of a log in another state writes nothing")
+        try require(try await store.update(l2, expected: .running), "a conditional update")
         try require(try await store.restoreActive(resources: ["r9"]) == false, "a finished restore is not active")
         var filter = OperationLogFilter()
         filter.operationType = "restore"

@@ -7,6 +7,12 @@ import Foundation
 import Glibc
 #endif
 
+// CofferEngine: the archiver (this file) and the restorer. Longer than ~400
+// lines on purpose: one backup run is one pipeline (walker, read-ahead,
+// chunk tasks, tree tasks, pack writer, byte budget) whose parts share the
+// run's state under its locks; split across files they would have to expose
+// that state module-wide. docs/architecture.md, "The backup pipeline".
+
 public struct BackupOptions: Sendable {
     public enum Parent: Sendable { case none, auto, snapshot(Hash256) }
     public var parent: Parent = .auto
@@ -49,10 +55,10 @@ public struct BackupResult: Sendable {
 /// uploading overlap: the walker reads while worker tasks process earlier
 /// chunks, and small files are read by parallel tasks.
 public final class Archiver: @unchecked Sendable {
-    public let repository: Repository
+    public let repository: any SnapshotSink
     public static let volumeBlockSize = 4 << 20
 
-    public init(repository: Repository) { self.repository = repository }
+    public init(repository: any SnapshotSink) { self.repository = repository }
 
     public func backup(path: String, options: BackupOptions = BackupOptions()) async throws -> BackupResult {
         let absolute = Archiver.absolute(path)
@@ -81,7 +87,7 @@ public final class Archiver: @unchecked Sendable {
 }
 
 final class BackupRun: @unchecked Sendable {
-    let repository: Repository
+    let repository: any SnapshotSink
     let writer: PackWriter
     let chunker: Chunker
     let options: BackupOptions
@@ -104,14 +110,14 @@ final class BackupRun: @unchecked Sendable {
     private var failure: Error?
     private var lastProgress = Date.distantPast
 
-    init(repository: Repository, options: BackupOptions, kind: Snapshot.Kind, paths: [String]) async throws {
+    init(repository: any SnapshotSink, options: BackupOptions, kind: Snapshot.Kind, paths: [String]) async throws {
         self.repository = repository
         self.options = options
         self.kind = kind
         self.paths = paths
         started = ModelCoding.storable(options.now())
-        if repository.index.packCount == 0 { try await repository.loadIndex() }
-        writer = PackWriter(repository: repository)
+        try await repository.prepareIndex()
+        writer = repository.makePackWriter()
         let c = repository.config.chunker
         chunker = Chunker(parameters: ChunkerParameters(minSize: c.min, averageSize: c.average, maxSize: c.max), seed: repository.keys.chunkerSeed)
         budget = AsyncBudget(capacity: max(options.inFlightBytes, c.max * 2))
@@ -351,7 +357,7 @@ final class BackupRun: @unchecked Sendable {
     func reuse(_ old: Node, _ st: FileStat) -> [Extent]? {
         guard old.kind == .file, old.size == st.size, old.mtime == st.mtime, old.ctime == st.ctime, old.inode == st.inode,
               let content = old.content else { return nil }
-        for e in content where repository.index.lookup(e.blob) == nil { return nil }
+        for e in content where !repository.contains(blob: e.blob) { return nil }
         writer.noteReused(content.map(\.blob))
         return content
     }
@@ -524,7 +530,7 @@ final class BackupRun: @unchecked Sendable {
                 nodes.append(node)
             }
         }
-        if let (old, id) = parent, old.nodes == nodes, repository.index.lookup(id) != nil {
+        if let (old, id) = parent, old.nodes == nodes, repository.contains(blob: id) {
             writer.noteReused([id])
             return id
         }

@@ -6,6 +6,11 @@ import Foundation
 import Glibc
 #endif
 
+// Longer than ~400 lines on purpose: one restore run (tree walk, parallel
+// out-of-order extent writes, confinement by descriptor, metadata last,
+// deepest first) shares its state under one lock; see "The backup pipeline"
+// in docs/architecture.md for the restore half.
+
 public struct RestoreOptions: Sendable {
     /// Skip extents whose bytes at the target already hash to the stored id.
     public var delta = false
@@ -114,12 +119,12 @@ public struct RestoreResult: Sendable {
 /// directory descriptors with O_NOFOLLOW, so a symlink in the target, or one
 /// restored earlier, is never followed and nothing lands outside the target.
 public final class Restorer: @unchecked Sendable {
-    public let repository: Repository
+    public let repository: any SnapshotSource
 
-    public init(repository: Repository) { self.repository = repository }
+    public init(repository: any SnapshotSource) { self.repository = repository }
 
     public func restore(snapshot id: Hash256, target: String, options: RestoreOptions = RestoreOptions()) async throws -> RestoreResult {
-        if repository.index.packCount == 0 { try await repository.loadIndex() }
+        try await repository.prepareIndex()
         let snapshot = try await repository.loadSnapshot(id)
         let run = RestoreRun(repository: repository, options: options)
         if !repository.damagedIndexFiles.isEmpty {
@@ -135,14 +140,14 @@ public final class Restorer: @unchecked Sendable {
 }
 
 final class RestoreRun: @unchecked Sendable {
-    let repository: Repository
+    let repository: any SnapshotSource
     let options: RestoreOptions
     private let lock = NSLock()
     private var resultStore = RestoreResult()
     private var hardLinks: [String: [String]] = [:]  // "dev:inode" -> first restored path components
     private var directoriesToFinish: [([String], Node)] = []
 
-    init(repository: Repository, options: RestoreOptions) {
+    init(repository: any SnapshotSource, options: RestoreOptions) {
         self.repository = repository
         self.options = options
     }

@@ -30,10 +30,10 @@ struct BackupRoutes {
     static func time(_ ms: Int64?) -> Any { ms.map { UTCTimeFormat.cbrString(epochMilliseconds: $0) } ?? NSNull() }
 
     func checkpointJSON(_ c: CheckpointRecord, _ resources: [CheckpointResource], _ skipped: [SkippedResource]) -> [String: Any] {
-        ["id": c.id, "project_id": c.projectId, "status": c.status, "created_at": BackupRoutes.time(c.createdAt),
+        ["id": c.id, "project_id": c.projectId, "status": CBRWire.status(c.status), "created_at": BackupRoutes.time(c.createdAt),
          "extra_info": ["name": c.name, "description": c.description, "retention_duration": -1],
          "vault": ["id": c.vaultId, "name": c.vaultName,
-                   "resources": resources.map { ["id": $0.id, "name": $0.name, "type": $0.type, "protect_status": c.status == "protecting" ? "protecting" : "available",
+                   "resources": resources.map { ["id": $0.id, "name": $0.name, "type": $0.type, "protect_status": c.status == .protecting ? "protecting" : "available",
                                                  "resource_size": String(($0.resourceSize + (1 << 30) - 1) >> 30), "extra_info": "{}", "backup_size": "0", "backup_count": "0"] },
                    "skipped_resources": skipped.map { ["id": $0.id, "name": $0.name, "type": $0.type, "code": $0.code, "reason": $0.reason] }] as [String: Any]]
     }
@@ -49,7 +49,7 @@ struct BackupRoutes {
             if l.operationType == "verify" { extra["verify"] = ["notes": lines] } else { extra["restore"] = ["skipped": lines] }
         }
         if l.errorCode != nil { extra["common"] = ["progress": l.progress, "request_id": l.id, "task_id": l.id, "code": l.errorCode ?? "", "message": l.errorMsg ?? ""] }
-        return ["id": l.id, "project_id": l.projectId, "operation_type": l.operationType, "status": l.status, "provider_id": l.providerId,
+        return ["id": l.id, "project_id": l.projectId, "operation_type": l.operationType, "status": CBRWire.status(l.status), "provider_id": l.providerId,
                 "vault_id": l.vaultId, "vault_name": l.vaultName, "checkpoint_id": l.checkpointId ?? "", "created_at": BackupRoutes.time(l.createdAt),
                 "started_at": BackupRoutes.time(l.startedAt), "ended_at": BackupRoutes.time(l.endedAt), "updated_at": BackupRoutes.time(l.updatedAt),
                 "error_info": ["code": l.errorCode ?? "", "message": l.errorMsg ?? ""], "extra_info": extra, "enterprise_project_id": "0"]
@@ -89,10 +89,11 @@ struct BackupRoutes {
         filter.resourceID = q["resource_id"]
         filter.resourceType = q["resource_type"]
         filter.checkpointID = q["checkpoint_id"]
-        let statuses = ["available", "protecting", "deleting", "restoring", "error", "waiting_protect", "waiting_delete", "waiting_restore"]
         filter.statuses = try q.all("status").flatMap { $0.split(separator: ",").map(String.init) }.map { s in
-            guard statuses.contains(s) else { throw APIError.validation("status must be one of \(statuses.joined(separator: ", "))") }
-            return s
+            guard let status = CBRWire.backupStatus(s) else {
+                throw APIError.validation("status must be one of \(CBRWire.backupFilterOrder.map(CBRWire.status).joined(separator: ", "))")
+            }
+            return status
         }
         filter.name = q["name"]
         filter.parentID = q["parent_id"]
@@ -173,7 +174,7 @@ struct BackupRoutes {
         let offset = try q.int("offset", range: 0...Int(Int32.max), default: 0)
         var filter = OperationLogFilter()
         filter.operationType = try q.oneOf("operation_type", ["backup", "copy", "replication", "delete", "restore", "vault_delete", "remove_resource", "sync", "verify"])
-        filter.status = try q.oneOf("status", ["success", "skipped", "failed", "running", "timeout", "waiting"])
+        filter.status = try q.oneOf("status", CBRWire.operationFilterOrder.map(CBRWire.status)).flatMap(CBRWire.operationStatus)
         filter.vaultID = q["vault_id"]
         filter.resourceID = q["resource_id"]
         filter.resourceName = q["resource_name"]
@@ -204,7 +205,7 @@ struct BackupBody: JSONWritable {
         out.object { o in
             func time(_ name: String, _ ms: Int64?) { o.field(name, ms.map { UTCTimeFormat.cbrString(epochMilliseconds: $0) }) }
             o.field("id", b.id); o.field("checkpoint_id", b.checkpointId); o.field("project_id", b.projectId); o.field("vault_id", b.vaultId)
-            o.field("name", b.name); o.field("description", b.description); o.field("status", b.status); o.field("image_type", b.imageType)
+            o.field("name", b.name); o.field("description", b.description); o.field("status", CBRWire.status(b.status)); o.field("image_type", b.imageType)
             o.field("provider_id", b.providerId); o.field("resource_id", b.resourceId); o.field("resource_name", b.resourceName)
             o.field("resource_type", b.resourceType); o.field("resource_size", (b.resourceSize + (1 << 30) - 1) >> 30); o.field("resource_az", b.resourceAz)
             time("created_at", b.createdAt); time("updated_at", b.updatedAt); time("protected_at", b.protectedAt); time("expired_at", b.expiredAt)

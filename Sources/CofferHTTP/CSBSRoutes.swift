@@ -30,7 +30,7 @@ struct CSBSRoutes {
 
     // MARK: bodies
 
-    func tags(_ fields: Fields, _ key: String) throws -> [ProtectionService.Tag] {
+    func tags(_ fields: Fields, _ key: String) throws -> [Tag] {
         guard let raw = fields.object[key], !(raw is NSNull) else { return [] }
         guard let list = raw as? [Any], !list.isEmpty else { throw APIError.validation("\(fields.name(key)) must be a non-empty array of {key, value}") }
         return try list.enumerated().map { i, item in
@@ -52,7 +52,7 @@ struct CSBSRoutes {
     }
 
     func checkpointJSON(_ c: CheckpointRecord, server: ResourceView) -> [String: Any] {
-        ["id": c.id, "project_id": c.projectId, "status": c.status, "created_at": BackupRoutes.time(c.createdAt), "resource_graph": NSNull(),
+        ["id": c.id, "project_id": c.projectId, "status": CBRWire.status(c.status), "created_at": BackupRoutes.time(c.createdAt), "resource_graph": NSNull(),
          "extra_info": NSNull(),
          "protection_plan": ["id": "fake_" + c.id, "name": "server protect plan for \(server.record.id)",
                              "resources": [["id": server.record.id, "type": server.record.type, "name": server.record.name, "extra_info": [String: Any]()]]] as [String: Any]]
@@ -118,8 +118,6 @@ struct CSBSRoutes {
 
     // MARK: checkpoint items
 
-    static let itemStatuses = ["waiting_protect", "protecting", "available", "waiting_restore", "restoring", "error", "waiting_delete", "deleting", "deleted"]
-
     /// The documented filters; `all_tenants` is the service admin's only.
     func filter(_ q: Query, caller: Principal) throws -> (project: String?, filter: BackupFilter) {
         var filter = BackupFilter()
@@ -129,8 +127,9 @@ struct CSBSRoutes {
             for t in types where t != "OS::Ironic::BareMetalServer" { throw APIError.validation("resource_type must be OS::Nova::Server or OS::Ironic::BareMetalServer") }
             filter.matchesNothing = true  // no bare-metal servers here
         }
-        if let status = try q.oneOf("status", CSBSRoutes.itemStatuses) {
-            if status == "deleted" { filter.matchesNothing = true } else { filter.statuses = [status] }  // deleted items are gone
+        if let status = try q.oneOf("status", CSBSWire.itemFilterOrder) {
+            // Deleted items are gone.
+            if let known = CBRWire.backupStatus(status) { filter.statuses = [known] } else { filter.matchesNothing = true }
         }
         filter.name = q["name"]
         filter.resourceID = q["resource_id"]
@@ -234,11 +233,11 @@ struct CheckpointItemBody: JSONWritable {
     func writeJSON(to out: inout JSONOutput) {
         let b = row
         let tags = (try? JSONSerialization.jsonObject(with: Data(b.tags.utf8))) ?? [Any]()
-        let failed = b.status == "error" && log?.status == "failed"
+        let failed = b.status == .error && log?.status == .failed
         out.object { o in
             func time(_ name: String, _ ms: Int64?) { o.field(name, ms.map { UTCTimeFormat.cbrString(epochMilliseconds: $0) }) }
             o.field("id", b.id); o.field("checkpoint_id", b.checkpointId); o.field("name", b.name); o.field("description", b.description)
-            o.field("resource_id", b.resourceId); o.field("resource_type", b.resourceType); o.field("status", b.status)
+            o.field("resource_id", b.resourceId); o.field("resource_type", b.resourceType); o.field("status", CBRWire.status(b.status))
             time("created_at", b.createdAt); time("updated_at", b.updatedAt); time("protected_at", b.protectedAt)
             o.object("backup_data") { d in
                 d.field("__openstack_region_name", region); d.field("cloudservicetype", "QEMU"); d.field("disk", (b.resourceSize + (1 << 30) - 1) >> 30)
@@ -253,12 +252,12 @@ struct CheckpointItemBody: JSONWritable {
                 }
                 e.field("fail_op", failed ? log?.operationType ?? "" : ""); e.field("fail_reason", b.failReason ?? "")
                 e.field("image_type", b.imageType); e.field("incremental", b.incremental)
-                e.field("progress", b.status == "available" ? 100 : (log?.progress ?? 0))
+                e.field("progress", b.status == .available ? 100 : (log?.progress ?? 0))
                 e.field("resource_az", b.resourceAz); e.field("resource_name", b.resourceName); e.field("resource_type", b.resourceType)
                 e.field("size", CheckpointItemBody.megabytes(b.resourceSize)); e.field("space_saving_ratio", 0)
                 e.array("volume_backups", children) { a, c in
                     a.object { v in
-                        v.field("id", c.id); v.field("name", c.name); v.field("status", c.status); v.field("bootable", c.bootable)
+                        v.field("id", c.id); v.field("name", c.name); v.field("status", CBRWire.status(c.status)); v.field("bootable", c.bootable)
                         v.field("incremental", c.incremental); v.field("image_type", "backup"); v.field("average_speed", 0)
                         v.field("size", CheckpointItemBody.megabytes(c.resourceSize)); v.field("source_volume_id", c.resourceId)
                         v.field("source_volume_size", (c.resourceSize + (1 << 30) - 1) >> 30); v.field("source_volume_name", c.resourceName)

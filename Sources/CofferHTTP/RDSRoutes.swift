@@ -27,9 +27,6 @@ struct RDSRoutes {
         add(.get, "/v3/:project_id/jobs", job)
     }
 
-    static let statuses = ["protecting": "BUILDING", "waiting_protect": "BUILDING", "available": "COMPLETED", "error": "FAILED", "deleting": "DELETING",
-                           "waiting_delete": "DELETING", "restoring": "COMPLETED", "waiting_restore": "COMPLETED"]
-
     /// RDS's time form: 2018-08-06T12:41:14+0000 (seconds, numeric offset).
     static func time(_ ms: Int64?) -> Any {
         guard let ms else { return NSNull() }
@@ -38,7 +35,7 @@ struct RDSRoutes {
 
     func backupJSON(_ b: BackupRecord, version: String) -> [String: Any] {
         ["id": b.id, "instance_id": b.resourceId, "name": b.name, "description": b.description, "type": "manual",
-         "status": RDSRoutes.statuses[b.status] ?? "FAILED", "begin_time": RDSRoutes.time(b.createdAt), "end_time": RDSRoutes.time(b.protectedAt),
+         "status": RDSWire.status(b.status), "begin_time": RDSRoutes.time(b.createdAt), "end_time": RDSRoutes.time(b.protectedAt),
          "size": (b.resourceSize + 1023) / 1024, "databases": [Any](), "datastore": ["type": "PostgreSQL", "version": version],
          "associated_with_ddm": false, "fail_reason": b.failReason ?? NSNull()]
     }
@@ -77,7 +74,7 @@ struct RDSRoutes {
             default: throw APIError.validation("begin_time and end_time must be given together")
             }
             if let status = try q.oneOf("status", ["BUILDING", "COMPLETED", "FAILED", "DELETING"]) {
-                filter.statuses = RDSRoutes.statuses.filter { $0.value == status && !$0.key.hasSuffix("restore") && $0.key != "restoring" }.map(\.key)
+                filter.statuses = RDSWire.backupStatuses(status)
             }
             let page = try await backups.listBackups(project: caller.projectID, filter: filter, sort: [("created_at", false)], offset: offset, limit: limit)
             let (rows, total) = (page.items, page.total)
@@ -132,7 +129,7 @@ struct RDSRoutes {
         let caller = try context.caller()
         guard let id = try Query(request)["id"] else { throw APIError.validation("id is required") }
         let log = try await databases.job(project: caller.projectID, id: id)
-        let status = ["waiting": "Running", "running": "Running", "success": "Completed", "failed": "Failed"][log.status] ?? "Running"
+        let status = RDSWire.jobStatus(log.status)
         var job: [String: Any] = ["id": log.id, "name": log.operationType == "restore" ? "RestoreInstance" : "CreateManualSnapshot", "status": status,
                                   "created": RDSRoutes.time(log.createdAt), "ended": RDSRoutes.time(log.endedAt), "process": "\(log.progress)%",
                                   "instance": ["id": log.operationType == "restore" ? log.resourceId : log.resourceId, "name": log.resourceName],

@@ -85,7 +85,7 @@ struct VaultRoutes {
             input.tags = try list.enumerated().map { i, item in
                 guard let o = item as? [String: Any] else { throw APIError.validation("vault.tags[\(i)] must be an object") }
                 let f = Fields(o, path: "vault.tags[\(i)]")
-                return VaultInput.Tag(key: try f.string("key"), value: try f.optionalString("value") ?? "")
+                return Tag(key: try f.string("key"), value: try f.optionalString("value") ?? "")
             }
         }
         input.backupPolicyID = try v.optionalString("backup_policy_id")

@@ -7,7 +7,7 @@ public struct CheckpointRecord: Codable, Sendable, Equatable {
     public var projectId: String
     public var vaultId: String
     public var vaultName: String
-    public var status: String
+    public var status: CheckpointStatus
     public var name: String
     public var description: String
     /// JSON arrays: the resources being backed up, and those skipped with a reason.
@@ -31,7 +31,7 @@ public struct CheckpointRecord: Codable, Sendable, Equatable {
         case updatedAt = "updated_at"
     }
 
-    public init(id: String, projectId: String, vaultId: String, vaultName: String, status: String, name: String, description: String, resources: String, skipped: String, createdAt: Int64, updatedAt: Int64) {
+    public init(id: String, projectId: String, vaultId: String, vaultName: String, status: CheckpointStatus, name: String, description: String, resources: String, skipped: String, createdAt: Int64, updatedAt: Int64) {
         self.id = id
         self.projectId = projectId
         self.vaultId = vaultId
@@ -58,7 +58,7 @@ public struct BackupRecord: Codable, Sendable, Equatable {
     public var resourceSize: Int64
     public var name: String
     public var description: String
-    public var status: String
+    public var status: BackupStatus
     public var imageType: String
     public var providerId: String
     public var incremental: Bool
@@ -104,7 +104,7 @@ public struct BackupRecord: Codable, Sendable, Equatable {
         case tags
     }
 
-    public init(id: String, projectId: String, vaultId: String, checkpointId: String, parentId: String?, resourceId: String, resourceType: String, resourceName: String, resourceSize: Int64, name: String, description: String, status: String, imageType: String, providerId: String, incremental: Bool, autoTrigger: Bool, bootable: Bool, snapshotId: String?, failReason: String?, createdAt: Int64, protectedAt: Int64?, updatedAt: Int64, expiredAt: Int64?, resourceAz: String = "", tags: String = "[]") {
+    public init(id: String, projectId: String, vaultId: String, checkpointId: String, parentId: String?, resourceId: String, resourceType: String, resourceName: String, resourceSize: Int64, name: String, description: String, status: BackupStatus, imageType: String, providerId: String, incremental: Bool, autoTrigger: Bool, bootable: Bool, snapshotId: String?, failReason: String?, createdAt: Int64, protectedAt: Int64?, updatedAt: Int64, expiredAt: Int64?, resourceAz: String = "", tags: String = "[]") {
         self.id = id
         self.projectId = projectId
         self.vaultId = vaultId
@@ -136,10 +136,10 @@ public struct BackupRecord: Codable, Sendable, Equatable {
 public struct JobRecord: Codable, Sendable, Equatable {
     public var id: String
     public var projectId: String
-    public var kind: String
+    public var kind: JobKind
     public var targetId: String
     public var operationLogId: String
-    public var status: String
+    public var status: JobStatus
     public var owner: String?
     public var leaseUntil: Int64?
     public var attempts: Int
@@ -166,7 +166,7 @@ public struct JobRecord: Codable, Sendable, Equatable {
         case payload
     }
 
-    public init(id: String, projectId: String, kind: String, targetId: String, operationLogId: String, status: String, owner: String?, leaseUntil: Int64?, attempts: Int, lastError: String?, createdAt: Int64, updatedAt: Int64, payload: String? = nil) {
+    public init(id: String, projectId: String, kind: JobKind, targetId: String, operationLogId: String, status: JobStatus, owner: String?, leaseUntil: Int64?, attempts: Int, lastError: String?, createdAt: Int64, updatedAt: Int64, payload: String? = nil) {
         self.id = id
         self.projectId = projectId
         self.kind = kind
@@ -187,7 +187,7 @@ public struct OperationLogRecord: Codable, Sendable, Equatable {
     public var id: String
     public var projectId: String
     public var operationType: String
-    public var status: String
+    public var status: OperationStatus
     public var vaultId: String
     public var vaultName: String
     public var providerId: String
@@ -230,7 +230,7 @@ public struct OperationLogRecord: Codable, Sendable, Equatable {
         case updatedAt = "updated_at"
     }
 
-    public init(id: String, projectId: String, operationType: String, status: String, vaultId: String, vaultName: String, providerId: String, resourceId: String, resourceName: String, resourceType: String, checkpointId: String?, backupId: String?, progress: Int, errorCode: String?, errorMsg: String?, createdAt: Int64, startedAt: Int64?, endedAt: Int64?, updatedAt: Int64) {
+    public init(id: String, projectId: String, operationType: String, status: OperationStatus, vaultId: String, vaultName: String, providerId: String, resourceId: String, resourceName: String, resourceType: String, checkpointId: String?, backupId: String?, progress: Int, errorCode: String?, errorMsg: String?, createdAt: Int64, startedAt: Int64?, endedAt: Int64?, updatedAt: Int64) {
         self.id = id
         self.projectId = projectId
         self.operationType = operationType
@@ -258,7 +258,7 @@ public struct BackupFilter: Sendable {
     public var resourceID: String?
     public var resourceType: String?
     public var checkpointID: String?
-    public var statuses: [String] = []
+    public var statuses: [BackupStatus] = []
     public var name: String?
     public var parentID: String?
     public var imageType: String?
@@ -283,7 +283,7 @@ public struct BackupFilter: Sendable {
 
 public struct OperationLogFilter: Sendable {
     public var operationType: String?
-    public var status: String?
+    public var status: OperationStatus?
     public var vaultID: String?
     public var resourceID: String?
     public var resourceName: String?

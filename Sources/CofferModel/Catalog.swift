@@ -115,8 +115,13 @@ public protocol BackupStore: Sendable {
     /// The disk backups of several server backups at once, by parent id.
     func children(of parents: [String]) async throws -> [String: [BackupRecord]]
     func backups(checkpoint: String) async throws -> [BackupRecord]
-    func updateBackup(_ backup: BackupRecord) async throws
-    func setStatus(backups ids: [String], to status: String, now: Int64) async throws
+    /// Writes the whole record; with `expected`, only while the stored backup is in that state. Whether it wrote.
+    @discardableResult
+    func updateBackup(_ backup: BackupRecord, expected: BackupStatus?) async throws -> Bool
+    /// Moves backups to `status`; with `expected`, only those now in that state
+    /// (the conditional update a lifecycle transition is applied as). Returns how many moved.
+    @discardableResult
+    func setStatus(backups ids: [String], to status: BackupStatus, expected: BackupStatus?, now: Int64) async throws -> Int
     /// Whether any backup of the vault is being made, restored or deleted.
     func vaultBusy(_ vault: String) async throws -> Bool
     func deleteBackups(vault: String) async throws
@@ -138,15 +143,21 @@ public protocol BackupStore: Sendable {
 /// Queued work, leased to one worker at a time.
 public protocol JobStore: Sendable {
     func insert(_ job: JobRecord) async throws
+    func job(id: String) async throws -> JobRecord?
     /// Takes a queued job, leasing it to `owner` until `leaseUntil`: the oldest
     /// job of the project whose turn is longest ago (fairness between tenants).
     func claim(owner: String, now: Int64, leaseUntil: Int64) async throws -> JobRecord?
-    /// Only while `owner` still holds the job.
-    func extendLease(job: String, owner: String, until: Int64) async throws
-    func finish(_ id: String, status: String, error: String?, now: Int64) async throws
+    /// Only while `owner` still holds the job; whether it does.
+    @discardableResult
+    func extendLease(job: String, owner: String, until: Int64) async throws -> Bool
     /// Running jobs whose lease ran out (their worker died).
     func expired(now: Int64) async throws -> [JobRecord]
-    func requeue(_ id: String, now: Int64) async throws
+    /// Applies a transition decided from `job` as it was read: only if the job
+    /// is still in that state and held by the same owner. A move to `.queued`
+    /// releases it (no owner, no lease); a final state records `error`.
+    /// Returns whether it moved.
+    @discardableResult
+    func transition(_ job: JobRecord, to status: JobStatus, error: String?, now: Int64) async throws -> Bool
 }
 
 public protocol OperationLogStore: Sendable {
@@ -155,7 +166,9 @@ public protocol OperationLogStore: Sendable {
     func get(id: String) async throws -> OperationLogRecord?
     /// The newest operation log of each backup, by backup id.
     func latest(backups ids: [String]) async throws -> [String: OperationLogRecord]
-    func update(_ log: OperationLogRecord) async throws
+    /// Writes the whole record; with `expected`, only while the stored log is in that state. Whether it wrote.
+    @discardableResult
+    func update(_ log: OperationLogRecord, expected: OperationStatus?) async throws -> Bool
     /// Progress of a running operation only: one that ended keeps its final state.
     func setProgress(log id: String, percent: Int, now: Int64) async throws
     /// Whether a restore onto one of these resources is queued or running.

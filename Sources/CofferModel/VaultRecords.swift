@@ -27,13 +27,16 @@ public struct VaultRecord: Sendable, Equatable, Codable {
     public var bindRules: String
     public var usedBytes: Int64
     public var keySealed: String
+    /// Where the vault's repository lives (`file:///…`, later `s3://…`); every store is opened from it.
+    /// Nil for vaults made before vaults named their repository (they live under the data directory by id).
+    public var repositoryURL: String?
     public var createdAt: Date
     public var updatedAt: Date
 
     public init(id: String, projectID: String, userID: String, name: String, description: String, objectType: String, protectType: String,
                 consistentLevel: String, cloudType: String, chargingMode: String, sizeGB: Int, status: String, autoBind: Bool, autoExpand: Bool,
                 smnNotify: Bool, threshold: Int, locked: Bool, availabilityZone: String, enterpriseProjectID: String, backupNamePrefix: String,
-                policyID: String?, tags: String, bindRules: String, usedBytes: Int64, keySealed: String, createdAt: Date, updatedAt: Date) {
+                policyID: String?, tags: String, bindRules: String, usedBytes: Int64, keySealed: String, createdAt: Date, updatedAt: Date, repositoryURL: String?) {
         self.id = id
         self.projectID = projectID
         self.userID = userID
@@ -59,6 +62,7 @@ public struct VaultRecord: Sendable, Equatable, Codable {
         self.bindRules = bindRules
         self.usedBytes = usedBytes
         self.keySealed = keySealed
+        self.repositoryURL = repositoryURL
         self.createdAt = createdAt
         self.updatedAt = updatedAt
     }

@@ -76,7 +76,7 @@ public final class Checker: @unchecked Sendable {
         try await repository.loadIndex()
         // Packs present vs indexed.
         var present: [Hash256: Int] = [:]
-        for object in try await store.list(prefix: "data/") {
+        for object in try await store.list(prefix: ObjectKey.packPrefix) {
             guard let id = ObjectKey.id(of: object.key), object.key == ObjectKey.pack(id) else {
                 warning("unexpected object \(object.key) in data/"); continue
             }

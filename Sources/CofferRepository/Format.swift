@@ -201,7 +201,9 @@ func openSealed(_ data: Data, keys: RepositoryKeys, context: [UInt8], what: Stri
 /// Object keys inside the store.
 public enum ObjectKey {
     public static let config = "config"
-    public static func pack(_ id: Hash256) -> String { let h = id.hex; return "data/\(h.prefix(2))/\(h)" }
+    /// Where every pack lives (one level of fan-out by the id's first byte).
+    public static let packPrefix = "data/"
+    public static func pack(_ id: Hash256) -> String { let h = id.hex; return "\(packPrefix)\(h.prefix(2))/\(h)" }
     public static func index(_ id: Hash256) -> String { "index/\(id.hex)" }
     public static func snapshot(_ id: Hash256) -> String { "snapshots/\(id.hex)" }
     public static func key(_ id: Hash256) -> String { "keys/\(id.hex)" }

@@ -86,7 +86,7 @@ public final class Pruner: @unchecked Sendable {
 
         // 3. What is stored.
         var present: [Hash256: BlobInfo] = [:]
-        for object in try await store.list(prefix: "data/") {
+        for object in try await store.list(prefix: ObjectKey.packPrefix) {
             if let id = ObjectKey.id(of: object.key), object.key == ObjectKey.pack(id) { present[id] = object }
         }
         report.packsTotal = present.count

@@ -225,7 +225,7 @@ public final class Repository: @unchecked Sendable {
     @discardableResult
     public func recoverUnindexedPacks() async throws -> Int {
         var recovered = 0
-        for object in try await store.list(prefix: "data/") {
+        for object in try await store.list(prefix: ObjectKey.packPrefix) {
             guard let id = ObjectKey.id(of: object.key), !index.containsPack(id) else { continue }
             if let entries = try? await readPackHeader(id, size: object.size) {
                 index.add(pack: id, entries: entries)
@@ -371,6 +371,12 @@ public final class Repository: @unchecked Sendable {
         return first
     }
 
+    /// What the repository stores: its packs and their bytes (what a vault "uses").
+    public func statistics() async throws -> RepositoryStatistics {
+        let packs = try await store.list(prefix: ObjectKey.packPrefix)
+        return RepositoryStatistics(packs: packs.count, packBytes: packs.reduce(0) { $0 + Int64($1.size) })
+    }
+
     public func deleteSnapshot(_ id: Hash256) async throws {
         try await store.delete(ObjectKey.snapshot(id))
     }
@@ -384,4 +390,9 @@ public struct PendingDeletion: Codable, Sendable {
     public var packs: [Hash256]
 
     enum CodingKeys: String, CodingKey { case created, packs }
+}
+
+public struct RepositoryStatistics: Sendable, Equatable {
+    public var packs: Int
+    public var packBytes: Int64
 }

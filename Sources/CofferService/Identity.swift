@@ -4,44 +4,6 @@ import CofferSystem
 import Foundation
 import Logging
 
-/// The service layer's one error type; the HTTP edge maps codes to statuses.
-public struct ServiceError: Error, CustomStringConvertible, Sendable {
-    public enum Code: Sendable, Equatable {
-        case badRequest, unauthorized, forbidden, notFound, conflict, tooManyRequests, internalFailure
-    }
-    public let code: Code
-    /// The API's error code (e.g. `BackupService.9900`, `APIGW.0301`).
-    public let apiCode: String
-    public let description: String
-    /// With `tooManyRequests`: seconds until a retry can succeed.
-    public var retryAfter: Int?
-
-    public init(_ code: Code, _ apiCode: String, _ description: String) {
-        self.code = code
-        self.apiCode = apiCode
-        self.description = description
-    }
-
-    public static func validation(_ message: String) -> ServiceError { .init(.badRequest, "BackupService.9900", message) }
-
-    /// An operator quota the catalog refused, as the API answers it (docs/api.md, quotas).
-    init?(quota e: CatalogError) {
-        switch e.code {
-        case .quotaVaults: self.init(.badRequest, "BackupService.6133", e.description)
-        case .quotaCapacity: self.init(.badRequest, "BackupService.6101", e.description)
-        case .quotaJobs: self.init(.badRequest, "BackupService.6125", e.description)
-        default: return nil
-        }
-    }
-}
-
-/// Runs a catalog write that may meet an operator quota; the refusal becomes the API's error.
-func withinQuota<T>(_ body: () async throws -> T) async throws -> T {
-    do { return try await body() } catch let e as CatalogError {
-        throw ServiceError(quota: e) ?? e
-    }
-}
-
 /// Who is calling: a user acting in exactly one project.
 public struct Principal: Sendable, Equatable {
     public var userID: String
@@ -159,13 +121,6 @@ public final class IdentityService: @unchecked Sendable {
     static func newSecret() -> String { randomString(40, alphabet: "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789") }
     static func newPassword() -> String { randomString(24, alphabet: "ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz23456789") }
 
-    static func validateName(_ name: String, field: String) throws {
-        guard !name.isEmpty, name.count <= 64 else { throw ServiceError.validation("\(field) must be 1 to 64 characters") }
-        guard name.unicodeScalars.allSatisfy({ CharacterSet.alphanumerics.contains($0) || "-_.".unicodeScalars.contains($0) }) else {
-            throw ServiceError.validation("\(field) may contain only letters, digits, '-', '_' and '.'")
-        }
-    }
-
     // MARK: bootstrap and projects
 
     /// On an empty catalog, creates the `admin` project with an admin user and
@@ -179,9 +134,9 @@ public final class IdentityService: @unchecked Sendable {
     /// Creates a project with one user of `role` and an access key for it.
     /// `id`: keep a known id (a project rebuilt from the repositories).
     public func createProject(name: String, description: String = "", userName: String? = nil, role: Role = .member, id: String? = nil) async throws -> NewProjectCredentials {
-        try IdentityService.validateName(name, field: "project name")
+        try Validate.identityName(name, field: "project name")
         let user = userName ?? "\(name)-\(role.rawValue)"
-        try IdentityService.validateName(user, field: "user name")
+        try Validate.identityName(user, field: "user name")
         try await store.ensureDefaultDomain(now: clock.now())
         let now = clock.now()
         let project = ProjectRecord(id: id ?? IdentityService.hexID(), name: name, domainID: ProjectRecord.defaultDomainID, description: description, createdAt: now)
@@ -225,7 +180,7 @@ public final class IdentityService: @unchecked Sendable {
     // MARK: users
 
     public func createUser(project: String, name: String, role: Role) async throws -> (UserRecord, String) {
-        try IdentityService.validateName(name, field: "user name")
+        try Validate.identityName(name, field: "user name")
         let password = IdentityService.newPassword()
         let user = UserRecord(id: IdentityService.hexID(), name: name, domainID: ProjectRecord.defaultDomainID,
                               passwordHash: PasswordHash.make(password, n: passwordCost), defaultProjectID: project, enabled: true, createdAt: clock.now())

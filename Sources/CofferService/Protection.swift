@@ -20,15 +20,6 @@ public final class ProtectionService: @unchecked Sendable {
         self.resources = resources
     }
 
-    public struct Tag: Sendable, Equatable {
-        public var key: String
-        public var value: String
-        public init(key: String, value: String) {
-            self.key = key
-            self.value = value
-        }
-    }
-
     public struct ProtectInput: Sendable {
         public var name: String?
         public var description = ""
@@ -47,25 +38,9 @@ public final class ProtectionService: @unchecked Sendable {
 
     /// Seed 001's rules for backup_name, description and tags.
     public static func validate(_ input: ProtectInput) throws {
-        if let name = input.name {
-            guard (1...255).contains(name.count), name.allSatisfy(ResourceService.wordCharacters.contains) else {
-                throw invalid("protect.backup_name must be 1 to 255 letters, digits, _ or -")
-            }
-        }
-        guard input.description.count <= 255, !input.description.contains("<"), !input.description.contains(">") else {
-            throw invalid("protect.description must be at most 255 characters without < or >")
-        }
-        guard input.tags.count <= 10 else { throw invalid("protect.tags holds at most 10 tags") }
-        var keys = Set<String>()
-        for (i, tag) in input.tags.enumerated() {
-            guard (1...36).contains(tag.key.count), tag.key.allSatisfy(ResourceService.wordCharacters.contains) else {
-                throw invalid("protect.tags[\(i)].key must be 1 to 36 letters, digits, _ or -")
-            }
-            guard tag.value.count <= 43, tag.value.allSatisfy(ResourceService.wordCharacters.contains) else {
-                throw invalid("protect.tags[\(i)].value must be at most 43 letters, digits, _ or -")
-            }
-            guard keys.insert(tag.key).inserted else { throw invalid("protect.tags[\(i)].key \(tag.key) is repeated") }
-        }
+        if let name = input.name { try Validate.wordName(name, field: "protect.backup_name", error: invalid) }
+        try Validate.description(input.description, field: "protect.description", max: 255, error: invalid)
+        try Validate.tags(input.tags, field: "protect.tags", characters: .word, error: invalid)
     }
 
     /// The registered server, or CSBS.6000 (404).
@@ -121,9 +96,9 @@ public final class ProtectionService: @unchecked Sendable {
         }
         for item in items {
             switch item.status {
-            case "deleting", "waiting_delete": continue
-            case "available", "error": _ = try await backups.delete(caller: caller, id: item.id)
-            default: throw ProtectionService.error(.badRequest, "CSBS.2003", "checkpoint item \(item.id) is \(item.status); it can be deleted when available or error")
+            case .deleting, .waitingDelete: continue
+            case .available, .error: _ = try await backups.delete(caller: caller, id: item.id)
+            default: throw ProtectionService.error(.badRequest, "CSBS.2003", "checkpoint item \(item.id) is \(item.status.rawValue); it can be deleted when available or error")
             }
         }
     }
@@ -141,7 +116,7 @@ public final class ProtectionService: @unchecked Sendable {
     public func restore(caller: Principal, checkpointID: String, itemID: String, serverID: String?, volumes: [VolumeTarget], powerOn: Bool) async throws -> String {
         let (item, children) = try await item(project: caller.projectID, id: itemID)
         guard item.checkpointId == checkpointID else { throw ProtectionService.error(.notFound, "CSBS.3001", "Checkpoint_item (\(itemID)) is not in checkpoint \(checkpointID).") }
-        guard item.status == "available" else { throw ProtectionService.error(.badRequest, "CSBS.4000", "checkpoint item \(itemID) is \(item.status), not available") }
+        guard item.status == .available else { throw ProtectionService.error(.badRequest, "CSBS.4000", "checkpoint item \(itemID) is \(item.status.rawValue), not available") }
         var input = RestoreInput()
         input.serverID = serverID ?? item.resourceId
         input.powerOn = powerOn
@@ -177,7 +152,7 @@ public final class ProtectionService: @unchecked Sendable {
     public func checkRestorable(caller: Principal, itemID: String, serverID: String, resourceType: String, volumes: [VolumeTarget]) async -> Check {
         do {
             let (item, children) = try await item(project: caller.projectID, id: itemID)
-            guard item.status == "available" else { throw ProtectionService.error(.badRequest, "CSBS.4000", "checkpoint item \(itemID) is \(item.status), not available") }
+            guard item.status == .available else { throw ProtectionService.error(.badRequest, "CSBS.4000", "checkpoint item \(itemID) is \(item.status.rawValue), not available") }
             let target = try await server(project: caller.projectID, id: serverID)
             let disks = Set(target.children.map(\.record.id))
             let wanted = volumes.isEmpty ? children.map { VolumeTarget(backupID: $0.id, volumeID: $0.resourceId) } : volumes

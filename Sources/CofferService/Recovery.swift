@@ -47,7 +47,7 @@ extension VaultService {
         guard let masterKey else { return 0 }
         var added = 0
         for vault in try await store.all() {
-            let blobStore = LocalBlobStore(root: URL(fileURLWithPath: repositoryPath(vault.id)))
+            guard let blobStore = try? blobStore(vault) else { continue }
             if (try? await Repository.open(store: blobStore, secret: .keyFile(masterKey))) != nil { continue }
             guard let repository = try? await openRepository(vault) else { continue }
             try await addMasterKeySlot(repository)
@@ -57,7 +57,7 @@ extension VaultService {
     }
 }
 
-extension Worker {
+extension JobRuntime {
     /// The labels a backup's snapshot carries for disaster recovery.
     func recoveryLabels(for row: BackupRecord, resource: ResourceView, vault: VaultRecord) async throws -> [String: String] {
         let project = try await resources.identity.project(id: row.projectId)
@@ -112,16 +112,20 @@ public struct CatalogRecovery: Sendable {
         var snapshot: Snapshot
     }
 
-    public func rebuild(dataDirectory: String) async throws -> Report {
+    public func rebuild() async throws -> Report {
         guard try await identity.projects().isEmpty else {
             throw ServiceError(.badRequest, "BackupService.9900", "the catalog is not empty: rebuild only into a new catalog (move the old one aside)")
         }
         var report = Report()
-        let root = dataDirectory + "/vaults"
-        let vaultIDs = ((try? FileManager.default.contentsOfDirectory(atPath: root)) ?? []).sorted()
+        // Every repository under the base: a `<vault id>/config` object marks one.
+        let base = vaults.repositoryBase
+        let vaultIDs = Set(try await BlobStores.open(url: base).list(prefix: "").compactMap { object -> String? in
+            let parts = object.key.split(separator: "/")
+            return parts.count == 2 && parts[1] == ObjectKey.config ? String(parts[0]) : nil
+        }).sorted()
         var found: [String: [Found]] = [:]
         for vaultID in vaultIDs {
-            let blobStore = LocalBlobStore(root: URL(fileURLWithPath: root + "/" + vaultID))
+            let blobStore = try BlobStores.open(url: base + "/" + vaultID)
             let repository: Repository
             do { repository = try await Repository.open(store: blobStore, secret: .keyFile(masterKey)) } catch {
                 report.problems.append("vault \(vaultID): cannot open with the master key: \(error)")
@@ -171,10 +175,11 @@ public struct CatalogRecovery: Sendable {
             for f in items { if let db = f.document.database, try await catalog.databases.get(db.resourceId) == nil { try await catalog.databases.insert(db) } }
             // The vault: a new repository key, added beside the master key's slot.
             let key = randomBytes(32)
-            let repository = try await Repository.open(store: LocalBlobStore(root: URL(fileURLWithPath: root + "/" + vaultID)), secret: .keyFile(masterKey))
+            let repository = try await Repository.open(store: try BlobStores.open(url: base + "/" + vaultID), secret: .keyFile(masterKey))
             _ = try await repository.addKey(.keyFile(key), cheapKDF: true)
             var vault = newest.vault
             vault.status = "available"
+            vault.repositoryURL = base + "/" + vaultID
             vault.keySealed = vaults.secrets.seal(key.map { String(format: "%02x", $0) }.joined(), context: "vault-key:\(vault.id)")
             let bindings = found.flatMap { $0.value }.reduce(into: [String: (vault: String, at: Int64)]()) { newest, f in
                 let id = f.document.topLevelResourceID
@@ -189,16 +194,16 @@ public struct CatalogRecovery: Sendable {
             var rows: [String: BackupRecord] = [:]
             for f in items {
                 var c = f.document.checkpoint
-                c.status = "available"
+                c.status = .available
                 checkpoints[c.id] = c
                 var b = f.document.backup
-                b.status = "available"
+                b.status = .available
                 b.snapshotId = f.snapshotID.hex
                 b.resourceSize = f.snapshot.summary?.bytesTotal ?? b.resourceSize
                 b.protectedAt = b.protectedAt ?? f.snapshot.time.epochMilliseconds
                 rows[b.id] = b
                 if var parent = f.document.parent {
-                    parent.status = "available"
+                    parent.status = .available
                     parent.protectedAt = parent.protectedAt ?? f.snapshot.time.epochMilliseconds
                     if rows[parent.id] == nil { rows[parent.id] = parent }
                 }

@@ -99,9 +99,13 @@ public final class ResourceService: @unchecked Sendable {
     /// The server's own data directory (canonical): never a resource, never inside one.
     let dataDirectory: String?
 
+    /// The database engines this server drives, by lowercased name.
+    let engines: [String: any DatabaseEngine]
+
     public init(catalog: any Catalog, roots: [String], clock: any Clock = SystemClock(), secrets: SecretBox? = nil,
-                dataDirectory: String? = nil) {
+                dataDirectory: String? = nil, engines: [String: any DatabaseEngine] = [:]) {
         self.catalog = catalog
+        self.engines = engines
         self.dataDirectory = dataDirectory.flatMap { ResourceService.canonical($0) }
         self.secrets = secrets
         self.clock = clock
@@ -216,16 +220,6 @@ public final class ResourceService: @unchecked Sendable {
         return end >= 0 ? Int64(end) : nil
     }
 
-    /// `[A-Za-z0-9_-]`: CSBS backup names and tags, RDS backup names.
-    static let wordCharacters = Set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-")
-
-    static func validateName(_ name: String, field: String) throws {
-        guard !name.isEmpty, name.count <= 255 else { throw ServiceError.validation("\(field) must be 1 to 255 characters") }
-        guard !name.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) else {
-            throw ServiceError.validation("\(field) must not contain control characters")
-        }
-    }
-
     static func requireServiceAdmin(_ caller: Principal) throws {
         guard caller.isServiceAdmin else {
             throw ServiceError(.forbidden, "BackupService.8600", "registering resources is the service administrator's act (role admin in the admin project)")
@@ -246,7 +240,7 @@ public final class ResourceService: @unchecked Sendable {
             guard try await identity.project(id: other) != nil else { throw ServiceError.validation("resource.project_id \(other) does not exist") }
             project = other
         }
-        try ResourceService.validateName(input.name, field: "resource.name")
+        try Validate.resourceName(input.name, field: "resource.name")
         guard input.description.count <= 255 else { throw ServiceError.validation("resource.description must be at most 255 characters") }
         let now = clock.now()
         let id = UUID().uuidString.lowercased()
@@ -278,7 +272,7 @@ public final class ResourceService: @unchecked Sendable {
             var seen = Set<String>()
             for (i, disk) in input.disks.enumerated() {
                 let field = "resource.disks[\(i)]"
-                try ResourceService.validateName(disk.name, field: field + ".name")
+                try Validate.resourceName(disk.name, field: field + ".name")
                 let path = try confine(disk.path, field: field + ".path")
                 guard ResourceService.fileKind(path).isVolume else {
                     throw ServiceError(.badRequest, "BackupService.6102", "\(field).path \(disk.path) is not a disk image file or block device")
@@ -306,21 +300,18 @@ public final class ResourceService: @unchecked Sendable {
     /// for restoring in place.
     func registerDatabase(_ input: ResourceInput, project: String, now: Date) async throws -> ResourceView {
         guard input.disks.isEmpty else { throw ServiceError.validation("resource.disks is only for \(ResourceType.server.rawValue)") }
-        guard let engine = input.engine, engine.lowercased() == "postgresql" else { throw ServiceError.validation("resource.engine must be PostgreSQL") }
-        guard let connection = input.connection else { throw ServiceError.validation("resource.connection is required (postgresql://user:password@host:port/db)") }
-        let parsed = try PostgresConnection(url: connection, field: "resource.connection")
-        // Refused now rather than as a failed backup later. An instance that cannot be asked (down) is
-        // registered: its backups fail with the reason until it answers.
-        if await PostgresTools.mayReplicate(parsed) == false {
-            throw ServiceError.validation("resource.connection: role \(parsed.user) may not take base backups; grant it with ALTER ROLE \(parsed.user) REPLICATION (or use a superuser)")
+        guard let engine = input.engine.flatMap({ engines[$0.lowercased()] }) else {
+            throw ServiceError.validation("resource.engine must be " + engines.values.map(\.name).sorted().joined(separator: " or "))
         }
+        guard let connection = input.connection else { throw ServiceError.validation("resource.connection is required (postgresql://user:password@host:port/db)") }
+        // Refused now rather than as a failed backup later.
+        try await engine.checkConnection(connection, field: "resource.connection")
         guard let secrets else { throw ServiceError(.internalFailure, "BackupService.9910", "no master key to seal the connection with") }
         var dataDirectory: String?
         if let raw = input.path {
             let path = try confine(raw, field: "resource.data_dir")
-            guard ResourceService.fileKind(path).isDirectory, FileManager.default.fileExists(atPath: path + "/PG_VERSION") else {
-                throw ServiceError(.badRequest, "BackupService.6102", "resource.data_dir \(raw) is not a PostgreSQL data directory (no PG_VERSION)")
-            }
+            // The engine looks inside: a file or a foreign directory is refused.
+            try engine.checkDataDirectory(path, shownAs: "resource.data_dir \(raw)")
             dataDirectory = path
         }
         let id = ResourceService.databaseInstanceID()
@@ -329,7 +320,7 @@ public final class ResourceService: @unchecked Sendable {
         try await store.insert(rows) { existing in try ResourceService.refuseOverlap(rows, with: existing, fields: [dataDirectory ?? "": "resource.data_dir"]) }
         let policy = #"{"keep_days":7,"start_time":"00:00-01:00","period":"1,2,3,4,5,6,7"}"#
         do {
-            try await databases.insert(DatabaseInstanceRecord(resourceId: id, engine: "PostgreSQL", connectionSealed: secrets.seal(connection, context: "database:\(id)"),
+            try await databases.insert(DatabaseInstanceRecord(resourceId: id, engine: engine.name, connectionSealed: secrets.seal(connection, context: "database:\(id)"),
                                                               version: "", policy: policy))
         } catch {
             try? await store.delete(project: project, id: id)
@@ -339,11 +330,11 @@ public final class ResourceService: @unchecked Sendable {
     }
 
     /// The instance's connection, unsealed (for the worker and the restore checks only).
-    public func databaseConnection(_ id: String) async throws -> PostgresConnection {
+    public func databaseConnectionURL(_ id: String) async throws -> String {
         guard let record = try await databases.get(id), let secrets, let url = try? secrets.open(record.connectionSealed, context: "database:\(id)") else {
             throw ServiceError(.notFound, "DBS.200002", "instance \(id) has no usable connection")
         }
-        return try PostgresConnection(url: url, field: "connection")
+        return url
     }
 
     func view(_ r: ResourceRecord) async throws -> ResourceView {
@@ -374,7 +365,7 @@ public final class ResourceService: @unchecked Sendable {
     public func update(caller: Principal, id: String, name: String?, description: String?) async throws -> ResourceView {
         try ResourceService.requireAdmin(caller)
         guard let existing = try await store.get(project: caller.projectID, id: id) else { throw ResourceService.notFound(id) }
-        if let name { try ResourceService.validateName(name, field: "resource.name") }
+        if let name { try Validate.resourceName(name, field: "resource.name") }
         if let description, description.count > 255 { throw ServiceError.validation("resource.description must be at most 255 characters") }
         try await store.update(project: caller.projectID, id: existing.id, name: name, description: description, now: clock.now())
         return try await view(project: caller.projectID, id: id)

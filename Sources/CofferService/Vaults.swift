@@ -33,14 +33,6 @@ public struct VaultInput: Sendable {
             self.extraInfo = extraInfo
         }
     }
-    public struct Tag: Sendable, Codable, Equatable {
-        public var key: String
-        public var value: String
-        public init(key: String, value: String) {
-            self.key = key
-            self.value = value
-        }
-    }
 
     public var name: String
     public var description: String = ""
@@ -112,31 +104,6 @@ public final class VaultService: @unchecked Sendable {
 
     static func notFound(_ id: String) -> ServiceError { ServiceError(.notFound, "BackupService.6105", "vault \(id) does not exist") }
 
-    /// `^[\u4E00-\u9FA5\uf900-\ufa2da-zA-Z0-9_\-]*$`, 1 to `maxLength` characters.
-    static func validateName(_ name: String, field: String, maxLength: Int = 64) throws {
-        guard (1...maxLength).contains(name.count) else { throw ServiceError.validation("\(field) must be 1 to \(maxLength) characters") }
-        let ok = name.unicodeScalars.allSatisfy { s in
-            (0x4E00...0x9FA5).contains(s.value) || (0xF900...0xFA2D).contains(s.value) || (s.isASCII && (CharacterSet.alphanumerics.contains(s) || s == "_" || s == "-"))
-        }
-        guard ok else { throw ServiceError.validation("\(field) may contain only letters, digits, '_' and '-'") }
-    }
-
-    static func validateTags(_ tags: [VaultInput.Tag]) throws {
-        guard !tags.isEmpty else { throw ServiceError.validation("vault.tags must not be empty when given") }
-        guard tags.count <= 10 else { throw ServiceError.validation("vault.tags may hold at most 10 tags") }
-        var keys = Set<String>()
-        let forbidden = Set("=*<>\\,|/".unicodeScalars)
-        for (i, t) in tags.enumerated() {
-            let key = t.key.trimmingCharacters(in: .whitespaces)
-            guard !key.isEmpty, key.count <= 36 else { throw ServiceError.validation("vault.tags[\(i)].key must be 1 to 36 characters") }
-            guard t.value.count <= 43 else { throw ServiceError.validation("vault.tags[\(i)].value must be at most 43 characters") }
-            for text in [t.key, t.value] where text.unicodeScalars.contains(where: { $0.value < 32 || forbidden.contains($0) }) {
-                throw ServiceError.validation("vault.tags[\(i)] must not contain control characters or = * < > \\ , | /")
-            }
-            guard keys.insert(key).inserted else { throw ServiceError.validation("vault.tags[\(i)].key \(key) is repeated") }
-        }
-    }
-
     /// Checks resources against the inventory and the vault's object type.
     func checkResources(_ list: [VaultInput.Resource], project: String, objectType: String, field: String) async throws {
         guard let wanted = VaultService.supportedObjectTypes[objectType] else { return }
@@ -155,14 +122,21 @@ public final class VaultService: @unchecked Sendable {
         }
     }
 
-    public func repositoryPath(_ vaultID: String) -> String { dataDirectory + "/vaults/" + vaultID }
+    /// Where new vaults' repositories go, one per vault under it (a blob-store URL).
+    public var repositoryBase: String { "file://" + dataDirectory + "/vaults" }
+
+    /// The vault's repository URL (vaults made before vaults recorded one live under the base by id).
+    public func repositoryURL(_ vault: VaultRecord) -> String { vault.repositoryURL ?? repositoryBase + "/" + vault.id }
+
+    func blobStore(_ vault: VaultRecord) throws -> BlobStore { try BlobStores.open(url: repositoryURL(vault)) }
+
+    /// Removes a repository whole; a failure is logged by the caller's job, never blocks the catalog change.
+    func destroyRepository(url: String) async { try? await BlobStores.open(url: url).destroy() }
 
     /// `internalObjectType`: a vault the server makes for another API (RDS's `rds` vaults), not through CBR.
     public func create(caller: Principal, _ input: VaultInput, internalObjectType: Bool = false) async throws -> VaultView {
-        try VaultService.validateName(input.name, field: "vault.name")
-        guard input.description.count <= 64, !input.description.contains("<"), !input.description.contains(">") else {
-            throw ServiceError.validation("vault.description must be at most 64 characters without < or >")
-        }
+        try Validate.cbrName(input.name, field: "vault.name")
+        try Validate.description(input.description, field: "vault.description", max: 64)
         let b = input.billing
         guard ["app_consistent", "crash_consistent"].contains(b.consistentLevel) else { throw ServiceError.validation("vault.billing.consistent_level must be app_consistent or crash_consistent") }
         guard VaultService.objectTypes.contains(b.objectType) else { throw ServiceError.validation("vault.billing.object_type must be one of \(VaultService.objectTypes.joined(separator: ", "))") }
@@ -181,7 +155,7 @@ public final class VaultService: @unchecked Sendable {
         guard input.backupNamePrefix.count <= 32 else { throw ServiceError.validation("vault.backup_name_prefix must be at most 32 characters") }
         guard input.availabilityZone.count <= 32 else { throw ServiceError.validation("vault.availability_zone must be at most 32 characters") }
         guard input.resources.count <= 255 else { throw ServiceError(.badRequest, "BackupService.6100", "vault.resources may list at most 255 resources") }
-        if let tags = input.tags { try VaultService.validateTags(tags) }
+        if let tags = input.tags { try Validate.tags(tags, field: "vault.tags", characters: .printable) }
         if let policy = input.backupPolicyID {
             throw ServiceError(.notFound, "BackupService.6000", "vault.backup_policy_id \(policy): policy does not exist")
         }
@@ -189,10 +163,10 @@ public final class VaultService: @unchecked Sendable {
 
         let id = UUID().uuidString.lowercased()
         let key = randomBytes(32)
+        let url = repositoryBase + "/" + id
         // The repository first: a vault row never points at nothing.
-        let store = LocalBlobStore(root: URL(fileURLWithPath: repositoryPath(id)))
         do {
-            let repository = try await Repository.initialize(store: store, secret: .keyFile(key))
+            let repository = try await Repository.initialize(store: try BlobStores.open(url: url), secret: .keyFile(key))
             try await addMasterKeySlot(repository)
         } catch {
             throw ServiceError(.internalFailure, "BackupService.9910", "cannot create the vault's repository: \(error)")
@@ -205,15 +179,15 @@ public final class VaultService: @unchecked Sendable {
                                  smnNotify: input.smnNotify, threshold: input.threshold, locked: input.locked, availabilityZone: input.availabilityZone,
                                  enterpriseProjectID: input.enterpriseProjectID, backupNamePrefix: input.backupNamePrefix, policyID: nil, tags: tags,
                                  bindRules: "{\"tags\":[]}", usedBytes: 0, keySealed: secrets.seal(key.map { String(format: "%02x", $0) }.joined(), context: "vault-key:\(id)"),
-                                 createdAt: now, updatedAt: now)
+                                 createdAt: now, updatedAt: now, repositoryURL: url)
         let bindings = input.resources.enumerated().map { VaultResourceRecord(resourceID: $1.id, vaultID: id, projectID: caller.projectID, extraInfo: $1.extraInfo, position: $0) }
         do {
             try await withinQuota { try await self.store.insert(record, resources: bindings) }
         } catch let e as CatalogError where e.code == .conflict {
-            try? FileManager.default.removeItem(atPath: repositoryPath(id))
+            await destroyRepository(url: url)
             throw ServiceError(.badRequest, "BackupService.6103", e.description)
         } catch {
-            try? FileManager.default.removeItem(atPath: repositoryPath(id))
+            await destroyRepository(url: url)
             throw error
         }
         return try await view(project: caller.projectID, id: id)
@@ -241,7 +215,7 @@ public final class VaultService: @unchecked Sendable {
 
     public func update(caller: Principal, id: String, _ input: VaultUpdateInput) async throws -> VaultView {
         guard var v = try await store.get(project: caller.projectID, id: id) else { throw VaultService.notFound(id) }
-        if let name = input.name { try VaultService.validateName(name, field: "vault.name"); v.name = name }
+        if let name = input.name { try Validate.cbrName(name, field: "vault.name"); v.name = name }
         if let size = input.size {
             guard (1...10_485_760).contains(size) else { throw ServiceError(.badRequest, "BackupService.6101", "vault.billing.size must be 1 to 10485760 (GB)") }
             guard Int64(size) << 30 >= v.usedBytes else {
@@ -276,7 +250,7 @@ public final class VaultService: @unchecked Sendable {
             throw ServiceError(.badRequest, "BackupService.6112", "vault \(id) cannot be deleted while its status is \(v.status)")
         }
         try await store.delete(project: caller.projectID, id: id)
-        try? FileManager.default.removeItem(atPath: repositoryPath(id))
+        await destroyRepository(url: repositoryURL(v))
     }
 
     public func addResources(caller: Principal, id: String, _ list: [VaultInput.Resource]) async throws -> [String] {
@@ -311,7 +285,7 @@ public final class VaultService: @unchecked Sendable {
         var key: [UInt8] = []
         var it = hex.makeIterator()
         while let a = it.next(), let b = it.next(), let byte = UInt8(String([a, b]), radix: 16) { key.append(byte) }
-        return try await Repository.open(store: LocalBlobStore(root: URL(fileURLWithPath: repositoryPath(vault.id))), secret: .keyFile(key))
+        return try await Repository.open(store: try blobStore(vault), secret: .keyFile(key))
     }
 
     public func record(id: String) async throws -> VaultRecord? { try await store.get(id: id) }
@@ -321,8 +295,7 @@ public final class VaultService: @unchecked Sendable {
 
     /// Sets the vault's used bytes from what its repository actually stores.
     public func refreshUsage(vault: String, repository: Repository) async throws {
-        let stored = try await repository.store.list(prefix: "data/").reduce(Int64(0)) { $0 + Int64($1.size) }
-        try await store.setUsage(vault: vault, bytes: stored)
+        try await store.setUsage(vault: vault, bytes: try await repository.statistics().packBytes)
     }
 
     /// The vault a resource is bound to; otherwise binds it to the project's

@@ -22,25 +22,25 @@ extension BackupService {
             throw ServiceError.validation("verify.max_duration_seconds must be 1 to 604800")
         }
         let now = clock.now().epochMilliseconds
-        let log = OperationLogRecord(id: BackupService.newID(), projectId: caller.projectID, operationType: "verify", status: "waiting", vaultId: vault.id,
+        let log = OperationLogRecord(id: BackupService.newID(), projectId: caller.projectID, operationType: "verify", status: .waiting, vaultId: vault.id,
                                   vaultName: vault.name, providerId: VaultService.providerIDs[vault.objectType] ?? "", resourceId: "", resourceName: "",
                                   resourceType: "", checkpointId: nil, backupId: nil, progress: 0, errorCode: nil, errorMsg: nil,
                                   createdAt: now, startedAt: nil, endedAt: nil, updatedAt: now)
         let payload = String(decoding: try JSONEncoder().encode(VerifyPlan(subset: subset, maxDurationSeconds: maxDurationSeconds)), as: UTF8.self)
-        let job = JobRecord(id: BackupService.newID(), projectId: caller.projectID, kind: "verify", targetId: vault.id, operationLogId: log.id, status: "queued",
+        let job = JobRecord(id: BackupService.newID(), projectId: caller.projectID, kind: .verify, targetId: vault.id, operationLogId: log.id, status: .queued,
                          owner: nil, leaseUntil: nil, attempts: 0, lastError: nil, createdAt: now, updatedAt: now, payload: payload)
         try await enqueue(job, log: log) {}
         return log.id
     }
 }
 
-extension Worker {
+extension JobRuntime {
     func runVerify(_ job: JobRecord) async throws {
         guard let vault = try await vaults.record(id: job.targetId) else {
             throw ServiceError(.notFound, "BackupService.6105", "vault \(job.targetId) no longer exists")
         }
         let plan = job.payload.flatMap { try? JSONDecoder().decode(VerifyPlan.self, from: Data($0.utf8)) } ?? VerifyPlan()
-        try await markLog(job, status: "running")
+        try await endLog(job, .started)
         let repository = try await vaults.openRepository(vault)
         let options = DataCheckOptions(subset: plan.subset.flatMap(DataSubset.init) ?? .all, maxDuration: plan.maxDurationSeconds.map(TimeInterval.init), record: true)
         let report = try await Checker(repository: repository).run(readData: options)
@@ -49,6 +49,6 @@ extension Worker {
         }
         var notes = ["\(report.packsChecked) of \(report.packsTotal) packs read (\(options.subset)), \(report.blobsChecked) blobs verified, \(report.snapshotsChecked) snapshots walked"]
         if report.packsLeftForLater > 0 { notes.append("\(report.packsLeftForLater) packs left for the next run (max_duration_seconds)") }
-        try await markLog(job, status: "success", skipped: notes)
+        try await endLog(job, .succeeded, skipped: notes)
     }
 }

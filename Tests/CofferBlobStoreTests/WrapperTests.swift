@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import CofferBlobStore
+import CofferBlobStoreTesting
 
 final class Delays: @unchecked Sendable {
     private let lock = NSLock()

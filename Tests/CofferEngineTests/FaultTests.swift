@@ -1,4 +1,5 @@
 import CofferBlobStore
+import CofferBlobStoreTesting
 import CofferCrypto
 import CofferRepository
 import Foundation

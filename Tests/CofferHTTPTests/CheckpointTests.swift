@@ -243,7 +243,7 @@ func shareAndServerInVaults(_ client: any TestClientProtocol, base: String, toke
     }
 
     @Test func progressMeterCountsPartsAndStaysBelowHundred() {
-        let meter = BackupProgressMeter(expected: 1000)
+        let meter = ProgressMeter(expected: 1000)
         #expect(meter.percent == 0)
         meter.update(current: 250, expected: nil)
         #expect(meter.percent == 25)
@@ -253,7 +253,7 @@ func shareAndServerInVaults(_ client: any TestClientProtocol, base: String, toke
         meter.update(current: 5000, expected: nil)
         #expect(meter.percent == 99)
         // A directory's total known only from its previous snapshot raises the expectation.
-        let unknown = BackupProgressMeter(expected: 0)
+        let unknown = ProgressMeter(expected: 0)
         #expect(unknown.percent == 0)
         unknown.update(current: 10, expected: 40)
         #expect(unknown.percent == 25)

@@ -81,12 +81,12 @@ import Testing
         logger.logLevel = .warning
         let (services, created) = try await CofferServices.open(server.configuration, clock: server.clock, logger: logger, passwordCost: 1 << 4, bootstrap: false)
         #expect(created == nil)
-        let report = try await services.recovery.rebuild(dataDirectory: server.dir)
+        let report = try await services.recovery.rebuild()
         #expect(report.problems.isEmpty, "\(report.problems)")
         #expect(report.vaults == 3 && report.backups == 3)
         #expect(Set(report.projects.map(\.project_id)) == [tenant.project_id])
         // Rebuilding twice is refused: the catalog is no longer empty.
-        await #expect(throws: ServiceError.self) { try await services.recovery.rebuild(dataDirectory: server.dir) }
+        await #expect(throws: ServiceError.self) { try await services.recovery.rebuild() }
         let credentials = try #require(report.projects.first { $0.project_name == "tenant-a" })
 
         // Damage the data, then restore everything from the rebuilt catalog.

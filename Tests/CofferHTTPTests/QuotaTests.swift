@@ -59,10 +59,10 @@ import Testing
         let b = try await server.services.identity.createProject(name: "quiet")
         let catalog = server.services.catalog
         func enqueue(_ project: String, _ i: Int, at: Int64) async throws {
-            let log = OperationLogRecord(id: "log-\(project)-\(i)", projectId: project, operationType: "restore", status: "waiting", vaultId: "v", vaultName: "v",
+            let log = OperationLogRecord(id: "log-\(project)-\(i)", projectId: project, operationType: "restore", status: .waiting, vaultId: "v", vaultName: "v",
                                       providerId: "p", resourceId: "r", resourceName: "r", resourceType: "OS::Sfs::Turbo", checkpointId: nil, backupId: nil,
                                       progress: 0, errorCode: nil, errorMsg: nil, createdAt: at, startedAt: nil, endedAt: nil, updatedAt: at)
-            let job = JobRecord(id: "job-\(project)-\(i)", projectId: project, kind: "restore", targetId: "none", operationLogId: log.id, status: "queued",
+            let job = JobRecord(id: "job-\(project)-\(i)", projectId: project, kind: .restore, targetId: "none", operationLogId: log.id, status: .queued,
                              owner: nil, leaseUntil: nil, attempts: 0, lastError: nil, createdAt: at, updatedAt: at)
             try await catalog.operationLogs.insert(log)
             try await catalog.jobs.insert(job)

@@ -1,3 +1,4 @@
+import CofferBlobStore
 import Foundation
 
 /// Wraps a store and misbehaves on command, for tests of every failure path:
@@ -108,5 +109,10 @@ public final class FaultInjectingBlobStore: BlobStore, @unchecked Sendable {
     public func delete(_ key: String) async throws {
         if let f = fault(for: .delete, key: key) { try Self.throwIfFailing(f, key, "delete"); throw BlobStoreError.injected(key, "delete failed") }
         try await inner.delete(key)
+    }
+
+    public func destroy() async throws {
+        if let f = fault(for: .delete, key: "") { try Self.throwIfFailing(f, "", "destroy"); throw BlobStoreError.injected("", "destroy failed") }
+        try await inner.destroy()
     }
 }

@@ -1,0 +1,193 @@
+import ArgumentParser
+import CofferService
+import Foundation
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
+
+// `coffer checkpoint|backup|oplog|rds`: the client side of backups, restores and their operation logs.
+
+/// Polls the backups of a listing until none is in a transient state.
+func waitForBackups(_ client: APIClient, query: String, json: Bool) async throws -> [[String: Any]] {
+    let transient: Set<String> = ["protecting", "restoring", "deleting", "waiting_protect", "waiting_restore", "waiting_delete"]
+    let tty = isatty(2) == 1 && !json
+    let started = Date()
+    while true {
+        let list = try await client.call("GET", "/backups", query: query)["backups"] as? [[String: Any]] ?? []
+        let busy = list.filter { transient.contains($0["status"] as? String ?? "") }
+        if busy.isEmpty {
+            if tty { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
+            return list
+        }
+        if tty {
+            // Progress of the running operations on these backups, from their operation logs.
+            let running = try await client.call("GET", "/operation-logs", query: "status=running")["operation_logs"] as? [[String: Any]] ?? []
+            let ids = Set(busy.compactMap { $0["id"] as? String })
+            let percents = running.filter { ids.contains((($0["extra_info"] as? [String: Any])?["backup"] as? [String: Any])?["backup_id"] as? String ?? "") }
+                .compactMap { (($0["extra_info"] as? [String: Any])?["common"] as? [String: Any])?["progress"] as? Int }
+            let shown = percents.isEmpty ? "" : " (" + percents.map { "\($0)%" }.joined(separator: ", ") + ")"
+            FileHandle.standardError.write(Data("\r\u{1B}[K[\(elapsedText(Date().timeIntervalSince(started)))] waiting for \(busy.count) backups\(shown)".utf8))
+        }
+        try await Task.sleep(for: .milliseconds(500))
+    }
+}
+
+struct CheckpointCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "checkpoint", subcommands: [Create.self])
+
+    struct Create: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Back up a vault's resources now.")
+        @OptionGroup var options: ClientOptions
+        @Option var vault: String
+        @Option var name: String?
+        @Flag(help: "Wait until every backup of the checkpoint is available or failed.") var wait = false
+        func run() async throws {
+            let client = try options.client()
+            var parameters: [String: Any] = [:]
+            if let name { parameters["name"] = name }
+            let result = try await client.call("POST", "/checkpoints", body: ["checkpoint": ["vault_id": vault, "parameters": parameters]])
+            let id = (result["checkpoint"] as? [String: Any])?["id"] as? String ?? ""
+            guard wait else { return printResult(options, result) { ["checkpoint \(id) protecting"] } }
+            let backups = try await waitForBackups(client, query: "checkpoint_id=\(id)", json: options.json)
+            printResult(options, ["checkpoint_id": id, "backups": backups]) { backups.map { "\($0["id"] ?? "")  \($0["status"] ?? "")  \($0["resource_name"] ?? "")" } }
+            if backups.contains(where: { $0["status"] as? String == "error" }) { throw ExitCode(1) }
+        }
+    }
+}
+
+struct BackupCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "backup", subcommands: [List.self, Show.self, Delete.self])
+
+    struct List: AsyncParsableCommand {
+        @OptionGroup var options: ClientOptions
+        @Option var vault: String?
+        func run() async throws {
+            let result = try await options.client().call("GET", "/backups", query: vault.map { "vault_id=\($0)" } ?? "")
+            printResult(options, result) { (result["backups"] as? [[String: Any]] ?? []).map { "\($0["id"] ?? "")  \($0["status"] ?? "")  \($0["resource_name"] ?? "")  \($0["created_at"] ?? "")" } }
+        }
+    }
+
+    struct Show: AsyncParsableCommand {
+        @OptionGroup var options: ClientOptions
+        @Argument var id: String
+        func run() async throws { printJSON(try await options.client().call("GET", "/backups/\(id)")) }
+    }
+
+    /// Top level as `coffer restore BACKUP_ID`.
+    struct Restore: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(commandName: "restore", abstract: "Restore a backup (in place, onto --volume, or into --destination).")
+        @OptionGroup var options: ClientOptions
+        @Argument var id: String
+        @Option(help: "Target volume id (volume backups).") var volume: String?
+        @Option(help: "Restore a file-system backup into this directory instead of in place.") var destination: String?
+        @Flag var wait = false
+        func run() async throws {
+            let client = try options.client()
+            var restore: [String: Any] = [:]
+            if let volume { restore["volume_id"] = volume }
+            if let destination { restore["details"] = ["destination_path": destination] }
+            _ = try await client.call("POST", "/backups/\(id)/restore", body: ["restore": restore])
+            if wait {
+                while (try await client.call("GET", "/backups/\(id)")["backup"] as? [String: Any])?["status"] as? String == "restoring" {
+                    try await Task.sleep(for: .milliseconds(500))
+                }
+            }
+            print("restore of \(id) \(wait ? "finished" : "started")")
+        }
+    }
+
+    struct Delete: AsyncParsableCommand {
+        @OptionGroup var options: ClientOptions
+        @Argument var id: String
+        func run() async throws {
+            _ = try await options.client().call("DELETE", "/backups/\(id)")
+            print("deleting backup \(id)")
+        }
+    }
+}
+
+struct OplogCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "oplog", subcommands: [List.self])
+
+    struct List: AsyncParsableCommand {
+        @OptionGroup var options: ClientOptions
+        func run() async throws {
+            let result = try await options.client().call("GET", "/operation-logs")
+            printResult(options, result) {
+                (result["operation_logs"] as? [[String: Any]] ?? []).map { log in
+                    let resource = ((log["extra_info"] as? [String: Any])?["resource"] as? [String: Any])?["name"] ?? ""
+                    return "\(log["id"] ?? "")  \(log["operation_type"] ?? "")  \(log["status"] ?? "")  \(resource)"
+                }
+            }
+        }
+    }
+}
+
+/// RDS v3 database backups of a registered PostgreSQL instance.
+struct RDSCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "rds", abstract: "Back up, list and restore PostgreSQL instances (RDS v3 API).",
+                                                    subcommands: [Backup.self, List.self, Restore.self])
+
+    /// Polls a list until the backup leaves BUILDING.
+    static func waitForBackup(_ client: APIClient, instance: String, id: String) async throws -> [String: Any] {
+        while true {
+            let list = try await client.call("GET", "/backups", query: "instance_id=\(instance)&backup_id=\(id)")["backups"] as? [[String: Any]] ?? []
+            if let b = list.first, b["status"] as? String != "BUILDING" { return b }
+            try await Task.sleep(for: .milliseconds(500))
+        }
+    }
+
+    struct Backup: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Take a manual backup (a physical base backup).")
+        @OptionGroup var options: ClientOptions
+        @Argument var instance: String
+        @Option(help: "4-64 characters: a letter, then letters, digits, _ or -.") var name: String
+        @Option var description: String?
+        @Flag var wait = false
+        func run() async throws {
+            let client = try options.client()
+            var body: [String: Any] = ["instance_id": instance, "name": name]
+            if let description { body["description"] = description }
+            let created = try await client.call("POST", "/backups", body: body)
+            let id = (created["backup"] as? [String: Any])?["id"] as? String ?? ""
+            guard wait else { return printResult(options, created) { ["backup \(id) BUILDING"] } }
+            let done = try await RDSCommand.waitForBackup(client, instance: instance, id: id)
+            printResult(options, ["backup": done]) { ["backup \(id) \(done["status"] ?? "")  \(done["size"] ?? 0) KB"] }
+            if done["status"] as? String != "COMPLETED" { throw ExitCode(1) }
+        }
+    }
+
+    struct List: AsyncParsableCommand {
+        @OptionGroup var options: ClientOptions
+        @Argument var instance: String
+        func run() async throws {
+            let result = try await options.client().call("GET", "/backups", query: "instance_id=\(instance)")
+            printResult(options, result) { (result["backups"] as? [[String: Any]] ?? []).map { "\($0["id"] ?? "")  \($0["status"] ?? "")  \($0["name"] ?? "")  \($0["begin_time"] ?? "")  \($0["size"] ?? 0) KB" } }
+        }
+    }
+
+    struct Restore: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Restore a backup onto its instance (in place: stop, swap, start, check) or into a new data directory.")
+        @OptionGroup var options: ClientOptions
+        @Argument var backup: String
+        @Option(help: "Restore in place onto this instance (it needs a registered data_dir).") var instance: String?
+        @Option(help: "Restore into this new, empty data directory under a resource root, left stopped.") var dataDir: String?
+        @Flag var wait = false
+        func run() async throws {
+            guard (instance == nil) != (dataDir == nil) else { throw CLIError("give exactly one of --instance or --data-dir") }
+            let client = try options.client()
+            let target: [String: Any] = instance.map { ["instance_id": $0] } ?? ["data_dir": dataDir ?? ""]
+            let started = try await client.call("POST", "/instances/recovery", body: ["source": ["type": "backup", "backup_id": backup], "target": target])
+            let job = started["job_id"] as? String ?? ""
+            guard wait else { return printResult(options, started) { ["restore job \(job) running"] } }
+            var status = "Running", result: [String: Any] = [:]
+            while status == "Running" {
+                try await Task.sleep(for: .milliseconds(500))
+                result = try await client.call("GET", "/jobs", query: "id=\(job)")
+                status = (result["job"] as? [String: Any])?["status"] as? String ?? "Failed"
+            }
+            printResult(options, result) { ["restore job \(job) \(status)" + (((result["job"] as? [String: Any])?["fail_reason"] as? String).map { ": \($0)" } ?? "")] }
+            if status != "Completed" { throw ExitCode(1) }
+        }
+    }
+}

@@ -1,0 +1,83 @@
+import CofferCrypto
+import CofferEngine
+import CofferModel
+import CofferRepository
+import Foundation
+
+extension JobRuntime {
+    /// Restores each planned item with the driver of its target's type; the
+    /// driver checks the target again now that the job runs.
+    func runRestore(_ job: JobRecord) async throws {
+        guard let backup = try await store.backup(id: job.targetId), let vault = try await vaults.record(id: backup.vaultId) else { return }
+        guard let payload = job.payload, let plan = try? JSONDecoder().decode(RestorePlan.self, from: Data(payload.utf8)) else {
+            throw ServiceError(.internalFailure, "BackupService.9910", "restore job \(job.id) has no plan")
+        }
+        try await endLog(job, .started)
+        let repository = try await vaults.openRepository(vault)
+        var failures: [String] = []
+        var sizes: [String: Int64] = [:]
+        for id in Set(plan.items.map(\.backupID)) { sizes[id] = try await store.backup(id: id)?.resourceSize ?? 0 }
+        let progress = ProgressMeter(expected: plan.items.map { sizes[$0.backupID] ?? 0 }.reduce(0, +))
+        let reporter = reportProgress(progress, log: job.operationLogId)
+        defer { reporter.cancel() }
+        var skipped: [String] = []
+        for item in plan.items {
+            guard let snapshot = Hash256(hex: item.snapshotID) else { failures.append("backup \(item.backupID) has no snapshot"); continue }
+            do {
+                let target = try await resources.stillOwned(project: job.projectId, id: item.targetResourceID)
+                let driver = drivers.driver(for: ResourceType(rawValue: target.type) ?? .volume)
+                let result = try await driver.restore(item, snapshot: snapshot, with: Restorer(repository: repository), project: job.projectId,
+                                                      progress: { progress.update(current: $0, expected: nil) }, context: driverContext)
+                failures += result.errors
+                skipped += result.skipped
+            } catch {
+                failures.append("\(item.targetPath): \(error)")
+            }
+            progress.finishPart(sizes[item.backupID] ?? 0)
+        }
+        for var row in [backup] + (try await store.children(of: backup.id)) {
+            guard let next = row.status.after(.restoreEnded) else { continue }
+            row.status = next
+            row.updatedAt = nowMS
+            try await store.updateBackup(row, expected: .restoring)
+        }
+        guard failures.isEmpty else {
+            throw ServiceError(.internalFailure, "BackupService.2005", "restore incomplete: " + failures.prefix(5).joined(separator: "; "))
+        }
+        try await endLog(job, .succeeded, skipped: skipped)
+    }
+
+    /// Lays a database backup down as a data directory, by the instance's engine.
+    func runDatabaseRestore(_ job: JobRecord) async throws {
+        guard let payload = job.payload, let plan = try? JSONDecoder().decode(DatabaseRestorePlan.self, from: Data(payload.utf8)),
+              let backup = try await store.backup(id: job.targetId), let vault = try await vaults.record(id: backup.vaultId),
+              let snapshot = Hash256(hex: plan.snapshotID) else {
+            throw ServiceError(.internalFailure, "DBS.200001", "restore job \(job.id) has no plan")
+        }
+        try await endLog(job, .started)
+        let repository = try await vaults.openRepository(vault)
+        guard let driver = drivers.driver(for: .database) as? DatabaseDriver else {
+            throw ServiceError(.internalFailure, "DBS.200001", "no database driver")
+        }
+        try await driver.restoreDatabase(plan, backup: backup, snapshot: snapshot, with: Restorer(repository: repository), now: nowMS, context: driverContext)
+        try await endLog(job, .succeeded)
+    }
+
+    /// Removes a backup's snapshots, then unreferenced data (two-phase prune), then its rows.
+    func runDelete(_ job: JobRecord) async throws {
+        guard let backup = try await store.backup(id: job.targetId) else { return }
+        try await endLog(job, .started)
+        let rows = [backup] + (try await store.children(of: backup.id))
+        if let vault = try await vaults.record(id: backup.vaultId) {
+            let repository = try await vaults.openRepository(vault)
+            for row in rows {
+                if let hex = row.snapshotId, let id = Hash256(hex: hex) { try await repository.deleteSnapshot(id) }
+            }
+            // Unreferenced data goes in two phases (grace period), as concurrent backups may still use it.
+            _ = try await Pruner(repository: repository).run(PruneOptions())
+            try await vaults.refreshUsage(vault: vault.id, repository: repository)
+        }
+        try await store.deleteBackups(rows.map(\.id))
+        try await endLog(job, .succeeded)
+    }
+}

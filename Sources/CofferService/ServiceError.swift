@@ -1,0 +1,40 @@
+import CofferModel
+import Foundation
+
+/// The service layer's one error type; the HTTP edge maps codes to statuses.
+public struct ServiceError: Error, CustomStringConvertible, Sendable {
+    public enum Code: Sendable, Equatable {
+        case badRequest, unauthorized, forbidden, notFound, conflict, tooManyRequests, internalFailure
+    }
+    public let code: Code
+    /// The API's error code (e.g. `BackupService.9900`, `APIGW.0301`).
+    public let apiCode: String
+    public let description: String
+    /// With `tooManyRequests`: seconds until a retry can succeed.
+    public var retryAfter: Int?
+
+    public init(_ code: Code, _ apiCode: String, _ description: String) {
+        self.code = code
+        self.apiCode = apiCode
+        self.description = description
+    }
+
+    public static func validation(_ message: String) -> ServiceError { .init(.badRequest, "BackupService.9900", message) }
+
+    /// An operator quota the catalog refused, as the API answers it (docs/api.md, quotas).
+    init?(quota e: CatalogError) {
+        switch e.code {
+        case .quotaVaults: self.init(.badRequest, "BackupService.6133", e.description)
+        case .quotaCapacity: self.init(.badRequest, "BackupService.6101", e.description)
+        case .quotaJobs: self.init(.badRequest, "BackupService.6125", e.description)
+        default: return nil
+        }
+    }
+}
+
+/// Runs a catalog write that may meet an operator quota; the refusal becomes the API's error.
+func withinQuota<T>(_ body: () async throws -> T) async throws -> T {
+    do { return try await body() } catch let e as CatalogError {
+        throw ServiceError(quota: e) ?? e
+    }
+}
