@@ -34,6 +34,8 @@ let package = Package(
         .systemLibrary(name: "CZstd", pkgConfig: "libzstd", providers: [.apt(["libzstd-dev"])]),
         .target(name: "CofferChunking", swiftSettings: swift5),
         .target(name: "CofferSystem", swiftSettings: swift5),
+        // The API's request and response types (shared by the HTTP edge and the CLI) and the schema derivation behind the OpenAPI document.
+        .target(name: "CofferAPI", swiftSettings: swift5),
         .target(name: "CofferCompression", dependencies: ["CZstd"], swiftSettings: swift5),
         .target(name: "CofferCrypto", dependencies: [
             .product(name: "Crypto", package: "swift-crypto"),
@@ -84,7 +86,7 @@ let package = Package(
         ], swiftSettings: swift5),
         .executableTarget(name: "coffer", dependencies: ["CofferCLI", .product(name: "ArgumentParser", package: "swift-argument-parser")], swiftSettings: swift5),
         .testTarget(name: "CofferLeafTests", dependencies: [
-            "CofferChunking", "CofferCompression", "CofferCrypto", "CofferSystem",
+            "CofferChunking", "CofferCompression", "CofferCrypto", "CofferSystem", "CofferAPI",
         ], swiftSettings: swift5),
         .testTarget(name: "CofferBlobStoreTests", dependencies: ["CofferBlobStore", "CofferBlobStoreTesting"], swiftSettings: swift5),
         .testTarget(name: "CofferRepositoryTests", dependencies: ["CofferRepository", "CofferBlobStore", "CofferCrypto"], swiftSettings: swift5),
