@@ -70,7 +70,7 @@ let package = Package(
         // The PostgreSQL database engine (pg_basebackup, pg_ctl, psql) behind the service's DatabaseEngine protocol.
         .target(name: "CofferPostgres", dependencies: ["CofferService", "CofferSystem"], swiftSettings: swift5),
         .target(name: "CofferHTTP", dependencies: [
-            "CofferService", "CofferModel", "CofferSystem",
+            "CofferService", "CofferModel", "CofferAPI", "CofferSystem",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "HTTPTypes", package: "swift-http-types"),
@@ -78,7 +78,7 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ], swiftSettings: swift5),
         .target(name: "CofferCLI", dependencies: [
-            "CofferEngine", "CofferHTTP", "CofferService", "CofferPostgres", "CofferModel", "CofferCatalog", "CofferRepository", "CofferBlobStore", "CofferCrypto", "CofferSystem",
+            "CofferEngine", "CofferHTTP", "CofferService", "CofferPostgres", "CofferAPI", "CofferModel", "CofferCatalog", "CofferRepository", "CofferBlobStore", "CofferCrypto", "CofferSystem",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "Logging", package: "swift-log"),

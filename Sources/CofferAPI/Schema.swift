@@ -55,7 +55,7 @@ public indirect enum Schema: Equatable, Sendable {
             var o: [String: Any] = ["type": "object"]
             if !properties.isEmpty { o["properties"] = Dictionary(properties.map { ($0.name, $0.schema.openAPI) }, uniquingKeysWith: { a, _ in a }) }
             // OpenAPI 3.0 forbids an empty `required` list: it is left out instead.
-            let required = properties.filter(\.required).map(\.name)
+            let required = properties.filter(\.required).map(\.name).sorted()
             if !required.isEmpty { o["required"] = required }
             if let additional { o["additionalProperties"] = additional.openAPI }
             return o

@@ -1,4 +1,5 @@
 import ArgumentParser
+import CofferAPI
 import CofferService
 import Foundation
 #if canImport(FoundationNetworking)
@@ -129,10 +130,10 @@ struct RDSCommand: AsyncParsableCommand {
                                                     subcommands: [Backup.self, List.self, Restore.self])
 
     /// Polls a list until the backup leaves BUILDING.
-    static func waitForBackup(_ client: APIClient, instance: String, id: String) async throws -> [String: Any] {
+    static func waitForBackup(_ client: APIClient, instance: String, id: String) async throws -> RDS.Backup {
         while true {
-            let list = try await client.call("GET", "/backups", query: "instance_id=\(instance)&backup_id=\(id)")["backups"] as? [[String: Any]] ?? []
-            if let b = list.first, b["status"] as? String != "BUILDING" { return b }
+            let list = try await client.call("GET", "/backups", query: "instance_id=\(instance)&backup_id=\(id)", as: RDS.BackupList.self)
+            if let b = list.backups.first, b.status != .building { return b }
             try await Task.sleep(for: .milliseconds(500))
         }
     }
@@ -152,8 +153,8 @@ struct RDSCommand: AsyncParsableCommand {
             let id = (created["backup"] as? [String: Any])?["id"] as? String ?? ""
             guard wait else { return printResult(options, created) { ["backup \(id) BUILDING"] } }
             let done = try await RDSCommand.waitForBackup(client, instance: instance, id: id)
-            printResult(options, ["backup": done]) { ["backup \(id) \(done["status"] ?? "")  \(done["size"] ?? 0) KB"] }
-            if done["status"] as? String != "COMPLETED" { throw ExitCode(1) }
+            printResult(options, ["backup": try TreeEncoder.encode(done)]) { ["backup \(id) \(done.status.rawValue)  \(done.size) KB"] }
+            if done.status != .completed { throw ExitCode(1) }
         }
     }
 
@@ -161,8 +162,10 @@ struct RDSCommand: AsyncParsableCommand {
         @OptionGroup var options: ClientOptions
         @Argument var instance: String
         func run() async throws {
-            let result = try await options.client().call("GET", "/backups", query: "instance_id=\(instance)")
-            printResult(options, result) { (result["backups"] as? [[String: Any]] ?? []).map { "\($0["id"] ?? "")  \($0["status"] ?? "")  \($0["name"] ?? "")  \($0["begin_time"] ?? "")  \($0["size"] ?? 0) KB" } }
+            let list = try await options.client().call("GET", "/backups", query: "instance_id=\(instance)", as: RDS.BackupList.self)
+            printResult(options, try TreeEncoder.encode(list) as? [String: Any] ?? [:]) {
+                list.backups.map { "\($0.id)  \($0.status.rawValue)  \($0.name)  \($0.beginTime)  \($0.size) KB" }
+            }
         }
     }
 

@@ -42,6 +42,20 @@ struct APIClient {
     let projectID: String
 
     func call(_ method: String, _ path: String, query: String = "", body: [String: Any]? = nil) async throws -> [String: Any] {
+        let data = try await send(method, path, query: query, body: body)
+        return (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] ?? [:]
+    }
+
+    /// An answer as one of the API's types (CofferAPI), the ones the server writes.
+    func call<T: Decodable>(_ method: String, _ path: String, query: String = "", body: [String: Any]? = nil, as type: T.Type) async throws -> T {
+        let data = try await send(method, path, query: query, body: body)
+        do { return try JSONDecoder().decode(T.self, from: data) } catch {
+            throw CLIError("\(method) \(path): the answer is not a \(T.self): \(error)")
+        }
+    }
+
+    /// Sends a signed request; the body of a 2xx answer, else a CLIError with the server's code and message.
+    func send(_ method: String, _ path: String, query: String = "", body: [String: Any]? = nil) async throws -> Data {
         let bodyData = try body.map { try JSONSerialization.data(withJSONObject: $0) } ?? Data()
         let fullPath = "/v3/\(projectID)" + path
         guard let url = URL(string: base.absoluteString.trimmingCharacters(in: CharacterSet(charactersIn: "/")) + fullPath + (query.isEmpty ? "" : "?" + query)) else {
@@ -69,7 +83,7 @@ struct APIClient {
         guard (200..<300).contains(status) else {
             throw CLIError("\(method) \(path): HTTP \(status) \(object["error_code"] as? String ?? ""): \(object["error_msg"] as? String ?? String(decoding: data, as: UTF8.self))")
         }
-        return object
+        return data
     }
 }
 

@@ -1,3 +1,4 @@
+import CofferAPI
 import CofferService
 import CofferSystem
 import Foundation
@@ -79,6 +80,11 @@ public struct APIError: Error, HTTPResponseError, CustomStringConvertible {
 }
 
 enum JSONBody {
+    /// A body built from one of the API's types (CofferAPI): the same bytes a hand-built one would be.
+    static func encoded<T: Encodable>(status: HTTPResponse.Status = .ok, _ value: T, headers: HTTPFields = [:]) throws -> Response {
+        response(status: status, try TreeEncoder.encode(value) as Any, headers: headers)
+    }
+
     static func response(status: HTTPResponse.Status = .ok, _ object: Any, headers: HTTPFields = [:]) -> Response {
         var fields = headers
         fields[.contentType] = "application/json"

@@ -1,5 +1,6 @@
-import Foundation
+import CofferAPI
 import CofferService
+import Foundation
 
 // Longer than ~400 lines while it is written by hand: one entry per route.
 // Issue #10 replaces it with a document produced from the request and
@@ -24,6 +25,10 @@ public enum OpenAPIDocument {
     static func integer(_ range: ClosedRange<Int>) -> Schema { ["type": "integer", "minimum": range.lowerBound, "maximum": range.upperBound] }
     static func array(_ items: Schema) -> Schema { ["type": "array", "items": items] }
     static func ref(_ name: String) -> Schema { ["$ref": "#/components/schemas/\(name)"] }
+    /// The schema of one of the API's types, read off the type itself (CofferAPI).
+    static func derived<T: Decodable>(_ type: T.Type) -> Schema {
+        do { return try CofferAPI.Schema.of(type).openAPI } catch { preconditionFailure("\(T.self) has no derivable schema: \(error)") }
+    }
     static func object(_ properties: [String: Schema], required: [String]? = nil) -> Schema {
         // OpenAPI 3.0 forbids an empty `required` list: leave it out instead.
         let names = required ?? properties.keys.sorted()
@@ -120,10 +125,7 @@ public enum OpenAPIDocument {
         let protectCheckpoint = object(["id": string, "project_id": string, "status": string, "created_at": string, "resource_graph": nullableString,
                                         "extra_info": ["nullable": true], "protection_plan": object(["id": string, "name": string, "resources": array(freeObject)])])
         let check = object(["resource_id": string, "resource_type": string, "result": boolean, "error_code": string, "error_msg": string])
-        let rdsBackup = object(["id": string, "instance_id": string, "name": string, "description": string, "type": string(["auto", "manual", "fragment", "incremental"]),
-                                "status": string(["BUILDING", "COMPLETED", "FAILED", "DELETING"]), "begin_time": string, "end_time": nullableString, "size": integer,
-                                "databases": array(freeObject), "datastore": object(["type": string, "version": string]), "associated_with_ddm": boolean,
-                                "fail_reason": nullableString])
+        let rdsBackup = derived(RDS.Backup.self)
         return ["RDSBackup": rdsBackup, "CheckpointItem": checkpointItem, "ProtectCheckpoint": protectCheckpoint, "Check": check,
                 "Backup": backup, "Vault": vault, "Checkpoint": checkpoint, "OperationLog": operationLog, "Resource": resource,
                 "Protectable": protectable, "Error": error, "Project": project, "Token": token, "Tag": tag]

@@ -1,3 +1,4 @@
+import CofferAPI
 import CofferModel
 import CofferService
 import CofferSystem
@@ -27,17 +28,15 @@ struct RDSRoutes {
         add(.get, "/v3/:project_id/jobs", job)
     }
 
-    /// RDS's time form: 2018-08-06T12:41:14+0000 (seconds, numeric offset).
-    static func time(_ ms: Int64?) -> Any {
-        guard let ms else { return NSNull() }
-        return String(UTCTimeFormat.cbrString(epochMilliseconds: ms).prefix(19)) + "+0000"
-    }
+    static func time(_ ms: Int64?) -> Any { ms.map(timeText) ?? NSNull() }
 
-    func backupJSON(_ b: BackupRecord, version: String) -> [String: Any] {
-        ["id": b.id, "instance_id": b.resourceId, "name": b.name, "description": b.description, "type": "manual",
-         "status": RDSWire.status(b.status), "begin_time": RDSRoutes.time(b.createdAt), "end_time": RDSRoutes.time(b.protectedAt),
-         "size": (b.resourceSize + 1023) / 1024, "databases": [Any](), "datastore": ["type": "PostgreSQL", "version": version],
-         "associated_with_ddm": false, "fail_reason": b.failReason ?? NSNull()]
+    /// RDS's time form: 2018-08-06T12:41:14+0000 (seconds, numeric offset).
+    static func timeText(_ ms: Int64) -> String { String(UTCTimeFormat.cbrString(epochMilliseconds: ms).prefix(19)) + "+0000" }
+
+    func backup(_ b: BackupRecord, version: String) -> RDS.Backup {
+        RDS.Backup(id: b.id, instanceID: b.resourceId, name: b.name, description: b.description, type: .manual, status: RDSWire.status(b.status),
+                   beginTime: RDSRoutes.timeText(b.createdAt), endTime: b.protectedAt.map(RDSRoutes.timeText), size: (b.resourceSize + 1023) / 1024,
+                   datastore: RDS.Datastore(type: "PostgreSQL", version: version), failReason: b.failReason)
     }
 
     @Sendable func createBackup(_ request: Request, _ context: CofferContext) async throws -> Response {
@@ -79,7 +78,7 @@ struct RDSRoutes {
             let page = try await backups.listBackups(project: caller.projectID, filter: filter, sort: [("created_at", false)], offset: offset, limit: limit)
             let (rows, total) = (page.items, page.total)
             let version = (try await resources.databases.get(instance.record.id))?.version ?? ""
-            return JSONBody.response(["backups": rows.map { backupJSON($0, version: version) }, "total_count": total])
+            return try JSONBody.encoded(RDS.BackupList(backups: rows.map { backup($0, version: version) }, totalCount: total))
         }
     }
 

@@ -1,3 +1,4 @@
+import CofferAPI
 import CofferModel
 
 // What each API family calls Coffer's states: the one place where status
@@ -54,18 +55,18 @@ enum CSBSWire {
 
 /// RDS v3 backups and jobs.
 enum RDSWire {
-    static func status(_ s: BackupStatus) -> String {
+    static func status(_ s: BackupStatus) -> RDS.BackupStatus {
         switch s {
-        case .protecting, .waitingProtect: return "BUILDING"
-        case .available, .restoring, .waitingRestore: return "COMPLETED"
-        case .error: return "FAILED"
-        case .deleting, .waitingDelete: return "DELETING"
+        case .protecting, .waitingProtect: return .building
+        case .available, .restoring, .waitingRestore: return .completed
+        case .error: return .failed
+        case .deleting, .waitingDelete: return .deleting
         }
     }
 
     /// The backups a `status` filter selects (a restore in progress is not a state of the backup in RDS).
     static func backupStatuses(_ wire: String) -> [BackupStatus] {
-        BackupStatus.allCases.filter { status($0) == wire && ![.restoring, .waitingRestore].contains($0) }
+        BackupStatus.allCases.filter { status($0).rawValue == wire && ![.restoring, .waitingRestore].contains($0) }
     }
 
     static func jobStatus(_ s: OperationStatus) -> String {

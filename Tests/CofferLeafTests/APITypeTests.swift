@@ -36,7 +36,7 @@ private struct Sample: Codable {
         #expect(byName["tags"] == .array(.object(properties: [.init("key", .string, required: true), .init("value", .string, required: false)])))
         #expect(byName["protected_at"] == .nullable(.string))
         let openAPI = schema.openAPI
-        #expect(openAPI["required"] as? [String] == ["id", "size", "ratio", "ok", "kind", "tags", "protected_at"])
+        #expect(openAPI["required"] as? [String] == ["id", "kind", "ok", "protected_at", "ratio", "size", "tags"])
         #expect((openAPI["properties"] as? [String: Any])?.count == 8)
         // An object with no required field leaves `required` out (OpenAPI 3.0 forbids it empty).
         #expect(Schema.object(properties: [.init("a", .string, required: false)]).openAPI["required"] == nil)
