@@ -22,6 +22,22 @@ public struct PostgresEngine: DatabaseEngine {
         }
     }
 
+    /// What a client may be told of a failed PostgreSQL program: the cause in
+    /// a few words, never its output (which names server paths and settings).
+    static func cause(of output: String) -> String {
+        let causes: [(String, String)] = [
+            ("password authentication failed", "password authentication failed for the connection's role"),
+            ("no pg_hba.conf entry", "the instance does not accept replication connections from this host (pg_hba.conf)"),
+            ("must be superuser or replication role", "the connection's role may not take base backups"),
+            ("permission denied", "the connection's role may not take base backups"),
+            ("Connection refused", "the instance does not answer"),
+            ("could not connect", "the instance does not answer"),
+            ("timeout expired", "the instance does not answer"),
+            ("No space left on device", "the server has no room to stage the copy"),
+        ]
+        return causes.first { output.contains($0.0) }?.1 ?? "the server log has the cause"
+    }
+
     public func checkDataDirectory(_ path: String, shownAs: String) throws {
         guard FileManager.default.fileExists(atPath: path + "/PG_VERSION") else {
             throw ServiceError(.badRequest, "BackupService.6102", "\(shownAs) is not a PostgreSQL data directory (no PG_VERSION)")
@@ -34,7 +50,7 @@ public struct PostgresEngine: DatabaseEngine {
             try await PostgresTools.baseBackup(connection, into: directory)
         } catch {
             try? FileManager.default.removeItem(atPath: directory)
-            throw ServiceError(.internalFailure, "DBS.200001", "base backup of \(connection) failed: \(error)")
+            throw ServiceError(.internalFailure, "DBS.200001", "base backup of \(connection) failed: " + PostgresEngine.cause(of: "\(error)"), detail: "\(error)")
         }
         return PostgresTools.version(of: directory)
     }
@@ -76,7 +92,8 @@ public struct PostgresEngine: DatabaseEngine {
             try? await PostgresTools.stop(target, owner: owner.name)
             try? FileManager.default.removeItem(atPath: target)
             if rename(aside, target) == 0 { try? await PostgresTools.start(target, owner: owner.name, log: log) }
-            throw ServiceError(.internalFailure, "DBS.200001", "restore of \(plan.instanceID) failed, the previous data directory is back: \(error)")
+            throw ServiceError(.internalFailure, "DBS.200001", "restore of \(plan.instanceID) failed, the previous data directory is back",
+                               detail: ServiceError.logText(error))
         }
         try? FileManager.default.removeItem(atPath: aside)
     }

@@ -12,11 +12,29 @@ public struct ServiceError: Error, CustomStringConvertible, Sendable {
     public let description: String
     /// With `tooManyRequests`: seconds until a retry can succeed.
     public var retryAfter: Int?
+    /// What went wrong underneath (a program's output, an I/O error naming
+    /// server paths): for the server's log only, never shown to a client.
+    public var detail: String?
 
-    public init(_ code: Code, _ apiCode: String, _ description: String) {
+    /// `description` is what the client reads: it never carries an underlying error; `detail` does, for the log.
+    public init(_ code: Code, _ apiCode: String, _ description: String, detail: String? = nil) {
         self.code = code
         self.apiCode = apiCode
         self.description = description
+        self.detail = detail
+    }
+
+    /// What a client may be told of any error: a ServiceError's own message,
+    /// or for anything else a generic one that points at the server log.
+    public static func publicFailure(_ error: any Error, reference: String) -> (apiCode: String, message: String) {
+        if let e = error as? ServiceError { return (e.apiCode, e.description) }
+        return ("BackupService.9910", "internal error; the server log has the cause (quote \(reference))")
+    }
+
+    /// Everything known of an error, for the server's log.
+    public static func logText(_ error: any Error) -> String {
+        if let e = error as? ServiceError, let detail = e.detail { return "\(e.description): \(detail)" }
+        return "\(error)"
     }
 
     public static func validation(_ message: String) -> ServiceError { .init(.badRequest, "BackupService.9900", message) }

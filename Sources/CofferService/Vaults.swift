@@ -169,7 +169,7 @@ public final class VaultService: @unchecked Sendable {
             let repository = try await Repository.initialize(store: try BlobStores.open(url: url), secret: .keyFile(key))
             try await addMasterKeySlot(repository)
         } catch {
-            throw ServiceError(.internalFailure, "BackupService.9910", "cannot create the vault's repository: \(error)")
+            throw ServiceError(.internalFailure, "BackupService.9910", "cannot create the vault's repository", detail: "\(error)")
         }
         let now = clock.now()
         let tags = String(decoding: try JSONEncoder().encode(input.tags ?? []), as: UTF8.self)

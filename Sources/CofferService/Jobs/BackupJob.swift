@@ -41,7 +41,7 @@ extension JobRuntime {
             } catch let error as ServiceError {
                 throw error
             } catch {
-                throw ServiceError(.internalFailure, "BackupService.6215", "backing up \(resource.record.name) (\(resource.record.path ?? "")) failed: \(error)")
+                throw ServiceError(.internalFailure, "BackupService.6215", "backing up \(resource.record.name) failed", detail: "\(resource.record.path ?? ""): \(error)")
             }
             capacityLeft = max(0, capacityLeft - result.summary.bytesAdded)
             progress.finishPart(result.summary.bytesTotal)

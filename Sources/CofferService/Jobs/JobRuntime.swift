@@ -127,10 +127,11 @@ public final class JobRuntime: Service, @unchecked Sendable {
             try await handle(job)
             try await jobs.transition(job, to: .succeeded, error: nil, now: nowMS)
         } catch {
-            logger.error("job failed", metadata: ["job": "\(job.id)", "error": "\(error)"])
-            let event = JobEvent.failed(code: (error as? ServiceError)?.apiCode ?? "BackupService.9910", reason: "\(error)")
-            guard let transition = job.status.after(event) else { return }
-            _ = try? await jobs.transition(job, to: transition.next, error: "\(error)", now: nowMS)
+            // The operation log (which the tenant reads) gets the public message; the log and the job row everything.
+            logger.error("job failed", metadata: ["job": "\(job.id)", "error": "\(ServiceError.logText(error))"])
+            let (code, message) = ServiceError.publicFailure(error, reference: "job \(job.id)")
+            guard let transition = job.status.after(.failed(code: code, reason: message)) else { return }
+            _ = try? await jobs.transition(job, to: transition.next, error: ServiceError.logText(error), now: nowMS)
             try? await apply(transition.actions, to: job)
         }
     }

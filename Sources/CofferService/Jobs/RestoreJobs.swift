@@ -31,7 +31,8 @@ extension JobRuntime {
                 failures += result.errors
                 skipped += result.skipped
             } catch {
-                failures.append("\(item.targetPath): \(error)")
+                logger.error("restore item failed", metadata: ["job": "\(job.id)", "target": "\(item.targetPath)", "error": "\(ServiceError.logText(error))"])
+                failures.append("\(item.targetPath): " + ServiceError.publicFailure(error, reference: "job \(job.id)").message)
             }
             progress.finishPart(sizes[item.backupID] ?? 0)
         }
