@@ -74,3 +74,107 @@ public enum RDS {
         }
     }
 }
+
+extension RDS {
+    /// `POST /v3/{project_id}/backups` (seed 003).
+    public struct CreateBackupRequest: Codable, Sendable, SchemaRefined {
+        public static var refinements: [String: Schema] { ["name": .string(minLength: 4, maxLength: 64), "description": .string(maxLength: 256)] }
+        public var instanceID: String
+        public var name: String
+        public var description: String?
+        public var databases: [FreeObject]?
+        public var backupDatabaseIndividually: Bool?
+        enum CodingKeys: String, CodingKey {
+            case instanceID = "instance_id", name, description, databases, backupDatabaseIndividually = "backup_database_individually"
+        }
+    }
+
+    /// The answer to a manual backup: begin_time with a Z, status BUILDING, type manual (seed 003).
+    public struct CreatedBackup: Codable, Sendable {
+        public var backup: Body
+        public struct Body: Codable, Sendable {
+            public var id: String
+            public var instanceID: String
+            public var name: String
+            public var description: String
+            public var beginTime: String
+            public var status: BackupStatus
+            public var type: BackupType
+            public var databases: [FreeObject]
+            enum CodingKeys: String, CodingKey {
+                case id, name, description, status, type, databases
+                case instanceID = "instance_id", beginTime = "begin_time"
+            }
+        }
+        public init(id: String, instanceID: String, name: String, description: String, beginTime: String) {
+            backup = Body(id: id, instanceID: instanceID, name: name, description: description, beginTime: beginTime, status: .building, type: .manual, databases: [])
+        }
+    }
+
+    public struct BackupPolicy: Codable, Sendable {
+        public var keepDays: Int
+        @Nullable public var startTime: String?
+        @Nullable public var period: String?
+        enum CodingKeys: String, CodingKey {
+            case keepDays = "keep_days", startTime = "start_time", period
+        }
+        public init(keepDays: Int, startTime: String?, period: String?) {
+            self.keepDays = keepDays
+            self.startTime = startTime
+            self.period = period
+        }
+    }
+
+    /// `GET …/backups/policy`.
+    public struct BackupPolicyResponse: Codable, Sendable {
+        public var backupPolicy: BackupPolicy
+        enum CodingKeys: String, CodingKey { case backupPolicy = "backup_policy" }
+        public init(_ policy: BackupPolicy) { backupPolicy = policy }
+    }
+
+    /// `PUT …/backups/policy`.
+    public struct SetBackupPolicyRequest: Codable, Sendable {
+        public var backupPolicy: Policy
+        public var reserveBackups: Bool?
+        public struct Policy: Codable, Sendable, SchemaRefined {
+            public static var refinements: [String: Schema] { ["keep_days": .integer(minimum: 0, maximum: 732)] }
+            public var keepDays: Int
+            public var startTime: String?
+            public var period: String?
+            enum CodingKeys: String, CodingKey {
+                case keepDays = "keep_days", startTime = "start_time", period
+            }
+        }
+        enum CodingKeys: String, CodingKey {
+            case backupPolicy = "backup_policy", reserveBackups = "reserve_backups"
+        }
+    }
+
+    /// `POST /v3/{project_id}/instances/recovery` (target.data_dir is Coffer's: a new data directory).
+    public struct RecoveryRequest: Codable, Sendable {
+        public var source: Source
+        public var target: Target
+        public struct Source: Codable, Sendable, SchemaRefined {
+            public static var refinements: [String: Schema] { ["type": .string(values: ["backup", "timestamp"])] }
+            public var instanceID: String?
+            public var type: String?
+            public var backupID: String
+            enum CodingKeys: String, CodingKey {
+                case instanceID = "instance_id", type, backupID = "backup_id"
+            }
+        }
+        public struct Target: Codable, Sendable {
+            public var instanceID: String?
+            public var dataDirectory: String?
+            enum CodingKeys: String, CodingKey {
+                case instanceID = "instance_id", dataDirectory = "data_dir"
+            }
+        }
+    }
+
+    public struct JobID: Codable, Sendable {
+        public var jobID: String
+        enum CodingKeys: String, CodingKey { case jobID = "job_id" }
+        public init(_ id: String) { jobID = id }
+    }
+}

@@ -82,6 +82,12 @@ extension SchemaDescribed where Self: RawRepresentable, Self: CaseIterable, RawV
     public static var schemaSample: Self { allCases.first! }
 }
 
+/// A type whose derived schema is narrowed for some properties (lengths,
+/// ranges, allowed values): the API's limits, stated on the type.
+public protocol SchemaRefined {
+    static var refinements: [String: Schema] { get }
+}
+
 public struct SchemaDerivationError: Error, CustomStringConvertible {
     public let description: String
 }
@@ -117,7 +123,14 @@ final class SchemaDecoder: Decoder {
             return sample
         }
         let value = try T(from: self)
-        if case .object = root ?? .any { root = .object(properties: properties) }
+        if case .object = root ?? .any {
+            let refinements = (T.self as? any SchemaRefined.Type)?.refinements ?? [:]
+            root = .object(properties: properties.map { p in
+                var p = p
+                if let refined = refinements[p.name] { p.schema = refined }
+                return p
+            })
+        }
         return value
     }
 

@@ -91,6 +91,12 @@ enum JSONBody {
         return Response(status: status, headers: fields, body: .init(byteBuffer: ByteBuffer(bytes: JSONWriter.bytes(object))))
     }
 
+    /// Decodes one of the API's request types (CofferAPI); a body that does not fit is a 400 naming the field.
+    static func decode<T: Decodable>(_ type: T.Type, _ request: inout Request, context: CofferContext) async throws -> T {
+        let object = try await object(&request, context: context)
+        do { return try RequestDecoder.decode(T.self, from: object) } catch let e as RequestError { throw APIError.validation(e.message) }
+    }
+
     /// Parses a JSON object body; anything else is a 400 naming the problem.
     static func object(_ request: inout Request, context: CofferContext) async throws -> [String: Any] {
         let buffer = try await request.collectBody(upTo: context.maxUploadSize)

@@ -42,13 +42,10 @@ struct RDSRoutes {
     @Sendable func createBackup(_ request: Request, _ context: CofferContext) async throws -> Response {
         let caller = try context.caller()
         var request = request
-        let body = Fields(try await JSONBody.object(&request, context: context), path: "")
-        let b = try await databases.createBackup(caller: caller, instanceID: try body.string("instance_id"), name: try body.string("name"),
-                                                 description: try body.optionalString("description") ?? "")
-        // Seed 003: begin_time with a Z, status BUILDING, type manual.
-        return JSONBody.response(["backup": ["id": b.id, "instance_id": b.resourceId, "name": b.name, "description": b.description,
-                                             "begin_time": String(UTCTimeFormat.cbrString(epochMilliseconds: b.createdAt).prefix(19)) + "Z",
-                                             "status": "BUILDING", "type": "manual", "databases": [Any]()] as [String: Any]])
+        let body = try await JSONBody.decode(RDS.CreateBackupRequest.self, &request, context: context)
+        let b = try await databases.createBackup(caller: caller, instanceID: body.instanceID, name: body.name, description: body.description ?? "")
+        return try JSONBody.encoded(RDS.CreatedBackup(id: b.id, instanceID: b.resourceId, name: b.name, description: b.description,
+                                                      beginTime: String(UTCTimeFormat.cbrString(epochMilliseconds: b.createdAt).prefix(19)) + "Z"))
     }
 
     /// §5.2 list: instance_id (required), backup_id, backup_type, begin_time and end_time together, offset/limit (1-100, default 100).
@@ -92,36 +89,29 @@ struct RDSRoutes {
     @Sendable func showPolicy(_ request: Request, _ context: CofferContext) async throws -> Response {
         let caller = try context.caller()
         let p = try await databases.policy(project: caller.projectID, instanceID: try context.parameters.require("instance_id"))
-        return JSONBody.response(["backup_policy": ["keep_days": p.keep_days, "start_time": p.start_time ?? NSNull(), "period": p.period ?? NSNull()] as [String: Any]])
+        return try JSONBody.encoded(RDS.BackupPolicyResponse(RDS.BackupPolicy(keepDays: p.keep_days, startTime: p.start_time, period: p.period)))
     }
 
     @Sendable func setPolicy(_ request: Request, _ context: CofferContext) async throws -> Response {
         let caller = try context.caller()
         var request = request
-        let body = Fields(try await JSONBody.object(&request, context: context))
-        let p = try body.object("backup_policy")
-        guard let keepDays = try p.optionalInt("keep_days") else { throw APIError.validation("backup_policy.keep_days is required") }
-        _ = try body.optionalBool("reserve_backups")
+        let p = try await JSONBody.decode(RDS.SetBackupPolicyRequest.self, &request, context: context).backupPolicy
         try await databases.setPolicy(caller: caller, instanceID: try context.parameters.require("instance_id"),
-                                      .init(keep_days: keepDays, start_time: try p.optionalString("start_time"), period: try p.optionalString("period")))
+                                      .init(keep_days: p.keepDays, start_time: p.startTime, period: p.period))
         return Response(status: .ok)
     }
 
     @Sendable func recover(_ request: Request, _ context: CofferContext) async throws -> Response {
         let caller = try context.caller()
         var request = request
-        let body = Fields(try await JSONBody.object(&request, context: context))
-        let source = try body.object("source")
-        let target = try body.object("target")
-        let type = try source.optionalString("type") ?? "backup"
+        let body = try await JSONBody.decode(RDS.RecoveryRequest.self, &request, context: context)
+        let type = body.source.type ?? "backup"
         guard type == "backup" else { throw APIError.validation("source.type \(type) is not supported: only backup (no point-in-time recovery yet)") }
-        let backupID = try source.string("backup_id")
-        let dataDirectory = try target.optionalString("data_dir")
-        let instanceID = try target.optionalString("instance_id")
-        guard dataDirectory != nil || instanceID != nil else { throw APIError.validation("target.instance_id is required") }
-        if let s = try source.optionalString("instance_id") { _ = try await databases.instance(project: caller.projectID, id: s) }
-        let job = try await databases.recover(caller: caller, backupID: backupID, targetInstanceID: instanceID, newDataDirectory: dataDirectory)
-        return JSONBody.response(["job_id": job])
+        guard body.target.dataDirectory != nil || body.target.instanceID != nil else { throw APIError.validation("target.instance_id is required") }
+        if let s = body.source.instanceID { _ = try await databases.instance(project: caller.projectID, id: s) }
+        let job = try await databases.recover(caller: caller, backupID: body.source.backupID, targetInstanceID: body.target.instanceID,
+                                              newDataDirectory: body.target.dataDirectory)
+        return try JSONBody.encoded(RDS.JobID(job))
     }
 
     @Sendable func job(_ request: Request, _ context: CofferContext) async throws -> Response {

@@ -5,7 +5,7 @@ import Testing
 
 private enum Kind: String, Codable, CaseIterable, SchemaDescribed { case disk, server }
 
-private struct Inner: Codable, Equatable { var key: String; var value: String? }
+struct Inner: Codable, Equatable { var key: String; var value: String? }
 
 private struct Sample: Codable {
     var id: String
@@ -53,5 +53,38 @@ private struct Sample: Codable {
         var present = sample
         present.protectedAt = "2026-01-01T00:00:00.000+00:00"
         #expect((try TreeEncoder.encode(present) as? [String: Any])?["protected_at"] as? String == "2026-01-01T00:00:00.000+00:00")
+    }
+}
+
+@Suite struct RequestDecoderTests {
+    private struct Body: Decodable {
+        var name: String
+        var size: Int?
+        var flag: Bool?
+        var inner: Inner
+        var list: [Inner]?
+    }
+
+    private func message(_ object: [String: Any]) -> String? {
+        do { _ = try RequestDecoder.decode(Body.self, from: object); return nil } catch let e as RequestError { return e.message } catch { return "\(error)" }
+    }
+
+    /// The messages every family's clients already get from the hand-written field checks.
+    @Test func messagesNameTheField() {
+        let inner: [String: Any] = ["key": "k"]
+        #expect(message(["inner": inner]) == "name is required")
+        #expect(message(["name": 5, "inner": inner]) == "name must be a string")
+        #expect(message(["name": "n", "size": true, "inner": inner]) == "size must be an integer")
+        #expect(message(["name": "n", "size": 1.5, "inner": inner]) == "size must be an integer")
+        #expect(message(["name": "n", "flag": 1, "inner": inner]) == "flag must be a boolean")
+        #expect(message(["name": "n"]) == "inner is required")
+        #expect(message(["name": "n", "inner": "x"]) == "inner must be an object")
+        #expect(message(["name": "n", "inner": ["value": "v"]]) == "inner.key is required")
+        #expect(message(["name": "n", "inner": inner, "list": [inner, ["key": 3]]]) == "list[1].key must be a string")
+        #expect(message(["name": "n", "inner": inner, "list": "x"]) == "list must be an array")
+        // Absent and null are alike for optional fields; unknown fields are ignored.
+        #expect(message(["name": "n", "size": NSNull(), "inner": inner, "extra": [1, 2]]) == nil)
+        let decoded = try? RequestDecoder.decode(Body.self, from: ["name": "n", "size": 3, "flag": false, "inner": inner])
+        #expect(decoded?.size == 3 && decoded?.flag == false && decoded?.inner.key == "k")
     }
 }
