@@ -178,3 +178,58 @@ extension RDS {
         public init(_ id: String) { jobID = id }
     }
 }
+
+extension RDS {
+    public enum JobStatus: String, Codable, Sendable, CaseIterable, SchemaDescribed {
+        case running = "Running", completed = "Completed", failed = "Failed"
+    }
+
+    /// `GET /v3/{project_id}/jobs?id=`: a manual backup or a restore.
+    public struct Job: Codable, Sendable {
+        public var id: String
+        /// `CreateManualSnapshot` or `RestoreInstance`.
+        public var name: String
+        public var status: JobStatus
+        public var created: String
+        @Nullable public var ended: String?
+        /// `40%`.
+        public var process: String
+        public var instance: Instance
+        public var entities: Entities
+        /// Only when it failed.
+        public var failReason: String?
+
+        public struct Instance: Codable, Sendable {
+            public var id: String
+            public var name: String
+        }
+
+        public struct Entities: Codable, Sendable {
+            public var backupID: String
+            enum CodingKeys: String, CodingKey { case backupID = "backup_id" }
+        }
+
+        enum CodingKeys: String, CodingKey {
+            case id, name, status, created, ended, process, instance, entities
+            case failReason = "fail_reason"
+        }
+
+        public init(id: String, name: String, status: JobStatus, created: String, ended: String?, progress: Int, instanceID: String, instanceName: String,
+                    backupID: String, failReason: String?) {
+            self.id = id
+            self.name = name
+            self.status = status
+            self.created = created
+            self.ended = ended
+            process = "\(progress)%"
+            instance = Instance(id: instanceID, name: instanceName)
+            entities = Entities(backupID: backupID)
+            self.failReason = failReason
+        }
+    }
+
+    public struct JobResponse: Codable, Sendable {
+        public var job: Job
+        public init(_ job: Job) { self.job = job }
+    }
+}

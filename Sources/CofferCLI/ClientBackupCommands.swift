@@ -149,9 +149,9 @@ struct RDSCommand: AsyncParsableCommand {
             let client = try options.client()
             var body: [String: Any] = ["instance_id": instance, "name": name]
             if let description { body["description"] = description }
-            let created = try await client.call("POST", "/backups", body: body)
-            let id = (created["backup"] as? [String: Any])?["id"] as? String ?? ""
-            guard wait else { return printResult(options, created) { ["backup \(id) BUILDING"] } }
+            let created = try await client.call("POST", "/backups", body: body, as: RDS.CreatedBackup.self)
+            let id = created.backup.id
+            guard wait else { return printResult(options, try TreeEncoder.encode(created) as? [String: Any] ?? [:]) { ["backup \(id) \(created.backup.status.rawValue)"] } }
             let done = try await RDSCommand.waitForBackup(client, instance: instance, id: id)
             printResult(options, ["backup": try TreeEncoder.encode(done)]) { ["backup \(id) \(done.status.rawValue)  \(done.size) KB"] }
             if done.status != .completed { throw ExitCode(1) }
@@ -180,17 +180,19 @@ struct RDSCommand: AsyncParsableCommand {
             guard (instance == nil) != (dataDir == nil) else { throw CLIError("give exactly one of --instance or --data-dir") }
             let client = try options.client()
             let target: [String: Any] = instance.map { ["instance_id": $0] } ?? ["data_dir": dataDir ?? ""]
-            let started = try await client.call("POST", "/instances/recovery", body: ["source": ["type": "backup", "backup_id": backup], "target": target])
-            let job = started["job_id"] as? String ?? ""
-            guard wait else { return printResult(options, started) { ["restore job \(job) running"] } }
-            var status = "Running", result: [String: Any] = [:]
-            while status == "Running" {
+            let started = try await client.call("POST", "/instances/recovery", body: ["source": ["type": "backup", "backup_id": backup], "target": target],
+                                                as: RDS.JobID.self)
+            let job = started.jobID
+            guard wait else { return printResult(options, try TreeEncoder.encode(started) as? [String: Any] ?? [:]) { ["restore job \(job) running"] } }
+            var answer: RDS.JobResponse
+            repeat {
                 try await Task.sleep(for: .milliseconds(500))
-                result = try await client.call("GET", "/jobs", query: "id=\(job)")
-                status = (result["job"] as? [String: Any])?["status"] as? String ?? "Failed"
+                answer = try await client.call("GET", "/jobs", query: "id=\(job)", as: RDS.JobResponse.self)
+            } while answer.job.status == .running
+            printResult(options, try TreeEncoder.encode(answer) as? [String: Any] ?? [:]) {
+                ["restore job \(job) \(answer.job.status.rawValue)" + (answer.job.failReason.map { ": \($0)" } ?? "")]
             }
-            printResult(options, result) { ["restore job \(job) \(status)" + (((result["job"] as? [String: Any])?["fail_reason"] as? String).map { ": \($0)" } ?? "")] }
-            if status != "Completed" { throw ExitCode(1) }
+            if answer.job.status != .completed { throw ExitCode(1) }
         }
     }
 }

@@ -377,9 +377,7 @@ public enum OpenAPIDocument {
             ],
             "/v3/{project_id}/jobs": [
                 "get": operation("rdsListJobInfo", "RDS list_job_info", parameters: [project, ["name": "id", "in": "query", "required": true, "schema": string]],
-                                 ok: (200, object(["job": object(["id": string, "name": string, "status": string(["Running", "Completed", "Failed"]), "created": string,
-                                                                  "ended": nullableString, "process": string, "instance": freeObject, "entities": freeObject],
-                                                                 required: ["id", "name", "status"])]))),
+                                 ok: (200, derived(RDS.JobResponse.self))),
             ],
             "/v3/{project_id}/backups/{backup_id}": [
                 "get": operation("showBackup", "CBR ShowBackup", parameters: backupPath, ok: (200, wrapped("backup", ref("Backup")))),

@@ -28,8 +28,6 @@ struct RDSRoutes {
         add(.get, "/v3/:project_id/jobs", job)
     }
 
-    static func time(_ ms: Int64?) -> Any { ms.map(timeText) ?? NSNull() }
-
     /// RDS's time form: 2018-08-06T12:41:14+0000 (seconds, numeric offset).
     static func timeText(_ ms: Int64) -> String { String(UTCTimeFormat.cbrString(epochMilliseconds: ms).prefix(19)) + "+0000" }
 
@@ -118,12 +116,9 @@ struct RDSRoutes {
         let caller = try context.caller()
         guard let id = try Query(request)["id"] else { throw APIError.validation("id is required") }
         let log = try await databases.job(project: caller.projectID, id: id)
-        let status = RDSWire.jobStatus(log.status)
-        var job: [String: Any] = ["id": log.id, "name": log.operationType == "restore" ? "RestoreInstance" : "CreateManualSnapshot", "status": status,
-                                  "created": RDSRoutes.time(log.createdAt), "ended": RDSRoutes.time(log.endedAt), "process": "\(log.progress)%",
-                                  "instance": ["id": log.operationType == "restore" ? log.resourceId : log.resourceId, "name": log.resourceName],
-                                  "entities": ["backup_id": log.backupId ?? ""]]
-        if let reason = log.errorMsg { job["fail_reason"] = reason }
-        return JSONBody.response(["job": job])
+        return try JSONBody.encoded(RDS.JobResponse(RDS.Job(
+            id: log.id, name: log.operationType == "restore" ? "RestoreInstance" : "CreateManualSnapshot", status: RDSWire.jobStatus(log.status),
+            created: RDSRoutes.timeText(log.createdAt), ended: log.endedAt.map(RDSRoutes.timeText), progress: log.progress,
+            instanceID: log.resourceId, instanceName: log.resourceName, backupID: log.backupId ?? "", failReason: log.errorMsg)))
     }
 }

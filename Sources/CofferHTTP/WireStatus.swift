@@ -69,12 +69,11 @@ enum RDSWire {
         BackupStatus.allCases.filter { status($0).rawValue == wire && ![.restoring, .waitingRestore].contains($0) }
     }
 
-    static func jobStatus(_ s: OperationStatus) -> String {
+    static func jobStatus(_ s: OperationStatus) -> RDS.JobStatus {
         switch s {
-        case .waiting, .running: return "Running"
-        case .success: return "Completed"
-        case .failed: return "Failed"
-        case .skipped, .timeout: return "Running"
+        case .waiting, .running, .skipped, .timeout: return .running
+        case .success: return .completed
+        case .failed: return .failed
         }
     }
 }
