@@ -13,9 +13,7 @@ struct BackupRoutes {
     let rds: RDSRoutes
 
     func register(on router: Router<CofferContext>, routes: RouteTable) {
-        func add(_ method: HTTPRequest.Method, _ path: RouterPath, _ handler: @escaping @Sendable (Request, CofferContext) async throws -> Response) {
-            routes.on(router, method, path, handler)
-        }
+        let add = routes.registrar(on: router)
         add(.post, "/v3/:project_id/checkpoints", createCheckpoint)
         add(.get, "/v3/:project_id/checkpoints/:checkpoint_id", showCheckpoint)
         add(.get, "/v3/:project_id/backups", listBackups)

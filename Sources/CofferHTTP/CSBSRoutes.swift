@@ -15,9 +15,7 @@ struct CSBSRoutes {
     let region: String
 
     func register(on router: Router<CofferContext>, routes: RouteTable) {
-        func add(_ method: HTTPRequest.Method, _ path: RouterPath, _ handler: @escaping @Sendable (Request, CofferContext) async throws -> Response) {
-            routes.on(router, method, path, family: .csbs, handler)
-        }
+        let add = routes.registrar(on: router, family: .csbs)
         add(.post, "/v1/:project_id/providers/:provider_id/resources/:resource_id/action", resourceAction)
         add(.post, "/v1/:project_id/providers/:provider_id/resources/action", checkAction)
         add(.get, "/v1/:project_id/checkpoint_items", listItems)

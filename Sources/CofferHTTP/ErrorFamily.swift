@@ -46,7 +46,23 @@ struct ErrorFamily: Sendable {
     }
 }
 
+/// Registers one family's routes: `let add = routes.registrar(on: router, family: .rds)`, then `add(.get, "/path", handler)`.
+struct RouteRegistrar {
+    let router: Router<CofferContext>
+    let routes: RouteTable
+    /// How the family shows errors; nil: as they are (CBR, identity, Coffer extensions).
+    let family: ErrorFamily?
+
+    func callAsFunction(_ method: HTTPRequest.Method, _ path: RouterPath, _ handler: @escaping @Sendable (Request, CofferContext) async throws -> Response) {
+        if let family { routes.on(router, method, path, family: family, handler) } else { routes.on(router, method, path, handler) }
+    }
+}
+
 extension RouteTable {
+    func registrar(on router: Router<CofferContext>, family: ErrorFamily? = nil) -> RouteRegistrar {
+        RouteRegistrar(router: router, routes: self, family: family)
+    }
+
     /// Registers a handler whose errors are shown in `family`'s codes.
     func on(_ router: Router<CofferContext>, _ method: HTTPRequest.Method, _ path: RouterPath, family: ErrorFamily,
             _ handler: @escaping @Sendable (Request, CofferContext) async throws -> Response) {

@@ -21,9 +21,7 @@ struct IdentityRoutes {
     }
 
     func register(on router: Router<CofferContext>, routes: RouteTable) {
-        func add(_ method: HTTPRequest.Method, _ path: RouterPath, _ handler: @escaping @Sendable (Request, CofferContext) async throws -> Response) {
-            routes.on(router, method, path, handler)
-        }
+        let add = routes.registrar(on: router)
         add(.get, "/", versions)
         add(.get, "/v3", version)
         add(.post, "/v3/auth/tokens", issueToken)

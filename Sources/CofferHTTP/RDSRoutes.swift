@@ -18,9 +18,7 @@ struct RDSRoutes {
     let resources: ResourceService
 
     func register(on router: Router<CofferContext>, routes: RouteTable) {
-        func add(_ method: HTTPRequest.Method, _ path: RouterPath, _ handler: @escaping @Sendable (Request, CofferContext) async throws -> Response) {
-            routes.on(router, method, path, family: .rds, handler)
-        }
+        let add = routes.registrar(on: router, family: .rds)
         add(.post, "/v3/:project_id/backups", createBackup)
         add(.get, "/v3/:project_id/instances/:instance_id/backups/policy", showPolicy)
         add(.put, "/v3/:project_id/instances/:instance_id/backups/policy", setPolicy)

@@ -13,9 +13,7 @@ struct VaultRoutes {
     let backups: BackupService
 
     func register(on router: Router<CofferContext>, routes: RouteTable) {
-        func add(_ method: HTTPRequest.Method, _ path: RouterPath, _ handler: @escaping @Sendable (Request, CofferContext) async throws -> Response) {
-            routes.on(router, method, path, handler)
-        }
+        let add = routes.registrar(on: router)
         add(.post, "/v3/:project_id/vaults", create)
         add(.get, "/v3/:project_id/vaults", list)
         add(.get, "/v3/:project_id/vaults/summary", summary)

@@ -1,3 +1,4 @@
+import CofferEngine
 import CofferModel
 import Foundation
 
@@ -24,10 +25,13 @@ public struct ServiceError: Error, CustomStringConvertible, Sendable {
         self.detail = detail
     }
 
-    /// What a client may be told of any error: a ServiceError's own message,
-    /// or for anything else a generic one that points at the server log.
+    /// What a client may be told of any error: a ServiceError's own message;
+    /// the engine's account of the source or target (paths inside what the
+    /// caller backs up or restores into: "…/x is a symbolic link"); for
+    /// anything else a generic one that points at the server log.
     public static func publicFailure(_ error: any Error, reference: String) -> (apiCode: String, message: String) {
         if let e = error as? ServiceError { return (e.apiCode, e.description) }
+        if let e = error as? EngineError, e.code == .source || e.code == .target { return ("BackupService.9910", e.description) }
         return ("BackupService.9910", "internal error; the server log has the cause (quote \(reference))")
     }
 
