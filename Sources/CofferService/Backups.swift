@@ -57,7 +57,7 @@ public final class BackupService: @unchecked Sendable {
     }
 
     var driverContext: DriverContext {
-        DriverContext(resources: resources, stagingDirectory: vaults.dataDirectory + "/staging", clock: clock)
+        DriverContext(resources: resources, vaults: vaults, clock: clock)
     }
 
     static func newID() -> String { UUID().uuidString.lowercased() }

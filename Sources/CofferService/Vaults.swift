@@ -130,7 +130,8 @@ public final class VaultService: @unchecked Sendable {
 
     func blobStore(_ vault: VaultRecord) throws -> BlobStore { try BlobStores.open(url: repositoryURL(vault)) }
 
-    /// Removes a repository whole; a failure is logged by the caller's job, never blocks the catalog change.
+    /// Removes a repository whole, best effort: the catalog change it follows
+    /// stands either way (a leftover costs space; `coffer repo` can still remove it).
     func destroyRepository(url: String) async { try? await BlobStores.open(url: url).destroy() }
 
     /// `internalObjectType`: a vault the server makes for another API (RDS's `rds` vaults), not through CBR.

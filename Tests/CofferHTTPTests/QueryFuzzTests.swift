@@ -174,3 +174,52 @@ func randomString(_ rng: inout SplitMix64) -> String {
         }
     }
 }
+
+@Suite struct TypedRDSBodiesUnderAttack {
+    /// The RDS bodies now decoded from the API's types (RequestDecoder): another
+    /// project's instance id is a 404 as if it did not exist, and adversarial
+    /// values (wrong types, empty, ':', huge, negative, NUL, invalid UTF-8, deep
+    /// JSON) end in a 4xx naming the field, with /health answering afterwards.
+    @Test func adversarialBodiesEndIn4xx() async throws {
+        let server = try await TestServer.start()
+        let admin = server.admin
+        let tenant = try await server.services.identity.createProject(name: "other", role: .admin)
+        try await server.run { client in
+            let token = try await client.token(user: "admin", password: admin.password, project: "admin")
+            let otherToken = try await client.token(user: tenant.user_name, password: tenant.password, project: "other")
+            // An instance of the admin project (nothing listens on port 1: registered, its backups would fail).
+            let (registered, r) = try await call(client, token: token, .post, "/v3/\(admin.project_id)/coffer/resources",
+                                                 ["resource": ["type": "rds", "name": "pg", "engine": "PostgreSQL", "connection": "postgresql://u:p@127.0.0.1:1/db"]])
+            #expect(registered == .ok, "\(r)")
+            let instance = (r["resource"] as? [String: Any])?["id"] as? String ?? ""
+            let other = "/v3/\(tenant.project_id)"
+            for (method, uri, body) in [(HTTPRequest.Method.post, other + "/backups", ["instance_id": instance, "name": "steal"] as [String: Any]),
+                                        (.put, other + "/instances/\(instance)/backups/policy", ["backup_policy": ["keep_days": 0]]),
+                                        (.post, other + "/instances/recovery", ["source": ["backup_id": "x", "instance_id": instance], "target": ["instance_id": instance]])] {
+                let (status, answer) = try await call(client, token: otherToken, method, uri, body)
+                #expect(status == .notFound, "\(uri): \(status) \(answer)")
+            }
+            let base = "/v3/\(admin.project_id)"
+            let huge = String(repeating: "9", count: 5_000)
+            func expect4xx(_ method: HTTPRequest.Method, _ uri: String, _ body: ByteBuffer, _ what: String) async throws {
+                try await client.execute(uri: uri, method: method, headers: [authToken: token, .contentType: "application/json"], body: body) { r in
+                    #expect((400..<500).contains(Int(r.status.code)), "\(what): \(r.status) \(String(buffer: r.body))")
+                }
+            }
+            let values: [Any] = ["", ":", huge, "\u{0}", -1, 1e30, true, [1], ["a": 1], NSNull()]
+            for v in values {
+                try await expect4xx(.post, base + "/backups", bodyBuffer(["instance_id": v, "name": "valid-name"]), "instance_id \(v)")
+                try await expect4xx(.post, base + "/backups", bodyBuffer(["instance_id": instance, "name": v]), "name \(v)")
+                try await expect4xx(.put, base + "/instances/\(instance)/backups/policy", bodyBuffer(["backup_policy": ["keep_days": v]]), "keep_days \(v)")
+                try await expect4xx(.post, base + "/instances/recovery", bodyBuffer(["source": ["backup_id": v], "target": ["instance_id": instance]]), "backup_id \(v)")
+                try await expect4xx(.post, base + "/instances/recovery", bodyBuffer(["source": v, "target": ["instance_id": instance]]), "source \(v)")
+            }
+            let deep = String(repeating: "{\"source\":", count: 10_000) + "1" + String(repeating: "}", count: 10_000)
+            for raw in [ByteBuffer(string: deep), ByteBuffer(bytes: [0xff, 0xfe, 0x7b, 0x7d]), ByteBuffer(string: "[]"), ByteBuffer(string: "")] {
+                try await expect4xx(.post, base + "/instances/recovery", raw, "recovery body \(raw.readableBytes) bytes")
+                try await expect4xx(.post, base + "/backups", raw, "backup body \(raw.readableBytes) bytes")
+            }
+            try await client.execute(uri: "/health", method: .get) { r in #expect(r.status == .ok) }
+        }
+    }
+}

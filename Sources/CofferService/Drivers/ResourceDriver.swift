@@ -17,6 +17,13 @@ public struct DriverContext: Sendable {
     /// Where database copies are staged while they are archived.
     public let stagingDirectory: String
     public let clock: any Clock
+
+    /// Database copies are staged under the data directory, one directory per instance.
+    init(resources: ResourceService, vaults: VaultService, clock: any Clock) {
+        self.resources = resources
+        stagingDirectory = vaults.dataDirectory + "/staging"
+        self.clock = clock
+    }
 }
 
 /// Backs up and restores one kind of resource.

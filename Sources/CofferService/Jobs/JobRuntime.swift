@@ -58,7 +58,7 @@ public final class JobRuntime: Service, @unchecked Sendable {
     var nowMS: Int64 { clock.now().epochMilliseconds }
 
     var driverContext: DriverContext {
-        DriverContext(resources: resources, stagingDirectory: vaults.dataDirectory + "/staging", clock: clock)
+        DriverContext(resources: resources, vaults: vaults, clock: clock)
     }
 
     // MARK: the loop
