@@ -4,7 +4,23 @@ import Foundation
 /// (`backup_policy.keep_days is required`) and is what the client reads.
 public struct RequestError: Error, CustomStringConvertible, Sendable {
     public let message: String
+    /// The field was absent or null (rather than of the wrong type).
+    public let isMissing: Bool
     public var description: String { message }
+    public init(_ message: String, isMissing: Bool = false) {
+        self.message = message
+        self.isMissing = isMissing
+    }
+    init(message: String) { self.init(message) }
+    static func missing(_ path: String) -> RequestError { RequestError("\(path) is required", isMissing: true) }
+}
+
+extension KeyedDecodingContainer {
+    /// `decode`, with a word of help added when the field is missing
+    /// (`resources is required (send [] for none)`).
+    public func decode<T: Decodable>(_ type: T.Type, forKey key: Key, hintIfMissing hint: String) throws -> T {
+        do { return try decode(T.self, forKey: key) } catch let e as RequestError where e.isMissing { throw RequestError(e.message + " " + hint, isMissing: true) }
+    }
 }
 
 /// Decodes a request type from a parsed JSON object, with the messages
@@ -56,6 +72,9 @@ private func leaf<T>(_ value: Any, _ type: T.Type, path: String) throws -> T? {
             throw RequestError(message: "\(path) must be an integer")
         }
         return type is Int.Type ? (n as! T) : (Int64(n) as! T)
+    case is [String].Type:
+        guard let a = value as? [Any], let s = a as? [String] else { throw RequestError(message: "\(path) must be an array of strings") }
+        return (s as! T)
     case is Double.Type:
         guard !isBoolean(value), let d = value as? Double else { throw RequestError(message: "\(path) must be a number") }
         return (d as! T)
@@ -89,7 +108,7 @@ private struct BodyObject<Key: CodingKey>: KeyedDecodingContainerProtocol {
     func decodeNil(forKey key: Key) throws -> Bool { object[key.stringValue] == nil || object[key.stringValue] is NSNull }
 
     func decode<T: Decodable>(_ type: T.Type, forKey key: Key) throws -> T {
-        guard let value = object[key.stringValue], !(value is NSNull) else { throw RequestError(message: "\(name(key)) is required") }
+        guard let value = object[key.stringValue], !(value is NSNull) else { throw RequestError.missing(name(key)) }
         return try decodeValue(value, T.self, path: name(key))
     }
 
@@ -99,12 +118,12 @@ private struct BodyObject<Key: CodingKey>: KeyedDecodingContainerProtocol {
     }
 
     func nestedContainer<NestedKey: CodingKey>(keyedBy type: NestedKey.Type, forKey key: Key) throws -> KeyedDecodingContainer<NestedKey> {
-        guard let value = object[key.stringValue] else { throw RequestError(message: "\(name(key)) is required") }
+        guard let value = object[key.stringValue] else { throw RequestError.missing(name(key)) }
         return try BodyDecoder(value: value, path: name(key)).container(keyedBy: type)
     }
 
     func nestedUnkeyedContainer(forKey key: Key) throws -> any UnkeyedDecodingContainer {
-        guard let value = object[key.stringValue] else { throw RequestError(message: "\(name(key)) is required") }
+        guard let value = object[key.stringValue] else { throw RequestError.missing(name(key)) }
         return try BodyDecoder(value: value, path: name(key)).unkeyedContainer()
     }
 
@@ -133,7 +152,7 @@ private struct BodyArray: UnkeyedDecodingContainer {
 
     mutating func decode<T: Decodable>(_ type: T.Type) throws -> T {
         let element = "\(path)[\(currentIndex)]"
-        guard !isAtEnd else { throw RequestError(message: "\(element) is required") }
+        guard !isAtEnd else { throw RequestError.missing(element) }
         defer { currentIndex += 1 }
         return try decodeValue(array[currentIndex], T.self, path: element)
     }

@@ -82,6 +82,14 @@ extension SchemaDescribed where Self: RawRepresentable, Self: CaseIterable, RawV
     public static var schemaSample: Self { allCases.first! }
 }
 
+/// A type documented once under `components/schemas` and referred to by
+/// name wherever it appears inside another type (the only way to describe a
+/// type that contains itself, like a backup's children).
+public protocol SchemaComponent: Decodable {
+    static var componentName: String { get }
+    init()
+}
+
 /// A type whose derived schema is narrowed for some properties (lengths,
 /// ranges, allowed values): the API's limits, stated on the type.
 public protocol SchemaRefined {
@@ -112,8 +120,14 @@ final class SchemaDecoder: Decoder {
     /// Keys asked about with `contains` or `decodeNil` first: the standard
     /// library's `decodeIfPresent` for String, Int, ... does that before `decode`.
     fileprivate var optionalKeys: Set<String> = []
+    /// False for the decoders of nested values: those name components instead of describing them.
+    var isRoot = true
 
     func value<T: Decodable>(_ type: T.Type) throws -> T {
+        if !isRoot, let component = T.self as? any SchemaComponent.Type {
+            root = .reference(component.componentName)
+            return component.init() as! T
+        }
         if let described = T.self as? any SchemaDescribed.Type {
             root = described.schema
             return described.schemaSample as! T
@@ -163,6 +177,7 @@ final class SchemaDecoder: Decoder {
     /// Derives the schema of a nested value with a decoder of its own.
     func nested<T: Decodable>(_ type: T.Type) throws -> (Schema, T) {
         let inner = SchemaDecoder()
+        inner.isRoot = false
         let value = try inner.value(T.self)
         return (inner.root ?? .any, value)
     }

@@ -1,3 +1,4 @@
+import CofferAPI
 import CofferService
 import CofferSystem
 import Foundation
@@ -75,9 +76,9 @@ public func buildRouter(services: APIServices, configuration: ServerConfiguratio
     let healthy = services.healthy
     router.get("/health") { _, _ -> Response in
         guard await healthy() else {
-            return JSONBody.response(status: .serviceUnavailable, ["status": "catalog unreachable"])
+            return try JSONBody.encoded(status: .serviceUnavailable, Health("catalog unreachable"))
         }
-        return JSONBody.response(["status": "ok"])
+        return try JSONBody.encoded(Health("ok"))
     }
     routes.add(.get, "/health")
     let openAPI = OpenAPIDocument.json

@@ -1,3 +1,4 @@
+import CofferAPI
 import CofferModel
 import CofferService
 import CofferSystem
@@ -25,54 +26,113 @@ struct BackupRoutes {
         add(.get, "/v3/:project_id/operation-logs/:operation_log_id", showLog)
     }
 
-    static func time(_ ms: Int64?) -> Any { ms.map { UTCTimeFormat.cbrString(epochMilliseconds: $0) } ?? NSNull() }
+    static func time(_ ms: Int64) -> String { UTCTimeFormat.cbrString(epochMilliseconds: ms) }
 
-    func checkpointJSON(_ c: CheckpointRecord, _ resources: [CheckpointResource], _ skipped: [SkippedResource]) -> [String: Any] {
-        ["id": c.id, "project_id": c.projectId, "status": CBRWire.status(c.status), "created_at": BackupRoutes.time(c.createdAt),
-         "extra_info": ["name": c.name, "description": c.description, "retention_duration": -1],
-         "vault": ["id": c.vaultId, "name": c.vaultName,
-                   "resources": resources.map { ["id": $0.id, "name": $0.name, "type": $0.type, "protect_status": c.status == .protecting ? "protecting" : "available",
-                                                 "resource_size": String(($0.resourceSize + (1 << 30) - 1) >> 30), "extra_info": "{}", "backup_size": "0", "backup_count": "0"] },
-                   "skipped_resources": skipped.map { ["id": $0.id, "name": $0.name, "type": $0.type, "code": $0.code, "reason": $0.reason] }] as [String: Any]]
+    static func checkpoint(_ c: CheckpointRecord, _ resources: [CheckpointResource], _ skipped: [SkippedResource]) -> CBR.Checkpoint {
+        var out = CBR.Checkpoint()
+        out.id = c.id
+        out.projectID = c.projectId
+        out.status = CBRWire.status(c.status)
+        out.createdAt = time(c.createdAt)
+        out.extraInfo.name = c.name
+        out.extraInfo.description = c.description
+        out.vault.id = c.vaultId
+        out.vault.name = c.vaultName
+        out.vault.resources = resources.map {
+            CBR.Checkpoint.Resource(id: $0.id, name: $0.name, type: $0.type, protectStatus: c.status == .protecting ? "protecting" : "available",
+                                    resourceSize: String(($0.resourceSize + (1 << 30) - 1) >> 30))
+        }
+        out.vault.skippedResources = skipped.map { CBR.Checkpoint.Skipped(id: $0.id, name: $0.name, type: $0.type, code: $0.code, reason: $0.reason) }
+        return out
     }
 
-    func backupJSON(_ b: BackupRecord, children: [BackupRecord]) -> BackupBody { BackupBody(row: b, children: children) }
+    /// CBR BackupResp (shared/api/cbr-v3.md §6.2); children are a server backup's volume backups.
+    static func backup(_ b: BackupRecord, children: [BackupRecord]) -> CBR.Backup {
+        var o = CBR.Backup()
+        o.id = b.id
+        o.checkpointID = b.checkpointId
+        o.projectID = b.projectId
+        o.vaultID = b.vaultId
+        o.name = b.name
+        o.description = b.description
+        o.status = CBRWire.status(b.status)
+        o.imageType = b.imageType
+        o.providerID = b.providerId
+        o.resourceID = b.resourceId
+        o.resourceName = b.resourceName
+        o.resourceType = b.resourceType
+        o.resourceSize = (b.resourceSize + (1 << 30) - 1) >> 30
+        o.resourceAZ = b.resourceAz
+        o.createdAt = time(b.createdAt)
+        o.updatedAt = time(b.updatedAt)
+        o.protectedAt = b.protectedAt.map(time)
+        o.expiredAt = b.expiredAt.map(time)
+        o.parentID = b.parentId
+        o.incremental = b.incremental
+        o.extendInfo.autoTrigger = b.autoTrigger
+        o.extendInfo.bootable = b.bootable
+        o.extendInfo.snapshotID = b.snapshotId ?? ""
+        o.extendInfo.containSystemDisk = children.contains { $0.bootable }
+        o.extendInfo.systemDisk = b.bootable
+        o.children = children.map { backup($0, children: []) }
+        o.failReason = b.failReason
+        return o
+    }
 
-    func logJSON(_ l: OperationLogRecord) -> [String: Any] {
-        var extra: [String: Any] = ["common": ["progress": l.progress, "request_id": l.id, "task_id": l.id] as [String: Any],
-                                    "backup": ["backup_id": l.backupId ?? "", "backup_name": "", "incremental": ""] as [String: Any],
-                                    "resource": ["id": l.resourceId, "name": l.resourceName, "type": l.resourceType] as [String: Any]]
-        if let skipped = l.skipped, let lines = (try? JSONSerialization.jsonObject(with: Data(skipped.utf8))) as? [String] {
-            // What a restore left out, or what a verification read.
-            if l.operationType == "verify" { extra["verify"] = ["notes": lines] } else { extra["restore"] = ["skipped": lines] }
+    static func operationLog(_ l: OperationLogRecord) -> CBR.OperationLog {
+        var o = CBR.OperationLog()
+        o.id = l.id
+        o.projectID = l.projectId
+        o.operationType = l.operationType
+        o.status = CBRWire.status(l.status)
+        o.providerID = l.providerId
+        o.vaultID = l.vaultId
+        o.vaultName = l.vaultName
+        o.checkpointID = l.checkpointId ?? ""
+        o.createdAt = time(l.createdAt)
+        o.startedAt = l.startedAt.map(time)
+        o.endedAt = l.endedAt.map(time)
+        o.updatedAt = time(l.updatedAt)
+        o.errorInfo.code = l.errorCode ?? ""
+        o.errorInfo.message = l.errorMsg ?? ""
+        o.extraInfo.common.progress = l.progress
+        o.extraInfo.common.requestID = l.id
+        o.extraInfo.common.taskID = l.id
+        if l.errorCode != nil {
+            o.extraInfo.common.code = l.errorCode
+            o.extraInfo.common.message = l.errorMsg ?? ""
         }
-        if l.errorCode != nil { extra["common"] = ["progress": l.progress, "request_id": l.id, "task_id": l.id, "code": l.errorCode ?? "", "message": l.errorMsg ?? ""] }
-        return ["id": l.id, "project_id": l.projectId, "operation_type": l.operationType, "status": CBRWire.status(l.status), "provider_id": l.providerId,
-                "vault_id": l.vaultId, "vault_name": l.vaultName, "checkpoint_id": l.checkpointId ?? "", "created_at": BackupRoutes.time(l.createdAt),
-                "started_at": BackupRoutes.time(l.startedAt), "ended_at": BackupRoutes.time(l.endedAt), "updated_at": BackupRoutes.time(l.updatedAt),
-                "error_info": ["code": l.errorCode ?? "", "message": l.errorMsg ?? ""], "extra_info": extra, "enterprise_project_id": "0"]
+        o.extraInfo.backup.backupID = l.backupId ?? ""
+        o.extraInfo.resource.id = l.resourceId
+        o.extraInfo.resource.name = l.resourceName
+        o.extraInfo.resource.type = l.resourceType
+        if let skipped = l.skipped, let lines = try? JSONDecoder().decode([String].self, from: Data(skipped.utf8)) {
+            // What a restore left out, or what a verification read.
+            if l.operationType == "verify" { o.extraInfo.verify = .init(notes: lines) } else { o.extraInfo.restore = .init(skipped: lines) }
+        }
+        return o
     }
 
     @Sendable func createCheckpoint(_ request: Request, _ context: CofferContext) async throws -> Response {
         let caller = try context.caller()
         var request = request
-        let c = try Fields(try await JSONBody.object(&request, context: context)).object("checkpoint")
-        var input = CheckpointInput(vaultID: try c.string("vault_id"))
-        if let p = try c.optionalObject("parameters") {
-            if p.object["resources"] != nil && !(p.object["resources"] is NSNull) { input.resources = try p.stringArray("resources") }
-            input.name = try p.optionalString("name")
-            input.description = try p.optionalString("description") ?? ""
-            input.incremental = try p.optionalBool("incremental") ?? true
-            input.autoTrigger = try p.optionalBool("auto_trigger") ?? false
+        let c = try await JSONBody.decode(CBR.CheckpointCreateRequest.self, &request, context: context).checkpoint
+        var input = CheckpointInput(vaultID: c.vaultID)
+        if let p = c.parameters {
+            if let resources = p.resources { input.resources = resources }
+            input.name = p.name
+            input.description = p.description ?? ""
+            input.incremental = p.incremental ?? true
+            input.autoTrigger = p.autoTrigger ?? false
         }
         let (row, resources, skipped) = try await backups.createCheckpoint(caller: caller, input)
-        return JSONBody.response(["checkpoint": checkpointJSON(row, resources, skipped)])
+        return try JSONBody.encoded(CBR.CheckpointResponse(BackupRoutes.checkpoint(row, resources, skipped)))
     }
 
     @Sendable func showCheckpoint(_ request: Request, _ context: CofferContext) async throws -> Response {
         let caller = try context.caller()
         let (row, resources, skipped) = try await backups.checkpoint(project: caller.projectID, id: try context.parameters.require("checkpoint_id"))
-        return JSONBody.response(["checkpoint": checkpointJSON(row, resources, skipped)])
+        return try JSONBody.encoded(CBR.CheckpointResponse(BackupRoutes.checkpoint(row, resources, skipped)))
     }
 
     @Sendable func listBackups(_ request: Request, _ context: CofferContext) async throws -> Response {
@@ -111,28 +171,23 @@ struct BackupRoutes {
         if let ep = q["enterprise_project_id"], ep != "0", ep != "all_granted_eps" { filter.matchesNothing = true }
         let sort = try Query.parseSort(q["sort"])
         let page = try await backups.listBackups(project: caller.projectID, filter: filter, sort: sort, offset: offset, limit: limit, marker: q["marker"])
-        let out = page.items.map { backupJSON($0, children: page.children[$0.id] ?? []) }
-        return JSONBody.response(["backups": out, "count": page.total, "offset": page.offset, "limit": limit])
+        let out = page.items.map { BackupRoutes.backup($0, children: page.children[$0.id] ?? []) }
+        return try JSONBody.encoded(CBR.BackupList(backups: out, count: page.total, offset: page.offset, limit: limit))
     }
 
     @Sendable func showBackup(_ request: Request, _ context: CofferContext) async throws -> Response {
         let caller = try context.caller()
         let (b, children) = try await backups.backup(project: caller.projectID, id: try context.parameters.require("backup_id"))
-        return JSONBody.response(["backup": backupJSON(b, children: children)])
+        return try JSONBody.encoded(CBR.BackupResponse(BackupRoutes.backup(b, children: children)))
     }
 
     @Sendable func updateBackup(_ request: Request, _ context: CofferContext) async throws -> Response {
         let caller = try context.caller()
         var request = request
-        let buffer = try await request.collectBody(upTo: context.maxUploadSize)
         // The SDK's BackupUpdateReq makes the body optional: an empty body changes nothing.
-        var name: String?
-        if buffer.readableBytes > 0 {
-            let body = Fields(try await JSONBody.object(&request, context: context))
-            if let b = try body.optionalObject("backup") { name = try b.optionalString("name") }
-        }
+        let name = try await JSONBody.decodeOptional(CBR.BackupUpdateRequest.self, &request, context: context)?.backup?.name
         let (b, children) = try await backups.update(caller: caller, id: try context.parameters.require("backup_id"), name: name)
-        return JSONBody.response(["backup": backupJSON(b, children: children)])
+        return try JSONBody.encoded(CBR.BackupResponse(BackupRoutes.backup(b, children: children)))
     }
 
     @Sendable func deleteBackup(_ request: Request, _ context: CofferContext) async throws -> Response {
@@ -146,21 +201,14 @@ struct BackupRoutes {
     @Sendable func restoreBackup(_ request: Request, _ context: CofferContext) async throws -> Response {
         let caller = try context.caller()
         var request = request
-        let r = try Fields(try await JSONBody.object(&request, context: context)).object("restore")
+        let r = try await JSONBody.decode(CBR.RestoreRequest.self, &request, context: context).restore
         var input = RestoreInput()
-        input.volumeID = try r.optionalString("volume_id")
-        input.serverID = try r.optionalString("server_id")
-        input.resourceID = try r.optionalString("resource_id")
-        input.powerOn = try r.optionalBool("power_on") ?? true
-        if let raw = r.object["mappings"], !(raw is NSNull) {
-            guard let list = raw as? [Any] else { throw APIError.validation("restore.mappings must be an array") }
-            input.mappings = try list.enumerated().map { i, item in
-                guard let o = item as? [String: Any] else { throw APIError.validation("restore.mappings[\(i)] must be an object") }
-                let f = Fields(o, path: "restore.mappings[\(i)]")
-                return (try f.string("backup_id"), try f.string("volume_id"))
-            }
-        }
-        if let d = try r.optionalObject("details") { input.destinationPath = try d.string("destination_path") }
+        input.volumeID = r.volumeID
+        input.serverID = r.serverID
+        input.resourceID = r.resourceID
+        input.powerOn = r.powerOn ?? true
+        input.mappings = (r.mappings ?? []).map { ($0.backupID, $0.volumeID) }
+        input.destinationPath = r.details?.destinationPath
         _ = try await backups.restore(caller: caller, id: try context.parameters.require("backup_id"), input)
         return Response(status: .accepted)
     }
@@ -171,7 +219,7 @@ struct BackupRoutes {
         let limit = try q.int("limit", range: 1...1000, default: 1000)
         let offset = try q.int("offset", range: 0...Int(Int32.max), default: 0)
         var filter = OperationLogFilter()
-        filter.operationType = try q.oneOf("operation_type", ["backup", "copy", "replication", "delete", "restore", "vault_delete", "remove_resource", "sync", "verify"])
+        filter.operationType = try q.oneOf("operation_type", CBR.operationTypes)
         filter.status = try q.oneOf("status", CBRWire.operationFilterOrder.map(CBRWire.status)).flatMap(CBRWire.operationStatus)
         filter.vaultID = q["vault_id"]
         filter.resourceID = q["resource_id"]
@@ -181,41 +229,12 @@ struct BackupRoutes {
         filter.startTime = try Query.parseTime(q["start_time"], field: "start_time")
         filter.endTime = try Query.parseTime(q["end_time"], field: "end_time")
         let (items, total) = try await backups.operationLogs(project: caller.projectID, filter: filter, offset: offset, limit: limit)
-        return JSONBody.response(["operation_logs": items.map(logJSON), "count": total, "offset": offset, "limit": limit])
+        return try JSONBody.encoded(CBR.OperationLogList(items.map(BackupRoutes.operationLog), count: total, offset: offset, limit: limit))
     }
 
     @Sendable func showLog(_ request: Request, _ context: CofferContext) async throws -> Response {
         let caller = try context.caller()
         let id = try context.parameters.require("operation_log_id")
-        return JSONBody.response(["operation_log": logJSON(try await backups.operationLog(project: caller.projectID, id: id))])
-    }
-}
-
-/// CBR BackupResp (shared/api/cbr-v3.md §6.2), written field by field: the
-/// listing of a large catalog is dominated by this.
-struct BackupBody: JSONWritable {
-    let row: BackupRecord
-    let children: [BackupRecord]
-
-    func writeJSON(to out: inout JSONOutput) {
-        let b = row
-        let containsSystemDisk = children.contains { $0.bootable }
-        out.object { o in
-            func time(_ name: String, _ ms: Int64?) { o.field(name, ms.map { UTCTimeFormat.cbrString(epochMilliseconds: $0) }) }
-            o.field("id", b.id); o.field("checkpoint_id", b.checkpointId); o.field("project_id", b.projectId); o.field("vault_id", b.vaultId)
-            o.field("name", b.name); o.field("description", b.description); o.field("status", CBRWire.status(b.status)); o.field("image_type", b.imageType)
-            o.field("provider_id", b.providerId); o.field("resource_id", b.resourceId); o.field("resource_name", b.resourceName)
-            o.field("resource_type", b.resourceType); o.field("resource_size", (b.resourceSize + (1 << 30) - 1) >> 30); o.field("resource_az", b.resourceAz)
-            time("created_at", b.createdAt); time("updated_at", b.updatedAt); time("protected_at", b.protectedAt); time("expired_at", b.expiredAt)
-            o.field("parent_id", b.parentId); o.field("incremental", b.incremental); o.field("version", 3); o.field("enterprise_project_id", "0")
-            o.emptyArray("replication_records")
-            o.object("extend_info") { e in
-                e.field("auto_trigger", b.autoTrigger); e.field("bootable", b.bootable); e.field("snapshot_id", b.snapshotId ?? ""); e.field("support_lld", false)
-                e.field("supported_restore_mode", "backup"); e.emptyArray("os_images_data")
-                e.field("contain_system_disk", containsSystemDisk); e.field("encrypted", true); e.field("system_disk", b.bootable); e.field("is_multi_az", false)
-            }
-            o.array("children", children) { a, child in a.element(BackupBody(row: child, children: [])) }
-            if let reason = b.failReason { o.field("fail_reason", reason) }
-        }
+        return try JSONBody.encoded(CBR.OperationLogResponse(BackupRoutes.operationLog(try await backups.operationLog(project: caller.projectID, id: id))))
     }
 }

@@ -1,3 +1,4 @@
+import CofferAPI
 import CofferModel
 import CofferService
 import CofferSystem
@@ -28,32 +29,27 @@ struct CSBSRoutes {
 
     // MARK: bodies
 
-    func tags(_ fields: Fields, _ key: String) throws -> [Tag] {
-        guard let raw = fields.object[key], !(raw is NSNull) else { return [] }
-        guard let list = raw as? [Any], !list.isEmpty else { throw APIError.validation("\(fields.name(key)) must be a non-empty array of {key, value}") }
-        return try list.enumerated().map { i, item in
-            guard let o = item as? [String: Any] else { throw APIError.validation("\(fields.name(key))[\(i)] must be an object") }
-            let f = Fields(o, path: "\(fields.name(key))[\(i)]")
-            // Surrounding spaces are dropped (seed 001).
-            return .init(key: try f.string("key").trimmingCharacters(in: .whitespaces), value: (try f.optionalString("value") ?? "").trimmingCharacters(in: .whitespaces))
-        }
+    /// Surrounding spaces are dropped (seed 001); an empty list is refused.
+    func tags(_ list: [CBR.Tag]?, field: String) throws -> [Tag] {
+        guard let list else { return [] }
+        guard !list.isEmpty else { throw APIError.validation("\(field) must be a non-empty array of {key, value}") }
+        return list.map { Tag(key: $0.key.trimmingCharacters(in: .whitespaces), value: ($0.value ?? "").trimmingCharacters(in: .whitespaces)) }
     }
 
-    func volumes(_ fields: Fields?) throws -> [ProtectionService.VolumeTarget] {
-        guard let fields, let raw = fields.object["volumes"], !(raw is NSNull) else { return [] }
-        guard let list = raw as? [Any] else { throw APIError.validation("\(fields.name("volumes")) must be an array") }
-        return try list.enumerated().map { i, item in
-            guard let o = item as? [String: Any] else { throw APIError.validation("\(fields.name("volumes"))[\(i)] must be an object") }
-            let f = Fields(o, path: "\(fields.name("volumes"))[\(i)]")
-            return .init(backupID: try f.string("backup_id"), volumeID: try f.string("volume_id"))
-        }
+    func volumes(_ list: [CSBS.VolumeTarget]?) -> [ProtectionService.VolumeTarget] {
+        (list ?? []).map { .init(backupID: $0.backupID, volumeID: $0.volumeID) }
     }
 
-    func checkpointJSON(_ c: CheckpointRecord, server: ResourceView) -> [String: Any] {
-        ["id": c.id, "project_id": c.projectId, "status": CBRWire.status(c.status), "created_at": BackupRoutes.time(c.createdAt), "resource_graph": NSNull(),
-         "extra_info": NSNull(),
-         "protection_plan": ["id": "fake_" + c.id, "name": "server protect plan for \(server.record.id)",
-                             "resources": [["id": server.record.id, "type": server.record.type, "name": server.record.name, "extra_info": [String: Any]()]]] as [String: Any]]
+    func checkpoint(_ c: CheckpointRecord, server: ResourceView) -> CSBS.ProtectCheckpoint {
+        var out = CSBS.ProtectCheckpoint()
+        out.id = c.id
+        out.projectID = c.projectId
+        out.status = CBRWire.status(c.status)
+        out.createdAt = BackupRoutes.time(c.createdAt)
+        out.protectionPlan.id = "fake_" + c.id
+        out.protectionPlan.name = "server protect plan for \(server.record.id)"
+        out.protectionPlan.resources = [.init(id: server.record.id, type: server.record.type, name: server.record.name)]
+        return out
     }
 
     // MARK: protect and checks
@@ -62,54 +58,46 @@ struct CSBSRoutes {
         let caller = try context.caller()
         try ProtectionService.checkProvider(try context.parameters.require("provider_id"))
         var request = request
-        let body = Fields(try await JSONBody.object(&request, context: context))
-        guard let p = try body.optionalObject("protect") else { throw APIError.validation("the body must hold protect") }
-        if let type = try p.optionalString("resource_type"), type != "OS::Nova::Server" {
+        guard let p = try await JSONBody.decode(CSBS.ProtectRequest.self, &request, context: context).protect else {
+            throw APIError.validation("the body must hold protect")
+        }
+        if let type = p.resourceType, type != "OS::Nova::Server" {
             throw APIError(status: .badRequest, code: "CSBS.6003", message: "protect.resource_type must be OS::Nova::Server")
         }
         var input = ProtectionService.ProtectInput()
-        input.name = try p.optionalString("backup_name")
-        input.description = try p.optionalString("description") ?? ""
-        input.incremental = try p.optionalBool("incremental") ?? true
-        input.tags = try tags(p, "tags")
-        _ = try p.optionalObject("extra_info")
+        input.name = p.backupName
+        input.description = p.description ?? ""
+        input.incremental = p.incremental ?? true
+        input.tags = try tags(p.tags, field: "protect.tags")
         let (checkpoint, server) = try await protection.protect(caller: caller, serverID: try context.parameters.require("resource_id"), input)
-        return JSONBody.response(["checkpoint": checkpointJSON(checkpoint, server: server)])
+        return try JSONBody.encoded(CSBS.ProtectResponse(self.checkpoint(checkpoint, server: server)))
     }
 
-    func checkJSON(_ c: ProtectionService.Check) -> [String: Any] {
-        ["resource_id": c.resourceID, "resource_type": c.resourceType, "result": c.result, "error_code": c.errorCode, "error_msg": c.errorMessage]
+    func check(_ c: ProtectionService.Check) -> CSBS.Check {
+        CSBS.Check(resourceID: c.resourceID, resourceType: c.resourceType, result: c.result, errorCode: c.errorCode, errorMessage: c.errorMessage)
     }
 
     @Sendable func checkAction(_ request: Request, _ context: CofferContext) async throws -> Response {
         let caller = try context.caller()
         try ProtectionService.checkProvider(try context.parameters.require("provider_id"))
         var request = request
-        let body = Fields(try await JSONBody.object(&request, context: context))
-        func entries(_ key: String) throws -> [Fields]? {
-            guard let raw = body.object[key], !(raw is NSNull) else { return nil }
-            guard let list = raw as? [Any], !list.isEmpty else { throw APIError.validation("\(key) must be a non-empty array") }
-            return try list.enumerated().map { i, item in
-                guard let o = item as? [String: Any] else { throw APIError.validation("\(key)[\(i)] must be an object") }
-                return Fields(o, path: "\(key)[\(i)]")
+        let body = try await JSONBody.decode(CSBS.CheckRequest.self, &request, context: context)
+        if let list = body.checkProtectable {
+            guard !list.isEmpty else { throw APIError.validation("check_protectable must be a non-empty array") }
+            var out: [CSBS.Check] = []
+            for entry in list {
+                out.append(check(await protection.checkProtectable(caller: caller, resourceID: entry.resourceID, resourceType: entry.resourceType ?? "OS::Nova::Server")))
             }
+            return try JSONBody.encoded(CSBS.CheckResponse(protectable: out))
         }
-        if let list = try entries("check_protectable") {
-            var out: [[String: Any]] = []
-            for f in list {
-                out.append(checkJSON(await protection.checkProtectable(caller: caller, resourceID: try f.string("resource_id"),
-                                                                        resourceType: try f.optionalString("resource_type") ?? "OS::Nova::Server")))
+        if let list = body.checkRestorable {
+            guard !list.isEmpty else { throw APIError.validation("check_restorable must be a non-empty array") }
+            var out: [CSBS.Check] = []
+            for entry in list {
+                out.append(check(await protection.checkRestorable(caller: caller, itemID: entry.checkpointItemID, serverID: entry.target.resourceID,
+                                                                  resourceType: entry.target.resourceType ?? "OS::Nova::Server", volumes: volumes(entry.target.volumes))))
             }
-            return JSONBody.response(["protectable": out])
-        }
-        if let list = try entries("check_restorable") {
-            var out: [[String: Any]] = []
-            for f in list {
-                let target = try f.object("target")
-                out.append(checkJSON(await protection.checkRestorable(caller: caller, itemID: try f.string("checkpoint_item_id"), serverID: try target.string("resource_id"),
-                                                                       resourceType: try target.optionalString("resource_type") ?? "OS::Nova::Server", volumes: try volumes(target))))
-            }
-            return JSONBody.response(["restorable": out])
+            return try JSONBody.encoded(CSBS.CheckResponse(restorable: out))
         }
         throw APIError.validation("the body must hold check_protectable or check_restorable")
     }
@@ -148,10 +136,10 @@ struct CSBSRoutes {
         return (project, filter)
     }
 
-    func itemBodies(_ rows: [BackupRecord]) async throws -> [CheckpointItemBody] {
+    func items(_ rows: [BackupRecord]) async throws -> [CSBS.CheckpointItem] {
         let children = try await backups.children(of: rows.map(\.id))
         let logs = try await backups.latestLogs(backups: rows.map(\.id))
-        return rows.map { CheckpointItemBody(row: $0, children: children[$0.id] ?? [], log: logs[$0.id], region: region) }
+        return rows.map { CSBSRoutes.item($0, children: children[$0.id] ?? [], log: logs[$0.id], region: region) }
     }
 
     @Sendable func listItems(_ request: Request, _ context: CofferContext) async throws -> Response {
@@ -163,26 +151,26 @@ struct CSBSRoutes {
         let sort = try Query.parseSort(q["sort"])
         let page = try await backups.listBackups(project: project, filter: filter, sort: sort, offset: offset, limit: limit,
                                                  marker: q["marker"], markerNoun: "a checkpoint item id")
-        return JSONBody.response(["checkpoint_items": try await itemBodies(page.items)])
+        return try JSONBody.encoded(CSBS.CheckpointItemList(try await items(page.items)))
     }
 
     @Sendable func countItems(_ request: Request, _ context: CofferContext) async throws -> Response {
         let caller = try context.caller()
         let (project, filter) = try filter(try Query(request), caller: caller)
-        return JSONBody.response(["count": try await backups.countBackups(project: project, filter: filter)])
+        return try JSONBody.encoded(CSBS.Count(try await backups.countBackups(project: project, filter: filter)))
     }
 
     @Sendable func showItem(_ request: Request, _ context: CofferContext) async throws -> Response {
         let caller = try context.caller()
         let (row, _) = try await protection.item(project: caller.projectID, id: try context.parameters.require("checkpoint_item_id"))
-        return JSONBody.response(["checkpoint_item": try await itemBodies([row])[0]])
+        return try JSONBody.encoded(CSBS.CheckpointItemResponse(try await items([row])[0]))
     }
 
     @Sendable func deleteCheckpoint(_ request: Request, _ context: CofferContext) async throws -> Response {
         let caller = try context.caller()
         try ProtectionService.checkProvider(try context.parameters.require("provider_id"))
         try await protection.delete(caller: caller, checkpointID: try context.parameters.require("checkpoint_id"), itemID: try Query(request)["checkpoint_items"])
-        return JSONBody.response([String: Any]())
+        return try JSONBody.encoded(FreeObject())
     }
 
     // MARK: restore and quotas
@@ -190,20 +178,14 @@ struct CSBSRoutes {
     @Sendable func restore(_ request: Request, _ context: CofferContext) async throws -> Response {
         let caller = try context.caller()
         var request = request
-        let r = try Fields(try await JSONBody.object(&request, context: context)).object("restore")
-        let provider = try r.optionalString("provider_id") ?? ProtectionService.providerID
+        let r = try await JSONBody.decode(CSBS.RestoreRequest.self, &request, context: context).restore
+        let provider = r.providerID ?? ProtectionService.providerID
         try ProtectionService.checkProvider(provider)
-        let checkpointID = try r.string("checkpoint_id")
-        let p = try r.object("parameters")
-        let itemID = try p.string("checkpoint_item_id")
-        let targets = try p.optionalObject("targets")
-        let serverID = try targets?.optionalString("server_id")
-        let restoreTarget = try r.optionalString("restore_target")
-        let id = try await protection.restore(caller: caller, checkpointID: checkpointID, itemID: itemID, serverID: serverID, volumes: try volumes(targets),
-                                              powerOn: try p.optionalBool("power_on") ?? true)
-        return JSONBody.response(["restore": ["id": id, "checkpoint_id": checkpointID, "parameters": p.object, "project_id": caller.projectID, "provider_id": provider,
-                                              "restore_target": restoreTarget ?? NSNull(), "status": "in_progress",
-                                              "resources_status": [String: Any](), "resources_reason": [String: Any]()] as [String: Any]])
+        let p = r.parameters
+        let id = try await protection.restore(caller: caller, checkpointID: r.checkpointID, itemID: p.checkpointItemID, serverID: p.targets?.serverID,
+                                              volumes: volumes(p.targets?.volumes), powerOn: p.powerOn ?? true)
+        return try JSONBody.encoded(CSBS.RestoreResponse(.init(id: id, checkpointID: r.checkpointID, parameters: r.parametersAsSent, projectID: caller.projectID,
+                                                               providerID: provider, restoreTarget: r.restoreTarget)))
     }
 
     @Sendable func quotas(_ request: Request, _ context: CofferContext) async throws -> Response {
@@ -211,61 +193,66 @@ struct CSBSRoutes {
         let count = try await backups.countBackups(project: caller.projectID, filter: BackupFilter())
         let (sizeGB, usedBytes) = try await vaults.summary(project: caller.projectID)
         // Coffer limits capacity (vault sizes), not the number of backups: -1 is unlimited.
-        return JSONBody.response(["quotas": ["resources": [
-            ["type": "backups", "unit": "", "quota": -1, "used": count],
-            ["type": "backup_capacity", "unit": "GB", "quota": sizeGB, "used": Int((usedBytes + (1 << 30) - 1) >> 30)],
-        ]]])
+        return try JSONBody.encoded(CSBS.Quotas([
+            .init(type: "backups", unit: "", quota: -1, used: count),
+            .init(type: "backup_capacity", unit: "GB", quota: sizeGB, used: Int((usedBytes + (1 << 30) - 1) >> 30)),
+        ]))
     }
 }
 
-/// A CSBS checkpoint_item (§3.2 model): a server backup, its disks as
-/// `volume_backups`, progress and failure from its newest operation log.
-struct CheckpointItemBody: JSONWritable {
-    let row: BackupRecord
-    let children: [BackupRecord]
-    let log: OperationLogRecord?
-    let region: String
-
+extension CSBSRoutes {
     static func megabytes(_ bytes: Int64) -> Int64 { (bytes + (1 << 20) - 1) >> 20 }
+    static func gigabytes(_ bytes: Int64) -> Int64 { (bytes + (1 << 30) - 1) >> 30 }
 
-    func writeJSON(to out: inout JSONOutput) {
-        let b = row
-        let tags = (try? JSONSerialization.jsonObject(with: Data(b.tags.utf8))) ?? [Any]()
+    /// A server backup as a checkpoint item; progress and failure come from its newest operation log.
+    static func item(_ b: BackupRecord, children: [BackupRecord], log: OperationLogRecord?, region: String) -> CSBS.CheckpointItem {
         let failed = b.status == .error && log?.status == .failed
-        out.object { o in
-            func time(_ name: String, _ ms: Int64?) { o.field(name, ms.map { UTCTimeFormat.cbrString(epochMilliseconds: $0) }) }
-            o.field("id", b.id); o.field("checkpoint_id", b.checkpointId); o.field("name", b.name); o.field("description", b.description)
-            o.field("resource_id", b.resourceId); o.field("resource_type", b.resourceType); o.field("status", CBRWire.status(b.status))
-            time("created_at", b.createdAt); time("updated_at", b.updatedAt); time("protected_at", b.protectedAt)
-            o.object("backup_data") { d in
-                d.field("__openstack_region_name", region); d.field("cloudservicetype", "QEMU"); d.field("disk", (b.resourceSize + (1 << 30) - 1) >> 30)
-                d.field("imagetype", "private"); d.field("ram", 0); d.field("vcpus", 0); d.field("eip", ""); d.field("private_ip", "")
-            }
-            o.field("tags", any: tags)
-            o.emptyArray("replication_records")
-            o.object("extend_info") { e in
-                e.field("auto_trigger", b.autoTrigger); e.field("average_speed", 0); e.field("copy_from", ""); e.field("copy_status", "na")
-                e.object("fail_code") { f in
-                    if failed { f.field("Code", log?.errorCode ?? ""); f.field("Description", log?.errorMsg ?? "") }
-                }
-                e.field("fail_op", failed ? log?.operationType ?? "" : ""); e.field("fail_reason", b.failReason ?? "")
-                e.field("image_type", b.imageType); e.field("incremental", b.incremental)
-                e.field("progress", b.status == .available ? 100 : (log?.progress ?? 0))
-                e.field("resource_az", b.resourceAz); e.field("resource_name", b.resourceName); e.field("resource_type", b.resourceType)
-                e.field("size", CheckpointItemBody.megabytes(b.resourceSize)); e.field("space_saving_ratio", 0)
-                e.array("volume_backups", children) { a, c in
-                    a.object { v in
-                        v.field("id", c.id); v.field("name", c.name); v.field("status", CBRWire.status(c.status)); v.field("bootable", c.bootable)
-                        v.field("incremental", c.incremental); v.field("image_type", "backup"); v.field("average_speed", 0)
-                        v.field("size", CheckpointItemBody.megabytes(c.resourceSize)); v.field("source_volume_id", c.resourceId)
-                        v.field("source_volume_size", (c.resourceSize + (1 << 30) - 1) >> 30); v.field("source_volume_name", c.resourceName)
-                        v.field("space_saving_ratio", 0); v.field("snapshot_id", c.snapshotId ?? "")
-                    }
-                }
-                e.field("finished_at", b.protectedAt.map { UTCTimeFormat.cbrString(epochMilliseconds: $0) } ?? "")
-                e.field("supported_restore_mode", "backup"); e.emptyArray("os_images_data")
-                e.field("support_lld", false); e.field("taskid", log?.id ?? ""); e.field("hypervisor_type", "QEMU")
-            }
+        var o = CSBS.CheckpointItem()
+        o.id = b.id
+        o.checkpointID = b.checkpointId
+        o.name = b.name
+        o.description = b.description
+        o.resourceID = b.resourceId
+        o.resourceType = b.resourceType
+        o.status = CBRWire.status(b.status)
+        o.createdAt = BackupRoutes.time(b.createdAt)
+        o.updatedAt = BackupRoutes.time(b.updatedAt)
+        o.protectedAt = b.protectedAt.map(BackupRoutes.time)
+        o.backupData.regionName = region
+        o.backupData.disk = gigabytes(b.resourceSize)
+        o.tags = (try? JSONDecoder().decode([CBR.Tag].self, from: Data(b.tags.utf8))) ?? []
+        var e = CSBS.CheckpointItem.ExtendInfo()
+        e.autoTrigger = b.autoTrigger
+        if failed {
+            e.failCode.code = log?.errorCode ?? ""
+            e.failCode.description = log?.errorMsg ?? ""
+            e.failOperation = log?.operationType ?? ""
         }
+        e.failReason = b.failReason ?? ""
+        e.imageType = b.imageType
+        e.incremental = b.incremental
+        e.progress = b.status == .available ? 100 : (log?.progress ?? 0)
+        e.resourceAZ = b.resourceAz
+        e.resourceName = b.resourceName
+        e.resourceType = b.resourceType
+        e.size = megabytes(b.resourceSize)
+        e.volumeBackups = children.map { c in
+            var v = CSBS.CheckpointItem.VolumeBackup()
+            v.id = c.id
+            v.name = c.name
+            v.status = CBRWire.status(c.status)
+            v.bootable = c.bootable
+            v.incremental = c.incremental
+            v.size = megabytes(c.resourceSize)
+            v.sourceVolumeID = c.resourceId
+            v.sourceVolumeSize = gigabytes(c.resourceSize)
+            v.sourceVolumeName = c.resourceName
+            v.snapshotID = c.snapshotId ?? ""
+            return v
+        }
+        e.finishedAt = b.protectedAt.map(BackupRoutes.time) ?? ""
+        e.taskID = log?.id ?? ""
+        o.extendInfo = e
+        return o
     }
 }

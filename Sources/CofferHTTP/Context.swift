@@ -71,11 +71,9 @@ public struct APIError: Error, HTTPResponseError, CustomStringConvertible {
 
     public func response(from request: Request, context: some RequestContext) throws -> Response {
         let requestID = (context as? CofferContext)?.requestID ?? ""
-        var body: [String: String] = ["error_code": code, "error_msg": message]
-        if includeRequestID { body["request_id"] = requestID }
         var headers = HTTPFields()
         if let retryAfter { headers[.retryAfter] = String(retryAfter) }
-        return JSONBody.response(status: status, body, headers: headers)
+        return try JSONBody.encoded(status: status, ErrorBody(code: code, message: message, requestID: includeRequestID ? requestID : nil), headers: headers)
     }
 }
 
@@ -95,6 +93,13 @@ enum JSONBody {
     static func decode<T: Decodable>(_ type: T.Type, _ request: inout Request, context: CofferContext) async throws -> T {
         let object = try await object(&request, context: context)
         do { return try RequestDecoder.decode(T.self, from: object) } catch let e as RequestError { throw APIError.validation(e.message) }
+    }
+
+    /// As `decode`, for routes whose body the SDKs make optional: an empty body is nil.
+    static func decodeOptional<T: Decodable>(_ type: T.Type, _ request: inout Request, context: CofferContext) async throws -> T? {
+        let buffer = try await request.collectBody(upTo: context.maxUploadSize)
+        guard buffer.readableBytes > 0 else { return nil }
+        return try await decode(T.self, &request, context: context)
     }
 
     /// Parses a JSON object body; anything else is a 400 naming the problem.
@@ -134,64 +139,5 @@ enum JSONBody {
             }
         }
         return deepest
-    }
-}
-
-/// Typed field access with errors that name the field.
-struct Fields {
-    let object: [String: Any]
-    let path: String
-
-    /// An integer (not a boolean, not a fraction), or nil when absent or null.
-    func optionalInt(_ key: String) throws -> Int? {
-        guard let v = object[key], !(v is NSNull) else { return nil }
-        guard let n = v as? Int, type(of: v) != type(of: NSNumber(value: true)), !(v is Double && (v as! Double) != Double(n)) else {
-            throw APIError.validation("\(name(key)) must be an integer")
-        }
-        return n
-    }
-
-    init(_ object: [String: Any], path: String = "") {
-        self.object = object
-        self.path = path
-    }
-
-    func name(_ key: String) -> String { path.isEmpty ? key : path + "." + key }
-
-    func object(_ key: String) throws -> Fields {
-        guard let v = object[key] else { throw APIError.validation("\(name(key)) is required") }
-        guard let o = v as? [String: Any] else { throw APIError.validation("\(name(key)) must be an object") }
-        return Fields(o, path: name(key))
-    }
-
-    func optionalObject(_ key: String) throws -> Fields? {
-        guard let v = object[key], !(v is NSNull) else { return nil }
-        guard let o = v as? [String: Any] else { throw APIError.validation("\(name(key)) must be an object") }
-        return Fields(o, path: name(key))
-    }
-
-    func string(_ key: String) throws -> String {
-        guard let v = object[key] else { throw APIError.validation("\(name(key)) is required") }
-        guard let s = v as? String else { throw APIError.validation("\(name(key)) must be a string") }
-        return s
-    }
-
-    func optionalString(_ key: String) throws -> String? {
-        guard let v = object[key], !(v is NSNull) else { return nil }
-        guard let s = v as? String else { throw APIError.validation("\(name(key)) must be a string") }
-        return s
-    }
-
-    /// JSON true/false only: Foundation also bridges 0 and 1 to Bool.
-    func optionalBool(_ key: String) throws -> Bool? {
-        guard let v = object[key], !(v is NSNull) else { return nil }
-        guard let b = v as? Bool, type(of: v) == type(of: NSNumber(value: true)) else { throw APIError.validation("\(name(key)) must be a boolean") }
-        return b
-    }
-
-    func stringArray(_ key: String) throws -> [String] {
-        guard let v = object[key] else { throw APIError.validation("\(name(key)) is required") }
-        guard let a = v as? [Any], let s = a as? [String] else { throw APIError.validation("\(name(key)) must be an array of strings") }
-        return s
     }
 }

@@ -1,3 +1,4 @@
+import CofferAPI
 import CofferModel
 import CofferService
 import CofferSystem
@@ -40,58 +41,48 @@ struct IdentityRoutes {
 
     // MARK: discovery
 
-    func versionObject(_ request: Request) -> [String: Any] {
-        ["id": "v3.14", "status": "stable", "updated": "2026-01-01T00:00:00Z",
-         "links": [["rel": "self", "href": IdentityRoutes.baseURL(request) + "/v3/"]],
-         "media-types": [["base": "application/json", "type": "application/vnd.openstack.identity-v3+json"]]]
+    func versionObject(_ request: Request) -> Identity.Version {
+        Identity.Version(selfURL: IdentityRoutes.baseURL(request) + "/v3/")
     }
 
     @Sendable func versions(_ request: Request, _ context: CofferContext) async throws -> Response {
-        JSONBody.response(status: .multipleChoices, ["versions": ["values": [versionObject(request)]]])
+        try JSONBody.encoded(status: .multipleChoices, Identity.Versions([versionObject(request)]))
     }
 
     @Sendable func version(_ request: Request, _ context: CofferContext) async throws -> Response {
-        JSONBody.response(["version": versionObject(request)])
+        try JSONBody.encoded(Identity.VersionResponse(versionObject(request)))
     }
 
     // MARK: tokens
 
-    func tokenBody(_ issued: IssuedToken, request: Request) -> [String: Any] {
+    func tokenBody(_ issued: IssuedToken, request: Request) -> Identity.TokenResponse {
         let p = issued.principal
         let base = IdentityRoutes.baseURL(request)
-        let domain: [String: Any] = ["id": p.domainID, "name": "Default"]
-        func service(_ type: String, _ name: String, _ url: String) -> [String: Any] {
-            ["type": type, "name": name, "id": name,
-             "endpoints": [["id": "\(name)-public", "interface": "public", "region": region, "region_id": region, "url": url]]]
-        }
-        return ["token": [
-            "expires_at": IdentityRoutes.time(issued.record.expiresAt),
-            "issued_at": IdentityRoutes.time(issued.record.issuedAt),
-            "methods": issued.record.methods,
-            "user": ["id": p.userID, "name": p.userName, "domain": domain],
-            "project": ["id": p.projectID, "name": p.projectName, "domain": domain],
-            "roles": [["id": p.role.rawValue, "name": p.role.rawValue]],
-            "catalog": [
-                service("identity", "keystone", base + "/v3"),
-                service("cbr", "cbr", base + "/v3/" + p.projectID),
-                service("data-protect", "csbs", base + "/v1/" + p.projectID),
-                service("rdsv3", "rdsv3", base + "/v3/" + p.projectID),
-            ],
-        ] as [String: Any]]
+        let domain = Identity.Named(id: p.domainID, name: "Default")
+        return Identity.TokenResponse(Identity.Token(
+            expiresAt: IdentityRoutes.time(issued.record.expiresAt),
+            issuedAt: IdentityRoutes.time(issued.record.issuedAt),
+            methods: issued.record.methods,
+            user: .init(id: p.userID, name: p.userName, domain: domain),
+            project: .init(id: p.projectID, name: p.projectName, domain: domain),
+            roles: [.init(id: p.role.rawValue, name: p.role.rawValue)],
+            catalog: [
+                .init(type: "identity", name: "keystone", region: region, url: base + "/v3"),
+                .init(type: "cbr", name: "cbr", region: region, url: base + "/v3/" + p.projectID),
+                .init(type: "data-protect", name: "csbs", region: region, url: base + "/v1/" + p.projectID),
+                .init(type: "rdsv3", name: "rdsv3", region: region, url: base + "/v3/" + p.projectID),
+            ]))
     }
 
     @Sendable func issueToken(_ request: Request, _ context: CofferContext) async throws -> Response {
         var request = request
-        let body = Fields(try await JSONBody.object(&request, context: context))
-        let auth = try body.object("auth")
-        let identityFields = try auth.object("identity")
-        let methods = try identityFields.stringArray("methods")
+        let auth = try await JSONBody.decode(Identity.AuthRequest.self, &request, context: context).auth
+        let methods = auth.identity.methods
         var scope: IdentityService.Scope?
-        if let s = try auth.optionalObject("scope") {
-            let project = try s.object("project")
-            if let id = try project.optionalString("id") {
+        if let project = auth.scope?.project {
+            if let id = project.id {
                 scope = .projectID(id)
-            } else if let name = try project.optionalString("name") {
+            } else if let name = project.name {
                 scope = .projectName(name)
             } else {
                 throw APIError.validation("auth.scope.project needs id or name")
@@ -99,24 +90,23 @@ struct IdentityRoutes {
         }
         let issued: IssuedToken
         if methods.contains("password") {
-            let user = try identityFields.object("password").object("user")
-            let password = try user.string("password")
-            if let name = try user.optionalString("name") {
-                issued = try await identity.issueToken(userName: name, password: password, scope: scope, source: context.remoteAddress)
-            } else if let id = try user.optionalString("id"), let record = try await identity.user(id: id) {
-                issued = try await identity.issueToken(userName: record.name, password: password, scope: scope, source: context.remoteAddress)
+            guard let user = auth.identity.password?.user else { throw APIError.validation("auth.identity.password is required") }
+            if let name = user.name {
+                issued = try await identity.issueToken(userName: name, password: user.password, scope: scope, source: context.remoteAddress)
+            } else if let id = user.id, let record = try await identity.user(id: id) {
+                issued = try await identity.issueToken(userName: record.name, password: user.password, scope: scope, source: context.remoteAddress)
             } else {
                 throw APIError(status: .unauthorized, code: "APIGW.0301", message: "The request you have made requires authentication.", includeRequestID: true)
             }
         } else if methods.contains("token") {
-            let token = try identityFields.object("token").string("id")
+            guard let token = auth.identity.token?.id else { throw APIError.validation("auth.identity.token is required") }
             issued = try await identity.issueToken(fromToken: token, scope: scope)
         } else {
             throw APIError.validation("auth.identity.methods must contain \"password\" or \"token\"")
         }
         var headers = HTTPFields()
         headers[.subjectToken] = issued.token
-        return JSONBody.response(status: .created, tokenBody(issued, request: request), headers: headers)
+        return try JSONBody.encoded(status: .created, tokenBody(issued, request: request), headers: headers)
     }
 
     @Sendable func validateToken(_ request: Request, _ context: CofferContext) async throws -> Response {
@@ -131,7 +121,7 @@ struct IdentityRoutes {
         }
         var headers = HTTPFields()
         headers[.subjectToken] = subject
-        return JSONBody.response(tokenBody(IssuedToken(token: subject, record: record, principal: principal), request: request), headers: headers)
+        return try JSONBody.encoded(tokenBody(IssuedToken(token: subject, record: record, principal: principal), request: request), headers: headers)
     }
 
     @Sendable func revokeToken(_ request: Request, _ context: CofferContext) async throws -> Response {
@@ -157,27 +147,26 @@ struct IdentityRoutes {
         return p
     }
 
-    func projectJSON(_ p: ProjectRecord) -> [String: Any] {
-        ["id": p.id, "name": p.name, "domain_id": p.domainID, "description": p.description, "enabled": true]
+    func project(_ p: ProjectRecord) -> Identity.Project {
+        Identity.Project(id: p.id, name: p.name, domainID: p.domainID, description: p.description)
     }
 
     @Sendable func listProjects(_ request: Request, _ context: CofferContext) async throws -> Response {
         let caller = try context.caller()
         let all = try await identity.projects()
         let visible = caller.projectName == "admin" && caller.role == .admin ? all : all.filter { $0.id == caller.projectID }
-        return JSONBody.response(["projects": visible.map(projectJSON)])
+        return try JSONBody.encoded(Identity.ProjectList(visible.map(project)))
     }
 
     @Sendable func createProject(_ request: Request, _ context: CofferContext) async throws -> Response {
         _ = try requireServiceAdmin(context)
         var request = request
-        let project = try Fields(try await JSONBody.object(&request, context: context)).object("project")
-        let created = try await identity.createProject(name: try project.string("name"), description: try project.optionalString("description") ?? "")
-        return JSONBody.response(status: .created, [
-            "project": ["id": created.project_id, "name": created.project_name],
-            "credentials": ["project_id": created.project_id, "user_name": created.user_name, "password": created.password,
-                            "access_key": created.access_key, "secret_key": created.secret_key],
-        ])
+        let project = try await JSONBody.decode(Identity.ProjectCreateRequest.self, &request, context: context).project
+        let created = try await identity.createProject(name: project.name, description: project.description ?? "")
+        return try JSONBody.encoded(status: .created, Identity.ProjectCreated(
+            project: .init(id: created.project_id, name: created.project_name),
+            credentials: .init(projectID: created.project_id, userName: created.user_name, password: created.password,
+                               accessKey: created.access_key, secretKey: created.secret_key)))
     }
 
     @Sendable func deleteProject(_ request: Request, _ context: CofferContext) async throws -> Response {
@@ -191,17 +180,18 @@ struct IdentityRoutes {
     @Sendable func listUsers(_ request: Request, _ context: CofferContext) async throws -> Response {
         let caller = try context.caller()
         let users = try await identity.users(project: caller.projectID)
-        return JSONBody.response(["users": users.map { u, role in ["id": u.id, "name": u.name, "role": role.rawValue, "enabled": u.enabled, "domain_id": u.domainID] }])
+        return try JSONBody.encoded(Identity.UserList(users.map { u, role in
+            Identity.User(id: u.id, name: u.name, role: role.rawValue, enabled: u.enabled, domainID: u.domainID)
+        }))
     }
 
     @Sendable func createUser(_ request: Request, _ context: CofferContext) async throws -> Response {
         let caller = try requireProjectAdmin(context)
         var request = request
-        let user = try Fields(try await JSONBody.object(&request, context: context)).object("user")
-        let roleText = try user.optionalString("role") ?? "member"
-        guard let role = Role(rawValue: roleText) else { throw APIError.validation("user.role must be admin, member or readonly") }
-        let (record, password) = try await identity.createUser(project: caller.projectID, name: try user.string("name"), role: role)
-        return JSONBody.response(status: .created, ["user": ["id": record.id, "name": record.name, "role": role.rawValue], "password": password])
+        let user = try await JSONBody.decode(Identity.UserCreateRequest.self, &request, context: context).user
+        guard let role = Role(rawValue: user.role ?? "member") else { throw APIError.validation("user.role must be admin, member or readonly") }
+        let (record, password) = try await identity.createUser(project: caller.projectID, name: user.name, role: role)
+        return try JSONBody.encoded(status: .created, Identity.UserCreated(id: record.id, name: record.name, role: role.rawValue, password: password))
     }
 
     @Sendable func deleteUser(_ request: Request, _ context: CofferContext) async throws -> Response {
@@ -216,20 +206,21 @@ struct IdentityRoutes {
         let caller = try context.caller()
         let keys = try await identity.accessKeys(project: caller.projectID)
         let visible = caller.role == .admin ? keys : keys.filter { $0.userID == caller.userID }
-        return JSONBody.response(["credentials": visible.map { ["access": $0.accessKey, "user_id": $0.userID, "project_id": $0.projectID,
-                                                                 "description": $0.description, "create_time": IdentityRoutes.time($0.createdAt)] }])
+        return try JSONBody.encoded(Identity.AccessKeyList(visible.map {
+            Identity.AccessKey(access: $0.accessKey, userID: $0.userID, projectID: $0.projectID, description: $0.description, createTime: IdentityRoutes.time($0.createdAt))
+        }))
     }
 
     @Sendable func createCredential(_ request: Request, _ context: CofferContext) async throws -> Response {
         let caller = try context.caller()
         var request = request
-        let fields = try Fields(try await JSONBody.object(&request, context: context)).optionalObject("credential")
-        let userID = try fields?.optionalString("user_id") ?? caller.userID
+        let fields = try await JSONBody.decode(Identity.AccessKeyCreateRequest.self, &request, context: context).credential
+        let userID = fields?.userID ?? caller.userID
         if userID != caller.userID && caller.role != .admin {
             throw APIError(status: .forbidden, code: "BackupService.8600", message: "only a project admin may create keys for other users")
         }
-        let (ak, sk) = try await identity.createAccessKey(project: caller.projectID, user: userID, description: try fields?.optionalString("description") ?? "")
-        return JSONBody.response(status: .created, ["credential": ["access": ak, "secret": sk, "user_id": userID, "project_id": caller.projectID]])
+        let (ak, sk) = try await identity.createAccessKey(project: caller.projectID, user: userID, description: fields?.description ?? "")
+        return try JSONBody.encoded(status: .created, Identity.AccessKeyCreated(access: ak, secret: sk, userID: userID, projectID: caller.projectID))
     }
 
     @Sendable func deleteCredential(_ request: Request, _ context: CofferContext) async throws -> Response {

@@ -1,3 +1,4 @@
+import CofferAPI
 import CofferModel
 import CofferService
 import Foundation
@@ -27,20 +28,23 @@ struct ResourceRoutes {
         bytes.map { Int(($0 + (1 << 30) - 1) >> 30) }
     }
 
-    func json(_ v: ResourceView) -> [String: Any] {
+    func resource(_ v: ResourceView) -> Inventory.Resource {
         let r = v.record
-        var o: [String: Any] = ["id": r.id, "name": r.name, "type": r.type, "description": r.description, "project_id": r.projectID,
-                                "created_at": IdentityRoutes.time(r.createdAt), "updated_at": IdentityRoutes.time(r.updatedAt)]
-        if let p = r.path { o[v.type == .database ? "data_dir" : "path"] = p }
-        o["restore_special_files"] = r.restoreSpecialFiles
-        if v.type == .database { o["engine"] = "PostgreSQL" }  // the connection (with its password) is never shown
-        if let s = v.sizeBytes { o["size_bytes"] = s; o["size"] = ResourceRoutes.gigabytes(s) }
+        var o = Inventory.Resource()
+        o.id = r.id
+        o.name = r.name
+        o.type = r.type
+        o.description = r.description
+        o.projectID = r.projectID
+        o.createdAt = IdentityRoutes.time(r.createdAt)
+        o.updatedAt = IdentityRoutes.time(r.updatedAt)
+        if v.type == .database { o.dataDirectory = r.path } else { o.path = r.path }
+        o.restoreSpecialFiles = r.restoreSpecialFiles
+        if v.type == .database { o.engine = "PostgreSQL" }  // the connection (with its password) is never shown
+        o.sizeBytes = v.sizeBytes
+        o.size = ResourceRoutes.gigabytes(v.sizeBytes)
         if v.type == .server {
-            o["disks"] = v.children.map { c -> [String: Any] in
-                var d: [String: Any] = ["id": c.record.id, "name": c.record.name, "path": c.record.path ?? "", "bootable": c.record.bootable]
-                if let s = c.sizeBytes { d["size_bytes"] = s }
-                return d
-            }
+            o.disks = v.children.map { Inventory.Resource.Disk(id: $0.record.id, name: $0.record.name, path: $0.record.path ?? "", bootable: $0.record.bootable, sizeBytes: $0.sizeBytes) }
         }
         return o
     }
@@ -52,31 +56,23 @@ struct ResourceRoutes {
     @Sendable func create(_ request: Request, _ context: CofferContext) async throws -> Response {
         let caller = try context.caller()
         var request = request
-        let body = try Fields(try await JSONBody.object(&request, context: context)).object("resource")
-        let typeText = try body.string("type")
+        let body = try await JSONBody.decode(Inventory.RegisterRequest.self, &request, context: context).resource
         // "rds" is the spelling for a database instance.
-        guard let type = typeText == "rds" ? .database : ResourceType(rawValue: typeText) else {
+        guard let type = body.type == "rds" ? .database : ResourceType(rawValue: body.type) else {
             throw APIError.validation("resource.type must be one of \(ResourceType.allCases.map(\.rawValue).joined(separator: ", ")) or rds")
         }
-        var disks: [DiskInput] = []
-        if let raw = body.object["disks"], !(raw is NSNull) {
-            guard let list = raw as? [Any] else { throw APIError.validation("resource.disks must be an array") }
-            for (i, item) in list.enumerated() {
-                guard let d = item as? [String: Any] else { throw APIError.validation("resource.disks[\(i)] must be an object") }
-                let f = Fields(d, path: "resource.disks[\(i)]")
-                disks.append(DiskInput(name: try f.string("name"), path: try f.string("path"), bootable: try f.optionalBool("bootable") ?? false))
-            }
-        }
-        var input = ResourceInput(type: type, name: try body.string("name"), description: try body.optionalString("description") ?? "",
-                                  path: try body.optionalString("path"), disks: disks, projectID: try body.optionalString("project_id"))
-        input.restoreSpecialFiles = try body.optionalBool("restore_special_files") ?? false
+        let disks = (body.disks ?? []).map { DiskInput(name: $0.name, path: $0.path, bootable: $0.bootable ?? false) }
+        var input = ResourceInput(type: type, name: body.name, description: body.description ?? "", path: body.path, disks: disks, projectID: body.projectID)
+        input.restoreSpecialFiles = body.restoreSpecialFiles ?? false
         if type == .database {
-            input.engine = try body.string("engine")
-            input.connection = try body.string("connection")
-            input.path = try body.optionalString("data_dir") ?? input.path
+            guard let engine = body.engine else { throw APIError.validation("resource.engine is required") }
+            guard let connection = body.connection else { throw APIError.validation("resource.connection is required") }
+            input.engine = engine
+            input.connection = connection
+            input.path = body.dataDirectory ?? input.path
         }
         let view = try await resources.register(caller: caller, input)
-        return JSONBody.response(["resource": json(view)])
+        return try JSONBody.encoded(Inventory.ResourceResponse(resource(view)))
     }
 
     @Sendable func list(_ request: Request, _ context: CofferContext) async throws -> Response {
@@ -90,25 +86,24 @@ struct ResourceRoutes {
         }
         filter.name = q["name"]
         let (items, total) = try await resources.list(project: caller.projectID, filter: filter, offset: offset, limit: limit)
-        return JSONBody.response(["resources": items.map(json), "count": total, "offset": offset, "limit": limit])
+        return try JSONBody.encoded(Inventory.ResourceList(items.map(resource), count: total, offset: offset, limit: limit))
     }
 
     @Sendable func show(_ request: Request, _ context: CofferContext) async throws -> Response {
         let caller = try context.caller()
         let view = try await resources.view(project: caller.projectID, id: try context.parameters.require("resource_id"))
-        return JSONBody.response(["resource": json(view)])
+        return try JSONBody.encoded(Inventory.ResourceResponse(resource(view)))
     }
 
     @Sendable func update(_ request: Request, _ context: CofferContext) async throws -> Response {
         let caller = try context.caller()
         var request = request
-        let body = try Fields(try await JSONBody.object(&request, context: context)).object("resource")
-        for key in body.object.keys where !["name", "description"].contains(key) {
+        let body = try await JSONBody.decode(Inventory.UpdateRequest.self, &request, context: context).resource
+        if let key = body.unchangeable.first {
             throw APIError.validation("resource.\(key) cannot be changed (only name and description); remove and register again")
         }
-        let view = try await resources.update(caller: caller, id: try context.parameters.require("resource_id"),
-                                              name: try body.optionalString("name"), description: try body.optionalString("description"))
-        return JSONBody.response(["resource": json(view)])
+        let view = try await resources.update(caller: caller, id: try context.parameters.require("resource_id"), name: body.name, description: body.description)
+        return try JSONBody.encoded(Inventory.ResourceResponse(resource(view)))
     }
 
     @Sendable func delete(_ request: Request, _ context: CofferContext) async throws -> Response {
@@ -120,15 +115,18 @@ struct ResourceRoutes {
     // MARK: protectables
 
     /// CBR ProtectablesResp; `protectable.vault` is the vault the resource is bound to, if any.
-    func protectable(_ v: ResourceView, project: String) async throws -> [String: Any] {
-        var result: [String: Any] = ["result": true, "code": "", "reason": "", "message": ""]
+    func protectable(_ v: ResourceView, project: String) async throws -> CBR.Protectable {
+        var p = CBR.Protectable()
         if let vaultID = try await vaults.vaultID(ofResource: v.record.id) {
-            result["vault"] = VaultRoutes.json(try await vaults.view(project: project, id: vaultID))
+            p.protectable.vault = VaultRoutes.vault(try await vaults.view(project: project, id: vaultID))
         }
-        var children: [[String: Any]] = []
-        for c in v.children { children.append(try await protectable(c, project: project)) }
-        return ["id": v.record.id, "name": v.record.name, "type": v.record.type, "status": "available", "detail": ["path": v.record.path ?? ""],
-                "protectable": result, "size": ResourceRoutes.gigabytes(v.sizeBytes) ?? 0, "children": children]
+        for c in v.children { p.children.append(try await protectable(c, project: project)) }
+        p.id = v.record.id
+        p.name = v.record.name
+        p.type = v.record.type
+        p.detail.path = v.record.path ?? ""
+        p.size = ResourceRoutes.gigabytes(v.sizeBytes) ?? 0
+        return p
     }
 
     func protectableType(_ context: CofferContext) throws -> ResourceType {
@@ -144,7 +142,7 @@ struct ResourceRoutes {
         let type = try protectableType(context)
         let q = try Query(request)
         let (offset, limit) = try ResourceRoutes.paging(q)
-        if let status = q["status"], status != "available" { return JSONBody.response(["instances": [[String: Any]]()]) }
+        if let status = q["status"], status != "available" { return try JSONBody.encoded(CBR.ProtectableList([])) }
         var filter = ResourceFilter(type: type.rawValue, name: q["name"], id: q["id"])
         if type == .volume {
             // A server's disks are volumes too; server_id narrows to one server's.
@@ -157,9 +155,9 @@ struct ResourceRoutes {
             items = Array(items[(i + 1)...])
         }
         let page = items.dropFirst(offset).prefix(limit)
-        var instances: [[String: Any]] = []
+        var instances: [CBR.Protectable] = []
         for item in page { instances.append(try await protectable(item, project: caller.projectID)) }
-        return JSONBody.response(["instances": instances])
+        return try JSONBody.encoded(CBR.ProtectableList(instances))
     }
 
     @Sendable func showProtectable(_ request: Request, _ context: CofferContext) async throws -> Response {
@@ -167,6 +165,6 @@ struct ResourceRoutes {
         let type = try protectableType(context)
         let view = try await resources.view(project: caller.projectID, id: try context.parameters.require("instance_id"))
         guard view.type == type else { throw APIError(status: .notFound, code: "BackupService.6302", message: "resource \(view.record.id) is not a \(type.protectableType)") }
-        return JSONBody.response(["instance": try await protectable(view, project: caller.projectID)])
+        return try JSONBody.encoded(CBR.ProtectableResponse(try await protectable(view, project: caller.projectID)))
     }
 }
