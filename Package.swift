@@ -97,6 +97,7 @@ let package = Package(
                                                             .product(name: "Logging", package: "swift-log")], swiftSettings: swift5),
         .testTarget(name: "CofferHTTPTests", dependencies: [
             "CofferHTTP", "CofferCLI", "CofferService", "CofferModel", "CofferCatalog", "CofferEngine", "CofferRepository", "CofferBlobStore", "CofferCrypto", "CofferSystem",
+            "CofferTestSupport",
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "HummingbirdTesting", package: "hummingbird"),
             .product(name: "HTTPTypes", package: "swift-http-types"),
@@ -104,6 +105,24 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ], swiftSettings: swift5),
         // Depends on the executable so `swift test` builds the binary it drives.
-        .testTarget(name: "CofferCLITests", dependencies: ["CofferCLI", "CofferSystem", "coffer"], swiftSettings: swift5),
+        .testTarget(name: "CofferCLITests", dependencies: ["CofferCLI", "CofferSystem", "CofferTestSupport", "coffer"], swiftSettings: swift5),
+        // What the test targets share: an in-process server, the binary, fixtures.
+        .target(name: "CofferTestSupport", dependencies: [
+            "CofferHTTP", "CofferCLI", "CofferService", "CofferSystem",
+            .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "HummingbirdTesting", package: "hummingbird"),
+            .product(name: "HTTPTypes", package: "swift-http-types"),
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "Logging", package: "swift-log"),
+        ], path: "Tests/CofferTestSupport", swiftSettings: swift5),
+        // Tests that start PostgreSQL or drive the server with the official Python clients:
+        // slower, kept out of the unit targets (run with --filter CofferIntegrationTests).
+        .testTarget(name: "CofferIntegrationTests", dependencies: [
+            "CofferTestSupport", "CofferHTTP", "CofferService", "CofferSystem", "coffer",
+            .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "HummingbirdTesting", package: "hummingbird"),
+            .product(name: "HTTPTypes", package: "swift-http-types"),
+            .product(name: "NIOCore", package: "swift-nio"),
+        ], swiftSettings: swift5),
     ]
 )

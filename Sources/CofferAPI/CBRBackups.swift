@@ -6,6 +6,7 @@ extension CBR {
     /// `POST /v3/{project_id}/checkpoints`.
     public struct CheckpointCreateRequest: Codable, Sendable {
         public var checkpoint: CheckpointCreate
+        public init(_ checkpoint: CheckpointCreate) { self.checkpoint = checkpoint }
     }
 
     public struct CheckpointCreate: Codable, Sendable {
@@ -18,6 +19,7 @@ extension CBR {
             public var description: String?
             public var incremental: Bool?
             public var autoTrigger: Bool?
+            public init() {}
             enum CodingKeys: String, CodingKey {
                 case resources, name, description, incremental
                 case autoTrigger = "auto_trigger"
@@ -25,6 +27,10 @@ extension CBR {
         }
         enum CodingKeys: String, CodingKey {
             case vaultID = "vault_id", parameters
+        }
+        public init(vaultID: String, parameters: Parameters?) {
+            self.vaultID = vaultID
+            self.parameters = parameters
         }
     }
 
@@ -195,6 +201,7 @@ extension CBR {
     /// `POST /v3/{project_id}/backups/{backup_id}/restore`.
     public struct RestoreRequest: Codable, Sendable {
         public var restore: Restore
+        public init(_ restore: Restore) { self.restore = restore }
         public struct Restore: Codable, Sendable {
             public var volumeID: String?
             public var serverID: String?
@@ -203,6 +210,7 @@ extension CBR {
             public var mappings: [Mapping]?
             /// Coffer: where a directory backup is restored to.
             public var details: Details?
+            public init() {}
             enum CodingKeys: String, CodingKey {
                 case mappings, details
                 case volumeID = "volume_id", serverID = "server_id", resourceID = "resource_id", powerOn = "power_on"
@@ -216,6 +224,7 @@ extension CBR {
         public struct Details: Codable, Sendable {
             public var destinationPath: String
             enum CodingKeys: String, CodingKey { case destinationPath = "destination_path" }
+            public init(destinationPath: String) { self.destinationPath = destinationPath }
         }
     }
 }

@@ -33,11 +33,16 @@ extension CBR {
             case id, type, name
             case extraInfo = "extra_info"
         }
+        public init(id: String, type: String) {
+            self.id = id
+            self.type = type
+        }
     }
 
     /// `POST /v3/{project_id}/vaults`.
     public struct VaultCreateRequest: Codable, Sendable {
         public var vault: VaultCreate
+        public init(_ vault: VaultCreate) { self.vault = vault }
     }
 
     public struct VaultCreate: Codable, Sendable, SchemaRefined {
@@ -60,6 +65,11 @@ extension CBR {
             case billing, name, description, resources, tags, threshold, locked
             case backupPolicyID = "backup_policy_id", autoBind = "auto_bind", autoExpand = "auto_expand", smnNotify = "smn_notify"
             case availabilityZone = "availability_zone", enterpriseProjectID = "enterprise_project_id", backupNamePrefix = "backup_name_prefix"
+        }
+        public init(name: String, billing: BillingCreate, resources: [VaultResourceInput]) {
+            self.name = name
+            self.billing = billing
+            self.resources = resources
         }
         public init(from decoder: any Decoder) throws {
             let c = try decoder.container(keyedBy: CodingKeys.self)
@@ -94,11 +104,18 @@ extension CBR {
             case size, consistentLevel = "consistent_level", objectType = "object_type", protectType = "protect_type"
             case cloudType = "cloud_type", chargingMode = "charging_mode"
         }
+        public init(size: Int, consistentLevel: String, objectType: String, protectType: String) {
+            self.size = size
+            self.consistentLevel = consistentLevel
+            self.objectType = objectType
+            self.protectType = protectType
+        }
     }
 
     /// `PUT /v3/{project_id}/vaults/{vault_id}`: only what is sent changes.
     public struct VaultUpdateRequest: Codable, Sendable {
         public var vault: VaultUpdate
+        public init(_ vault: VaultUpdate) { self.vault = vault }
     }
 
     public struct VaultUpdate: Codable, Sendable, SchemaRefined {
@@ -110,9 +127,11 @@ extension CBR {
         public var smnNotify: Bool?
         public var threshold: Int?
         public var locked: Bool?
+        public init() {}
         public struct BillingUpdate: Codable, Sendable {
             public var size: Int?
             public var consistentLevel: String?
+            public init(size: Int?) { self.size = size }
             enum CodingKeys: String, CodingKey { case size, consistentLevel = "consistent_level" }
         }
         enum CodingKeys: String, CodingKey {
@@ -124,6 +143,7 @@ extension CBR {
     /// `POST …/vaults/{vault_id}/addresources`.
     public struct AddResourcesRequest: Codable, Sendable {
         public var resources: [VaultResourceInput]
+        public init(_ resources: [VaultResourceInput]) { self.resources = resources }
         public init(from decoder: any Decoder) throws {
             let c = try decoder.container(keyedBy: CodingKeys.self)
             resources = try c.decode([VaultResourceInput].self, forKey: .resources, hintIfMissing: "(send [] for none)")
@@ -134,6 +154,7 @@ extension CBR {
     public struct RemoveResourcesRequest: Codable, Sendable {
         public var resourceIDs: [String]
         enum CodingKeys: String, CodingKey { case resourceIDs = "resource_ids" }
+        public init(_ ids: [String]) { resourceIDs = ids }
     }
 
     /// Coffer extension `POST /v3/{project_id}/coffer/vaults/{vault_id}/verify` (body optional).

@@ -87,6 +87,11 @@ extension RDS {
         enum CodingKeys: String, CodingKey {
             case instanceID = "instance_id", name, description, databases, backupDatabaseIndividually = "backup_database_individually"
         }
+        public init(instanceID: String, name: String, description: String?) {
+            self.instanceID = instanceID
+            self.name = name
+            self.description = description
+        }
     }
 
     /// The answer to a manual backup: begin_time with a Z, status BUILDING, type manual (seed 003).
@@ -154,6 +159,10 @@ extension RDS {
     public struct RecoveryRequest: Codable, Sendable {
         public var source: Source
         public var target: Target
+        public init(source: Source, target: Target) {
+            self.source = source
+            self.target = target
+        }
         public struct Source: Codable, Sendable, SchemaRefined {
             public static var refinements: [String: Schema] { ["type": .string(values: ["backup", "timestamp"])] }
             public var instanceID: String?
@@ -162,12 +171,20 @@ extension RDS {
             enum CodingKeys: String, CodingKey {
                 case instanceID = "instance_id", type, backupID = "backup_id"
             }
+            public init(backupID: String) {
+                type = "backup"
+                self.backupID = backupID
+            }
         }
         public struct Target: Codable, Sendable {
             public var instanceID: String?
             public var dataDirectory: String?
             enum CodingKeys: String, CodingKey {
                 case instanceID = "instance_id", dataDirectory = "data_dir"
+            }
+            public init(instanceID: String?, dataDirectory: String?) {
+                self.instanceID = instanceID
+                self.dataDirectory = dataDirectory
             }
         }
     }

@@ -6,6 +6,7 @@ public enum Inventory {
     /// `POST /v3/{project_id}/coffer/resources`.
     public struct RegisterRequest: Codable, Sendable {
         public var resource: Register
+        public init(_ resource: Register) { self.resource = resource }
     }
 
     public struct Register: Codable, Sendable, SchemaRefined {
@@ -28,6 +29,16 @@ public enum Inventory {
             public var name: String
             public var path: String
             public var bootable: Bool?
+            public init(name: String, path: String, bootable: Bool) {
+                self.name = name
+                self.path = path
+                self.bootable = bootable
+            }
+        }
+
+        public init(type: String, name: String) {
+            self.type = type
+            self.name = name
         }
 
         enum CodingKeys: String, CodingKey {

@@ -9,28 +9,34 @@ import FoundationNetworking
 // `coffer checkpoint|backup|oplog|rds`: the client side of backups, restores and their operation logs.
 
 /// Polls the backups of a listing until none is in a transient state.
-func waitForBackups(_ client: APIClient, query: String, json: Bool) async throws -> [[String: Any]] {
+func waitForBackups(_ client: APIClient, query: String, json: Bool) async throws -> [CBR.Backup] {
     let transient: Set<String> = ["protecting", "restoring", "deleting", "waiting_protect", "waiting_restore", "waiting_delete"]
     let tty = isatty(2) == 1 && !json
     let started = Date()
     while true {
-        let list = try await client.call("GET", "/backups", query: query)["backups"] as? [[String: Any]] ?? []
-        let busy = list.filter { transient.contains($0["status"] as? String ?? "") }
+        let list = try await client.call("GET", "/backups", query: query, as: CBR.BackupList.self).backups
+        let busy = list.filter { transient.contains($0.status) }
         if busy.isEmpty {
             if tty { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
             return list
         }
         if tty {
             // Progress of the running operations on these backups, from their operation logs.
-            let running = try await client.call("GET", "/operation-logs", query: "status=running")["operation_logs"] as? [[String: Any]] ?? []
-            let ids = Set(busy.compactMap { $0["id"] as? String })
-            let percents = running.filter { ids.contains((($0["extra_info"] as? [String: Any])?["backup"] as? [String: Any])?["backup_id"] as? String ?? "") }
-                .compactMap { (($0["extra_info"] as? [String: Any])?["common"] as? [String: Any])?["progress"] as? Int }
+            let running = try await client.call("GET", "/operation-logs", query: "status=running", as: CBR.OperationLogList.self).operationLogs
+            let ids = Set(busy.map(\.id))
+            let percents = running.filter { ids.contains($0.extraInfo.backup.backupID) }.map(\.extraInfo.common.progress)
             let shown = percents.isEmpty ? "" : " (" + percents.map { "\($0)%" }.joined(separator: ", ") + ")"
             FileHandle.standardError.write(Data("\r\u{1B}[K[\(elapsedText(Date().timeIntervalSince(started)))] waiting for \(busy.count) backups\(shown)".utf8))
         }
         try await Task.sleep(for: .milliseconds(500))
     }
+}
+
+/// What `coffer checkpoint create --wait --json` prints: the checkpoint and how its backups ended.
+struct CheckpointOutcome: Encodable {
+    let checkpointID: String
+    let backups: [CBR.Backup]
+    enum CodingKeys: String, CodingKey { case checkpointID = "checkpoint_id", backups }
 }
 
 struct CheckpointCommand: AsyncParsableCommand {
@@ -44,14 +50,15 @@ struct CheckpointCommand: AsyncParsableCommand {
         @Flag(help: "Wait until every backup of the checkpoint is available or failed.") var wait = false
         func run() async throws {
             let client = try options.client()
-            var parameters: [String: Any] = [:]
-            if let name { parameters["name"] = name }
-            let result = try await client.call("POST", "/checkpoints", body: ["checkpoint": ["vault_id": vault, "parameters": parameters]])
-            let id = (result["checkpoint"] as? [String: Any])?["id"] as? String ?? ""
+            var parameters = CBR.CheckpointCreate.Parameters()
+            parameters.name = name
+            let result = try await client.call("POST", "/checkpoints", body: CBR.CheckpointCreateRequest(.init(vaultID: vault, parameters: parameters)),
+                                               as: CBR.CheckpointResponse.self)
+            let id = result.checkpoint.id
             guard wait else { return printResult(options, result) { ["checkpoint \(id) protecting"] } }
             let backups = try await waitForBackups(client, query: "checkpoint_id=\(id)", json: options.json)
-            printResult(options, ["checkpoint_id": id, "backups": backups]) { backups.map { "\($0["id"] ?? "")  \($0["status"] ?? "")  \($0["resource_name"] ?? "")" } }
-            if backups.contains(where: { $0["status"] as? String == "error" }) { throw ExitCode(1) }
+            printResult(options, CheckpointOutcome(checkpointID: id, backups: backups)) { backups.map { "\($0.id)  \($0.status)  \($0.resourceName)" } }
+            if backups.contains(where: { $0.status == "error" }) { throw ExitCode(1) }
         }
     }
 }
@@ -63,15 +70,15 @@ struct BackupCommand: AsyncParsableCommand {
         @OptionGroup var options: ClientOptions
         @Option var vault: String?
         func run() async throws {
-            let result = try await options.client().call("GET", "/backups", query: vault.map { "vault_id=\($0)" } ?? "")
-            printResult(options, result) { (result["backups"] as? [[String: Any]] ?? []).map { "\($0["id"] ?? "")  \($0["status"] ?? "")  \($0["resource_name"] ?? "")  \($0["created_at"] ?? "")" } }
+            let result = try await options.client().call("GET", "/backups", query: vault.map { "vault_id=\($0)" } ?? "", as: CBR.BackupList.self)
+            printResult(options, result) { result.backups.map { "\($0.id)  \($0.status)  \($0.resourceName)  \($0.createdAt)" } }
         }
     }
 
     struct Show: AsyncParsableCommand {
         @OptionGroup var options: ClientOptions
         @Argument var id: String
-        func run() async throws { printJSON(try await options.client().call("GET", "/backups/\(id)")) }
+        func run() async throws { printAnswer(try await options.client().call("GET", "/backups/\(id)", as: CBR.BackupResponse.self)) }
     }
 
     /// Top level as `coffer restore BACKUP_ID`.
@@ -84,12 +91,12 @@ struct BackupCommand: AsyncParsableCommand {
         @Flag var wait = false
         func run() async throws {
             let client = try options.client()
-            var restore: [String: Any] = [:]
-            if let volume { restore["volume_id"] = volume }
-            if let destination { restore["details"] = ["destination_path": destination] }
-            _ = try await client.call("POST", "/backups/\(id)/restore", body: ["restore": restore])
+            var restore = CBR.RestoreRequest.Restore()
+            restore.volumeID = volume
+            restore.details = destination.map { CBR.RestoreRequest.Details(destinationPath: $0) }
+            try await client.send("POST", "/backups/\(id)/restore", body: CBR.RestoreRequest(restore))
             if wait {
-                while (try await client.call("GET", "/backups/\(id)")["backup"] as? [String: Any])?["status"] as? String == "restoring" {
+                while try await client.call("GET", "/backups/\(id)", as: CBR.BackupResponse.self).backup.status == "restoring" {
                     try await Task.sleep(for: .milliseconds(500))
                 }
             }
@@ -101,7 +108,7 @@ struct BackupCommand: AsyncParsableCommand {
         @OptionGroup var options: ClientOptions
         @Argument var id: String
         func run() async throws {
-            _ = try await options.client().call("DELETE", "/backups/\(id)")
+            try await options.client().send("DELETE", "/backups/\(id)")
             print("deleting backup \(id)")
         }
     }
@@ -113,12 +120,9 @@ struct OplogCommand: AsyncParsableCommand {
     struct List: AsyncParsableCommand {
         @OptionGroup var options: ClientOptions
         func run() async throws {
-            let result = try await options.client().call("GET", "/operation-logs")
+            let result = try await options.client().call("GET", "/operation-logs", as: CBR.OperationLogList.self)
             printResult(options, result) {
-                (result["operation_logs"] as? [[String: Any]] ?? []).map { log in
-                    let resource = ((log["extra_info"] as? [String: Any])?["resource"] as? [String: Any])?["name"] ?? ""
-                    return "\(log["id"] ?? "")  \(log["operation_type"] ?? "")  \(log["status"] ?? "")  \(resource)"
-                }
+                result.operationLogs.map { "\($0.id)  \($0.operationType)  \($0.status)  \($0.extraInfo.resource.name)" }
             }
         }
     }
@@ -147,13 +151,12 @@ struct RDSCommand: AsyncParsableCommand {
         @Flag var wait = false
         func run() async throws {
             let client = try options.client()
-            var body: [String: Any] = ["instance_id": instance, "name": name]
-            if let description { body["description"] = description }
+            let body = RDS.CreateBackupRequest(instanceID: instance, name: name, description: description)
             let created = try await client.call("POST", "/backups", body: body, as: RDS.CreatedBackup.self)
             let id = created.backup.id
-            guard wait else { return printResult(options, try TreeEncoder.encode(created) as? [String: Any] ?? [:]) { ["backup \(id) \(created.backup.status.rawValue)"] } }
+            guard wait else { return printResult(options, created) { ["backup \(id) \(created.backup.status.rawValue)"] } }
             let done = try await RDSCommand.waitForBackup(client, instance: instance, id: id)
-            printResult(options, ["backup": try TreeEncoder.encode(done)]) { ["backup \(id) \(done.status.rawValue)  \(done.size) KB"] }
+            printResult(options, ["backup": done]) { ["backup \(id) \(done.status.rawValue)  \(done.size) KB"] }
             if done.status != .completed { throw ExitCode(1) }
         }
     }
@@ -163,7 +166,7 @@ struct RDSCommand: AsyncParsableCommand {
         @Argument var instance: String
         func run() async throws {
             let list = try await options.client().call("GET", "/backups", query: "instance_id=\(instance)", as: RDS.BackupList.self)
-            printResult(options, try TreeEncoder.encode(list) as? [String: Any] ?? [:]) {
+            printResult(options, list) {
                 list.backups.map { "\($0.id)  \($0.status.rawValue)  \($0.name)  \($0.beginTime)  \($0.size) KB" }
             }
         }
@@ -179,17 +182,16 @@ struct RDSCommand: AsyncParsableCommand {
         func run() async throws {
             guard (instance == nil) != (dataDir == nil) else { throw CLIError("give exactly one of --instance or --data-dir") }
             let client = try options.client()
-            let target: [String: Any] = instance.map { ["instance_id": $0] } ?? ["data_dir": dataDir ?? ""]
-            let started = try await client.call("POST", "/instances/recovery", body: ["source": ["type": "backup", "backup_id": backup], "target": target],
-                                                as: RDS.JobID.self)
+            let body = RDS.RecoveryRequest(source: .init(backupID: backup), target: .init(instanceID: instance, dataDirectory: dataDir))
+            let started = try await client.call("POST", "/instances/recovery", body: body, as: RDS.JobID.self)
             let job = started.jobID
-            guard wait else { return printResult(options, try TreeEncoder.encode(started) as? [String: Any] ?? [:]) { ["restore job \(job) running"] } }
+            guard wait else { return printResult(options, started) { ["restore job \(job) running"] } }
             var answer: RDS.JobResponse
             repeat {
                 try await Task.sleep(for: .milliseconds(500))
                 answer = try await client.call("GET", "/jobs", query: "id=\(job)", as: RDS.JobResponse.self)
             } while answer.job.status == .running
-            printResult(options, try TreeEncoder.encode(answer) as? [String: Any] ?? [:]) {
+            printResult(options, answer) {
                 ["restore job \(job) \(answer.job.status.rawValue)" + (answer.job.failReason.map { ": \($0)" } ?? "")]
             }
             if answer.job.status != .completed { throw ExitCode(1) }

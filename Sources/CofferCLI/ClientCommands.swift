@@ -1,4 +1,5 @@
 import ArgumentParser
+import CofferAPI
 import CofferService
 import Foundation
 #if canImport(FoundationNetworking)
@@ -41,13 +42,8 @@ struct APIClient {
     let secretKey: String
     let projectID: String
 
-    func call(_ method: String, _ path: String, query: String = "", body: [String: Any]? = nil) async throws -> [String: Any] {
-        let data = try await send(method, path, query: query, body: body)
-        return (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] ?? [:]
-    }
-
-    /// An answer as one of the API's types (CofferAPI), the ones the server writes.
-    func call<T: Decodable>(_ method: String, _ path: String, query: String = "", body: [String: Any]? = nil, as type: T.Type) async throws -> T {
+    /// An answer as one of the API's types (CofferAPI), the ones the server writes; the body is one of its request types.
+    func call<T: Decodable>(_ method: String, _ path: String, query: String = "", body: (any Encodable)? = nil, as type: T.Type) async throws -> T {
         let data = try await send(method, path, query: query, body: body)
         do { return try JSONDecoder().decode(T.self, from: data) } catch {
             throw CLIError("\(method) \(path): the answer is not a \(T.self): \(error)")
@@ -55,8 +51,9 @@ struct APIClient {
     }
 
     /// Sends a signed request; the body of a 2xx answer, else a CLIError with the server's code and message.
-    func send(_ method: String, _ path: String, query: String = "", body: [String: Any]? = nil) async throws -> Data {
-        let bodyData = try body.map { try JSONSerialization.data(withJSONObject: $0) } ?? Data()
+    @discardableResult
+    func send(_ method: String, _ path: String, query: String = "", body: (any Encodable)? = nil) async throws -> Data {
+        let bodyData = try body.map { try JSONEncoder().encode($0) } ?? Data()
         let fullPath = "/v3/\(projectID)" + path
         guard let url = URL(string: base.absoluteString.trimmingCharacters(in: CharacterSet(charactersIn: "/")) + fullPath + (query.isEmpty ? "" : "?" + query)) else {
             throw CLIError("cannot build a URL for \(fullPath)")
@@ -79,16 +76,22 @@ struct APIClient {
             throw CLIError("cannot reach \(base.absoluteString): \(error.localizedDescription)")
         }
         let status = (response as? HTTPURLResponse)?.statusCode ?? 0
-        let object = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] ?? [:]
         guard (200..<300).contains(status) else {
-            throw CLIError("\(method) \(path): HTTP \(status) \(object["error_code"] as? String ?? ""): \(object["error_msg"] as? String ?? String(decoding: data, as: UTF8.self))")
+            let error = try? JSONDecoder().decode(ErrorBody.self, from: data)
+            throw CLIError("\(method) \(path): HTTP \(status) \(error?.code ?? ""): \(error?.message ?? String(decoding: data, as: UTF8.self))")
         }
         return data
     }
 }
 
-func printResult(_ options: ClientOptions, _ object: [String: Any], text: () -> [String]) {
-    if options.json { printJSON(object) } else { for line in text() { print(line) } }
+/// The server's answer as JSON with `--json`, else the lines a person reads.
+func printResult(_ options: ClientOptions, _ value: some Encodable, text: () -> [String]) {
+    if options.json { printAnswer(value) } else { for line in text() { print(line) } }
+}
+
+/// An answer of the API's types, printed as the server wrote it.
+func printAnswer(_ value: some Encodable) {
+    printJSON((try? TreeEncoder.encode(value)) ?? [String: Any]())
 }
 
 struct ResourceCommand: AsyncParsableCommand {
@@ -110,38 +113,38 @@ struct ResourceCommand: AsyncParsableCommand {
         func run() async throws {
             let types = ["volume": "OS::Cinder::Volume", "server": "OS::Nova::Server", "turbo": "OS::Sfs::Turbo", "rds": "rds"]
             guard let apiType = types[type] else { throw ValidationError("--type must be volume, server, turbo or rds") }
-            var resource: [String: Any] = ["type": apiType, "name": name]
-            if let path { resource["path"] = path }
-            if let project { resource["project_id"] = project }
-            if restoreSpecialFiles { resource["restore_special_files"] = true }
+            var resource = Inventory.Register(type: apiType, name: name)
+            resource.path = path
+            resource.projectID = project
+            if restoreSpecialFiles { resource.restoreSpecialFiles = true }
             if type == "rds" {
                 guard let url = connection ?? ProcessInfo.processInfo.environment["COFFER_DB_CONNECTION"] else {
                     throw ValidationError("--type rds needs --connection or COFFER_DB_CONNECTION")
                 }
-                resource["engine"] = "PostgreSQL"
-                resource["connection"] = url
-                if let dataDir { resource["data_dir"] = dataDir }
+                resource.engine = "PostgreSQL"
+                resource.connection = url
+                resource.dataDirectory = dataDir
             }
             if !disk.isEmpty {
-                resource["disks"] = try disk.map { spec -> [String: Any] in
+                resource.disks = try disk.map { spec in
                     guard let eq = spec.firstIndex(of: "=") else { throw ValidationError("--disk must be NAME=PATH[:bootable]") }
                     var path = String(spec[spec.index(after: eq)...])
                     let bootable = path.hasSuffix(":bootable")
                     if bootable { path.removeLast(":bootable".count) }
-                    return ["name": String(spec[..<eq]), "path": path, "bootable": bootable]
+                    return Inventory.Register.Disk(name: String(spec[..<eq]), path: path, bootable: bootable)
                 }
             }
-            let result = try await options.client().call("POST", "/coffer/resources", body: ["resource": resource])
-            let r = result["resource"] as? [String: Any] ?? [:]
-            printResult(options, result) { ["\(r["id"] ?? "")  \(r["type"] ?? "")  \(r["name"] ?? "")"] }
+            let result = try await options.client().call("POST", "/coffer/resources", body: Inventory.RegisterRequest(resource), as: Inventory.ResourceResponse.self)
+            let r = result.resource
+            printResult(options, result) { ["\(r.id)  \(r.type)  \(r.name)"] }
         }
     }
 
     struct List: AsyncParsableCommand {
         @OptionGroup var options: ClientOptions
         func run() async throws {
-            let result = try await options.client().call("GET", "/coffer/resources", query: "limit=1000")
-            printResult(options, result) { (result["resources"] as? [[String: Any]] ?? []).map { "\($0["id"] ?? "")  \($0["type"] ?? "")  \($0["name"] ?? "")  \($0["path"] ?? "")" } }
+            let result = try await options.client().call("GET", "/coffer/resources", query: "limit=1000", as: Inventory.ResourceList.self)
+            printResult(options, result) { result.resources.map { "\($0.id)  \($0.type)  \($0.name)  \($0.path ?? $0.dataDirectory ?? "")" } }
         }
     }
 
@@ -149,8 +152,7 @@ struct ResourceCommand: AsyncParsableCommand {
         @OptionGroup var options: ClientOptions
         @Argument var id: String
         func run() async throws {
-            let result = try await options.client().call("GET", "/coffer/resources/\(id)")
-            printJSON(result)
+            printAnswer(try await options.client().call("GET", "/coffer/resources/\(id)", as: Inventory.ResourceResponse.self))
         }
     }
 
@@ -158,7 +160,7 @@ struct ResourceCommand: AsyncParsableCommand {
         @OptionGroup var options: ClientOptions
         @Argument var id: String
         func run() async throws {
-            _ = try await options.client().call("DELETE", "/coffer/resources/\(id)")
+            try await options.client().send("DELETE", "/coffer/resources/\(id)")
             print("removed resource \(id)")
         }
     }
@@ -169,11 +171,11 @@ struct VaultCommand: AsyncParsableCommand {
                                                                                        RemoveResources.self, Delete.self])
 
     /// The id and type of each registered resource, as a vault binding wants them.
-    static func bindings(_ client: APIClient, _ ids: [String]) async throws -> [[String: Any]] {
-        var resources: [[String: Any]] = []
+    static func bindings(_ client: APIClient, _ ids: [String]) async throws -> [CBR.VaultResourceInput] {
+        var resources: [CBR.VaultResourceInput] = []
         for id in ids {
-            let r = try await client.call("GET", "/coffer/resources/\(id)")
-            resources.append(["id": id, "type": (r["resource"] as? [String: Any])?["type"] as? String ?? ""])
+            let r = try await client.call("GET", "/coffer/resources/\(id)", as: Inventory.ResourceResponse.self)
+            resources.append(CBR.VaultResourceInput(id: id, type: r.resource.type))
         }
         return resources
     }
@@ -187,22 +189,19 @@ struct VaultCommand: AsyncParsableCommand {
         func run() async throws {
             let client = try options.client()
             let resources = try await VaultCommand.bindings(client, resource)
-            let result = try await client.call("POST", "/vaults", body: ["vault": ["name": name, "resources": resources,
-                "billing": ["consistent_level": "crash_consistent", "object_type": type, "protect_type": "backup", "size": size]]])
-            let v = result["vault"] as? [String: Any] ?? [:]
-            printResult(options, result) { ["\(v["id"] ?? "")  \(v["name"] ?? "")"] }
+            let billing = CBR.BillingCreate(size: size, consistentLevel: "crash_consistent", objectType: type, protectType: "backup")
+            let result = try await client.call("POST", "/vaults", body: CBR.VaultCreateRequest(.init(name: name, billing: billing, resources: resources)),
+                                               as: CBR.VaultResponse.self)
+            printResult(options, result) { ["\(result.vault.id)  \(result.vault.name)"] }
         }
     }
 
     struct List: AsyncParsableCommand {
         @OptionGroup var options: ClientOptions
         func run() async throws {
-            let result = try await options.client().call("GET", "/vaults")
+            let result = try await options.client().call("GET", "/vaults", as: CBR.VaultList.self)
             printResult(options, result) {
-                (result["vaults"] as? [[String: Any]] ?? []).map { v in
-                    let b = v["billing"] as? [String: Any] ?? [:]
-                    return "\(v["id"] ?? "")  \(v["name"] ?? "")  \(b["object_type"] ?? "")  \(b["used"] ?? 0) MB of \(b["size"] ?? 0) GB"
-                }
+                result.vaults.map { v in "\(v.id)  \(v.name)  \(v.billing.objectType)  \(v.billing.used) MB of \(v.billing.size) GB" }
             }
         }
     }
@@ -210,7 +209,7 @@ struct VaultCommand: AsyncParsableCommand {
     struct Show: AsyncParsableCommand {
         @OptionGroup var options: ClientOptions
         @Argument var id: String
-        func run() async throws { printJSON(try await options.client().call("GET", "/vaults/\(id)")) }
+        func run() async throws { printAnswer(try await options.client().call("GET", "/vaults/\(id)", as: CBR.VaultResponse.self)) }
     }
 
     struct Update: AsyncParsableCommand {
@@ -223,16 +222,17 @@ struct VaultCommand: AsyncParsableCommand {
         @Option(help: "Alert threshold in percent of capacity.") var threshold: Int?
         @Flag(help: "Lock the vault (cannot be undone).") var lock = false
         func run() async throws {
-            var vault: [String: Any] = [:]
-            if let name { vault["name"] = name }
-            if let size { vault["billing"] = ["size": size] }
-            if let autoExpand { vault["auto_expand"] = autoExpand }
-            if let threshold { vault["threshold"] = threshold }
-            if lock { vault["locked"] = true }
-            guard !vault.isEmpty else { throw CLIError("nothing to change: give --name, --size, --auto-expand, --threshold or --lock") }
-            let result = try await options.client().call("PUT", "/vaults/\(id)", body: ["vault": vault])
-            let v = result["vault"] as? [String: Any] ?? [:]
-            printResult(options, result) { ["\(v["id"] ?? "")  \(v["name"] ?? "")  \((v["billing"] as? [String: Any])?["size"] ?? 0) GB"] }
+            var vault = CBR.VaultUpdate()
+            vault.name = name
+            vault.billing = size.map { CBR.VaultUpdate.BillingUpdate(size: $0) }
+            vault.autoExpand = autoExpand
+            vault.threshold = threshold
+            if lock { vault.locked = true }
+            guard name != nil || size != nil || autoExpand != nil || threshold != nil || lock else {
+                throw CLIError("nothing to change: give --name, --size, --auto-expand, --threshold or --lock")
+            }
+            let result = try await options.client().call("PUT", "/vaults/\(id)", body: CBR.VaultUpdateRequest(vault), as: CBR.VaultResponse.self)
+            printResult(options, result) { ["\(result.vault.id)  \(result.vault.name)  \(result.vault.billing.size) GB"] }
         }
     }
 
@@ -243,8 +243,9 @@ struct VaultCommand: AsyncParsableCommand {
         @Option(help: "Resource id (repeatable).") var resource: [String]
         func run() async throws {
             let client = try options.client()
-            let result = try await client.call("POST", "/vaults/\(id)/addresources", body: ["resources": try await VaultCommand.bindings(client, resource)])
-            printResult(options, result) { (result["add_resource_ids"] as? [String] ?? []).map { "added \($0)" } }
+            let result = try await client.call("POST", "/vaults/\(id)/addresources", body: CBR.AddResourcesRequest(try await VaultCommand.bindings(client, resource)),
+                                               as: CBR.AddResourcesResponse.self)
+            printResult(options, result) { result.addResourceIDs.map { "added \($0)" } }
         }
     }
 
@@ -254,8 +255,9 @@ struct VaultCommand: AsyncParsableCommand {
         @Argument var id: String
         @Option(help: "Resource id (repeatable).") var resource: [String]
         func run() async throws {
-            let result = try await options.client().call("POST", "/vaults/\(id)/removeresources", body: ["resource_ids": resource])
-            printResult(options, result) { (result["remove_resource_ids"] as? [String] ?? []).map { "removed \($0)" } }
+            let result = try await options.client().call("POST", "/vaults/\(id)/removeresources", body: CBR.RemoveResourcesRequest(resource),
+                                                         as: CBR.RemoveResourcesResponse.self)
+            printResult(options, result) { result.removeResourceIDs.map { "removed \($0)" } }
         }
     }
 
@@ -263,7 +265,7 @@ struct VaultCommand: AsyncParsableCommand {
         @OptionGroup var options: ClientOptions
         @Argument var id: String
         func run() async throws {
-            _ = try await options.client().call("DELETE", "/vaults/\(id)")
+            try await options.client().send("DELETE", "/vaults/\(id)")
             print("deleted vault \(id)")
         }
     }

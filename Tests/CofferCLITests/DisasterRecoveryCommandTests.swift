@@ -1,4 +1,5 @@
 import CofferSystem
+import CofferTestSupport
 import Foundation
 import Testing
 #if canImport(Glibc)

@@ -1,5 +1,6 @@
 import CofferCrypto
 import CofferService
+import CofferTestSupport
 import Foundation
 import HTTPTypes
 import Hummingbird

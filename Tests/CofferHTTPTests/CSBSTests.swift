@@ -1,3 +1,4 @@
+import CofferTestSupport
 import Foundation
 import HTTPTypes
 import Hummingbird
@@ -22,7 +23,7 @@ import Testing
         try await server.run { client in
             let token = try await client.token(user: "admin", password: admin.password, project: "admin")
             func call(_ method: HTTPRequest.Method, _ uri: String, _ body: Any? = nil) async throws -> (HTTPResponse.Status, [String: Any]) {
-                try await CofferHTTPTests.call(client, token: token, method, uri, body)
+                try await CofferTestSupport.call(client, token: token, method, uri, body)
             }
             let srv = try await post(client, v3 + "/coffer/resources", token: token, ["resource": ["type": "OS::Nova::Server", "name": "vm1", "disks": [
                 ["name": "root", "path": root.path + "/vm-root.img", "bootable": true], ["name": "data", "path": root.path + "/vm-data.img"]]]])

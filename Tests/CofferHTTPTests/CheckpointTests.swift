@@ -2,6 +2,7 @@ import CofferCrypto
 import CofferEngine
 import CofferRepository
 @testable import CofferService
+import CofferTestSupport
 import Foundation
 import HTTPTypes
 import Hummingbird

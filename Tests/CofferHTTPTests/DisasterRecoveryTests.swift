@@ -6,6 +6,7 @@ import CofferCrypto
 import CofferRepository
 import CofferService
 import CofferSystem
+import CofferTestSupport
 import Foundation
 import HTTPTypes
 import Hummingbird

@@ -1,5 +1,6 @@
 import CofferCLI
 import CofferCatalog
+import CofferTestSupport
 import CofferModel
 import CofferService
 import CofferSystem
@@ -11,112 +12,6 @@ import Logging
 import NIOCore
 import Testing
 @testable import CofferHTTP
-
-/// Collects every log line (message and metadata) for the secrecy test.
-final class LogCapture: @unchecked Sendable {
-    private let lock = NSLock()
-    private var lines: [String] = []
-    func append(_ s: String) { lock.withLock { lines.append(s) } }
-    var all: String { lock.withLock { lines.joined(separator: "\n") } }
-}
-
-struct CapturingHandler: LogHandler {
-    let capture: LogCapture
-    var metadata: Logger.Metadata = [:]
-    var logLevel: Logger.Level = .trace
-    subscript(metadataKey key: String) -> Logger.Metadata.Value? {
-        get { metadata[key] }
-        set { metadata[key] = newValue }
-    }
-    func log(level: Logger.Level, message: Logger.Message, metadata: Logger.Metadata?, source: String, file: String, function: String, line: UInt) {
-        capture.append("\(level) \(message) \(self.metadata.merging(metadata ?? [:]) { $1 })")
-    }
-}
-
-struct TestServer {
-    let services: CofferServices
-    let admin: NewProjectCredentials
-    let clock: ManualClock
-    let dir: String
-    let configuration: ServerConfiguration
-
-    static func start(logs: LogCapture = LogCapture(), resourceRoots: [String] = []) async throws -> TestServer {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("coffer-http-\(UUID().uuidString)").path
-        let configuration = ServerConfiguration(dataDirectory: dir, catalogURL: "sqlite::memory:", resourceRoots: resourceRoots)
-        let clock = ManualClock(Date())
-        var logger = Logger(label: "coffer-test") { _ in CapturingHandler(capture: logs) }
-        logger.logLevel = .trace
-        let (services, admin) = try await CofferServices.open(configuration, clock: clock, logger: logger, passwordCost: 1 << 4)
-        return TestServer(services: services, admin: admin!, clock: clock, dir: dir, configuration: configuration)
-    }
-
-    func stop() async {
-        await services.catalog.close()
-        try? FileManager.default.removeItem(atPath: dir)
-    }
-
-    var app: some ApplicationProtocol { buildApplication(services: services.api, configuration: configuration) }
-
-    /// Runs `body` against the app, always closing the catalog afterwards.
-    func run(_ body: @escaping @Sendable (any TestClientProtocol) async throws -> Void) async throws {
-        do { try await app.test(.router, body) } catch {
-            await stop()
-            throw error
-        }
-        await stop()
-    }
-}
-
-func json(_ buffer: ByteBuffer) -> [String: Any] {
-    (try? JSONSerialization.jsonObject(with: Data(buffer: buffer))) as? [String: Any] ?? [:]
-}
-
-/// One authenticated JSON call: status and decoded body.
-func call(_ client: any TestClientProtocol, token: String, _ method: HTTPRequest.Method, _ uri: String, _ body: Any? = nil) async throws -> (HTTPResponse.Status, [String: Any]) {
-    try await client.execute(uri: uri, method: method, headers: [authToken: token, .contentType: "application/json"], body: body.map(bodyBuffer)) { r in
-        (r.status, json(r.body))
-    }
-}
-
-/// Registers a resource for `project` as the service admin (`admin` the bootstrap credentials): the status and the `resource` body.
-func registerFor(_ client: any TestClientProtocol, admin: NewProjectCredentials, adminToken: String, project: String,
-                 _ resource: [String: Any]) async throws -> (HTTPResponse.Status, [String: Any]) {
-    var r = resource
-    r["project_id"] = project
-    let (status, body) = try await call(client, token: adminToken, .post, "/v3/\(admin.project_id)/coffer/resources", ["resource": r])
-    return (status, body["resource"] as? [String: Any] ?? body)
-}
-
-func bodyBuffer(_ object: Any) -> ByteBuffer {
-    ByteBuffer(bytes: try! JSONSerialization.data(withJSONObject: object))
-}
-
-extension TestClientProtocol {
-    func token(user: String, password: String, project: String) async throws -> String {
-        try await execute(uri: "/v3/auth/tokens", method: .post, headers: [.contentType: "application/json"],
-                          body: bodyBuffer(["auth": ["identity": ["methods": ["password"], "password": ["user": ["name": user, "password": password, "domain": ["name": "Default"]]]],
-                                                     "scope": ["project": ["name": project, "domain": ["name": "Default"]]]]])) { r in
-            #expect(r.status == .created)
-            return r.headers[HTTPField.Name("X-Subject-Token")!] ?? ""
-        }
-    }
-
-    /// A request signed as the Huawei SDK signs it (Host is "localhost" in HummingbirdTesting).
-    func signed(_ uri: String, method: HTTPRequest.Method, ak: String, sk: String, body: String = "", date: Date,
-                sendBody: String? = nil, sendURI: String? = nil) async throws -> TestResponse {
-        let parts = uri.split(separator: "?", maxSplits: 1)
-        var headers: [String: String] = ["content-type": "application/json", "x-sdk-date": AKSKSignature.formatSdkDate(date), "host": "localhost"]
-        let frozen = headers
-        let signable = SignableRequest(method: method.rawValue, rawPath: String(parts[0]), rawQuery: parts.count > 1 ? String(parts[1]) : "", body: Array(body.utf8)) { frozen[$0] }
-        headers["authorization"] = AKSKSignature.sign(signable, accessKey: ak, secret: sk, signedHeaders: ["content-type", "host", "x-sdk-date"])
-        var fields = HTTPFields()
-        for (k, v) in headers where k != "host" { fields[HTTPField.Name(k)!] = v }
-        let sent = sendBody ?? body
-        return try await execute(uri: sendURI ?? uri, method: method, headers: fields, body: sent.isEmpty ? nil : ByteBuffer(string: sent))
-    }
-}
-
-let authToken = HTTPField.Name("X-Auth-Token")!
 
 @Suite struct ServerBasics {
     @Test func healthRequestIDsAndErrorBodies() async throws {

@@ -1,6 +1,7 @@
 import CofferCatalog
 import CofferModel
 import CofferService
+import CofferTestSupport
 import Foundation
 import HTTPTypes
 import Hummingbird

@@ -1,4 +1,5 @@
 import CofferService
+import CofferTestSupport
 import Foundation
 import HTTPTypes
 import Hummingbird
@@ -6,34 +7,6 @@ import HummingbirdTesting
 import NIOCore
 import Testing
 @testable import CofferHTTP
-
-/// A resource root with a directory, a disk image, two server disks, and a
-/// symlink that points outside the root.
-final class ResourceRoot {
-    let path: String
-    let outside: String
-    init() {
-        let base = FileManager.default.temporaryDirectory.appendingPathComponent("coffer-roots-\(UUID().uuidString)").path
-        path = base + "/root"
-        outside = base + "/outside"
-        let fm = FileManager.default
-        try! fm.createDirectory(atPath: path + "/share/docs", withIntermediateDirectories: true)
-        try! fm.createDirectory(atPath: outside, withIntermediateDirectories: true)
-        for (name, size) in [("disk.img", 3 << 30), ("vm-root.img", 1 << 20), ("vm-data.img", 2 << 20)] {
-            fm.createFile(atPath: path + "/" + name, contents: nil)
-            let h = FileHandle(forWritingAtPath: path + "/" + name)!
-            h.truncateFile(atOffset: UInt64(size))
-            h.closeFile()
-        }
-        fm.createFile(atPath: outside + "/secret.img", contents: Data(repeating: 1, count: 100))
-        try! fm.createSymbolicLink(atPath: path + "/escape.img", withDestinationPath: outside + "/secret.img")
-    }
-    deinit { try? FileManager.default.removeItem(atPath: (path as NSString).deletingLastPathComponent) }
-}
-
-func post(_ client: any TestClientProtocol, _ uri: String, token: String, _ body: Any) async throws -> TestResponse {
-    try await client.execute(uri: uri, method: .post, headers: [authToken: token, .contentType: "application/json"], body: bodyBuffer(body))
-}
 
 @Suite struct ResourceInventory {
     @Test func registerListShowUpdateRemoveAndProtectables() async throws {

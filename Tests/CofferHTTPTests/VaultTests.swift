@@ -1,4 +1,5 @@
 import CofferService
+import CofferTestSupport
 import Foundation
 import HTTPTypes
 import Hummingbird

@@ -1,3 +1,4 @@
+import CofferTestSupport
 import Foundation
 import HTTPTypes
 import Hummingbird
@@ -78,7 +79,7 @@ final class ThrowawayPostgres {
         try await server.run { client in
             let token = try await client.token(user: "admin", password: admin.password, project: "admin")
             func call(_ method: HTTPRequest.Method, _ uri: String, _ body: Any? = nil) async throws -> (HTTPResponse.Status, [String: Any]) {
-                try await CofferHTTPTests.call(client, token: token, method, uri, body)
+                try await CofferTestSupport.call(client, token: token, method, uri, body)
             }
             // Register: RDS-form id, the connection never shown.
             let (registered, r) = try await call(.post, v3 + "/coffer/resources", ["resource": ["type": "rds", "name": "pg1", "engine": "PostgreSQL",
@@ -223,7 +224,7 @@ final class ThrowawayPostgres {
         try await server.run { client in
             let token = try await client.token(user: "admin", password: admin.password, project: "admin")
             func call(_ method: HTTPRequest.Method, _ uri: String, _ body: Any? = nil) async throws -> (HTTPResponse.Status, [String: Any]) {
-                try await CofferHTTPTests.call(client, token: token, method, uri, body)
+                try await CofferTestSupport.call(client, token: token, method, uri, body)
             }
             func register(_ name: String, _ url: String, dataDirectory: String? = nil) async throws -> String {
                 var resource: [String: Any] = ["type": "rds", "name": name, "engine": "PostgreSQL", "connection": url]

@@ -1,92 +1,10 @@
 import CofferSystem
+import CofferTestSupport
 import Foundation
 import Testing
 #if canImport(Glibc)
 import Glibc
 #endif
-
-/// A free loopback port (bound, then released for the server to take).
-func freePort() -> Int {
-    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-    defer { close(fd) }
-    var addr = sockaddr_in()
-    addr.sin_family = sa_family_t(AF_INET)
-    addr.sin_addr.s_addr = inet_addr("127.0.0.1")
-    addr.sin_port = 0
-    _ = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
-    var len = socklen_t(MemoryLayout<sockaddr_in>.size)
-    _ = withUnsafeMutablePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &len) } }
-    return Int(UInt16(bigEndian: addr.sin_port))
-}
-
-func packageRoot() -> String {
-    URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
-}
-
-func run(_ executable: String, _ args: [String], environment: [String: String]? = nil) throws -> Run {
-    let p = Process()
-    p.executableURL = URL(fileURLWithPath: executable)
-    p.arguments = args
-    if let environment { p.environment = environment }
-    let out = Pipe(), err = Pipe()
-    p.standardOutput = out
-    p.standardError = err
-    p.standardInput = FileHandle.nullDevice
-    try p.run()
-    let o = out.fileHandleForReading.readDataToEndOfFile(), e = err.fileHandleForReading.readDataToEndOfFile()
-    p.waitUntilExit()
-    return Run(status: p.terminationStatus, stdout: String(decoding: o, as: UTF8.self), stderr: String(decoding: e, as: UTF8.self))
-}
-
-/// The interoperability scripts' Python (Tests/interop/requirements.txt).
-func interopPython() throws -> String {
-    let env = try run("/bin/bash", [packageRoot() + "/scripts/python-env.sh"])
-    try #require(env.status == 0, "python environment: \(env.stderr)")
-    return env.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
-}
-
-/// `coffer serve` on a free loopback port with one resource root, its log
-/// collected; killed when dropped if still running.
-final class ServedCoffer {
-    let temp = Temp("serve")
-    let port = freePort()
-    let process = Process()
-    let log = Pipe()
-    let logData = LockedData()
-    let logEnded = DispatchSemaphore(value: 0)
-    var resourceRoot: String { temp.path + "/resources" }
-    var endpoint: String { "http://127.0.0.1:\(port)" }
-    var credentialsPath: String { temp.path + "/data/admin-credentials.json" }
-
-    init() throws {
-        try FileManager.default.createDirectory(atPath: resourceRoot + "/share", withIntermediateDirectories: true)
-        process.executableURL = URL(fileURLWithPath: cofferBinary())
-        process.arguments = ["serve", "--data-dir", temp.path + "/data", "--listen", "127.0.0.1:\(port)", "--resource-root", resourceRoot]
-        process.standardOutput = log
-        process.standardError = log
-        process.standardInput = FileHandle.nullDevice
-        // A thread reads the log until the server exits (EOF). Not readabilityHandler:
-        // its dispatch source can outlive the descriptor, which libdispatch does not survive.
-        let (logData, logEnded) = (self.logData, self.logEnded)
-        let reader = log.fileHandleForReading
-        try process.run()
-        try? log.fileHandleForWriting.close()
-        Thread.detachNewThread {
-            while true {
-                let chunk = reader.availableData
-                if chunk.isEmpty { break }
-                logData.append(chunk)
-            }
-            logEnded.signal()
-        }
-        // Bootstrap writes the credentials once the catalog is ready.
-        for _ in 0..<200 where !FileManager.default.fileExists(atPath: credentialsPath) { usleep(50_000) }
-    }
-
-    deinit {
-        if process.isRunning { kill(process.processIdentifier, SIGKILL); process.waitUntilExit() }
-    }
-}
 
 /// `coffer serve` on a loopback port, driven by the official Python clients
 /// (huaweicloudsdkcore's signer, keystoneauth1), then stopped with SIGTERM.
@@ -208,11 +126,4 @@ final class ServedCoffer {
                                              + "validate(read_from_filename(sys.argv[1])[0]); print('valid')", packageRoot() + "/docs/openapi.json"])
         #expect(checked.status == 0 && checked.stdout.contains("valid"), "\(checked.stdout)\n\(checked.stderr)")
     }
-}
-
-final class LockedData: @unchecked Sendable {
-    private let lock = NSLock()
-    private var data = Data()
-    func append(_ d: Data) { lock.withLock { data.append(d) } }
-    var text: String { lock.withLock { String(decoding: data, as: UTF8.self) } }
 }
