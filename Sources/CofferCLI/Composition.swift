@@ -45,7 +45,7 @@ public struct CofferServices: Sendable {
         // The catalog holds password hashes and sealed secrets: the directory is the owner's alone.
         try FileManager.default.createDirectory(atPath: configuration.dataDirectory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
         let key = try loadOrCreateMasterKey(at: configuration.masterKeyFile)
-        guard let secrets = SecretBox(keyBytes: key) else { throw ServiceError(.internalFailure, "BackupService.9910", "master key must be 32 bytes") }
+        guard let secrets = SecretBox(keyBytes: key) else { throw ServiceError(.internalFailure, "master key must be 32 bytes") }
         let catalog: any Catalog = try await SQLCatalog.open(url: configuration.catalogURL, logger: logger)
         let identity = IdentityService(catalog: catalog, secrets: secrets, clock: clock,
                                        tokenLifetime: configuration.tokenLifetime, passwordCost: passwordCost)
@@ -77,7 +77,7 @@ public struct CofferServices: Sendable {
     /// loudly (a new key would make every sealed secret and vault unreadable).
     static func loadOrCreateMasterKey(at path: String) throws -> [UInt8] {
         func failure(_ what: String) -> ServiceError {
-            ServiceError(.internalFailure, "BackupService.9910", "master key \(path): \(what): \(String(cString: strerror(errno)))")
+            ServiceError(.internalFailure, "master key \(path): \(what): \(String(cString: strerror(errno)))")
         }
         func read() throws -> [UInt8]? {
             let fd = Glibc.open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)
@@ -89,7 +89,7 @@ public struct CofferServices: Sendable {
             var buffer = [UInt8](repeating: 0, count: 33)
             let n = Glibc.read(fd, &buffer, 33)
             guard n >= 0 else { throw failure("cannot read") }
-            guard n == 32 else { throw ServiceError(.internalFailure, "BackupService.9910", "master key \(path) must hold exactly 32 bytes (it holds \(n)); refusing to start") }
+            guard n == 32 else { throw ServiceError(.internalFailure, "master key \(path) must hold exactly 32 bytes (it holds \(n)); refusing to start") }
             return Array(buffer.prefix(32))
         }
         if let key = try read() { return key }
@@ -113,12 +113,12 @@ public struct CofferServices: Sendable {
 
     public static func writePrivateFile(_ path: String, _ data: Data) throws {
         let fd = Glibc.open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
-        guard fd >= 0 else { throw ServiceError(.internalFailure, "BackupService.9910", "cannot create \(path): \(String(cString: strerror(errno)))") }
+        guard fd >= 0 else { throw ServiceError(.internalFailure, "cannot create \(path): \(String(cString: strerror(errno)))") }
         defer { close(fd) }
         fchmod(fd, 0o600)
         try data.withUnsafeBytes { raw in
             guard write(fd, raw.baseAddress, raw.count) == raw.count, fsync(fd) == 0 else {
-                throw ServiceError(.internalFailure, "BackupService.9910", "cannot write \(path)")
+                throw ServiceError(.internalFailure, "cannot write \(path)")
             }
         }
     }

@@ -42,7 +42,7 @@ struct BackupRoutes {
             CBR.Checkpoint.Resource(id: $0.id, name: $0.name, type: $0.type, protectStatus: c.status == .protecting ? "protecting" : "available",
                                     resourceSize: String(($0.resourceSize + (1 << 30) - 1) >> 30))
         }
-        out.vault.skippedResources = skipped.map { CBR.Checkpoint.Skipped(id: $0.id, name: $0.name, type: $0.type, code: $0.code, reason: $0.reason) }
+        out.vault.skippedResources = skipped.map { CBR.Checkpoint.Skipped(id: $0.id, name: $0.name, type: $0.type, code: ErrorFamily.cbr.stored($0.code), reason: $0.reason) }
         return out
     }
 
@@ -93,13 +93,13 @@ struct BackupRoutes {
         o.startedAt = l.startedAt.map(time)
         o.endedAt = l.endedAt.map(time)
         o.updatedAt = time(l.updatedAt)
-        o.errorInfo.code = l.errorCode ?? ""
+        o.errorInfo.code = ErrorFamily.cbr.stored(l.errorCode ?? "")
         o.errorInfo.message = l.errorMsg ?? ""
         o.extraInfo.common.progress = l.progress
         o.extraInfo.common.requestID = l.id
         o.extraInfo.common.taskID = l.id
         if l.errorCode != nil {
-            o.extraInfo.common.code = l.errorCode
+            o.extraInfo.common.code = l.errorCode.map(ErrorFamily.cbr.stored)
             o.extraInfo.common.message = l.errorMsg ?? ""
         }
         o.extraInfo.backup.backupID = l.backupId ?? ""

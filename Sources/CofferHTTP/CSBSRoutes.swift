@@ -74,7 +74,8 @@ struct CSBSRoutes {
     }
 
     func check(_ c: ProtectionService.Check) -> CSBS.Check {
-        CSBS.Check(resourceID: c.resourceID, resourceType: c.resourceType, result: c.result, errorCode: c.errorCode, errorMessage: c.errorMessage)
+        let code = c.result ? "" : c.reason.map { ErrorFamily.csbs($0).code } ?? "CSBS.9999"
+        return CSBS.Check(resourceID: c.resourceID, resourceType: c.resourceType, result: c.result, errorCode: code, errorMessage: c.errorMessage)
     }
 
     @Sendable func checkAction(_ request: Request, _ context: CofferContext) async throws -> Response {
@@ -224,7 +225,8 @@ extension CSBSRoutes {
         var e = CSBS.CheckpointItem.ExtendInfo()
         e.autoTrigger = b.autoTrigger
         if failed {
-            e.failCode.code = log?.errorCode ?? ""
+            // The code as the operation log shows it (CBR's), as it always was.
+            e.failCode.code = ErrorFamily.cbr.stored(log?.errorCode ?? "")
             e.failCode.description = log?.errorMsg ?? ""
             e.failOperation = log?.operationType ?? ""
         }

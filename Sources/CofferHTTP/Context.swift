@@ -50,20 +50,8 @@ public struct APIError: Error, HTTPResponseError, CustomStringConvertible {
 
     public var description: String { "\(status.code) \(code): \(message)" }
 
-    public init(_ e: ServiceError) {
-        let status: HTTPResponse.Status
-        switch e.code {
-        case .badRequest: status = .badRequest
-        case .unauthorized: status = .unauthorized
-        case .forbidden: status = .forbidden
-        case .notFound: status = .notFound
-        case .conflict: status = .badRequest
-        case .tooManyRequests: status = .tooManyRequests
-        case .internalFailure: status = .internalServerError
-        }
-        self.init(status: status, code: e.apiCode, message: e.description, includeRequestID: e.code == .unauthorized || e.code == .tooManyRequests)
-        retryAfter = e.retryAfter
-    }
+    /// A service error in CBR's codes (the routes of other families translate first: ErrorFamily).
+    public init(_ e: ServiceError) { self = ErrorFamily.cbr.error(e) }
 
     public static func validation(_ message: String) -> APIError {
         APIError(status: .badRequest, code: "BackupService.9900", message: message)

@@ -90,6 +90,9 @@ public enum OperationEvent: Sendable, Equatable {
 public enum JobStatus: String, Codable, Sendable, CaseIterable {
     case queued, running, succeeded, failed
 
+    /// The failure recorded for a job that kept being interrupted: the service's `Reason.internalFailure`.
+    public static let interruptedCode = "internal_failure"
+
     public func after(_ event: JobEvent) -> JobTransition? {
         switch (self, event) {
         case (.queued, .claimed):
@@ -100,7 +103,7 @@ public enum JobStatus: String, Codable, Sendable, CaseIterable {
             return JobTransition(next: .failed, actions: [.failTarget(code: code, reason: reason)])
         case (.running, .leaseExpired(let attempts, let maxAttempts)):
             if attempts < maxAttempts { return JobTransition(next: .queued) }
-            return JobTransition(next: .failed, actions: [.failTarget(code: "BackupService.9910", reason: "the backup was interrupted \(attempts) times (worker stopped or crashed)")])
+            return JobTransition(next: .failed, actions: [.failTarget(code: JobStatus.interruptedCode, reason: "the backup was interrupted \(attempts) times (worker stopped or crashed)")])
         default:
             return nil
         }

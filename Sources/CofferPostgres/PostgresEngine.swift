@@ -40,7 +40,7 @@ public struct PostgresEngine: DatabaseEngine {
 
     public func checkDataDirectory(_ path: String, shownAs: String) throws {
         guard FileManager.default.fileExists(atPath: path + "/PG_VERSION") else {
-            throw ServiceError(.badRequest, "BackupService.6102", "\(shownAs) is not a PostgreSQL data directory (no PG_VERSION)")
+            throw ServiceError(.resourceTypeMismatch, "\(shownAs) is not a PostgreSQL data directory (no PG_VERSION)")
         }
     }
 
@@ -50,7 +50,7 @@ public struct PostgresEngine: DatabaseEngine {
             try await PostgresTools.baseBackup(connection, into: directory)
         } catch {
             try? FileManager.default.removeItem(atPath: directory)
-            throw ServiceError(.internalFailure, "DBS.200001", "base backup of \(connection) failed: " + PostgresEngine.cause(of: "\(error)"), detail: "\(error)")
+            throw ServiceError(.databaseFailure, "base backup of \(connection) failed: " + PostgresEngine.cause(of: "\(error)"), detail: "\(error)")
         }
         return PostgresTools.version(of: directory)
     }
@@ -62,7 +62,7 @@ public struct PostgresEngine: DatabaseEngine {
             // The new directory belongs to whoever runs the source instance (its data directory's owner), else to the parent's owner.
             let parent = (target as NSString).deletingLastPathComponent
             guard let owner = sourceDataDirectory.flatMap(PostgresTools.owner(of:)) ?? PostgresTools.owner(of: parent) else {
-                throw ServiceError(.internalFailure, "DBS.200001", "\(parent) is gone")
+                throw ServiceError(.databaseFailure, "\(parent) is gone")
             }
             do {
                 try await lay(target)
@@ -74,25 +74,25 @@ public struct PostgresEngine: DatabaseEngine {
             return
         }
         let connection = try PostgresConnection(url: connectionURL, field: "connection")
-        guard let owner = PostgresTools.owner(of: target) else { throw ServiceError(.internalFailure, "DBS.200001", "data directory \(target) is gone") }
+        guard let owner = PostgresTools.owner(of: target) else { throw ServiceError(.databaseFailure, "data directory \(target) is gone") }
         let aside = target + ".coffer-old-" + String(now)
         let log = NSTemporaryDirectory() + "coffer-pg-\(plan.instanceID).log"
         try await PostgresTools.stop(target, owner: owner.name)
         guard rename(target, aside) == 0 else {
             let reason = String(cString: strerror(errno))
             try? await PostgresTools.start(target, owner: owner.name, log: log)
-            throw ServiceError(.internalFailure, "DBS.200001", "cannot move \(target) aside: \(reason)")
+            throw ServiceError(.databaseFailure, "cannot move \(target) aside: \(reason)")
         }
         do {
             try await lay(target)
             try PostgresTools.prepare(target, uid: owner.uid, gid: owner.gid)
             try await PostgresTools.start(target, owner: owner.name, log: log)
-            guard await PostgresTools.accepts(connection) else { throw ServiceError(.internalFailure, "DBS.200001", "the restored instance does not accept connections") }
+            guard await PostgresTools.accepts(connection) else { throw ServiceError(.databaseFailure, "the restored instance does not accept connections") }
         } catch {
             try? await PostgresTools.stop(target, owner: owner.name)
             try? FileManager.default.removeItem(atPath: target)
             if rename(aside, target) == 0 { try? await PostgresTools.start(target, owner: owner.name, log: log) }
-            throw ServiceError(.internalFailure, "DBS.200001", "restore of \(plan.instanceID) failed, the previous data directory is back",
+            throw ServiceError(.databaseFailure, "restore of \(plan.instanceID) failed, the previous data directory is back",
                                detail: ServiceError.logText(error))
         }
         try? FileManager.default.removeItem(atPath: aside)

@@ -47,7 +47,7 @@ extension BackupService {
     /// 404 `BackupService.6500` when the project has no such log.
     public func operationLog(project: String, id: String) async throws -> OperationLogRecord {
         guard let log = try await logs.get(project: project, id: id) else {
-            throw ServiceError(.notFound, "BackupService.6500", "Operation log does not exist.")
+            throw ServiceError(.operationLogNotFound, "Operation log does not exist.")
         }
         return log
     }

@@ -66,9 +66,9 @@ public final class BackupService: @unchecked Sendable {
     public func createCheckpoint(caller: Principal, _ input: CheckpointInput, nameIsValidated: Bool = false) async throws -> (CheckpointRecord, [CheckpointResource], [SkippedResource]) {
         let vaultView = try await vaults.view(project: caller.projectID, id: input.vaultID)
         let vault = vaultView.record
-        guard vault.status == "available" else { throw ServiceError(.badRequest, "BackupService.6113", "vault \(vault.id) is \(vault.status); backups need an available vault") }
+        guard vault.status == "available" else { throw ServiceError(.vaultUnavailable, "vault \(vault.id) is \(vault.status); backups need an available vault") }
         guard vault.autoExpand || vault.usedBytes < Int64(vault.sizeGB) << 30 else {
-            throw ServiceError(.badRequest, "BackupService.6114", "vault \(vault.id) has used its capacity of \(vault.sizeGB) GB; enlarge it (billing.size)")
+            throw ServiceError(.vaultFull, "vault \(vault.id) has used its capacity of \(vault.sizeGB) GB; enlarge it (billing.size)")
         }
         if let name = input.name, !nameIsValidated { try Validate.cbrName(name, field: "checkpoint.parameters.name") }
         try Validate.description(input.description, field: "checkpoint.parameters.description", max: 255)
@@ -77,7 +77,7 @@ public final class BackupService: @unchecked Sendable {
         if let wanted = input.resources {
             for (i, id) in wanted.enumerated() {
                 guard let r = bound.first(where: { $0.resource.record.id == id }) else {
-                    throw ServiceError(.badRequest, "BackupService.6135", "checkpoint.parameters.resources[\(i)] \(id) is not in vault \(vault.id)")
+                    throw ServiceError(.resourceNotInVault, "checkpoint.parameters.resources[\(i)] \(id) is not in vault \(vault.id)")
                 }
                 if !selected.contains(where: { $0.record.id == id }) { selected.append(r.resource) }
             }
@@ -88,13 +88,13 @@ public final class BackupService: @unchecked Sendable {
         var chosen: [ResourceView] = []
         for r in selected {
             if try await store.hasActiveBackup(resource: r.record.id) {
-                skipped.append(SkippedResource(id: r.record.id, type: r.record.type, name: r.record.name, code: "BackupService.0002", reason: "the resource is being backed up"))
+                skipped.append(SkippedResource(id: r.record.id, type: r.record.type, name: r.record.name, code: Reason.backupBusy.rawValue, reason: "the resource is being backed up"))
             } else {
                 chosen.append(r)
             }
         }
         guard !chosen.isEmpty else {
-            throw ServiceError(.badRequest, "BackupService.0001", skipped.isEmpty ? "vault \(vault.id) has no resource to back up" : "every resource of the checkpoint is already being backed up")
+            throw ServiceError(.nothingToBackUp, skipped.isEmpty ? "vault \(vault.id) has no resource to back up" : "every resource of the checkpoint is already being backed up")
         }
         let now = clock.now().epochMilliseconds
         let checkpointID = BackupService.newID()
@@ -145,7 +145,7 @@ public final class BackupService: @unchecked Sendable {
                 }
             }
         } catch let e as CatalogError where e.code == .conflict {
-            throw ServiceError(.badRequest, "BackupService.0002", e.description)
+            throw ServiceError(.backupBusy, e.description)
         }
         return (checkpoint, listed, skipped)
     }
@@ -154,7 +154,7 @@ public final class BackupService: @unchecked Sendable {
     public func deleteVault(caller: Principal, id: String) async throws {
         _ = try await vaults.view(project: caller.projectID, id: id)
         if try await store.vaultBusy(id) {
-            throw ServiceError(.badRequest, "BackupService.6203", "vault \(id) has a backup in progress; delete it when the work has finished")
+            throw ServiceError(.vaultBusy, "vault \(id) has a backup in progress; delete it when the work has finished")
         }
         try await vaults.delete(caller: caller, id: id)
         try await store.deleteBackups(vault: id)
@@ -162,7 +162,7 @@ public final class BackupService: @unchecked Sendable {
 
     public func checkpoint(project: String, id: String) async throws -> (CheckpointRecord, [CheckpointResource], [SkippedResource]) {
         guard let c = try await store.checkpoint(project: project, id: id) else {
-            throw ServiceError(.notFound, "BackupService.6217", "checkpoint \(id) does not exist")
+            throw ServiceError(.checkpointNotFound, "checkpoint \(id) does not exist")
         }
         let decoder = JSONDecoder()
         return (c, (try? decoder.decode([CheckpointResource].self, from: Data(c.resources.utf8))) ?? [],
@@ -170,7 +170,7 @@ public final class BackupService: @unchecked Sendable {
     }
 
     public func backup(project: String, id: String) async throws -> (BackupRecord, [BackupRecord]) {
-        guard let b = try await store.backup(project: project, id: id) else { throw ServiceError(.notFound, "BackupService.6200", "backup \(id) does not exist") }
+        guard let b = try await store.backup(project: project, id: id) else { throw ServiceError(.backupNotFound, "backup \(id) does not exist") }
         // Only a server backup has children (one per disk).
         return (b, b.resourceType == ResourceType.server.rawValue ? try await store.children(of: b.id) : [])
     }
@@ -183,7 +183,7 @@ extension BackupService {
     }
 
     public func update(caller: Principal, id: String, name: String?) async throws -> (BackupRecord, [BackupRecord]) {
-        guard var b = try await store.backup(project: caller.projectID, id: id) else { throw ServiceError(.notFound, "BackupService.6200", "backup \(id) does not exist") }
+        guard var b = try await store.backup(project: caller.projectID, id: id) else { throw ServiceError(.backupNotFound, "backup \(id) does not exist") }
         if let name {
             try BackupService.validateBackupName(name)
             b.name = name
@@ -203,10 +203,10 @@ extension BackupService {
 
     /// Marks the backup `deleting` and queues the job that removes its snapshots.
     public func delete(caller: Principal, id: String) async throws -> String {
-        guard let b = try await store.backup(project: caller.projectID, id: id) else { throw ServiceError(.notFound, "BackupService.6200", "backup \(id) does not exist") }
-        guard b.parentId == nil else { throw ServiceError(.badRequest, "BackupService.6201", "backup \(id) is a disk of server backup \(b.parentId!); delete that one") }
+        guard let b = try await store.backup(project: caller.projectID, id: id) else { throw ServiceError(.backupNotFound, "backup \(id) does not exist") }
+        guard b.parentId == nil else { throw ServiceError(.backupNotDeletable, "backup \(id) is a disk of server backup \(b.parentId!); delete that one") }
         guard b.status.after(.deleteQueued) != nil else {
-            throw ServiceError(.badRequest, "BackupService.6201", "backup \(id) is \(b.status.rawValue); only available or error backups can be deleted")
+            throw ServiceError(.backupNotDeletable, "backup \(id) is \(b.status.rawValue); only available or error backups can be deleted")
         }
         let vaultName = (try await vaults.record(id: b.vaultId))?.name ?? ""
         let log = logRow(b, type: "delete", vaultName: vaultName)
@@ -217,7 +217,7 @@ extension BackupService {
         try await enqueue(job, log: log) {
             // One conditional update decides: a racing delete or restore finds the backup moved on.
             guard let next = b.status.after(.deleteQueued), try await self.store.setStatus(backups: [b.id], to: next, expected: b.status, now: now) == 1 else {
-                throw ServiceError(.badRequest, "BackupService.6201", "backup \(id) is no longer available or error; only those can be deleted")
+                throw ServiceError(.backupNotDeletable, "backup \(id) is no longer available or error; only those can be deleted")
             }
             try await self.store.setStatus(backups: children, to: next, expected: nil, now: now)
         }
@@ -239,18 +239,18 @@ extension BackupService {
 
     /// Validates a restore, plans its targets, marks the backup `restoring` and queues the job.
     public func restore(caller: Principal, id: String, _ input: RestoreInput) async throws -> String {
-        guard let b = try await store.backup(project: caller.projectID, id: id) else { throw ServiceError(.notFound, "BackupService.6200", "backup \(id) does not exist") }
-        guard b.status.after(.restoreQueued) != nil else { throw ServiceError(.badRequest, "BackupService.2005", "backup \(id) is \(b.status.rawValue); only available backups can be restored") }
+        guard let b = try await store.backup(project: caller.projectID, id: id) else { throw ServiceError(.backupNotFound, "backup \(id) does not exist") }
+        guard b.status.after(.restoreQueued) != nil else { throw ServiceError(.backupNotRestorable, "backup \(id) is \(b.status.rawValue); only available backups can be restored") }
         guard let vault = try await vaults.record(id: b.vaultId), vault.status == "available" else {
-            throw ServiceError(.badRequest, "BackupService.6202", "restore is only allowed when the vault is available")
+            throw ServiceError(.restoreVaultUnavailable, "restore is only allowed when the vault is available")
         }
         guard let type = ResourceType(rawValue: b.resourceType) else {
-            throw ServiceError(.internalFailure, "BackupService.9910", "backup \(id) has an unknown resource type")
+            throw ServiceError(.internalFailure, "backup \(id) has an unknown resource type")
         }
         let items = try await drivers.driver(for: type).planRestore(b, children: try await store.children(of: b.id), input: input, project: caller.projectID,
                                                                     context: driverContext)
         if try await logs.restoreActive(resources: items.map(\.targetResourceID)) {
-            throw ServiceError(.badRequest, "BackupService.2010", "a restore onto this resource is already in progress")
+            throw ServiceError(.restoreRunning, "a restore onto this resource is already in progress")
         }
         let log = logRow(b, type: "restore", vaultName: vault.name, resourceID: items.first?.targetResourceID)
         let now = clock.now().epochMilliseconds
@@ -262,10 +262,10 @@ extension BackupService {
         try await enqueue(job, log: log) {
             // Guards and change in one transaction: one restore per target, only from an available backup.
             if try await self.logs.restoreActive(resources: targets) {
-                throw ServiceError(.badRequest, "BackupService.2010", "a restore onto this resource is already in progress")
+                throw ServiceError(.restoreRunning, "a restore onto this resource is already in progress")
             }
             guard let next = b.status.after(.restoreQueued), try await self.store.setStatus(backups: [b.id], to: next, expected: b.status, now: now) == 1 else {
-                throw ServiceError(.badRequest, "BackupService.2005", "backup \(id) is no longer available")
+                throw ServiceError(.backupNotRestorable, "backup \(id) is no longer available")
             }
             try await self.store.setStatus(backups: children, to: next, expected: nil, now: now)
         }

@@ -18,9 +18,9 @@ public final class DatabaseService: @unchecked Sendable {
         self.resources = resources
     }
 
-    public static func invalid(_ message: String) -> ServiceError { ServiceError(.badRequest, "DBS.200001", message) }
-    static func noInstance(_ id: String) -> ServiceError { ServiceError(.notFound, "DBS.200002", "instance \(id) does not exist") }
-    static func noBackup(_ id: String) -> ServiceError { ServiceError(.notFound, "DBS.201010", "backup \(id) does not exist") }
+    public static func invalid(_ message: String) -> ServiceError { ServiceError(.invalidRequest, message) }
+    static func noInstance(_ id: String) -> ServiceError { ServiceError(.instanceNotFound, "instance \(id) does not exist") }
+    static func noBackup(_ id: String) -> ServiceError { ServiceError(.backupNotFound, "backup \(id) does not exist") }
 
     public func instance(project: String, id: String) async throws -> ResourceView {
         guard let view = try? await resources.view(project: project, id: id), view.type == .database else { throw DatabaseService.noInstance(id) }
@@ -32,7 +32,7 @@ public final class DatabaseService: @unchecked Sendable {
 
     public static func validateDescription(_ text: String) throws {
         guard text.count <= 256, !text.contains(where: { ">!<\"&'=".contains($0) }) else {
-            throw ServiceError(.badRequest, "DBS.280127", "description must be at most 256 characters without > ! < \" & ' =")
+            throw ServiceError(.descriptionInvalid, "description must be at most 256 characters without > ! < \" & ' =")
         }
     }
 
@@ -46,7 +46,7 @@ public final class DatabaseService: @unchecked Sendable {
             throw DatabaseService.invalid("name \(name) is already used by a backup of instance \(instanceID)")
         }
         guard try await !backups.store.hasActiveBackup(resource: instanceID) else {
-            throw ServiceError(.conflict, "DBS.201205", "instance \(instanceID) is being backed up")
+            throw ServiceError(.instanceBusy, "instance \(instanceID) is being backed up")
         }
         var input = CheckpointInput(vaultID: try await vaults.vaultBinding(instance, caller: caller, name: DatabaseService.vaultName, objectType: "rds",
                                                                            description: "RDS database backups"))
@@ -57,7 +57,7 @@ public final class DatabaseService: @unchecked Sendable {
         input.idSuffix = "br03"
         let (checkpoint, _, _) = try await backups.createCheckpoint(caller: caller, input, nameIsValidated: true)
         guard let row = try await backups.store.backups(checkpoint: checkpoint.id).first(where: { $0.parentId == nil }) else {
-            throw ServiceError(.internalFailure, "DBS.200001", "backup of \(instanceID) was not recorded")
+            throw ServiceError(.databaseFailure, "backup of \(instanceID) was not recorded")
         }
         return row
     }
@@ -70,7 +70,7 @@ public final class DatabaseService: @unchecked Sendable {
     public func delete(caller: Principal, id: String) async throws {
         let b = try await backup(project: caller.projectID, id: id)
         guard b.status.after(.deleteQueued) != nil else {
-            throw ServiceError(.conflict, "DBS.201205", "backup \(id) is \(b.status.rawValue); only completed or failed backups can be deleted")
+            throw ServiceError(.backupNotDeletable, "backup \(id) is \(b.status.rawValue); only completed or failed backups can be deleted")
         }
         _ = try await backups.delete(caller: caller, id: id)
     }
@@ -127,7 +127,7 @@ public final class DatabaseService: @unchecked Sendable {
     public func recover(caller: Principal, backupID: String, targetInstanceID: String?, newDataDirectory: String?) async throws -> String {
         let b = try await backup(project: caller.projectID, id: backupID)
         guard b.status == .available, let snapshot = b.snapshotId else {
-            throw ServiceError(.conflict, "DBS.201205", "backup \(backupID) is \(b.status.rawValue); only completed backups can be restored")
+            throw ServiceError(.backupNotRestorable, "backup \(backupID) is \(b.status.rawValue); only completed backups can be restored")
         }
         var plan: DatabaseRestorePlan
         var targetResource: String
@@ -154,7 +154,7 @@ public final class DatabaseService: @unchecked Sendable {
             targetResource = target.record.id
         }
         if try await backups.logs.restoreActive(resources: [targetResource]) {
-            throw ServiceError(.conflict, "DBS.200011", "a restore onto \(targetResource) is already running")
+            throw ServiceError(.restoreRunning, "a restore onto \(targetResource) is already running")
         }
         let vaultName = (try await vaults.record(id: b.vaultId))?.name ?? ""
         let log = backups.logRow(b, type: "restore", vaultName: vaultName, resourceID: targetResource, resourceName: b.resourceName)
@@ -169,7 +169,7 @@ public final class DatabaseService: @unchecked Sendable {
     /// An RDS job is an operation log of this project (backup or restore).
     public func job(project: String, id: String) async throws -> OperationLogRecord {
         guard let log = try await backups.logs.get(project: project, id: id) else {
-            throw ServiceError(.notFound, "DBS.200001", "job \(id) does not exist")
+            throw ServiceError(.jobNotFound, "job \(id) does not exist")
         }
         return log
     }

@@ -146,8 +146,8 @@ public final class IdentityService: @unchecked Sendable {
         let ak = IdentityService.newAccessKey(), sk = IdentityService.newSecret()
         do {
             try await catalog.transaction {
-                if try await store.project(named: name) != nil { throw ServiceError(.conflict, "BackupService.9900", "a project named \(name) already exists") }
-                if try await store.user(named: user) != nil { throw ServiceError(.conflict, "BackupService.9900", "a user named \(user) already exists") }
+                if try await store.project(named: name) != nil { throw ServiceError(.alreadyExists, "a project named \(name) already exists") }
+                if try await store.user(named: user) != nil { throw ServiceError(.alreadyExists, "a user named \(user) already exists") }
                 try await store.insertProject(project)
                 try await store.insertUser(userRecord)
                 try await store.assign(role: role, user: userRecord.id, project: project.id)
@@ -155,7 +155,7 @@ public final class IdentityService: @unchecked Sendable {
                                                                 secretSealed: secrets.seal(sk, context: "access-key:\(ak)"), description: "created with the project", createdAt: now))
             }
         } catch let e as CatalogError where e.code == .conflict {
-            throw ServiceError(.conflict, "BackupService.9900", e.description)
+            throw ServiceError(.alreadyExists, e.description)
         }
         return NewProjectCredentials(project_id: project.id, project_name: name, user_name: user, password: password, access_key: ak, secret_key: sk)
     }
@@ -165,8 +165,8 @@ public final class IdentityService: @unchecked Sendable {
     public func user(id: String) async throws -> UserRecord? { try await store.user(id: id) }
 
     public func deleteProject(id: String) async throws {
-        guard let project = try await store.project(id: id) else { throw ServiceError(.notFound, "BackupService.9900", "project \(id) does not exist") }
-        guard project.name != "admin" else { throw ServiceError(.badRequest, "BackupService.9900", "the admin project cannot be deleted") }
+        guard let project = try await store.project(id: id) else { throw ServiceError(.notFound, "project \(id) does not exist") }
+        guard project.name != "admin" else { throw ServiceError(.invalidRequest, "the admin project cannot be deleted") }
         _ = try await store.deleteProject(id: id)
         cache.clear()
     }
@@ -174,7 +174,7 @@ public final class IdentityService: @unchecked Sendable {
     public func resolveProject(_ nameOrID: String) async throws -> ProjectRecord {
         if let p = try await store.project(id: nameOrID) { return p }
         if let p = try await store.project(named: nameOrID) { return p }
-        throw ServiceError(.notFound, "BackupService.9900", "project \(nameOrID) does not exist")
+        throw ServiceError(.notFound, "project \(nameOrID) does not exist")
     }
 
     // MARK: users
@@ -185,7 +185,7 @@ public final class IdentityService: @unchecked Sendable {
         let user = UserRecord(id: IdentityService.hexID(), name: name, domainID: ProjectRecord.defaultDomainID,
                               passwordHash: PasswordHash.make(password, n: passwordCost), defaultProjectID: project, enabled: true, createdAt: clock.now())
         try await catalog.transaction {
-            if try await store.user(named: name) != nil { throw ServiceError(.conflict, "BackupService.9900", "a user named \(name) already exists") }
+            if try await store.user(named: name) != nil { throw ServiceError(.alreadyExists, "a user named \(name) already exists") }
             try await store.insertUser(user)
             try await store.assign(role: role, user: user.id, project: project)
         }
@@ -196,7 +196,7 @@ public final class IdentityService: @unchecked Sendable {
 
     public func deleteUser(project: String, id: String) async throws {
         guard try await store.role(user: id, project: project) != nil else {
-            throw ServiceError(.notFound, "BackupService.9900", "user \(id) does not exist in this project")
+            throw ServiceError(.notFound, "user \(id) does not exist in this project")
         }
         try await store.deleteUser(id: id)
         cache.clear()
@@ -206,7 +206,7 @@ public final class IdentityService: @unchecked Sendable {
 
     public func createAccessKey(project: String, user: String, description: String = "") async throws -> (String, String) {
         guard try await store.role(user: user, project: project) != nil else {
-            throw ServiceError(.notFound, "BackupService.9900", "user \(user) does not exist in this project")
+            throw ServiceError(.notFound, "user \(user) does not exist in this project")
         }
         let ak = IdentityService.newAccessKey(), sk = IdentityService.newSecret()
         try await store.insertAccessKey(AccessKeyRecord(accessKey: ak, userID: user, projectID: project, secretSealed: secrets.seal(sk, context: "access-key:\(ak)"),
@@ -219,7 +219,7 @@ public final class IdentityService: @unchecked Sendable {
     public func deleteAccessKey(project: String, accessKey: String) async throws {
         defer { cache.clear() }
         guard try await store.deleteAccessKey(accessKey, project: project) else {
-            throw ServiceError(.notFound, "BackupService.9900", "access key \(accessKey) does not exist in this project")
+            throw ServiceError(.notFound, "access key \(accessKey) does not exist in this project")
         }
     }
 
@@ -238,10 +238,10 @@ public final class IdentityService: @unchecked Sendable {
     /// Password authentication scoped to a project (the user's default when no scope is given).
     /// `source`: the client's address, for the per-source failure limit.
     public func issueToken(userName: String, password: String, scope: Scope?, source: String = "") async throws -> IssuedToken {
-        let unauthorized = ServiceError(.unauthorized, "APIGW.0301", "The request you have made requires authentication.")
+        let unauthorized = ServiceError(.notAuthenticated, "The request you have made requires authentication.")
         let keys = ["user:" + userName] + (source.isEmpty ? [] : ["source:" + source])
         if let wait = logins.retryAfter(keys, now: clock.now()) {
-            var e = ServiceError(.tooManyRequests, "APIGW.0308", "too many failed logins; retry after \(wait) seconds")
+            var e = ServiceError(.throttled, "too many failed logins; retry after \(wait) seconds")
             e.retryAfter = wait
             throw e
         }
@@ -262,7 +262,7 @@ public final class IdentityService: @unchecked Sendable {
     /// expires no later than the one it came from.
     public func issueToken(fromToken token: String, scope: Scope?) async throws -> IssuedToken {
         guard let current = try await validate(token: token), let record = try await tokenRecord(token) else {
-            throw ServiceError(.unauthorized, "APIGW.0301", "The request you have made requires authentication.")
+            throw ServiceError(.notAuthenticated, "The request you have made requires authentication.")
         }
         return try await issue(userID: current.userID, scope: scope ?? .projectID(current.projectID), methods: ["token"], expiresAt: record.expiresAt)
     }
@@ -270,10 +270,10 @@ public final class IdentityService: @unchecked Sendable {
     /// Keystone's DELETE /v3/auth/tokens: the token's own user or the service admin revokes it; from then on it answers 401.
     public func revoke(token subject: String, by caller: Principal) async throws {
         guard let record = try await tokenRecord(subject) else {
-            throw ServiceError(.notFound, "BackupService.9900", "the subject token is invalid or expired")
+            throw ServiceError(.notFound, "the subject token is invalid or expired")
         }
         guard record.userID == caller.userID || caller.isServiceAdmin else {
-            throw ServiceError(.forbidden, "BackupService.8600", "only the token's own user or the service admin may revoke it")
+            throw ServiceError(.forbidden, "only the token's own user or the service admin may revoke it")
         }
         try await store.deleteToken(id: record.id)
         cache.clear()
@@ -292,7 +292,7 @@ public final class IdentityService: @unchecked Sendable {
         case let .projectName(name): project = try await store.project(named: name)
         }
         guard let project, let principal = try await principal(userID: userID, projectID: project.id) else {
-            throw ServiceError(.unauthorized, "APIGW.0301", "The request you have made requires authentication (no role in the requested project).")
+            throw ServiceError(.notAuthenticated, "The request you have made requires authentication (no role in the requested project).")
         }
         let token = "cft-" + randomBytes(32).map { String(format: "%02x", $0) }.joined()
         let now = clock.now()
@@ -322,7 +322,7 @@ public final class IdentityService: @unchecked Sendable {
     /// Verifies an AK/SK-signed request; the failure text is safe to return to the caller.
     public func authenticate(signed request: SignableRequest) async throws -> Result<Principal, ServiceError> {
         guard let header = request.header("authorization").flatMap(AKSKSignature.parseAuthorization) else {
-            return .failure(ServiceError(.unauthorized, "APIGW.0301", "Incorrect IAM authentication information: malformed Authorization header"))
+            return .failure(ServiceError(.notAuthenticated, "Incorrect IAM authentication information: malformed Authorization header"))
         }
         let now = clock.now()
         var secret: String?, principal: Principal?
@@ -337,11 +337,11 @@ public final class IdentityService: @unchecked Sendable {
         switch result {
         case .success:
             guard let principal else {
-                return .failure(ServiceError(.unauthorized, "APIGW.0301", "Incorrect IAM authentication information: ak \(header.accessKey) not exist"))
+                return .failure(ServiceError(.notAuthenticated, "Incorrect IAM authentication information: ak \(header.accessKey) not exist"))
             }
             if !["GET", "HEAD"].contains(request.method.uppercased()),
                !replays.firstUse(accessKey: header.accessKey, signature: header.signature, now: now) {
-                return .failure(ServiceError(.unauthorized, "APIGW.0301", "Incorrect IAM authentication information: this signed request was already used (replay); sign each change anew"))
+                return .failure(ServiceError(.notAuthenticated, "Incorrect IAM authentication information: this signed request was already used (replay); sign each change anew"))
             }
             return .success(principal)
         case let .failure(f):
@@ -355,7 +355,7 @@ public final class IdentityService: @unchecked Sendable {
             case .signatureMismatch: why = "verify aksk signature fail"
             case .payloadHashMismatch: why = "X-Sdk-Content-Sha256 must be signed and equal the SHA-256 of the body (UNSIGNED-PAYLOAD is refused)"
             }
-            return .failure(ServiceError(.unauthorized, "APIGW.0301", "Incorrect IAM authentication information: \(why)"))
+            return .failure(ServiceError(.notAuthenticated, "Incorrect IAM authentication information: \(why)"))
         }
     }
 }

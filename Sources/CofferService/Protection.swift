@@ -28,11 +28,10 @@ public final class ProtectionService: @unchecked Sendable {
         public init() {}
     }
 
-    static func error(_ status: ServiceError.Code, _ code: String, _ message: String) -> ServiceError { ServiceError(status, code, message) }
-    public static func invalid(_ message: String) -> ServiceError { ServiceError(.badRequest, "CSBS.1000", message) }
+    public static func invalid(_ message: String) -> ServiceError { ServiceError(.invalidRequest, message) }
 
     public static func checkProvider(_ id: String) throws {
-        guard id == providerID else { throw error(.badRequest, "CSBS.9001", "provider invalid: provider_id must be \(providerID)") }
+        guard id == providerID else { throw ServiceError(.providerInvalid, "provider invalid: provider_id must be \(providerID)") }
     }
 
 
@@ -46,9 +45,9 @@ public final class ProtectionService: @unchecked Sendable {
     /// The registered server, or CSBS.6000 (404).
     public func server(project: String, id: String) async throws -> ResourceView {
         guard let view = try? await resources.view(project: project, id: id) else {
-            throw ProtectionService.error(.notFound, "CSBS.6000", "server \(id) does not exist")
+            throw ServiceError(.resourceNotFound, "server \(id) does not exist")
         }
-        guard view.type == .server else { throw ProtectionService.error(.badRequest, "CSBS.6003", "resource \(id) is a \(view.record.type), not an OS::Nova::Server") }
+        guard view.type == .server else { throw ServiceError(.notAServer, "resource \(id) is a \(view.record.type), not an OS::Nova::Server") }
         return view
     }
 
@@ -58,7 +57,7 @@ public final class ProtectionService: @unchecked Sendable {
         try ProtectionService.validate(input)
         let server = try await server(project: caller.projectID, id: serverID)
         guard try await !backups.store.hasActiveBackup(resource: serverID) else {
-            throw ProtectionService.error(.badRequest, "CSBS.1002", "resource_in_protecting: server \(serverID) is being backed up")
+            throw ServiceError(.serverBeingBackedUp, "resource_in_protecting: server \(serverID) is being backed up")
         }
         var checkpoint = CheckpointInput(vaultID: try await vaults.vaultBinding(server, caller: caller, name: ProtectionService.vaultName, objectType: "server",
                                                                                 description: "CSBS server backups"))
@@ -75,13 +74,13 @@ public final class ProtectionService: @unchecked Sendable {
     /// The top-level backups of a checkpoint (its items), or CSBS.3001 (404).
     public func items(project: String, checkpointID: String) async throws -> [BackupRecord] {
         let items = try await backups.store.backups(checkpoint: checkpointID).filter { $0.parentId == nil && $0.projectId == project }
-        guard !items.isEmpty else { throw ProtectionService.error(.notFound, "CSBS.3001", "Checkpoint (\(checkpointID)) is not found.") }
+        guard !items.isEmpty else { throw ServiceError(.backupNotFound, "Checkpoint (\(checkpointID)) is not found.") }
         return items
     }
 
     public func item(project: String, id: String) async throws -> (BackupRecord, [BackupRecord]) {
         guard let b = try await backups.store.backup(project: project, id: id), b.parentId == nil, b.resourceType == ResourceType.server.rawValue else {
-            throw ProtectionService.error(.notFound, "CSBS.3001", "Checkpoint_item (\(id)) is not found.")
+            throw ServiceError(.backupNotFound, "Checkpoint_item (\(id)) is not found.")
         }
         return (b, try await backups.store.children(of: b.id))
     }
@@ -92,13 +91,13 @@ public final class ProtectionService: @unchecked Sendable {
         var items = try await items(project: caller.projectID, checkpointID: checkpointID)
         if let itemID {
             items = items.filter { $0.id == itemID }
-            guard !items.isEmpty else { throw ProtectionService.error(.notFound, "CSBS.3001", "Checkpoint_item (\(itemID)) is not found.") }
+            guard !items.isEmpty else { throw ServiceError(.backupNotFound, "Checkpoint_item (\(itemID)) is not found.") }
         }
         for item in items {
             switch item.status {
             case .deleting, .waitingDelete: continue
             case .available, .error: _ = try await backups.delete(caller: caller, id: item.id)
-            default: throw ProtectionService.error(.badRequest, "CSBS.2003", "checkpoint item \(item.id) is \(item.status.rawValue); it can be deleted when available or error")
+            default: throw ServiceError(.backupNotDeletable, "checkpoint item \(item.id) is \(item.status.rawValue); it can be deleted when available or error")
             }
         }
     }
@@ -115,8 +114,8 @@ public final class ProtectionService: @unchecked Sendable {
     /// Restores a server backup onto its disks, or onto the mapped volumes. Returns the operation log id.
     public func restore(caller: Principal, checkpointID: String, itemID: String, serverID: String?, volumes: [VolumeTarget], powerOn: Bool) async throws -> String {
         let (item, children) = try await item(project: caller.projectID, id: itemID)
-        guard item.checkpointId == checkpointID else { throw ProtectionService.error(.notFound, "CSBS.3001", "Checkpoint_item (\(itemID)) is not in checkpoint \(checkpointID).") }
-        guard item.status == .available else { throw ProtectionService.error(.badRequest, "CSBS.4000", "checkpoint item \(itemID) is \(item.status.rawValue), not available") }
+        guard item.checkpointId == checkpointID else { throw ServiceError(.backupNotFound, "Checkpoint_item (\(itemID)) is not in checkpoint \(checkpointID).") }
+        guard item.status == .available else { throw ServiceError(.itemNotAvailable, "checkpoint item \(itemID) is \(item.status.rawValue), not available") }
         var input = RestoreInput()
         input.serverID = serverID ?? item.resourceId
         input.powerOn = powerOn
@@ -128,46 +127,47 @@ public final class ProtectionService: @unchecked Sendable {
         public var resourceID: String
         public var resourceType: String
         public var result: Bool
-        public var errorCode: String
+        /// Why not (nil when it can, or when the failure was not the service's own).
+        public var reason: Reason?
         public var errorMessage: String
     }
 
     public func checkProtectable(caller: Principal, resourceID: String, resourceType: String) async -> Check {
         do {
             guard resourceType == ResourceType.server.rawValue else {
-                throw ProtectionService.error(.badRequest, "CSBS.6003", "resource type \(resourceType) is not supported (OS::Nova::Server)")
+                throw ServiceError(.notAServer, "resource type \(resourceType) is not supported (OS::Nova::Server)")
             }
             let server = try await server(project: caller.projectID, id: resourceID)
-            guard !server.children.isEmpty else { throw ProtectionService.error(.badRequest, "CSBS.6007", "server \(resourceID) has no disks") }
+            guard !server.children.isEmpty else { throw ServiceError(.serverHasNoDisks, "server \(resourceID) has no disks") }
             if try await backups.store.hasActiveBackup(resource: resourceID) {
-                throw ProtectionService.error(.badRequest, "CSBS.1002", "resource_in_protecting: server \(resourceID) is being backed up")
+                throw ServiceError(.serverBeingBackedUp, "resource_in_protecting: server \(resourceID) is being backed up")
             }
-            return Check(resourceID: resourceID, resourceType: resourceType, result: true, errorCode: "", errorMessage: "")
+            return Check(resourceID: resourceID, resourceType: resourceType, result: true, reason: nil, errorMessage: "")
         } catch {
             let e = error as? ServiceError
-            return Check(resourceID: resourceID, resourceType: resourceType, result: false, errorCode: e?.apiCode ?? "CSBS.9999", errorMessage: e?.description ?? "\(error)")
+            return Check(resourceID: resourceID, resourceType: resourceType, result: false, reason: e?.reason, errorMessage: e?.description ?? "\(error)")
         }
     }
 
     public func checkRestorable(caller: Principal, itemID: String, serverID: String, resourceType: String, volumes: [VolumeTarget]) async -> Check {
         do {
             let (item, children) = try await item(project: caller.projectID, id: itemID)
-            guard item.status == .available else { throw ProtectionService.error(.badRequest, "CSBS.4000", "checkpoint item \(itemID) is \(item.status.rawValue), not available") }
+            guard item.status == .available else { throw ServiceError(.itemNotAvailable, "checkpoint item \(itemID) is \(item.status.rawValue), not available") }
             let target = try await server(project: caller.projectID, id: serverID)
             let disks = Set(target.children.map(\.record.id))
             let wanted = volumes.isEmpty ? children.map { VolumeTarget(backupID: $0.id, volumeID: $0.resourceId) } : volumes
             for v in wanted {
                 guard children.contains(where: { $0.id == v.backupID }) else {
-                    throw ProtectionService.error(.badRequest, "CSBS.6013", "backup \(v.backupID) is not a volume backup of item \(itemID)")
+                    throw ServiceError(.backupNotOfItem, "backup \(v.backupID) is not a volume backup of item \(itemID)")
                 }
                 guard disks.contains(v.volumeID) else {
-                    throw ProtectionService.error(.badRequest, "CSBS.6014", "volume \(v.volumeID) is not a disk of server \(serverID)")
+                    throw ServiceError(.volumeNotOfServer, "volume \(v.volumeID) is not a disk of server \(serverID)")
                 }
             }
-            return Check(resourceID: serverID, resourceType: resourceType, result: true, errorCode: "", errorMessage: "")
+            return Check(resourceID: serverID, resourceType: resourceType, result: true, reason: nil, errorMessage: "")
         } catch {
             let e = error as? ServiceError
-            return Check(resourceID: serverID, resourceType: resourceType, result: false, errorCode: e?.apiCode ?? "CSBS.9999", errorMessage: e?.description ?? "\(error)")
+            return Check(resourceID: serverID, resourceType: resourceType, result: false, reason: e?.reason, errorMessage: e?.description ?? "\(error)")
         }
     }
 }

@@ -114,7 +114,7 @@ public struct CatalogRecovery: Sendable {
 
     public func rebuild() async throws -> Report {
         guard try await identity.projects().isEmpty else {
-            throw ServiceError(.badRequest, "BackupService.9900", "the catalog is not empty: rebuild only into a new catalog (move the old one aside)")
+            throw ServiceError(.invalidRequest, "the catalog is not empty: rebuild only into a new catalog (move the old one aside)")
         }
         var report = Report()
         // Every repository under the base: a `<vault id>/config` object marks one.

@@ -118,7 +118,7 @@ public final class ResourceService: @unchecked Sendable {
         return String(cString: p)
     }
 
-    static func notFound(_ id: String) -> ServiceError { ServiceError(.notFound, "BackupService.6302", "resource \(id) does not exist") }
+    static func notFound(_ id: String) -> ServiceError { ServiceError(.resourceNotFound, "resource \(id) does not exist") }
 
     /// The canonical form of `path` if it exists and lies under a resource
     /// root; otherwise a 400 naming `field`. For registration (the operator's
@@ -150,9 +150,9 @@ public final class ResourceService: @unchecked Sendable {
             let field = fields[path] ?? "resource.path"
             for other in existing {
                 guard let taken = other.path else { continue }
-                if path == taken { throw ServiceError(.badRequest, "BackupService.6103", "\(field) is already registered as another resource") }
+                if path == taken { throw ServiceError(.resourceAlreadyBound, "\(field) is already registered as another resource") }
                 if isInside(path, taken) || isInside(taken, path) {
-                    throw ServiceError(.badRequest, "BackupService.6103", "\(field) overlaps another registered resource (one lies inside the other)")
+                    throw ServiceError(.resourceAlreadyBound, "\(field) overlaps another registered resource (one lies inside the other)")
                 }
             }
         }
@@ -192,7 +192,7 @@ public final class ResourceService: @unchecked Sendable {
         var same = expectedKinds.contains(kind)
         if same, let registered = record.registeredIdentity { same = FileIdentity.of(path: path) == registered }
         guard same else {
-            throw ServiceError(.badRequest, "BackupService.6215",
+            throw ServiceError(.sourceUnreadable,
                                "\(path) is no longer the file, device or directory registered as \(record.name); the operator must register it again")
         }
     }
@@ -200,7 +200,7 @@ public final class ResourceService: @unchecked Sendable {
     /// A resource of `project` still registered at `path` (the worker's re-check when a job runs).
     public func stillOwned(project: String, id: String) async throws -> ResourceRecord {
         guard let r = try await store.get(project: project, id: id), r.path != nil else {
-            throw ServiceError(.badRequest, "BackupService.6302", "resource \(id) is no longer registered to this project")
+            throw ServiceError(.resourceNotFound, "resource \(id) is no longer registered to this project")
         }
         return r
     }
@@ -222,14 +222,14 @@ public final class ResourceService: @unchecked Sendable {
 
     static func requireServiceAdmin(_ caller: Principal) throws {
         guard caller.isServiceAdmin else {
-            throw ServiceError(.forbidden, "BackupService.8600", "registering resources is the service administrator's act (role admin in the admin project)")
+            throw ServiceError(.forbidden, "registering resources is the service administrator's act (role admin in the admin project)")
         }
     }
 
     /// Renaming or removing: the service administrator, or an admin of the owning project.
     static func requireAdmin(_ caller: Principal) throws {
         guard caller.role == .admin else {
-            throw ServiceError(.forbidden, "BackupService.8600", "changing resources needs role admin")
+            throw ServiceError(.forbidden, "changing resources needs role admin")
         }
     }
 
@@ -253,10 +253,10 @@ public final class ResourceService: @unchecked Sendable {
             let path = try confine(raw, field: "resource.path")
             let kind = ResourceService.fileKind(path)
             if input.type == .volume && !kind.isVolume {
-                throw ServiceError(.badRequest, "BackupService.6102", "resource.path \(raw) is not a disk image file or block device (\(input.type.rawValue))")
+                throw ServiceError(.resourceTypeMismatch, "resource.path \(raw) is not a disk image file or block device (\(input.type.rawValue))")
             }
             if input.type == .fileSystem && !kind.isDirectory {
-                throw ServiceError(.badRequest, "BackupService.6102", "resource.path \(raw) is not a directory (\(input.type.rawValue))")
+                throw ServiceError(.resourceTypeMismatch, "resource.path \(raw) is not a directory (\(input.type.rawValue))")
             }
             fields[path] = "resource.path"
             var row = ResourceRecord(id: id, projectID: project, type: input.type.rawValue, name: input.name, description: input.description,
@@ -275,9 +275,9 @@ public final class ResourceService: @unchecked Sendable {
                 try Validate.resourceName(disk.name, field: field + ".name")
                 let path = try confine(disk.path, field: field + ".path")
                 guard ResourceService.fileKind(path).isVolume else {
-                    throw ServiceError(.badRequest, "BackupService.6102", "\(field).path \(disk.path) is not a disk image file or block device")
+                    throw ServiceError(.resourceTypeMismatch, "\(field).path \(disk.path) is not a disk image file or block device")
                 }
-                guard seen.insert(path).inserted else { throw ServiceError(.badRequest, "BackupService.6104", "\(field).path \(disk.path) is listed twice") }
+                guard seen.insert(path).inserted else { throw ServiceError(.listedTwice, "\(field).path \(disk.path) is listed twice") }
                 fields[path] = field + ".path"
                 var row = ResourceRecord(id: UUID().uuidString.lowercased(), projectID: project, type: ResourceType.volume.rawValue, name: disk.name,
                                          description: "", path: path, parentID: id, bootable: disk.bootable, position: i, createdAt: now, updatedAt: now,
@@ -306,7 +306,7 @@ public final class ResourceService: @unchecked Sendable {
         guard let connection = input.connection else { throw ServiceError.validation("resource.connection is required (postgresql://user:password@host:port/db)") }
         // Refused now rather than as a failed backup later.
         try await engine.checkConnection(connection, field: "resource.connection")
-        guard let secrets else { throw ServiceError(.internalFailure, "BackupService.9910", "no master key to seal the connection with") }
+        guard let secrets else { throw ServiceError(.internalFailure, "no master key to seal the connection with") }
         var dataDirectory: String?
         if let raw = input.path {
             let path = try confine(raw, field: "resource.data_dir")
@@ -332,7 +332,7 @@ public final class ResourceService: @unchecked Sendable {
     /// The instance's connection, unsealed (for the worker and the restore checks only).
     public func databaseConnectionURL(_ id: String) async throws -> String {
         guard let record = try await databases.get(id), let secrets, let url = try? secrets.open(record.connectionSealed, context: "database:\(id)") else {
-            throw ServiceError(.notFound, "DBS.200002", "instance \(id) has no usable connection")
+            throw ServiceError(.instanceNotFound, "instance \(id) has no usable connection")
         }
         return url
     }

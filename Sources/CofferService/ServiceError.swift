@@ -2,25 +2,24 @@ import CofferEngine
 import CofferModel
 import Foundation
 
-/// The service layer's one error type; the HTTP edge maps codes to statuses.
+/// The service layer's one error type: a `Reason` (the edge shows it in the
+/// family's codes) and a message for the client.
 public struct ServiceError: Error, CustomStringConvertible, Sendable {
     public enum Code: Sendable, Equatable {
         case badRequest, unauthorized, forbidden, notFound, conflict, tooManyRequests, internalFailure
     }
-    public let code: Code
-    /// The API's error code (e.g. `BackupService.9900`, `APIGW.0301`).
-    public let apiCode: String
+    public let reason: Reason
+    public var code: Code { reason.code }
     public let description: String
-    /// With `tooManyRequests`: seconds until a retry can succeed.
+    /// With `throttled`: seconds until a retry can succeed.
     public var retryAfter: Int?
     /// What went wrong underneath (a program's output, an I/O error naming
     /// server paths): for the server's log only, never shown to a client.
     public var detail: String?
 
     /// `description` is what the client reads: it never carries an underlying error; `detail` does, for the log.
-    public init(_ code: Code, _ apiCode: String, _ description: String, detail: String? = nil) {
-        self.code = code
-        self.apiCode = apiCode
+    public init(_ reason: Reason, _ description: String, detail: String? = nil) {
+        self.reason = reason
         self.description = description
         self.detail = detail
     }
@@ -29,10 +28,10 @@ public struct ServiceError: Error, CustomStringConvertible, Sendable {
     /// the engine's account of the source or target (paths inside what the
     /// caller backs up or restores into: "…/x is a symbolic link"); for
     /// anything else a generic one that points at the server log.
-    public static func publicFailure(_ error: any Error, reference: String) -> (apiCode: String, message: String) {
-        if let e = error as? ServiceError { return (e.apiCode, e.description) }
-        if let e = error as? EngineError, e.code == .source || e.code == .target { return ("BackupService.9910", e.description) }
-        return ("BackupService.9910", "internal error; the server log has the cause (quote \(reference))")
+    public static func publicFailure(_ error: any Error, reference: String) -> (reason: Reason, message: String) {
+        if let e = error as? ServiceError { return (e.reason, e.description) }
+        if let e = error as? EngineError, e.code == .source || e.code == .target { return (.internalFailure, e.description) }
+        return (.internalFailure, "internal error; the server log has the cause (quote \(reference))")
     }
 
     /// Everything known of an error, for the server's log.
@@ -41,14 +40,14 @@ public struct ServiceError: Error, CustomStringConvertible, Sendable {
         return "\(error)"
     }
 
-    public static func validation(_ message: String) -> ServiceError { .init(.badRequest, "BackupService.9900", message) }
+    public static func validation(_ message: String) -> ServiceError { .init(.invalidRequest, message) }
 
     /// An operator quota the catalog refused, as the API answers it (docs/api.md, quotas).
     init?(quota e: CatalogError) {
         switch e.code {
-        case .quotaVaults: self.init(.badRequest, "BackupService.6133", e.description)
-        case .quotaCapacity: self.init(.badRequest, "BackupService.6101", e.description)
-        case .quotaJobs: self.init(.badRequest, "BackupService.6125", e.description)
+        case .quotaVaults: self.init(.quotaVaults, e.description)
+        case .quotaCapacity: self.init(.quotaCapacity, e.description)
+        case .quotaJobs: self.init(.quotaJobs, e.description)
         default: return nil
         }
     }

@@ -102,22 +102,22 @@ public final class VaultService: @unchecked Sendable {
                                      "turbo": "3f3c3220-245c-4805-b811-758870015881"]
     public static let specCodes = ["server": "vault.backup.server.normal", "disk": "vault.backup.volume.normal", "turbo": "vault.backup.turbo.normal"]
 
-    static func notFound(_ id: String) -> ServiceError { ServiceError(.notFound, "BackupService.6105", "vault \(id) does not exist") }
+    static func notFound(_ id: String) -> ServiceError { ServiceError(.vaultNotFound, "vault \(id) does not exist") }
 
     /// Checks resources against the inventory and the vault's object type.
     func checkResources(_ list: [VaultInput.Resource], project: String, objectType: String, field: String) async throws {
         guard let wanted = VaultService.supportedObjectTypes[objectType] else { return }
         var seen = Set<String>()
         for (i, r) in list.enumerated() {
-            guard seen.insert(r.id).inserted else { throw ServiceError(.badRequest, "BackupService.6104", "\(field)[\(i)].id \(r.id) is listed twice") }
+            guard seen.insert(r.id).inserted else { throw ServiceError(.listedTwice, "\(field)[\(i)].id \(r.id) is listed twice") }
             guard let existing = try await resourceStore.get(project: project, id: r.id), existing.parentID == nil else {
-                throw ServiceError(.notFound, "BackupService.6302", "\(field)[\(i)].id \(r.id): resource does not exist")
+                throw ServiceError(.resourceNotFound, "\(field)[\(i)].id \(r.id): resource does not exist")
             }
             guard r.type == existing.type, existing.type == wanted.rawValue else {
-                throw ServiceError(.badRequest, "BackupService.6102", "\(field)[\(i)]: resource type \(r.type) does not match the vault's object type \(objectType) (\(wanted.rawValue))")
+                throw ServiceError(.resourceTypeMismatch, "\(field)[\(i)]: resource type \(r.type) does not match the vault's object type \(objectType) (\(wanted.rawValue))")
             }
             if try await store.vault(ofResource: r.id) != nil {
-                throw ServiceError(.badRequest, "BackupService.6103", "\(field)[\(i)].id \(r.id) is already in a vault")
+                throw ServiceError(.resourceAlreadyBound, "\(field)[\(i)].id \(r.id) is already in a vault")
             }
         }
     }
@@ -146,7 +146,7 @@ public final class VaultService: @unchecked Sendable {
         }
         guard ["backup", "replication"].contains(b.protectType) else { throw ServiceError.validation("vault.billing.protect_type must be backup or replication") }
         guard b.protectType == "backup" else { throw ServiceError.validation("vault.billing.protect_type replication is not supported by this server yet") }
-        guard (10...10_485_760).contains(b.size) else { throw ServiceError(.badRequest, "BackupService.6101", "vault.billing.size must be 10 to 10485760 (GB)") }
+        guard (10...10_485_760).contains(b.size) else { throw ServiceError(.capacityOutOfRange, "vault.billing.size must be 10 to 10485760 (GB)") }
         if let c = b.cloudType, !["public", "hybrid"].contains(c) { throw ServiceError.validation("vault.billing.cloud_type must be public or hybrid") }
         if let m = b.chargingMode {
             guard ["post_paid", "pre_paid"].contains(m) else { throw ServiceError.validation("vault.billing.charging_mode must be post_paid or pre_paid") }
@@ -155,10 +155,10 @@ public final class VaultService: @unchecked Sendable {
         guard (1...100).contains(input.threshold) else { throw ServiceError.validation("vault.threshold must be 1 to 100") }
         guard input.backupNamePrefix.count <= 32 else { throw ServiceError.validation("vault.backup_name_prefix must be at most 32 characters") }
         guard input.availabilityZone.count <= 32 else { throw ServiceError.validation("vault.availability_zone must be at most 32 characters") }
-        guard input.resources.count <= 255 else { throw ServiceError(.badRequest, "BackupService.6100", "vault.resources may list at most 255 resources") }
+        guard input.resources.count <= 255 else { throw ServiceError(.tooManyResources, "vault.resources may list at most 255 resources") }
         if let tags = input.tags { try Validate.tags(tags, field: "vault.tags", characters: .printable) }
         if let policy = input.backupPolicyID {
-            throw ServiceError(.notFound, "BackupService.6000", "vault.backup_policy_id \(policy): policy does not exist")
+            throw ServiceError(.policyNotFound, "vault.backup_policy_id \(policy): policy does not exist")
         }
         try await checkResources(input.resources, project: caller.projectID, objectType: b.objectType, field: "vault.resources")
 
@@ -170,7 +170,7 @@ public final class VaultService: @unchecked Sendable {
             let repository = try await Repository.initialize(store: try BlobStores.open(url: url), secret: .keyFile(key))
             try await addMasterKeySlot(repository)
         } catch {
-            throw ServiceError(.internalFailure, "BackupService.9910", "cannot create the vault's repository", detail: "\(error)")
+            throw ServiceError(.internalFailure, "cannot create the vault's repository", detail: "\(error)")
         }
         let now = clock.now()
         let tags = String(decoding: try JSONEncoder().encode(input.tags ?? []), as: UTF8.self)
@@ -186,7 +186,7 @@ public final class VaultService: @unchecked Sendable {
             try await withinQuota { try await self.store.insert(record, resources: bindings) }
         } catch let e as CatalogError where e.code == .conflict {
             await destroyRepository(url: url)
-            throw ServiceError(.badRequest, "BackupService.6103", e.description)
+            throw ServiceError(.resourceAlreadyBound, e.description)
         } catch {
             await destroyRepository(url: url)
             throw error
@@ -218,9 +218,9 @@ public final class VaultService: @unchecked Sendable {
         guard var v = try await store.get(project: caller.projectID, id: id) else { throw VaultService.notFound(id) }
         if let name = input.name { try Validate.cbrName(name, field: "vault.name"); v.name = name }
         if let size = input.size {
-            guard (1...10_485_760).contains(size) else { throw ServiceError(.badRequest, "BackupService.6101", "vault.billing.size must be 1 to 10485760 (GB)") }
+            guard (1...10_485_760).contains(size) else { throw ServiceError(.capacityOutOfRange, "vault.billing.size must be 1 to 10485760 (GB)") }
             guard Int64(size) << 30 >= v.usedBytes else {
-                throw ServiceError(.badRequest, "BackupService.6101", "vault.billing.size \(size) GB is smaller than what the vault already uses")
+                throw ServiceError(.capacityOutOfRange, "vault.billing.size \(size) GB is smaller than what the vault already uses")
             }
             if size > v.sizeGB { try await withinQuota { try await catalog.quotas.checkResize(project: v.projectID, from: v.sizeGB, to: size) } }
             v.sizeGB = size
@@ -237,7 +237,7 @@ public final class VaultService: @unchecked Sendable {
         if let b = input.autoExpand { v.autoExpand = b }
         if let b = input.smnNotify { v.smnNotify = b }
         if let l = input.locked {
-            guard l || !v.locked else { throw ServiceError(.badRequest, "BackupService.6110", "a locked vault cannot be unlocked") }
+            guard l || !v.locked else { throw ServiceError(.vaultLocked, "a locked vault cannot be unlocked") }
             v.locked = l
         }
         v.updatedAt = clock.now()
@@ -248,7 +248,7 @@ public final class VaultService: @unchecked Sendable {
     public func delete(caller: Principal, id: String) async throws {
         guard let v = try await store.get(project: caller.projectID, id: id) else { throw VaultService.notFound(id) }
         guard ["available", "error"].contains(v.status) else {
-            throw ServiceError(.badRequest, "BackupService.6112", "vault \(id) cannot be deleted while its status is \(v.status)")
+            throw ServiceError(.vaultNotDeletable, "vault \(id) cannot be deleted while its status is \(v.status)")
         }
         try await store.delete(project: caller.projectID, id: id)
         await destroyRepository(url: repositoryURL(v))
@@ -259,12 +259,12 @@ public final class VaultService: @unchecked Sendable {
         guard (1...256).contains(list.count) else { throw ServiceError.validation("resources must list 1 to 256 resources") }
         try await checkResources(list, project: caller.projectID, objectType: v.objectType, field: "resources")
         let existing = try await store.resources(vault: id)
-        guard existing.count + list.count <= 255 else { throw ServiceError(.badRequest, "BackupService.6100", "a vault holds at most 255 resources") }
+        guard existing.count + list.count <= 255 else { throw ServiceError(.tooManyResources, "a vault holds at most 255 resources") }
         let start = (existing.map(\.position).max() ?? -1) + 1
         do {
             try await store.addResources(list.enumerated().map { VaultResourceRecord(resourceID: $1.id, vaultID: id, projectID: caller.projectID, extraInfo: $1.extraInfo, position: start + $0) })
         } catch let e as CatalogError where e.code == .conflict {
-            throw ServiceError(.badRequest, "BackupService.6103", e.description)
+            throw ServiceError(.resourceAlreadyBound, e.description)
         }
         return list.map(\.id)
     }
@@ -274,7 +274,7 @@ public final class VaultService: @unchecked Sendable {
         guard (1...256).contains(ids.count) else { throw ServiceError.validation("resource_ids must list 1 to 256 ids") }
         let bound = Set(try await store.resources(vault: id).map(\.resourceID))
         for (i, rid) in ids.enumerated() where !bound.contains(rid) {
-            throw ServiceError(.badRequest, "BackupService.6135", "resource_ids[\(i)] \(rid) is not in the vault")
+            throw ServiceError(.resourceNotInVault, "resource_ids[\(i)] \(rid) is not in the vault")
         }
         try await store.removeResources(vault: id, ids: ids)
         return ids

@@ -37,7 +37,7 @@ extension BackupService {
 extension JobRuntime {
     func runVerify(_ job: JobRecord) async throws {
         guard let vault = try await vaults.record(id: job.targetId) else {
-            throw ServiceError(.notFound, "BackupService.6105", "vault \(job.targetId) no longer exists")
+            throw ServiceError(.vaultNotFound, "vault \(job.targetId) no longer exists")
         }
         let plan = job.payload.flatMap { try? JSONDecoder().decode(VerifyPlan.self, from: Data($0.utf8)) } ?? VerifyPlan()
         try await endLog(job, .started)
@@ -45,7 +45,7 @@ extension JobRuntime {
         let options = DataCheckOptions(subset: plan.subset.flatMap(DataSubset.init) ?? .all, maxDuration: plan.maxDurationSeconds.map(TimeInterval.init), record: true)
         let report = try await Checker(repository: repository).run(readData: options)
         guard report.ok else {
-            throw ServiceError(.badRequest, "Coffer.0001", "vault \(vault.name) is damaged (\(report.errors.count) problems): " + report.errors.prefix(5).joined(separator: "; "))
+            throw ServiceError(.vaultDamaged, "vault \(vault.name) is damaged (\(report.errors.count) problems): " + report.errors.prefix(5).joined(separator: "; "))
         }
         var notes = ["\(report.packsChecked) of \(report.packsTotal) packs read (\(options.subset)), \(report.blobsChecked) blobs verified, \(report.snapshotsChecked) snapshots walked"]
         if report.packsLeftForLater > 0 { notes.append("\(report.packsLeftForLater) packs left for the next run (max_duration_seconds)") }

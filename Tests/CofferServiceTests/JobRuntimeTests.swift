@@ -136,7 +136,7 @@ func withRuntime(_ body: (RuntimeFixture) async throws -> Void) async throws {
             let backup = try await f.backup("b1")
             #expect(backup.status == .error && backup.failReason == reason)
             let log = try await f.log("log-b1")
-            #expect(log.status == .failed && log.errorCode == "BackupService.9910" && log.errorMsg == reason && log.endedAt != nil)
+            #expect(log.status == .failed && log.errorCode == "internal_failure" && log.errorMsg == reason && log.endedAt != nil)
             #expect(try await f.catalog.backups.checkpoint(project: "p1", id: "c-b1")?.status == .error)
             // Nothing left to recover, nothing to claim.
             try await f.runtime.recoverExpired()
@@ -148,14 +148,14 @@ func withRuntime(_ body: (RuntimeFixture) async throws -> Void) async throws {
         try await withRuntime { f in
             f.runtime.handlers[.backup] = { job in
                 try await f.runtime.endLog(job, .started)
-                throw ServiceError(.badRequest, "BackupService.6114", "vault v is full")
+                throw ServiceError(.vaultFull, "vault v is full")
             }
             try await f.queueBackup("b1")
             #expect(try await f.runtime.drain() == 1)
             let job = try await f.job("job-b1")
             #expect(job.status == .failed && job.lastError == "vault v is full")
             let log = try await f.log("log-b1")
-            #expect(log.status == .failed && log.errorCode == "BackupService.6114" && log.errorMsg == "vault v is full" && log.startedAt != nil)
+            #expect(log.status == .failed && log.errorCode == "vault_full" && log.errorMsg == "vault v is full" && log.startedAt != nil)
             #expect(try await f.backup("b1").status == .error)
         }
     }

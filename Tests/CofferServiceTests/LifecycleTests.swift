@@ -45,7 +45,7 @@ import Testing
         #expect(JobStatus.running.after(.leaseExpired(attempts: 2, maxAttempts: 3)) == JobTransition(next: .queued))
         let exhausted = JobStatus.running.after(.leaseExpired(attempts: 3, maxAttempts: 3))
         #expect(exhausted?.next == .failed)
-        #expect(exhausted?.actions == [.failTarget(code: "BackupService.9910", reason: "the backup was interrupted 3 times (worker stopped or crashed)")])
+        #expect(exhausted?.actions == [.failTarget(code: "internal_failure", reason: "the backup was interrupted 3 times (worker stopped or crashed)")])
         // Nothing moves a job that is not running, except a claim of a queued one.
         for state in [JobStatus.queued, .succeeded, .failed] {
             #expect(state.after(.succeeded) == nil && state.after(.failed(code: "", reason: "")) == nil)

@@ -38,14 +38,14 @@ struct DatabaseDriver: ResourceDriver {
     func engine(of instanceID: String, context: DriverContext) async throws -> any DatabaseEngine {
         let name = try await context.resources.databases.get(instanceID)?.engine ?? ""
         guard let engine = engines[name.lowercased()] else {
-            throw ServiceError(.internalFailure, "DBS.200001", "instance \(instanceID) uses engine \(name), which this server does not drive")
+            throw ServiceError(.databaseFailure, "instance \(instanceID) uses engine \(name), which this server does not drive")
         }
         return engine
     }
 
     func planRestore(_ backup: BackupRecord, children: [BackupRecord], input: RestoreInput, project: String,
                      context: DriverContext) async throws -> [RestorePlan.Item] {
-        throw ServiceError(.badRequest, "BackupService.6102", "backup \(backup.id) is a database backup: restore it through the RDS API (POST /v3/{project_id}/instances/recovery)")
+        throw ServiceError(.resourceTypeMismatch, "backup \(backup.id) is a database backup: restore it through the RDS API (POST /v3/{project_id}/instances/recovery)")
     }
 
     func backUp(_ resource: ResourceView, with archiver: Archiver, options: BackupOptions, context: DriverContext) async throws -> BackupResult {
@@ -60,7 +60,7 @@ struct DatabaseDriver: ResourceDriver {
 
     func restore(_ item: RestorePlan.Item, snapshot: Hash256, with restorer: Restorer, project: String,
                  progress: @escaping @Sendable (Int64) -> Void, context: DriverContext) async throws -> RestoreResult {
-        throw ServiceError(.badRequest, "BackupService.6102", "a database backup is restored through the RDS API")
+        throw ServiceError(.resourceTypeMismatch, "a database backup is restored through the RDS API")
     }
 
     /// Lays a database backup down as a data directory (the `db_restore` job).
@@ -69,7 +69,7 @@ struct DatabaseDriver: ResourceDriver {
         // Checked again now that the job runs: the directory must still be inside what the project owns.
         let confinement = try await context.resources.stillOwned(project: backup.projectId, id: plan.beneathResourceID ?? plan.instanceID)
         guard let base = confinement.path, componentsBelow(base, plan.dataDirectory) != nil else {
-            throw ServiceError(.badRequest, "DBS.200001", "\(plan.dataDirectory) is no longer inside resource \(confinement.id)")
+            throw ServiceError(.databaseFailure, "\(plan.dataDirectory) is no longer inside resource \(confinement.id)")
         }
         var confined = RestoreOptions()
         // In place the data directory itself is moved aside and made anew: walk from its (operator-chosen) parent.
@@ -82,7 +82,7 @@ struct DatabaseDriver: ResourceDriver {
         try await engine.install(plan, connectionURL: connection,
                                  sourceDataDirectory: sourceDirectory.flatMap { $0 }, now: now) { directory in
             let result = try await restorer.restore(snapshot: snapshot, target: directory, options: options)
-            guard result.errors.isEmpty else { throw ServiceError(.internalFailure, "DBS.200001", "restore incomplete: " + result.errors.prefix(5).joined(separator: "; ")) }
+            guard result.errors.isEmpty else { throw ServiceError(.databaseFailure, "restore incomplete: " + result.errors.prefix(5).joined(separator: "; ")) }
         }
     }
 }

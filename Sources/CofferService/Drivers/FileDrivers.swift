@@ -14,12 +14,12 @@ import Foundation
 func confinedOptions(project: String, item: RestorePlan.Item, context: DriverContext) async throws -> RestoreOptions {
     let resource = try await context.resources.stillOwned(project: project, id: item.targetResourceID)
     guard let base = resource.path, componentsBelow(base, item.targetPath) != nil else {
-        throw ServiceError(.badRequest, "BackupService.6302", "\(item.targetPath) is no longer inside resource \(resource.id)")
+        throw ServiceError(.resourceNotFound, "\(item.targetPath) is no longer inside resource \(resource.id)")
     }
     var options = RestoreOptions()
     options.specialFiles = resource.restoreSpecialFiles
     if resource.type == ResourceType.volume.rawValue {
-        guard item.targetPath == base else { throw ServiceError(.badRequest, "BackupService.6302", "\(item.targetPath) is not volume \(resource.id)") }
+        guard item.targetPath == base else { throw ServiceError(.resourceNotFound, "\(item.targetPath) is not volume \(resource.id)") }
         options.expectedIdentity = resource.registeredIdentity
     } else {
         options.beneath = base
@@ -43,7 +43,7 @@ extension ConfinedPathDriver {
 /// A volume of the caller's project, by id, as a restore target.
 func volumeTarget(_ volumeID: String, field: String, project: String, context: DriverContext) async throws -> (id: String, path: String) {
     guard let v = try? await context.resources.view(project: project, id: volumeID), v.type == .volume, let path = v.record.path else {
-        throw ServiceError(.notFound, "BackupService.6302", "\(field) \(volumeID): volume does not exist")
+        throw ServiceError(.resourceNotFound, "\(field) \(volumeID): volume does not exist")
     }
     return (v.record.id, path)
 }
@@ -118,16 +118,16 @@ struct ServerDriver: ResourceDriver {
     }
 
     func backUp(_ resource: ResourceView, with archiver: Archiver, options: BackupOptions, context: DriverContext) async throws -> BackupResult {
-        throw ServiceError(.internalFailure, "BackupService.9910", "server \(resource.record.id) is backed up disk by disk")
+        throw ServiceError(.internalFailure, "server \(resource.record.id) is backed up disk by disk")
     }
 
     func restore(_ item: RestorePlan.Item, snapshot: Hash256, with restorer: Restorer, project: String,
                  progress: @escaping @Sendable (Int64) -> Void, context: DriverContext) async throws -> RestoreResult {
-        throw ServiceError(.internalFailure, "BackupService.9910", "a server is restored disk by disk")
+        throw ServiceError(.internalFailure, "a server is restored disk by disk")
     }
 }
 
 func path(of resource: ResourceView) throws -> String {
-    guard let path = resource.record.path else { throw ServiceError(.internalFailure, "BackupService.9910", "resource \(resource.record.id) has no path") }
+    guard let path = resource.record.path else { throw ServiceError(.internalFailure, "resource \(resource.record.id) has no path") }
     return path
 }

@@ -9,7 +9,7 @@ extension JobRuntime {
     func runBackup(_ job: JobRecord) async throws {
         guard var backup = try await store.backup(id: job.targetId) else { return }
         guard let vault = try await vaults.record(id: backup.vaultId) else {
-            throw ServiceError(.notFound, "BackupService.6105", "vault \(backup.vaultId) no longer exists")
+            throw ServiceError(.vaultNotFound, "vault \(backup.vaultId) no longer exists")
         }
         try await endLog(job, .started)
         let repository = try await vaults.openRepository(vault)
@@ -37,11 +37,11 @@ extension JobRuntime {
             do {
                 result = try await drivers.driver(for: resource.type).backUp(resource, with: Archiver(repository: repository), options: options, context: driverContext)
             } catch let error as EngineError where error.code == .limit {
-                throw ServiceError(.badRequest, "BackupService.6114", "vault \(vault.id) is full: backing up \(resource.record.name) needs more than the \(capacityLeft >> 20) MiB left of its \(vault.sizeGB) GB")
+                throw ServiceError(.vaultFull, "vault \(vault.id) is full: backing up \(resource.record.name) needs more than the \(capacityLeft >> 20) MiB left of its \(vault.sizeGB) GB")
             } catch let error as ServiceError {
                 throw error
             } catch {
-                throw ServiceError(.internalFailure, "BackupService.6215", "backing up \(resource.record.name) failed", detail: "\(resource.record.path ?? ""): \(error)")
+                throw ServiceError(.backupFailed, "backing up \(resource.record.name) failed", detail: "\(resource.record.path ?? ""): \(error)")
             }
             capacityLeft = max(0, capacityLeft - result.summary.bytesAdded)
             progress.finishPart(result.summary.bytesTotal)
@@ -71,7 +71,7 @@ extension JobRuntime {
         try await vaults.refreshUsage(vault: vault.id, repository: repository)
         if vault.autoExpand { try await vaults.expandToUsage(vault: vault.id) }
         guard try await store.updateBackup(backup, expected: .protecting) else {
-            throw ServiceError(.internalFailure, "BackupService.9910", "backup \(backup.id) changed state while it was being made")
+            throw ServiceError(.internalFailure, "backup \(backup.id) changed state while it was being made")
         }
         try await endLog(job, .succeeded)
         try await settleCheckpoint(backup.checkpointId, project: backup.projectId)

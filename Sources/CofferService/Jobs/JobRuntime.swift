@@ -130,7 +130,7 @@ public final class JobRuntime: Service, @unchecked Sendable {
             // The operation log (which the tenant reads) gets the public message; the log and the job row everything.
             logger.error("job failed", metadata: ["job": "\(job.id)", "error": "\(ServiceError.logText(error))"])
             let (code, message) = ServiceError.publicFailure(error, reference: "job \(job.id)")
-            guard let transition = job.status.after(.failed(code: code, reason: message)) else { return }
+            guard let transition = job.status.after(.failed(code: code.rawValue, reason: message)) else { return }
             _ = try? await jobs.transition(job, to: transition.next, error: ServiceError.logText(error), now: nowMS)
             try? await apply(transition.actions, to: job)
         }
@@ -138,7 +138,7 @@ public final class JobRuntime: Service, @unchecked Sendable {
 
     func handle(_ job: JobRecord) async throws {
         guard let handler = handlers[job.kind] else {
-            throw ServiceError(.internalFailure, "BackupService.9910", "no handler for \(job.kind.rawValue) jobs")
+            throw ServiceError(.internalFailure, "no handler for \(job.kind.rawValue) jobs")
         }
         try await handler(job)
     }

@@ -10,7 +10,7 @@ extension JobRuntime {
     func runRestore(_ job: JobRecord) async throws {
         guard let backup = try await store.backup(id: job.targetId), let vault = try await vaults.record(id: backup.vaultId) else { return }
         guard let payload = job.payload, let plan = try? JSONDecoder().decode(RestorePlan.self, from: Data(payload.utf8)) else {
-            throw ServiceError(.internalFailure, "BackupService.9910", "restore job \(job.id) has no plan")
+            throw ServiceError(.internalFailure, "restore job \(job.id) has no plan")
         }
         try await endLog(job, .started)
         let repository = try await vaults.openRepository(vault)
@@ -43,7 +43,7 @@ extension JobRuntime {
             try await store.updateBackup(row, expected: .restoring)
         }
         guard failures.isEmpty else {
-            throw ServiceError(.internalFailure, "BackupService.2005", "restore incomplete: " + failures.prefix(5).joined(separator: "; "))
+            throw ServiceError(.restoreIncomplete, "restore incomplete: " + failures.prefix(5).joined(separator: "; "))
         }
         try await endLog(job, .succeeded, skipped: skipped)
     }
@@ -53,12 +53,12 @@ extension JobRuntime {
         guard let payload = job.payload, let plan = try? JSONDecoder().decode(DatabaseRestorePlan.self, from: Data(payload.utf8)),
               let backup = try await store.backup(id: job.targetId), let vault = try await vaults.record(id: backup.vaultId),
               let snapshot = Hash256(hex: plan.snapshotID) else {
-            throw ServiceError(.internalFailure, "DBS.200001", "restore job \(job.id) has no plan")
+            throw ServiceError(.databaseFailure, "restore job \(job.id) has no plan")
         }
         try await endLog(job, .started)
         let repository = try await vaults.openRepository(vault)
         guard let driver = drivers.driver(for: .database) as? DatabaseDriver else {
-            throw ServiceError(.internalFailure, "DBS.200001", "no database driver")
+            throw ServiceError(.databaseFailure, "no database driver")
         }
         try await driver.restoreDatabase(plan, backup: backup, snapshot: snapshot, with: Restorer(repository: repository), now: nowMS, context: driverContext)
         try await endLog(job, .succeeded)
