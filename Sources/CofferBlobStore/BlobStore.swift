@@ -1,3 +1,7 @@
+// CofferBlobStore: the storage protocol (save, ranged load, stat, list,
+// remove), the local-disk and in-memory stores, the URL factory
+// (`BlobStores.open`) and the retry and concurrency-limit wrappers.
+
 import Foundation
 
 /// The storage protocol every backend implements. Deliberately tiny and

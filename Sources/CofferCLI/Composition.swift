@@ -1,3 +1,7 @@
+// CofferCLI: the `coffer` commands (repository, server, client) and the
+// composition root below, which wires catalog, master key, services, job
+// runtime and HTTP app for `coffer serve`.
+
 import CofferCatalog
 import CofferCrypto
 import CofferHTTP

@@ -1,3 +1,5 @@
+// CofferChunking: content-defined chunking, nothing else (no I/O, no deps).
+
 /// Content-defined chunking (FastCDC-style gear hash with normalized chunking).
 ///
 /// Cut points depend only on the bytes near them, so an insertion early in a

@@ -1,3 +1,5 @@
+// CofferCompression: zstd over the system libzstd (CZstd), with pooled contexts.
+
 import CZstd
 import Foundation
 

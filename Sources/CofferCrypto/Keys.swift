@@ -1,3 +1,6 @@
+// CofferCrypto: the repository's keys (scrypt-wrapped master key, AES-GCM
+// blob sealing, keyed blob ids) and the catalog's secret box.
+
 import Crypto
 import _CryptoExtras
 import Foundation

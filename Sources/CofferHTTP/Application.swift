@@ -1,3 +1,8 @@
+// CofferHTTP: the Hummingbird edge. Routes decode CofferAPI requests, call
+// service methods, encode CofferAPI answers; middleware authenticates; the
+// per-family tables (WireStatus, ErrorFamily) turn the service's states
+// and reasons into each API's words.
+
 import CofferAPI
 import CofferService
 import CofferSystem

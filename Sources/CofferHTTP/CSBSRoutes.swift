@@ -74,7 +74,7 @@ struct CSBSRoutes {
     }
 
     func check(_ c: ProtectionService.Check) -> CSBS.Check {
-        let code = c.result ? "" : c.reason.map { ErrorFamily.csbs($0).code } ?? "CSBS.9999"
+        let code = c.result ? "" : c.reason.map { ErrorFamily.csbs($0).code } ?? ""
         return CSBS.Check(resourceID: c.resourceID, resourceType: c.resourceType, result: c.result, errorCode: code, errorMessage: c.errorMessage)
     }
 
@@ -87,7 +87,7 @@ struct CSBSRoutes {
             guard !list.isEmpty else { throw APIError.validation("check_protectable must be a non-empty array") }
             var out: [CSBS.Check] = []
             for entry in list {
-                out.append(check(await protection.checkProtectable(caller: caller, resourceID: entry.resourceID, resourceType: entry.resourceType ?? "OS::Nova::Server")))
+                out.append(check(try await protection.checkProtectable(caller: caller, resourceID: entry.resourceID, resourceType: entry.resourceType ?? "OS::Nova::Server")))
             }
             return try JSONBody.encoded(CSBS.CheckResponse(protectable: out))
         }
@@ -95,7 +95,7 @@ struct CSBSRoutes {
             guard !list.isEmpty else { throw APIError.validation("check_restorable must be a non-empty array") }
             var out: [CSBS.Check] = []
             for entry in list {
-                out.append(check(await protection.checkRestorable(caller: caller, itemID: entry.checkpointItemID, serverID: entry.target.resourceID,
+                out.append(check(try await protection.checkRestorable(caller: caller, itemID: entry.checkpointItemID, serverID: entry.target.resourceID,
                                                                   resourceType: entry.target.resourceType ?? "OS::Nova::Server", volumes: volumes(entry.target.volumes))))
             }
             return try JSONBody.encoded(CSBS.CheckResponse(restorable: out))

@@ -1,3 +1,6 @@
+// CofferRepository: the on-disk format (docs/format.md) over a BlobStore:
+// packs, index, snapshots, trees, check, prune and verification.
+
 import CofferBlobStore
 import CofferCompression
 import CofferCrypto

@@ -132,7 +132,8 @@ public final class ProtectionService: @unchecked Sendable {
         public var errorMessage: String
     }
 
-    public func checkProtectable(caller: Principal, resourceID: String, resourceType: String) async -> Check {
+    /// The answer to a check; a failure that is not the answer (the catalog unreachable) is thrown.
+    public func checkProtectable(caller: Principal, resourceID: String, resourceType: String) async throws -> Check {
         do {
             guard resourceType == ResourceType.server.rawValue else {
                 throw ServiceError(.notAServer, "resource type \(resourceType) is not supported (OS::Nova::Server)")
@@ -143,13 +144,12 @@ public final class ProtectionService: @unchecked Sendable {
                 throw ServiceError(.serverBeingBackedUp, "resource_in_protecting: server \(resourceID) is being backed up")
             }
             return Check(resourceID: resourceID, resourceType: resourceType, result: true, reason: nil, errorMessage: "")
-        } catch {
-            let e = error as? ServiceError
-            return Check(resourceID: resourceID, resourceType: resourceType, result: false, reason: e?.reason, errorMessage: e?.description ?? "\(error)")
+        } catch let e as ServiceError {
+            return Check(resourceID: resourceID, resourceType: resourceType, result: false, reason: e.reason, errorMessage: e.description)
         }
     }
 
-    public func checkRestorable(caller: Principal, itemID: String, serverID: String, resourceType: String, volumes: [VolumeTarget]) async -> Check {
+    public func checkRestorable(caller: Principal, itemID: String, serverID: String, resourceType: String, volumes: [VolumeTarget]) async throws -> Check {
         do {
             let (item, children) = try await item(project: caller.projectID, id: itemID)
             guard item.status == .available else { throw ServiceError(.itemNotAvailable, "checkpoint item \(itemID) is \(item.status.rawValue), not available") }
@@ -165,9 +165,8 @@ public final class ProtectionService: @unchecked Sendable {
                 }
             }
             return Check(resourceID: serverID, resourceType: resourceType, result: true, reason: nil, errorMessage: "")
-        } catch {
-            let e = error as? ServiceError
-            return Check(resourceID: serverID, resourceType: resourceType, result: false, reason: e?.reason, errorMessage: e?.description ?? "\(error)")
+        } catch let e as ServiceError {
+            return Check(resourceID: serverID, resourceType: resourceType, result: false, reason: e.reason, errorMessage: e.description)
         }
     }
 }

@@ -1,3 +1,8 @@
+// CofferService: the use cases (identity, inventory, vaults, checkpoints,
+// backups, restores, databases, disaster recovery), the job runtime
+// (Jobs/) and the resource drivers (Drivers/), over the catalog protocols
+// of CofferModel and the engine. No HTTP, no SQL.
+
 import CofferEngine
 import CofferModel
 import Foundation

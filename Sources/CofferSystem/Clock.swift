@@ -1,3 +1,6 @@
+// CofferSystem: what every layer may use: clocks, subprocesses, the JSON
+// writer, time formats, the blocking pool.
+
 import Foundation
 
 /// Time, injected wherever it matters (tokens, leases, heartbeats, progress,
