@@ -242,13 +242,15 @@ extension CBR {
         public var demandBilling = false
         public var cbcDeleteCount = 0
         public var frozen = false
+        /// The bound backup policy (Coffer writes it only when there is one).
+        public var policyID: String?
         public init() {}
         enum CodingKeys: String, CodingKey {
             case id, name, description, billing, resources, tags, threshold, locked, frozen
             case projectID = "project_id", providerID = "provider_id", enterpriseProjectID = "enterprise_project_id", autoBind = "auto_bind"
             case bindRules = "bind_rules", userID = "user_id", createdAt = "created_at", updatedAt = "updated_at", autoExpand = "auto_expand"
             case smnNotify = "smn_notify", sysLockSourceService = "sys_lock_source_service", availabilityZone = "availability_zone"
-            case backupNamePrefix = "backup_name_prefix", demandBilling = "demand_billing", cbcDeleteCount = "cbc_delete_count"
+            case backupNamePrefix = "backup_name_prefix", demandBilling = "demand_billing", cbcDeleteCount = "cbc_delete_count", policyID = "policy_id"
         }
     }
 

@@ -28,6 +28,7 @@ public struct CofferServices: Sendable {
     public var backups: BackupService
     public var protection: ProtectionService
     public var databases: DatabaseService
+    public var policies: PolicyService
     /// The job runtime (a ServiceLifecycle service beside the HTTP server).
     public var worker: JobRuntime
     /// Rebuilding an empty catalog from the vault repositories (disaster recovery).
@@ -38,7 +39,7 @@ public struct CofferServices: Sendable {
     public var api: APIServices {
         let catalog = self.catalog
         return APIServices(identity: identity, resources: resources, vaults: vaults, backups: backups, protection: protection, databases: databases,
-                           healthy: { await catalog.ping() }, logger: logger)
+                           policies: policies, healthy: { await catalog.ping() }, logger: logger)
     }
 
     /// Opens (or creates) the data directory: master key, catalog, and on an
@@ -71,9 +72,10 @@ public struct CofferServices: Sendable {
         let worker = JobRuntime(catalog: catalog, vaults: vaults, resources: resources, drivers: drivers, clock: clock, logger: logger)
         let protection = ProtectionService(backups: backups, vaults: vaults, resources: resources)
         let databases = DatabaseService(backups: backups, vaults: vaults, resources: resources)
+        let policies = PolicyService(catalog: catalog, clock: clock)
         let recovery = CatalogRecovery(identity: identity, vaults: vaults, catalog: catalog, masterKey: key, clock: clock)
         return (CofferServices(catalog: catalog, identity: identity, resources: resources, vaults: vaults, backups: backups, protection: protection,
-                               databases: databases, worker: worker, recovery: recovery, logger: logger), created)
+                               databases: databases, policies: policies, worker: worker, recovery: recovery, logger: logger), created)
     }
 
     /// 32 random bytes in a 0600 file, made on first start with O_EXCL and

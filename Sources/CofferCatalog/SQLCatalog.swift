@@ -84,6 +84,7 @@ public final class SQLCatalog: Catalog, @unchecked Sendable {
     public var jobs: any JobStore { SQLJobStore(catalog: self) }
     public var operationLogs: any OperationLogStore { SQLOperationLogStore(catalog: self) }
     public var quotas: any QuotaStore { SQLQuotaStore(catalog: self) }
+    public var policies: any PolicyStore { SQLPolicyStore(catalog: self) }
 
     public func transaction<T>(_ body: () async throws -> T) async throws -> T {
         try await withTransaction { _ in try await body() }
@@ -204,6 +205,12 @@ public final class SQLCatalog: Catalog, @unchecked Sendable {
         (12, [
             // Each vault names its repository (NULL: made before, so under the data directory by id).
             "ALTER TABLE vaults ADD COLUMN repository_url TEXT",
+        ]),
+        (13, [
+            // CBR backup policies; the operation definition and the patterns are kept as the client sent them (JSON).
+            "CREATE TABLE policies (id TEXT PRIMARY KEY, project_id TEXT NOT NULL REFERENCES projects(id) ON DELETE CASCADE, name TEXT NOT NULL, enabled BOOLEAN NOT NULL, operation_type TEXT NOT NULL, definition TEXT NOT NULL, patterns TEXT NOT NULL, start_window_minutes BIGINT, trigger_id TEXT NOT NULL, created_at BIGINT NOT NULL, updated_at BIGINT NOT NULL)",
+            "CREATE INDEX policies_project ON policies (project_id, created_at)",
+            "CREATE INDEX vaults_policy ON vaults (policy_id)",
         ]),
     ]
 

@@ -39,6 +39,7 @@ public enum CatalogConformance {
         ("jobs: fair claiming, leases, expiry, requeue", jobs),
         ("operation logs: scoped, progress only while running, latest per backup", operationLogs),
         ("quotas: limits counted inside the writing transaction", quotas),
+        ("policies: scoped by project, limit inside the insert, bindings, delete unbinds", policies),
     ]
 
     // MARK: fixtures
@@ -341,5 +342,45 @@ public enum CatalogConformance {
         try await requireThrows(.quotaJobs, "a second queued job") { try await store.checkJobs(project: "p1", adding: 1) }
         try await store.set(project: "p1", ProjectQuota())
         try await store.checkJobs(project: "p1", adding: 100)
+    }
+
+    static func policy(_ id: String, project: String, type: String = "backup", at: Int64) -> PolicyRecord {
+        PolicyRecord(id: id, projectID: project, name: "policy-" + id, enabled: true, operationType: type, definition: "{}", patterns: "[]",
+                     startWindowMinutes: nil, triggerID: "t-" + id, createdAt: at, updatedAt: at)
+    }
+
+    static let policies: Check = { catalog in
+        let store = catalog.policies
+        try await project("p1", catalog)
+        try await project("p2", catalog)
+        try await store.insert(policy("b", project: "p1", at: 2), limit: 2)
+        try await store.insert(policy("a", project: "p1", type: "replication", at: 1), limit: 2)
+        try await store.insert(policy("x", project: "p2", at: 1), limit: 2)
+        try await requireThrows(.quotaPolicies, "a third policy past the limit") { try await store.insert(policy("c", project: "p1", at: 3), limit: 2) }
+        try require(try await store.list(project: "p1", filter: PolicyFilter()).map(\.id) == ["a", "b"], "oldest first, own project only")
+        try require(try await store.list(project: "p1", filter: PolicyFilter(operationType: "backup")).map(\.id) == ["b"], "by operation type")
+        try require(try await store.get(project: "p2", id: "b") == nil, "another project's policy is not found")
+        var changed = try await store.get(project: "p1", id: "b")!
+        changed.name = "renamed"
+        changed.patterns = "[\"FREQ=DAILY;BYHOUR=1;BYMINUTE=0\"]"
+        try await store.update(changed)
+        try require(try await store.get(project: "p1", id: "b") == changed, "update writes every field")
+        var foreign = try await store.get(project: "p2", id: "x")!
+        foreign.projectID = "p1"
+        foreign.name = "stolen"
+        try await store.update(foreign)
+        try require(try await store.get(project: "p2", id: "x")?.name == "policy-x", "an update names its project")
+        try await catalog.vaults.insert(vault("v1", project: "p1"), resources: [])
+        try await catalog.vaults.insert(vault("v2", project: "p2"), resources: [])
+        try await store.bind(vault: "v1", project: "p1", policy: "b")
+        try await store.bind(vault: "v2", project: "p1", policy: "b")
+        try require(try await store.vaults(boundTo: ["b", "a"]) == ["b": ["v1"]], "bound vaults by policy; a foreign vault is not bound")
+        try require(try await store.list(project: "p1", filter: PolicyFilter(vaultID: "v1")).map(\.id) == ["b"], "the policy of a vault")
+        try require(try await store.list(project: "p2", filter: PolicyFilter(vaultID: "v1")).isEmpty, "not through another project's vault")
+        try await store.delete(project: "p2", id: "b")
+        try require(try await store.get(project: "p1", id: "b") != nil, "another project cannot delete it")
+        try await store.delete(project: "p1", id: "b")
+        try require(try await store.get(project: "p1", id: "b") == nil, "deleted")
+        try require(try await catalog.vaults.get(id: "v1")?.policyID == nil, "its vaults are unbound")
     }
 }

@@ -55,18 +55,20 @@ public struct APIServices: Sendable {
     public var backups: BackupService
     public var protection: ProtectionService
     public var databases: DatabaseService
+    public var policies: PolicyService
     /// Whether the catalog answers (`/health`).
     public var healthy: @Sendable () async -> Bool
     public var logger: Logger
 
     public init(identity: IdentityService, resources: ResourceService, vaults: VaultService, backups: BackupService, protection: ProtectionService,
-                databases: DatabaseService, healthy: @escaping @Sendable () async -> Bool, logger: Logger) {
+                databases: DatabaseService, policies: PolicyService, healthy: @escaping @Sendable () async -> Bool, logger: Logger) {
         self.identity = identity
         self.resources = resources
         self.vaults = vaults
         self.backups = backups
         self.protection = protection
         self.databases = databases
+        self.policies = policies
         self.healthy = healthy
         self.logger = logger
     }
@@ -97,6 +99,7 @@ public func buildRouter(services: APIServices, configuration: ServerConfiguratio
     let rds = RDSRoutes(databases: services.databases, backups: services.backups, resources: services.resources)
     rds.register(on: router, routes: routes)
     BackupRoutes(backups: services.backups, rds: rds).register(on: router, routes: routes)
+    PolicyRoutes(policies: services.policies).register(on: router, routes: routes)
     CSBSRoutes(protection: services.protection, backups: services.backups, vaults: services.vaults, region: configuration.region).register(on: router, routes: routes)
     return router
 }

@@ -247,6 +247,27 @@ public enum OpenAPIDocument {
             "/v3/{project_id}/backups/{backup_id}/restore": [
                 "post": operation("restoreBackup", "CBR RestoreBackup", parameters: backupPath, body: derived(CBR.RestoreRequest.self), ok: (202, nil)),
             ],
+            "/v3/{project_id}/policies": [
+                "post": operation("createPolicy", "CBR CreatePolicy (backup policies; replication is refused until it exists)", parameters: [project],
+                                  body: derived(CBR.PolicyCreateRequest.self), ok: (200, derived(CBR.PolicyResponse.self))),
+                "get": operation("listPolicies", "CBR ListPolicies", parameters: [project, query("operation_type", string(["backup", "replication"])), query("vault_id"),
+                                                                              query("marker")] + paging,
+                                 ok: (200, derived(CBR.PolicyList.self))),
+            ],
+            "/v3/{project_id}/policies/{policy_id}": [
+                "get": operation("showPolicy", "CBR ShowPolicy", parameters: [project, path("policy_id")], ok: (200, derived(CBR.PolicyResponse.self))),
+                "put": operation("updatePolicy", "CBR UpdatePolicy (fields not sent keep their values)", parameters: [project, path("policy_id")],
+                                 body: derived(CBR.PolicyUpdateRequest.self), ok: (200, derived(CBR.PolicyResponse.self))),
+                "delete": operation("deletePolicy", "CBR DeletePolicy (bound vaults are left without one)", parameters: [project, path("policy_id")], ok: (204, nil)),
+            ],
+            "/v3/{project_id}/vaults/{vault_id}/associatepolicy": [
+                "post": operation("associateVaultPolicy", "CBR AssociateVaultPolicy (one backup policy per vault)", parameters: vaultPath,
+                                  body: derived(CBR.AssociatePolicyRequest.self), ok: (200, derived(CBR.AssociatePolicyResponse.self))),
+            ],
+            "/v3/{project_id}/vaults/{vault_id}/dissociatepolicy": [
+                "post": operation("disassociateVaultPolicy", "CBR DisassociateVaultPolicy", parameters: vaultPath,
+                                  body: derived(CBR.DissociatePolicyRequest.self), ok: (200, derived(CBR.DissociatePolicyResponse.self))),
+            ],
             "/v3/{project_id}/operation-logs": [
                 "get": operation("listOpLogs", "CBR ListOpLogs", parameters: [project] + logFilters, ok: (200, derived(CBR.OperationLogList.self))),
             ],

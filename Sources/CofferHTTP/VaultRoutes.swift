@@ -68,6 +68,7 @@ struct VaultRoutes {
         out.locked = v.locked
         out.availabilityZone = v.availabilityZone
         out.backupNamePrefix = v.backupNamePrefix
+        out.policyID = v.policyID
         return out
     }
 

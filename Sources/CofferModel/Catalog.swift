@@ -23,6 +23,7 @@ public protocol Catalog: AnyObject, Sendable {
     var jobs: any JobStore { get }
     var operationLogs: any OperationLogStore { get }
     var quotas: any QuotaStore { get }
+    var policies: any PolicyStore { get }
 
     /// Runs `body` as one transaction: every store call the body makes (from
     /// this task or its child tasks) commits together or not at all. A nested
@@ -83,6 +84,21 @@ public protocol DatabaseInstanceStore: Sendable {
     func get(_ resourceID: String) async throws -> DatabaseInstanceRecord?
     func setVersion(_ resourceID: String, _ version: String) async throws
     func setPolicy(_ resourceID: String, _ policy: String) async throws
+}
+
+public protocol PolicyStore: Sendable {
+    /// Fails with `.quotaPolicies` when the project already holds `limit` policies.
+    func insert(_ policy: PolicyRecord, limit: Int) async throws
+    func get(project: String, id: String) async throws -> PolicyRecord?
+    /// Oldest first.
+    func list(project: String, filter: PolicyFilter) async throws -> [PolicyRecord]
+    func update(_ policy: PolicyRecord) async throws
+    /// The policy goes; vaults bound to it are left without one.
+    func delete(project: String, id: String) async throws
+    /// The vaults bound to each of these policies.
+    func vaults(boundTo policies: [String]) async throws -> [String: [String]]
+    /// Binds (or with nil unbinds) a vault's backup policy.
+    func bind(vault: String, project: String, policy: String?) async throws
 }
 
 public protocol VaultStore: Sendable {

@@ -19,6 +19,10 @@ public enum Reason: String, Sendable, CaseIterable {
     case checkpointNotFound = "checkpoint_not_found"
     case operationLogNotFound = "operation_log_not_found"
     case policyNotFound = "policy_not_found"
+    case policyNotBound = "policy_not_bound"
+    case policyNotApplicable = "policy_not_applicable"
+    case policyTypeUnknown = "policy_type_unknown"
+    case policyLimit = "policy_limit"
     case resourceTypeMismatch = "resource_type_mismatch"
     case resourceAlreadyBound = "resource_already_bound"
     case listedTwice = "listed_twice"
@@ -71,7 +75,7 @@ public enum Reason: String, Sendable, CaseIterable {
         case .throttled: .tooManyRequests
         case .forbidden: .forbidden
         case .notFound, .vaultNotFound, .resourceNotFound, .backupNotFound, .checkpointNotFound, .operationLogNotFound, .policyNotFound,
-             .instanceNotFound, .jobNotFound:
+             .instanceNotFound, .jobNotFound, .policyNotBound:
             .notFound
         case .alreadyExists, .instanceBusy: .conflict
         case .backupFailed, .restoreIncomplete, .databaseFailure, .internalFailure: .internalFailure

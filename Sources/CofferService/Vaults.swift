@@ -158,7 +158,10 @@ public final class VaultService: @unchecked Sendable {
         guard input.resources.count <= 255 else { throw ServiceError(.tooManyResources, "vault.resources may list at most 255 resources") }
         if let tags = input.tags { try Validate.tags(tags, field: "vault.tags", characters: .printable) }
         if let policy = input.backupPolicyID {
-            throw ServiceError(.policyNotFound, "vault.backup_policy_id \(policy): policy does not exist")
+            guard let p = try await catalog.policies.get(project: caller.projectID, id: policy) else {
+                throw ServiceError(.policyNotFound, "vault.backup_policy_id \(policy): policy does not exist")
+            }
+            guard p.operationType == "backup" else { throw ServiceError(.policyNotApplicable, "vault.backup_policy_id \(policy) is not a backup policy") }
         }
         try await checkResources(input.resources, project: caller.projectID, objectType: b.objectType, field: "vault.resources")
 
@@ -178,7 +181,7 @@ public final class VaultService: @unchecked Sendable {
                                  objectType: b.objectType, protectType: b.protectType, consistentLevel: b.consistentLevel, cloudType: b.cloudType ?? "public",
                                  chargingMode: "post_paid", sizeGB: b.size, status: "available", autoBind: input.autoBind, autoExpand: input.autoExpand,
                                  smnNotify: input.smnNotify, threshold: input.threshold, locked: input.locked, availabilityZone: input.availabilityZone,
-                                 enterpriseProjectID: input.enterpriseProjectID, backupNamePrefix: input.backupNamePrefix, policyID: nil, tags: tags,
+                                 enterpriseProjectID: input.enterpriseProjectID, backupNamePrefix: input.backupNamePrefix, policyID: input.backupPolicyID, tags: tags,
                                  bindRules: "{\"tags\":[]}", usedBytes: 0, keySealed: secrets.seal(key.map { String(format: "%02x", $0) }.joined(), context: "vault-key:\(id)"),
                                  createdAt: now, updatedAt: now, repositoryURL: url)
         let bindings = input.resources.enumerated().map { VaultResourceRecord(resourceID: $1.id, vaultID: id, projectID: caller.projectID, extraInfo: $1.extraInfo, position: $0) }

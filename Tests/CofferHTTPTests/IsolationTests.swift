@@ -52,7 +52,11 @@ import Testing
             let itemID = (items["checkpoint_items"] as? [[String: Any]])?.first?["id"] as? String ?? ""
             let (_, logs) = try await call(client, token: aToken, .get, vA + "/operation-logs")
             let logID = (logs["operation_logs"] as? [[String: Any]])?.first?["id"] as? String ?? ""
-            #expect(![shareID, vmID, dbID, vaultID, checkpointID, csbsCheckpoint, rdsBackupID, backupID, itemID, logID].contains(""))
+            let (_, policy) = try await call(client, token: aToken, .post, vA + "/policies", policyBody(name: "a-policy"))
+            let policyID = (policy["policy"] as? [String: Any])?["id"] as? String ?? ""
+            let (bound, _) = try await call(client, token: aToken, .post, vA + "/vaults/\(vaultID)/associatepolicy", ["policy_id": policyID])
+            #expect(bound == .ok)
+            #expect(![shareID, vmID, dbID, vaultID, checkpointID, csbsCheckpoint, rdsBackupID, backupID, itemID, logID, policyID].contains(""))
 
             // Every route, with A's ids: under A's project path 403, under B's own 404 (400 where a body names A's ids, 403 where B's role may not act at all).
             let routes: [(HTTPRequest.Method, String, Any?)] = [
@@ -69,6 +73,10 @@ import Testing
                 (.get, "/instances/\(dbID)/backups/policy", nil), (.put, "/instances/\(dbID)/backups/policy", ["backup_policy": ["keep_days": 1, "start_time": "01:00-02:00"]]),
                 (.post, "/instances/recovery", ["source": ["type": "backup", "backup_id": rdsBackupID], "target": ["instance_id": dbID]]),
                 (.get, "/jobs?id=\(logID)", nil),
+                (.get, "/policies/\(policyID)", nil), (.put, "/policies/\(policyID)", ["policy": ["name": "x"]]), (.delete, "/policies/\(policyID)", nil),
+                (.post, "/vaults/\(vaultID)/associatepolicy", ["policy_id": policyID]), (.post, "/vaults/\(vaultID)/dissociatepolicy", ["policy_id": policyID]),
+                (.post, "/vaults", ["vault": ["name": "b-vault", "backup_policy_id": policyID, "resources": [] as [Any],
+                                              "billing": ["consistent_level": "crash_consistent", "object_type": "turbo", "protect_type": "backup", "size": 10]]]),
             ]
             let csbsRoutes: [(HTTPRequest.Method, String, Any?)] = [
                 (.post, "/providers/\(provider)/resources/\(vmID)/action", ["protect": [:] as [String: Any]]),
@@ -86,16 +94,19 @@ import Testing
             }
             // B's listings show none of A's objects.
             for path in ["/v3/\(b.project_id)/coffer/resources", "/v3/\(b.project_id)/vaults", "/v3/\(b.project_id)/backups", "/v3/\(b.project_id)/operation-logs",
-                         "/v1/\(b.project_id)/checkpoint_items", "/v3/\(b.project_id)/protectables/turbo/instances"] {
+                         "/v1/\(b.project_id)/checkpoint_items", "/v3/\(b.project_id)/protectables/turbo/instances",
+                         "/v3/\(b.project_id)/policies", "/v3/\(b.project_id)/policies?vault_id=\(vaultID)"] {
                 let (status, body) = try await call(client, token: bToken, .get, path)
                 #expect(status == .ok && !"\(body)".contains(a.project_id) && !"\(body)".contains(shareID), "\(path): \(body)")
             }
             // A's objects are all still there.
             for path in [vA + "/coffer/resources/\(shareID)", vA + "/vaults/\(vaultID)", vA + "/backups/\(backupID)", vA + "/checkpoints/\(checkpointID)",
-                         v1A + "/checkpoint_items/\(itemID)", vA + "/instances/\(dbID)/backups/policy", vA + "/operation-logs/\(logID)"] {
+                         v1A + "/checkpoint_items/\(itemID)", vA + "/instances/\(dbID)/backups/policy", vA + "/operation-logs/\(logID)", vA + "/policies/\(policyID)"] {
                 let (status, _) = try await call(client, token: aToken, .get, path)
                 #expect(status == .ok, "A lost \(path)")
             }
+            let (_, aVault) = try await call(client, token: aToken, .get, vA + "/vaults/\(vaultID)")
+            #expect((aVault["vault"] as? [String: Any])?["policy_id"] as? String == policyID, "B unbound A's policy")
             let (_, rdsList) = try await call(client, token: aToken, .get, vA + "/backups?instance_id=\(dbID)")
             #expect(rdsList["total_count"] as? Int == 1)
         }
