@@ -141,6 +141,8 @@ extension CBR {
         public var extendInfo = ExtendInfo()
         public var children: [Backup] = []
         public var failReason: String?
+        /// The policy an automatic backup was made for.
+        public var scheduledOperationID: String?
         public init() {}
 
         public struct ExtendInfo: Codable, Sendable {
@@ -167,7 +169,7 @@ extension CBR {
             case resourceID = "resource_id", resourceName = "resource_name", resourceType = "resource_type", resourceSize = "resource_size"
             case resourceAZ = "resource_az", createdAt = "created_at", updatedAt = "updated_at", protectedAt = "protected_at", expiredAt = "expired_at"
             case parentID = "parent_id", enterpriseProjectID = "enterprise_project_id", replicationRecords = "replication_records"
-            case extendInfo = "extend_info", failReason = "fail_reason"
+            case extendInfo = "extend_info", failReason = "fail_reason", scheduledOperationID = "scheduled_operation_id"
         }
     }
 

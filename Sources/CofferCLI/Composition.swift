@@ -31,6 +31,8 @@ public struct CofferServices: Sendable {
     public var policies: PolicyService
     /// The job runtime (a ServiceLifecycle service beside the HTTP server).
     public var worker: JobRuntime
+    /// Fires bound backup policies (a ServiceLifecycle service beside the worker).
+    public var scheduler: Scheduler
     /// Rebuilding an empty catalog from the vault repositories (disaster recovery).
     public var recovery: CatalogRecovery
     public var logger: Logger
@@ -75,7 +77,8 @@ public struct CofferServices: Sendable {
         let policies = PolicyService(catalog: catalog, clock: clock)
         let recovery = CatalogRecovery(identity: identity, vaults: vaults, catalog: catalog, masterKey: key, clock: clock)
         return (CofferServices(catalog: catalog, identity: identity, resources: resources, vaults: vaults, backups: backups, protection: protection,
-                               databases: databases, policies: policies, worker: worker, recovery: recovery, logger: logger), created)
+                               databases: databases, policies: policies, worker: worker,
+                               scheduler: Scheduler(catalog: catalog, backups: backups, clock: clock, logger: logger), recovery: recovery, logger: logger), created)
     }
 
     /// 32 random bytes in a 0600 file, made on first start with O_EXCL and

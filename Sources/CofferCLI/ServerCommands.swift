@@ -79,7 +79,7 @@ struct Serve: AsyncParsableCommand {
         // The job runtime and the HTTP server in one ServiceGroup. On SIGTERM or
         // SIGINT services stop in reverse order: the server stops accepting
         // first, then the runtime finishes the job in hand and stops.
-        let group = ServiceGroup(configuration: .init(services: [.init(service: services.worker), .init(service: app)],
+        let group = ServiceGroup(configuration: .init(services: [.init(service: services.worker), .init(service: services.scheduler), .init(service: app)],
                                                       gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         do {
             try await group.run()

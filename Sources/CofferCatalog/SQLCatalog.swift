@@ -212,6 +212,12 @@ public final class SQLCatalog: Catalog, @unchecked Sendable {
             "CREATE INDEX policies_project ON policies (project_id, created_at)",
             "CREATE INDEX vaults_policy ON vaults (policy_id)",
         ]),
+        (14, [
+            // The scheduler's claims: one row per (policy, vault, occurrence), so several processes fire each occurrence once.
+            "CREATE TABLE schedule_claims (policy_id TEXT NOT NULL, vault_id TEXT NOT NULL, project_id TEXT NOT NULL, occurrence BIGINT NOT NULL, outcome TEXT NOT NULL, checkpoint_id TEXT, claimed_at BIGINT NOT NULL, PRIMARY KEY (policy_id, vault_id, occurrence))",
+            // The policy an automatic backup was made for.
+            "ALTER TABLE backups ADD COLUMN policy_id TEXT",
+        ]),
     ]
 
     func migrate() async throws {

@@ -66,6 +66,40 @@ struct SQLPolicyStore: PolicyStore {
         return out
     }
 
+    func schedules() async throws -> [ScheduleBinding] {
+        let rows = try await sql.select().columns(SQLPolicyStore.columns.map { SQLColumn($0, table: "policies") } + [SQLAlias(SQLColumn("id", table: "vaults"), as: SQLIdentifier("bound_vault"))])
+            .from("policies").join("vaults", on: SQLColumn("policy_id", table: "vaults"), .equal, SQLColumn("id", table: "policies"))
+            .where(SQLColumn("enabled", table: "policies"), .equal, SQLBind(true)).where(SQLColumn("operation_type", table: "policies"), .equal, SQLBind("backup"))
+            .where(SQLColumn("project_id", table: "vaults"), .equal, SQLColumn("project_id", table: "policies"))
+            .orderBy(SQLColumn("id", table: "policies")).orderBy(SQLColumn("id", table: "vaults")).all()
+        return try rows.map { ScheduleBinding(policy: try $0.decode(model: PolicyRecord.self), vaultID: try $0.decode(column: "bound_vault", as: String.self)) }
+    }
+
+    func lastClaim(policy: String, vault: String) async throws -> Int64? {
+        try await sql.raw("SELECT MAX(occurrence) AS last FROM schedule_claims WHERE policy_id = \(bind: policy) AND vault_id = \(bind: vault)").first()?
+            .decode(column: "last", as: Int64?.self)
+    }
+
+    /// An insert that does nothing on a claimed key; RETURNING tells whether this one made the row (SQLite 3.35+, PostgreSQL).
+    func claim(_ c: ScheduleClaim) async throws -> Bool {
+        let rows = try await sql.raw("""
+            INSERT INTO schedule_claims (policy_id, vault_id, project_id, occurrence, outcome, checkpoint_id, claimed_at) \
+            VALUES (\(bind: c.policyID), \(bind: c.vaultID), \(bind: c.projectID), \(bind: c.occurrence), \(bind: c.outcome), \(bind: c.checkpointID), \(bind: c.claimedAt)) \
+            ON CONFLICT (policy_id, vault_id, occurrence) DO NOTHING RETURNING policy_id
+            """).all()
+        return !rows.isEmpty
+    }
+
+    func settle(policy: String, vault: String, occurrence: Int64, outcome: String, checkpoint: String?) async throws {
+        try await sql.update("schedule_claims").set("outcome", to: SQLBind(outcome)).set("checkpoint_id", to: SQLBind(checkpoint))
+            .where("policy_id", .equal, SQLBind(policy)).where("vault_id", .equal, SQLBind(vault)).where("occurrence", .equal, SQLBind(occurrence)).run()
+    }
+
+    func claims(policy: String, vault: String) async throws -> [ScheduleClaim] {
+        try await sql.select().columns("policy_id", "vault_id", "project_id", "occurrence", "outcome", "checkpoint_id", "claimed_at").from("schedule_claims")
+            .where("policy_id", .equal, SQLBind(policy)).where("vault_id", .equal, SQLBind(vault)).orderBy("occurrence").all(decoding: ScheduleClaim.self)
+    }
+
     func bind(vault: String, project: String, policy: String?) async throws {
         try await sql.update("vaults").set("policy_id", to: policy.map { SQLBind($0) as any SQLExpression } ?? SQLLiteral.null)
             .where("project_id", .equal, SQLBind(project)).where("id", .equal, SQLBind(vault)).run()

@@ -76,6 +76,7 @@ struct BackupRoutes {
         o.extendInfo.systemDisk = b.bootable
         o.children = children.map { backup($0, children: []) }
         o.failReason = b.failReason
+        o.scheduledOperationID = b.policyId
         return o
     }
 

@@ -46,6 +46,7 @@ enum ErrorFamily: Sendable {
         case .vaultFull: "BackupService.6114"
         case .vaultBusy: "BackupService.6203"
         case .vaultDamaged: "Coffer.0001"
+        case .scheduleMissed: "Coffer.0002"
         case .quotaVaults: "BackupService.6133"
         case .quotaJobs: "BackupService.6125"
         case .nothingToBackUp: "BackupService.0001"

@@ -74,6 +74,8 @@ public struct BackupRecord: Codable, Sendable, Equatable {
     public var resourceAz: String
     /// JSON array of {key, value}.
     public var tags: String
+    /// The policy an automatic backup was made for.
+    public var policyId: String? = nil
 
     /// Column names spelled out: a key strategy converts every key of every row.
     enum CodingKeys: String, CodingKey {
@@ -102,6 +104,7 @@ public struct BackupRecord: Codable, Sendable, Equatable {
         case expiredAt = "expired_at"
         case resourceAz = "resource_az"
         case tags
+        case policyId = "policy_id"
     }
 
     public init(id: String, projectId: String, vaultId: String, checkpointId: String, parentId: String?, resourceId: String, resourceType: String, resourceName: String, resourceSize: Int64, name: String, description: String, status: BackupStatus, imageType: String, providerId: String, incremental: Bool, autoTrigger: Bool, bootable: Bool, snapshotId: String?, failReason: String?, createdAt: Int64, protectedAt: Int64?, updatedAt: Int64, expiredAt: Int64?, resourceAz: String = "", tags: String = "[]") {

@@ -99,6 +99,17 @@ public protocol PolicyStore: Sendable {
     func vaults(boundTo policies: [String]) async throws -> [String: [String]]
     /// Binds (or with nil unbinds) a vault's backup policy.
     func bind(vault: String, project: String, policy: String?) async throws
+
+    // The scheduler's side: one claim per (policy, vault, occurrence), across processes.
+    /// Every enabled backup policy with each vault bound to it, in every project.
+    func schedules() async throws -> [ScheduleBinding]
+    /// The latest occurrence claimed for this pair (the scheduler's progress).
+    func lastClaim(policy: String, vault: String) async throws -> Int64?
+    /// Claims an occurrence; false when it was already claimed (by this or another process).
+    func claim(_ claim: ScheduleClaim) async throws -> Bool
+    /// Records how a claimed occurrence ended.
+    func settle(policy: String, vault: String, occurrence: Int64, outcome: String, checkpoint: String?) async throws
+    func claims(policy: String, vault: String) async throws -> [ScheduleClaim]
 }
 
 public protocol VaultStore: Sendable {

@@ -52,3 +52,39 @@ public struct PolicyFilter: Sendable {
         self.vaultID = vaultID
     }
 }
+
+/// An enabled backup policy and a vault bound to it: one schedule to run.
+public struct ScheduleBinding: Sendable, Equatable {
+    public var policy: PolicyRecord
+    public var vaultID: String
+    public init(policy: PolicyRecord, vaultID: String) {
+        self.policy = policy
+        self.vaultID = vaultID
+    }
+}
+
+/// One occurrence of a schedule, claimed once: what became of it.
+public struct ScheduleClaim: Codable, Sendable, Equatable {
+    public var policyID: String
+    public var vaultID: String
+    public var projectID: String
+    /// When the pattern said to run (epoch milliseconds).
+    public var occurrence: Int64
+    /// `baseline` (when the schedule was first seen), `running`, `started`, `skipped_missed`, `skipped_busy`, `failed`.
+    public var outcome: String
+    public var checkpointID: String?
+    public var claimedAt: Int64
+    public init(policyID: String, vaultID: String, projectID: String, occurrence: Int64, outcome: String, checkpointID: String? = nil, claimedAt: Int64) {
+        self.policyID = policyID
+        self.vaultID = vaultID
+        self.projectID = projectID
+        self.occurrence = occurrence
+        self.outcome = outcome
+        self.checkpointID = checkpointID
+        self.claimedAt = claimedAt
+    }
+    enum CodingKeys: String, CodingKey {
+        case occurrence, outcome
+        case policyID = "policy_id", vaultID = "vault_id", projectID = "project_id", checkpointID = "checkpoint_id", claimedAt = "claimed_at"
+    }
+}

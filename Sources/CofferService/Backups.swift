@@ -13,6 +13,8 @@ public struct CheckpointInput: Sendable {
     public var description: String = ""
     public var incremental = true
     public var autoTrigger = false
+    /// The policy an automatic checkpoint is made for.
+    public var policyID: String?
     /// JSON array of {key, value} for every backup made (CSBS protect tags).
     public var tags = "[]"
     /// Top-level backup ids as 32 hex digits and this suffix (RDS: `br03`) instead of UUIDs.
@@ -105,12 +107,14 @@ public final class BackupService: @unchecked Sendable {
             let id = input.idSuffix.map { UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased() + $0 } ?? BackupService.newID()
             let incremental = input.incremental ? try await store.latestAvailable(resource: r.record.id) != nil : false
             func row(_ id: String, _ res: ResourceView, parent: String?) -> BackupRecord {
-                BackupRecord(id: id, projectId: caller.projectID, vaultId: vault.id, checkpointId: checkpointID, parentId: parent, resourceId: res.record.id,
+                var record = BackupRecord(id: id, projectId: caller.projectID, vaultId: vault.id, checkpointId: checkpointID, parentId: parent, resourceId: res.record.id,
                           resourceType: res.record.type, resourceName: res.record.name, resourceSize: res.sizeBytes ?? 0,
                           name: chosen.count == 1 ? baseName : baseName + "_" + res.record.name, description: input.description, status: .protecting,
                           imageType: "backup", providerId: provider, incremental: incremental, autoTrigger: input.autoTrigger,
                           bootable: res.record.bootable, snapshotId: nil, failReason: nil, createdAt: now, protectedAt: nil, updatedAt: now, expiredAt: nil,
                           resourceAz: vault.availabilityZone, tags: input.tags)
+                record.policyId = input.policyID
+                return record
             }
             backups.append(row(id, r, parent: nil))
             for disk in r.children { backups.append(row(BackupService.newID(), disk, parent: id)) }

@@ -23,6 +23,8 @@ public enum Reason: String, Sendable, CaseIterable {
     case policyNotApplicable = "policy_not_applicable"
     case policyTypeUnknown = "policy_type_unknown"
     case policyLimit = "policy_limit"
+    /// Scheduled occurrences that passed while no server ran.
+    case scheduleMissed = "schedule_missed"
     case resourceTypeMismatch = "resource_type_mismatch"
     case resourceAlreadyBound = "resource_already_bound"
     case listedTwice = "listed_twice"

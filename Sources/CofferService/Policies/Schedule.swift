@@ -111,6 +111,18 @@ public struct Schedule: Sendable, Equatable {
         return nil
     }
 
+    /// The last execution strictly before `time`, or nil if none within two years.
+    public func previous(before time: Int64) -> Int64? {
+        let startDay = Int(floorDiv(time, 86_400_000))
+        for day in stride(from: startDay, through: startDay - 800, by: -1) {
+            for t in rules.filter({ fires($0, on: day) }).flatMap(\.times).sorted(by: >) {
+                let at = Int64(day) * 86_400_000 + Int64(t) * 60_000
+                if at < time { return at }
+            }
+        }
+        return nil
+    }
+
     /// The two executions closest together (minutes since the anchor day), over
     /// every day the rules can line up (two cycles of their longest period).
     func closestPair() -> (Int, Int)? {

@@ -1,0 +1,150 @@
+import CofferModel
+import CofferSystem
+import Foundation
+import Logging
+import ServiceLifecycle
+
+/// Fires backup policies: every enabled backup policy bound to a vault makes
+/// a checkpoint of that vault at each occurrence of its patterns, marked
+/// automatic. Each occurrence is claimed once in the catalog (a unique
+/// (policy, vault, occurrence) row), so several processes on one catalog fire
+/// it once, not a timer per process.
+///
+/// Rules (CBR's, issue #11): occurrences are counted from the first pass that
+/// sees a binding (the baseline); of several occurrences missed while no
+/// server ran, only the latest runs, if it is less than one period old (the
+/// gap to the occurrence before it), and the others are recorded as skipped;
+/// an occurrence while a backup of that vault is still running is skipped
+/// and recorded. Skips and failures show as operation logs of the vault.
+public final class Scheduler: Service, @unchecked Sendable {
+    let catalog: any Catalog
+    let backups: BackupService
+    let clock: any Clock
+    let logger: Logger
+    /// How often a pass runs (one-minute granularity is what CBR offers).
+    let interval: TimeInterval
+
+    public init(catalog: any Catalog, backups: BackupService, clock: any Clock = SystemClock(), logger: Logger, interval: TimeInterval = 30) {
+        self.catalog = catalog
+        self.backups = backups
+        self.clock = clock
+        self.logger = logger
+        self.interval = interval
+    }
+
+    /// What one pass did with one occurrence.
+    public struct Fired: Sendable, Equatable {
+        public var policyID: String
+        public var vaultID: String
+        public var occurrence: Int64
+        public var outcome: String
+        public var checkpointID: String?
+    }
+
+    public func run() async throws {
+        try await cancelWhenGracefulShutdown { await self.runUntilCancelled() }
+    }
+
+    /// A pass, then a sleep of `interval`, until cancelled.
+    public func runUntilCancelled() async {
+        while !Task.isCancelled {
+            do { _ = try await pass() } catch { logger.error("scheduler pass failed", metadata: ["error": "\(ServiceError.logText(error))"]) }
+            do { try await clock.sleep(for: interval) } catch { return }
+        }
+    }
+
+    /// One pass over every schedule: the due occurrences it claimed and what became of them.
+    @discardableResult
+    public func pass() async throws -> [Fired] {
+        let now = clock.now().epochMilliseconds
+        var fired: [Fired] = []
+        for binding in try await catalog.policies.schedules() {
+            do { fired += try await pass(binding, now: now) } catch {
+                logger.error("schedule failed", metadata: ["policy": "\(binding.policy.id)", "vault": "\(binding.vaultID)", "error": "\(ServiceError.logText(error))"])
+            }
+        }
+        return fired
+    }
+
+    func pass(_ binding: ScheduleBinding, now: Int64) async throws -> [Fired] {
+        let policy = binding.policy, vaultID = binding.vaultID
+        let store = catalog.policies
+        func claim(_ occurrence: Int64, _ outcome: String) async throws -> Bool {
+            try await store.claim(ScheduleClaim(policyID: policy.id, vaultID: vaultID, projectID: policy.projectID, occurrence: occurrence, outcome: outcome, claimedAt: now))
+        }
+        guard let last = try await store.lastClaim(policy: policy.id, vault: vaultID) else {
+            // First sight of this binding: occurrences count from here (a new binding does not fire for the past).
+            _ = try await claim(now, "baseline")
+            return []
+        }
+        let patterns = try JSONDecoder().decode([String].self, from: Data(policy.patterns.utf8))
+        let schedule = try Schedule(patterns: patterns, anchor: policy.createdAt)
+        var due: [Int64] = []
+        var t = last
+        while let next = schedule.next(after: t), next <= now {
+            due.append(next)
+            t = next
+            // A long outage: the newest occurrences are enough to decide; the rest are summarised.
+            if due.count > 1_000 { due.removeFirst(due.count - 1_000) }
+        }
+        guard let latest = due.last else { return [] }
+        var fired: [Fired] = []
+        let missed = due.dropLast()
+        for occurrence in missed where try await claim(occurrence, "skipped_missed") {
+            fired.append(Fired(policyID: policy.id, vaultID: vaultID, occurrence: occurrence, outcome: "skipped_missed"))
+        }
+        let previous = schedule.previous(before: latest) ?? latest
+        let stale = latest - previous > 0 && now - latest >= latest - previous
+        guard try await claim(latest, stale ? "skipped_missed" : "running") else { return fired }
+        if !missed.isEmpty || stale {
+            let count = missed.count + (stale ? 1 : 0)
+            try await record(binding, status: .skipped, reason: .scheduleMissed, occurrence: stale ? latest : missed.last!,
+                             message: "\(count) scheduled backup\(count == 1 ? "" : "s") of policy \(policy.name) missed while no Coffer server ran; "
+                                 + (stale ? "the latest is more than one period old and was skipped too" : "the latest runs now"))
+        }
+        if stale {
+            fired.append(Fired(policyID: policy.id, vaultID: vaultID, occurrence: latest, outcome: "skipped_missed"))
+            return fired
+        }
+        let (outcome, checkpoint) = try await fire(binding, occurrence: latest)
+        try await store.settle(policy: policy.id, vault: vaultID, occurrence: latest, outcome: outcome, checkpoint: checkpoint)
+        fired.append(Fired(policyID: policy.id, vaultID: vaultID, occurrence: latest, outcome: outcome, checkpointID: checkpoint))
+        return fired
+    }
+
+    /// Makes the automatic checkpoint, or says why not.
+    func fire(_ binding: ScheduleBinding, occurrence: Int64) async throws -> (outcome: String, checkpoint: String?) {
+        guard let vault = try await catalog.vaults.get(project: binding.policy.projectID, id: binding.vaultID) else { return ("failed", nil) }
+        for bound in try await catalog.vaults.resources(vault: vault.id) where try await catalog.backups.hasActiveBackup(resource: bound.resourceID) {
+            try await record(binding, status: .skipped, reason: .backupBusy, occurrence: occurrence,
+                             message: "the scheduled backup of policy \(binding.policy.name) was skipped: the previous backup of vault \(vault.name) is still running")
+            return ("skipped_busy", nil)
+        }
+        var input = CheckpointInput(vaultID: vault.id)
+        input.autoTrigger = true
+        input.policyID = binding.policy.id
+        let suffix = String(UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased().prefix(4))
+        input.name = (vault.backupNamePrefix.isEmpty ? "autobk" : vault.backupNamePrefix) + "_" + suffix
+        let caller = Principal(userID: "coffer-scheduler", userName: "coffer-scheduler", projectID: vault.projectID, projectName: "", role: .admin,
+                               domainID: ProjectRecord.defaultDomainID)
+        do {
+            let (checkpoint, _, _) = try await backups.createCheckpoint(caller: caller, input, nameIsValidated: true)
+            logger.info("scheduled backup", metadata: ["policy": "\(binding.policy.id)", "vault": "\(vault.id)", "checkpoint": "\(checkpoint.id)"])
+            return ("started", checkpoint.id)
+        } catch let e as ServiceError {
+            try await record(binding, status: .failed, reason: e.reason, occurrence: occurrence,
+                             message: "the scheduled backup of policy \(binding.policy.name) could not start: \(e.description)")
+            return ("failed", nil)
+        }
+    }
+
+    /// An operation log of the vault saying what became of an occurrence (the tenant reads these).
+    func record(_ binding: ScheduleBinding, status: OperationStatus, reason: Reason, occurrence: Int64, message: String) async throws {
+        guard let vault = try await catalog.vaults.get(project: binding.policy.projectID, id: binding.vaultID) else { return }
+        let now = clock.now().epochMilliseconds
+        try await catalog.operationLogs.insert(OperationLogRecord(
+            id: BackupService.newID(), projectId: vault.projectID, operationType: "backup", status: status, vaultId: vault.id, vaultName: vault.name,
+            providerId: VaultService.providerIDs[vault.objectType] ?? "", resourceId: "", resourceName: "", resourceType: "", checkpointId: nil, backupId: nil,
+            progress: 0, errorCode: reason.rawValue, errorMsg: message, createdAt: now, startedAt: occurrence, endedAt: now, updatedAt: now))
+    }
+}

@@ -1,0 +1,175 @@
+import CofferCatalog
+import CofferCrypto
+import CofferModel
+import CofferSystem
+import Foundation
+import Logging
+import Testing
+@testable import CofferService
+
+/// The scheduler over an in-memory SQLite catalog and a manual clock: a
+/// directory in a vault bound to a policy, two scheduler instances on one
+/// catalog, days passing in seconds. The worker never runs: backups stay
+/// `protecting` until a test settles them, which is how overlap is made.
+final class SchedulerFixture: @unchecked Sendable {
+    let catalog: SQLCatalog
+    /// 2026-12-02 (a Wednesday) 00:30 UTC.
+    let clock = ManualClock(Date(timeIntervalSince1970: 1_796_171_400))
+    let backups: BackupService
+    let policies: PolicyService
+    let schedulers: [Scheduler]
+    let directory: String
+    let caller = Principal(userID: "u1", userName: "admin", projectID: "p1", projectName: "admin", role: .admin, domainID: ProjectRecord.defaultDomainID)
+    var vaultID = ""
+
+    init() async throws {
+        let catalog = try await SQLCatalog.open(url: "sqlite::memory:", logger: Logger(label: "test")), clock = self.clock
+        self.catalog = catalog
+        directory = NSTemporaryDirectory() + "coffer-scheduler-" + UUID().uuidString
+        try FileManager.default.createDirectory(atPath: directory + "/root/share", withIntermediateDirectories: true)
+        try Data("x".utf8).write(to: URL(fileURLWithPath: directory + "/root/share/a.txt"))
+        let resources = ResourceService(catalog: catalog, roots: [directory + "/root"], clock: clock)
+        let vaults = VaultService(catalog: catalog, resources: resources, secrets: SecretBox(keyBytes: randomBytes(32))!, dataDirectory: directory + "/data", clock: clock)
+        let backups = BackupService(catalog: catalog, vaults: vaults, resources: resources, drivers: ResourceDrivers(engines: []), clock: clock)
+        self.backups = backups
+        policies = PolicyService(catalog: catalog, clock: clock)
+        schedulers = (0..<2).map { _ in Scheduler(catalog: catalog, backups: backups, clock: clock, logger: Logger(label: "test")) }
+        try await catalog.identity.ensureDefaultDomain(now: clock.now())
+        try await catalog.identity.insertProject(ProjectRecord(id: "p1", name: "admin", domainID: ProjectRecord.defaultDomainID, description: "", createdAt: clock.now()))
+        let share = try await resources.register(caller: caller, ResourceInput(type: .fileSystem, name: "share", path: directory + "/root/share"))
+        var input = VaultInput(name: "scheduled", billing: .init(consistentLevel: "crash_consistent", objectType: "turbo", protectType: "backup", size: 10))
+        input.resources = [.init(id: share.record.id, type: share.record.type)]
+        input.backupNamePrefix = "nightly"
+        vaultID = try await vaults.create(caller: caller, input).record.id
+    }
+
+    func close() async {
+        await catalog.close()
+        try? FileManager.default.removeItem(atPath: directory)
+    }
+
+    func bind(_ patterns: [String]) async throws -> String {
+        let policy = try await policies.create(caller: caller, PolicyInput(name: "p\(patterns.count)", operationType: "backup", definition: PolicyDefinition(), patterns: patterns))
+        try await policies.associate(caller: caller, vaultID: vaultID, policyID: policy.record.id)
+        return policy.record.id
+    }
+
+    /// Every scheduler passes at once; what they fired together.
+    func passAll() async throws -> [Scheduler.Fired] {
+        try await withThrowingTaskGroup(of: [Scheduler.Fired].self) { group in
+            for s in schedulers { group.addTask { try await s.pass() } }
+            var all: [Scheduler.Fired] = []
+            for try await fired in group { all += fired }
+            return all
+        }
+    }
+
+    /// Ends every running backup as if the worker had made it.
+    func settleBackups() async throws {
+        for b in try await catalog.backups.listBackups(project: "p1", filter: BackupFilter(), sort: [("created_at", true)], offset: 0, limit: 10_000).items
+            where b.status == .protecting {
+            var done = b
+            done.status = .available
+            try await catalog.backups.updateBackup(done, expected: .protecting)
+        }
+    }
+
+    func logs(_ status: OperationStatus) async throws -> [OperationLogRecord] {
+        var filter = OperationLogFilter()
+        filter.status = status
+        return try await catalog.operationLogs.list(project: "p1", filter: filter, offset: 0, limit: 1000).items
+    }
+}
+
+@Suite(.serialized) struct Scheduling {
+    let day: TimeInterval = 86_400
+
+    @Test func eachOccurrenceFiresOnceAcrossTwoSchedulers() async throws {
+        let f = try await SchedulerFixture()
+        defer { Task { await f.close() } }
+        let policy = try await f.bind(["FREQ=DAILY;BYHOUR=02;BYMINUTE=00"])
+        // The first pass sees the binding: nothing fires for the past.
+        #expect(try await f.passAll().isEmpty)
+        f.clock.advance(by: 3_600)  // 01:30
+        #expect(try await f.passAll().isEmpty)
+        f.clock.advance(by: 1_810)  // 02:00:10
+        let fired = try await f.passAll()
+        #expect(fired.count == 1 && fired.first?.outcome == "started", "\(fired)")
+        let checkpoint = try #require(fired.first?.checkpointID)
+        let made = try await f.catalog.backups.backups(checkpoint: checkpoint)
+        #expect(made.count == 1 && made[0].autoTrigger && made[0].policyId == policy && made[0].name.hasPrefix("nightly_"), "\(made)")
+        #expect(try await f.passAll().isEmpty, "a second pass finds nothing new")
+        let claims = try await f.catalog.policies.claims(policy: policy, vault: f.vaultID)
+        #expect(claims.map(\.outcome) == ["baseline", "started"])
+    }
+
+    @Test func overlappingAndMissedOccurrencesAreRecorded() async throws {
+        let f = try await SchedulerFixture()
+        defer { Task { await f.close() } }
+        let policy = try await f.bind(["FREQ=DAILY;BYHOUR=02;BYMINUTE=00"])
+        _ = try await f.passAll()
+        f.clock.advance(by: 5_400)  // 02:00
+        #expect(try await f.passAll().map(\.outcome) == ["started"])
+        // A day later the backup still runs: this occurrence is skipped, and the tenant sees why.
+        f.clock.advance(by: day)
+        #expect(try await f.passAll().map(\.outcome) == ["skipped_busy"])
+        let busy = try await f.logs(.skipped)
+        #expect(busy.count == 1 && busy[0].errorCode == "backup_busy" && (busy[0].errorMsg ?? "").contains("still running"))
+        // Three days with no server: two occurrences skipped as missed, the latest runs.
+        try await f.settleBackups()
+        f.clock.advance(by: 3 * day + 600)
+        let after = try await f.passAll()
+        #expect(after.map(\.outcome) == ["skipped_missed", "skipped_missed", "started"], "\(after)")
+        let missed = try await f.logs(.skipped).filter { $0.errorCode == "schedule_missed" }
+        #expect(missed.count == 1 && (missed[0].errorMsg ?? "").contains("2 scheduled backups"))
+        let outcomes = try await f.catalog.policies.claims(policy: policy, vault: f.vaultID).map(\.outcome)
+        #expect(outcomes == ["baseline", "started", "skipped_busy", "skipped_missed", "skipped_missed", "started"])
+    }
+
+    @Test func aLateOccurrenceOlderThanItsPeriodIsSkipped() async throws {
+        let f = try await SchedulerFixture()
+        defer { Task { await f.close() } }
+        // Monday and Tuesday 03:00: Tuesday's period is one day.
+        _ = try await f.bind(["FREQ=WEEKLY;BYDAY=MO,TU;BYHOUR=03;BYMINUTE=00"])
+        _ = try await f.passAll()
+        // Wednesday 00:30 -> the next Thursday 04:00: Monday and Tuesday passed unseen; Tuesday is two days old.
+        f.clock.advance(by: 8 * day + 3.5 * 3_600)
+        let fired = try await f.passAll()
+        #expect(fired.map(\.outcome) == ["skipped_missed", "skipped_missed"], "\(fired)")
+        #expect(try await f.logs(.skipped).first?.errorMsg?.contains("more than one period old") == true)
+    }
+
+    @Test func twoMonthsOfADailyPolicyInSeconds() async throws {
+        let f = try await SchedulerFixture()
+        defer { Task { await f.close() } }
+        _ = try await f.bind(["FREQ=DAILY;BYHOUR=02;BYMINUTE=00", "FREQ=WEEKLY;BYDAY=SA;BYHOUR=14;BYMINUTE=30"])
+        _ = try await f.passAll()
+        var started = 0
+        for _ in 0..<(60 * 4) {
+            f.clock.advance(by: 6 * 3_600)
+            started += try await f.passAll().filter { $0.outcome == "started" }.count
+            try await f.settleBackups()
+        }
+        // 60 nights and 8 or 9 Saturday afternoons, each once.
+        #expect((68...69).contains(started), "\(started)")
+        let auto = try await f.catalog.backups.listBackups(project: "p1", filter: BackupFilter(), sort: [("created_at", true)], offset: 0, limit: 10_000).items
+        #expect(auto.count == started && auto.allSatisfy(\.autoTrigger))
+    }
+
+    @Test func disabledOrUnboundPoliciesDoNotFire() async throws {
+        let f = try await SchedulerFixture()
+        defer { Task { await f.close() } }
+        let policy = try await f.bind(["FREQ=DAILY;BYHOUR=02;BYMINUTE=00"])
+        _ = try await f.passAll()
+        var change = PolicyChange()
+        change.enabled = false
+        _ = try await f.policies.update(caller: f.caller, id: policy, change)
+        f.clock.advance(by: day)
+        #expect(try await f.passAll().isEmpty)
+        change.enabled = true
+        _ = try await f.policies.update(caller: f.caller, id: policy, change)
+        try await f.policies.dissociate(caller: f.caller, vaultID: f.vaultID, policyID: policy)
+        f.clock.advance(by: day)
+        #expect(try await f.passAll().isEmpty)
+    }
+}
