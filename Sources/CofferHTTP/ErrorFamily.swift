@@ -53,6 +53,7 @@ enum ErrorFamily: Sendable {
         case .backupBusy: "BackupService.0002"
         case .sourceUnreadable, .backupFailed: "BackupService.6215"
         case .backupNotDeletable: "BackupService.6201"
+        case .backupLocked: "BackupService.6220"
         case .backupNotRestorable, .restoreIncomplete: "BackupService.2005"
         case .restoreVaultUnavailable: "BackupService.6202"
         case .restoreRunning: "BackupService.2010"
@@ -71,7 +72,7 @@ enum ErrorFamily: Sendable {
         case .backupNotFound, .checkpointNotFound: ("CSBS.3001", .notFound)
         case .resourceNotFound: ("CSBS.6000", .notFound)
         case .vaultFull: ("CSBS.9006", .badRequest)
-        case .backupNotRestorable, .restoreIncomplete, .restoreRunning, .backupNotDeletable, .restoreVaultUnavailable, .nothingToBackUp, .backupBusy:
+        case .backupNotRestorable, .restoreIncomplete, .restoreRunning, .backupNotDeletable, .backupLocked, .restoreVaultUnavailable, .nothingToBackUp, .backupBusy:
             ("CSBS.2003", .badRequest)
         case .providerInvalid: ("CSBS.9001", nil)
         case .notAServer: ("CSBS.6003", nil)

@@ -156,7 +156,10 @@ public final class BackupService: @unchecked Sendable {
 
     /// Deletes a vault with its backups and repository; refused while any of its backups is in progress.
     public func deleteVault(caller: Principal, id: String) async throws {
-        _ = try await vaults.view(project: caller.projectID, id: id)
+        let vault = try await vaults.view(project: caller.projectID, id: id).record
+        if vault.locked, try await store.countBackups(project: caller.projectID, filter: { var f = BackupFilter(); f.vaultID = id; return f }()) > 0 {
+            throw ServiceError(.vaultNotDeletable, "vault \(id) is locked and holds backups: it can be deleted once retention has expired them all")
+        }
         if try await store.vaultBusy(id) {
             throw ServiceError(.vaultBusy, "vault \(id) has a backup in progress; delete it when the work has finished")
         }
@@ -206,9 +209,17 @@ extension BackupService {
     }
 
     /// Marks the backup `deleting` and queues the job that removes its snapshots.
-    public func delete(caller: Principal, id: String) async throws -> String {
+    /// `byRetention`: the policy's own expiry, which a vault lock does not stop.
+    public func delete(caller: Principal, id: String, byRetention: Bool = false) async throws -> String {
         guard let b = try await store.backup(project: caller.projectID, id: id) else { throw ServiceError(.backupNotFound, "backup \(id) does not exist") }
         guard b.parentId == nil else { throw ServiceError(.backupNotDeletable, "backup \(id) is a disk of server backup \(b.parentId!); delete that one") }
+        if !byRetention, b.autoTrigger, try await vaults.record(id: b.vaultId)?.locked == true {
+            let now = clock.now().epochMilliseconds
+            guard let expires = b.expiredAt, expires <= now else {
+                throw ServiceError(.backupLocked, "backup \(id) is an automatic backup in a locked vault: it cannot be deleted before it expires"
+                                   + (b.expiredAt.map { " (\(UTCTimeFormat.cbrString(epochMilliseconds: $0)))" } ?? " (its policy keeps it without end)"))
+            }
+        }
         guard b.status.after(.deleteQueued) != nil else {
             throw ServiceError(.backupNotDeletable, "backup \(id) is \(b.status.rawValue); only available or error backups can be deleted")
         }

@@ -47,6 +47,8 @@ public enum Reason: String, Sendable, CaseIterable {
     case sourceUnreadable = "source_unreadable"
     case backupFailed = "backup_failed"
     case backupNotDeletable = "backup_not_deletable"
+    /// An automatic backup in a locked vault, before it expires.
+    case backupLocked = "backup_locked"
     case backupNotRestorable = "backup_not_restorable"
     case restoreVaultUnavailable = "restore_vault_unavailable"
     case restoreRunning = "restore_running"

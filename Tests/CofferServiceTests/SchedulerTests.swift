@@ -48,8 +48,8 @@ final class SchedulerFixture: @unchecked Sendable {
         try? FileManager.default.removeItem(atPath: directory)
     }
 
-    func bind(_ patterns: [String]) async throws -> String {
-        let policy = try await policies.create(caller: caller, PolicyInput(name: "p\(patterns.count)", operationType: "backup", definition: PolicyDefinition(), patterns: patterns))
+    func bind(_ patterns: [String], definition: PolicyDefinition = PolicyDefinition()) async throws -> String {
+        let policy = try await policies.create(caller: caller, PolicyInput(name: "p\(patterns.count)", operationType: "backup", definition: definition, patterns: patterns))
         try await policies.associate(caller: caller, vaultID: vaultID, policyID: policy.record.id)
         return policy.record.id
     }
@@ -171,5 +171,47 @@ final class SchedulerFixture: @unchecked Sendable {
         try await f.policies.dissociate(caller: f.caller, vaultID: f.vaultID, policyID: policy)
         f.clock.advance(by: day)
         #expect(try await f.passAll().isEmpty)
+    }
+
+    @Test func retentionKeepsWhatThePolicySaysAndLockingHoldsTheRest() async throws {
+        let f = try await SchedulerFixture()
+        defer { Task { await f.close() } }
+        var rules = PolicyDefinition()
+        rules.maxBackups = 3
+        let policy = try await f.bind(["FREQ=DAILY;BYHOUR=02;BYMINUTE=00"], definition: rules)
+        _ = try await f.passAll()
+        // A manual backup: no policy ever expires it.
+        let (manual, _, _) = try await f.backups.createCheckpoint(caller: f.caller, CheckpointInput(vaultID: f.vaultID))
+        try await f.settleBackups()
+        for _ in 0..<6 {
+            f.clock.advance(by: day)
+            _ = try await f.passAll()
+            try await f.settleBackups()
+        }
+        let binding = try #require(try await f.catalog.policies.schedules().first { $0.policy.id == policy })
+        _ = try await f.schedulers[0].applyRetention(binding, now: f.clock.now().epochMilliseconds)
+        let all = try await f.catalog.backups.listBackups(project: "p1", filter: BackupFilter(), sort: [("created_at", false)], offset: 0, limit: 100).items
+        let automatic = all.filter(\.autoTrigger)
+        #expect(automatic.filter { $0.status == .available }.count == 3, "\(automatic.map(\.status))")
+        #expect(automatic.filter { $0.status == .deleting }.count == 3)
+        #expect(automatic.prefix(3).allSatisfy { $0.status == .available && $0.expiredAt != nil }, "kept backups know when they go")
+        #expect(all.first { $0.checkpointId == manual.id }?.status == .available, "the manual backup stays")
+        #expect(try await f.logs(.waiting).filter { $0.operationType == "delete" }.count == 3, "one delete log per expired backup")
+
+        // Locked: automatic backups cannot be deleted by hand before they expire; manual ones can; retention still expires.
+        var record = try #require(try await f.catalog.vaults.get(project: "p1", id: f.vaultID))
+        record.locked = true
+        try await f.catalog.vaults.update(record)
+        let oldestKept = try #require(automatic.prefix(3).last)
+        await #expect(throws: ServiceError.self) { _ = try await f.backups.delete(caller: f.caller, id: oldestKept.id) }
+        do { _ = try await f.backups.delete(caller: f.caller, id: oldestKept.id) } catch let e as ServiceError { #expect(e.reason == .backupLocked) }
+        let manualBackup = try #require(all.first { $0.checkpointId == manual.id })
+        _ = try await f.backups.delete(caller: f.caller, id: manualBackup.id)
+        await #expect(throws: ServiceError.self) { try await f.backups.deleteVault(caller: f.caller, id: f.vaultID) }
+        f.clock.advance(by: day)
+        _ = try await f.passAll()
+        try await f.settleBackups()
+        let expired = try await f.schedulers[1].applyRetention(binding, now: f.clock.now().epochMilliseconds)
+        #expect(expired == [oldestKept.id], "retention expires a locked vault's backup when its time comes")
     }
 }

@@ -23,6 +23,11 @@ public final class Scheduler: Service, @unchecked Sendable {
     let logger: Logger
     /// How often a pass runs (one-minute granularity is what CBR offers).
     let interval: TimeInterval
+    /// How often each vault's retention runs at the least.
+    static let retentionInterval: Int64 = 3_600_000
+    private let lock = NSLock()
+    /// When each vault's retention last ran in this process.
+    private var retentionRuns: [String: Int64] = [:]
 
     public init(catalog: any Catalog, backups: BackupService, clock: any Clock = SystemClock(), logger: Logger, interval: TimeInterval = 30) {
         self.catalog = catalog
@@ -59,7 +64,14 @@ public final class Scheduler: Service, @unchecked Sendable {
         let now = clock.now().epochMilliseconds
         var fired: [Fired] = []
         for binding in try await catalog.policies.schedules() {
-            do { fired += try await pass(binding, now: now) } catch {
+            do {
+                fired += try await pass(binding, now: now)
+                let last = lock.withLock { retentionRuns[binding.vaultID] }
+                if last.map({ now - $0 >= Scheduler.retentionInterval }) ?? true {
+                    try await applyRetention(binding, now: now)
+                    lock.withLock { retentionRuns[binding.vaultID] = now }
+                }
+            } catch {
                 logger.error("schedule failed", metadata: ["policy": "\(binding.policy.id)", "vault": "\(binding.vaultID)", "error": "\(ServiceError.logText(error))"])
             }
         }
@@ -136,6 +148,58 @@ public final class Scheduler: Service, @unchecked Sendable {
                              message: "the scheduled backup of policy \(binding.policy.name) could not start: \(e.description)")
             return ("failed", nil)
         }
+    }
+
+    /// Applies the binding's policy to the vault's available automatic backups,
+    /// resource by resource: every kept backup gets the expiry the rules and
+    /// the schedule foresee; the others are deleted through the normal delete
+    /// path (an operation log each, space reclaimed by its prune), even in a
+    /// locked vault. Manual backups are never touched. Returns the deleted ids.
+    @discardableResult
+    public func applyRetention(_ binding: ScheduleBinding, now: Int64) async throws -> [String] {
+        let definition = try JSONDecoder().decode(PolicyDefinition.self, from: Data(binding.policy.definition.utf8))
+        let patterns = try JSONDecoder().decode([String].self, from: Data(binding.policy.patterns.utf8))
+        let schedule = try Schedule(patterns: patterns, anchor: binding.policy.createdAt)
+        var filter = BackupFilter()
+        filter.vaultID = binding.vaultID
+        filter.statuses = [.available]
+        let automatic = try await catalog.backups.listBackups(project: binding.policy.projectID, filter: filter, sort: [("created_at", false)], offset: 0,
+                                                              limit: Int.max).items.filter(\.autoTrigger)
+        // The backups still to come push the oldest out of max_backups: foresee as many as the count reaches.
+        var upcoming: [Int64] = []
+        if let n = definition.maxBackups, n > 0 {
+            var t = now
+            while upcoming.count < min(n, 1_000), let next = schedule.next(after: t) {
+                upcoming.append(next)
+                t = next
+            }
+        }
+        let caller = Principal(userID: "coffer-retention", userName: "coffer-retention", projectID: binding.policy.projectID, projectName: "", role: .admin,
+                               domainID: ProjectRecord.defaultDomainID)
+        var deleted: [String] = []
+        for (_, group) in Dictionary(grouping: automatic, by: \.resourceId) {
+            let byID = Dictionary(uniqueKeysWithValues: group.map { ($0.id, $0) })
+            let decisions = Retention.decide(group.map { Retention.Candidate(id: $0.id, createdAt: $0.createdAt) }, rules: definition, now: now, upcoming: upcoming)
+            for d in decisions {
+                guard var backup = byID[d.id] else { continue }
+                if d.keep {
+                    guard backup.expiredAt != d.expiresAt else { continue }
+                    backup.expiredAt = d.expiresAt
+                    try await catalog.backups.updateBackup(backup, expected: .available)
+                } else {
+                    do {
+                        _ = try await backups.delete(caller: caller, id: d.id, byRetention: true)
+                        deleted.append(d.id)
+                    } catch let e as ServiceError where e.reason == .backupNotDeletable {
+                        continue  // being restored or already going: the next run sees it again
+                    }
+                }
+            }
+        }
+        if !deleted.isEmpty {
+            logger.info("retention", metadata: ["policy": "\(binding.policy.id)", "vault": "\(binding.vaultID)", "deleted": "\(deleted.count)"])
+        }
+        return deleted
     }
 
     /// An operation log of the vault saying what became of an occurrence (the tenant reads these).
