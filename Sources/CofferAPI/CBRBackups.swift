@@ -200,6 +200,13 @@ extension CBR {
         }
     }
 
+    /// The answer to a restore (202): the operation log to poll, which Terraform requires.
+    public struct RestoreAccepted: Codable, Sendable {
+        public var jobID: String
+        public init(_ id: String) { jobID = id }
+        enum CodingKeys: String, CodingKey { case jobID = "job_id" }
+    }
+
     /// `POST /v3/{project_id}/backups/{backup_id}/restore`.
     public struct RestoreRequest: Codable, Sendable {
         public var restore: Restore

@@ -16,6 +16,7 @@ struct ServerOptions: ParsableArguments {
     @Option(help: "A directory under which resources may be registered (repeatable; env COFFER_RESOURCE_ROOTS, ':'-separated).") var resourceRoot: [String] = []
     @Option(help: "Master key file (env COFFER_MASTER_KEY_FILE; default DATA_DIR/master.key); created once, never overwritten.") var masterKeyFile: String?
     @Option(help: "JSON config file with keys data_dir, listen, catalog, resource_roots, master_key_file.") var config: String?
+    @Option(help: "Seconds between the scheduler's passes over bound policies (env COFFER_SCHEDULER_INTERVAL; default 30).") var schedulerInterval: Double?
 
     func resolve() throws -> ServerConfiguration {
         let env = ProcessInfo.processInfo.environment
@@ -47,6 +48,10 @@ struct ServerOptions: ParsableArguments {
                                                 resourceRoots: roots)
         if let keyFile = try masterKeyFile ?? env["COFFER_MASTER_KEY_FILE"] ?? fileString("master_key_file") {
             configuration.masterKeyFile = URL(fileURLWithPath: keyFile).standardizedFileURL.path
+        }
+        if let seconds = schedulerInterval ?? env["COFFER_SCHEDULER_INTERVAL"].flatMap(Double.init) {
+            guard (1...3_600).contains(seconds) else { throw CLIError("--scheduler-interval must be 1 to 3600 seconds") }
+            configuration.schedulerInterval = seconds
         }
         return configuration
     }

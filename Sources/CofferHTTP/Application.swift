@@ -22,6 +22,8 @@ public struct ServerConfiguration: Sendable {
     public var tokenLifetime: TimeInterval
     /// Where the master key lives (default DATA_DIR/master.key); may be outside the data directory.
     public var masterKeyFile: String
+    /// Seconds between the scheduler's passes over the bound policies.
+    public var schedulerInterval: TimeInterval = 30
 
     public init(dataDirectory: String = "./coffer-data", host: String = "127.0.0.1", port: Int = 8088, catalogURL: String? = nil,
                 resourceRoots: [String] = [], region: String = "coffer-local", tokenLifetime: TimeInterval = 86400) {

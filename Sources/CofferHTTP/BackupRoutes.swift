@@ -210,8 +210,8 @@ struct BackupRoutes {
         input.powerOn = r.powerOn ?? true
         input.mappings = (r.mappings ?? []).map { ($0.backupID, $0.volumeID) }
         input.destinationPath = r.details?.destinationPath
-        _ = try await backups.restore(caller: caller, id: try context.parameters.require("backup_id"), input)
-        return Response(status: .accepted)
+        let log = try await backups.restore(caller: caller, id: try context.parameters.require("backup_id"), input)
+        return try JSONBody.encoded(status: .accepted, CBR.RestoreAccepted(log))
     }
 
     @Sendable func listLogs(_ request: Request, _ context: CofferContext) async throws -> Response {

@@ -245,7 +245,7 @@ public enum OpenAPIDocument {
                                     ok: (204, nil), alsoOK: [200], errors: [400, 404, 409]),
             ],
             "/v3/{project_id}/backups/{backup_id}/restore": [
-                "post": operation("restoreBackup", "CBR RestoreBackup", parameters: backupPath, body: derived(CBR.RestoreRequest.self), ok: (202, nil)),
+                "post": operation("restoreBackup", "CBR RestoreBackup", parameters: backupPath, body: derived(CBR.RestoreRequest.self), ok: (202, derived(CBR.RestoreAccepted.self))),
             ],
             "/v3/{project_id}/policies": [
                 "post": operation("createPolicy", "CBR CreatePolicy (backup policies; replication is refused until it exists)", parameters: [project],

@@ -410,6 +410,10 @@ func shareAndServerInVaults(_ client: any TestClientProtocol, base: String, toke
             #expect(json(again.body)["error_code"] as? String == "BackupService.2005")  // it is restoring
             try await services.worker.drain()
             #expect(FileManager.default.contents(atPath: root.path + "/share/docs/readme.txt") == Data("version 1\n".utf8))
+            // Terraform polls the restore's job_id as an operation log.
+            let job = try #require(json(restore.body)["job_id"] as? String)
+            let polled = try await client.execute(uri: base + "/operation-logs/\(job)", method: .get, headers: [authToken: token])
+            #expect(((json(polled.body)["operation_log"] as? [String: Any])?["status"] as? String) == "success" && (json(polled.body)["operation_log"] as? [String: Any])?["operation_type"] as? String == "restore")
             // Elsewhere = a new directory inside one of the project's own file systems.
             let elsewhere = try await post(client, base + "/backups/\(fileBackup)/restore", token: token, ["restore": ["details": ["destination_path": root.path + "/share/copy"]]])
             #expect(elsewhere.status == .accepted)

@@ -167,10 +167,11 @@ public final class ServedCoffer {
     public var endpoint: String { "http://127.0.0.1:\(port)" }
     public var credentialsPath: String { temp.path + "/data/admin-credentials.json" }
 
-    public init() throws {
+    /// `arguments`: more options for `coffer serve`.
+    public init(arguments: [String] = []) throws {
         try FileManager.default.createDirectory(atPath: resourceRoot + "/share", withIntermediateDirectories: true)
         process.executableURL = URL(fileURLWithPath: cofferBinary())
-        process.arguments = ["serve", "--data-dir", temp.path + "/data", "--listen", "127.0.0.1:\(port)", "--resource-root", resourceRoot]
+        process.arguments = ["serve", "--data-dir", temp.path + "/data", "--listen", "127.0.0.1:\(port)", "--resource-root", resourceRoot] + arguments
         process.standardOutput = log
         process.standardError = log
         process.standardInput = FileHandle.nullDevice
