@@ -15,6 +15,8 @@ public struct CheckpointInput: Sendable {
     public var autoTrigger = false
     /// The policy an automatic checkpoint is made for.
     public var policyID: String?
+    /// The policy's full_backup_interval N: after N incremental automatic backups of a resource, the next is full (nil or -1: never forced).
+    public var fullEvery: Int?
     /// JSON array of {key, value} for every backup made (CSBS protect tags).
     public var tags = "[]"
     /// Top-level backup ids as 32 hex digits and this suffix (RDS: `br03`) instead of UUIDs.
@@ -105,7 +107,10 @@ public final class BackupService: @unchecked Sendable {
         let baseName = input.name ?? "manualbk_\(String(checkpointID.prefix(4)))"
         for r in chosen {
             let id = input.idSuffix.map { UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased() + $0 } ?? BackupService.newID()
-            let incremental = input.incremental ? try await store.latestAvailable(resource: r.record.id) != nil : false
+            var incremental = input.incremental ? try await store.latestAvailable(resource: r.record.id) != nil : false
+            if incremental, let n = input.fullEvery, n >= 0, try await incrementalsSinceFull(resource: r.record.id, project: caller.projectID, atLeast: n) {
+                incremental = false
+            }
             func row(_ id: String, _ res: ResourceView, parent: String?) -> BackupRecord {
                 var record = BackupRecord(id: id, projectId: caller.projectID, vaultId: vault.id, checkpointId: checkpointID, parentId: parent, resourceId: res.record.id,
                           resourceType: res.record.type, resourceName: res.record.name, resourceSize: res.sizeBytes ?? 0,
@@ -249,6 +254,25 @@ extension BackupService {
                 try await catalog.operationLogs.insert(log)
                 try await catalog.jobs.insert(job)
             }
+        }
+    }
+
+    /// Whether the resource's newest automatic backups include at least `n` incremental ones since its last full one.
+    func incrementalsSinceFull(resource: String, project: String, atLeast n: Int) async throws -> Bool {
+        guard n > 0 else { return true }
+        var filter = BackupFilter()
+        filter.resourceID = resource
+        filter.statuses = [.available]
+        var count = 0, offset = 0
+        while true {
+            let page = try await store.listBackups(project: project, filter: filter, sort: [("created_at", false)], offset: offset, limit: 100).items
+            for b in page where b.autoTrigger {
+                guard b.incremental else { return false }
+                count += 1
+                if count >= n { return true }
+            }
+            if page.count < 100 { return false }
+            offset += 100
         }
     }
 

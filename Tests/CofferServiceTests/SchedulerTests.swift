@@ -214,4 +214,20 @@ final class SchedulerFixture: @unchecked Sendable {
         let expired = try await f.schedulers[1].applyRetention(binding, now: f.clock.now().epochMilliseconds)
         #expect(expired == [oldestKept.id], "retention expires a locked vault's backup when its time comes")
     }
+
+    @Test func fullBackupIntervalMakesEveryThirdAutomaticBackupFull() async throws {
+        let f = try await SchedulerFixture()
+        defer { Task { await f.close() } }
+        var rules = PolicyDefinition()
+        rules.fullBackupInterval = 2
+        _ = try await f.bind(["FREQ=DAILY;BYHOUR=02;BYMINUTE=00"], definition: rules)
+        _ = try await f.passAll()
+        for _ in 0..<7 {
+            f.clock.advance(by: day)
+            _ = try await f.passAll()
+            try await f.settleBackups()
+        }
+        let made = try await f.catalog.backups.listBackups(project: "p1", filter: BackupFilter(), sort: [("created_at", true)], offset: 0, limit: 100).items
+        #expect(made.map(\.incremental) == [false, true, true, false, true, true, false], "\(made.map(\.incremental))")
+    }
 }

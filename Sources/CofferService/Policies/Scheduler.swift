@@ -135,6 +135,7 @@ public final class Scheduler: Service, @unchecked Sendable {
         var input = CheckpointInput(vaultID: vault.id)
         input.autoTrigger = true
         input.policyID = binding.policy.id
+        input.fullEvery = (try? JSONDecoder().decode(PolicyDefinition.self, from: Data(binding.policy.definition.utf8)))?.fullBackupInterval
         let suffix = String(UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased().prefix(4))
         input.name = (vault.backupNamePrefix.isEmpty ? "autobk" : vault.backupNamePrefix) + "_" + suffix
         let caller = Principal(userID: "coffer-scheduler", userName: "coffer-scheduler", projectID: vault.projectID, projectName: "", role: .admin,
