@@ -176,6 +176,10 @@ public final class BackupService: @unchecked Sendable {
         guard let c = try await store.checkpoint(project: project, id: id) else {
             throw ServiceError(.checkpointNotFound, "checkpoint \(id) does not exist")
         }
+        // Terraform deletes a checkpoint by deleting its backups, then waits for 404.
+        guard !(try await store.backups(checkpoint: id)).isEmpty else {
+            throw ServiceError(.checkpointNotFound, "checkpoint \(id) does not exist (its backups are all deleted)")
+        }
         let decoder = JSONDecoder()
         return (c, (try? decoder.decode([CheckpointResource].self, from: Data(c.resources.utf8))) ?? [],
                 (try? decoder.decode([SkippedResource].self, from: Data(c.skipped.utf8))) ?? [])

@@ -371,7 +371,8 @@ func shareAndServerInVaults(_ client: any TestClientProtocol, base: String, toke
             let token = try await client.token(user: "admin", password: admin.password, project: "admin")
             let setup = try await shareAndServerInVaults(client, base: base, token: token, root: root)
             let (serverID, diskIDs, fileVault, serverVault) = (setup.serverID, setup.diskIDs, setup.fileVault, setup.serverVault)
-            _ = try await post(client, base + "/checkpoints", token: token, ["checkpoint": ["vault_id": fileVault]])
+            let fileCheckpoint = try await post(client, base + "/checkpoints", token: token, ["checkpoint": ["vault_id": fileVault]])
+            let fileCheckpointID = try #require((json(fileCheckpoint.body)["checkpoint"] as? [String: Any])?["id"] as? String)
             _ = try await post(client, base + "/checkpoints", token: token, ["checkpoint": ["vault_id": serverVault]])
             try await services.worker.drain()
             func backups(_ vault: String) async throws -> [[String: Any]] {
@@ -452,6 +453,10 @@ func shareAndServerInVaults(_ client: any TestClientProtocol, base: String, toke
             }
             try await services.worker.drain()
             try await client.execute(uri: base + "/backups/\(fileBackup)", method: .get, headers: [authToken: token]) { r in #expect(r.status == .notFound) }
+            // Its checkpoint had only this backup: the checkpoint is gone too (Terraform waits for this 404).
+            try await client.execute(uri: base + "/checkpoints/\(fileCheckpointID)", method: .get, headers: [authToken: token]) { r in
+                #expect(r.status == .notFound && json(r.body)["error_code"] as? String == "BackupService.6217")
+            }
             try await client.execute(uri: base + "/backups/\(childIDs[0])", method: .delete, headers: [authToken: token]) { r in
                 #expect(json(r.body)["error_code"] as? String == "BackupService.6201")
             }
