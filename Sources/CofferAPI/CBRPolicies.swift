@@ -189,3 +189,73 @@ extension CBR {
         enum CodingKeys: String, CodingKey { case dissociatePolicy = "dissociate_policy" }
     }
 }
+
+/// Coffer extension `POST /v3/{project_id}/coffer/policies/simulate`: what a
+/// policy would back up and keep over a span, without touching anything.
+public enum PolicySimulation {
+    public struct Request: Codable, Sendable {
+        public var simulate: Body
+        public init(_ simulate: Body) { self.simulate = simulate }
+    }
+
+    public struct Body: Codable, Sendable, SchemaRefined {
+        public static var refinements: [String: Schema] { ["days": .integer(minimum: 1, maximum: 366)] }
+        /// A stored policy, or `policy` given inline.
+        public var policyID: String?
+        public var policy: Inline?
+        /// `2026-01-31T12:00:00Z`; default now.
+        public var start: String?
+        /// Default `start` plus `days` (default 30).
+        public var end: String?
+        public var days: Int?
+        public init() {}
+        enum CodingKeys: String, CodingKey { case policy, start, end, days, policyID = "policy_id" }
+    }
+
+    public struct Inline: Codable, Sendable {
+        public var operationDefinition: CBR.OperationDefinition?
+        public var trigger: CBR.TriggerInput
+        public init(operationDefinition: CBR.OperationDefinition?, trigger: CBR.TriggerInput) {
+            self.operationDefinition = operationDefinition
+            self.trigger = trigger
+        }
+        enum CodingKeys: String, CodingKey { case trigger, operationDefinition = "operation_definition" }
+    }
+
+    public struct Backup: Codable, Sendable {
+        public var createdAt: String
+        public var kept: Bool
+        /// The rules that keep it at the end of the span (`max_backups`, `day_backups`, ..., `no limit`).
+        public var keptBy: [String]
+        public var deletedAt: String?
+        public var expiresAt: String?
+        public init(createdAt: String, kept: Bool, keptBy: [String], deletedAt: String?, expiresAt: String?) {
+            self.createdAt = createdAt
+            self.kept = kept
+            self.keptBy = keptBy
+            self.deletedAt = deletedAt
+            self.expiresAt = expiresAt
+        }
+        enum CodingKeys: String, CodingKey { case kept, createdAt = "created_at", keptBy = "kept_by", deletedAt = "deleted_at", expiresAt = "expires_at" }
+    }
+
+    public struct Result: Codable, Sendable {
+        public var start: String
+        public var end: String
+        public var created: Int
+        public var kept: Int
+        public var backups: [Backup]
+        public init(start: String, end: String, backups: [Backup]) {
+            self.start = start
+            self.end = end
+            self.backups = backups
+            created = backups.count
+            kept = backups.filter(\.kept).count
+        }
+    }
+
+    public struct Response: Codable, Sendable {
+        public var simulation: Result
+        public init(_ simulation: Result) { self.simulation = simulation }
+    }
+}

@@ -5,7 +5,7 @@ import Foundation
 /// `coffer policy`: CBR backup policies (when to back up, how long to keep) and their binding to vaults.
 struct PolicyCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "policy", abstract: "Backup policies: schedules and retention.",
-                                                    subcommands: [Create.self, List.self, Show.self, Update.self, Delete.self, Bind.self, Unbind.self])
+                                                    subcommands: [Create.self, List.self, Show.self, Update.self, Delete.self, Bind.self, Unbind.self, Simulate.self])
 
     /// The retention options every command that writes a definition takes.
     struct Retention: ParsableArguments {
@@ -100,6 +100,31 @@ struct PolicyCommand: AsyncParsableCommand {
         func run() async throws {
             try await options.client().send("DELETE", "/policies/\(id)")
             print("deleted policy \(id)")
+        }
+    }
+
+    struct Simulate: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Play a policy (stored, or given by --pattern and retention options) over a span: what it backs up and what it keeps.")
+        @OptionGroup var options: ClientOptions
+        @Argument(help: "A stored policy's id (or give --pattern).") var id: String?
+        @Option(help: "Patterns of a policy to try (repeatable).") var pattern: [String] = []
+        @OptionGroup var retention: Retention
+        @Option(help: "Days to play (1-366, default 30).") var days: Int?
+        @Option(help: "Start, like 2026-01-31T00:00:00Z (default now).") var start: String?
+        func run() async throws {
+            var body = PolicySimulation.Body()
+            body.policyID = id
+            if !pattern.isEmpty { body.policy = .init(operationDefinition: retention.definition, trigger: .init(.init(pattern: pattern))) }
+            guard (id == nil) != pattern.isEmpty else { throw CLIError("give a policy id or --pattern (one of them)") }
+            body.days = days
+            body.start = start
+            let result = try await options.client().call("POST", "/coffer/policies/simulate", body: PolicySimulation.Request(body), as: PolicySimulation.Response.self)
+            printResult(options, result) {
+                let s = result.simulation
+                return s.backups.map { b in
+                    "\(b.createdAt)  " + (b.kept ? "kept (\(b.keptBy.joined(separator: ", ")))" + (b.expiresAt.map { " until \($0)" } ?? "") : "deleted \(b.deletedAt ?? "")")
+                } + ["\(s.created) backups from \(s.start) to \(s.end), \(s.kept) kept"]
+            }
         }
     }
 

@@ -260,6 +260,10 @@ public enum OpenAPIDocument {
                                  body: derived(CBR.PolicyUpdateRequest.self), ok: (200, derived(CBR.PolicyResponse.self))),
                 "delete": operation("deletePolicy", "CBR DeletePolicy (bound vaults are left without one)", parameters: [project, path("policy_id")], ok: (204, nil)),
             ],
+            "/v3/{project_id}/coffer/policies/simulate": [
+                "post": operation("simulatePolicy", "Coffer extension: which backups a policy (stored, or given inline) would make over a span and which its retention keeps, with the rule",
+                                  parameters: [project], body: derived(PolicySimulation.Request.self), ok: (200, derived(PolicySimulation.Response.self))),
+            ],
             "/v3/{project_id}/vaults/{vault_id}/associatepolicy": [
                 "post": operation("associateVaultPolicy", "CBR AssociateVaultPolicy (one backup policy per vault)", parameters: vaultPath,
                                   body: derived(CBR.AssociatePolicyRequest.self), ok: (200, derived(CBR.AssociatePolicyResponse.self))),

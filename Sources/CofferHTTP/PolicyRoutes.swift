@@ -20,6 +20,7 @@ struct PolicyRoutes {
         add(.delete, "/v3/:project_id/policies/:policy_id", delete)
         add(.post, "/v3/:project_id/vaults/:vault_id/associatepolicy", associate)
         add(.post, "/v3/:project_id/vaults/:vault_id/dissociatepolicy", dissociate)
+        add(.post, "/v3/:project_id/coffer/policies/simulate", simulate)
     }
 
     /// The rules this server acts on, and the names of the keys it does not (refused by the service, named).
@@ -112,6 +113,27 @@ struct PolicyRoutes {
     @Sendable func delete(_ request: Request, _ context: CofferContext) async throws -> Response {
         try await policies.delete(caller: try context.caller(), id: try context.parameters.require("policy_id"))
         return Response(status: .noContent)
+    }
+
+    /// Coffer extension: the schedule and retention of a policy played over a span.
+    @Sendable func simulate(_ request: Request, _ context: CofferContext) async throws -> Response {
+        let caller = try context.caller()
+        var request = request
+        let body = try await JSONBody.decode(PolicySimulation.Request.self, &request, context: context).simulate
+        var inline: PolicyInput?
+        if let p = body.policy {
+            let (definition, unsupported) = PolicyRoutes.definition(p.operationDefinition ?? CBR.OperationDefinition())
+            inline = PolicyInput(name: "simulated", operationType: "backup", definition: definition, patterns: p.trigger.properties.pattern)
+            inline?.unsupported = unsupported
+        }
+        let result = try await policies.simulate(caller: caller, policyID: body.policyID, inline: inline,
+                                                 start: try Query.parseTime(body.start, field: "simulate.start"),
+                                                 end: try Query.parseTime(body.end, field: "simulate.end"), days: body.days)
+        func time(_ ms: Int64) -> String { UTCTimeFormat.cbrString(epochMilliseconds: ms) }
+        return try JSONBody.encoded(PolicySimulation.Response(.init(start: time(result.start), end: time(result.end), backups: result.backups.map {
+            PolicySimulation.Backup(createdAt: time($0.createdAt), kept: $0.deletedAt == nil, keptBy: $0.keptBy, deletedAt: $0.deletedAt.map(time),
+                                    expiresAt: $0.expiresAt.map(time))
+        })))
     }
 
     @Sendable func associate(_ request: Request, _ context: CofferContext) async throws -> Response {

@@ -41,6 +41,10 @@ import Glibc
         let shown = try cli(["policy", "show", id])
         #expect(((shown["policy"] as? [String: Any])?["operation_definition"] as? [String: Any])?["max_backups"] as? Int == 14, "an update keeps what it does not name")
 
+        let simulated = try cli(["policy", "simulate", id, "--days", "14"])
+        #expect((simulated["simulation"] as? [String: Any])?["created"] as? Int == 4, "two a week: \(simulated)")
+        let tried = try coffer(["policy", "simulate", "--pattern", "FREQ=DAILY;BYHOUR=01;BYMINUTE=00", "--max-backups", "2", "--days", "5"], env: env)
+        #expect(tried.status == 0 && tried.stdout.contains("5 backups from") && tried.stdout.contains("2 kept"), "\(tried.stdout)\(tried.stderr)")
         _ = try cli(["policy", "unbind", id, "--vault", vaultID])
         #expect((try cli(["policy", "list", "--vault", vaultID])["policies"] as? [Any])?.isEmpty == true)
         let deleted = try coffer(["policy", "delete", id], env: env)

@@ -146,4 +146,36 @@ func policyBody(name: String = "daily-2am", pattern: [String] = ["FREQ=WEEKLY;BY
             #expect(list["count"] as? Int == 0)
         }
     }
+
+    @Test func simulationPlaysScheduleAndRetention() async throws {
+        let server = try await TestServer.start()
+        let admin = server.admin
+        let base = "/v3/\(admin.project_id)"
+        try await server.run { client in
+            let token = try await client.token(user: "admin", password: admin.password, project: "admin")
+            // Daily at 02:00 for 10 days, keep 3 and the latest of each of the last 5 days... with a count of 3 and days 5.
+            let inline: [String: Any] = ["operation_definition": ["max_backups": 3, "day_backups": 5, "timezone": "UTC+00:00"],
+                                         "trigger": ["properties": ["pattern": ["FREQ=DAILY;BYHOUR=02;BYMINUTE=00"]]]]
+            let (status, body) = try await call(client, token: token, .post, base + "/coffer/policies/simulate",
+                                                ["simulate": ["policy": inline, "start": "2027-01-01T00:00:00Z", "days": 10]])
+            #expect(status == .ok, "\(body)")
+            let simulation = try #require(body["simulation"] as? [String: Any])
+            let backups = try #require(simulation["backups"] as? [[String: Any]])
+            #expect(simulation["created"] as? Int == 10 && backups.count == 10)
+            // At the end (Jan 11 00:00): the newest 3 by count, and the latest of each of the last 5 days (Jan 7..10; the 11th has none yet).
+            #expect(simulation["kept"] as? Int == 4, "\(backups.map { ($0["created_at"] ?? "", $0["kept_by"] ?? "") })")
+            #expect(backups.last?["kept_by"] as? [String] == ["max_backups", "day_backups"])
+            #expect(backups.first?["kept"] as? Bool == false && (backups.first?["deleted_at"] as? String)?.hasPrefix("2027-01-06") == true, "the 1st is a day keeper until it leaves the 5-day window")
+            // A stored policy by id; a bad one is refused like at create.
+            let (_, created) = try await call(client, token: token, .post, base + "/policies", policyBody())
+            let id = try #require((created["policy"] as? [String: Any])?["id"] as? String)
+            let (byID, stored) = try await call(client, token: token, .post, base + "/coffer/policies/simulate", ["simulate": ["policy_id": id, "days": 7]])
+            #expect(byID == .ok && (stored["simulation"] as? [String: Any])?["created"] as? Int == 7)
+            let (bad, refused) = try await call(client, token: token, .post, base + "/coffer/policies/simulate",
+                                                ["simulate": ["policy": ["trigger": ["properties": ["pattern": ["FREQ=DAILY;BYHOUR=1,2;BYMINUTE=0,30"]]]]]])
+            #expect(bad == .badRequest && (refused["error_msg"] as? String ?? "").contains("one hour apart"))
+            #expect(try await call(client, token: token, .post, base + "/coffer/policies/simulate", ["simulate": ["days": 7]]).0 == .badRequest)
+            #expect(try await call(client, token: token, .post, base + "/coffer/policies/simulate", ["simulate": ["policy_id": id, "days": 400]]).0 == .badRequest)
+        }
+    }
 }
