@@ -302,3 +302,43 @@ extension CBR {
         public init(_ id: String) { operationLogID = id }
     }
 }
+
+// MARK: vault tags (singular /vault/ paths, as CBR spells them)
+
+extension CBR {
+    /// `POST /v3/{project_id}/vault/{vault_id}/tags/action`.
+    public struct TagActionRequest: Codable, Sendable, SchemaRefined {
+        public static var refinements: [String: Schema] { ["action": .string(values: ["create", "delete"])] }
+        public var action: String
+        public var tags: [Tag]?
+        public var sysTags: [FreeObject]?
+        enum CodingKeys: String, CodingKey { case action, tags, sysTags = "sys_tags" }
+    }
+
+    /// `POST /v3/{project_id}/vault/{vault_id}/tags`.
+    public struct TagCreateRequest: Codable, Sendable {
+        public var tag: Tag
+    }
+
+    /// `GET /v3/{project_id}/vault/{vault_id}/tags`.
+    public struct VaultTags: Codable, Sendable {
+        public var tags: [Tag]
+        public var sysTags: [Tag] = []
+        public init(_ tags: [Tag]) { self.tags = tags }
+        enum CodingKeys: String, CodingKey { case tags, sysTags = "sys_tags" }
+    }
+
+    /// `GET /v3/{project_id}/vault/tags`: every key of the project's vaults with its values.
+    public struct ProjectTags: Codable, Sendable {
+        public var tags: [Key]
+        public struct Key: Codable, Sendable {
+            public var key: String
+            public var values: [String]
+            public init(key: String, values: [String]) {
+                self.key = key
+                self.values = values
+            }
+        }
+        public init(_ tags: [Key]) { self.tags = tags }
+    }
+}

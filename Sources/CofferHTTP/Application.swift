@@ -102,6 +102,7 @@ public func buildRouter(services: APIServices, configuration: ServerConfiguratio
     rds.register(on: router, routes: routes)
     BackupRoutes(backups: services.backups, rds: rds).register(on: router, routes: routes)
     PolicyRoutes(policies: services.policies).register(on: router, routes: routes)
+    VaultTagRoutes(vaults: services.vaults).register(on: router, routes: routes)
     CSBSRoutes(protection: services.protection, backups: services.backups, vaults: services.vaults, region: configuration.region).register(on: router, routes: routes)
     return router
 }

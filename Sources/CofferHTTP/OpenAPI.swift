@@ -260,6 +260,22 @@ public enum OpenAPIDocument {
                                  body: derived(CBR.PolicyUpdateRequest.self), ok: (200, derived(CBR.PolicyResponse.self))),
                 "delete": operation("deletePolicy", "CBR DeletePolicy (bound vaults are left without one)", parameters: [project, path("policy_id")], ok: (204, nil)),
             ],
+            "/v3/{project_id}/vault/tags": [
+                "get": operation("showVaultProjectTag", "CBR ShowVaultProjectTag: every tag key of the project's vaults with its values", parameters: [project],
+                                 ok: (200, derived(CBR.ProjectTags.self))),
+            ],
+            "/v3/{project_id}/vault/{vault_id}/tags": [
+                "get": operation("showVaultTag", "CBR ShowVaultTag", parameters: vaultPath, ok: (200, derived(CBR.VaultTags.self))),
+                "post": operation("createVaultTags", "CBR CreateVaultTags (a key already there takes the new value)", parameters: vaultPath,
+                                  body: derived(CBR.TagCreateRequest.self), ok: (204, nil)),
+            ],
+            "/v3/{project_id}/vault/{vault_id}/tags/action": [
+                "post": operation("batchCreateAndDeleteVaultTags", "CBR BatchCreateAndDeleteVaultTags", parameters: vaultPath,
+                                  body: derived(CBR.TagActionRequest.self), ok: (204, nil)),
+            ],
+            "/v3/{project_id}/vault/{vault_id}/tags/{key}": [
+                "delete": operation("deleteVaultTag", "CBR DeleteVaultTag (a key the vault lacks: 404)", parameters: vaultPath + [path("key")], ok: (204, nil)),
+            ],
             "/v3/{project_id}/coffer/policies/simulate": [
                 "post": operation("simulatePolicy", "Coffer extension: which backups a policy (stored, or given inline) would make over a span and which its retention keeps, with the rule",
                                   parameters: [project], body: derived(PolicySimulation.Request.self), ok: (200, derived(PolicySimulation.Response.self))),

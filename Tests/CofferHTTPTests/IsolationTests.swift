@@ -74,6 +74,8 @@ import Testing
                 (.post, "/instances/recovery", ["source": ["type": "backup", "backup_id": rdsBackupID], "target": ["instance_id": dbID]]),
                 (.get, "/jobs?id=\(logID)", nil),
                 (.get, "/policies/\(policyID)", nil), (.put, "/policies/\(policyID)", ["policy": ["name": "x"]]), (.delete, "/policies/\(policyID)", nil),
+                (.get, "/vault/\(vaultID)/tags", nil), (.post, "/vault/\(vaultID)/tags", ["tag": ["key": "k", "value": "v"]]),
+                (.post, "/vault/\(vaultID)/tags/action", ["action": "delete", "tags": [["key": "k"]]]), (.delete, "/vault/\(vaultID)/tags/k", nil),
                 (.post, "/vaults/\(vaultID)/associatepolicy", ["policy_id": policyID]), (.post, "/vaults/\(vaultID)/dissociatepolicy", ["policy_id": policyID]),
                 (.post, "/vaults", ["vault": ["name": "b-vault", "backup_policy_id": policyID, "resources": [] as [Any],
                                               "billing": ["consistent_level": "crash_consistent", "object_type": "turbo", "protect_type": "backup", "size": 10]]]),
