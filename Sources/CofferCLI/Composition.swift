@@ -78,7 +78,7 @@ public struct CofferServices: Sendable {
         let recovery = CatalogRecovery(identity: identity, vaults: vaults, catalog: catalog, masterKey: key, clock: clock)
         return (CofferServices(catalog: catalog, identity: identity, resources: resources, vaults: vaults, backups: backups, protection: protection,
                                databases: databases, policies: policies, worker: worker,
-                               scheduler: Scheduler(catalog: catalog, backups: backups, clock: clock, logger: logger, interval: configuration.schedulerInterval), recovery: recovery, logger: logger), created)
+                               scheduler: Scheduler(catalog: catalog, backups: backups, databases: databases, clock: clock, logger: logger, interval: configuration.schedulerInterval), recovery: recovery, logger: logger), created)
     }
 
     /// 32 random bytes in a 0600 file, made on first start with O_EXCL and

@@ -100,6 +100,7 @@ struct SQLBackupStore: BackupStore {
         if let v = filter.parentID { q = q.where("parent_id", .equal, SQLBind(v)) } else { q = q.where("parent_id", .is, SQLLiteral.null) }
         if let v = filter.imageType { q = q.where("image_type", .equal, SQLBind(v)) }
         if let v = filter.incremental { q = q.where("incremental", .equal, SQLBind(v)) }
+        if let v = filter.autoTrigger { q = q.where("auto_trigger", .equal, SQLBind(v)) }
         if let v = filter.startTime { q = q.where("created_at", .greaterThanOrEqual, SQLBind(v)) }
         if let v = filter.endTime { q = q.where("created_at", .lessThanOrEqual, SQLBind(v)) }
         if let v = filter.resourceName { q = q.where("resource_name", .like, SQLBind("%" + v + "%")) }

@@ -30,7 +30,7 @@ struct RDSRoutes {
     static func timeText(_ ms: Int64) -> String { String(UTCTimeFormat.cbrString(epochMilliseconds: ms).prefix(19)) + "+0000" }
 
     func backup(_ b: BackupRecord, version: String) -> RDS.Backup {
-        RDS.Backup(id: b.id, instanceID: b.resourceId, name: b.name, description: b.description, type: .manual, status: RDSWire.status(b.status),
+        RDS.Backup(id: b.id, instanceID: b.resourceId, name: b.name, description: b.description, type: b.autoTrigger ? .auto : .manual, status: RDSWire.status(b.status),
                    beginTime: RDSRoutes.timeText(b.createdAt), endTime: b.protectedAt.map(RDSRoutes.timeText), size: (b.resourceSize + 1023) / 1024,
                    datastore: RDS.Datastore(type: "PostgreSQL", version: version), failReason: b.failReason)
     }
@@ -57,7 +57,12 @@ struct RDSRoutes {
             filter.resourceID = instance.record.id
             filter.resourceType = ResourceType.database.rawValue
             if let id = q["backup_id"] { filter.ids = [id] }
-            if let type = try q.oneOf("backup_type", ["auto", "manual", "fragment", "incremental"]), type != "manual" { filter.matchesNothing = true }
+            switch try q.oneOf("backup_type", ["auto", "manual", "fragment", "incremental"]) {
+            case "auto"?: filter.autoTrigger = true
+            case "manual"?: filter.autoTrigger = false
+            case nil: break
+            default: filter.matchesNothing = true  // no fragment or incremental backups here
+            }
             switch (q["begin_time"], q["end_time"]) {
             case (nil, nil): break
             case let (begin?, end?):
@@ -91,9 +96,10 @@ struct RDSRoutes {
     @Sendable func setPolicy(_ request: Request, _ context: CofferContext) async throws -> Response {
         let caller = try context.caller()
         var request = request
-        let p = try await JSONBody.decode(RDS.SetBackupPolicyRequest.self, &request, context: context).backupPolicy
+        let body = try await JSONBody.decode(RDS.SetBackupPolicyRequest.self, &request, context: context)
+        let p = body.backupPolicy
         try await databases.setPolicy(caller: caller, instanceID: try context.parameters.require("instance_id"),
-                                      .init(keep_days: p.keepDays, start_time: p.startTime, period: p.period))
+                                      .init(keep_days: p.keepDays, start_time: p.startTime, period: p.period), reserveBackups: body.reserveBackups ?? false)
         return Response(status: .ok)
     }
 

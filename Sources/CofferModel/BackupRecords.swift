@@ -274,6 +274,8 @@ public struct BackupFilter: Sendable {
     public var usedPercent: Int?
     /// Only these backups (RDS's backup_id filter).
     public var ids: [String] = []
+    /// Only automatic (true) or only manual (false) backups.
+    public var autoTrigger: Bool?
     /// Resource types left out (CBR does not list RDS backups).
     public var excludedTypes: [String] = []
     /// Set when a filter names a kind of backup Coffer never holds (shared with

@@ -84,6 +84,8 @@ public protocol DatabaseInstanceStore: Sendable {
     func get(_ resourceID: String) async throws -> DatabaseInstanceRecord?
     func setVersion(_ resourceID: String, _ version: String) async throws
     func setPolicy(_ resourceID: String, _ policy: String) async throws
+    /// Every instance with its project (the scheduler reads their backup policies).
+    func all() async throws -> [(record: DatabaseInstanceRecord, projectID: String)]
 }
 
 public protocol PolicyStore: Sendable {

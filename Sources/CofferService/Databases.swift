@@ -38,7 +38,8 @@ public final class DatabaseService: @unchecked Sendable {
 
 
     /// A manual full backup; answers at once with the backup `BUILDING`.
-    public func createBackup(caller: Principal, instanceID: String, name: String, description: String) async throws -> BackupRecord {
+    /// `automatic`: made by the instance's backup policy (RDS type `auto`).
+    public func createBackup(caller: Principal, instanceID: String, name: String, description: String, automatic: Bool = false) async throws -> BackupRecord {
         try DatabaseService.validateBackupName(name)
         try DatabaseService.validateDescription(description)
         let instance = try await instance(project: caller.projectID, id: instanceID)
@@ -55,6 +56,7 @@ public final class DatabaseService: @unchecked Sendable {
         input.description = description
         input.incremental = true  // the parent snapshot only speeds up reading; every backup restores whole
         input.idSuffix = "br03"
+        input.autoTrigger = automatic
         let (checkpoint, _, _) = try await backups.createCheckpoint(caller: caller, input, nameIsValidated: true)
         guard let row = try await backups.store.backups(checkpoint: checkpoint.id).first(where: { $0.parentId == nil }) else {
             throw ServiceError(.databaseFailure, "backup of \(instanceID) was not recorded")
@@ -113,12 +115,46 @@ public final class DatabaseService: @unchecked Sendable {
         }
     }
 
-    public func setPolicy(caller: Principal, instanceID: String, _ p: Policy) async throws {
+    /// keep_days 0 turns automated backups off and deletes the existing ones unless `reserveBackups` (RDS semantics).
+    public func setPolicy(caller: Principal, instanceID: String, _ p: Policy, reserveBackups: Bool = false) async throws {
         try DatabaseService.validate(p)
         _ = try await instance(project: caller.projectID, id: instanceID)
         var stored = p
         if stored.period == nil { stored.period = "1,2,3,4,5,6,7" }
         try await resources.databases.setPolicy(instanceID, String(decoding: try JSONEncoder().encode(stored), as: UTF8.self))
+        if p.keep_days == 0, !reserveBackups {
+            _ = try await expire(project: caller.projectID, instanceID: instanceID, olderThan: Int64.max)
+        }
+    }
+
+    /// Deletes the instance's automatic backups made before `olderThan` (completed or failed), through the normal delete path. Returns their ids.
+    public func expire(project: String, instanceID: String, olderThan: Int64) async throws -> [String] {
+        var filter = BackupFilter()
+        filter.resourceID = instanceID
+        filter.autoTrigger = true
+        filter.statuses = [.available, .error]
+        let old = try await backups.store.listBackups(project: project, filter: filter, sort: [("created_at", true)], offset: 0, limit: Int.max).items
+            .filter { $0.createdAt < olderThan }
+        let caller = Principal(userID: "coffer-retention", userName: "coffer-retention", projectID: project, projectName: "", role: .admin,
+                               domainID: ProjectRecord.defaultDomainID)
+        var deleted: [String] = []
+        for b in old {
+            do {
+                _ = try await backups.delete(caller: caller, id: b.id, byRetention: true)
+                deleted.append(b.id)
+            } catch let e as ServiceError where e.reason == .backupNotDeletable { continue }
+        }
+        return deleted
+    }
+
+    /// The instance's automated-backup schedule: in the window's first minute, on the policy's weekdays (nil: off).
+    public static func schedule(_ p: Policy) -> Schedule? {
+        guard p.keep_days > 0, let window = p.start_time, window.count == 11,
+              let hour = Int(window.prefix(2)), let minute = Int(window.dropFirst(3).prefix(2)) else { return nil }
+        let names = ["MO", "TU", "WE", "TH", "FR", "SA", "SU"]
+        let days = (p.period ?? "1,2,3,4,5,6,7").split(separator: ",").compactMap { Int($0) }.filter { (1...7).contains($0) }.map { names[$0 - 1] }
+        guard !days.isEmpty else { return nil }
+        return try? Schedule(patterns: [String(format: "FREQ=WEEKLY;BYDAY=%@;BYHOUR=%02d;BYMINUTE=%02d", days.joined(separator: ","), hour, minute)], anchor: 0)
     }
 
     /// Queues a restore of `backupID` onto the instance's data directory (it

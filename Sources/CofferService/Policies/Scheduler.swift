@@ -19,6 +19,8 @@ import ServiceLifecycle
 public final class Scheduler: Service, @unchecked Sendable {
     let catalog: any Catalog
     let backups: BackupService
+    /// RDS instances' automated backups (nil: none).
+    let databases: DatabaseService?
     let clock: any Clock
     let logger: Logger
     /// How often a pass runs (one-minute granularity is what CBR offers).
@@ -29,9 +31,11 @@ public final class Scheduler: Service, @unchecked Sendable {
     /// When each vault's retention last ran in this process.
     private var retentionRuns: [String: Int64] = [:]
 
-    public init(catalog: any Catalog, backups: BackupService, clock: any Clock = SystemClock(), logger: Logger, interval: TimeInterval = 30) {
+    public init(catalog: any Catalog, backups: BackupService, databases: DatabaseService? = nil, clock: any Clock = SystemClock(), logger: Logger,
+                interval: TimeInterval = 30) {
         self.catalog = catalog
         self.backups = backups
+        self.databases = databases
         self.clock = clock
         self.logger = logger
         self.interval = interval
@@ -75,22 +79,29 @@ public final class Scheduler: Service, @unchecked Sendable {
                 logger.error("schedule failed", metadata: ["policy": "\(binding.policy.id)", "vault": "\(binding.vaultID)", "error": "\(ServiceError.logText(error))"])
             }
         }
+        fired += try await passDatabases(now: now)
         return fired
     }
 
-    func pass(_ binding: ScheduleBinding, now: Int64) async throws -> [Fired] {
-        let policy = binding.policy, vaultID = binding.vaultID
+    /// What is due for one schedule since its last claim, claimed by this
+    /// process: the missed occurrences it recorded as skipped, and the latest
+    /// if this process won it (`stale`: older than its period, so skipped too).
+    struct Due {
+        var missed: [Int64] = []
+        var latest: Int64?
+        var stale = false
+    }
+
+    func claimDue(policy: String, target: String, project: String, schedule: Schedule, now: Int64) async throws -> Due {
         let store = catalog.policies
         func claim(_ occurrence: Int64, _ outcome: String) async throws -> Bool {
-            try await store.claim(ScheduleClaim(policyID: policy.id, vaultID: vaultID, projectID: policy.projectID, occurrence: occurrence, outcome: outcome, claimedAt: now))
+            try await store.claim(ScheduleClaim(policyID: policy, vaultID: target, projectID: project, occurrence: occurrence, outcome: outcome, claimedAt: now))
         }
-        guard let last = try await store.lastClaim(policy: policy.id, vault: vaultID) else {
-            // First sight of this binding: occurrences count from here (a new binding does not fire for the past).
+        guard let last = try await store.lastClaim(policy: policy, vault: target) else {
+            // First sight of this schedule: occurrences count from here (a new binding does not fire for the past).
             _ = try await claim(now, "baseline")
-            return []
+            return Due()
         }
-        let patterns = try JSONDecoder().decode([String].self, from: Data(policy.patterns.utf8))
-        let schedule = try Schedule(patterns: patterns, anchor: policy.createdAt)
         var due: [Int64] = []
         var t = last
         while let next = schedule.next(after: t), next <= now {
@@ -99,28 +110,83 @@ public final class Scheduler: Service, @unchecked Sendable {
             // A long outage: the newest occurrences are enough to decide; the rest are summarised.
             if due.count > 1_000 { due.removeFirst(due.count - 1_000) }
         }
-        guard let latest = due.last else { return [] }
-        var fired: [Fired] = []
-        let missed = due.dropLast()
-        for occurrence in missed where try await claim(occurrence, "skipped_missed") {
-            fired.append(Fired(policyID: policy.id, vaultID: vaultID, occurrence: occurrence, outcome: "skipped_missed"))
-        }
+        guard let latest = due.last else { return Due() }
+        var result = Due()
+        for occurrence in due.dropLast() where try await claim(occurrence, "skipped_missed") { result.missed.append(occurrence) }
         let previous = schedule.previous(before: latest) ?? latest
-        let stale = latest - previous > 0 && now - latest >= latest - previous
-        guard try await claim(latest, stale ? "skipped_missed" : "running") else { return fired }
-        if !missed.isEmpty || stale {
-            let count = missed.count + (stale ? 1 : 0)
-            try await record(binding, status: .skipped, reason: .scheduleMissed, occurrence: stale ? latest : missed.last!,
+        result.stale = latest - previous > 0 && now - latest >= latest - previous
+        if try await claim(latest, result.stale ? "skipped_missed" : "running") { result.latest = latest }
+        return result
+    }
+
+    func pass(_ binding: ScheduleBinding, now: Int64) async throws -> [Fired] {
+        let policy = binding.policy, vaultID = binding.vaultID
+        let patterns = try JSONDecoder().decode([String].self, from: Data(policy.patterns.utf8))
+        let schedule = try Schedule(patterns: patterns, anchor: policy.createdAt)
+        let due = try await claimDue(policy: policy.id, target: vaultID, project: policy.projectID, schedule: schedule, now: now)
+        var fired = due.missed.map { Fired(policyID: policy.id, vaultID: vaultID, occurrence: $0, outcome: "skipped_missed") }
+        guard let latest = due.latest else { return fired }
+        if !due.missed.isEmpty || due.stale {
+            let count = due.missed.count + (due.stale ? 1 : 0)
+            try await record(binding, status: .skipped, reason: .scheduleMissed, occurrence: due.stale ? latest : due.missed.last!,
                              message: "\(count) scheduled backup\(count == 1 ? "" : "s") of policy \(policy.name) missed while no Coffer server ran; "
-                                 + (stale ? "the latest is more than one period old and was skipped too" : "the latest runs now"))
+                                 + (due.stale ? "the latest is more than one period old and was skipped too" : "the latest runs now"))
         }
-        if stale {
+        if due.stale {
             fired.append(Fired(policyID: policy.id, vaultID: vaultID, occurrence: latest, outcome: "skipped_missed"))
             return fired
         }
         let (outcome, checkpoint) = try await fire(binding, occurrence: latest)
-        try await store.settle(policy: policy.id, vault: vaultID, occurrence: latest, outcome: outcome, checkpoint: checkpoint)
+        try await catalog.policies.settle(policy: policy.id, vault: vaultID, occurrence: latest, outcome: outcome, checkpoint: checkpoint)
         fired.append(Fired(policyID: policy.id, vaultID: vaultID, occurrence: latest, outcome: outcome, checkpointID: checkpoint))
+        return fired
+    }
+
+    // MARK: RDS automated backups
+
+    /// Each database instance whose backup policy keeps days: an automatic
+    /// (`auto`) backup in its window on its weekdays, claimed like a policy's
+    /// (as `rds:<instance>`), and hourly its automatic backups older than
+    /// `keep_days` deleted.
+    func passDatabases(now: Int64) async throws -> [Fired] {
+        guard let databases else { return [] }
+        var fired: [Fired] = []
+        for (record, project) in try await catalog.databases.all() {
+            guard let policy = try? JSONDecoder().decode(DatabaseService.Policy.self, from: Data(record.policy.utf8)),
+                  let schedule = DatabaseService.schedule(policy) else { continue }
+            let key = "rds:" + record.resourceId
+            do {
+                let due = try await claimDue(policy: key, target: record.resourceId, project: project, schedule: schedule, now: now)
+                fired += due.missed.map { Fired(policyID: key, vaultID: record.resourceId, occurrence: $0, outcome: "skipped_missed") }
+                if let latest = due.latest {
+                    var outcome = "skipped_missed", backupID: String?
+                    if !due.stale {
+                        let caller = Principal(userID: "coffer-scheduler", userName: "coffer-scheduler", projectID: project, projectName: "", role: .admin,
+                                               domainID: ProjectRecord.defaultDomainID)
+                        let name = "auto-" + UTCTimeFormat.cbrString(epochMilliseconds: latest).prefix(16).replacingOccurrences(of: ":", with: "")
+                        do {
+                            backupID = try await databases.createBackup(caller: caller, instanceID: record.resourceId, name: name, description: "automated backup",
+                                                                        automatic: true).id
+                            outcome = "started"
+                        } catch let e as ServiceError where e.reason == .instanceBusy {
+                            outcome = "skipped_busy"
+                        } catch let e as ServiceError {
+                            logger.warning("automated database backup could not start", metadata: ["instance": "\(record.resourceId)", "error": "\(e.description)"])
+                            outcome = "failed"
+                        }
+                        try await catalog.policies.settle(policy: key, vault: record.resourceId, occurrence: latest, outcome: outcome, checkpoint: backupID)
+                    }
+                    fired.append(Fired(policyID: key, vaultID: record.resourceId, occurrence: latest, outcome: outcome, checkpointID: backupID))
+                }
+                let last = lock.withLock { retentionRuns[key] }
+                if last.map({ now - $0 >= Scheduler.retentionInterval }) ?? true {
+                    _ = try await databases.expire(project: project, instanceID: record.resourceId, olderThan: now - Int64(policy.keep_days) * 86_400_000)
+                    lock.withLock { retentionRuns[key] = now }
+                }
+            } catch {
+                logger.error("database schedule failed", metadata: ["instance": "\(record.resourceId)", "error": "\(ServiceError.logText(error))"])
+            }
+        }
         return fired
     }
 
