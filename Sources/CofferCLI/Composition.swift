@@ -76,9 +76,11 @@ public struct CofferServices: Sendable {
         let databases = DatabaseService(backups: backups, vaults: vaults, resources: resources)
         let policies = PolicyService(catalog: catalog, clock: clock)
         let recovery = CatalogRecovery(identity: identity, vaults: vaults, catalog: catalog, masterKey: key, clock: clock)
+        let scheduler = Scheduler(catalog: catalog, backups: backups, databases: databases, clock: clock, logger: logger, interval: configuration.schedulerInterval)
+        worker.afterBackup = { id in await scheduler.backupFinished(id) }
         return (CofferServices(catalog: catalog, identity: identity, resources: resources, vaults: vaults, backups: backups, protection: protection,
                                databases: databases, policies: policies, worker: worker,
-                               scheduler: Scheduler(catalog: catalog, backups: backups, databases: databases, clock: clock, logger: logger, interval: configuration.schedulerInterval), recovery: recovery, logger: logger), created)
+                               scheduler: scheduler, recovery: recovery, logger: logger), created)
     }
 
     /// 32 random bytes in a 0600 file, made on first start with O_EXCL and

@@ -18,6 +18,7 @@ final class SchedulerFixture: @unchecked Sendable {
     let backups: BackupService
     let policies: PolicyService
     let schedulers: [Scheduler]
+    let runtime: JobRuntime
     let directory: String
     let caller = Principal(userID: "u1", userName: "admin", projectID: "p1", projectName: "admin", role: .admin, domainID: ProjectRecord.defaultDomainID)
     var vaultID = ""
@@ -34,6 +35,14 @@ final class SchedulerFixture: @unchecked Sendable {
         self.backups = backups
         policies = PolicyService(catalog: catalog, clock: clock)
         schedulers = (0..<2).map { _ in Scheduler(catalog: catalog, backups: backups, clock: clock, logger: Logger(label: "test")) }
+        runtime = JobRuntime(catalog: catalog, vaults: vaults, resources: resources, drivers: ResourceDrivers(engines: []), clock: clock, logger: Logger(label: "test"))
+        // A backup job "makes" the backup at once; other jobs are left queued.
+        runtime.handlers[.backup] = { job in
+            guard var b = try await catalog.backups.backup(id: job.targetId) else { return }
+            b.status = .available
+            try await catalog.backups.updateBackup(b, expected: .protecting)
+        }
+        runtime.handlers[.delete] = { _ in }
         try await catalog.identity.ensureDefaultDomain(now: clock.now())
         try await catalog.identity.insertProject(ProjectRecord(id: "p1", name: "admin", domainID: ProjectRecord.defaultDomainID, description: "", createdAt: clock.now()))
         let share = try await resources.register(caller: caller, ResourceInput(type: .fileSystem, name: "share", path: directory + "/root/share"))
@@ -229,5 +238,25 @@ final class SchedulerFixture: @unchecked Sendable {
         }
         let made = try await f.catalog.backups.listBackups(project: "p1", filter: BackupFilter(), sort: [("created_at", true)], offset: 0, limit: 100).items
         #expect(made.map(\.incremental) == [false, true, true, false, true, true, false], "\(made.map(\.incremental))")
+    }
+
+    @Test func retentionRunsAsSoonAsAnAutomaticBackupIsMade() async throws {
+        let f = try await SchedulerFixture()
+        defer { Task { await f.close() } }
+        var rules = PolicyDefinition()
+        rules.maxBackups = 2
+        _ = try await f.bind(["FREQ=DAILY;BYHOUR=02;BYMINUTE=00"], definition: rules)
+        let scheduler = f.schedulers[0]
+        f.runtime.afterBackup = { id in await scheduler.backupFinished(id) }
+        _ = try await f.passAll()
+        for day in 1...4 {
+            f.clock.advance(by: self.day)
+            _ = try await f.passAll()
+            // The pass's own retention ran before this backup was made; the one after the backup keeps the count.
+            _ = try await f.runtime.drain()
+            let auto = try await f.catalog.backups.listBackups(project: "p1", filter: BackupFilter(), sort: [("created_at", false)], offset: 0, limit: 100)
+                .items.filter(\.autoTrigger)
+            #expect(auto.filter { $0.status == .available }.count == min(day, 2), "day \(day): \(auto.map(\.status))")
+        }
     }
 }

@@ -37,6 +37,8 @@ public final class JobRuntime: Service, @unchecked Sendable {
     /// without real resources.
     public typealias Handler = @Sendable (JobRecord) async throws -> Void
     var handlers: [JobKind: Handler] = [:]
+    /// Called with a backup's id once its job succeeded (the scheduler's retention runs then). Set before `run`.
+    public var afterBackup: (@Sendable (String) async -> Void)?
 
     public init(catalog: any Catalog, vaults: VaultService, resources: ResourceService, drivers: ResourceDrivers, clock: any Clock = SystemClock(),
                 logger: Logger) {
@@ -126,6 +128,7 @@ public final class JobRuntime: Service, @unchecked Sendable {
         do {
             try await handle(job)
             try await jobs.transition(job, to: .succeeded, error: nil, now: nowMS)
+            if job.kind == .backup, let afterBackup { await afterBackup(job.targetId) }
         } catch {
             // The operation log (which the tenant reads) gets the public message; the log and the job row everything.
             logger.error("job failed", metadata: ["job": "\(job.id)", "error": "\(ServiceError.logText(error))"])

@@ -217,6 +217,19 @@ public final class Scheduler: Service, @unchecked Sendable {
         }
     }
 
+    /// After an automatic backup is made: its vault's retention runs now rather than within the hour.
+    public func backupFinished(_ backupID: String) async {
+        do {
+            guard let backup = try await catalog.backups.backup(id: backupID), backup.autoTrigger, let policy = backup.policyId,
+                  let binding = try await catalog.policies.schedules().first(where: { $0.policy.id == policy && $0.vaultID == backup.vaultId }) else { return }
+            let now = clock.now().epochMilliseconds
+            try await applyRetention(binding, now: now)
+            lock.withLock { retentionRuns[binding.vaultID] = now }
+        } catch {
+            logger.error("retention after a backup failed", metadata: ["backup": "\(backupID)", "error": "\(ServiceError.logText(error))"])
+        }
+    }
+
     /// Applies the binding's policy to the vault's available automatic backups,
     /// resource by resource: every kept backup gets the expiry the rules and
     /// the schedule foresee; the others are deleted through the normal delete
