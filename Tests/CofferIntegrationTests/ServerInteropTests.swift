@@ -24,6 +24,10 @@ import Glibc
         let cbr = try run(python, [packageRoot() + "/Tests/interop/cbr_interop.py", "http://127.0.0.1:\(port)", creds, resourceRoot + "/share"])
         #expect(cbr.status == 0, "\(cbr.stdout)\n\(cbr.stderr)")
         #expect(cbr.stdout.contains("cbr interop ok"))
+        // Policies through huaweicloudsdkcbr and otcextensions, and Terraform's call sequence.
+        let policies = try run(python, [packageRoot() + "/Tests/interop/policy_interop.py", "http://127.0.0.1:\(port)", creds])
+        #expect(policies.status == 0, "\(policies.stdout)\n\(policies.stderr)")
+        #expect(policies.stdout.contains("policy interop ok"))
         // CSBS through openstacksdk + otcextensions (Keystone token, catalog discovery).
         try FileManager.default.createDirectory(atPath: resourceRoot + "/csbs", withIntermediateDirectories: true)
         let csbs = try run(python, [packageRoot() + "/Tests/interop/csbs_interop.py", "http://127.0.0.1:\(port)", creds, resourceRoot + "/csbs"])
