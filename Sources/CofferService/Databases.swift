@@ -135,8 +135,7 @@ public final class DatabaseService: @unchecked Sendable {
         filter.statuses = [.available, .error]
         let old = try await backups.store.listBackups(project: project, filter: filter, sort: [("created_at", true)], offset: 0, limit: Int.max).items
             .filter { $0.createdAt < olderThan }
-        let caller = Principal(userID: "coffer-retention", userName: "coffer-retention", projectID: project, projectName: "", role: .admin,
-                               domainID: ProjectRecord.defaultDomainID)
+        let caller = Principal.system(project: project)
         var deleted: [String] = []
         for b in old {
             do {

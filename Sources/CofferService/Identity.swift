@@ -15,6 +15,11 @@ public struct Principal: Sendable, Equatable {
     public var canMutate: Bool { role != .readonly }
     /// An admin of the admin project manages projects and sees every project's data where an API allows.
     public var isServiceAdmin: Bool { projectName == "admin" && role == .admin }
+
+    /// The service acting for a project on its own (the scheduler's backups, retention's deletions).
+    static func system(project: String) -> Principal {
+        Principal(userID: "coffer-scheduler", userName: "coffer-scheduler", projectID: project, projectName: "", role: .admin, domainID: ProjectRecord.defaultDomainID)
+    }
 }
 
 public struct NewProjectCredentials: Sendable, Codable, Equatable {

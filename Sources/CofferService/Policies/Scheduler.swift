@@ -161,8 +161,7 @@ public final class Scheduler: Service, @unchecked Sendable {
                 if let latest = due.latest {
                     var outcome = "skipped_missed", backupID: String?
                     if !due.stale {
-                        let caller = Principal(userID: "coffer-scheduler", userName: "coffer-scheduler", projectID: project, projectName: "", role: .admin,
-                                               domainID: ProjectRecord.defaultDomainID)
+                        let caller = Principal.system(project: project)
                         let name = "auto-" + UTCTimeFormat.cbrString(epochMilliseconds: latest).prefix(16).replacingOccurrences(of: ":", with: "")
                         do {
                             backupID = try await databases.createBackup(caller: caller, instanceID: record.resourceId, name: name, description: "automated backup",
@@ -204,8 +203,7 @@ public final class Scheduler: Service, @unchecked Sendable {
         input.fullEvery = (try? JSONDecoder().decode(PolicyDefinition.self, from: Data(binding.policy.definition.utf8)))?.fullBackupInterval
         let suffix = String(UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased().prefix(4))
         input.name = (vault.backupNamePrefix.isEmpty ? "autobk" : vault.backupNamePrefix) + "_" + suffix
-        let caller = Principal(userID: "coffer-scheduler", userName: "coffer-scheduler", projectID: vault.projectID, projectName: "", role: .admin,
-                               domainID: ProjectRecord.defaultDomainID)
+        let caller = Principal.system(project: vault.projectID)
         do {
             let (checkpoint, _, _) = try await backups.createCheckpoint(caller: caller, input, nameIsValidated: true)
             logger.info("scheduled backup", metadata: ["policy": "\(binding.policy.id)", "vault": "\(vault.id)", "checkpoint": "\(checkpoint.id)"])
@@ -254,8 +252,7 @@ public final class Scheduler: Service, @unchecked Sendable {
                 t = next
             }
         }
-        let caller = Principal(userID: "coffer-retention", userName: "coffer-retention", projectID: binding.policy.projectID, projectName: "", role: .admin,
-                               domainID: ProjectRecord.defaultDomainID)
+        let caller = Principal.system(project: binding.policy.projectID)
         var deleted: [String] = []
         for (_, group) in Dictionary(grouping: automatic, by: \.resourceId) {
             let byID = Dictionary(uniqueKeysWithValues: group.map { ($0.id, $0) })
