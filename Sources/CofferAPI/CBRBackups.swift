@@ -274,6 +274,25 @@ extension CBR {
             public var restore: Restore?
             /// Coffer extension: what a verification read.
             public var verify: Verify?
+            /// A vault deletion: how many backups went (both spellings clients read).
+            public var vaultDelete: VaultDelete?
+            enum CodingKeys: String, CodingKey { case common, backup, resource, restore, verify, vaultDelete = "vault_delete" }
+        }
+
+        public struct VaultDelete: Codable, Sendable {
+            public var failCount: Int
+            public var totalCount: Int
+            public var failDeleteCount: Int
+            public var totalDeleteCount: Int
+            public init(failed: Int, total: Int) {
+                failCount = failed
+                totalCount = total
+                failDeleteCount = failed
+                totalDeleteCount = total
+            }
+            enum CodingKeys: String, CodingKey {
+                case failCount = "fail_count", totalCount = "total_count", failDeleteCount = "fail_delete_count", totalDeleteCount = "total_delete_count"
+            }
         }
 
         public struct Common: Codable, Sendable, SchemaRefined {

@@ -218,6 +218,10 @@ public final class SQLCatalog: Catalog, @unchecked Sendable {
             // The policy an automatic backup was made for.
             "ALTER TABLE backups ADD COLUMN policy_id TEXT",
         ]),
+        (15, [
+            // Counts an operation reports (a vault deletion: how many backups went), a JSON object.
+            "ALTER TABLE operation_logs ADD COLUMN details TEXT",
+        ]),
     ]
 
     func migrate() async throws {

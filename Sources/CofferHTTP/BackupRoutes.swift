@@ -107,6 +107,9 @@ struct BackupRoutes {
         o.extraInfo.resource.id = l.resourceId
         o.extraInfo.resource.name = l.resourceName
         o.extraInfo.resource.type = l.resourceType
+        if l.operationType == "vault_delete", let details = l.details, let counts = try? JSONDecoder().decode([String: Int].self, from: Data(details.utf8)) {
+            o.extraInfo.vaultDelete = .init(failed: counts["fail_count"] ?? 0, total: counts["total_count"] ?? 0)
+        }
         if let skipped = l.skipped, let lines = try? JSONDecoder().decode([String].self, from: Data(skipped.utf8)) {
             // What a restore left out, or what a verification read.
             if l.operationType == "verify" { o.extraInfo.verify = .init(notes: lines) } else { o.extraInfo.restore = .init(skipped: lines) }

@@ -208,11 +208,14 @@ public struct OperationLogRecord: Codable, Sendable, Equatable {
     public var updatedAt: Int64
     /// What a restore deliberately left out, as a JSON array of lines (nil: nothing).
     public var skipped: String? = nil
+    /// Counts an operation reports (a vault deletion's backups), as a JSON object.
+    public var details: String? = nil
 
     /// Column names spelled out: a key strategy converts every key of every row.
     enum CodingKeys: String, CodingKey {
         case id
         case skipped
+        case details
         case projectId = "project_id"
         case operationType = "operation_type"
         case status

@@ -168,8 +168,17 @@ public final class BackupService: @unchecked Sendable {
         if try await store.vaultBusy(id) {
             throw ServiceError(.vaultBusy, "vault \(id) has a backup in progress; delete it when the work has finished")
         }
+        let count = try await store.countBackups(project: caller.projectID, filter: { var f = BackupFilter(); f.vaultID = id; return f }())
         try await vaults.delete(caller: caller, id: id)
         try await store.deleteBackups(vault: id)
+        // The deletion's own record: what went with the vault (the SDK reads fail_count/total_count, Terraform the vault_delete pair).
+        let now = clock.now().epochMilliseconds
+        var log = OperationLogRecord(id: BackupService.newID(), projectId: caller.projectID, operationType: "vault_delete", status: .success, vaultId: id,
+                                     vaultName: vault.name, providerId: VaultService.providerIDs[vault.objectType] ?? "", resourceId: "", resourceName: "",
+                                     resourceType: "", checkpointId: nil, backupId: nil, progress: 100, errorCode: nil, errorMsg: nil, createdAt: now,
+                                     startedAt: now, endedAt: now, updatedAt: now)
+        log.details = "{\"fail_count\":0,\"total_count\":\(count)}"
+        try await catalog.operationLogs.insert(log)
     }
 
     public func checkpoint(project: String, id: String) async throws -> (CheckpointRecord, [CheckpointResource], [SkippedResource]) {

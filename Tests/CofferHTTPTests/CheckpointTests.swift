@@ -167,6 +167,13 @@ func shareAndServerInVaults(_ client: any TestClientProtocol, base: String, toke
             // Deleting the vault takes its backups along.
             try await client.execute(uri: base + "/vaults/\(turboVaultID)", method: .delete, headers: [authToken: token]) { r in #expect(r.status == .noContent) }
             try await client.execute(uri: base + "/backups?vault_id=\(turboVaultID)", method: .get, headers: [authToken: token]) { r in #expect(json(r.body)["count"] as? Int == 0) }
+            // The deletion is recorded with what went: both count pairs clients read.
+            try await client.execute(uri: base + "/operation-logs?operation_type=vault_delete&vault_id=\(turboVaultID)", method: .get, headers: [authToken: token]) { r in
+                let log = (json(r.body)["operation_logs"] as? [[String: Any]])?.first
+                let counts = (log?["extra_info"] as? [String: Any])?["vault_delete"] as? [String: Any]
+                #expect(log?["status"] as? String == "success" && counts?["total_count"] as? Int == 2 && counts?["fail_count"] as? Int == 0, "\(json(r.body))")
+                #expect(counts?["total_delete_count"] as? Int == 2 && counts?["fail_delete_count"] as? Int == 0)
+            }
         }
     }
 
