@@ -100,6 +100,17 @@ struct SQLPolicyStore: PolicyStore {
             .where("policy_id", .equal, SQLBind(policy)).where("vault_id", .equal, SQLBind(vault)).orderBy("occurrence").all(decoding: ScheduleClaim.self)
     }
 
+    func claims(outcome: String, before: Int64) async throws -> [ScheduleClaim] {
+        try await sql.select().columns("policy_id", "vault_id", "project_id", "occurrence", "outcome", "checkpoint_id", "claimed_at").from("schedule_claims")
+            .where("outcome", .equal, SQLBind(outcome)).where("claimed_at", .lessThan, SQLBind(before)).orderBy("claimed_at").all(decoding: ScheduleClaim.self)
+    }
+
+    func resolve(_ claim: ScheduleClaim, from: String, to: String) async throws -> Bool {
+        try await !sql.update("schedule_claims").set("outcome", to: SQLBind(to))
+            .where("policy_id", .equal, SQLBind(claim.policyID)).where("vault_id", .equal, SQLBind(claim.vaultID))
+            .where("occurrence", .equal, SQLBind(claim.occurrence)).where("outcome", .equal, SQLBind(from)).returning("policy_id").all().isEmpty
+    }
+
     func bind(vault: String, project: String, policy: String?) async throws {
         try await sql.update("vaults").set("policy_id", to: policy.map { SQLBind($0) as any SQLExpression } ?? SQLLiteral.null)
             .where("project_id", .equal, SQLBind(project)).where("id", .equal, SQLBind(vault)).run()

@@ -382,5 +382,21 @@ public enum CatalogConformance {
         try await store.delete(project: "p1", id: "b")
         try require(try await store.get(project: "p1", id: "b") == nil, "deleted")
         try require(try await catalog.vaults.get(id: "v1")?.policyID == nil, "its vaults are unbound")
+
+        // The scheduler's claims: one per (policy, vault, occurrence), whoever asks.
+        let claim = ScheduleClaim(policyID: "a", vaultID: "v1", projectID: "p1", occurrence: 100, outcome: "running", claimedAt: 5)
+        try require(try await store.claim(claim), "a first claim wins")
+        var again = claim
+        again.outcome = "baseline"
+        try require(try await store.claim(again) == false, "a second claim of the same occurrence loses")
+        try require(try await store.claim(ScheduleClaim(policyID: "a", vaultID: "v1", projectID: "p1", occurrence: 50, outcome: "started", claimedAt: 6)), "another occurrence")
+        try require(try await store.lastClaim(policy: "a", vault: "v1") == 100, "the latest occurrence claimed")
+        try require(try await store.lastClaim(policy: "a", vault: "v2") == nil, "nothing claimed for another vault")
+        try require(try await store.claims(outcome: "running", before: 6).map(\.occurrence) == [100], "claims in a state, made before a time")
+        try require(try await store.resolve(claim, from: "running", to: "failed"), "a resolve moves it once")
+        try require(try await store.resolve(claim, from: "running", to: "failed") == false, "and only once")
+        try await store.settle(policy: "a", vault: "v1", occurrence: 50, outcome: "started", checkpoint: "c9")
+        try require(try await store.claims(policy: "a", vault: "v1").map { "\($0.occurrence) \($0.outcome) \($0.checkpointID ?? "-")" } == ["50 started c9", "100 failed -"],
+                    "claims in occurrence order, settled")
     }
 }

@@ -112,6 +112,10 @@ public protocol PolicyStore: Sendable {
     /// Records how a claimed occurrence ended.
     func settle(policy: String, vault: String, occurrence: Int64, outcome: String, checkpoint: String?) async throws
     func claims(policy: String, vault: String) async throws -> [ScheduleClaim]
+    /// Claims in this state made before `before` (every schedule's).
+    func claims(outcome: String, before: Int64) async throws -> [ScheduleClaim]
+    /// Moves a claim's outcome only while it is `from`; whether this call moved it (one process wins).
+    func resolve(_ claim: ScheduleClaim, from: String, to: String) async throws -> Bool
 }
 
 public protocol VaultStore: Sendable {

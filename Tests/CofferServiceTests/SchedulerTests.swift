@@ -259,4 +259,23 @@ final class SchedulerFixture: @unchecked Sendable {
             #expect(auto.filter { $0.status == .available }.count == min(day, 2), "day \(day): \(auto.map(\.status))")
         }
     }
+
+    @Test func anOccurrenceInterruptedWhileStartingFailsOnceAndIsNotFiredAgain() async throws {
+        let f = try await SchedulerFixture()
+        defer { Task { await f.close() } }
+        let policy = try await f.bind(["FREQ=DAILY;BYHOUR=02;BYMINUTE=00"])
+        _ = try await f.passAll()
+        // A process claimed 02:00 and stopped before making the checkpoint.
+        f.clock.advance(by: 5_400)
+        let occurrence = f.clock.now().epochMilliseconds
+        #expect(try await f.catalog.policies.claim(ScheduleClaim(policyID: policy, vaultID: f.vaultID, projectID: "p1", occurrence: occurrence,
+                                                                 outcome: "running", claimedAt: occurrence)))
+        #expect(try await f.passAll().isEmpty, "not fired again")
+        f.clock.advance(by: 3_700)
+        _ = try await f.passAll()
+        let outcomes = try await f.catalog.policies.claims(policy: policy, vault: f.vaultID).map(\.outcome)
+        #expect(outcomes == ["baseline", "failed"])
+        let failed = try await f.logs(.failed)
+        #expect(failed.count == 1 && (failed[0].errorMsg ?? "").contains("did not start"), "one log, though two schedulers passed")
+    }
 }

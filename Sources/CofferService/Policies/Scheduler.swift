@@ -67,6 +67,7 @@ public final class Scheduler: Service, @unchecked Sendable {
     public func pass() async throws -> [Fired] {
         let now = clock.now().epochMilliseconds
         var fired: [Fired] = []
+        try await failInterrupted(now: now)
         for binding in try await catalog.policies.schedules() {
             do {
                 fired += try await pass(binding, now: now)
@@ -81,6 +82,18 @@ public final class Scheduler: Service, @unchecked Sendable {
         }
         fired += try await passDatabases(now: now)
         return fired
+    }
+
+    /// An occurrence claimed as `running` whose checkpoint never got recorded
+    /// (the process stopped in between) is not fired again (at most once):
+    /// after an hour it is settled as failed, and the tenant is told.
+    func failInterrupted(now: Int64) async throws {
+        for claim in try await catalog.policies.claims(outcome: "running", before: now - Scheduler.retentionInterval)
+            where try await catalog.policies.resolve(claim, from: "running", to: "failed") {
+            guard !claim.policyID.hasPrefix("rds:") else { continue }
+            try await record(project: claim.projectID, vaultID: claim.vaultID, status: .failed, reason: .internalFailure, occurrence: claim.occurrence,
+                             message: "the scheduled backup of \(UTCTimeFormat.cbrString(epochMilliseconds: claim.occurrence)) did not start: the server stopped while starting it")
+        }
     }
 
     /// What is due for one schedule since its last claim, claimed by this
@@ -281,7 +294,11 @@ public final class Scheduler: Service, @unchecked Sendable {
 
     /// An operation log of the vault saying what became of an occurrence (the tenant reads these).
     func record(_ binding: ScheduleBinding, status: OperationStatus, reason: Reason, occurrence: Int64, message: String) async throws {
-        guard let vault = try await catalog.vaults.get(project: binding.policy.projectID, id: binding.vaultID) else { return }
+        try await record(project: binding.policy.projectID, vaultID: binding.vaultID, status: status, reason: reason, occurrence: occurrence, message: message)
+    }
+
+    func record(project: String, vaultID: String, status: OperationStatus, reason: Reason, occurrence: Int64, message: String) async throws {
+        guard let vault = try await catalog.vaults.get(project: project, id: vaultID) else { return }
         let now = clock.now().epochMilliseconds
         try await catalog.operationLogs.insert(OperationLogRecord(
             id: BackupService.newID(), projectId: vault.projectID, operationType: "backup", status: status, vaultId: vault.id, vaultName: vault.name,
