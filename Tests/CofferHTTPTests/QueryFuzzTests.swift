@@ -224,3 +224,66 @@ func randomString(_ rng: inout SplitMix64) -> String {
         }
     }
 }
+
+@Suite struct PolicyInputsUnderAttack {
+    /// The policy, simulator and vault-tag inputs: another project's policy id
+    /// is a 404 (simulate too), and adversarial values in every body field,
+    /// query parameter and path id end in a 4xx with /health answering.
+    @Test func adversarialValuesEndIn4xx() async throws {
+        let server = try await TestServer.start()
+        let admin = server.admin
+        let tenant = try await server.services.identity.createProject(name: "other", role: .admin)
+        try await server.run { client in
+            let token = try await client.token(user: "admin", password: admin.password, project: "admin")
+            let otherToken = try await client.token(user: tenant.user_name, password: tenant.password, project: "other")
+            let base = "/v3/\(admin.project_id)", other = "/v3/\(tenant.project_id)"
+            let (_, p) = try await call(client, token: token, .post, base + "/policies", policyBody())
+            let policy = (p["policy"] as? [String: Any])?["id"] as? String ?? ""
+            let (_, v) = try await call(client, token: token, .post, base + "/vaults", vaultBody(name: "v", objectType: "turbo"))
+            let vault = (v["vault"] as? [String: Any])?["id"] as? String ?? ""
+            #expect(!policy.isEmpty && !vault.isEmpty)
+            let (stolen, answer) = try await call(client, token: otherToken, .post, other + "/coffer/policies/simulate", ["simulate": ["policy_id": policy]])
+            #expect(stolen == .notFound, "\(answer)")
+
+            let huge = String(repeating: "9", count: 5_000)
+            func expect4xx(_ method: HTTPRequest.Method, _ uri: String, _ body: ByteBuffer?, _ what: String) async throws {
+                try await client.execute(uri: uri, method: method, headers: [authToken: token, .contentType: "application/json"], body: body) { r in
+                    #expect((400..<500).contains(Int(r.status.code)), "\(what): \(r.status) \(String(buffer: r.body))")
+                }
+            }
+            let values: [Any] = ["", ":", huge, "\u{0}", -1, 1e30, true, [1], ["a": 1], NSNull()]
+            for value in values {
+                let w = "\(value)".prefix(20)
+                // null in an optional field is the field left out (RequestDecoder): those may succeed.
+                let optional = value is NSNull
+                try await expect4xx(.post, base + "/policies", bodyBuffer(policyBody(name: "p", pattern: [":"], definition: ["max_backups": value])), "max_backups \(w)")
+                try await expect4xx(.post, base + "/policies", bodyBuffer(["policy": ["name": value, "operation_type": "backup", "operation_definition": [:] as [String: Any],
+                                                                                    "trigger": ["properties": ["pattern": [value]]]]]), "name/pattern \(w)")
+                if !optional { try await expect4xx(.post, base + "/policies", bodyBuffer(policyBody(definition: ["timezone": value])), "timezone \(w)") }
+                try await expect4xx(.put, base + "/policies/\(policy)", bodyBuffer(["policy": ["trigger": ["properties": ["pattern": value]]]]), "update pattern \(w)")
+                if !optional { try await expect4xx(.put, base + "/policies/\(policy)", bodyBuffer(["policy": ["operation_definition": ["day_backups": value]]]), "update day_backups \(w)") }
+                try await expect4xx(.post, base + "/vaults/\(vault)/associatepolicy", bodyBuffer(["policy_id": value]), "associate \(w)")
+                try await expect4xx(.post, base + "/vaults/\(vault)/dissociatepolicy", bodyBuffer(["policy_id": value]), "dissociate \(w)")
+                if !optional { try await expect4xx(.post, base + "/coffer/policies/simulate", bodyBuffer(["simulate": ["policy_id": policy, "days": value]]), "simulate days \(w)") }
+                if !optional { try await expect4xx(.post, base + "/coffer/policies/simulate", bodyBuffer(["simulate": ["policy_id": policy, "start": value, "end": value]]), "simulate span \(w)") }
+                try await expect4xx(.post, base + "/vault/\(vault)/tags/action", bodyBuffer(["action": value, "tags": [["key": value, "value": value]]]), "tags action \(w)")
+                try await expect4xx(.post, base + "/vault/\(vault)/tags", bodyBuffer(["tag": ["key": value, "value": huge]]), "tag \(w)")
+            }
+            for query in ["operation_type=%00", "operation_type=" + huge, "marker=%3A", "marker=" + huge, "limit=-1", "offset=-5", "limit=99999999999999999999"] {
+                try await expect4xx(.get, base + "/policies?" + query, nil, "list \(query.prefix(30))")
+            }
+            for id in ["%00", "%3A", huge, "%FF%FE"] {
+                try await expect4xx(.get, base + "/policies/\(id)", nil, "policy id \(id.prefix(10))")
+                try await expect4xx(.delete, base + "/vault/\(vault)/tags/\(id)", nil, "tag key \(id.prefix(10))")
+                try await expect4xx(.get, base + "/vault/\(id)/tags", nil, "vault id \(id.prefix(10))")
+            }
+            let deep = String(repeating: "{\"policy\":", count: 10_000) + "1" + String(repeating: "}", count: 10_000)
+            for raw in [ByteBuffer(string: deep), ByteBuffer(bytes: [0xff, 0xfe, 0x7b, 0x7d]), ByteBuffer(string: "[]"), ByteBuffer(string: "")] {
+                try await expect4xx(.post, base + "/policies", raw, "policy body \(raw.readableBytes) bytes")
+                try await expect4xx(.post, base + "/coffer/policies/simulate", raw, "simulate body \(raw.readableBytes) bytes")
+                try await expect4xx(.post, base + "/vault/\(vault)/tags/action", raw, "tags body \(raw.readableBytes) bytes")
+            }
+            try await client.execute(uri: "/health", method: .get) { r in #expect(r.status == .ok) }
+        }
+    }
+}
