@@ -257,6 +257,22 @@ extension BackupService {
         return log.id
     }
 
+    /// Deletes backups because their policy expired them (a vault lock does
+    /// not stop this); one already going or being restored is left for the
+    /// next run. Returns the ids it deleted.
+    public func expire(_ ids: [String], project: String) async throws -> [String] {
+        var deleted: [String] = []
+        for id in ids {
+            do {
+                _ = try await delete(caller: Principal.system(project: project), id: id, byRetention: true)
+                deleted.append(id)
+            } catch let e as ServiceError where e.reason == .backupNotDeletable {
+                continue
+            }
+        }
+        return deleted
+    }
+
     /// Queues a job with its operation log, after `prepare` (which checks and
     /// changes rows) in the same transaction, within the project's job quota.
     func enqueue(_ job: JobRecord, log: OperationLogRecord, prepare: () async throws -> Void) async throws {

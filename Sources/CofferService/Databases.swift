@@ -135,15 +135,7 @@ public final class DatabaseService: @unchecked Sendable {
         filter.statuses = [.available, .error]
         let old = try await backups.store.listBackups(project: project, filter: filter, sort: [("created_at", true)], offset: 0, limit: Int.max).items
             .filter { $0.createdAt < olderThan }
-        let caller = Principal.system(project: project)
-        var deleted: [String] = []
-        for b in old {
-            do {
-                _ = try await backups.delete(caller: caller, id: b.id, byRetention: true)
-                deleted.append(b.id)
-            } catch let e as ServiceError where e.reason == .backupNotDeletable { continue }
-        }
-        return deleted
+        return try await backups.expire(old.map(\.id), project: project)
     }
 
     /// The instance's automated-backup schedule: in the window's first minute, on the policy's weekdays (nil: off).

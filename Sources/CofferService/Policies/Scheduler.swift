@@ -265,27 +265,21 @@ public final class Scheduler: Service, @unchecked Sendable {
                 t = next
             }
         }
-        let caller = Principal.system(project: binding.policy.projectID)
-        var deleted: [String] = []
+        var expired: [String] = []
         for (_, group) in Dictionary(grouping: automatic, by: \.resourceId) {
             let byID = Dictionary(uniqueKeysWithValues: group.map { ($0.id, $0) })
             let decisions = Retention.decide(group.map { Retention.Candidate(id: $0.id, createdAt: $0.createdAt) }, rules: definition, now: now, upcoming: upcoming)
             for d in decisions {
                 guard var backup = byID[d.id] else { continue }
-                if d.keep {
-                    guard backup.expiredAt != d.expiresAt else { continue }
+                if !d.keep {
+                    expired.append(d.id)
+                } else if backup.expiredAt != d.expiresAt {
                     backup.expiredAt = d.expiresAt
                     try await catalog.backups.updateBackup(backup, expected: .available)
-                } else {
-                    do {
-                        _ = try await backups.delete(caller: caller, id: d.id, byRetention: true)
-                        deleted.append(d.id)
-                    } catch let e as ServiceError where e.reason == .backupNotDeletable {
-                        continue  // being restored or already going: the next run sees it again
-                    }
                 }
             }
         }
+        let deleted = try await backups.expire(expired, project: binding.policy.projectID)
         if !deleted.isEmpty {
             logger.info("retention", metadata: ["policy": "\(binding.policy.id)", "vault": "\(binding.vaultID)", "deleted": "\(deleted.count)"])
         }
