@@ -7,36 +7,25 @@ checkpoint, wait), then inserts COUNT backup rows modelled on it straight into
 the SQLite catalog: 100 resources with COUNT/100 backups each, spread over a
 year. Prints shell assignments (TOKEN, PROJECT, BACKUP, RESOURCE) for eval.
 """
-import json
+import os
 import sqlite3
 import sys
 import time
-import urllib.request
 import uuid
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from coffer_api import Coffer  # noqa: E402
+
 endpoint, data_dir, share, count = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
-creds = json.load(open(data_dir + "/admin-credentials.json"))
-
-
-def call(method, path, body=None, token=None):
-    req = urllib.request.Request(endpoint + path, method=method, data=json.dumps(body).encode() if body is not None else None,
-                                 headers={"Content-Type": "application/json", **({"X-Auth-Token": token} if token else {})})
-    with urllib.request.urlopen(req) as r:
-        return r.headers, json.loads(r.read() or b"{}")
-
-
-headers, _ = call("POST", "/v3/auth/tokens", {"auth": {"identity": {"methods": ["password"], "password": {"user": {
-    "name": creds["user_name"], "domain": {"name": "Default"}, "password": creds["password"]}}}, "scope": {"project": {"id": creds["project_id"]}}}})
-token = headers["X-Subject-Token"]
-project = creds["project_id"]
-base = "/v3/%s" % project
-_, r = call("POST", base + "/coffer/resources", {"resource": {"type": "OS::Sfs::Turbo", "name": "share", "path": share}}, token)
+api = Coffer(endpoint, data_dir)
+token, project, base = api.token, api.project, api.base
+_, r = api.call("POST", base + "/coffer/resources", {"resource": {"type": "OS::Sfs::Turbo", "name": "share", "path": share}})
 resource = r["resource"]["id"]
-_, v = call("POST", base + "/vaults", {"vault": {"name": "bench", "billing": {"consistent_level": "crash_consistent", "object_type": "turbo",
-                                                                          "protect_type": "backup", "size": 100}, "resources": [{"id": resource, "type": "OS::Sfs::Turbo"}]}}, token)
-_, c = call("POST", base + "/checkpoints", {"checkpoint": {"vault_id": v["vault"]["id"]}}, token)
+_, v = api.call("POST", base + "/vaults", {"vault": {"name": "bench", "billing": {"consistent_level": "crash_consistent", "object_type": "turbo",
+                                                                          "protect_type": "backup", "size": 100}, "resources": [{"id": resource, "type": "OS::Sfs::Turbo"}]}})
+_, c = api.call("POST", base + "/checkpoints", {"checkpoint": {"vault_id": v["vault"]["id"]}})
 for _ in range(300):
-    _, s = call("GET", base + "/checkpoints/" + c["checkpoint"]["id"], token=token)
+    _, s = api.call("GET", base + "/checkpoints/" + c["checkpoint"]["id"])
     if s["checkpoint"]["status"] != "protecting":
         break
     time.sleep(0.1)

@@ -101,7 +101,7 @@ func stdoutNow(_ s: String) { FileHandle.standardOutput.write(Data(s.utf8)) }
 
 struct Admin: AsyncParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Manage projects, users and access keys directly in the catalog (coffer admin --data-dir DIR project create NAME).",
-                                                    subcommands: [ProjectCommand.self, UserCommand.self, KeyCommand.self, CatalogCommand.self])
+                                                    subcommands: [ProjectCommand.self, UserCommand.self, KeyCommand.self, CatalogCommand.self, SchedulerCommand.self])
     @OptionGroup var options: ServerOptions
 }
 

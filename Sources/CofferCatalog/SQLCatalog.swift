@@ -222,6 +222,17 @@ public final class SQLCatalog: Catalog, @unchecked Sendable {
             // Counts an operation reports (a vault deletion: how many backups went), a JSON object.
             "ALTER TABLE operation_logs ADD COLUMN details TEXT",
         ]),
+        (16, [
+            // Every pass looks for interrupted claims (outcome `running`, older than an hour); the claims table holds weeks of history.
+            "CREATE INDEX schedule_claims_outcome ON schedule_claims (outcome, claimed_at)",
+        ]),
+        (17, [
+            // When a vault's repository is due a prune (after deletions; the second phase after the grace period). NULL: none due.
+            "ALTER TABLE vaults ADD COLUMN prune_due_at BIGINT",
+            "CREATE INDEX vaults_prune_due ON vaults (prune_due_at) WHERE prune_due_at IS NOT NULL",
+            // The vault a job works in (a prune runs alone in its vault).
+            "ALTER TABLE jobs ADD COLUMN vault_id TEXT",
+        ]),
     ]
 
     func migrate() async throws {

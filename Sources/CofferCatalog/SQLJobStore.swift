@@ -15,11 +15,15 @@ struct SQLJobStore: JobStore {
 
     /// Takes a queued job, leasing it to `owner` until `leaseUntil`: the
     /// oldest job of the project whose turn is longest ago, so one tenant's
-    /// thousand queued restores do not starve another's backup.
+    /// thousand queued restores do not starve another's backup. A prune
+    /// waits while any job of its vault runs, and every job of a vault waits
+    /// while its prune runs.
     func claim(owner: String, now: Int64, leaseUntil: Int64) async throws -> JobRecord? {
         try await catalog.withTransaction { db in
             guard var job = try await db.raw("""
                 SELECT jobs.* FROM jobs LEFT JOIN job_turns ON job_turns.project_id = jobs.project_id WHERE jobs.status = \(bind: JobStatus.queued.rawValue)
+                AND NOT EXISTS (SELECT 1 FROM jobs busy WHERE busy.status = \(bind: JobStatus.running.rawValue) AND busy.vault_id = jobs.vault_id
+                    AND (busy.kind = \(bind: JobKind.prune.rawValue) OR jobs.kind = \(bind: JobKind.prune.rawValue)))
                 ORDER BY COALESCE(job_turns.last_claimed_at, 0), jobs.created_at, jobs.id LIMIT 1
                 """).first(decoding: JobRecord.self) else { return nil }
             try await db.raw("""

@@ -111,6 +111,14 @@ struct SQLPolicyStore: PolicyStore {
             .where("occurrence", .equal, SQLBind(claim.occurrence)).where("outcome", .equal, SQLBind(from)).returning("policy_id").all().isEmpty
     }
 
+    func forgetClaims(before: Int64) async throws -> Int {
+        try await sql.raw("""
+            DELETE FROM schedule_claims WHERE claimed_at < \(bind: before) AND outcome <> 'running' AND EXISTS \
+            (SELECT 1 FROM schedule_claims later WHERE later.policy_id = schedule_claims.policy_id AND later.vault_id = schedule_claims.vault_id \
+            AND later.occurrence > schedule_claims.occurrence) RETURNING policy_id
+            """).all().count
+    }
+
     func bind(vault: String, project: String, policy: String?) async throws {
         try await sql.update("vaults").set("policy_id", to: policy.map { SQLBind($0) as any SQLExpression } ?? SQLLiteral.null)
             .where("project_id", .equal, SQLBind(project)).where("id", .equal, SQLBind(vault)).run()

@@ -87,6 +87,18 @@ struct SQLVaultStore: VaultStore {
         try await select(catalog.sql).where("id", .equal, SQLBind(id)).first().map(decode)
     }
 
+    func prunePlanned(vault: String, at: Int64) async throws {
+        try await catalog.sql.raw("""
+            UPDATE vaults SET prune_due_at = CASE WHEN prune_due_at IS NULL OR prune_due_at > \(bind: at) THEN \(bind: at) ELSE prune_due_at END \
+            WHERE id = \(bind: vault)
+            """).run()
+    }
+
+    func takePrunesDue(now: Int64) async throws -> [VaultRecord] {
+        try await catalog.sql.update("vaults").set("prune_due_at", to: SQLLiteral.null).where("prune_due_at", .lessThanOrEqual, SQLBind(now))
+            .returning(SQLLiteral.all).all().map(decode)
+    }
+
     func setUsage(vault: String, bytes: Int64) async throws {
         try await catalog.sql.update("vaults").set("used_bytes", to: SQLBind(bytes)).where("id", .equal, SQLBind(vault)).run()
     }

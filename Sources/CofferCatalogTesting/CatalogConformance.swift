@@ -37,6 +37,7 @@ public enum CatalogConformance {
         ("vaults: bindings exclusive, quota inside the insert", vaults),
         ("backups: listing order, paging, markers, filters", backups),
         ("jobs: fair claiming, leases, expiry, requeue", jobs),
+        ("prunes: planned per vault, taken once, alone in their vault", prunes),
         ("operation logs: scoped, progress only while running, latest per backup", operationLogs),
         ("quotas: limits counted inside the writing transaction", quotas),
         ("policies: scoped by project, limit inside the insert, bindings, delete unbinds", policies),
@@ -296,6 +297,38 @@ public enum CatalogConformance {
         try require(try await store.expired(now: 10_000).map(\.id).sorted() == ["a1", "b1"], "a finished job never expires")
     }
 
+    static let prunes: Check = { catalog in
+        try await project("p1", catalog)
+        for id in ["v1", "v2"] { try await catalog.vaults.insert(vault(id, project: "p1"), resources: []) }
+        try await catalog.vaults.prunePlanned(vault: "v1", at: 50)
+        try await catalog.vaults.prunePlanned(vault: "v1", at: 90)
+        try require(try await catalog.vaults.takePrunesDue(now: 49).isEmpty, "nothing is due before its time")
+        try require(try await catalog.vaults.takePrunesDue(now: 50).map(\.id) == ["v1"], "the earlier plan stands")
+        try require(try await catalog.vaults.takePrunesDue(now: 1_000).isEmpty, "a due prune is handed out once")
+
+        // A prune runs alone in its vault: not beside a running job there, and nothing there starts beside it.
+        func job(_ id: String, _ kind: JobKind, vault: String, at: Int64) -> JobRecord {
+            JobRecord(id: id, projectId: "p1", kind: kind, targetId: "t-" + id, operationLogId: "", status: .queued, owner: nil, leaseUntil: nil, attempts: 0,
+                      lastError: nil, createdAt: at, updatedAt: at, vaultId: vault)
+        }
+        let store = catalog.jobs
+        try await store.insert(job("backup1", .backup, vault: "v1", at: 1))
+        try await store.insert(job("prune1", .prune, vault: "v1", at: 2))
+        try await store.insert(job("backup2", .backup, vault: "v1", at: 3))
+        try await store.insert(job("other", .backup, vault: "v2", at: 4))
+        try require(try await store.claim(owner: "w1", now: 10, leaseUntil: 100)?.id == "backup1", "oldest first")
+        try require(try await store.claim(owner: "w2", now: 11, leaseUntil: 100)?.id == "backup2", "the prune waits for the running backup; a backup may run beside it")
+        try require(try await store.claim(owner: "w3", now: 12, leaseUntil: 100)?.id == "other", "another vault's job goes on")
+        try require(try await store.claim(owner: "w4", now: 13, leaseUntil: 100) == nil, "the prune still waits")
+        for id in ["backup1", "backup2"] {
+            guard let running = try await store.job(id: id) else { throw ConformanceFailure(description: "\(id) vanished") }
+            try require(try await store.transition(running, to: .succeeded, error: nil, now: 14), "\(id) ends")
+        }
+        try await store.insert(job("backup3", .backup, vault: "v1", at: 15))
+        try require(try await store.claim(owner: "w1", now: 16, leaseUntil: 100)?.id == "prune1", "the vault is quiet: the prune runs")
+        try require(try await store.claim(owner: "w2", now: 17, leaseUntil: 100) == nil, "and nothing of its vault starts beside it")
+    }
+
     static let operationLogs: Check = { catalog in
         let store = catalog.operationLogs
         try await project("p1", catalog)
@@ -398,5 +431,9 @@ public enum CatalogConformance {
         try await store.settle(policy: "a", vault: "v1", occurrence: 50, outcome: "started", checkpoint: "c9")
         try require(try await store.claims(policy: "a", vault: "v1").map { "\($0.occurrence) \($0.outcome) \($0.checkpointID ?? "-")" } == ["50 started c9", "100 failed -"],
                     "claims in occurrence order, settled")
+        try require(try await store.claim(ScheduleClaim(policyID: "a", vaultID: "v2", projectID: "p1", occurrence: 10, outcome: "started", claimedAt: 1)), "a lone claim")
+        try require(try await store.forgetClaims(before: 7) == 1, "settled claims behind a later one are forgotten")
+        let lone = try await store.lastClaim(policy: "a", vault: "v2")
+        try require(try await store.claims(policy: "a", vault: "v1").map(\.occurrence) == [100] && lone == 10, "each schedule's latest claim stays")
     }
 }

@@ -151,6 +151,9 @@ public struct JobRecord: Codable, Sendable, Equatable {
     public var updatedAt: Int64
     /// JSON: what the job needs beyond its target (restore destinations).
     public var payload: String?
+    /// The vault whose repository the job works in: a prune of a vault never
+    /// runs beside another job of that vault (nil: rows from before this was kept).
+    public var vaultId: String?
 
     /// Column names spelled out: a key strategy converts every key of every row.
     enum CodingKeys: String, CodingKey {
@@ -167,9 +170,10 @@ public struct JobRecord: Codable, Sendable, Equatable {
         case createdAt = "created_at"
         case updatedAt = "updated_at"
         case payload
+        case vaultId = "vault_id"
     }
 
-    public init(id: String, projectId: String, kind: JobKind, targetId: String, operationLogId: String, status: JobStatus, owner: String?, leaseUntil: Int64?, attempts: Int, lastError: String?, createdAt: Int64, updatedAt: Int64, payload: String? = nil) {
+    public init(id: String, projectId: String, kind: JobKind, targetId: String, operationLogId: String, status: JobStatus, owner: String?, leaseUntil: Int64?, attempts: Int, lastError: String?, createdAt: Int64, updatedAt: Int64, payload: String? = nil, vaultId: String? = nil) {
         self.id = id
         self.projectId = projectId
         self.kind = kind
@@ -183,6 +187,7 @@ public struct JobRecord: Codable, Sendable, Equatable {
         self.createdAt = createdAt
         self.updatedAt = updatedAt
         self.payload = payload
+        self.vaultId = vaultId
     }
 }
 

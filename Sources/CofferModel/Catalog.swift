@@ -116,6 +116,8 @@ public protocol PolicyStore: Sendable {
     func claims(outcome: String, before: Int64) async throws -> [ScheduleClaim]
     /// Moves a claim's outcome only while it is `from`; whether this call moved it (one process wins).
     func resolve(_ claim: ScheduleClaim, from: String, to: String) async throws -> Bool
+    /// Forgets settled claims made before `before`, except each schedule's latest (its progress). How many went.
+    func forgetClaims(before: Int64) async throws -> Int
 }
 
 public protocol VaultStore: Sendable {
@@ -134,6 +136,10 @@ public protocol VaultStore: Sendable {
     func update(_ vault: VaultRecord) async throws
     func delete(project: String, id: String) async throws
     func summary(project: String) async throws -> (sizeGB: Int, usedBytes: Int64)
+    /// The vault's repository needs a prune at `at` (kept if one is due earlier).
+    func prunePlanned(vault: String, at: Int64) async throws
+    /// The vaults whose prune is due by `now`, each handed to one caller only (its plan is cleared).
+    func takePrunesDue(now: Int64) async throws -> [VaultRecord]
 }
 
 /// Checkpoints (backup runs) and their backups.

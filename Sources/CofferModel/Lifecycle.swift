@@ -139,4 +139,7 @@ public enum JobKind: String, Codable, Sendable, CaseIterable {
     /// A database laid down as a data directory (in place or new).
     case databaseRestore = "db_restore"
     case verify
+    /// Garbage collection of a vault's repository (the target is the vault):
+    /// runs alone, never beside another job of that vault.
+    case prune
 }

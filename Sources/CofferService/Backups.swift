@@ -129,7 +129,7 @@ public final class BackupService: @unchecked Sendable {
                                         checkpointId: checkpointID, backupId: id, progress: 0, errorCode: nil, errorMsg: nil,
                                         createdAt: now, startedAt: nil, endedAt: nil, updatedAt: now))
             jobs.append(JobRecord(id: BackupService.newID(), projectId: caller.projectID, kind: .backup, targetId: id, operationLogId: logID, status: .queued,
-                               owner: nil, leaseUntil: nil, attempts: 0, lastError: nil, createdAt: now, updatedAt: now))
+                               owner: nil, leaseUntil: nil, attempts: 0, lastError: nil, createdAt: now, updatedAt: now, vaultId: vault.id))
             listed.append(CheckpointResource(id: r.record.id, type: r.record.type, name: r.record.name, resourceSize: r.sizeBytes ?? 0, backupID: id))
         }
         let encoder = JSONEncoder()
@@ -245,7 +245,7 @@ extension BackupService {
         let log = logRow(b, type: "delete", vaultName: vaultName)
         let now = clock.now().epochMilliseconds
         let job = JobRecord(id: BackupService.newID(), projectId: b.projectId, kind: .delete, targetId: b.id, operationLogId: log.id, status: .queued,
-                         owner: nil, leaseUntil: nil, attempts: 0, lastError: nil, createdAt: now, updatedAt: now)
+                         owner: nil, leaseUntil: nil, attempts: 0, lastError: nil, createdAt: now, updatedAt: now, vaultId: b.vaultId)
         let children = try await store.children(of: b.id).map(\.id)
         try await enqueue(job, log: log) {
             // One conditional update decides: a racing delete or restore finds the backup moved on.
@@ -259,7 +259,8 @@ extension BackupService {
 
     /// Deletes backups because their policy expired them (a vault lock does
     /// not stop this); one already going or being restored is left for the
-    /// next run. Returns the ids it deleted.
+    /// next run, and so are the rest once the project's queued-job quota is
+    /// full. Returns the ids it deleted.
     public func expire(_ ids: [String], project: String) async throws -> [String] {
         var deleted: [String] = []
         for id in ids {
@@ -268,9 +269,27 @@ extension BackupService {
                 deleted.append(id)
             } catch let e as ServiceError where e.reason == .backupNotDeletable {
                 continue
+            } catch let e as ServiceError where e.reason == .quotaJobs {
+                break
             }
         }
         return deleted
+    }
+
+    /// Queues a prune of each vault whose prune is due (after deletions, or
+    /// the second phase after the grace period). Maintenance, not a tenant's
+    /// operation: no operation log and no job quota. Returns the vaults.
+    @discardableResult
+    public func queuePrunes(now: Int64) async throws -> [String] {
+        try await catalog.transaction {
+            let due = try await catalog.vaults.takePrunesDue(now: now)
+            for vault in due {
+                try await catalog.jobs.insert(JobRecord(id: BackupService.newID(), projectId: vault.projectID, kind: .prune, targetId: vault.id, operationLogId: "",
+                                                        status: .queued, owner: nil, leaseUntil: nil, attempts: 0, lastError: nil, createdAt: now, updatedAt: now,
+                                                        vaultId: vault.id))
+            }
+            return due.map(\.id)
+        }
     }
 
     /// Queues a job with its operation log, after `prepare` (which checks and
@@ -324,7 +343,7 @@ extension BackupService {
         let now = clock.now().epochMilliseconds
         let payload = String(decoding: try JSONEncoder().encode(RestorePlan(items: items)), as: UTF8.self)
         let job = JobRecord(id: BackupService.newID(), projectId: b.projectId, kind: .restore, targetId: b.id, operationLogId: log.id, status: .queued,
-                         owner: nil, leaseUntil: nil, attempts: 0, lastError: nil, createdAt: now, updatedAt: now, payload: payload)
+                         owner: nil, leaseUntil: nil, attempts: 0, lastError: nil, createdAt: now, updatedAt: now, payload: payload, vaultId: b.vaultId)
         let children = try await store.children(of: b.id).map(\.id)
         let targets = items.map(\.targetResourceID)
         try await enqueue(job, log: log) {

@@ -188,7 +188,7 @@ public final class DatabaseService: @unchecked Sendable {
         let now = backups.clock.now().epochMilliseconds
         let job = JobRecord(id: BackupService.newID(), projectId: b.projectId, kind: .databaseRestore, targetId: b.id, operationLogId: log.id, status: .queued,
                          owner: nil, leaseUntil: nil, attempts: 0, lastError: nil, createdAt: now, updatedAt: now,
-                         payload: String(decoding: try JSONEncoder().encode(plan), as: UTF8.self))
+                         payload: String(decoding: try JSONEncoder().encode(plan), as: UTF8.self), vaultId: b.vaultId)
         try await backups.enqueue(job, log: log) {}
         return log.id
     }

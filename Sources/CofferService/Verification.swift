@@ -28,7 +28,7 @@ extension BackupService {
                                   createdAt: now, startedAt: nil, endedAt: nil, updatedAt: now)
         let payload = String(decoding: try JSONEncoder().encode(VerifyPlan(subset: subset, maxDurationSeconds: maxDurationSeconds)), as: UTF8.self)
         let job = JobRecord(id: BackupService.newID(), projectId: caller.projectID, kind: .verify, targetId: vault.id, operationLogId: log.id, status: .queued,
-                         owner: nil, leaseUntil: nil, attempts: 0, lastError: nil, createdAt: now, updatedAt: now, payload: payload)
+                         owner: nil, leaseUntil: nil, attempts: 0, lastError: nil, createdAt: now, updatedAt: now, payload: payload, vaultId: vault.id)
         try await enqueue(job, log: log) {}
         return log.id
     }

@@ -2,9 +2,11 @@
 """CBR policies through both official clients against a running `coffer serve`:
 huaweicloudsdkcbr (AK/SK) create/list/show/update/associate/disassociate/delete,
 and openstacksdk + otcextensions (Keystone token, catalog type `cbr`)
-create/list/get/find/update/bind/unbind/delete, then a replay of the
+create/list/get/find/update/bind/unbind/delete, then replays of the
 Terraform call sequence (read-back of pattern and full_backup_interval -1,
-an idempotent second apply). Usage: policy_interop.py ENDPOINT ADMIN_CREDENTIALS_JSON"""
+an idempotent second apply) and of the Ansible `cbr_policy` module's
+(opentelekomcloud.cloud 0.15.2: find by name, compare what it would send with
+what it reads back, create or update, delete; every second run unchanged). Usage: policy_interop.py ENDPOINT ADMIN_CREDENTIALS_JSON"""
 import json
 import sys
 
@@ -106,5 +108,71 @@ again = requests.put(base + "/policies/" + tf["id"], headers=headers, json={"pol
 check(again.status_code == 200 and again.json()["policy"]["operation_definition"] == od, "a second apply changes nothing")
 check(requests.delete(base + "/policies/" + tf["id"], headers=headers).status_code == 204, "terraform delete 204")
 check(requests.get(base + "/policies/" + tf["id"], headers=headers).status_code == 404, "terraform sees it gone")
+
+
+# --- Ansible cbr_policy: the module is not on PyPI (Galaxy only), so its calls through otcextensions are replayed ---
+def ansible_changes(policy, params):
+    """Whether the module would report a change for an existing policy (its comparison: set of patterns, values exactly)."""
+    od = policy.operation_definition
+    wanted = {"enabled": params.get("is_enabled"), "day_backups": params.get("count_day_backups"), "max_backups": params.get("count_max_backups"),
+              "month_backups": params.get("count_month_backups"), "week_backups": params.get("count_week_backups"),
+              "year_backups": params.get("count_year_backups"), "retention_duration_days": params.get("retention_duration_days"),
+              "timezone": params.get("timezone")}
+    current = dict(od, enabled=policy.enabled)
+    return set(params["pattern"]) != set(policy.trigger["properties"]["pattern"]) or \
+        any(value is not None and current.get(key) != value for key, value in wanted.items())
+
+
+def ansible_cbr_policy(params):
+    """One run of the module with these parameters: (changed, policy)."""
+    policy = cbr.find_policy(params["name"], ignore_missing=True)
+    if params.get("state") == "absent":
+        if policy:
+            cbr.delete_policy(policy.id)
+        return policy is not None, None
+    definition = {}
+    for param, key in (("count_day_backups", "day_backups"), ("count_month_backups", "month_backups"), ("retention_duration_days", "retention_duration_days"),
+                       ("count_week_backups", "week_backups"), ("count_year_backups", "year_backups")):
+        if params.get(param) is not None:
+            definition[key] = params[param]
+    if params.get("count_day_backups"):
+        definition["max_backups"] = params["count_day_backups"]
+    if params.get("timezone"):
+        definition["timezone"] = params["timezone"]
+    query = {"trigger": {"properties": {"pattern": params["pattern"]}}}
+    if params.get("is_enabled") is not None:
+        query["enabled"] = params["is_enabled"]
+    if policy is None:
+        if not params.get("count_day_backups"):
+            definition["max_backups"] = -1
+        if not params.get("retention_duration_days"):
+            definition["retention_duration_days"] = -1
+        return True, cbr.create_policy(name=params["name"], operation_type="backup", enabled=params.get("is_enabled", True),
+                                       operation_definition=definition, **query)
+    if definition:
+        query["operation_definition"] = definition
+    changed = ansible_changes(policy, params)
+    return changed, cbr.update_policy(policy.id, **query)
+
+
+created_params = {"name": "ansible-policy", "count_day_backups": 0, "count_month_backups": 0, "retention_duration_days": 5, "count_year_backups": 0,
+                  "pattern": ["FREQ=WEEKLY;BYHOUR=14;BYDAY=MO,TU,WE,TH,FR,SA,SU;BYMINUTE=00"]}
+changed, made = ansible_cbr_policy(created_params)
+check(changed and made.id, "ansible: the first run creates the policy")
+changed, again = ansible_cbr_policy(created_params)
+check(not changed and again.id == made.id and not ansible_changes(cbr.get_policy(made.id), created_params),
+      "ansible: a second run with the same parameters changes nothing, and what it reads back still matches")
+updated_params = dict(created_params, count_day_backups=5, timezone="UTC+08:00", is_enabled=False)
+del updated_params["retention_duration_days"]
+changed, updated = ansible_cbr_policy(updated_params)
+read = cbr.get_policy(made.id)
+check(changed and read.enabled is False and read.operation_definition["day_backups"] == 5 and read.operation_definition["max_backups"] == 5
+      and read.operation_definition["timezone"] == "UTC+08:00", "ansible: the update is applied: %s" % read.operation_definition)
+changed, _ = ansible_cbr_policy(updated_params)
+check(not changed, "ansible: the update run again changes nothing")
+changed, _ = ansible_cbr_policy(dict(updated_params, state="absent"))
+check(changed and cbr.find_policy("ansible-policy", ignore_missing=True) is None, "ansible: state absent deletes it")
+changed, _ = ansible_cbr_policy(dict(updated_params, state="absent"))
+check(not changed, "ansible: absent again changes nothing")
 client.delete_vault(DeleteVaultRequest(vault_id=vault.id))
 finish("policy interop ok")

@@ -54,6 +54,7 @@ public final class JobRuntime: Service, @unchecked Sendable {
             .delete: { [unowned self] in try await self.runDelete($0) },
             .databaseRestore: { [unowned self] in try await self.runDatabaseRestore($0) },
             .verify: { [unowned self] in try await self.runVerify($0) },
+            .prune: { [unowned self] in try await self.runPrune($0) },
         ]
     }
 

@@ -64,7 +64,8 @@ extension JobRuntime {
         try await endLog(job, .succeeded)
     }
 
-    /// Removes a backup's snapshots, then unreferenced data (two-phase prune), then its rows.
+    /// Removes a backup's snapshots, then its rows; the data no snapshot
+    /// uses any more goes with the vault's next prune (one for many deletions).
     func runDelete(_ job: JobRecord) async throws {
         guard let backup = try await store.backup(id: job.targetId) else { return }
         try await endLog(job, .started)
@@ -74,11 +75,24 @@ extension JobRuntime {
             for row in rows {
                 if let hex = row.snapshotId, let id = Hash256(hex: hex) { try await repository.deleteSnapshot(id) }
             }
-            // Unreferenced data goes in two phases (grace period), as concurrent backups may still use it.
-            _ = try await Pruner(repository: repository).run(PruneOptions())
-            try await vaults.refreshUsage(vault: vault.id, repository: repository)
+            try await catalog.vaults.prunePlanned(vault: vault.id, at: nowMS)
         }
         try await store.deleteBackups(rows.map(\.id))
         try await endLog(job, .succeeded)
+    }
+
+    /// Frees what no snapshot uses, in two phases (docs/repository-format.md
+    /// §Prune): unused packs found now are deleted by a later prune, after the
+    /// grace period, which is planned here. The vault's `used` follows.
+    func runPrune(_ job: JobRecord) async throws {
+        guard let vault = try await vaults.record(id: job.targetId) else { return }
+        let repository = try await vaults.openRepository(vault)
+        var options = PruneOptions()
+        let clock = self.clock
+        options.now = { clock.now() }
+        let report = try await Pruner(repository: repository).run(options)
+        try await vaults.refreshUsage(vault: vault.id, repository: repository)
+        if let next = report.earliestNextDeletion { try await catalog.vaults.prunePlanned(vault: vault.id, at: next.epochMilliseconds) }
+        logger.info("pruned", metadata: ["vault": "\(vault.id)", "bytes_deleted": "\(report.bytesDeleted)", "packs_scheduled": "\(report.packsScheduled)"])
     }
 }

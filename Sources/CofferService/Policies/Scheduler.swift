@@ -27,9 +27,23 @@ public final class Scheduler: Service, @unchecked Sendable {
     let interval: TimeInterval
     /// How often each vault's retention runs at the least.
     static let retentionInterval: Int64 = 3_600_000
+    /// How long settled claims are kept as history (each schedule's latest stays regardless).
+    static let claimHistory: Int64 = 30 * 86_400_000
     private let lock = NSLock()
     /// When each vault's retention last ran in this process.
     private var retentionRuns: [String: Int64] = [:]
+    /// Per schedule (policy and vault): its parsed patterns and the first
+    /// occurrence after the last pass that looked at it. Claims only move
+    /// forward, so until then a pass needs no catalog query for it; a policy
+    /// edit changes the patterns and so the plan.
+    private struct Plan {
+        var patterns: String
+        var anchor: Int64
+        var schedule: Schedule
+        var nextDue: Int64?
+    }
+    private var plans: [String: Plan] = [:]
+    private var claimsForgottenAt: Int64?
 
     public init(catalog: any Catalog, backups: BackupService, databases: DatabaseService? = nil, clock: any Clock = SystemClock(), logger: Logger,
                 interval: TimeInterval = 30) {
@@ -68,11 +82,15 @@ public final class Scheduler: Service, @unchecked Sendable {
         let now = clock.now().epochMilliseconds
         var fired: [Fired] = []
         try await failInterrupted(now: now)
+        try await backups.queuePrunes(now: now)
+        if lock.withLock({ claimsForgottenAt.map { now - $0 >= Scheduler.retentionInterval } ?? true }) {
+            _ = try await catalog.policies.forgetClaims(before: now - Scheduler.claimHistory)
+            lock.withLock { claimsForgottenAt = now }
+        }
         for binding in try await catalog.policies.schedules() {
             do {
                 fired += try await pass(binding, now: now)
-                let last = lock.withLock { retentionRuns[binding.vaultID] }
-                if last.map({ now - $0 >= Scheduler.retentionInterval }) ?? true {
+                if retentionDue(binding.vaultID, now: now) {
                     try await applyRetention(binding, now: now)
                     lock.withLock { retentionRuns[binding.vaultID] = now }
                 }
@@ -82,6 +100,21 @@ public final class Scheduler: Service, @unchecked Sendable {
         }
         fired += try await passDatabases(now: now)
         return fired
+    }
+
+    /// Whether a vault's (or instance's) hourly retention is due. A key seen
+    /// for the first time counts as run at a moment of the past hour fixed by
+    /// the key, so after a start the catalog's retention spreads over the hour
+    /// instead of all running in the first pass.
+    func retentionDue(_ key: String, now: Int64) -> Bool {
+        lock.withLock {
+            if retentionRuns[key] == nil {
+                var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+                for byte in key.utf8 { hash = (hash ^ UInt64(byte)) &* 0x100_0000_01b3 }
+                retentionRuns[key] = now - Int64(hash % UInt64(Scheduler.retentionInterval))
+            }
+            return now - retentionRuns[key]! >= Scheduler.retentionInterval
+        }
     }
 
     /// An occurrence claimed as `running` whose checkpoint never got recorded
@@ -132,11 +165,30 @@ public final class Scheduler: Service, @unchecked Sendable {
         return result
     }
 
-    func pass(_ binding: ScheduleBinding, now: Int64) async throws -> [Fired] {
-        let policy = binding.policy, vaultID = binding.vaultID
+    /// The schedule's parsed patterns, and whether an occurrence may be due (false: its next one is still ahead).
+    func plan(_ binding: ScheduleBinding, now: Int64) throws -> (schedule: Schedule, mayBeDue: Bool) {
+        let key = binding.policy.id + "/" + binding.vaultID, policy = binding.policy
+        if let plan = lock.withLock({ plans[key] }), plan.patterns == policy.patterns, plan.anchor == policy.createdAt {
+            return (plan.schedule, plan.nextDue.map { $0 <= now } ?? true)
+        }
         let patterns = try JSONDecoder().decode([String].self, from: Data(policy.patterns.utf8))
         let schedule = try Schedule(patterns: patterns, anchor: policy.createdAt)
+        lock.withLock { plans[key] = Plan(patterns: policy.patterns, anchor: policy.createdAt, schedule: schedule, nextDue: nil) }
+        return (schedule, true)
+    }
+
+    /// Every occurrence up to `now` has been claimed (here or elsewhere): the next pass may skip the schedule until its next one.
+    func planned(_ binding: ScheduleBinding, schedule: Schedule, after now: Int64) {
+        let next = schedule.next(after: now)
+        lock.withLock { plans[binding.policy.id + "/" + binding.vaultID]?.nextDue = next ?? .max }
+    }
+
+    func pass(_ binding: ScheduleBinding, now: Int64) async throws -> [Fired] {
+        let policy = binding.policy, vaultID = binding.vaultID
+        let (schedule, mayBeDue) = try plan(binding, now: now)
+        guard mayBeDue else { return [] }
         let due = try await claimDue(policy: policy.id, target: vaultID, project: policy.projectID, schedule: schedule, now: now)
+        planned(binding, schedule: schedule, after: now)
         var fired = due.missed.map { Fired(policyID: policy.id, vaultID: vaultID, occurrence: $0, outcome: "skipped_missed") }
         guard let latest = due.latest else { return fired }
         if !due.missed.isEmpty || due.stale {
@@ -190,8 +242,7 @@ public final class Scheduler: Service, @unchecked Sendable {
                     }
                     fired.append(Fired(policyID: key, vaultID: record.resourceId, occurrence: latest, outcome: outcome, checkpointID: backupID))
                 }
-                let last = lock.withLock { retentionRuns[key] }
-                if last.map({ now - $0 >= Scheduler.retentionInterval }) ?? true {
+                if retentionDue(key, now: now) {
                     _ = try await databases.expire(project: project, instanceID: record.resourceId, olderThan: now - Int64(policy.keep_days) * 86_400_000)
                     lock.withLock { retentionRuns[key] = now }
                 }
@@ -265,7 +316,7 @@ public final class Scheduler: Service, @unchecked Sendable {
                 t = next
             }
         }
-        var expired: [String] = []
+        var expired: [String] = [], foreseen: [BackupRecord] = []
         for (_, group) in Dictionary(grouping: automatic, by: \.resourceId) {
             let byID = Dictionary(uniqueKeysWithValues: group.map { ($0.id, $0) })
             let decisions = Retention.decide(group.map { Retention.Candidate(id: $0.id, createdAt: $0.createdAt) }, rules: definition, now: now, upcoming: upcoming)
@@ -275,8 +326,14 @@ public final class Scheduler: Service, @unchecked Sendable {
                     expired.append(d.id)
                 } else if backup.expiredAt != d.expiresAt {
                     backup.expiredAt = d.expiresAt
-                    try await catalog.backups.updateBackup(backup, expected: .available)
+                    foreseen.append(backup)
                 }
+            }
+        }
+        // New expiries in transactions of 500: a first pass over a large vault writes thousands, and other callers wait while one is open.
+        for start in stride(from: 0, to: foreseen.count, by: 500) {
+            try await catalog.transaction {
+                for backup in foreseen[start..<min(start + 500, foreseen.count)] { try await catalog.backups.updateBackup(backup, expected: .available) }
             }
         }
         let deleted = try await backups.expire(expired, project: binding.policy.projectID)
