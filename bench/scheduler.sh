@@ -46,7 +46,9 @@ label, wall, rss, out = sys.argv[1], float(sys.argv[2]), int(sys.argv[3]), json.
 seconds = out["seconds"] if isinstance(out["seconds"], list) else [out["seconds"]]
 extra = ("%d schedules, %d occurrences fired" % (out["schedules"], len(out["fired"]))) if "schedules" in out else \
         ("%d vaults, %d backups expired" % (out["vaults"], len(out["deleted"])))
-print("%-34s %s  process %.2f s, peak RSS %d MiB  (%s)" % (label, ", ".join("%.3f s" % s for s in seconds), wall, rss // 1024, extra))
+m = out.get("memory", {})
+print("%-38s %s  process %.2f s, peak RSS %d MiB (at the end: heap %s MiB, mapped catalog %s MiB)  (%s)"
+      % (label, ", ".join("%.3f s" % s for s in seconds), wall, rss // 1024, m.get("anonymous", "?"), m.get("file", "?"), extra))
 PY
 }
 measure "scheduler passes (first, next, next)" scheduler pass --passes 3

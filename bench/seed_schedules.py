@@ -7,8 +7,8 @@ Through the API: one directory resource, one vault holding it, two policies
 one real automatic-style backup. Then, straight into the SQLite catalog,
 rows modelled on those: VAULTS vaults (each with its own resource) bound
 round-robin to POLICIES daily policies at different times of day; 30 days of
-claims per schedule, the latest the last occurrence at least two minutes
-ago (so a pass finds the few due in the last two minutes, as in service);
+claims per schedule, the latest the last occurrence at least five minutes
+ago (so a pass finds the few due in the last five minutes, as in service);
 BACKUPS automatic backups: one vault ("large") gets 10 000 spread over 400
 days, the others share the rest. Prints shell assignments (LARGE_VAULT).
 """
@@ -95,11 +95,11 @@ insert("resources", resources)
 insert("vaults", vault_rows)
 insert("vault_resources", bindings)
 
-# Claims: 30 days per schedule, up to the last occurrence at least two minutes ago.
+# Claims: 30 days per schedule, up to the last occurrence at least five minutes ago.
 claims = []
 for vid, _, pid, minute in vaults:
-    latest = (now - 120_000) // DAY * DAY + minute * 60_000
-    while latest > now - 120_000:
+    latest = (now - 300_000) // DAY * DAY + minute * 60_000
+    while latest > now - 300_000:
         latest -= DAY
     for d in range(30):
         claims.append({"policy_id": pid, "vault_id": vid, "project_id": api.project, "occurrence": latest - d * DAY, "outcome": "started",

@@ -37,7 +37,7 @@ struct SchedulerCommand: AsyncParsableCommand {
                 ["policy_id": $0.policyID, "vault_id": $0.vaultID, "occurrence": UTCTimeFormat.cbrString(epochMilliseconds: $0.occurrence), "outcome": $0.outcome,
                  "checkpoint_id": $0.checkpointID ?? NSNull()]
             }
-            output(json, ["schedules": schedules, "fired": rows, "seconds": seconds],
+            output(json, ["schedules": schedules, "fired": rows, "seconds": seconds, "memory": residentMemory()],
                    text: "\(schedules) schedules, \(fired.count) occurrences; passes took " + seconds.map { String(format: "%.3f s", $0) }.joined(separator: ", ")
                        + fired.map { "\n\($0.outcome) \($0.policyID) \($0.vaultID) \(UTCTimeFormat.cbrString(epochMilliseconds: $0.occurrence))" }.joined())
         }
@@ -64,8 +64,27 @@ struct SchedulerCommand: AsyncParsableCommand {
                 for binding in bindings { deleted += try await s.scheduler.applyRetention(binding, now: Int64(Date().timeIntervalSince1970 * 1000)) }
                 return (bindings.count, deleted, Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9)
             }
-            output(json, ["vaults": vaults, "deleted": deleted, "seconds": seconds],
+            output(json, ["vaults": vaults, "deleted": deleted, "seconds": seconds, "memory": residentMemory()],
                    text: "\(vaults) vaults: \(deleted.count) backups expired in \(String(format: "%.3f", seconds)) s")
         }
     }
+}
+
+/// This process's resident memory now, in MiB, from /proc (Linux; empty
+/// elsewhere): `anonymous` is the heap, `file` mostly the mapped catalog
+/// (SQLite reads it through mmap), `peak` both at their highest.
+func residentMemory() -> [String: Int] {
+    guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8) else { return [:] }
+    var out: [String: Int] = [:]
+    for line in status.split(separator: "\n") {
+        let parts = line.split(whereSeparator: { $0 == ":" || $0 == " " || $0 == "\t" })
+        guard parts.count >= 2, let kb = Int(parts[1]) else { continue }
+        switch parts[0] {
+        case "VmHWM": out["peak"] = kb / 1024
+        case "RssAnon": out["anonymous"] = kb / 1024
+        case "RssFile": out["file"] = kb / 1024
+        default: break
+        }
+    }
+    return out
 }

@@ -48,6 +48,25 @@ struct SQLBackupStore: BackupStore {
         try await updateRow(row, in: "backups", id: row.id, expectedStatus: expected?.rawValue, on: sql)
     }
 
+    func expiryCandidates(vault: String) async throws -> [ExpiryCandidate] {
+        try await sql.select().columns("id", "resource_id", "created_at", "expired_at").from("backups").where("vault_id", .equal, SQLBind(vault))
+            .where("status", .equal, SQLBind(BackupStatus.available.rawValue)).where("auto_trigger", .equal, SQLBind(true)).where("parent_id", .is, SQLLiteral.null)
+            .all().map { row in
+                ExpiryCandidate(id: try row.decode(column: "id", as: String.self), resourceID: try row.decode(column: "resource_id", as: String.self),
+                                createdAt: try row.decode(column: "created_at", as: Int64.self), expiredAt: try row.decode(column: "expired_at", as: Int64?.self))
+            }
+    }
+
+    /// Only the one column: a whole-row update rewrites every index of the table.
+    func setExpiry(_ expiries: [(id: String, expiresAt: Int64?)]) async throws {
+        try await catalog.withTransaction { db in
+            for (id, at) in expiries {
+                try await db.update("backups").set("expired_at", to: at.map { SQLBind($0) as any SQLExpression } ?? SQLLiteral.null)
+                    .where("id", .equal, SQLBind(id)).where("status", .equal, SQLBind(BackupStatus.available.rawValue)).run()
+            }
+        }
+    }
+
     func setStatus(backups ids: [String], to status: BackupStatus, expected: BackupStatus?, now: Int64) async throws -> Int {
         guard !ids.isEmpty else { return 0 }
         var q = sql.update("backups").set("status", to: SQLBind(status.rawValue)).set("updated_at", to: SQLBind(now)).where("id", .in, SQLBind.group(ids))

@@ -238,6 +238,18 @@ public enum CatalogConformance {
         try require(try await store.position(of: "b2", project: "p1", filter: BackupFilter(), sort: newestFirst) == 2, "marker position")
         try require(try await store.position(of: "x1", project: "p1", filter: BackupFilter(), sort: newestFirst) == nil, "a foreign marker is not in the listing")
         try require(try await store.countBackups(project: nil, filter: BackupFilter()) == 5, "all projects")
+        try require(try await store.expiryCandidates(vault: "v1").isEmpty, "no automatic backups yet")
+        var automatic = backup("a1", project: "p1", at: 7)
+        automatic.autoTrigger = true
+        try await store.insertBackups([automatic])
+        try require(try await store.expiryCandidates(vault: "v1") == [ExpiryCandidate(id: "a1", resourceID: "r1", createdAt: 7, expiredAt: nil)],
+                    "retention sees the available automatic backups")
+        try await store.deleteBackups(["a1"])
+        try await store.setExpiry([("b1", 99), ("b2", 99), ("b3", nil)])
+        let expiries = [try await store.backup(id: "b1")?.expiredAt, try await store.backup(id: "b2")?.expiredAt, try await store.backup(id: "b3")?.expiredAt]
+        try require(expiries == [99, nil, nil], "expiries are set on available backups only: \(expiries)")
+        try await store.setExpiry([("b1", nil)])
+        try require(try await store.backup(id: "b1")?.expiredAt == nil, "and cleared")
         var filter = BackupFilter()
         filter.statuses = [.protecting]
         try require(try await store.listBackups(project: "p1", filter: filter, sort: [], offset: 0, limit: 10).items.map(\.id) == ["b2"], "by status")

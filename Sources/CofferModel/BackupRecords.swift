@@ -264,6 +264,21 @@ public struct OperationLogRecord: Codable, Sendable, Equatable {
     }
 }
 
+/// What retention needs of an automatic backup (a narrow read: a vault's
+/// retention runs every hour over all of its backups).
+public struct ExpiryCandidate: Sendable, Equatable {
+    public var id: String
+    public var resourceID: String
+    public var createdAt: Int64
+    public var expiredAt: Int64?
+    public init(id: String, resourceID: String, createdAt: Int64, expiredAt: Int64?) {
+        self.id = id
+        self.resourceID = resourceID
+        self.createdAt = createdAt
+        self.expiredAt = expiredAt
+    }
+}
+
 public struct BackupFilter: Sendable {
     public var vaultID: String?
     public var resourceID: String?

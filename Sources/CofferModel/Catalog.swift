@@ -157,6 +157,10 @@ public protocol BackupStore: Sendable {
     /// Writes the whole record; with `expected`, only while the stored backup is in that state. Whether it wrote.
     @discardableResult
     func updateBackup(_ backup: BackupRecord, expected: BackupStatus?) async throws -> Bool
+    /// The vault's available automatic backups (any project: the caller holds the vault).
+    func expiryCandidates(vault: String) async throws -> [ExpiryCandidate]
+    /// Sets when available backups expire (nil: never), in one transaction; others are left as they are.
+    func setExpiry(_ expiries: [(id: String, expiresAt: Int64?)]) async throws
     /// Moves backups to `status`; with `expected`, only those now in that state
     /// (the conditional update a lifecycle transition is applied as). Returns how many moved.
     @discardableResult

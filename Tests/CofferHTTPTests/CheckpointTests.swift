@@ -230,6 +230,9 @@ func shareAndServerInVaults(_ client: any TestClientProtocol, base: String, toke
                 let progress = ((log["extra_info"] as? [String: Any])?["common"] as? [String: Any])?["progress"] as? Int ?? -1
                 #expect((0..<100).contains(progress))
             }
+            // What the stopped backup stored is unreferenced: it planned a prune of the vault.
+            _ = try await services.scheduler.pass()
+            #expect(try await services.worker.drain() == 1, "one prune queued by the next pass")
             // A full vault with auto_expand takes the backup and grows past its usage.
             try await services.catalog.vaults.setUsage(vault: vaultID, bytes: 10 << 30)
             let refused = try await post(client, base + "/checkpoints", token: token, ["checkpoint": ["vault_id": vaultID]])

@@ -171,7 +171,11 @@ public final class JobRuntime: Service, @unchecked Sendable {
                 if next == .error { row.failReason = reason }
                 try await store.updateBackup(row, expected: was)
             }
-            if job.kind == .backup { try await settleCheckpoint(backup.checkpointId, project: backup.projectId) }
+            if job.kind == .backup {
+                try await settleCheckpoint(backup.checkpointId, project: backup.projectId)
+                // What the failed backup stored is referenced by no snapshot: the vault's prune frees it.
+                try await catalog.vaults.prunePlanned(vault: backup.vaultId, at: nowMS)
+            }
         }
         try await endLog(job, .failed) { log in
             log.errorCode = code

@@ -300,13 +300,8 @@ public final class Scheduler: Service, @unchecked Sendable {
     @discardableResult
     public func applyRetention(_ binding: ScheduleBinding, now: Int64) async throws -> [String] {
         let definition = try JSONDecoder().decode(PolicyDefinition.self, from: Data(binding.policy.definition.utf8))
-        let patterns = try JSONDecoder().decode([String].self, from: Data(binding.policy.patterns.utf8))
-        let schedule = try Schedule(patterns: patterns, anchor: binding.policy.createdAt)
-        var filter = BackupFilter()
-        filter.vaultID = binding.vaultID
-        filter.statuses = [.available]
-        let automatic = try await catalog.backups.listBackups(project: binding.policy.projectID, filter: filter, sort: [("created_at", false)], offset: 0,
-                                                              limit: Int.max).items.filter(\.autoTrigger)
+        let schedule = try plan(binding, now: now).schedule
+        let automatic = try await catalog.backups.expiryCandidates(vault: binding.vaultID)
         // The backups still to come push the oldest out of max_backups: foresee as many as the count reaches.
         var upcoming: [Int64] = []
         if let n = definition.maxBackups, n > 0 {
@@ -316,25 +311,22 @@ public final class Scheduler: Service, @unchecked Sendable {
                 t = next
             }
         }
-        var expired: [String] = [], foreseen: [BackupRecord] = []
-        for (_, group) in Dictionary(grouping: automatic, by: \.resourceId) {
+        var expired: [String] = [], foreseen: [(id: String, expiresAt: Int64?)] = []
+        for (_, group) in Dictionary(grouping: automatic, by: \.resourceID) {
             let byID = Dictionary(uniqueKeysWithValues: group.map { ($0.id, $0) })
             let decisions = Retention.decide(group.map { Retention.Candidate(id: $0.id, createdAt: $0.createdAt) }, rules: definition, now: now, upcoming: upcoming)
             for d in decisions {
-                guard var backup = byID[d.id] else { continue }
+                guard let backup = byID[d.id] else { continue }
                 if !d.keep {
                     expired.append(d.id)
                 } else if backup.expiredAt != d.expiresAt {
-                    backup.expiredAt = d.expiresAt
-                    foreseen.append(backup)
+                    foreseen.append((d.id, d.expiresAt))
                 }
             }
         }
         // New expiries in transactions of 500: a first pass over a large vault writes thousands, and other callers wait while one is open.
         for start in stride(from: 0, to: foreseen.count, by: 500) {
-            try await catalog.transaction {
-                for backup in foreseen[start..<min(start + 500, foreseen.count)] { try await catalog.backups.updateBackup(backup, expected: .available) }
-            }
+            try await catalog.backups.setExpiry(Array(foreseen[start..<min(start + 500, foreseen.count)]))
         }
         let deleted = try await backups.expire(expired, project: binding.policy.projectID)
         if !deleted.isEmpty {
