@@ -15,16 +15,7 @@ DURATION=${DURATION:-10}
 CONNECTIONS=${CONNECTIONS:-64}
 PORT=${PORT:-18088}
 command -v wrk >/dev/null || apt-get install -y -qq wrk >/dev/null
-"$ROOT/scripts/ensure-deps.sh"
-(cd "$ROOT" && swift build -c release --product coffer >/dev/null)
-COFFER=$(cd "$ROOT" && swift build -c release --show-bin-path)/coffer
-
-rm -rf "$WORK" && mkdir -p "$WORK/resources/share"
-echo "bench" > "$WORK/resources/share/file.txt"
-"$COFFER" serve --data-dir "$WORK/data" --listen 127.0.0.1:$PORT --resource-root "$WORK/resources" > "$WORK/server.log" 2>&1 &
-SERVER=$!
-trap 'kill $SERVER 2>/dev/null; wait $SERVER 2>/dev/null' EXIT
-for _ in $(seq 100); do curl -sf http://127.0.0.1:$PORT/health >/dev/null && break; sleep 0.1; done
+. "$BENCH/serve.sh"
 
 # One real backup through the API, then BACKUPS rows modelled on it.
 eval "$(python3 "$BENCH/seed_backups.py" http://127.0.0.1:$PORT "$WORK/data" "$WORK/resources/share" "$BACKUPS")"

@@ -1,6 +1,7 @@
 """A minimal client for the bench scripts: JSON calls and a Keystone token
 from a data directory's admin credentials (standard library only)."""
 import json
+import time
 import urllib.request
 
 
@@ -14,6 +15,16 @@ class Coffer:
         headers, _ = self.call("POST", "/v3/auth/tokens", {"auth": {"identity": {"methods": ["password"], "password": {"user": {
             "name": creds["user_name"], "domain": {"name": "Default"}, "password": creds["password"]}}}, "scope": {"project": {"id": self.project}}}})
         self.token = headers["X-Subject-Token"]
+
+    def checkpoint(self, vault_id):
+        """A checkpoint of the vault, waited for (up to 30 s)."""
+        _, c = self.call("POST", self.base + "/checkpoints", {"checkpoint": {"vault_id": vault_id}})
+        for _ in range(300):
+            _, s = self.call("GET", self.base + "/checkpoints/" + c["checkpoint"]["id"])
+            if s["checkpoint"]["status"] != "protecting":
+                return s["checkpoint"]
+            time.sleep(0.1)
+        raise RuntimeError("checkpoint %s did not finish" % c["checkpoint"]["id"])
 
     def call(self, method, path, body=None):
         req = urllib.request.Request(self.endpoint + path, method=method, data=json.dumps(body).encode() if body is not None else None,

@@ -19,18 +19,7 @@ POLICIES=${POLICIES:-1000}
 BACKUPS=${BACKUPS:-1000000}
 PORT=${PORT:-18089}
 [ -x /usr/bin/time ] || apt-get install -y -qq time >/dev/null
-"$ROOT/scripts/ensure-deps.sh"
-if [ -z "${COFFER:-}" ]; then  # COFFER=path/to/coffer uses that binary instead
-    (cd "$ROOT" && swift build -c release --product coffer >/dev/null)
-    COFFER=$(cd "$ROOT" && swift build -c release --show-bin-path)/coffer
-fi
-
-rm -rf "$WORK" && mkdir -p "$WORK/resources/share"
-echo "bench" > "$WORK/resources/share/file.txt"
-"$COFFER" serve --data-dir "$WORK/data" --listen 127.0.0.1:$PORT --resource-root "$WORK/resources" > "$WORK/server.log" 2>&1 &
-SERVER=$!
-trap 'kill $SERVER 2>/dev/null; wait $SERVER 2>/dev/null' EXIT
-for _ in $(seq 100); do curl -sf http://127.0.0.1:$PORT/health >/dev/null && break; sleep 0.1; done
+. "$BENCH/serve.sh"
 echo "seeding $VAULTS vaults, $POLICIES policies, $BACKUPS backups..." >&2
 eval "$(python3 "$BENCH/seed_schedules.py" http://127.0.0.1:$PORT "$WORK/data" "$WORK/resources/share" "$VAULTS" "$POLICIES" "$BACKUPS")"
 kill $SERVER; wait $SERVER 2>/dev/null || true

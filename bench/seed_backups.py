@@ -10,7 +10,6 @@ year. Prints shell assignments (TOKEN, PROJECT, BACKUP, RESOURCE) for eval.
 import os
 import sqlite3
 import sys
-import time
 import uuid
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -23,12 +22,7 @@ _, r = api.call("POST", base + "/coffer/resources", {"resource": {"type": "OS::S
 resource = r["resource"]["id"]
 _, v = api.call("POST", base + "/vaults", {"vault": {"name": "bench", "billing": {"consistent_level": "crash_consistent", "object_type": "turbo",
                                                                           "protect_type": "backup", "size": 100}, "resources": [{"id": resource, "type": "OS::Sfs::Turbo"}]}})
-_, c = api.call("POST", base + "/checkpoints", {"checkpoint": {"vault_id": v["vault"]["id"]}})
-for _ in range(300):
-    _, s = api.call("GET", base + "/checkpoints/" + c["checkpoint"]["id"])
-    if s["checkpoint"]["status"] != "protecting":
-        break
-    time.sleep(0.1)
+api.checkpoint(v["vault"]["id"])
 
 db = sqlite3.connect(data_dir + "/catalog.sqlite", timeout=30)
 db.row_factory = sqlite3.Row

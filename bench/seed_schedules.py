@@ -45,12 +45,7 @@ gfs = policy("gfs", {"max_backups": 5000, "day_backups": 30, "week_backups": 12,
              "FREQ=DAILY;INTERVAL=1;BYHOUR=03;BYMINUTE=00")
 daily = policy("daily", {"max_backups": 200, "timezone": "UTC+08:00"}, "FREQ=DAILY;INTERVAL=1;BYHOUR=00;BYMINUTE=00")
 api.call("POST", base + "/vaults/%s/associatepolicy" % large, {"policy_id": gfs})
-_, c = api.call("POST", base + "/checkpoints", {"checkpoint": {"vault_id": large}})
-for _ in range(300):
-    _, s = api.call("GET", base + "/checkpoints/" + c["checkpoint"]["id"])
-    if s["checkpoint"]["status"] != "protecting":
-        break
-    time.sleep(0.1)
+api.checkpoint(large)
 
 db = sqlite3.connect(data_dir + "/catalog.sqlite", timeout=30)
 db.row_factory = sqlite3.Row
