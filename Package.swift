@@ -24,6 +24,9 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
         .package(url: "https://github.com/vapor/sql-kit.git", from: "3.36.0"),
         .package(url: "https://github.com/vapor/sqlite-kit.git", from: "4.5.2"),
+        .package(url: "https://github.com/vapor/postgres-kit.git", from: "2.17.0"),
+        // Already in the graph through postgres-kit; named for the catalog's TLS setting (sslmode).
+        .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
         .package(url: "https://github.com/apple/swift-http-types.git", from: "1.8.0"),
@@ -58,6 +61,8 @@ let package = Package(
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "SQLKit", package: "sql-kit"),
             .product(name: "SQLiteKit", package: "sqlite-kit"),
+            .product(name: "PostgresKit", package: "postgres-kit"),
+            .product(name: "NIOSSL", package: "swift-nio-ssl"),
             .product(name: "Logging", package: "swift-log"),
         ], swiftSettings: swift5),
         // The catalog contract as checks any implementation runs (tests and, later, PostgreSQL integration tests).
@@ -118,7 +123,8 @@ let package = Package(
         // Tests that start PostgreSQL or drive the server with the official Python clients:
         // slower, kept out of the unit targets (run with --filter CofferIntegrationTests).
         .testTarget(name: "CofferIntegrationTests", dependencies: [
-            "CofferTestSupport", "CofferHTTP", "CofferService", "CofferSystem", "coffer",
+            "CofferTestSupport", "CofferHTTP", "CofferService", "CofferSystem", "CofferCatalog", "CofferCatalogTesting", "CofferModel", "coffer",
+            .product(name: "Logging", package: "swift-log"),
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "HummingbirdTesting", package: "hummingbird"),
             .product(name: "HTTPTypes", package: "swift-http-types"),

@@ -1,4 +1,5 @@
 import ArgumentParser
+import CofferCatalog
 import CofferModel
 import CofferHTTP
 import CofferService
@@ -127,7 +128,37 @@ func output(_ json: Bool, _ object: Any, text: String) {
 /// Disaster recovery: the catalog rebuilt from the repositories, and consistent catalog copies.
 struct CatalogCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "catalog", abstract: "Back up the catalog, or rebuild it from the vault repositories.",
-                                                    subcommands: [Rebuild.self, BackupCatalog.self])
+                                                    subcommands: [Rebuild.self, BackupCatalog.self, Copy.self])
+
+    struct Copy: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Copy the whole catalog into an empty one, e.g. from SQLite to PostgreSQL (stop the servers first; keep the same master key and data directory).")
+        @ParentCommand var admin: Admin
+        @Option(help: "The catalog to read (default: the data directory's, as serve would open it).") var from: String?
+        @Option(help: "The empty catalog to fill: postgres://USER:PASSWORD@HOST:PORT/DATABASE or sqlite://PATH (migrated first).") var to: String
+
+        func run() async throws {
+            var logger = Logger(label: "coffer-admin")
+            logger.logLevel = .warning
+            let source = try await SQLCatalog.open(url: try from ?? admin.options.resolve().catalogURL, logger: logger)
+            let target: SQLCatalog
+            do { target = try await SQLCatalog.open(url: to, logger: logger) } catch {
+                await source.close()
+                throw error
+            }
+            let copied: [(table: String, rows: Int)]
+            do { copied = try await source.copy(to: target) } catch {
+                await target.close()
+                await source.close()
+                throw error
+            }
+            await target.close()
+            await source.close()
+            print(copied.map { "\($0.table): \($0.rows)" }.joined(separator: "\n"))
+            // The URL's password stays out of the output.
+            print("copied \(copied.map(\.rows).reduce(0, +)) rows into \(to.split(separator: "@").last.map(String.init) ?? to)")
+        }
+    }
 
     struct Rebuild: AsyncParsableCommand {
         static let configuration = CommandConfiguration(

@@ -2,10 +2,7 @@ import CofferModel
 import CofferSystem
 import Foundation
 import Logging
-import NIOCore
-import NIOPosix
 import SQLKit
-import SQLiteKit
 
 // CofferCatalog: the SQL implementation of CofferModel's catalog protocols.
 // Nothing outside this module sees SQLKit; the composition root opens a
@@ -15,65 +12,38 @@ import SQLiteKit
 /// (text, bigint, boolean; times as epoch milliseconds), so the same code
 /// runs on SQLite and PostgreSQL. Backends are chosen here, by URL scheme.
 public final class SQLCatalog: Catalog, @unchecked Sendable {
-    /// Every statement outside a transaction goes through `gate`, so it never
-    /// runs inside another request's open transaction on the shared connection
-    /// (where that transaction's rollback would undo it).
-    let sql: any SQLDatabase
-    /// The connection itself: only for the body of a transaction, which holds the gate.
-    private let direct: any SQLDatabase
-    private let connection: SQLiteConnection
-    private let group: MultiThreadedEventLoopGroup
-    private let gate: AsyncBudget
+    /// How statements reach the database (one SQLite connection, or a PostgreSQL pool).
+    let backend: any SQLBackend
+    /// Statements outside a transaction; a statement of a task inside one joins it.
+    var sql: any SQLDatabase { backend.sql }
 
-    private init(sql: any SQLDatabase, connection: SQLiteConnection, group: MultiThreadedEventLoopGroup) {
-        let gate = AsyncBudget(capacity: 1)
-        self.gate = gate
-        self.direct = sql
-        self.sql = SerializedSQLDatabase(inner: sql, gate: gate)
-        self.connection = connection
-        self.group = group
+    init(backend: any SQLBackend) {
+        self.backend = backend
     }
 
-    /// `sqlite:///absolute/path.sqlite`, `sqlite://relative.sqlite` or `sqlite::memory:`.
+    /// `sqlite:///absolute/path.sqlite`, `sqlite://relative.sqlite`, `sqlite::memory:`,
+    /// or `postgres://user:password@host:port/database[?sslmode=disable|prefer|require]` (also `postgresql://`).
     public static func open(url: String, logger: Logger) async throws -> SQLCatalog {
-        let storage: SQLiteConnection.Storage
-        if url == "sqlite::memory:" {
-            storage = .memory
-        } else if url.hasPrefix("sqlite://") {
-            let path = String(url.dropFirst("sqlite://".count))
-            guard !path.isEmpty else { throw CatalogError(.unsupportedURL, "catalog URL \(url) has no path") }
-            try FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent.isEmpty ? "." : (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
-            storage = .file(path: path)
-        } else if url.hasPrefix("postgres://") || url.hasPrefix("postgresql://") {
-            throw CatalogError(.unsupportedURL, "catalog URL \(url): PostgreSQL support is not built yet (use sqlite://PATH)")
+        let backend: any SQLBackend
+        if url.hasPrefix("postgres://") || url.hasPrefix("postgresql://") {
+            backend = try await PostgresBackend.open(url: url, logger: logger)
+        } else if url == "sqlite::memory:" || url.hasPrefix("sqlite://") {
+            backend = try await SQLiteBackend.open(url: url, logger: logger)
         } else {
-            throw CatalogError(.unsupportedURL, "catalog URL \(url): unsupported scheme (sqlite://PATH)")
+            throw CatalogError(.unsupportedURL, "catalog URL \(url): unsupported scheme (sqlite://PATH or postgres://USER:PASSWORD@HOST:PORT/DATABASE)")
         }
-        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
-        let connection: SQLiteConnection
+        let catalog = SQLCatalog(backend: backend)
         do {
-            connection = try await SQLiteConnection.open(storage: storage, threadPool: .singleton, logger: logger, on: group.next()).get()
+            try await catalog.migrate()
         } catch {
-            try? await group.shutdownGracefully()
-            throw CatalogError(.storage, "cannot open catalog \(url): \(error)")
+            await backend.close()
+            throw error
         }
-        let sql = connection.sql()
-        // WAL lets readers proceed during a write; the busy timeout covers other processes.
-        try await sql.raw("PRAGMA journal_mode=WAL").run()
-        try await sql.raw("PRAGMA busy_timeout=5000").run()
-        try await sql.raw("PRAGMA foreign_keys=ON").run()
-        // Reads from a mapped file and a 64 MiB page cache instead of a read()
-        // per page: listings touch thousands of pages of a large catalog.
-        try await sql.raw("PRAGMA mmap_size=1073741824").run()
-        try await sql.raw("PRAGMA cache_size=-65536").run()
-        let catalog = SQLCatalog(sql: sql, connection: connection, group: group)
-        try await catalog.migrate()
         return catalog
     }
 
     public func close() async {
-        try? await connection.close().get()
-        try? await group.shutdownGracefully()
+        await backend.close()
     }
 
     public var identity: any IdentityStore { SQLIdentityStore(catalog: self) }
@@ -90,34 +60,17 @@ public final class SQLCatalog: Catalog, @unchecked Sendable {
         try await withTransaction { _ in try await body() }
     }
 
-    /// Runs `body` in a transaction; rolls back if it throws.
-    /// Statements of this task run inside (through `sql` too); everyone else's wait for the end.
+    /// Runs `body` in a transaction; rolls back if it throws. Statements of
+    /// this task run inside (through `sql` too); other writers wait for the end.
     func withTransaction<T>(_ body: (any SQLDatabase) async throws -> T) async throws -> T {
-        if CatalogSession.inTransaction { return try await body(direct) }  // nested: already inside one
-        await gate.acquire(1)
-        defer { gate.release(1) }
-        return try await CatalogSession.$inTransaction.withValue(true) {
-            try await direct.raw("BEGIN IMMEDIATE").run()
-            do {
-                let result = try await body(direct)
-                try await direct.raw("COMMIT").run()
-                return result
-            } catch {
-                try? await direct.raw("ROLLBACK").run()
-                throw error
-            }
-        }
+        try await backend.withTransaction(body)
     }
 
-    /// A consistent copy of the whole catalog in a new file (SQLite's
-    /// `VACUUM INTO`: one read transaction, safe while the server runs).
+    /// A consistent copy of the whole catalog in a new file (SQLite: `VACUUM
+    /// INTO`, one read transaction, safe while the server runs).
     public func backup(to path: String) async throws {
         guard !FileManager.default.fileExists(atPath: path) else { throw CatalogError(.conflict, "\(path) exists; the catalog backup never overwrites a file") }
-        do {
-            try await sql.raw("VACUUM INTO \(bind: path)").run()
-        } catch {
-            throw CatalogError(.storage, "cannot write the catalog backup \(path): \(error)")
-        }
+        try await backend.backup(to: path)
         chmod(path, 0o600)
     }
 
@@ -235,12 +188,17 @@ public final class SQLCatalog: Catalog, @unchecked Sendable {
         ]),
     ]
 
+    /// How many migrations a current catalog has applied.
+    public static var migrationCount: Int { migrations.count }
+
     func migrate() async throws {
         try await sql.raw("CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, applied_at BIGINT NOT NULL)").run()
         let applied = Set(try await sql.select().column("version").from("schema_migrations").all().map { try $0.decode(column: "version", as: Int.self) })
         for (version, statements) in SQLCatalog.migrations where !applied.contains(version) {
             do {
                 try await withTransaction { db in
+                    // Another process starting at the same time may have applied it meanwhile.
+                    guard try await db.select().column("version").from("schema_migrations").where("version", .equal, SQLBind(version)).first() == nil else { return }
                     for s in statements { try await db.raw(SQLQueryString(s)).run() }
                     try await db.insert(into: "schema_migrations").columns("version", "applied_at")
                         .values(SQLBind(version), SQLBind(Int64(Date().timeIntervalSince1970 * 1000))).run()
@@ -251,39 +209,6 @@ public final class SQLCatalog: Catalog, @unchecked Sendable {
         }
     }
 }
-
-/// Marks the task that holds the catalog's gate inside a transaction: a
-/// statement it runs through `Catalog.sql` by mistake joins its own
-/// transaction instead of waiting for itself forever.
-enum CatalogSession {
-    @TaskLocal static var inTransaction = false
-}
-
-/// An `SQLDatabase` whose statements each wait for the gate (held by open transactions).
-struct SerializedSQLDatabase: SQLDatabase {
-    let inner: any SQLDatabase
-    let gate: AsyncBudget
-
-    var logger: Logger { inner.logger }
-    var eventLoop: any EventLoop { inner.eventLoop }
-    var version: (any SQLDatabaseReportedVersion)? { inner.version }
-    var dialect: any SQLDialect { inner.dialect }
-    var queryLogLevel: Logger.Level? { inner.queryLogLevel }
-
-    func execute(sql query: any SQLExpression, _ onRow: @escaping @Sendable (any SQLRow) -> ()) async throws {
-        if CatalogSession.inTransaction { return try await inner.execute(sql: query, onRow) }
-        await gate.acquire(1)
-        defer { gate.release(1) }
-        try await inner.execute(sql: query, onRow)
-    }
-
-    func execute(sql query: any SQLExpression, _ onRow: @escaping @Sendable (any SQLRow) -> ()) -> EventLoopFuture<Void> {
-        let promise = inner.eventLoop.makePromise(of: Void.self)
-        promise.completeWithTask { try await self.execute(sql: query, onRow) }
-        return promise.futureResult
-    }
-}
-
 
 /// Records map to columns by snake_case conversion (their CodingKeys).
 func insertRow<T: Encodable>(_ row: T, into table: String, on db: any SQLDatabase) async throws {

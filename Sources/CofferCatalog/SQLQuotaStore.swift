@@ -24,7 +24,7 @@ struct SQLQuotaStore: QuotaStore {
     func checkNewVault(project: String, sizeGB: Int) async throws {
         let quota = try await get(project: project)
         guard quota.maxVaults != nil || quota.maxCapacityGB != nil else { return }
-        let row = try await sql.raw("SELECT COUNT(*) AS n, COALESCE(SUM(size_gb), 0) AS gb FROM vaults WHERE project_id = \(bind: project)").first()
+        let row = try await sql.raw("SELECT COUNT(*) AS n, CAST(COALESCE(SUM(size_gb), 0) AS BIGINT) AS gb FROM vaults WHERE project_id = \(bind: project)").first()
         let count = try row?.decode(column: "n", as: Int.self) ?? 0
         let gb = try row?.decode(column: "gb", as: Int.self) ?? 0
         if let max = quota.maxVaults, count + 1 > max { throw CatalogError(.quotaVaults, "project \(project) may hold at most \(max) vaults (operator quota)") }
@@ -35,7 +35,7 @@ struct SQLQuotaStore: QuotaStore {
 
     func checkResize(project: String, from: Int, to: Int) async throws {
         guard let max = try await get(project: project).maxCapacityGB else { return }
-        let row = try await sql.raw("SELECT COALESCE(SUM(size_gb), 0) AS gb FROM vaults WHERE project_id = \(bind: project)").first()
+        let row = try await sql.raw("SELECT CAST(COALESCE(SUM(size_gb), 0) AS BIGINT) AS gb FROM vaults WHERE project_id = \(bind: project)").first()
         let gb = try row?.decode(column: "gb", as: Int.self) ?? 0
         if gb - from + to > max {
             throw CatalogError(.quotaCapacity, "project \(project) may allocate at most \(max) GB to its vaults (operator quota); \(gb) GB are allocated")

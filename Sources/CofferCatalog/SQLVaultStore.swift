@@ -154,9 +154,11 @@ struct SQLVaultStore: VaultStore {
 
     /// Total capacity and usage of a project's vaults.
     func summary(project: String) async throws -> (sizeGB: Int, usedBytes: Int64) {
-        let row = try await catalog.sql.select().column(SQLFunction("COALESCE", args: SQLFunction("SUM", args: SQLColumn("size_gb")), SQLLiteral.numeric("0")), as: "size")
-            .column(SQLFunction("COALESCE", args: SQLFunction("SUM", args: SQLColumn("used_bytes")), SQLLiteral.numeric("0")), as: "used")
-            .from("vaults").where("project_id", .equal, SQLBind(project)).first()
+        // PostgreSQL sums bigints as numeric: cast back (a no-op on SQLite).
+        let row = try await catalog.sql.raw("""
+            SELECT CAST(COALESCE(SUM(size_gb), 0) AS BIGINT) AS size, CAST(COALESCE(SUM(used_bytes), 0) AS BIGINT) AS used FROM vaults \
+            WHERE project_id = \(bind: project)
+            """).first()
         return (try row?.decode(column: "size", as: Int.self) ?? 0, try row?.decode(column: "used", as: Int64.self) ?? 0)
     }
 }

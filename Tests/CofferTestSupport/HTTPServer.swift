@@ -39,9 +39,9 @@ public struct TestServer {
     public let dir: String
     public let configuration: ServerConfiguration
 
-    public static func start(logs: LogCapture = LogCapture(), resourceRoots: [String] = []) async throws -> TestServer {
+    public static func start(logs: LogCapture = LogCapture(), resourceRoots: [String] = [], catalogURL: String = "sqlite::memory:") async throws -> TestServer {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("coffer-http-\(UUID().uuidString)").path
-        let configuration = ServerConfiguration(dataDirectory: dir, catalogURL: "sqlite::memory:", resourceRoots: resourceRoots)
+        let configuration = ServerConfiguration(dataDirectory: dir, catalogURL: catalogURL, resourceRoots: resourceRoots)
         let clock = ManualClock(Date())
         var logger = Logger(label: "coffer-test") { _ in CapturingHandler(capture: logs) }
         logger.logLevel = .trace

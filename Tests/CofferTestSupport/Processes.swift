@@ -163,15 +163,17 @@ public final class ServedCoffer {
     public let log = Pipe()
     public let logData = LockedData()
     public let logEnded = DispatchSemaphore(value: 0)
+    public let dataDirectory: String
     public var resourceRoot: String { temp.path + "/resources" }
     public var endpoint: String { "http://127.0.0.1:\(port)" }
-    public var credentialsPath: String { temp.path + "/data/admin-credentials.json" }
+    public var credentialsPath: String { dataDirectory + "/admin-credentials.json" }
 
-    /// `arguments`: more options for `coffer serve`.
-    public init(arguments: [String] = []) throws {
+    /// `arguments`: more options for `coffer serve`; `dataDirectory`: another server's, to serve it again.
+    public init(arguments: [String] = [], dataDirectory: String? = nil) throws {
+        self.dataDirectory = dataDirectory ?? temp.path + "/data"
         try FileManager.default.createDirectory(atPath: resourceRoot + "/share", withIntermediateDirectories: true)
         process.executableURL = URL(fileURLWithPath: cofferBinary())
-        process.arguments = ["serve", "--data-dir", temp.path + "/data", "--listen", "127.0.0.1:\(port)", "--resource-root", resourceRoot] + arguments
+        process.arguments = ["serve", "--data-dir", self.dataDirectory, "--listen", "127.0.0.1:\(port)", "--resource-root", resourceRoot] + arguments
         process.standardOutput = log
         process.standardError = log
         process.standardInput = FileHandle.nullDevice

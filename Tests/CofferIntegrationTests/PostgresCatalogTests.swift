@@ -1,0 +1,140 @@
+import CofferCatalog
+import CofferCatalogTesting
+import CofferModel
+import CofferTestSupport
+import Foundation
+import HTTPTypes
+import HummingbirdTesting
+import Logging
+import Testing
+
+/// The catalog contract (CofferCatalogTesting) against a real PostgreSQL 15
+/// from scripts/start-postgres.sh: the same checks as on SQLite, each on an
+/// emptied database (the `public` schema dropped and made again).
+@Suite(.serialized) struct PostgresCatalogConformance {
+    @Test func everyCheckOnPostgreSQL() async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("coffer-pgcat-\(UUID().uuidString.prefix(8))").path
+        let pg = try ThrowawayPostgres(directory: directory)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        #expect(pg.url.hasPrefix("postgres"), "the script printed a URL: \(pg.url)")
+        for (name, run) in CatalogConformance.checks {
+            _ = try pg.query("DROP SCHEMA public CASCADE; CREATE SCHEMA public")
+            let catalog = try await SQLCatalog.open(url: pg.url, logger: Logger(label: "test"))
+            do {
+                try await run(catalog)
+            } catch {
+                Issue.record("\(name): \(error)")
+            }
+            await catalog.close()
+        }
+        #expect(try pg.query("SELECT count(*) FROM schema_migrations") == String(SQLCatalog.migrationCount), "the checks ran on PostgreSQL")
+    }
+
+    @Test func badURLsAndAnUnreachableServerAreClearErrors() async throws {
+        for (url, words) in [("postgres://nobody@/db", "postgres://USER:PASSWORD@HOST:PORT/DATABASE"), ("postgres://u:p@127.0.0.1:5432/db?sslmode=maybe", "sslmode=maybe"),
+                             ("postgres://u:p@127.0.0.1:1/db?sslmode=disable", "cannot reach the PostgreSQL catalog at 127.0.0.1:1/db")] {
+            do {
+                _ = try await SQLCatalog.open(url: url, logger: Logger(label: "test"))
+                Issue.record("\(url) opened")
+            } catch let e as CatalogError {
+                #expect(e.description.contains(words), "\(url): \(e.description)")
+            }
+        }
+    }
+}
+
+/// The service on a PostgreSQL catalog, through the API: a directory backed
+/// up, changed, restored byte-for-byte, a policy bound and fired by the
+/// scheduler, the backups deleted and their space pruned.
+@Suite(.serialized) struct ServiceOnPostgreSQL {
+    @Test func backupRestoreScheduleDeleteAndPrune() async throws {
+        let root = ResourceRoot()
+        let pg = try ThrowawayPostgres(directory: root.path + "/pg")
+        let file = root.path + "/share/data.bin"
+        try FileManager.default.createDirectory(atPath: root.path + "/share", withIntermediateDirectories: true)
+        let original = Data((0..<400_000).map { UInt8(truncatingIfNeeded: $0 &* 31 &+ $0 >> 7) })
+        try original.write(to: URL(fileURLWithPath: file))
+        let server = try await TestServer.start(resourceRoots: [root.path], catalogURL: pg.url)
+        let admin = server.admin, services = server.services
+        let base = "/v3/\(admin.project_id)"
+        try await server.run { client in
+            var token = try await client.token(user: "admin", password: admin.password, project: "admin")
+            func call(_ method: HTTPRequest.Method, _ uri: String, _ body: Any? = nil) async throws -> (HTTPResponse.Status, [String: Any]) {
+                try await CofferTestSupport.call(client, token: token, method, uri, body)
+            }
+            let (_, r) = try await call(.post, base + "/coffer/resources", ["resource": ["type": "OS::Sfs::Turbo", "name": "share", "path": root.path + "/share"]])
+            let share = try #require((r["resource"] as? [String: Any])?["id"] as? String)
+            let (created, v) = try await call(.post, base + "/vaults", ["vault": ["name": "pg-vault", "billing": ["consistent_level": "crash_consistent",
+                "object_type": "turbo", "protect_type": "backup", "size": 10], "resources": [["id": share, "type": "OS::Sfs::Turbo"]]]])
+            #expect(created == .ok, "\(v)")
+            let vault = try #require((v["vault"] as? [String: Any])?["id"] as? String)
+            #expect(try await call(.post, base + "/checkpoints", ["checkpoint": ["vault_id": vault]]).0 == .ok)
+            #expect(try await services.worker.drain() == 1)
+            let (_, listed) = try await call(.get, base + "/backups?vault_id=\(vault)")
+            let backup = try #require((listed["backups"] as? [[String: Any]])?.first)
+            #expect(backup["status"] as? String == "available", "\(backup)")
+            let backupID = try #require(backup["id"] as? String)
+
+            try Data(repeating: 0, count: 10).write(to: URL(fileURLWithPath: file))
+            #expect(try await call(.post, base + "/backups/\(backupID)/restore", ["restore": [:] as [String: Any]]).0 == .accepted)
+            #expect(try await services.worker.drain() == 1)
+            let restored = FileManager.default.contents(atPath: file) == original
+            #expect(restored, "restored byte-for-byte from a PostgreSQL-catalogued backup")
+
+            // A policy bound to the vault fires at its next occurrence.
+            let (_, p) = try await call(.post, base + "/policies", ["policy": ["name": "pg-daily", "enabled": true, "operation_type": "backup",
+                "operation_definition": ["max_backups": 1], "trigger": ["properties": ["pattern": ["FREQ=DAILY;INTERVAL=1;BYHOUR=03;BYMINUTE=00"]]]]])
+            let policy = try #require((p["policy"] as? [String: Any])?["id"] as? String)
+            #expect(try await call(.post, base + "/vaults/\(vault)/associatepolicy", ["policy_id": policy]).0 == .ok)
+            _ = try await services.scheduler.pass()  // the baseline
+            server.clock.advance(by: 86_400)
+            token = try await client.token(user: "admin", password: admin.password, project: "admin")
+            let fired = try await services.scheduler.pass()
+            #expect(fired.map(\.outcome) == ["started"], "\(fired)")
+            #expect(try await services.worker.drain() >= 1)
+
+            // Everything deleted; the prune frees the space.
+            let (_, all) = try await call(.get, base + "/backups?vault_id=\(vault)")
+            #expect((all["backups"] as? [[String: Any]] ?? []).count == 2, "the manual and the automatic backup")
+            for b in (all["backups"] as? [[String: Any]] ?? []) {
+                let deleted = try await call(.delete, base + "/backups/\(b["id"] as? String ?? "")")
+                #expect(deleted.0 == .noContent, "\(deleted.1)")
+            }
+            _ = try await services.worker.drain()
+            _ = try await services.scheduler.pass()
+            #expect(try await services.worker.drain() == 1, "one prune")
+            server.clock.advance(by: 3_601)
+            token = try await client.token(user: "admin", password: admin.password, project: "admin")
+            _ = try await services.scheduler.pass()
+            #expect(try await services.worker.drain() == 1, "its second phase")
+            let (_, after) = try await call(.get, base + "/vaults/\(vault)")
+            #expect(((after["vault"] as? [String: Any])?["billing"] as? [String: Any])?["used"] as? Int == 0, "\(after)")
+        }
+    }
+}
+
+/// `coffer admin catalog copy`: an installation on SQLite moved to PostgreSQL
+/// and served from there with the same data directory and master key.
+@Suite(.serialized) struct CatalogCopyToPostgreSQL {
+    @Test func aServedCatalogIsCopiedAndServedFromPostgreSQL() async throws {
+        let first = try ServedCoffer()
+        let pg = try ThrowawayPostgres(directory: first.temp.path + "/pg")
+        func cli(_ server: ServedCoffer, _ args: [String]) throws -> Run {
+            try coffer(args, env: environment(repo: server.temp.path + "/unused", extra: ["COFFER_ENDPOINT": server.endpoint, "COFFER_CREDENTIALS": server.credentialsPath]))
+        }
+        for _ in 0..<100 where (try? cli(first, ["vault", "list"]).status) != 0 { usleep(100_000) }
+        let made = try cli(first, ["vault", "create", "--name", "copied", "--type", "turbo", "--size", "10"])
+        #expect(made.status == 0, "\(made.stderr)")
+        first.process.terminate()
+        first.process.waitUntilExit()
+
+        let copy = try coffer(["admin", "--data-dir", first.dataDirectory, "catalog", "copy", "--to", pg.url], env: [:])
+        #expect(copy.status == 0 && copy.stdout.contains("vaults: 1") && !copy.stdout.contains("coffer-secret"), "\(copy.stdout) \(copy.stderr)")
+        let second = try ServedCoffer(arguments: ["--catalog", pg.url], dataDirectory: first.dataDirectory)
+        for _ in 0..<100 where (try? cli(second, ["vault", "list"]).status) != 0 { usleep(100_000) }
+        let listed = try cli(second, ["vault", "list", "--json"])
+        #expect(listed.status == 0 && listed.stdout.contains("\"copied\""), "the admin's password and the vault came across: \(listed.stdout) \(listed.stderr)")
+        let again = try coffer(["admin", "--data-dir", first.dataDirectory, "catalog", "copy", "--to", pg.url], env: [:])
+        #expect(again.status != 0 && again.stderr.contains("already holds projects"), "\(again.stderr)")
+    }
+}
