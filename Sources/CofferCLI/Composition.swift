@@ -72,6 +72,7 @@ public struct CofferServices: Sendable {
         let vaults = VaultService(catalog: catalog, resources: resources, secrets: secrets, dataDirectory: configuration.dataDirectory, clock: clock, masterKey: key)
         let backups = BackupService(catalog: catalog, vaults: vaults, resources: resources, drivers: drivers, clock: clock)
         let worker = JobRuntime(catalog: catalog, vaults: vaults, resources: resources, drivers: drivers, clock: clock, logger: logger)
+        worker.leaseDuration = configuration.jobLease
         let protection = ProtectionService(backups: backups, vaults: vaults, resources: resources)
         let databases = DatabaseService(backups: backups, vaults: vaults, resources: resources)
         let policies = PolicyService(catalog: catalog, clock: clock)

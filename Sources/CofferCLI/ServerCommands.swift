@@ -18,6 +18,9 @@ struct ServerOptions: ParsableArguments {
     @Option(help: "Master key file (env COFFER_MASTER_KEY_FILE; default DATA_DIR/master.key); created once, never overwritten.") var masterKeyFile: String?
     @Option(help: "JSON config file with keys data_dir, listen, catalog, resource_roots, master_key_file.") var config: String?
     @Option(help: "Seconds between the scheduler's passes over bound policies (env COFFER_SCHEDULER_INTERVAL; default 30).") var schedulerInterval: Double?
+    @Option(help: "api (answer requests, queue jobs), worker (run jobs and the scheduler, no listener) or all (env COFFER_ROLE; default all).") var role: String?
+    @Option(help: "Region name in the token catalog (env COFFER_REGION; default coffer-local).") var region: String?
+    @Option(help: "Seconds a worker holds a job between renewals before another may take it over (env COFFER_JOB_LEASE; default 60).") var jobLease: Double?
 
     func resolve() throws -> ServerConfiguration {
         let env = ProcessInfo.processInfo.environment
@@ -25,7 +28,7 @@ struct ServerOptions: ParsableArguments {
         if let config {
             guard let data = FileManager.default.contents(atPath: config) else { throw CLIError("cannot read config file \(config)") }
             guard let object = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] else { throw CLIError("config file \(config) is not a JSON object") }
-            let known: Set<String> = ["data_dir", "listen", "catalog", "resource_roots", "master_key_file"]
+            let known: Set<String> = ["data_dir", "listen", "catalog", "resource_roots", "master_key_file", "role", "region"]
             if let unknown = object.keys.first(where: { !known.contains($0) }) { throw CLIError("config file \(config): unknown key \(unknown)") }
             file = object
         }
@@ -54,6 +57,20 @@ struct ServerOptions: ParsableArguments {
             guard (1...3_600).contains(seconds) else { throw CLIError("--scheduler-interval must be 1 to 3600 seconds") }
             configuration.schedulerInterval = seconds
         }
+        if let text = try role ?? env["COFFER_ROLE"] ?? fileString("role") {
+            guard let parsed = ServerConfiguration.Role(rawValue: text) else { throw CLIError("--role must be api, worker or all, not '\(text)'") }
+            configuration.role = parsed
+        }
+        if let name = try region ?? env["COFFER_REGION"] ?? fileString("region") {
+            guard !name.isEmpty, name.count <= 64, name.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" || $0 == "." }) else {
+                throw CLIError("--region must be 1 to 64 letters, digits, '-', '_' or '.'")
+            }
+            configuration.region = name
+        }
+        if let seconds = jobLease ?? env["COFFER_JOB_LEASE"].flatMap(Double.init) {
+            guard (5...3_600).contains(seconds) else { throw CLIError("--job-lease must be 5 to 3600 seconds") }
+            configuration.jobLease = seconds
+        }
         return configuration
     }
 }
@@ -80,13 +97,15 @@ struct Serve: AsyncParsableCommand {
 
             """)
         }
-        logger.info("coffer serving", metadata: ["listen": "\(configuration.host):\(configuration.port)", "data_dir": "\(configuration.dataDirectory)"])
-        let app = buildApplication(services: services.api, configuration: configuration)
-        // The job runtime and the HTTP server in one ServiceGroup. On SIGTERM or
-        // SIGINT services stop in reverse order: the server stops accepting
-        // first, then the runtime finishes the job in hand and stops.
-        let group = ServiceGroup(configuration: .init(services: [.init(service: services.worker), .init(service: services.scheduler), .init(service: app)],
-                                                      gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        logger.info("coffer serving", metadata: ["role": "\(configuration.role.rawValue)", "listen": "\(configuration.role == .worker ? "-" : "\(configuration.host):\(configuration.port)")",
+                                                 "data_dir": "\(configuration.dataDirectory)"])
+        // The job runtime, the scheduler and the HTTP server, as the role says, in one ServiceGroup.
+        // On SIGTERM or SIGINT services stop in reverse order: the server stops
+        // accepting first, then the runtime finishes the job in hand and stops.
+        var running: [ServiceGroupConfiguration.ServiceConfiguration] = []
+        if configuration.role != .api { running += [.init(service: services.worker), .init(service: services.scheduler)] }
+        if configuration.role != .worker { running.append(.init(service: buildApplication(services: services.api, configuration: configuration))) }
+        let group = ServiceGroup(configuration: .init(services: running, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         do {
             try await group.run()
         } catch {

@@ -24,6 +24,18 @@ public struct ServerConfiguration: Sendable {
     public var masterKeyFile: String
     /// Seconds between the scheduler's passes over the bound policies.
     public var schedulerInterval: TimeInterval = 30
+    /// What this process does; several processes on one catalog share the work.
+    public var role: Role = .all
+    /// How long a worker holds a job without renewing it before another worker may take it over.
+    public var jobLease: TimeInterval = 60
+
+    public enum Role: String, Sendable, CaseIterable {
+        /// Serves the API only: requests are answered and jobs queued, never run here.
+        case api
+        /// Runs jobs and the scheduler only; no listener.
+        case worker
+        case all
+    }
 
     public init(dataDirectory: String = "./coffer-data", host: String = "127.0.0.1", port: Int = 8088, catalogURL: String? = nil,
                 resourceRoots: [String] = [], region: String = "coffer-local", tokenLifetime: TimeInterval = 86400) {
