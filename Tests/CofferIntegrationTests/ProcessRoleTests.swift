@@ -44,6 +44,25 @@ import Glibc
         let body = #"{"auth":{"identity":{"methods":["password"],"password":{"user":{"name":"\#(creds["user_name"] as? String ?? "")","domain":{"name":"Default"},"password":"\#(creds["password"] as? String ?? "")"}}},"scope":{"project":{"id":"\#(creds["project_id"] as? String ?? "")"}}}}"#
         let token = try run("/usr/bin/curl", ["-sf", "-X", "POST", "-H", "Content-Type: application/json", "-d", body, api.endpoint + "/v3/auth/tokens"])
         #expect(token.status == 0 && token.stdout.contains("\"region\":\"eu-test-1\"") && !token.stdout.contains("coffer-local"), "\(token.stdout.prefix(600))")
+
+        // A key revoked by another process (the admin CLI, straight in the catalog) stops working here within seconds:
+        // the serving process caches a credential for 5 s at most.
+        let made = try coffer(["admin", "--data-dir", api.dataDirectory, "key", "create", "--project", "admin", "--json"], env: [:])
+        let key = try #require(try JSONSerialization.jsonObject(with: Data(made.stdout.utf8)) as? [String: Any], "\(made.stderr)")
+        let keyFile = api.temp.path + "/second-key.json"
+        try JSONSerialization.data(withJSONObject: ["project_id": creds["project_id"] ?? "", "access_key": key["access_key"] ?? "", "secret_key": key["secret_key"] ?? ""])
+            .write(to: URL(fileURLWithPath: keyFile))
+        let keyEnv = environment(repo: api.temp.path + "/unused", extra: ["COFFER_ENDPOINT": api.endpoint, "COFFER_CREDENTIALS": keyFile])
+        #expect(try coffer(["vault", "list"], env: keyEnv).status == 0, "the new key works")
+        let revoked = try coffer(["admin", "--data-dir", api.dataDirectory, "key", "delete", "--project", "admin", key["access_key"] as? String ?? ""], env: [:])
+        #expect(revoked.status == 0, "\(revoked.stderr)")
+        var refusedAfter: Int?
+        for second in 0..<15 {
+            if try coffer(["vault", "list"], env: keyEnv).status != 0 { refusedAfter = second; break }
+            sleep(1)
+        }
+        #expect(refusedAfter.map { $0 <= 6 } == true, "a key revoked elsewhere is refused within seconds: \(String(describing: refusedAfter))")
+
         for server in [worker, api] {
             kill(server.process.processIdentifier, SIGTERM)
             server.process.waitUntilExit()
