@@ -47,6 +47,8 @@ let package = Package(
         .target(name: "CofferBlobStore", dependencies: ["CofferSystem"], swiftSettings: swift5),
         // The BlobStore contract as checks, and the fault-injecting store: every backend's tests use them.
         .target(name: "CofferBlobStoreTesting", dependencies: ["CofferBlobStore"], swiftSettings: swift5),
+        // The S3-compatible object store (issue #12): SigV4 signing so far.
+        .target(name: "CofferS3", dependencies: ["CofferCrypto"], swiftSettings: swift5),
         .target(name: "CofferRepository", dependencies: [
             "CofferBlobStore", "CofferCrypto", "CofferCompression", "CofferSystem",
         ], swiftSettings: swift5),
@@ -94,6 +96,7 @@ let package = Package(
             "CofferChunking", "CofferCompression", "CofferCrypto", "CofferSystem", "CofferAPI",
         ], swiftSettings: swift5),
         .testTarget(name: "CofferBlobStoreTests", dependencies: ["CofferBlobStore", "CofferBlobStoreTesting"], swiftSettings: swift5),
+        .testTarget(name: "CofferS3Tests", dependencies: ["CofferS3", "CofferCrypto"], swiftSettings: swift5),
         .testTarget(name: "CofferRepositoryTests", dependencies: ["CofferRepository", "CofferBlobStore", "CofferCrypto"], swiftSettings: swift5),
         .testTarget(name: "CofferEngineTests", dependencies: ["CofferEngine", "CofferRepository", "CofferBlobStore", "CofferBlobStoreTesting", "CofferCrypto"], swiftSettings: swift5),
         .testTarget(name: "CofferCatalogTests", dependencies: ["CofferCatalog", "CofferCatalogTesting", "CofferModel",

@@ -253,3 +253,22 @@ public enum PasswordHash {
         return Digest.constantTimeEqual(actual, Array(expected))
     }
 }
+
+/// Percent-encoding as request signatures canonicalise it (RFC 3986: every
+/// byte but the unreserved ones, upper-case hex): Huawei's SDK-HMAC-SHA256
+/// and AWS's SigV4 use the same rule; S3 paths keep their slashes.
+public enum URIEncoding {
+    static let unreserved: Set<UInt8> = Set(Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.~".utf8))
+
+    public static func encode(_ bytes: some Sequence<UInt8>, keepingSlashes: Bool = false) -> String {
+        var out = ""
+        for b in bytes {
+            if unreserved.contains(b) || (keepingSlashes && b == UInt8(ascii: "/")) {
+                out.unicodeScalars.append(UnicodeScalar(b))
+            } else {
+                out += String(format: "%%%02X", b)
+            }
+        }
+        return out
+    }
+}

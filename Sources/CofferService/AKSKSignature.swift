@@ -35,15 +35,7 @@ public enum AKSKSignature {
     public static let algorithm = "SDK-HMAC-SHA256"
     public static let maxClockSkew: TimeInterval = 15 * 60
 
-    static let unreserved: Set<UInt8> = Set(Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.~".utf8))
-
-    static func encode(_ bytes: some Sequence<UInt8>) -> String {
-        var out = ""
-        for b in bytes {
-            if unreserved.contains(b) { out.unicodeScalars.append(UnicodeScalar(b)) } else { out += String(format: "%%%02X", b) }
-        }
-        return out
-    }
+    static func encode(_ bytes: some Sequence<UInt8>) -> String { URIEncoding.encode(bytes) }
 
     /// Percent-decodes to bytes; a `%` not followed by two hex digits stays literal.
     static func decode(_ s: String) -> [UInt8] {
