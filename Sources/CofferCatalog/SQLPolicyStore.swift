@@ -80,6 +80,14 @@ struct SQLPolicyStore: PolicyStore {
             .decode(column: "last", as: Int64?.self)
     }
 
+    func lastClaims() async throws -> [String: Int64] {
+        var out: [String: Int64] = [:]
+        for row in try await sql.raw("SELECT policy_id, vault_id, MAX(occurrence) AS last FROM schedule_claims GROUP BY policy_id, vault_id").all() {
+            out[try row.decode(column: "policy_id", as: String.self) + "/" + row.decode(column: "vault_id", as: String.self)] = try row.decode(column: "last", as: Int64.self)
+        }
+        return out
+    }
+
     /// An insert that does nothing on a claimed key; RETURNING tells whether this one made the row (SQLite 3.35+, PostgreSQL).
     func claim(_ c: ScheduleClaim) async throws -> Bool {
         let rows = try await sql.raw("""

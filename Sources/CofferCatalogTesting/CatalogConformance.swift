@@ -437,6 +437,7 @@ public enum CatalogConformance {
         try require(try await store.claim(ScheduleClaim(policyID: "a", vaultID: "v1", projectID: "p1", occurrence: 50, outcome: "started", claimedAt: 6)), "another occurrence")
         try require(try await store.lastClaim(policy: "a", vault: "v1") == 100, "the latest occurrence claimed")
         try require(try await store.lastClaim(policy: "a", vault: "v2") == nil, "nothing claimed for another vault")
+        try require(try await store.lastClaims() == ["a/v1": 100], "every pair's latest at once")
         try require(try await store.claims(outcome: "running", before: 6).map(\.occurrence) == [100], "claims in a state, made before a time")
         try require(try await store.resolve(claim, from: "running", to: "failed"), "a resolve moves it once")
         try require(try await store.resolve(claim, from: "running", to: "failed") == false, "and only once")

@@ -107,6 +107,8 @@ public protocol PolicyStore: Sendable {
     func schedules() async throws -> [ScheduleBinding]
     /// The latest occurrence claimed for this pair (the scheduler's progress).
     func lastClaim(policy: String, vault: String) async throws -> Int64?
+    /// Every pair's latest claim, keyed `policy/vault`.
+    func lastClaims() async throws -> [String: Int64]
     /// Claims an occurrence; false when it was already claimed (by this or another process).
     func claim(_ claim: ScheduleClaim) async throws -> Bool
     /// Records how a claimed occurrence ended.

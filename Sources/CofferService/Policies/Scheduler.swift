@@ -87,9 +87,11 @@ public final class Scheduler: Service, @unchecked Sendable {
             _ = try await catalog.policies.forgetClaims(before: now - Scheduler.claimHistory)
             lock.withLock { claimsForgottenAt = now }
         }
+        // A process's first pass has no plans: every schedule's latest claim in one query instead of one each.
+        let known: [String: Int64]? = lock.withLock({ plans.isEmpty }) ? try await catalog.policies.lastClaims() : nil
         for binding in try await catalog.policies.schedules() {
             do {
-                fired += try await pass(binding, now: now)
+                fired += try await pass(binding, now: now, known: known)
                 if retentionDue(binding.vaultID, now: now) {
                     try await applyRetention(binding, now: now)
                     lock.withLock { retentionRuns[binding.vaultID] = now }
@@ -138,12 +140,15 @@ public final class Scheduler: Service, @unchecked Sendable {
         var stale = false
     }
 
-    func claimDue(policy: String, target: String, project: String, schedule: Schedule, now: Int64) async throws -> Due {
+    /// `known`: every schedule's latest claim, read beforehand (nil: look this one up).
+    func claimDue(policy: String, target: String, project: String, schedule: Schedule, now: Int64, known: [String: Int64]? = nil) async throws -> Due {
         let store = catalog.policies
         func claim(_ occurrence: Int64, _ outcome: String) async throws -> Bool {
             try await store.claim(ScheduleClaim(policyID: policy, vaultID: target, projectID: project, occurrence: occurrence, outcome: outcome, claimedAt: now))
         }
-        guard let last = try await store.lastClaim(policy: policy, vault: target) else {
+        let latest: Int64?
+        if let known { latest = known[policy + "/" + target] } else { latest = try await store.lastClaim(policy: policy, vault: target) }
+        guard let last = latest else {
             // First sight of this schedule: occurrences count from here (a new binding does not fire for the past).
             _ = try await claim(now, "baseline")
             return Due()
@@ -183,11 +188,11 @@ public final class Scheduler: Service, @unchecked Sendable {
         lock.withLock { plans[binding.policy.id + "/" + binding.vaultID]?.nextDue = next ?? .max }
     }
 
-    func pass(_ binding: ScheduleBinding, now: Int64) async throws -> [Fired] {
+    func pass(_ binding: ScheduleBinding, now: Int64, known: [String: Int64]? = nil) async throws -> [Fired] {
         let policy = binding.policy, vaultID = binding.vaultID
         let (schedule, mayBeDue) = try plan(binding, now: now)
         guard mayBeDue else { return [] }
-        let due = try await claimDue(policy: policy.id, target: vaultID, project: policy.projectID, schedule: schedule, now: now)
+        let due = try await claimDue(policy: policy.id, target: vaultID, project: policy.projectID, schedule: schedule, now: now, known: known)
         planned(binding, schedule: schedule, after: now)
         var fired = due.missed.map { Fired(policyID: policy.id, vaultID: vaultID, occurrence: $0, outcome: "skipped_missed") }
         guard let latest = due.latest else { return fired }
