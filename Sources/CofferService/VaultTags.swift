@@ -35,12 +35,15 @@ extension VaultService {
         }
     }
 
+    /// Read, change and write in one transaction: two concurrent tag requests cannot lose each other's change.
     func changeTags(caller: Principal, vaultID: String, _ change: ([Tag]) throws -> [Tag]) async throws {
-        guard var v = try await store.get(project: caller.projectID, id: vaultID) else { throw VaultService.notFound(vaultID) }
-        let tags = try change(VaultService.decodeTags(v.tags))
-        v.tags = String(decoding: try JSONEncoder().encode(tags), as: UTF8.self)
-        v.updatedAt = clock.now()
-        try await store.update(v)
+        try await catalog.transaction {
+            guard var v = try await store.get(project: caller.projectID, id: vaultID) else { throw VaultService.notFound(vaultID) }
+            let tags = try change(VaultService.decodeTags(v.tags))
+            v.tags = String(decoding: try JSONEncoder().encode(tags), as: UTF8.self)
+            v.updatedAt = clock.now()
+            try await store.update(v)
+        }
     }
 
     /// Every tag key of the project's vaults with the values it takes.

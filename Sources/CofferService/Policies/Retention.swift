@@ -71,6 +71,19 @@ public enum Retention {
         }
     }
 
+    /// The schedule's next occurrences after `time` that `decide` needs: each
+    /// pushes the oldest backup out of `max_backups`, so as many as that count
+    /// (at most 1 000); none without a count.
+    public static func upcoming(_ schedule: Schedule, after time: Int64, rules: PolicyDefinition) -> [Int64] {
+        guard let n = rules.maxBackups, n > 0 else { return [] }
+        var out: [Int64] = [], t = time
+        while out.count < min(n, 1_000), let next = schedule.next(after: t) {
+            out.append(next)
+            t = next
+        }
+        return out
+    }
+
     static func calendar(offsetMinutes: Int) -> Calendar {
         var c = Calendar(identifier: .iso8601)
         c.timeZone = TimeZone(secondsFromGMT: offsetMinutes * 60) ?? TimeZone(identifier: "UTC")!

@@ -287,8 +287,12 @@ public final class Scheduler: Service, @unchecked Sendable {
     /// After an automatic backup is made: its vault's retention runs now rather than within the hour.
     public func backupFinished(_ backupID: String) async {
         do {
-            guard let backup = try await catalog.backups.backup(id: backupID), backup.autoTrigger, let policy = backup.policyId,
-                  let binding = try await catalog.policies.schedules().first(where: { $0.policy.id == policy && $0.vaultID == backup.vaultId }) else { return }
+            // The backup's own policy, if its vault is still bound to it and it still fires (not every binding of the catalog).
+            guard let backup = try await catalog.backups.backup(id: backupID), backup.autoTrigger, let policyID = backup.policyId,
+                  try await catalog.vaults.get(id: backup.vaultId)?.policyID == policyID,
+                  let policy = try await catalog.policies.get(project: backup.projectId, id: policyID), policy.enabled, policy.operationType == "backup"
+            else { return }
+            let binding = ScheduleBinding(policy: policy, vaultID: backup.vaultId)
             let now = clock.now().epochMilliseconds
             try await applyRetention(binding, now: now)
             lock.withLock { retentionRuns[binding.vaultID] = now }
@@ -307,15 +311,7 @@ public final class Scheduler: Service, @unchecked Sendable {
         let definition = try JSONDecoder().decode(PolicyDefinition.self, from: Data(binding.policy.definition.utf8))
         let schedule = try plan(binding, now: now).schedule
         let automatic = try await catalog.backups.expiryCandidates(vault: binding.vaultID)
-        // The backups still to come push the oldest out of max_backups: foresee as many as the count reaches.
-        var upcoming: [Int64] = []
-        if let n = definition.maxBackups, n > 0 {
-            var t = now
-            while upcoming.count < min(n, 1_000), let next = schedule.next(after: t) {
-                upcoming.append(next)
-                t = next
-            }
-        }
+        let upcoming = Retention.upcoming(schedule, after: now, rules: definition)
         var expired: [String] = [], foreseen: [(id: String, expiresAt: Int64?)] = []
         for (_, group) in Dictionary(grouping: automatic, by: \.resourceID) {
             let byID = Dictionary(uniqueKeysWithValues: group.map { ($0.id, $0) })

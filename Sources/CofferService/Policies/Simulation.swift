@@ -46,7 +46,7 @@ public struct Simulation: Sendable {
             }
         }
         // Expired by time alone between the last backup and the end of the span.
-        let upcoming = Array(sequence(first: end, next: { schedule.next(after: $0) }).dropFirst().prefix(min(max(definition.maxBackups ?? 0, 0), 1_000)))
+        let upcoming = Retention.upcoming(schedule, after: end, rules: definition)
         let final = Retention.decide(alive.map { Retention.Candidate(id: String($0.key), createdAt: $0.value) }, rules: definition, now: end, upcoming: upcoming)
         var kept: [Int: Retention.Decision] = [:]
         for d in final {
