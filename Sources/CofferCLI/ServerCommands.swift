@@ -19,7 +19,7 @@ struct ServerOptions: ParsableArguments {
     @Option(help: "Seconds between the scheduler's passes over bound policies (env COFFER_SCHEDULER_INTERVAL; default 30).") var schedulerInterval: Double?
     @Option(help: "api (answer requests, queue jobs), worker (run jobs and the scheduler, no listener) or all (env COFFER_ROLE; default all).") var role: String?
     @Option(help: "Region name in the token catalog (env COFFER_REGION; default coffer-local).") var region: String?
-    @Option(help: "Seconds a worker holds a job between renewals before another may take it over (env COFFER_JOB_LEASE; default 60).") var jobLease: Double?
+    @Option(parsing: .unconditional, help: "Seconds a worker holds a job between renewals before another may take it over (env COFFER_JOB_LEASE; default 60).") var jobLease: Double?
 
     func resolve() throws -> ServerConfiguration {
         let env = ProcessInfo.processInfo.environment

@@ -1,0 +1,19 @@
+import CofferTestSupport
+import Foundation
+import Testing
+
+/// `coffer serve` refuses bad scale-out options before opening anything, naming the option
+/// (a NUL cannot reach it: argv ends a string there).
+@Suite struct ServeOptions {
+    @Test func badRoleRegionLeaseAndCatalogAreRefusedByName() throws {
+        let temp = Temp("serve-options")
+        for (args, words) in [(["--role", "boss"], "--role must be api, worker or all"), (["--role", ""], "--role must be"),
+                              (["--region", ""], "--region must be"), (["--region", "eu:1"], "--region must be"),
+                              (["--region", String(repeating: "r", count: 65)], "--region must be"),
+                              (["--job-lease", "-5"], "--job-lease must be"), (["--job-lease", "1e9"], "--job-lease must be"),
+                              (["--catalog", "mysql://x"], "unsupported scheme"), (["--catalog", "postgres://u:p@127.0.0.1:5432/db?sslmode=maybe"], "sslmode=maybe")] {
+            let r = try coffer(["serve", "--data-dir", temp.path + "/data", "--listen", "127.0.0.1:\(freePort())"] + args, env: [:])
+            #expect(r.status != 0 && r.stderr.contains(words), "\(args): \(r.status) \(r.stderr)")
+        }
+    }
+}
