@@ -30,6 +30,8 @@ let package = Package(
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
         .package(url: "https://github.com/apple/swift-http-types.git", from: "1.8.0"),
+        // Already in the graph through Hummingbird's testing library; the S3 store's HTTP client.
+        .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
         // Already in the graph through Hummingbird and SQLiteKit; named so the targets that import NIO declare it.
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
     ],
@@ -47,8 +49,13 @@ let package = Package(
         .target(name: "CofferBlobStore", dependencies: ["CofferSystem"], swiftSettings: swift5),
         // The BlobStore contract as checks, and the fault-injecting store: every backend's tests use them.
         .target(name: "CofferBlobStoreTesting", dependencies: ["CofferBlobStore"], swiftSettings: swift5),
-        // The S3-compatible object store (issue #12): SigV4 signing so far.
-        .target(name: "CofferS3", dependencies: ["CofferCrypto"], swiftSettings: swift5),
+        // The S3-compatible object store behind the BlobStore protocol: SigV4 of our own over async-http-client.
+        .target(name: "CofferS3", dependencies: [
+            "CofferBlobStore", "CofferCrypto", "CofferSystem",
+            .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOHTTP1", package: "swift-nio"),
+        ], swiftSettings: swift5),
         .target(name: "CofferRepository", dependencies: [
             "CofferBlobStore", "CofferCrypto", "CofferCompression", "CofferSystem",
         ], swiftSettings: swift5),
@@ -85,7 +92,7 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ], swiftSettings: swift5),
         .target(name: "CofferCLI", dependencies: [
-            "CofferEngine", "CofferHTTP", "CofferService", "CofferPostgres", "CofferAPI", "CofferModel", "CofferCatalog", "CofferRepository", "CofferBlobStore", "CofferCrypto", "CofferSystem",
+            "CofferEngine", "CofferHTTP", "CofferService", "CofferPostgres", "CofferS3", "CofferAPI", "CofferModel", "CofferCatalog", "CofferRepository", "CofferBlobStore", "CofferCrypto", "CofferSystem",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "Logging", package: "swift-log"),
@@ -127,6 +134,7 @@ let package = Package(
         // slower, kept out of the unit targets (run with --filter CofferIntegrationTests).
         .testTarget(name: "CofferIntegrationTests", dependencies: [
             "CofferTestSupport", "CofferHTTP", "CofferService", "CofferSystem", "CofferCatalog", "CofferCatalogTesting", "CofferModel", "coffer",
+            "CofferS3", "CofferBlobStore", "CofferBlobStoreTesting",
             .product(name: "Logging", package: "swift-log"),
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "HummingbirdTesting", package: "hummingbird"),

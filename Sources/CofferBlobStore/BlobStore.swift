@@ -26,6 +26,8 @@ public protocol BlobStore: Sendable {
     func head(_ key: String) async throws -> BlobInfo
     func list(prefix: String) async throws -> [BlobInfo]
     func delete(_ key: String) async throws
+    /// Deletes many keys (S3's DeleteObjects: 1 000 a request); same contract as `delete` for each.
+    func delete(_ keys: [String]) async throws
     /// Removes every object and what holds them (a directory; nothing more
     /// for a bucket prefix): deleting a whole repository. Idempotent.
     func destroy() async throws
@@ -36,9 +38,15 @@ public protocol BlobStore: Sendable {
 extension BlobStore {
     public func get(_ key: String) async throws -> Data { try await get(key, range: nil) }
 
+    /// Key by key, for stores where that costs nothing more.
+    public func delete(_ keys: [String]) async throws {
+        for key in keys { try BlobKey.validate(key) }
+        for key in keys { try await delete(key) }
+    }
+
     /// Object by object, for stores with nothing around their objects.
     public func destroy() async throws {
-        for object in try await list(prefix: "") { try await delete(object.key) }
+        try await delete(try await list(prefix: "").map(\.key))
     }
 }
 
@@ -108,7 +116,7 @@ public enum BlobKey {
     }
 }
 
-/// Chooses a backend from a repository URL; the one place backends are named.
+/// Opens the stores on this machine's disk (and in memory, for tests).
 public enum BlobStores {
     public static func open(url: String) throws -> BlobStore {
         if url.hasPrefix("file://") {
@@ -121,5 +129,27 @@ public enum BlobStores {
         if url.hasPrefix("/") { return LocalBlobStore(root: URL(fileURLWithPath: url)) }
         if url == "memory://" || url.hasPrefix("memory://") { return MemoryBlobStore() }
         throw BlobStoreError.unsupported("repository URL \(url): unsupported scheme (supported: file:///path)")
+    }
+}
+
+/// Chooses a backend from a repository URL: local ones here, remote ones
+/// (`s3://`) from the openers the composition root registers by scheme, so
+/// this layer names no network library.
+public struct BlobStoreFactory: Sendable {
+    public typealias Opener = @Sendable (_ url: String) throws -> BlobStore
+    let remote: [String: Opener]
+
+    public init(remote: [String: Opener] = [:]) { self.remote = remote }
+
+    public func open(url: String) throws -> BlobStore {
+        if let end = url.range(of: "://") {
+            let scheme = String(url[..<end.lowerBound])
+            if let opener = remote[scheme] { return try opener(url) }
+            if scheme != "file" && scheme != "memory" {
+                let known = (["file"] + remote.keys.sorted()).map { $0 + "://" }.joined(separator: ", ")
+                throw BlobStoreError.unsupported("repository URL \(url): unsupported scheme (this process opens \(known))")
+            }
+        }
+        return try BlobStores.open(url: url)
     }
 }

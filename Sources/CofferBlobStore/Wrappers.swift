@@ -50,6 +50,7 @@ public struct RetryingBlobStore: BlobStore {
     public func head(_ key: String) async throws -> BlobInfo { try await retrying(key) { try await inner.head(key) } }
     public func list(prefix: String) async throws -> [BlobInfo] { try await retrying(prefix) { try await inner.list(prefix: prefix) } }
     public func delete(_ key: String) async throws { try await retrying(key) { try await inner.delete(key) } }
+    public func delete(_ keys: [String]) async throws { try await retrying(keys.first ?? "") { try await inner.delete(keys) } }
     public func destroy() async throws { try await retrying("") { try await inner.destroy() } }
 }
 
@@ -60,8 +61,13 @@ public struct LimitedBlobStore: BlobStore {
     let budget: AsyncBudget
 
     public init(wrapping inner: BlobStore, concurrency: Int) {
+        self.init(wrapping: inner, budget: AsyncBudget(capacity: max(1, concurrency)))
+    }
+
+    /// Shares one budget among many stores (every repository on one endpoint).
+    public init(wrapping inner: BlobStore, budget: AsyncBudget) {
         self.inner = inner
-        self.budget = AsyncBudget(capacity: max(1, concurrency))
+        self.budget = budget
     }
 
     public var location: String { inner.location }
@@ -77,5 +83,6 @@ public struct LimitedBlobStore: BlobStore {
     public func head(_ key: String) async throws -> BlobInfo { try await limited { try await inner.head(key) } }
     public func list(prefix: String) async throws -> [BlobInfo] { try await limited { try await inner.list(prefix: prefix) } }
     public func delete(_ key: String) async throws { try await limited { try await inner.delete(key) } }
+    public func delete(_ keys: [String]) async throws { try await limited { try await inner.delete(keys) } }
     public func destroy() async throws { try await limited { try await inner.destroy() } }
 }

@@ -38,6 +38,7 @@ public enum BlobStoreConformance {
         ("keys outside the contract are refused", invalidKeys),
         ("concurrent puts of distinct keys all land", concurrentPuts),
         ("destroy removes every object and is idempotent", destroy),
+        ("a batch delete removes every key given, missing ones too", batchDelete),
     ]
 
     static let roundTrip: Check = { store in
@@ -99,6 +100,16 @@ public enum BlobStoreConformance {
         for i in 0..<64 {
             try require(try await store.get("data/\(i % 4)/obj\(i)") == Data(repeating: UInt8(i), count: 100 + i), "object \(i) intact")
         }
+    }
+
+    static let batchDelete: Check = { store in
+        let keys = (0..<30).map { "data/\($0 % 3)/obj\($0)" }
+        for key in keys { try await store.put(key, data: Data(key.utf8)) }
+        try await store.put("keep", data: Data([1]))
+        try await store.delete(Array(keys.prefix(20)) + ["missing/one"])
+        try require(try await store.list(prefix: "").map(\.key) == (keys.suffix(10) + ["keep"]).sorted(), "exactly the batch is gone")
+        try await store.delete([])
+        try await requireFailure("a batch holding a bad key") { try await store.delete(["data/0/obj21", "../x"]) }
     }
 
     static let destroy: Check = { store in

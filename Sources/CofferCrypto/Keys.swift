@@ -204,6 +204,11 @@ public enum Digest {
         Array(HMAC<SHA256>.authenticationCode(for: message, using: SymmetricKey(data: key)))
     }
 
+    /// S3's Content-MD5 (an integrity check it demands on batch deletes, not a security measure).
+    public static func md5Base64<D: DataProtocol>(_ data: D) -> String {
+        Data(Insecure.MD5.hash(data: data)).base64EncodedString()
+    }
+
     /// Equal-length comparison whose time does not depend on where the inputs differ.
     public static func constantTimeEqual(_ a: [UInt8], _ b: [UInt8]) -> Bool {
         guard a.count == b.count else { return false }

@@ -77,6 +77,8 @@ public final class PackWriter: @unchecked Sendable {
             if buffer.count >= repository.config.packSize { return takePack() }
             return nil
         }
+        // Written through, so the next backup walks this one's trees without downloading them.
+        if type == .tree, let cache = repository.store as? CachingBlobStore { await cache.cacheTree(id, sealed: sealed) }
         if let (data, packEntries) = full { try await upload(data, packEntries) }
     }
 

@@ -164,13 +164,12 @@ public final class Pruner: @unchecked Sendable {
             report.indexFilesReplaced = indexFiles.count
             // 8. Schedule newly unused packs.
             if !newlyUnused.isEmpty { try await writeRecord(PendingDeletion(created: now, packs: newlyUnused.sorted())) }
-            for id in indexFiles where id != newID { try await store.delete(ObjectKey.index(id)) }
+            try await store.delete(indexFiles.filter { $0 != newID }.map(ObjectKey.index))
         } else if !newlyUnused.isEmpty {
             try await writeRecord(PendingDeletion(created: now, packs: newlyUnused.sorted()))
         }
         // 9. Only now, with no index naming them, delete packs.
-        for pack in deleteNow { try await store.delete(ObjectKey.pack(pack)) }
-        for info in unindexed { try await store.delete(info.key) }
+        try await store.delete(deleteNow.map(ObjectKey.pack) + unindexed.map(\.key))
         // 10. Records whose packs are all gone.
         for record in records {
             guard let id = record.id else { continue }
@@ -179,6 +178,10 @@ public final class Pruner: @unchecked Sendable {
             }
         }
         try await repository.loadIndex()
+        if let cache = store as? CachingBlobStore {
+            let index = repository.index
+            await cache.sweepTrees { index.lookup($0) != nil }
+        }
         return report
     }
 

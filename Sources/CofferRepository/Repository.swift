@@ -304,6 +304,11 @@ public final class Repository: @unchecked Sendable {
         }
         let key = ObjectKey.pack(location.pack)
         let range = Int(location.entry.offset)..<(Int(location.entry.offset) + Int(location.entry.length))
+        let cache = type == .tree ? store as? CachingBlobStore : nil
+        if let cache, let cached = await cache.cachedTree(id), cached.count == range.count,
+           let plain = try? unseal(cached, entry: location.entry, pack: location.pack) {
+            return plain
+        }
         let record: Data
         do {
             record = try await store.get(key, range: range)
@@ -311,7 +316,9 @@ public final class Repository: @unchecked Sendable {
             throw RepositoryError(.missing, "pack \(key) holding blob \(id.short) is missing")
         }
         guard record.count == range.count else { throw RepositoryError(.damaged, "pack \(key) is truncated (blob \(id.short))") }
-        return try unseal(record, entry: location.entry, pack: location.pack)
+        let plain = try unseal(record, entry: location.entry, pack: location.pack)
+        await cache?.cacheTree(id, sealed: record)
+        return plain
     }
 
     public func loadTree(_ id: Hash256) async throws -> Tree {
