@@ -69,7 +69,8 @@ public struct CofferServices: Sendable {
         let drivers = ResourceDrivers(engines: [PostgresEngine()])
         let resources = ResourceService(catalog: catalog, roots: configuration.resourceRoots, clock: clock, secrets: secrets, dataDirectory: configuration.dataDirectory,
                                         engines: drivers.engines)
-        let vaults = VaultService(catalog: catalog, resources: resources, secrets: secrets, dataDirectory: configuration.dataDirectory, clock: clock, masterKey: key)
+        let vaults = VaultService(catalog: catalog, resources: resources, secrets: secrets, dataDirectory: configuration.dataDirectory, clock: clock, masterKey: key,
+                                  repositoryBase: configuration.store, stores: RepositoryStores.factory(cacheRoot: configuration.dataDirectory + "/cache"))
         let backups = BackupService(catalog: catalog, vaults: vaults, resources: resources, drivers: drivers, clock: clock)
         let worker = JobRuntime(catalog: catalog, vaults: vaults, resources: resources, drivers: drivers, clock: clock, logger: logger)
         worker.leaseDuration = configuration.jobLease

@@ -35,9 +35,9 @@ struct RepoOptions: ParsableArguments {
 
     func store() throws -> BlobStore {
         guard let url = repository ?? ProcessInfo.processInfo.environment["COFFER_REPOSITORY"], !url.isEmpty else {
-            throw CLIError("no repository given: pass --repo file:///path or set COFFER_REPOSITORY")
+            throw CLIError("no repository given: pass --repo file:///path (or s3://BUCKET/PREFIX) or set COFFER_REPOSITORY")
         }
-        return try BlobStores.open(url: url)
+        return try RepositoryStores.factory(cacheRoot: nil).open(url: url)
     }
 
     func secret(creating: Bool = false) throws -> MasterSecret {

@@ -15,11 +15,12 @@ struct ServerOptions: ParsableArguments {
     @Option(help: "Catalog URL (env COFFER_CATALOG; default sqlite://DATA_DIR/catalog.sqlite).") var catalog: String?
     @Option(help: "A directory under which resources may be registered (repeatable; env COFFER_RESOURCE_ROOTS, ':'-separated).") var resourceRoot: [String] = []
     @Option(help: "Master key file (env COFFER_MASTER_KEY_FILE; default DATA_DIR/master.key); created once, never overwritten.") var masterKeyFile: String?
-    @Option(help: "JSON config file with keys data_dir, listen, catalog, resource_roots, master_key_file.") var config: String?
+    @Option(help: "JSON config file with keys data_dir, listen, catalog, store, resource_roots, master_key_file, role, region.") var config: String?
     @Option(help: "Seconds between the scheduler's passes over bound policies (env COFFER_SCHEDULER_INTERVAL; default 30).") var schedulerInterval: Double?
     @Option(help: "api (answer requests, queue jobs), worker (run jobs and the scheduler, no listener) or all (env COFFER_ROLE; default all).") var role: String?
     @Option(help: "Region name in the token catalog (env COFFER_REGION; default coffer-local).") var region: String?
     @Option(parsing: .unconditional, help: "Seconds a worker holds a job between renewals before another may take it over (env COFFER_JOB_LEASE; default 60).") var jobLease: Double?
+    @Option(help: "Where new vaults' repositories go: file:///PATH or s3://BUCKET[/PREFIX] (env COFFER_STORE; default file://DATA_DIR/vaults). S3 is configured by the AWS variables (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY or AWS_PROFILE, AWS_REGION, AWS_ENDPOINT_URL_S3).") var store: String?
 
     func resolve() throws -> ServerConfiguration {
         let env = ProcessInfo.processInfo.environment
@@ -27,7 +28,7 @@ struct ServerOptions: ParsableArguments {
         if let config {
             guard let data = FileManager.default.contents(atPath: config) else { throw CLIError("cannot read config file \(config)") }
             guard let object = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] else { throw CLIError("config file \(config) is not a JSON object") }
-            let known: Set<String> = ["data_dir", "listen", "catalog", "resource_roots", "master_key_file", "role", "region"]
+            let known: Set<String> = ["data_dir", "listen", "catalog", "resource_roots", "master_key_file", "role", "region", "store"]
             if let unknown = object.keys.first(where: { !known.contains($0) }) { throw CLIError("config file \(config): unknown key \(unknown)") }
             file = object
         }
@@ -69,6 +70,10 @@ struct ServerOptions: ParsableArguments {
         if let seconds = jobLease ?? env["COFFER_JOB_LEASE"].flatMap(Double.init) {
             guard (5...3_600).contains(seconds) else { throw CLIError("--job-lease must be 5 to 3600 seconds") }
             configuration.jobLease = seconds
+        }
+        if let url = try store ?? env["COFFER_STORE"] ?? fileString("store") {
+            try RepositoryStores.check(url)
+            configuration.store = url
         }
         return configuration
     }

@@ -53,6 +53,14 @@ struct SQLJobStore: JobStore {
         return try await !q.returning("id").all().isEmpty
     }
 
+    func handBack(_ job: JobRecord, now: Int64) async throws -> Bool {
+        guard let owner = job.owner else { return false }
+        return try await !sql.update("jobs").set("status", to: SQLBind(JobStatus.queued.rawValue)).set("owner", to: SQLLiteral.null)
+            .set("lease_until", to: SQLLiteral.null).set("updated_at", to: SQLBind(now)).set("attempts", to: SQLBind(max(0, job.attempts - 1)))
+            .where("id", .equal, SQLBind(job.id)).where("status", .equal, SQLBind(JobStatus.running.rawValue)).where("owner", .equal, SQLBind(owner))
+            .returning("id").all().isEmpty
+    }
+
     /// Running jobs whose lease ran out (their worker died).
     func expired(now: Int64) async throws -> [JobRecord] {
         try await sql.select().column("*").from("jobs").where("status", .equal, SQLBind(JobStatus.running.rawValue)).where("lease_until", .lessThan, SQLBind(now))

@@ -307,6 +307,16 @@ public enum CatalogConformance {
         let ended = try await store.job(id: "a2")
         try require(ended?.status == .failed && ended?.lastError == "boom" && ended?.leaseUntil == nil, "a final state records the error and drops the lease")
         try require(try await store.expired(now: 10_000).map(\.id).sorted() == ["a1", "b1"], "a finished job never expires")
+        // A worker shutting down hands its job back: queued, unowned, the attempt not counted.
+        guard let b1 = try await store.job(id: "b1") else { throw ConformanceFailure(description: "b1 vanished") }
+        var notMine = b1
+        notMine.owner = "w9"
+        try require(try await store.handBack(notMine, now: 90) == false, "only the owner hands a job back")
+        try require(try await store.handBack(b1, now: 90), "hand back")
+        let back = try await store.job(id: "b1")
+        try require(back?.status == .queued && back?.owner == nil && back?.leaseUntil == nil && back?.attempts == 0, "handed back: \(String(describing: back))")
+        try require(try await store.handBack(b1, now: 91) == false, "a hand-back applies once")
+        try require(try await store.claim(owner: "w4", now: 92, leaseUntil: 300)?.attempts == 1, "claimed again as a first attempt")
     }
 
     static let prunes: Check = { catalog in

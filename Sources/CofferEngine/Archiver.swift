@@ -138,8 +138,10 @@ final class BackupRun: @unchecked Sendable {
 
     func fail(_ error: Error) { lock.withLock { if failure == nil { failure = error } } }
 
+    /// Called by the walker between reads: a worker's failure, or the backup's task cancelled (a shutdown), ends the backup.
     func checkFailure() throws {
         if let f = lock.withLock({ failure }) { throw f }
+        try Task.checkCancellation()
     }
 
     func countRead(_ n: Int) { lock.withLock { bytesRead += Int64(n) } }

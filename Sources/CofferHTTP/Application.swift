@@ -28,6 +28,8 @@ public struct ServerConfiguration: Sendable {
     public var role: Role = .all
     /// How long a worker holds a job without renewing it before another worker may take it over.
     public var jobLease: TimeInterval = 60
+    /// Where new vaults' repositories go (`file:///…` or `s3://BUCKET[/PREFIX]`); nil: DATA_DIR/vaults.
+    public var store: String?
 
     public enum Role: String, Sendable, CaseIterable {
         /// Serves the API only: requests are answered and jobs queued, never run here.

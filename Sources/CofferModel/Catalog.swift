@@ -203,6 +203,10 @@ public protocol JobStore: Sendable {
     /// Returns whether it moved.
     @discardableResult
     func transition(_ job: JobRecord, to status: JobStatus, error: String?, now: Int64) async throws -> Bool
+    /// Queues a running job again for another worker, as `transition` to `.queued` does, and
+    /// takes back the attempt its claim counted (a shutdown is not a failure). Whether it applied.
+    @discardableResult
+    func handBack(_ job: JobRecord, now: Int64) async throws -> Bool
 }
 
 public protocol OperationLogStore: Sendable {

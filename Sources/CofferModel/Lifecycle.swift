@@ -101,6 +101,8 @@ public enum JobStatus: String, Codable, Sendable, CaseIterable {
             return JobTransition(next: .succeeded)
         case (.running, .failed(let code, let reason)):
             return JobTransition(next: .failed, actions: [.failTarget(code: code, reason: reason)])
+        case (.running, .handedBack):
+            return JobTransition(next: .queued)
         case (.running, .leaseExpired(let attempts, let maxAttempts)):
             if attempts < maxAttempts { return JobTransition(next: .queued) }
             return JobTransition(next: .failed, actions: [.failTarget(code: JobStatus.interruptedCode, reason: "the backup was interrupted \(attempts) times (worker stopped or crashed)")])
@@ -117,6 +119,8 @@ public enum JobEvent: Sendable, Equatable {
     case failed(code: String, reason: String)
     /// The worker holding it stopped renewing its lease; `attempts` so far.
     case leaseExpired(attempts: Int, maxAttempts: Int)
+    /// Its worker is shutting down gracefully and gives it up unfinished (not counted as an attempt).
+    case handedBack
 }
 
 public struct JobTransition: Sendable, Equatable {

@@ -119,13 +119,13 @@ public struct CatalogRecovery: Sendable {
         var report = Report()
         // Every repository under the base: a `<vault id>/config` object marks one.
         let base = vaults.repositoryBase
-        let vaultIDs = Set(try await BlobStores.open(url: base).list(prefix: "").compactMap { object -> String? in
+        let vaultIDs = Set(try await vaults.stores.open(url: base).list(prefix: "").compactMap { object -> String? in
             let parts = object.key.split(separator: "/")
             return parts.count == 2 && parts[1] == ObjectKey.config ? String(parts[0]) : nil
         }).sorted()
         var found: [String: [Found]] = [:]
         for vaultID in vaultIDs {
-            let blobStore = try BlobStores.open(url: base + "/" + vaultID)
+            let blobStore = try vaults.stores.open(url: base + "/" + vaultID)
             let repository: Repository
             do { repository = try await Repository.open(store: blobStore, secret: .keyFile(masterKey)) } catch {
                 report.problems.append("vault \(vaultID): cannot open with the master key: \(error)")
@@ -175,7 +175,7 @@ public struct CatalogRecovery: Sendable {
             for f in items { if let db = f.document.database, try await catalog.databases.get(db.resourceId) == nil { try await catalog.databases.insert(db) } }
             // The vault: a new repository key, added beside the master key's slot.
             let key = randomBytes(32)
-            let repository = try await Repository.open(store: try BlobStores.open(url: base + "/" + vaultID), secret: .keyFile(masterKey))
+            let repository = try await Repository.open(store: try vaults.stores.open(url: base + "/" + vaultID), secret: .keyFile(masterKey))
             _ = try await repository.addKey(.keyFile(key), cheapKDF: true)
             var vault = newest.vault
             vault.status = "available"

@@ -86,8 +86,16 @@ public final class VaultService: @unchecked Sendable {
     /// Every vault repository also opens with this key (disaster recovery without the catalog).
     let masterKey: [UInt8]?
 
+    /// Where new vaults' repositories go, one per vault under it (a blob-store URL; existing vaults keep the URL they recorded).
+    public let repositoryBase: String
+    /// Opens repository URLs (local ones, and the remote schemes the composition root registers).
+    public let stores: BlobStoreFactory
+
+    /// `repositoryBase` defaults to DATA_DIR/vaults on local disk.
     public init(catalog: any Catalog, resources: ResourceService, secrets: SecretBox, dataDirectory: String, clock: any Clock = SystemClock(),
-                masterKey: [UInt8]? = nil) {
+                masterKey: [UInt8]? = nil, repositoryBase: String? = nil, stores: BlobStoreFactory = BlobStoreFactory()) {
+        self.repositoryBase = repositoryBase.map { $0.hasSuffix("/") ? String($0.dropLast()) : $0 } ?? "file://" + dataDirectory + "/vaults"
+        self.stores = stores
         self.masterKey = masterKey
         self.catalog = catalog
         self.resources = resources
@@ -122,17 +130,14 @@ public final class VaultService: @unchecked Sendable {
         }
     }
 
-    /// Where new vaults' repositories go, one per vault under it (a blob-store URL).
-    public var repositoryBase: String { "file://" + dataDirectory + "/vaults" }
-
     /// The vault's repository URL (vaults made before vaults recorded one live under the base by id).
     public func repositoryURL(_ vault: VaultRecord) -> String { vault.repositoryURL ?? repositoryBase + "/" + vault.id }
 
-    func blobStore(_ vault: VaultRecord) throws -> BlobStore { try BlobStores.open(url: repositoryURL(vault)) }
+    func blobStore(_ vault: VaultRecord) throws -> BlobStore { try stores.open(url: repositoryURL(vault)) }
 
     /// Removes a repository whole, best effort: the catalog change it follows
     /// stands either way (a leftover costs space; `coffer repo` can still remove it).
-    func destroyRepository(url: String) async { try? await BlobStores.open(url: url).destroy() }
+    func destroyRepository(url: String) async { try? await stores.open(url: url).destroy() }
 
     /// `internalObjectType`: a vault the server makes for another API (RDS's `rds` vaults), not through CBR.
     public func create(caller: Principal, _ input: VaultInput, internalObjectType: Bool = false) async throws -> VaultView {
@@ -170,7 +175,7 @@ public final class VaultService: @unchecked Sendable {
         let url = repositoryBase + "/" + id
         // The repository first: a vault row never points at nothing.
         do {
-            let repository = try await Repository.initialize(store: try BlobStores.open(url: url), secret: .keyFile(key))
+            let repository = try await Repository.initialize(store: try stores.open(url: url), secret: .keyFile(key))
             try await addMasterKeySlot(repository)
         } catch {
             throw ServiceError(.internalFailure, "cannot create the vault's repository", detail: "\(error)")

@@ -52,3 +52,16 @@ import Testing
         #expect(!FileManager.default.fileExists(atPath: cache.path + "/" + snapshots[0].key))
     }
 }
+
+/// A backup's task cancelled (a worker's graceful shutdown) stops the walk and stores no snapshot.
+@Suite struct CancelledBackup {
+    @Test func cancellingTheTaskEndsTheBackupWithoutASnapshot() async throws {
+        let src = TempDir("src")
+        for i in 0..<40 { write(src.sub("f\(i)"), deterministicBytes(2_000_000, seed: UInt64(i))) }
+        let repository = try await newRepository()
+        let backup = Task { try await Archiver(repository: repository).backup(path: src.path) }
+        backup.cancel()
+        await #expect(throws: CancellationError.self) { _ = try await backup.value }
+        #expect(try await repository.snapshotIDs().isEmpty)
+    }
+}

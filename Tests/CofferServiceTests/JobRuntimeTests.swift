@@ -193,6 +193,30 @@ func withRuntime(_ body: (RuntimeFixture) async throws -> Void) async throws {
         }
     }
 
+    @Test func aShutdownHandsTheJobInHandBackUnfinished() async throws {
+        try await withRuntime { f in
+            let started = Gate()
+            f.runtime.handlers[.backup] = { _ in
+                started.release()
+                // Works until cancelled, as the engine does (cancellation surfaces as an error).
+                while true { try await Task.sleep(nanoseconds: 1_000_000) }
+            }
+            try await f.queueBackup("b1")
+            let loop = Task { try await f.runtime.drain() }
+            await started.wait()
+            #expect(try await f.job("job-b1").attempts == 1)
+            f.runtime.stop()
+            #expect(try await loop.value == 1)
+            let job = try await f.job("job-b1")
+            #expect(job.status == .queued && job.owner == nil && job.leaseUntil == nil && job.attempts == 0, "\(job)")
+            #expect(try await f.backup("b1").status == .protecting, "the backup is not failed")
+            #expect(try await f.log("log-b1").errorCode == nil)
+            // A stopped runtime claims nothing more.
+            #expect(try await f.runtime.drain() == 0)
+            #expect(try await f.job("job-b1").status == .queued)
+        }
+    }
+
     @Test func theLoopPollsOnTheClockAndFinishesTheJobInHandWhenStopped() async throws {
         try await withRuntime { f in
             let started = Gate(), finish = Gate()

@@ -46,10 +46,11 @@ import Testing
         let exhausted = JobStatus.running.after(.leaseExpired(attempts: 3, maxAttempts: 3))
         #expect(exhausted?.next == .failed)
         #expect(exhausted?.actions == [.failTarget(code: "internal_failure", reason: "the backup was interrupted 3 times (worker stopped or crashed)")])
+        #expect(JobStatus.running.after(.handedBack) == JobTransition(next: .queued), "a shutdown requeues without failing anything")
         // Nothing moves a job that is not running, except a claim of a queued one.
         for state in [JobStatus.queued, .succeeded, .failed] {
             #expect(state.after(.succeeded) == nil && state.after(.failed(code: "", reason: "")) == nil)
-            #expect(state.after(.leaseExpired(attempts: 1, maxAttempts: 3)) == nil)
+            #expect(state.after(.leaseExpired(attempts: 1, maxAttempts: 3)) == nil && state.after(.handedBack) == nil)
         }
         #expect(JobStatus.running.after(.claimed) == nil)
     }

@@ -16,7 +16,9 @@ import ServiceLifecycle
 ///
 /// A `ServiceLifecycle.Service`: `coffer serve` runs it in the same
 /// ServiceGroup as the HTTP server. On graceful shutdown it claims nothing
-/// more and returns once the job in hand has finished.
+/// more, cancels the job in hand and hands it back to the queue unfinished
+/// (another worker runs it again from the start, as after a crash, but at
+/// once and without counting an attempt), then returns.
 public final class JobRuntime: Service, @unchecked Sendable {
     let catalog: any Catalog
     var store: any BackupStore { catalog.backups }
@@ -39,6 +41,9 @@ public final class JobRuntime: Service, @unchecked Sendable {
     var handlers: [JobKind: Handler] = [:]
     /// Called with a backup's id once its job succeeded (the scheduler's retention runs then). Set before `run`.
     public var afterBackup: (@Sendable (String) async -> Void)?
+    private let state = NSLock()
+    private var stopping = false
+    private var current: Task<Void, Never>?
 
     public init(catalog: any Catalog, vaults: VaultService, resources: ResourceService, drivers: ResourceDrivers, clock: any Clock = SystemClock(),
                 logger: Logger) {
@@ -67,10 +72,23 @@ public final class JobRuntime: Service, @unchecked Sendable {
     // MARK: the loop
 
     public func run() async throws {
-        // Graceful shutdown cancels the loop (its sleep ends at once); the
-        // job in hand runs in its own task and is finished first.
-        try await cancelWhenGracefulShutdown { await self.runUntilCancelled() }
+        // Graceful shutdown cancels the loop (its sleep ends at once) and the job in hand, which is handed back.
+        try await withGracefulShutdownHandler {
+            try await cancelWhenGracefulShutdown { await self.runUntilCancelled() }
+        } onGracefulShutdown: {
+            self.stop()
+        }
     }
+
+    /// Claims nothing more; the job in hand is cancelled and handed back to the queue.
+    public func stop() {
+        state.withLock {
+            stopping = true
+            current?.cancel()
+        }
+    }
+
+    var isStopping: Bool { state.withLock { stopping } }
 
     /// Polls until cancelled.
     public func runUntilCancelled() async {
@@ -91,9 +109,15 @@ public final class JobRuntime: Service, @unchecked Sendable {
     public func drain() async throws -> Int {
         try await recoverExpired()
         var count = 0
-        while !Task.isCancelled, let job = try await jobs.claim(owner: id, now: nowMS, leaseUntil: leaseEnd()) {
-            // Not cancelled with the loop: a job is never abandoned half done.
-            await Task { await self.run(job) }.value
+        while !Task.isCancelled, !isStopping, let job = try await jobs.claim(owner: id, now: nowMS, leaseUntil: leaseEnd()) {
+            // Its own task, not cancelled with the loop: only `stop` cancels it (and then hands it back).
+            let task = Task { await self.run(job) }
+            state.withLock {
+                current = task
+                if stopping { task.cancel() }
+            }
+            await task.value
+            state.withLock { current = nil }
             count += 1
         }
         return count
@@ -130,6 +154,14 @@ public final class JobRuntime: Service, @unchecked Sendable {
             try await handle(job)
             try await jobs.transition(job, to: .succeeded, error: nil, now: nowMS)
             if job.kind == .backup, let afterBackup { await afterBackup(job.targetId) }
+        } catch where isStopping {
+            // Cut short by a shutdown, not failed: another worker takes it now. (In a task of its
+            // own: this one is cancelled, and the catalog would refuse to start the write.)
+            guard let transition = job.status.after(.handedBack), transition.next == .queued else { return }
+            let jobs = self.jobs, now = nowMS
+            if (try? await Task { try await jobs.handBack(job, now: now) }.value) == true {
+                logger.info("handed back an unfinished job at shutdown", metadata: ["job": "\(job.id)", "kind": "\(job.kind.rawValue)"])
+            }
         } catch {
             // The operation log (which the tenant reads) gets the public message; the log and the job row everything.
             logger.error("job failed", metadata: ["job": "\(job.id)", "error": "\(ServiceError.logText(error))"])
