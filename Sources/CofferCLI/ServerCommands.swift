@@ -102,7 +102,8 @@ struct Serve: AsyncParsableCommand {
             """)
         }
         logger.info("coffer serving", metadata: ["role": "\(configuration.role.rawValue)", "listen": "\(configuration.role == .worker ? "-" : "\(configuration.host):\(configuration.port)")",
-                                                 "data_dir": "\(configuration.dataDirectory)"])
+                                                 "data_dir": "\(configuration.dataDirectory)", "store": "\(services.vaults.repositoryBase)",
+                                                 "worker": "\(configuration.role == .api ? "-" : services.worker.id)"])
         // The job runtime, the scheduler and the HTTP server, as the role says, in one ServiceGroup.
         // On SIGTERM or SIGINT services stop in reverse order: the server stops
         // accepting first, then the runtime finishes the job in hand and stops.

@@ -168,8 +168,9 @@ public final class ServedCoffer {
     public var endpoint: String { "http://127.0.0.1:\(port)" }
     public var credentialsPath: String { dataDirectory + "/admin-credentials.json" }
 
-    /// `arguments`: more options for `coffer serve`; `dataDirectory`: another server's, to serve it again.
-    public init(arguments: [String] = [], dataDirectory: String? = nil) throws {
+    /// `arguments`: more options for `coffer serve`; `dataDirectory`: another server's, to serve it again;
+    /// `environment`: added to this process's; `waitForCredentials`: false for a process joining a catalog another bootstrapped.
+    public init(arguments: [String] = [], dataDirectory: String? = nil, environment: [String: String] = [:], waitForCredentials: Bool = true) throws {
         self.dataDirectory = dataDirectory ?? temp.path + "/data"
         try FileManager.default.createDirectory(atPath: resourceRoot + "/share", withIntermediateDirectories: true)
         process.executableURL = URL(fileURLWithPath: cofferBinary())
@@ -177,6 +178,7 @@ public final class ServedCoffer {
         process.standardOutput = log
         process.standardError = log
         process.standardInput = FileHandle.nullDevice
+        if !environment.isEmpty { process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 } }
         // A thread reads the log until the server exits (EOF). Not readabilityHandler:
         // its dispatch source can outlive the descriptor, which libdispatch does not survive.
         let (logData, logEnded) = (self.logData, self.logEnded)
@@ -192,7 +194,7 @@ public final class ServedCoffer {
             logEnded.signal()
         }
         // Bootstrap writes the credentials once the catalog is ready.
-        for _ in 0..<200 where !FileManager.default.fileExists(atPath: credentialsPath) { usleep(50_000) }
+        for _ in 0..<200 where waitForCredentials && !FileManager.default.fileExists(atPath: credentialsPath) { usleep(50_000) }
     }
 
     deinit {
