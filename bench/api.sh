@@ -6,6 +6,8 @@
 # ratio to /health.
 #
 # Usage: bench/api.sh        Env: BACKUPS=100000 DURATION=10 CONNECTIONS=64 WORK=/tmp/bench-api
+#        CATALOG=postgres bench/api.sh   the same rows, copied by `coffer admin catalog
+#        copy` into a PostgreSQL 15 from scripts/start-postgres.sh, served from there
 set -euo pipefail
 BENCH=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(cd "$BENCH/.." && pwd)
@@ -19,6 +21,17 @@ command -v wrk >/dev/null || apt-get install -y -qq wrk >/dev/null
 
 # One real backup through the API, then BACKUPS rows modelled on it.
 eval "$(python3 "$BENCH/seed_backups.py" http://127.0.0.1:$PORT "$WORK/data" "$WORK/resources/share" "$BACKUPS")"
+
+if [ "${CATALOG:-sqlite}" = postgres ]; then
+    kill $SERVER; wait $SERVER 2>/dev/null || true
+    "$ROOT/scripts/stop-postgres.sh" "$WORK/pg" 2>/dev/null || true
+    eval "$("$ROOT/scripts/start-postgres.sh" "$WORK/pg" "${PG_PORT:-18432}")"
+    trap 'kill $SERVER 2>/dev/null; wait $SERVER 2>/dev/null; "$ROOT/scripts/stop-postgres.sh" "$WORK/pg"' EXIT
+    "$COFFER" admin --data-dir "$WORK/data" catalog copy --to "$PG_URL?sslmode=disable" >&2
+    "$COFFER" serve --data-dir "$WORK/data" --catalog "$PG_URL?sslmode=disable" --listen 127.0.0.1:$PORT --resource-root "$WORK/resources" > "$WORK/server.log" 2>&1 &
+    SERVER=$!
+    for _ in $(seq 100); do curl -sf http://127.0.0.1:$PORT/health >/dev/null && break; sleep 0.1; done
+fi
 
 run() {  # name, path
     local out
@@ -36,7 +49,7 @@ run show_backup "/v3/$PROJECT/backups/$BACKUP"
 run list_100_of_1000 "/v3/$PROJECT/backups?resource_id=$RESOURCE&limit=100"
 run list_1000 "/v3/$PROJECT/backups?resource_id=$RESOURCE&limit=1000"
 run list_100_sorted_by_name "/v3/$PROJECT/backups?resource_id=$RESOURCE&limit=100&sort=name:asc"
-python3 - "$WORK/results.tsv" "$BACKUPS" "$CONNECTIONS" <<'PY'
+python3 - "$WORK/results.tsv" "$BACKUPS" "$CONNECTIONS" "${CATALOG:-sqlite}" <<'PY'
 import sys
 rows = [l.rstrip("\n").split("\t") for l in open(sys.argv[1])]
 def ms(t):
@@ -45,7 +58,7 @@ def ms(t):
             return float(t[:-len(unit)]) * f
     return float("nan")
 ceiling = float(rows[0][1])
-print("%d backups in the catalog, %s connections" % (int(sys.argv[2]), sys.argv[3]))
+print("%d backups in the %s catalog, %s connections" % (int(sys.argv[2]), sys.argv[4], sys.argv[3]))
 print("%-26s %10s %9s %9s %8s %6s  %s" % ("request", "req/s", "p50 ms", "p99 ms", "vs health", "non2xx", "goal (>=50%, p99<10ms)"))
 for name, rps, p50, p99, errors in rows:
     ratio = float(rps) / ceiling

@@ -6,7 +6,10 @@
 # cache. Prints a table with ratios (bench/summarize.py) and the goals.
 #
 # Usage: bench/run.sh            (full ~1.9 GiB dataset; ~10-20 minutes)
-# Env:   DATA=/tmp/bench-data WORK=/tmp/bench-work SCALE=1 COLD=1
+#        STORE=s3 bench/run.sh   (the repositories in OpenStack Swift's S3 API on
+#                                 loopback, from scripts/start-objstore.sh; borg,
+#                                 which has no S3 backend, is skipped)
+# Env:   DATA=/tmp/bench-data WORK=/tmp/bench-work SCALE=1 COLD=1 STORE=local
 #        TOOLS="coffer restic borg"   (peers run only when installed:
 #        apt-get install -y restic borgbackup)
 # A dataset already in $DATA (made at the same SCALE) is reused unmutated:
@@ -19,6 +22,7 @@ WORK=${WORK:-/tmp/bench-work}
 SCALE=${SCALE:-1}
 COLD=${COLD:-1}
 TOOLS=${TOOLS:-"coffer restic borg"}
+STORE=${STORE:-local}
 RESULTS=$WORK/results.tsv
 mkdir -p "$WORK/logs" "$WORK/repos"
 export RESTIC_PASSWORD=bench-password BORG_PASSPHRASE=bench-password COFFER_PASSWORD=bench-password
@@ -29,8 +33,18 @@ log() { echo "[$(date +%H:%M:%S)] $*" >&2; }
 
 [ -x /usr/bin/time ] || { apt-get install -y -qq time >/dev/null 2>&1 || { echo "needs /usr/bin/time (apt-get install time)"; exit 2; }; }
 "$ROOT/scripts/ensure-deps.sh"
-(cd "$ROOT" && swift build -c release >/dev/null) || { echo "release build failed"; exit 2; }
+(cd "$ROOT" && swift build -c release --product coffer >/dev/null) || { echo "release build failed"; exit 2; }
 COFFER=$(cd "$ROOT" && swift build -c release --show-bin-path)/coffer
+echo "$STORE" > "$WORK/store.txt"
+if [ "$STORE" = s3 ]; then
+    OBJSTORE=${OBJSTORE_DIR:-/dev/shm/coffer-bench-objstore}
+    "$ROOT/scripts/stop-objstore.sh" "$OBJSTORE"; rm -rf "$OBJSTORE"
+    eval "$("$ROOT/scripts/start-objstore.sh" "$OBJSTORE" "${OBJSTORE_PORT:-18480}")" || { echo "object store did not start"; exit 2; }
+    trap '"$ROOT/scripts/stop-objstore.sh" "$OBJSTORE"' EXIT
+    export AWS_ACCESS_KEY_ID=$S3_ACCESS_KEY AWS_SECRET_ACCESS_KEY=$S3_SECRET_KEY AWS_REGION=$S3_REGION AWS_ENDPOINT_URL_S3=$S3_ENDPOINT
+    export COFFER_CACHE_DIR=$WORK/coffer-cache
+    TOOLS=${TOOLS//borg/}
+fi
 
 available=""
 for t in $TOOLS; do
@@ -50,6 +64,24 @@ drop_caches() {
 
 repo_of() { echo "$WORK/repos/$1"; }
 
+# Where each tool's repository lives, in its own URL syntax.
+url_of() {
+    case $STORE-$1 in
+        local-coffer) echo "file://$(repo_of coffer)" ;;
+        local-*) repo_of "$1" ;;
+        s3-coffer) echo "s3://bench-coffer/repo" ;;
+        s3-restic) echo "s3:$S3_ENDPOINT/bench-restic/repo" ;;
+    esac
+}
+
+# Bytes the repository holds: on disk, or in its bucket (Swift's container usage, by tempauth token).
+repo_bytes() {
+    if [ "$STORE" = local ]; then du -sb "$(repo_of "$1")" | cut -f1; return; fi
+    local token
+    token=$(curl -s -D - -o /dev/null -H "X-Auth-User: $S3_ACCESS_KEY" -H "X-Auth-Key: $S3_SECRET_KEY" "$S3_ENDPOINT/auth/v1.0" | tr -d '\r' | awk -F': ' 'tolower($1)=="x-auth-token"{print $2}')
+    curl -s -I -H "X-Auth-Token: $token" "$S3_ENDPOINT/v1/AUTH_${S3_ACCESS_KEY%%:*}/bench-$1" | tr -d '\r' | awk -F': ' 'tolower($1)=="x-container-bytes-used"{print $2}'
+}
+
 timed() {   # TOOL STEP CMD...
     local tool=$1 step=$2; shift 2
     drop_caches
@@ -57,16 +89,17 @@ timed() {   # TOOL STEP CMD...
     local rc=$?
     read -r wall user sys rss < <(tail -n 1 "$WORK/.time")
     printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$tool" "$step" "$wall" "$user" "$sys" "$rss" "$rc" \
-        "$(du -sb "$(repo_of "$tool")" | cut -f1)" >> "$RESULTS"
+        "$(repo_bytes "$tool")" >> "$RESULTS"
     log "$tool $step: ${wall}s rss ${rss}KiB rc=$rc"
     [ "$rc" = 0 ] || tail -n 5 "$WORK/logs/$tool.$step.err" >&2
 }
 
 init() {
     local repo; repo=$(repo_of "$1"); rm -rf "$repo"
+    [ "$1" = coffer ] && rm -rf "$WORK/coffer-cache"
     case $1 in
-        coffer) "$COFFER" repo init --repo "file://$repo" >/dev/null ;;
-        restic) restic -r "$repo" init --repository-version 2 >/dev/null ;;
+        coffer) "$COFFER" repo init --repo "$(url_of coffer)" >/dev/null ;;
+        restic) restic -r "$(url_of restic)" init --repository-version 2 >/dev/null ;;
         borg) borg init -e repokey-blake2 "$repo" >/dev/null ;;
     esac
 }
@@ -74,8 +107,8 @@ init() {
 backup() {   # TOOL STEP
     local repo; repo=$(repo_of "$1")
     case $1 in
-        coffer) timed coffer "$2" "$COFFER" repo backup --repo "file://$repo" --json --host bench "$DATA" ;;
-        restic) timed restic "$2" env GOMAXPROCS="$(nproc)" restic -r "$repo" backup --json --host bench --compression auto "$DATA" ;;
+        coffer) timed coffer "$2" "$COFFER" repo backup --repo "$(url_of coffer)" --json --host bench "$DATA" ;;
+        restic) timed restic "$2" env GOMAXPROCS="$(nproc)" restic -r "$(url_of restic)" backup --json --host bench --compression auto "$DATA" ;;
         borg) timed borg "$2" borg create --json --compression zstd,3 "$repo::$2" "$DATA" ;;
     esac
 }
@@ -86,8 +119,8 @@ restore() {
     local repo tgt=$WORK/restore; repo=$(repo_of "$1")
     rm -rf "$tgt"; mkdir -p "$tgt"
     case $1 in
-        coffer) timed coffer restore "$COFFER" repo restore latest --repo "file://$repo" --target "$tgt$DATA" ;;
-        restic) timed restic restore env GOMAXPROCS="$(nproc)" restic -r "$repo" restore latest --target "$tgt" ;;
+        coffer) timed coffer restore "$COFFER" repo restore latest --repo "$(url_of coffer)" --target "$tgt$DATA" ;;
+        restic) timed restic restore env GOMAXPROCS="$(nproc)" restic -r "$(url_of restic)" restore latest --target "$tgt" ;;
         borg) (cd "$tgt" && timed borg restore borg extract "$repo::incr") ;;
     esac
     if manifest "$tgt$DATA" | cmp -s - "$WORK/manifest"; then log "$1 restore verified"; echo "$1 OK" >> "$WORK/verify.txt"
@@ -98,8 +131,8 @@ restore() {
 check() {
     local repo; repo=$(repo_of "$1")
     case $1 in
-        coffer) timed coffer check "$COFFER" repo check --repo "file://$repo" --read-data ;;
-        restic) timed restic check env GOMAXPROCS="$(nproc)" restic -r "$repo" check --read-data ;;
+        coffer) timed coffer check "$COFFER" repo check --repo "$(url_of coffer)" --read-data ;;
+        restic) timed restic check env GOMAXPROCS="$(nproc)" restic -r "$(url_of restic)" check --read-data ;;
         borg) timed borg check borg check --verify-data "$repo" ;;
     esac
 }

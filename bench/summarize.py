@@ -17,8 +17,13 @@ def wall(t, s):
 def cell(v, fmt):
     return "-" if v is None else fmt.format(v)
 
-print(f"dataset: {mib:.0f} MiB logical, {files} files")
-steps = [("initial", "initial backup MiB/s", lambda t: mib / wall(t, "initial") if wall(t, "initial") else None, True, 3.0),
+try:
+    store = open(f"{work}/store.txt").read().strip()
+except OSError:
+    store = "local"
+# Issue 12's goals on S3 (initial >= 2x) differ from the local-disk ones (issue 2: >= 3x).
+print(f"dataset: {mib:.0f} MiB logical, {files} files; repositories on {store}")
+steps = [("initial", "initial backup MiB/s", lambda t: mib / wall(t, "initial") if wall(t, "initial") else None, True, 2.0 if store == "s3" else 3.0),
          ("nochange", "unchanged re-backup s", lambda t: wall(t, "nochange"), False, 1 / 3),
          ("incr", "after 1% mutation s", lambda t: wall(t, "incr"), False, 1 / 2),
          ("restore", "restore MiB/s", lambda t: mib / wall(t, "restore") if wall(t, "restore") else None, True, 1.5),

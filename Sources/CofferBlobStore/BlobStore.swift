@@ -33,10 +33,14 @@ public protocol BlobStore: Sendable {
     func destroy() async throws
     /// Where the store lives, for messages (never contains secrets).
     var location: String { get }
+    /// Each request costs a round trip (milliseconds), not a seek: readers
+    /// should ask for fewer, larger ranges (the repository reads ahead).
+    var isRemote: Bool { get }
 }
 
 extension BlobStore {
     public func get(_ key: String) async throws -> Data { try await get(key, range: nil) }
+    public var isRemote: Bool { false }
 
     /// Key by key, for stores where that costs nothing more.
     public func delete(_ keys: [String]) async throws {

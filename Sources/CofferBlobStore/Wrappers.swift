@@ -27,6 +27,7 @@ public struct RetryingBlobStore: BlobStore {
     }
 
     public var location: String { inner.location }
+    public var isRemote: Bool { inner.isRemote }
 
     /// The wait before retry `n` (1-based): full jitter over min(max, base * 2^(n-1)).
     func delay(beforeRetry n: Int) -> Double {
@@ -71,6 +72,7 @@ public struct LimitedBlobStore: BlobStore {
     }
 
     public var location: String { inner.location }
+    public var isRemote: Bool { inner.isRemote }
 
     func limited<T>(_ body: () async throws -> T) async throws -> T {
         await budget.acquire(1)

@@ -37,7 +37,7 @@ struct RepoOptions: ParsableArguments {
         guard let url = repository ?? ProcessInfo.processInfo.environment["COFFER_REPOSITORY"], !url.isEmpty else {
             throw CLIError("no repository given: pass --repo file:///path (or s3://BUCKET/PREFIX) or set COFFER_REPOSITORY")
         }
-        return try RepositoryStores.factory(cacheRoot: nil).open(url: url)
+        return try RepositoryStores.factory(cacheRoot: RepositoryStores.userCacheDirectory()).open(url: url)
     }
 
     func secret(creating: Bool = false) throws -> MasterSecret {

@@ -18,6 +18,14 @@ enum RepositoryStores {
         }])
     }
 
+    /// Where `coffer repo` keeps remote repositories' metadata caches, as restic does:
+    /// COFFER_CACHE_DIR, else $XDG_CACHE_HOME/coffer, else ~/.cache/coffer; "off" for none.
+    static func userCacheDirectory(environment: [String: String] = ProcessInfo.processInfo.environment) -> String? {
+        if let dir = environment["COFFER_CACHE_DIR"], !dir.isEmpty { return dir == "off" ? nil : dir }
+        if let xdg = environment["XDG_CACHE_HOME"], xdg.hasPrefix("/") { return xdg + "/coffer" }
+        return (environment["HOME"] ?? NSHomeDirectory()) + "/.cache/coffer"
+    }
+
     /// Refuses a store URL this process could not open, before anything starts (missing credentials, a bad bucket name).
     static func check(_ url: String, environment: [String: String] = ProcessInfo.processInfo.environment) throws {
         if url.hasPrefix("s3://") {

@@ -17,10 +17,12 @@ public final class PackWriter: @unchecked Sendable {
     private var reused: Set<Hash256> = []
     private var unindexed: [(pack: Hash256, entries: [PackEntry])] = []
     private var oldestUnindexed: Date?
-    private let uploads = AsyncBudget(capacity: 1)
-    /// Sealed bytes not yet stored (in the open pack or uploading): at most
-    /// two packs uploading plus the open one, so a slow store slows the workers
-    /// instead of growing memory.
+    /// Packs uploading at once: one to a local disk (a second only competes for it), two to a
+    /// remote store, where a pack's round trips would otherwise leave the link idle.
+    private let uploads: AsyncBudget
+    /// Sealed bytes not yet stored (in the open pack or uploading): the packs
+    /// uploading plus the open one, so a slow store slows the workers instead
+    /// of growing memory.
     private let buffered: AsyncBudget
     private var sealedBytesAdded: Int64 = 0
     /// Sealed bytes stored in this session (read while workers store).
@@ -35,7 +37,9 @@ public final class PackWriter: @unchecked Sendable {
 
     public init(repository: Repository) {
         self.repository = repository
-        buffered = AsyncBudget(capacity: repository.config.packSize + (repository.config.chunker.max + 64) * 2)
+        let parallel = repository.store.isRemote ? 2 : 1
+        uploads = AsyncBudget(capacity: parallel)
+        buffered = AsyncBudget(capacity: repository.config.packSize * parallel + (repository.config.chunker.max + 64) * 2)
     }
 
     /// Claims a blob for storing. Returns false when it is already stored (or
@@ -101,7 +105,7 @@ public final class PackWriter: @unchecked Sendable {
     }
 
     private func upload(_ data: Data, _ packEntries: [PackEntry]) async throws {
-        // Backpressure: at most two packs in flight, so memory stays bounded
+        // Backpressure: at most `uploads` packs in flight, so memory stays bounded
         // when the store is slower than the workers.
         await uploads.acquire(1)
         defer {

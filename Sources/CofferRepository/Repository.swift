@@ -72,11 +72,14 @@ public final class Repository: @unchecked Sendable {
     public let index = BlobIndex()
     /// Index files that could not be read when the index was loaded.
     public private(set) var damagedIndexFiles: [String] = []
+    /// Data blobs are read in windows on remote stores (nil on local disk: exact reads are best there).
+    let readAhead: PackReadAhead?
 
     init(store: BlobStore, config: RepositoryConfig, keys: RepositoryKeys) {
         self.store = store
         self.config = config
         self.keys = keys
+        readAhead = store.isRemote ? PackReadAhead() : nil
     }
 
     // MARK: - Creating and opening
@@ -311,7 +314,12 @@ public final class Repository: @unchecked Sendable {
         }
         let record: Data
         do {
-            record = try await store.get(key, range: range)
+            if type == .data, let readAhead {
+                let store = self.store
+                record = try await readAhead.read(pack: location.pack, range: range) { try await store.get(key, range: $0) }
+            } else {
+                record = try await store.get(key, range: range)
+            }
         } catch let e as BlobStoreError where e.isNotFound {
             throw RepositoryError(.missing, "pack \(key) holding blob \(id.short) is missing")
         }

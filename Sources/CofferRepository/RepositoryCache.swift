@@ -26,6 +26,7 @@ public struct CachingBlobStore: BlobStore {
     }
 
     public var location: String { inner.location }
+    public var isRemote: Bool { inner.isRemote }
 
     static func isMetadata(_ key: String) -> Bool { metadataPrefixes.contains { key.hasPrefix($0) } }
 

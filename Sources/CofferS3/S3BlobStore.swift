@@ -38,6 +38,7 @@ public struct S3BlobStore: BlobStore {
     }
 
     public var location: String { target.description }
+    public var isRemote: Bool { true }
 
     // MARK: - The protocol
 

@@ -20,28 +20,16 @@ final class ThrowawayPostgres {
     let owner: String
     let bin: String
 
-    static var packageRoot: String { URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path }
+    static var packageRoot: String { CofferTestSupport.packageRoot() }
 
     static func shell(_ script: String, _ args: [String]) throws -> (Int32, String) {
         let r = try Subprocess.run("/bin/bash", [script] + args, mergeStandardError: false)
         return (r.status, r.output)
     }
 
-    static func freePort() -> Int {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        defer { close(fd) }
-        var addr = sockaddr_in()
-        addr.sin_family = sa_family_t(AF_INET)
-        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
-        _ = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
-        var len = socklen_t(MemoryLayout<sockaddr_in>.size)
-        _ = withUnsafeMutablePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &len) } }
-        return Int(UInt16(bigEndian: addr.sin_port))
-    }
-
     init(directory: String) throws {
         self.directory = directory
-        port = ThrowawayPostgres.freePort()
+        port = CofferTestSupport.freePort()
         let (status, output) = try ThrowawayPostgres.shell(ThrowawayPostgres.packageRoot + "/scripts/start-postgres.sh", [directory, String(port)])
         guard status == 0 else { throw ScriptFailure(output: output) }
         var values: [String: String] = [:]
@@ -176,7 +164,7 @@ final class ThrowawayPostgres {
             #expect(intoNew == .ok, "\(j2)")
             try await services.worker.drain()
             #expect(FileManager.default.fileExists(atPath: copy + "/PG_VERSION"))
-            let port2 = ThrowawayPostgres.freePort()
+            let port2 = CofferTestSupport.freePort()
             let (started, startOut) = try ThrowawayPostgres.shell(ThrowawayPostgres.packageRoot + "/scripts/pg-ctl-as-owner.sh", [copy, "start", "-o", "-p \(port2)"])
             #expect(started == 0, "\(startOut)")
             #expect(try pg.query("SELECT count(*) FROM items", port: port2) == "45000")
