@@ -40,7 +40,7 @@ struct CatalogCommand: AsyncParsableCommand {
 
     struct Rebuild: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Rebuild an empty catalog from DATA_DIR/vaults with the master key: projects (each with a new admin user and access key), vaults, resources and backups with their ids.")
+            abstract: "Rebuild an empty catalog from the repositories under --store (default DATA_DIR/vaults) with the master key: projects (each with a new admin user and access key), vaults, resources and backups with their ids.")
         @ParentCommand var admin: Admin
         @Flag(help: "Print the result as JSON.") var json = false
 

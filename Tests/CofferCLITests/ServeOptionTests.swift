@@ -16,4 +16,18 @@ import Testing
             #expect(r.status != 0 && r.stderr.contains(words), "\(args): \(r.status) \(r.stderr)")
         }
     }
+
+    @Test func aStoreThisProcessCannotOpenIsRefusedBeforeStarting() throws {
+        let temp = Temp("serve-store")
+        let noAWS = ["HOME": temp.path, "AWS_SHARED_CREDENTIALS_FILE": temp.path + "/none", "AWS_CONFIG_FILE": temp.path + "/none"]
+        for (args, env, words) in [(["--store", "ftp://host/x"], noAWS, "--store must be file:///ABSOLUTE/PATH or s3://BUCKET[/PREFIX]"),
+                                   (["--store", "file://relative"], noAWS, "--store must be"),
+                                   (["--store", "s3://Bad_Bucket"], noAWS.merging(["AWS_ACCESS_KEY_ID": "a", "AWS_SECRET_ACCESS_KEY": "b"]) { $1 }, "bucket name"),
+                                   (["--store", "s3://coffer-vaults/eu"], noAWS, "set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY"),
+                                   ([], noAWS.merging(["COFFER_STORE": "s3://coffer-vaults"]) { $1 }, "AWS_ACCESS_KEY_ID")] {
+            let r = try coffer(["serve", "--data-dir", temp.path + "/data", "--listen", "127.0.0.1:\(freePort())"] + args, env: env)
+            #expect(r.status != 0 && r.stderr.contains(words), "\(args) \(env): \(r.status) \(r.stderr)")
+            #expect(!FileManager.default.fileExists(atPath: temp.path + "/data/catalog.sqlite"), "refused before the catalog was opened")
+        }
+    }
 }

@@ -39,7 +39,8 @@ struct CurlClient {
 /// running the volume's backup is killed with SIGKILL; the other takes the job
 /// over when the lease runs out and finishes everything; every restore is
 /// byte-for-byte; `coffer repo check --read-data` is clean on each S3
-/// repository, and no data directory holds a repository file.
+/// repository, no data directory holds a repository file, and a lost
+/// catalog is rebuilt from the bucket with the master key.
 @Suite(.serialized) struct ScaleOut {
     @Test func apiAndTwoWorkersOnPostgreSQLAndS3SurviveAKilledWorker() throws {
         let temp = Temp("scaleout")
@@ -178,5 +179,12 @@ struct CurlClient {
             kill(process.process.processIdentifier, SIGTERM)
             process.process.waitUntilExit()
         }
+
+        // The catalog lost: a new one rebuilt from the bucket with the master key alone.
+        let rebuilt = try coffer(["admin", "--data-dir", temp.path + "/rebuilt", "--store", store, "--master-key-file", keyFile, "catalog", "rebuild", "--json"],
+                                 env: checkEnvironment)
+        let report = (try? JSONSerialization.jsonObject(with: Data(rebuilt.stdout.utf8))) as? [String: Any] ?? [:]
+        #expect(rebuilt.status == 0 && report["vaults"] as? Int == 3 && (report["problems"] as? [Any])?.isEmpty == true, "\(rebuilt.stdout) \(rebuilt.stderr)")
+        #expect((report["backups"] as? Int ?? 0) >= 3, "\(report)")
     }
 }
