@@ -178,6 +178,14 @@ public struct S3BlobStore: BlobStore {
 
     func upload(_ key: String, _ data: Data) async throws {
         if data.count <= multipartThreshold {
+            // Repository objects are named by the SHA-256 of their bytes: the name is the payload hash
+            // SigV4 wants, and S3 checks it. A name that is not (another caller's key) costs one retry.
+            if let named = key.split(separator: "/").last.map(String.init), named.count == 64, named.utf8.allSatisfy({ ($0 >= 48 && $0 <= 57) || ($0 >= 97 && $0 <= 102) }) {
+                do {
+                    _ = try await send(.PUT, key: target.prefix + key, body: data, payloadHash: named)
+                    return
+                } catch let e as S3Failure where e.code == "XAmzContentSHA256Mismatch" {}
+            }
             _ = try await send(.PUT, key: target.prefix + key, body: data)
             return
         }
@@ -221,7 +229,7 @@ public struct S3BlobStore: BlobStore {
             body = Data("<CreateBucketConfiguration><LocationConstraint>\(S3XML.escape(target.region))</LocationConstraint></CreateBucketConfiguration>".utf8)
         }
         do {
-            _ = try await send(.PUT, key: nil, body: body, bucketItself: true)
+            _ = try await send(.PUT, key: nil, body: body)
         } catch let e as S3Failure where e.code == "BucketAlreadyOwnedByYou" {
             return
         } catch var e as S3Failure {
@@ -242,12 +250,12 @@ public struct S3BlobStore: BlobStore {
 
     /// One signed request. `key` is the full object key (prefix included) or nil for the bucket.
     func send(_ method: HTTPMethod, key: String?, query: [(String, String)] = [], headers: [(String, String)] = [], body: Data? = nil,
-              limit: Int = 1 << 20, bucketItself: Bool = false) async throws -> Response {
+              payloadHash knownHash: String? = nil, limit: Int = 1 << 20) async throws -> Response {
         let (host, path) = target.address(key)
         var signed = headers
         signed.append(("host", host))
         if let body { signed.append(("content-length", "\(body.count)")) }
-        let payloadHash = body.map { Digest.sha256Hex($0) } ?? SigV4Signer.emptyPayload
+        let payloadHash = knownHash ?? body.map { Digest.sha256Hex($0) } ?? SigV4Signer.emptyPayload
         let request = SigV4Signer.Request(method: method.rawValue, path: path, query: query, headers: signed, payloadHash: payloadHash)
         let authorization = signer.sign(request, at: now())
         var url = "\(target.endpoint.scheme ?? "https")://\(host)\(URIEncoding.encode(Array(path.utf8), keepingSlashes: true))"
