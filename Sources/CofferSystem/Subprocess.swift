@@ -3,6 +3,10 @@ import Foundation
 import Glibc
 #endif
 
+/// glibc's pipe2, which the Glibc module does not export (it needs _GNU_SOURCE).
+@_silgen_name("pipe2")
+private func linuxPipe2(_ fds: UnsafeMutablePointer<Int32>, _ flags: Int32) -> Int32
+
 /// Runs a program to its end and collects its output, with posix_spawn and
 /// waitpid. Not Foundation's Process: its `waitUntilExit` never returns, off
 /// the main thread, for a program that leaves a daemon behind (pg_ctl start),
@@ -21,7 +25,10 @@ public enum Subprocess {
     /// `mergeStandardError` false: standard error follows standard output in `output`.
     public static func run(_ executable: String, _ arguments: [String], environment: [String: String]? = nil, mergeStandardError: Bool = true) throws -> Result {
         var outPipe: [Int32] = [0, 0], errPipe: [Int32] = [0, 0]
-        guard pipe(&outPipe) == 0, pipe(&errPipe) == 0 else { throw Failure(description: "pipe: \(String(cString: strerror(errno)))") }
+        // Close-on-exec: a program spawned at the same moment from another thread must not inherit
+        // these pipes (a daemon it leaves behind would hold them open, and this read would never end).
+        // The child's own copies, made by dup2 onto 1 and 2, stay open.
+        guard linuxPipe2(&outPipe, O_CLOEXEC) == 0, linuxPipe2(&errPipe, O_CLOEXEC) == 0 else { throw Failure(description: "pipe: \(String(cString: strerror(errno)))") }
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
