@@ -180,9 +180,9 @@ public struct S3BlobStore: BlobStore {
         if data.count <= multipartThreshold {
             // Repository objects are named by the SHA-256 of their bytes: the name is the payload hash
             // SigV4 wants, and S3 checks it. A name that is not (another caller's key) costs one retry.
-            if let named = key.split(separator: "/").last.map(String.init), named.count == 64, named.utf8.allSatisfy({ ($0 >= 48 && $0 <= 57) || ($0 >= 97 && $0 <= 102) }) {
+            if let named = key.split(separator: "/").last.flatMap({ Hash256(hex: String($0)) }) {
                 do {
-                    _ = try await send(.PUT, key: target.prefix + key, body: data, payloadHash: named)
+                    _ = try await send(.PUT, key: target.prefix + key, body: data, payloadHash: named.hex)
                     return
                 } catch let e as S3Failure where e.code == "XAmzContentSHA256Mismatch" {}
             }
@@ -311,21 +311,15 @@ struct S3Failure: Error {
     }
 }
 
+/// S3's two timestamp forms, through the project's cached formatters (a listing parses one per object).
 enum S3Dates {
-    static func iso8601(_ text: String) -> Date? {
-        let fractional = ISO8601DateFormatter()
-        fractional.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-        return fractional.date(from: text) ?? ISO8601DateFormatter().date(from: text)
-    }
-
+    static let listing = UTCTimeFormat("yyyy-MM-dd'T'HH:mm:ss.SSS'Z'")
+    static let listingWhole = UTCTimeFormat("yyyy-MM-dd'T'HH:mm:ss'Z'")
     /// RFC 7231's IMF-fixdate (`Last-Modified`).
-    static func http(_ text: String) -> Date? {
-        let formatter = DateFormatter()
-        formatter.locale = Locale(identifier: "en_US_POSIX")
-        formatter.timeZone = TimeZone(identifier: "GMT")
-        formatter.dateFormat = "EEE, dd MMM yyyy HH:mm:ss zzz"
-        return formatter.date(from: text)
-    }
+    static let header = UTCTimeFormat("EEE, dd MMM yyyy HH:mm:ss 'GMT'")
+
+    static func iso8601(_ text: String) -> Date? { listing.date(text) ?? listingWhole.date(text) }
+    static func http(_ text: String) -> Date? { header.date(text) }
 }
 
 /// `s3://` repositories as a process opens them: S3 under retries, under one

@@ -1,3 +1,4 @@
+import CofferBlobStore
 import Foundation
 
 /// Where an `s3://BUCKET[/PREFIX]` repository lives and how to reach it,
@@ -34,11 +35,9 @@ public struct S3Location: Sendable, Equatable {
         try checkBucket(bucket, url: url)
         var prefix = String(rest.dropFirst(bucket.count)).trimmingCharacters(in: CharacterSet(charactersIn: "/"))
         if !prefix.isEmpty {
-            for segment in prefix.split(separator: "/", omittingEmptySubsequences: false) {
-                guard !segment.isEmpty, !segment.hasPrefix("."),
-                      segment.utf8.allSatisfy({ ($0 >= 48 && $0 <= 57) || ($0 >= 65 && $0 <= 90) || ($0 >= 97 && $0 <= 122) || $0 == 46 || $0 == 95 || $0 == 45 }) else {
-                    throw Problem(description: "repository URL \(url): the prefix may hold only [A-Za-z0-9._-] segments separated by single slashes")
-                }
+            // The same rule as object keys, since the prefix becomes part of each.
+            guard (try? BlobKey.validate(prefix)) != nil else {
+                throw Problem(description: "repository URL \(url): the prefix may hold only [A-Za-z0-9._-] segments separated by single slashes")
             }
             prefix += "/"
         }

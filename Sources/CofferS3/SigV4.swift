@@ -2,6 +2,7 @@
 // (issue #12). Today: request signing; the store itself comes next.
 
 import CofferCrypto
+import CofferSystem
 import Foundation
 
 /// AWS Signature Version 4 as S3 checks it (our own: no S3 SDK is in the
@@ -79,12 +80,9 @@ public struct SigV4Signer: Sendable {
         return ("\(r.method)\n\(uri)\n\(query)\n\(headers)\n\(signedHeaders)\n\(r.payloadHash)", signedHeaders)
     }
 
-    /// `20130524T000000Z` and `20130524` (UTC).
+    /// `20130524T000000Z` and `20130524` (UTC): the form of Huawei's X-Sdk-Date too.
     static func timestamps(_ date: Date) -> (String, String) {
-        var calendar = Calendar(identifier: .gregorian)
-        calendar.timeZone = TimeZone(identifier: "UTC")!
-        let c = calendar.dateComponents([.year, .month, .day, .hour, .minute, .second], from: date)
-        let day = String(format: "%04d%02d%02d", c.year!, c.month!, c.day!)
-        return (day + String(format: "T%02d%02d%02dZ", c.hour!, c.minute!, c.second!), day)
+        let amzDate = UTCTimeFormat.sdkDate.string(date)
+        return (amzDate, String(amzDate.prefix(8)))
     }
 }

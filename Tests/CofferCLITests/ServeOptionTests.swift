@@ -21,7 +21,10 @@ import Testing
         let temp = Temp("serve-store")
         let noAWS = ["HOME": temp.path, "AWS_SHARED_CREDENTIALS_FILE": temp.path + "/none", "AWS_CONFIG_FILE": temp.path + "/none"]
         for (args, env, words) in [(["--store", "ftp://host/x"], noAWS, "--store must be file:///ABSOLUTE/PATH or s3://BUCKET[/PREFIX]"),
-                                   (["--store", "file://relative"], noAWS, "--store must be"),
+                                   (["--store", "file://relative"], noAWS, "--store must be"), (["--store", ""], noAWS, "--store must be"),
+                                   (["--store", ":"], noAWS, "--store must be"),
+                                   (["--store", "s3://" + String(repeating: "b", count: 10_000)], noAWS.merging(["AWS_ACCESS_KEY_ID": "a", "AWS_SECRET_ACCESS_KEY": "b"]) { $1 }, "bucket name"),
+                                   (["--store", "s3://bucket/\u{FFFD}x"], noAWS.merging(["AWS_ACCESS_KEY_ID": "a", "AWS_SECRET_ACCESS_KEY": "b"]) { $1 }, "prefix"),
                                    (["--store", "s3://Bad_Bucket"], noAWS.merging(["AWS_ACCESS_KEY_ID": "a", "AWS_SECRET_ACCESS_KEY": "b"]) { $1 }, "bucket name"),
                                    (["--store", "s3://coffer-vaults/eu"], noAWS, "set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY"),
                                    ([], noAWS.merging(["COFFER_STORE": "s3://coffer-vaults"]) { $1 }, "AWS_ACCESS_KEY_ID")] {
