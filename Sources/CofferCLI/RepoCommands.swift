@@ -263,11 +263,11 @@ struct Restore: AsyncParsableCommand {
     @Argument(help: "Snapshot id, unique prefix or 'latest', optionally ':path/inside'.") var snapshot: String
     @Option(help: "Directory to restore into (its contents become the snapshot's), or for a volume a file/device.") var target: String
     @Flag(help: "Skip blocks already identical at the target.") var delta = false
-    @Option(help: "Extent groups written in parallel (1-256).") var concurrency = RestoreOptions().concurrency
+    @Option(help: "Packs read at once (1-64).") var concurrency = RestoreOptions().concurrency
     @Flag(help: "Print a JSON summary.") var json = false
 
     func validate() throws {
-        guard (1...256).contains(concurrency) else { throw ValidationError("--concurrency must be between 1 and 256") }
+        guard (1...64).contains(concurrency) else { throw ValidationError("--concurrency must be between 1 and 64") }
     }
 
     func run() async throws {

@@ -6,10 +6,10 @@ import Foundation
 import Glibc
 #endif
 
-// Longer than ~400 lines on purpose: one restore run (tree walk, parallel
-// out-of-order extent writes, confinement by descriptor, metadata last,
-// deepest first) shares its state under one lock; see "The backup pipeline"
-// in docs/architecture.md for the restore half.
+// Longer than ~400 lines on purpose: one restore run (tree walk, confinement
+// by descriptor, metadata last, deepest first) shares its state under one
+// lock; how the bytes are written, pack by pack, is RestorePlan.swift. See
+// "The backup pipeline" in docs/architecture.md for the restore half.
 
 public struct RestoreOptions: Sendable {
     /// Skip extents whose bytes at the target already hash to the stored id.
@@ -18,7 +18,8 @@ public struct RestoreOptions: Sendable {
     public var subpath: String?
     /// Apply owner/group (only effective as root).
     public var restoreOwnership = getuid() == 0
-    public var concurrency = 12
+    /// Packs read at once (each read holds up to `PackSpans.maxSpan` bytes).
+    public var concurrency = 6
     public var progress: (@Sendable (RestoreProgress) -> Void)?
     /// Confinement: the target is reached from this directory without following
     /// any symlink (`target` must lie inside it); missing directories on the way are created.
@@ -28,6 +29,9 @@ public struct RestoreOptions: Sendable {
     /// Create device nodes and keep setuid/setgid bits. Tenant restores turn this
     /// off; what was left out is listed in `RestoreResult.skipped`.
     public var specialFiles = true
+    /// Extents planned together (`RestorePlan`): each pack is read once per
+    /// batch. Memory: ~200 bytes per extent.
+    var batchExtents = 1 << 17
     public init() {}
 }
 
@@ -146,6 +150,8 @@ final class RestoreRun: @unchecked Sendable {
     private var resultStore = RestoreResult()
     private var hardLinks: [String: [String]] = [:]  // "dev:inode" -> first restored path components
     private var directoriesToFinish: [([String], Node)] = []
+    /// Target files' descriptors; a volume's one descriptor is held by its `OpenFile`.
+    private(set) var handles = FileHandles(root: -1, capacity: 0)
 
     init(repository: any SnapshotSource, options: RestoreOptions) {
         self.repository = repository
@@ -242,16 +248,10 @@ final class RestoreRun: @unchecked Sendable {
             if root < 0 { throw EngineError(.target, "cannot open target \(target): \(errnoText())") }
         }
         defer { close(root) }
+        handles = FileHandles(root: root)
 
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            var running = 0
-            func submit(_ work: @escaping @Sendable () async -> Void) async throws {
-                if running >= options.concurrency { try await group.next(); running -= 1 }
-                running += 1
-                group.addTask { await work() }
-            }
-            try await restoreTree(tree, components: [], root: root, submit: submit)
-            try await group.waitForAll()
+        try await runBatches { enqueue in
+            try await restoreTree(tree, components: [], root: root, enqueue: enqueue)
         }
         // Directory times last, deepest first, so writing children does not disturb them.
         for (components, node) in lock.withLock({ directoriesToFinish }).reversed() {
@@ -263,9 +263,7 @@ final class RestoreRun: @unchecked Sendable {
         }
     }
 
-    typealias Submit = (@escaping @Sendable () async -> Void) async throws -> Void
-
-    func restoreTree(_ tree: Tree, components: [String], root: Int32, submit: Submit) async throws {
+    func restoreTree(_ tree: Tree, components: [String], root: Int32, enqueue: Enqueue) async throws {
         let dirfd = openDirectory(root, components)
         guard dirfd >= 0 else {
             error("\(display(components)): cannot open directory: \(errnoText())"); return
@@ -288,7 +286,7 @@ final class RestoreRun: @unchecked Sendable {
                 do { sub = try await repository.loadTree(subtree) } catch {
                     self.error("\(display(path)): directory contents lost: \(error)"); continue
                 }
-                try await restoreTree(sub, components: path, root: root, submit: submit)
+                try await restoreTree(sub, components: path, root: root, enqueue: enqueue)
             case .symlink:
                 clear(dirfd, node.name, keepDirectory: false)
                 if symlinkat(node.linkTarget ?? "", dirfd, node.name) != 0 {
@@ -325,7 +323,7 @@ final class RestoreRun: @unchecked Sendable {
                         continue
                     }
                 }
-                try await restoreFile(node, dirfd: dirfd, path: path, submit: submit)
+                try await restoreFile(node, dirfd: dirfd, path: path, enqueue: enqueue)
             }
         }
     }
@@ -340,9 +338,9 @@ final class RestoreRun: @unchecked Sendable {
 
     func display(_ components: [String]) -> String { components.isEmpty ? "/" : components.joined(separator: "/") }
 
-    /// Opens the target file (never through a symlink), sizes it, and queues its
-    /// extents as parallel units; the last unit to finish applies metadata.
-    func restoreFile(_ node: Node, dirfd: Int32, path: [String], submit: Submit) async throws {
+    /// Opens the target file (never through a symlink), sizes it, and hands its
+    /// extents to the batches; the last extent written applies metadata.
+    func restoreFile(_ node: Node, dirfd: Int32, path: [String], enqueue: Enqueue) async throws {
         var st = stat()
         let exists = fstatat(dirfd, node.name, &st, AT_SYMLINK_NOFOLLOW) == 0
         if exists && (st.st_mode & S_IFMT) != S_IFREG { clear(dirfd, node.name, keepDirectory: false) }
@@ -350,43 +348,36 @@ final class RestoreRun: @unchecked Sendable {
         if exists && !keep { unlinkat(dirfd, node.name, 0) }  // a hard-linked old file must not be changed in place
         let fd = openat(dirfd, node.name, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0o600)
         if fd < 0 { error("\(display(path)): open: \(errnoText())"); return }
+        defer { close(fd) }
         if ftruncate(fd, off_t(node.size)) != 0 {
-            error("\(display(path)): truncate: \(errnoText())"); close(fd); return
+            error("\(display(path)): truncate: \(errnoText())"); return
         }
+        guard let identity = FileIdentity.of(fd: fd) else { error("\(display(path)): fstat: \(errnoText())"); return }
         let extents = node.content ?? []
-        let file = OpenFile(fd: fd, node: node, path: display(path), units: max(1, (extents.count + 3) / 4), run: self)
-        if extents.isEmpty { file.unitDone(); return }
-        var start = 0
-        while start < extents.count {
-            let slice = Array(extents[start..<min(start + 4, extents.count)])
-            start += 4
-            try await submit { await self.writeExtents(slice, file: file) }
+        if extents.isEmpty {
+            applyMetadata(fd: fd, node: node, path: display(path))
+            countFile()
+            return
         }
+        let file = OpenFile(directory: Array(path.dropLast()), name: node.name, identity: identity, node: node, path: display(path),
+                            units: extents.count, run: self)
+        try await enqueue(file, extents)
     }
 
-    func writeExtents(_ extents: [Extent], file: OpenFile) async {
-        for e in extents {
-            if options.delta, let existing = try? await BlockingPool.shared.run({ try self.readExisting(file.fd, e) }),
-               repository.keys.blobID(existing) == e.blob {
-                lock.withLock { resultStore.bytesSkipped += Int64(e.length) }
-                continue
+    /// Records one extent's outcome (written, already identical, or failed);
+    /// the file is finished with its last extent.
+    func finished(_ target: RestoreTarget, failure: Error?, skipped: Bool = false) {
+        let e = target.extent, file = target.file
+        if let failure {
+            error("\(file.path): bytes \(e.offset)..<\(e.offset + UInt64(e.length)) not restored: \(failure)")
+        } else if skipped {
+            lock.withLock { resultStore.bytesSkipped += Int64(e.length) }
+        } else {
+            let progress: RestoreProgress = lock.withLock {
+                resultStore.bytesWritten += Int64(e.length)
+                return RestoreProgress(files: resultStore.files, bytesWritten: resultStore.bytesWritten)
             }
-            do {
-                let data = try await repository.loadBlob(e.blob, type: .data)
-                guard data.count == Int(e.length) else {
-                    throw RepositoryError(.damaged, "blob \(e.blob.short) has \(data.count) bytes, expected \(e.length)")
-                }
-                let fd = file.fd
-                try await BlockingPool.shared.run { try data.withUnsafeBytes { try pwriteFully(fd, $0.baseAddress!, data.count, Int64(e.offset)) } }
-                let progress: RestoreProgress = lock.withLock {
-                    resultStore.bytesWritten += Int64(data.count)
-                    return RestoreProgress(files: resultStore.files, bytesWritten: resultStore.bytesWritten)
-                }
-                options.progress?(progress)
-            } catch {
-                file.failed = true
-                self.error("\(file.path): bytes \(e.offset)..<\(e.offset + UInt64(e.length)) not restored: \(error)")
-            }
+            options.progress?(progress)
         }
         file.unitDone()
     }
@@ -398,9 +389,19 @@ final class RestoreRun: @unchecked Sendable {
         return data
     }
 
+    /// The last extent of `file` is done: its metadata, then its descriptor closed.
     func fileFinished(_ file: OpenFile) {
-        applyMetadata(fd: file.fd, node: file.node, path: file.path)
-        close(file.fd)
+        defer { handles.finish(file) }
+        if file.skipMetadata { return }
+        do {
+            try handles.withDescriptor(file) { applyMetadata(fd: $0, node: file.node, path: file.path) }
+        } catch {
+            self.error("\(file.path): metadata not restored: \(error)")
+        }
+        countFile()
+    }
+
+    func countFile() {
         let progress: RestoreProgress = lock.withLock {
             resultStore.files += 1
             return RestoreProgress(files: resultStore.files, bytesWritten: resultStore.bytesWritten)
@@ -451,21 +452,11 @@ final class RestoreRun: @unchecked Sendable {
             if options.delta { try punchOrZero(fd: fd, outside: node.content ?? [], size: node.size) }
         }
         let extents = node.content ?? []
-        let file = OpenFile(fd: fd, node: node, path: path, units: max(1, (extents.count + 3) / 4), run: self)
+        let file = OpenFile(directory: [], name: node.name, identity: FileIdentity.of(fd: fd) ?? FileIdentity(device: 0, inode: 0), node: node,
+                            path: path, units: max(1, extents.count), run: self, volumeDescriptor: fd)
         file.skipMetadata = isDevice
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            var running = 0
-            var start = 0
-            if extents.isEmpty { file.unitDone() }
-            while start < extents.count {
-                let slice = Array(extents[start..<min(start + 4, extents.count)])
-                start += 4
-                if running >= options.concurrency { try await group.next(); running -= 1 }
-                running += 1
-                group.addTask { await self.writeExtents(slice, file: file) }
-            }
-            try await group.waitForAll()
-        }
+        if extents.isEmpty { file.unitDone(); return }
+        try await runBatches { enqueue in try await enqueue(file, extents) }
     }
 
     func gaps(_ extents: [Extent], size: UInt64) -> [(UInt64, UInt64)] {
@@ -504,30 +495,3 @@ final class RestoreRun: @unchecked Sendable {
 
 @_silgen_name("fallocate")
 private func linuxFallocate(_ fd: Int32, _ mode: Int32, _ offset: Int, _ length: Int) -> Int32
-
-/// A target file being written by several units; the last one closes it.
-final class OpenFile: @unchecked Sendable {
-    let fd: Int32
-    let node: Node
-    let path: String
-    unowned let run: RestoreRun
-    private let lock = NSLock()
-    private var remaining: Int
-    var failed = false
-    var skipMetadata = false
-
-    init(fd: Int32, node: Node, path: String, units: Int, run: RestoreRun) {
-        self.fd = fd
-        self.node = node
-        self.path = path
-        remaining = units
-        self.run = run
-    }
-
-    func unitDone() {
-        let last: Bool = lock.withLock { remaining -= 1; return remaining == 0 }
-        guard last else { return }
-        if skipMetadata { close(fd); return }
-        run.fileFinished(self)
-    }
-}

@@ -18,6 +18,10 @@ public protocol SnapshotSource: AnyObject, Sendable {
     func loadSnapshot(_ id: Hash256) async throws -> Snapshot
     func loadTree(_ id: Hash256) async throws -> Tree
     func loadBlob(_ id: Hash256, type: BlobType) async throws -> Data
+    /// Where a blob is stored, from the index.
+    func locate(_ id: Hash256) -> (pack: Hash256, entry: PackEntry)?
+    /// Many blobs of one pack in as few reads as the store wants (`Repository.readBlobs`).
+    func readBlobs(pack: Hash256, entries: [PackEntry], _ body: (PackEntry, Result<Data, Error>) async throws -> Void) async rethrows
 }
 
 /// What the archiver writes through.
@@ -38,6 +42,8 @@ extension Repository: SnapshotSink {
     }
 
     public func contains(blob: Hash256) -> Bool { index.lookup(blob) != nil }
+
+    public func locate(_ id: Hash256) -> (pack: Hash256, entry: PackEntry)? { index.lookup(id) }
 
     public func makePackWriter() -> PackWriter { PackWriter(repository: self) }
 }

@@ -147,9 +147,16 @@ public final class Pruner: @unchecked Sendable {
         // 6. Copy live blobs out of packs that go (new packs + their index first).
         if !toCopy.isEmpty {
             let writer = PackWriter(repository: repository)
+            var order: [Hash256] = []
+            var byPack: [Hash256: [PackEntry]] = [:]
             for (pack, entry) in toCopy {
-                let plain = try await readBlob(pack: pack, entry: entry)
-                try await writer.storeCopy(id: entry.id, type: entry.type, plaintext: plain)
+                if byPack[pack] == nil { order.append(pack) }
+                byPack[pack, default: []].append(entry)
+            }
+            for pack in order {
+                try await repository.readBlobs(pack: pack, entries: byPack[pack]!) { entry, plain in
+                    try await writer.storeCopy(id: entry.id, type: entry.type, plaintext: plain.get())
+                }
             }
             try await writer.finish()
         }
@@ -188,13 +195,6 @@ public final class Pruner: @unchecked Sendable {
     private func writeRecord(_ record: PendingDeletion) async throws {
         let sealed = Sealer.seal(try ModelCoding.encoder().encode(record), key: repository.keys.dataKey, context: Context.deletion)
         try await repository.store.put(ObjectKey.deletion(Hash256.sha256(sealed)), data: sealed)
-    }
-
-    private func readBlob(pack: Hash256, entry: PackEntry) async throws -> Data {
-        let range = Int(entry.offset)..<(Int(entry.offset) + Int(entry.length))
-        let record = try await repository.store.get(ObjectKey.pack(pack), range: range)
-        guard record.count == range.count else { throw RepositoryError(.damaged, "pack \(pack.short) is truncated") }
-        return try repository.unseal(record, entry: entry, pack: pack)
     }
 }
 

@@ -72,14 +72,11 @@ public final class Repository: @unchecked Sendable {
     public let index = BlobIndex()
     /// Index files that could not be read when the index was loaded.
     public private(set) var damagedIndexFiles: [String] = []
-    /// Data blobs are read in windows on remote stores (nil on local disk: exact reads are best there).
-    let readAhead: PackReadAhead?
 
     init(store: BlobStore, config: RepositoryConfig, keys: RepositoryKeys) {
         self.store = store
         self.config = config
         self.keys = keys
-        readAhead = store.isRemote ? PackReadAhead() : nil
     }
 
     // MARK: - Creating and opening
@@ -293,7 +290,7 @@ public final class Repository: @unchecked Sendable {
             guard body.count == Int(entry.rawLength) else { throw RepositoryError(.damaged, "\(what): length mismatch") }
             return Data(body)
         case 1:
-            do { return try Zstd.decompress(Data(body), expectedSize: Int(entry.rawLength)) } catch {
+            do { return try Zstd.decompress(body, expectedSize: Int(entry.rawLength)) } catch {
                 throw RepositoryError(.damaged, "\(what): \(error)")
             }
         default:
@@ -314,12 +311,7 @@ public final class Repository: @unchecked Sendable {
         }
         let record: Data
         do {
-            if type == .data, let readAhead {
-                let store = self.store
-                record = try await readAhead.read(pack: location.pack, range: range) { try await store.get(key, range: $0) }
-            } else {
-                record = try await store.get(key, range: range)
-            }
+            record = try await store.get(key, range: range)
         } catch let e as BlobStoreError where e.isNotFound {
             throw RepositoryError(.missing, "pack \(key) holding blob \(id.short) is missing")
         }

@@ -265,14 +265,23 @@ public struct S3BlobStore: BlobStore {
         var http = HTTPClientRequest(url: url)
         http.method = method
         for (name, value) in headers + authorization { http.headers.add(name: name, value: value) }
-        if let body { http.body = .bytes(ByteBuffer(bytes: body)) }
+        if let body { http.body = .bytes(body) }  // sent in chunks: no second copy of a whole pack
         // Generous for slow links: a minute plus a second per MiB sent or expected (stalls end sooner: the client's read timeout).
         let seconds = 60 + Int64(max(body?.count ?? 0, min(limit, 512 << 20)) >> 20)
         let response: HTTPClientResponse
-        let bytes: ByteBuffer
+        var data = Data()
         do {
             response = try await client.execute(http, timeout: .seconds(seconds))
-            bytes = try await response.body.collect(upTo: max(limit, 1 << 20))
+            // Straight into one buffer of the announced size (collecting into a
+            // growing ByteBuffer and converting copied a pack's bytes three times).
+            let most = max(limit, 1 << 20)
+            if let length = response.headers.first(name: "content-length").flatMap(Int.init), length > 0, length <= most {
+                data.reserveCapacity(length)
+            }
+            for try await chunk in response.body {
+                guard data.count + chunk.readableBytes <= most else { throw NIOTooManyBytesError(maxBytes: most) }
+                chunk.withUnsafeReadableBytes { data.append(contentsOf: $0) }
+            }
         } catch is CancellationError {
             throw CancellationError()
         } catch let e as NIOTooManyBytesError {
@@ -281,7 +290,6 @@ public struct S3BlobStore: BlobStore {
             throw S3Failure(status: 0, code: "Unreachable", message: "\(method.rawValue) \(url.prefix(200)): \(error)", transient: true)
         }
         let status = Int(response.status.code)
-        let data = Data(bytes.readableBytesView)
         guard (200..<300).contains(status) else {
             let text = data.prefix(4096)
             throw S3Failure(status: status, code: S3XML.value("Code", in: text) ?? (status == 404 ? "NotFound" : "HTTP\(status)"),

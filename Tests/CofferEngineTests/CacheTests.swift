@@ -66,7 +66,7 @@ import Testing
     }
 }
 
-/// A store that says it is remote: the repository reads data blobs through pack windows.
+/// A store that says it is remote: packs are read in wider spans (`PackSpans.remote`).
 struct RemoteLikeStore: BlobStore {
     let inner = FaultInjectingBlobStore(wrapping: MemoryBlobStore())
     var location: String { "remote-like://" }
@@ -76,25 +76,4 @@ struct RemoteLikeStore: BlobStore {
     func head(_ key: String) async throws -> BlobInfo { try await inner.head(key) }
     func list(prefix: String) async throws -> [BlobInfo] { try await inner.list(prefix: prefix) }
     func delete(_ key: String) async throws { try await inner.delete(key) }
-}
-
-@Suite struct RemoteReads {
-    @Test func aRestoreFromARemoteStoreReadsDataThroughPackWindowsAndIsExact() async throws {
-        let src = TempDir("src"), dst = TempDir("dst")
-        makeSampleTree(src.path)
-        // Many small files over several packs, so neighbouring blobs can share a window.
-        for i in 0..<600 { write(src.sub("many/d\(i % 7)/f\(i)"), deterministicBytes(3_000 + i * 17, seed: UInt64(1_000 + i))) }
-        let store = RemoteLikeStore()
-        let repository = try await newRepository(store, packSize: 256 << 10)
-        let result = try await Archiver(repository: repository).backup(path: src.path)
-        let reopened = try await reopen(repository)
-        let gets = store.inner.count(.get)
-        let restored = try await Restorer(repository: reopened).restore(snapshot: result.snapshotID, target: dst.path)
-        #expect(restored.errors.isEmpty, "\(restored.errors)")
-        let a = inventory(src.path), b = inventory(dst.path)
-        #expect(a.count == b.count)
-        for (x, y) in zip(a, b) { #expect(x == y) }
-        // Far fewer reads than blobs: neighbours come from the windows.
-        #expect(store.inner.count(.get) - gets < result.summary.blobsAdded / 4, "\(store.inner.count(.get) - gets) reads for \(result.summary.blobsAdded) blobs")
-    }
 }

@@ -1,0 +1,85 @@
+import CofferBlobStore
+import CofferCrypto
+import Foundation
+
+/// Which byte ranges of one pack to fetch for a set of its blobs. Records are
+/// taken in pack order and a neighbour joins the current read when the bytes
+/// between them are at most `maxGap` and the read stays within `maxSpan` (a
+/// record larger than that is a read of its own). On a remote store each
+/// read is a round trip, so small gaps are fetched and dropped; on a local
+/// disk reading a gap only costs bandwidth.
+public struct PackSpans: Sendable, Equatable {
+    public var maxGap: Int
+    public var maxSpan: Int
+
+    public init(maxGap: Int, maxSpan: Int) {
+        self.maxGap = maxGap
+        self.maxSpan = maxSpan
+    }
+
+    public static let remote = PackSpans(maxGap: 1 << 20, maxSpan: 8 << 20)
+    public static let local = PackSpans(maxGap: 64 << 10, maxSpan: 8 << 20)
+
+    public struct Span: Sendable, Equatable {
+        public var range: Range<Int>
+        /// In pack order; every record lies inside `range`.
+        public var entries: [PackEntry]
+    }
+
+    /// The reads that cover every entry once (an entry listed twice is read once).
+    public func plan(_ entries: [PackEntry]) -> [Span] {
+        var spans: [Span] = []
+        var seen = Set<UInt32>()
+        for e in entries.sorted(by: { ($0.offset, $0.length) < ($1.offset, $1.length) }) where seen.insert(e.offset).inserted {
+            let range = Int(e.offset)..<(Int(e.offset) + Int(e.length))
+            if var last = spans.last, range.lowerBound - last.range.upperBound <= maxGap,
+               max(range.upperBound, last.range.upperBound) - last.range.lowerBound <= maxSpan {
+                last.range = last.range.lowerBound..<max(range.upperBound, last.range.upperBound)
+                last.entries.append(e)
+                spans[spans.count - 1] = last
+            } else {
+                spans.append(Span(range: range, entries: [e]))
+            }
+        }
+        return spans
+    }
+}
+
+extension Repository {
+    /// How this repository's store is best read (see `PackSpans`).
+    public var packSpans: PackSpans { store.isRemote ? .remote : .local }
+
+    /// Reads and unseals `entries` of `pack` in pack order with as few reads
+    /// as `packSpans` allows; `body` gets every entry once, with its plaintext
+    /// or the reason it could not be read (the pack missing or cut short, the
+    /// record damaged). Errors thrown by `body` end the reading.
+    public func readBlobs(pack: Hash256, entries: [PackEntry],
+                          _ body: (PackEntry, Result<Data, Error>) async throws -> Void) async rethrows {
+        let key = ObjectKey.pack(pack)
+        for span in packSpans.plan(entries) {
+            let bytes: Data
+            do {
+                bytes = try await store.get(key, range: span.range)
+            } catch {
+                let reason: Error
+                if let e = error as? BlobStoreError, e.isNotFound {
+                    reason = RepositoryError(.missing, "pack \(key) is missing")
+                } else {
+                    reason = error
+                }
+                for e in span.entries { try await body(e, .failure(reason)) }
+                continue
+            }
+            for e in span.entries {
+                let start = bytes.startIndex + Int(e.offset) - span.range.lowerBound
+                let end = start + Int(e.length)
+                guard end <= bytes.endIndex else {
+                    try await body(e, .failure(RepositoryError(.damaged, "pack \(key) is truncated (blob \(e.id.short))")))
+                    continue
+                }
+                let result = Result { try unseal(bytes[start..<end], entry: e, pack: pack) }
+                try await body(e, result)
+            }
+        }
+    }
+}

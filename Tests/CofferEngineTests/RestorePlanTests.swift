@@ -1,0 +1,149 @@
+import CofferBlobStore
+import CofferBlobStoreTesting
+import CofferCrypto
+import CofferRepository
+import Foundation
+import Testing
+@testable import CofferEngine
+
+/// The restore plans by pack: each pack read once in as few reads as the
+/// store wants, each blob written to every place needing it.
+@Suite struct PlannedRestore {
+    func id(_ n: UInt8) -> Hash256 { Hash256(bytes: [UInt8](repeating: n, count: 32)) }
+
+    @Test func extentsAreGroupedByPackAndABlobIsFetchedOnceForEveryPlaceThatNeedsIt() {
+        let packA = id(0xA0), packB = id(0xB0)
+        let where_: [Hash256: (pack: Hash256, entry: PackEntry)] = [
+            id(1): (packA, PackEntry(type: .data, id: id(1), offset: 0, length: 10, rawLength: 10)),
+            id(2): (packB, PackEntry(type: .data, id: id(2), offset: 0, length: 10, rawLength: 10)),
+            id(3): (packA, PackEntry(type: .data, id: id(3), offset: 10, length: 10, rawLength: 10)),
+        ]
+        let wanted: [(blob: Hash256, target: String)] = [(id(2), "f1@0"), (id(1), "f1@10"), (id(2), "f2@0"), (id(9), "f3@0"), (id(3), "f3@10"), (id(2), "f1@20")]
+        let plan = RestorePlan(wanted, locate: { where_[$0] })
+        #expect(plan.packs.map(\.pack) == [packB, packA])  // the walk's order
+        #expect(plan.packs[0].blobs.count == 1 && plan.packs[0].blobs[0].targets == ["f1@0", "f2@0", "f1@20"])
+        #expect(plan.packs[1].blobs.map(\.entry.id) == [id(1), id(3)])
+        #expect(plan.packs[1].blobs.map(\.targets) == [["f1@10"], ["f3@10"]])
+        #expect(plan.missing.map(\.blob) == [id(9)] && plan.missing.map(\.target) == ["f3@0"])
+    }
+
+    /// Tiny batches: files end in one batch and begin in the next, a large file's
+    /// extents run over several, duplicate content is written everywhere.
+    @Test func smallBatchesStillRestoreEveryByteAndFinishEveryFile() async throws {
+        let src = TempDir("src"), dst = TempDir("dst")
+        makeSampleTree(src.path)
+        let shared = deterministicBytes(200_000, seed: 7)
+        for i in 0..<40 { write(src.sub("same/f\(i)"), i % 3 == 0 ? shared : deterministicBytes(5_000 + i, seed: UInt64(i))) }
+        var big = Data()
+        for i in 0..<6 { big += deterministicBytes(1_500_000, seed: UInt64(100 + i % 2)) }  // repeats inside one file
+        write(src.sub("big.bin"), big)
+        let repository = try await newRepository()
+        let backup = try await Archiver(repository: repository).backup(path: src.path)
+        #expect(backup.summary.files > 40)
+        var options = RestoreOptions()
+        options.batchExtents = 2
+        options.concurrency = 2
+        let restored = try await Restorer(repository: try await reopen(repository)).restore(snapshot: backup.snapshotID, target: dst.path, options: options)
+        #expect(restored.errors.isEmpty, "\(restored.errors)")
+        let a = inventory(src.path), b = inventory(dst.path)
+        #expect(a.count == b.count)
+        for (x, y) in zip(a, b) { #expect(x == y) }
+    }
+
+    @Test func aRemoteRestoreReadsEachPackOnceAndIsExact() async throws {
+        let src = TempDir("src"), dst = TempDir("dst")
+        makeSampleTree(src.path)
+        for i in 0..<600 { write(src.sub("many/d\(i % 7)/f\(i)"), deterministicBytes(3_000 + i * 17, seed: UInt64(1_000 + i))) }
+        // The same content in many places: fetched once, written everywhere.
+        let shared = deterministicBytes(300_000, seed: 99)
+        for i in 0..<30 { write(src.sub("copies/c\(i)"), shared) }
+        let store = RemoteLikeStore()
+        let repository = try await newRepository(store, packSize: 256 << 10)
+        let result = try await Archiver(repository: repository).backup(path: src.path)
+        let reopened = try await reopen(repository)
+        try await reopened.prepareIndex()
+        let packs = try await store.list(prefix: "data/").count
+        let directories = inventory(src.path).filter { $0.kind == "dir" }.count
+        let gets = store.inner.count(.get)
+        let restored = try await Restorer(repository: reopened).restore(snapshot: result.snapshotID, target: dst.path)
+        #expect(restored.errors.isEmpty, "\(restored.errors)")
+        let a = inventory(src.path), b = inventory(dst.path)
+        #expect(a.count == b.count)
+        for (x, y) in zip(a, b) { #expect(x == y) }
+        // One read per pack for the data (every pack fits one span), one per tree, one for the snapshot.
+        let reads = store.inner.count(.get) - gets
+        #expect(reads <= packs + directories + 2, "\(reads) reads for \(packs) packs and \(directories) directories")
+        #expect(reads < result.summary.blobsAdded / 4, "\(reads) reads for \(result.summary.blobsAdded) blobs")
+    }
+
+    @Test func aMissingPackNamesEveryFileAndRangeItHeldAndTheRestIsRestored() async throws {
+        let src = TempDir("src"), dst = TempDir("dst")
+        for i in 0..<12 { write(src.sub("f\(i)"), deterministicBytes(100_000, seed: UInt64(i))) }
+        let store = FaultInjectingBlobStore(wrapping: MemoryBlobStore())
+        let repository = try await newRepository(store, packSize: 256 << 10)
+        let backup = try await Archiver(repository: repository).backup(path: src.path)
+        let reopened = try await reopen(repository)
+        try await reopened.prepareIndex()
+        let snapshotTree = try await reopened.loadTree(backup.snapshot.tree)
+        let victim = snapshotTree.nodes.first { $0.name == "f5" }!
+        let pack = reopened.locate(victim.content![0].blob)!.pack
+        let lost = Set(snapshotTree.nodes.filter { n in n.content.map { $0.contains { reopened.locate($0.blob)!.pack == pack } } ?? false }.map(\.name))
+        #expect(lost.contains("f5") && lost.count < 12)
+        try await store.delete(ObjectKey.pack(pack))
+        let restored = try await Restorer(repository: reopened).restore(snapshot: backup.snapshotID, target: dst.path)
+        for name in lost {
+            #expect(restored.errors.contains { $0.hasPrefix("\(name): bytes 0..<100000 not restored") && $0.contains("is missing") }, "\(restored.errors)")
+        }
+        #expect(restored.errors.count == lost.count)
+        for i in 0..<12 where !lost.contains("f\(i)") {
+            #expect(FileManager.default.contents(atPath: dst.sub("f\(i)")) == deterministicBytes(100_000, seed: UInt64(i)))
+        }
+    }
+}
+
+/// Target files are reopened on demand with a bounded number of descriptors,
+/// and only if they are still the file the restore created.
+@Suite struct TargetFileHandles {
+    func setUp(_ dir: TempDir, files: Int) async throws -> (RestoreRun, Int32, [OpenFile]) {
+        let run = RestoreRun(repository: try await newRepository(), options: RestoreOptions())
+        for i in 0..<files { write(dir.sub("sub/f\(i)"), Data("\(i)".utf8)) }
+        let root = open(dir.path, O_RDONLY | O_DIRECTORY)
+        let targets = (0..<files).map { i in
+            OpenFile(directory: ["sub"], name: "f\(i)", identity: FileIdentity.of(path: dir.sub("sub/f\(i)"))!, node: Node(name: "f\(i)", kind: .file),
+                     path: "sub/f\(i)", units: 1, run: run)
+        }
+        return (run, root, targets)
+    }
+
+    @Test func descriptorsStayBoundedAndEveryFileIsReachedAgain() async throws {
+        let dir = TempDir("handles")
+        let (run, root, files) = try await setUp(dir, files: 40)
+        defer { close(root) }
+        let handles = FileHandles(root: root, capacity: 4)
+        for (i, file) in files.enumerated() {
+            try handles.withDescriptor(file) { fd in try pwriteFully(fd, "x\(i)", 1 + "\(i)".utf8.count, 0) }
+            #expect(handles.openCount <= 4)
+        }
+        for file in files { handles.finish(file) }
+        #expect(handles.openCount == 0)
+        #expect(FileManager.default.contents(atPath: dir.sub("sub/f7")) == Data("x7".utf8))
+        _ = run
+    }
+
+    @Test func aFileReplacedOrASymlinkOnTheWayIsRefused() async throws {
+        let dir = TempDir("handles"), elsewhere = TempDir("elsewhere")
+        let (run, root, files) = try await setUp(dir, files: 2)
+        defer { close(root) }
+        let handles = FileHandles(root: root, capacity: 4)
+        // Replaced by another file of the same name (the old one kept, so its inode is not reused): refused by identity.
+        rename(dir.sub("sub/f0"), dir.sub("sub/f0.old"))
+        write(dir.sub("sub/f0"), Data("other".utf8))
+        #expect { try handles.withDescriptor(files[0]) { _ in } } throws: { "\($0)".contains("was replaced while the restore ran") }
+        // Its directory swapped for a symlink to one holding the same name: never followed.
+        try FileManager.default.moveItem(atPath: dir.sub("sub"), toPath: elsewhere.sub("sub"))
+        symlink(elsewhere.sub("sub"), dir.sub("sub"))
+        #expect { try handles.withDescriptor(files[1]) { _ in } } throws: { "\($0)".contains("cannot be opened again") }
+        #expect(FileManager.default.contents(atPath: elsewhere.sub("sub/f1")) == Data("1".utf8))
+        _ = run
+    }
+}

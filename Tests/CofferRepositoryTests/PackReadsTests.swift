@@ -1,0 +1,67 @@
+import CofferBlobStore
+import CofferBlobStoreTesting
+import CofferCrypto
+import Foundation
+import Testing
+@testable import CofferRepository
+
+/// Which ranges of a pack are read for a set of its blobs, and what a reader
+/// gets when the pack is gone or cut short.
+@Suite struct PackReads {
+    func entry(_ n: UInt8, _ offset: UInt32, _ length: UInt32) -> PackEntry {
+        PackEntry(type: .data, id: Hash256(bytes: [UInt8](repeating: n, count: 32)), offset: offset, length: length, rawLength: length)
+    }
+
+    @Test func neighboursShareAReadWhileTheGapIsSmallAndTheReadStaysBounded() {
+        let spans = PackSpans(maxGap: 10, maxSpan: 100)
+        // Unordered input; gap 5 joins, gap 11 splits, 100 bytes is the most one read covers.
+        let plan = spans.plan([entry(3, 50, 20), entry(1, 0, 20), entry(2, 25, 20), entry(4, 81, 10), entry(5, 91, 19)])
+        #expect(plan.map(\.range) == [0..<70, 81..<110])
+        #expect(plan.map { $0.entries.map(\.offset) } == [[0, 25, 50], [81, 91]])
+        // A record larger than the bound is a read of its own; the same record twice is read once.
+        let big = spans.plan([entry(1, 0, 10), entry(2, 10, 500), entry(2, 10, 500), entry(3, 510, 10)])
+        #expect(big.map(\.range) == [0..<10, 10..<510, 510..<520])
+        // No gap allowed: only touching records join.
+        #expect(PackSpans(maxGap: 0, maxSpan: 100).plan([entry(1, 0, 10), entry(2, 10, 10), entry(3, 21, 1)]).map(\.range) == [0..<20, 21..<22])
+    }
+
+    @Test func everyEntryIsAnsweredWithItsBytesOrWhyNot() async throws {
+        let store = MemoryBlobStore()
+        let repository = try await Repository.initialize(store: store, secret: .passphrase("p"), options: cheapOptions(packSize: 1 << 20))
+        let writer = repository.makePackWriter()
+        var plain: [Hash256: Data] = [:]
+        for i in 0..<20 {
+            let data = Data((0..<(1_000 + i * 100)).map { UInt8(truncatingIfNeeded: $0 &* (i + 3)) })
+            let id = repository.keys.blobID(data)
+            plain[id] = data
+            #expect(writer.claim(id))
+            try await writer.store(id: id, type: .data, sealed: repository.seal(data, type: .data, id: id), rawLength: data.count)
+        }
+        try await writer.finish()
+        let pack = repository.index.allPacks[0]
+        let entries = plain.keys.map { repository.locate($0)!.entry }
+        var seen: [Hash256: Data] = [:]
+        await repository.readBlobs(pack: pack, entries: entries) { e, result in seen[e.id] = try? result.get() }
+        #expect(seen == plain)
+
+        // Cut short: the blobs past the end fail by name, the ones before still read.
+        let key = ObjectKey.pack(pack)
+        let full = try await store.get(key)
+        let last = entries.max { $0.offset < $1.offset }!
+        try await store.put(key, data: full.prefix(Int(last.offset) + 1))
+        var failures: [String] = []
+        var read = 0
+        await repository.readBlobs(pack: pack, entries: entries) { _, result in
+            switch result {
+            case .success: read += 1
+            case .failure(let error): failures.append("\(error)")
+            }
+        }
+        #expect(read == 19 && failures.count == 1 && failures[0].contains("truncated"))
+
+        try await store.delete(key)
+        failures = []
+        await repository.readBlobs(pack: pack, entries: entries) { _, result in if case .failure(let e) = result { failures.append("\(e)") } }
+        #expect(failures.count == 20 && failures.allSatisfy { $0.contains("pack \(key) is missing") })
+    }
+}
