@@ -8,6 +8,8 @@ import SQLKit
 /// converted by the target's column types (SQLite keeps booleans as
 /// integers), in one transaction on the target. Every table of the source
 /// must be one the copy knows, so a table added later cannot be left behind.
+/// The target's statistics are refreshed afterwards: a freshly loaded
+/// PostgreSQL table has none, and counts over it read every row.
 extension SQLCatalog {
     /// Tables in the order their references need (parents before the rows that name them).
     static let copyOrder = ["domains", "projects", "users", "role_assignments", "access_keys", "tokens", "resources", "database_instances",
@@ -23,13 +25,13 @@ extension SQLCatalog {
         }
         let unknown = Set(try await backend.tables()).subtracting(SQLCatalog.copyOrder + ["schema_migrations"])
         guard unknown.isEmpty else { throw CatalogError(.migration, "the catalog copy does not know the tables \(unknown.sorted().joined(separator: ", "))") }
-        return try await target.withTransaction { db in
+        let copied: [(table: String, rows: Int)] = try await target.withTransaction { db in
             for table in ["projects", "users"] where try await db.select().column("id").from(table).first() != nil {
                 throw CatalogError(.conflict, "the target catalog already holds \(table); the copy goes only into an empty catalog")
             }
             // The admin bootstrap of an empty catalog may have made the default domain.
             try await db.delete(from: "domains").run()
-            var copied: [(String, Int)] = []
+            var counts: [(table: String, rows: Int)] = []
             for table in SQLCatalog.copyOrder {
                 let columns = try await target.backend.columns(of: table)
                 var query = sql.select().columns(columns.map { SQLColumn($0.name) }).from(table)
@@ -43,10 +45,12 @@ extension SQLCatalog {
                     }
                     try await insert.run()
                 }
-                copied.append((table, rows.count))
+                counts.append((table, rows.count))
             }
-            return copied
+            return counts
         }
+        try await target.backend.analyze()
+        return copied
     }
 
     static func value(_ row: any SQLRow, _ column: String, type: String, table: String) throws -> any SQLExpression {

@@ -103,6 +103,10 @@ final class PostgresBackend: SQLBackend, @unchecked Sendable {
             .map { (try $0.decode(column: "column_name", as: String.self), try $0.decode(column: "data_type", as: String.self).lowercased()) }
     }
 
+    func analyze() async throws {
+        try await sql.raw("VACUUM (ANALYZE)").run()  // outside any transaction: VACUUM cannot run in one
+    }
+
     func backup(to path: String) async throws {
         throw CatalogError(.storage, "a PostgreSQL catalog is copied with pg_dump (or kept by PostgreSQL's own replication), not by coffer")
     }

@@ -21,6 +21,10 @@ protocol SQLBackend: Sendable {
     /// The tables of the catalog (migrations' bookkeeping included), and a table's columns with their declared SQL types, lower case.
     func tables() async throws -> [String]
     func columns(of table: String) async throws -> [(name: String, type: String)]
+    /// Fresh planner statistics after a bulk load, so the indexes are used
+    /// at once (on PostgreSQL also the visibility map, without which a COUNT
+    /// over an index still reads every row from the table).
+    func analyze() async throws
     func close() async
 }
 
@@ -102,6 +106,10 @@ final class SQLiteBackend: SQLBackend, @unchecked Sendable {
     func columns(of table: String) async throws -> [(name: String, type: String)] {
         try await sql.raw("SELECT name, type FROM pragma_table_info(\(bind: table)) ORDER BY cid").all()
             .map { (try $0.decode(column: "name", as: String.self), try $0.decode(column: "type", as: String.self).lowercased()) }
+    }
+
+    func analyze() async throws {
+        try await sql.raw("ANALYZE").run()
     }
 
     func backup(to path: String) async throws {

@@ -81,9 +81,13 @@ import Testing
             let restored = FileManager.default.contents(atPath: file) == original
             #expect(restored, "restored byte-for-byte from a PostgreSQL-catalogued backup")
 
-            // A policy bound to the vault fires at its next occurrence.
+            // A policy bound to the vault fires at its next occurrence, twelve hours from
+            // the clock's hour of day (the clock starts at the real time), so the hour
+            // advanced below for the prune never reaches another occurrence.
+            let hour = (Calendar(identifier: .gregorian).dateComponents(in: TimeZone(identifier: "UTC")!, from: server.clock.now()).hour! + 12) % 24
+            let pattern = String(format: "FREQ=DAILY;INTERVAL=1;BYHOUR=%02d;BYMINUTE=00", hour)
             let (_, p) = try await call(.post, base + "/policies", ["policy": ["name": "pg-daily", "enabled": true, "operation_type": "backup",
-                "operation_definition": ["max_backups": 1], "trigger": ["properties": ["pattern": ["FREQ=DAILY;INTERVAL=1;BYHOUR=03;BYMINUTE=00"]]]]])
+                "operation_definition": ["max_backups": 1], "trigger": ["properties": ["pattern": [pattern]]]]])
             let policy = try #require((p["policy"] as? [String: Any])?["id"] as? String)
             #expect(try await call(.post, base + "/vaults/\(vault)/associatepolicy", ["policy_id": policy]).0 == .ok)
             _ = try await services.scheduler.pass()  // the baseline
@@ -130,6 +134,14 @@ import Testing
 
         let copy = try coffer(["admin", "--data-dir", first.dataDirectory, "catalog", "copy", "--to", pg.url], env: [:])
         #expect(copy.status == 0 && copy.stdout.contains("vaults: 1") && !copy.stdout.contains("coffer-secret"), "\(copy.stdout) \(copy.stderr)")
+        // A bulk-loaded table gets its statistics (and visibility map) at once, not when autovacuum comes by.
+        var refreshed = ""
+        for _ in 0..<20 {
+            refreshed = try pg.query("SELECT count(*) FROM pg_stat_user_tables WHERE relname IN ('backups', 'vaults') AND last_vacuum IS NOT NULL AND last_analyze IS NOT NULL")
+            if refreshed == "2" { break }
+            usleep(100_000)
+        }
+        #expect(refreshed == "2", "VACUUM (ANALYZE) after the copy: \(refreshed)")
         let second = try ServedCoffer(arguments: ["--catalog", pg.url], dataDirectory: first.dataDirectory)
         for _ in 0..<100 where (try? cli(second, ["vault", "list"]).status) != 0 { usleep(100_000) }
         let listed = try cli(second, ["vault", "list", "--json"])

@@ -1,5 +1,4 @@
 import CofferBlobStore
-import CofferBlobStoreTesting
 import CofferCrypto
 import Foundation
 import Testing
