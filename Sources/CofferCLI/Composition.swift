@@ -29,6 +29,7 @@ public struct CofferServices: Sendable {
     public var protection: ProtectionService
     public var databases: DatabaseService
     public var policies: PolicyService
+    public var agents: AgentService
     /// The job runtime (a ServiceLifecycle service beside the HTTP server).
     public var worker: JobRuntime
     /// Fires bound backup policies (a ServiceLifecycle service beside the worker).
@@ -41,7 +42,7 @@ public struct CofferServices: Sendable {
     public var api: APIServices {
         let catalog = self.catalog
         return APIServices(identity: identity, resources: resources, vaults: vaults, backups: backups, protection: protection, databases: databases,
-                           policies: policies, healthy: { await catalog.ping() }, logger: logger)
+                           policies: policies, agents: agents, healthy: { await catalog.ping() }, logger: logger)
     }
 
     /// Opens (or creates) the data directory: master key, catalog, and on an
@@ -77,11 +78,12 @@ public struct CofferServices: Sendable {
         let protection = ProtectionService(backups: backups, vaults: vaults, resources: resources)
         let databases = DatabaseService(backups: backups, vaults: vaults, resources: resources)
         let policies = PolicyService(catalog: catalog, clock: clock)
+        let agents = AgentService(catalog: catalog, clock: clock)
         let recovery = CatalogRecovery(identity: identity, vaults: vaults, catalog: catalog, masterKey: key, clock: clock)
         let scheduler = Scheduler(catalog: catalog, backups: backups, databases: databases, clock: clock, logger: logger, interval: configuration.schedulerInterval)
         worker.afterBackup = { id in await scheduler.backupFinished(id) }
         return (CofferServices(catalog: catalog, identity: identity, resources: resources, vaults: vaults, backups: backups, protection: protection,
-                               databases: databases, policies: policies, worker: worker,
+                               databases: databases, policies: policies, agents: agents, worker: worker,
                                scheduler: scheduler, recovery: recovery, logger: logger), created)
     }
 

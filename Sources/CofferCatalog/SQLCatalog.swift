@@ -55,6 +55,7 @@ public final class SQLCatalog: Catalog, @unchecked Sendable {
     public var operationLogs: any OperationLogStore { SQLOperationLogStore(catalog: self) }
     public var quotas: any QuotaStore { SQLQuotaStore(catalog: self) }
     public var policies: any PolicyStore { SQLPolicyStore(catalog: self) }
+    public var agents: any AgentStore { SQLAgentStore(catalog: self) }
 
     public func transaction<T>(_ body: () async throws -> T) async throws -> T {
         try await withTransaction { _ in try await body() }
@@ -185,6 +186,11 @@ public final class SQLCatalog: Catalog, @unchecked Sendable {
             "CREATE INDEX vaults_prune_due ON vaults (prune_due_at) WHERE prune_due_at IS NOT NULL",
             // The vault a job works in (a prune runs alone in its vault).
             "ALTER TABLE jobs ADD COLUMN vault_id TEXT",
+        ]),
+        (18, [
+            // Backup agents on data hosts, their ids scoped by project, and the directories each backs up.
+            "CREATE TABLE agents (project_id TEXT NOT NULL REFERENCES projects(id) ON DELETE CASCADE, id TEXT NOT NULL, host_name TEXT NOT NULL, host_nickname TEXT NOT NULL, host_ip TEXT NOT NULL, host_os TEXT NOT NULL, version TEXT NOT NULL, type TEXT NOT NULL, uninstalled BOOLEAN NOT NULL, created_at BIGINT NOT NULL, updated_at BIGINT NOT NULL, last_active_at BIGINT NOT NULL, PRIMARY KEY (project_id, id))",
+            "CREATE TABLE agent_paths (id TEXT PRIMARY KEY, project_id TEXT NOT NULL, agent_id TEXT NOT NULL, path TEXT NOT NULL, excludes TEXT NOT NULL, created_at BIGINT NOT NULL, FOREIGN KEY (project_id, agent_id) REFERENCES agents(project_id, id) ON DELETE CASCADE, UNIQUE (project_id, agent_id, path))",
         ]),
     ]
 

@@ -41,6 +41,7 @@ public enum CatalogConformance {
         ("operation logs: scoped, progress only while running, latest per backup", operationLogs),
         ("quotas: limits counted inside the writing transaction", quotas),
         ("policies: scoped by project, limit inside the insert, bindings, delete unbinds", policies),
+        ("agents: ids scoped by project, re-registration keeps creation, status filters, paths", agents),
     ]
 
     // MARK: fixtures
@@ -458,5 +459,53 @@ public enum CatalogConformance {
         try require(try await store.forgetClaims(before: 7) == 1, "settled claims behind a later one are forgotten")
         let lone = try await store.lastClaim(policy: "a", vault: "v2")
         try require(try await store.claims(policy: "a", vault: "v1").map(\.occurrence) == [100] && lone == 10, "each schedule's latest claim stays")
+    }
+
+    static func agent(_ id: String, project: String, at: Int64, ip: String = "10.0.0.1") -> AgentRecord {
+        AgentRecord(id: id, projectID: project, hostName: "host-" + id, hostNickname: "", hostIP: ip, hostOS: "Linux", version: "1", type: "coffer",
+                    createdAt: at, updatedAt: at, lastActiveAt: at)
+    }
+
+    static let agents: Check = { catalog in
+        let store = catalog.agents
+        try await project("p1", catalog)
+        try await project("p2", catalog)
+        _ = try await store.register(agent("a", project: "p1", at: 1), limit: 2)
+        _ = try await store.register(agent("b", project: "p1", at: 2), limit: 2)
+        _ = try await store.register(agent("a", project: "p2", at: 3), limit: 2)
+        try await requireThrows(.quotaAgents, "a third agent past the limit") { _ = try await store.register(agent("c", project: "p1", at: 4), limit: 2) }
+        var gone = try await store.get(project: "p1", id: "b")!
+        gone.uninstalled = true
+        try await store.update(gone)
+        let again = try await store.register(agent("b", project: "p1", at: 50, ip: "10.0.0.2"), limit: 2)
+        try require(again.createdAt == 2 && again.lastActiveAt == 50 && again.hostIP == "10.0.0.2" && !again.uninstalled,
+                    "registering again refreshes the host and activity, keeps creation, undoes uninstalled")
+        try require(try await store.get(project: "p2", id: "a")?.createdAt == 3, "the same id in another project is another agent")
+        let all = try await store.list(project: "p1", filter: AgentFilter(onlineSince: 10), offset: 0, limit: 10)
+        try require(all.items.map(\.id) == ["a", "b"] && all.total == 2, "oldest first, own project only")
+        try require(try await store.list(project: "p1", filter: AgentFilter(status: .online, onlineSince: 10), offset: 0, limit: 10).items.map(\.id) == ["b"], "online")
+        try require(try await store.list(project: "p1", filter: AgentFilter(status: .offline, onlineSince: 10), offset: 0, limit: 10).items.map(\.id) == ["a"], "offline")
+        try require(try await store.list(project: "p1", filter: AgentFilter(ids: ["b", "zz"], onlineSince: 10), offset: 0, limit: 10).items.map(\.id) == ["b"], "by ids")
+        try require(try await store.list(project: "p1", filter: AgentFilter(onlineSince: 10), offset: 1, limit: 1).items.map(\.id) == ["b"], "paged")
+
+        func path(_ p: String, agent: String, project: String = "p1") -> AgentPathRecord {
+            AgentPathRecord(id: UUID().uuidString, agentID: agent, projectID: project, path: p, excludes: p == "/srv" ? ["/srv/tmp"] : [], createdAt: 5)
+        }
+        let added = try await store.addPaths([path("/srv", agent: "a"), path("/etc", agent: "a"), path("/srv", agent: "a")], project: "p1", agent: "a", limit: 3)
+        try require(added.added == ["/srv", "/etc"] && added.existed == ["/srv"], "a path listed twice is added once")
+        try await requireThrows(.quotaAgents, "paths past the limit") {
+            _ = try await store.addPaths([path("/a", agent: "a"), path("/b", agent: "a")], project: "p1", agent: "a", limit: 3)
+        }
+        _ = try await store.addPaths([path("/srv", agent: "a", project: "p2")], project: "p2", agent: "a", limit: 3)
+        let paths = try await store.paths(project: "p1", agents: ["a", "b"])
+        try require(paths["a"]?.map(\.path).sorted() == ["/etc", "/srv"] && paths["b"] == nil, "paths by agent, the failed batch left nothing")
+        try require(paths["a"]?.first { $0.path == "/srv" }?.excludes == ["/srv/tmp"], "excludes kept")
+        let removed = try await store.removePaths(["/etc", "/nope", "/etc"], project: "p1", agent: "a")
+        try require(removed.removed == ["/etc"] && removed.notExisted == ["/nope", "/etc"], "removed once, missing named")
+        try require(try await store.delete(project: "p2", id: "b") == false, "another project's agent is not deleted")
+        try require(try await store.delete(project: "p1", id: "a"), "deleted")
+        let afterDelete = try await store.paths(project: "p1", agents: ["a"])
+        try require(try await store.get(project: "p1", id: "a") == nil && afterDelete.isEmpty, "its paths went with it")
+        try require(try await store.paths(project: "p2", agents: ["a"])["a"]?.count == 1, "the other project's agent and paths stay")
     }
 }

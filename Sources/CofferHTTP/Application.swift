@@ -72,12 +72,13 @@ public struct APIServices: Sendable {
     public var protection: ProtectionService
     public var databases: DatabaseService
     public var policies: PolicyService
+    public var agents: AgentService
     /// Whether the catalog answers (`/health`).
     public var healthy: @Sendable () async -> Bool
     public var logger: Logger
 
     public init(identity: IdentityService, resources: ResourceService, vaults: VaultService, backups: BackupService, protection: ProtectionService,
-                databases: DatabaseService, policies: PolicyService, healthy: @escaping @Sendable () async -> Bool, logger: Logger) {
+                databases: DatabaseService, policies: PolicyService, agents: AgentService, healthy: @escaping @Sendable () async -> Bool, logger: Logger) {
         self.identity = identity
         self.resources = resources
         self.vaults = vaults
@@ -85,6 +86,7 @@ public struct APIServices: Sendable {
         self.protection = protection
         self.databases = databases
         self.policies = policies
+        self.agents = agents
         self.healthy = healthy
         self.logger = logger
     }
@@ -117,6 +119,7 @@ public func buildRouter(services: APIServices, configuration: ServerConfiguratio
     BackupRoutes(backups: services.backups, rds: rds).register(on: router, routes: routes)
     PolicyRoutes(policies: services.policies).register(on: router, routes: routes)
     VaultTagRoutes(vaults: services.vaults).register(on: router, routes: routes)
+    AgentRoutes(agents: services.agents).register(on: router, routes: routes)
     CSBSRoutes(protection: services.protection, backups: services.backups, vaults: services.vaults, region: configuration.region).register(on: router, routes: routes)
     return router
 }

@@ -260,6 +260,30 @@ public enum OpenAPIDocument {
                                  body: derived(CBR.PolicyUpdateRequest.self), ok: (200, derived(CBR.PolicyResponse.self))),
                 "delete": operation("deletePolicy", "CBR DeletePolicy (bound vaults are left without one)", parameters: [project, path("policy_id")], ok: (204, nil)),
             ],
+            "/v3/{project_id}/agents": [
+                "post": operation("registerAgent", "CBR RegisterAgent (the same agent_id again refreshes it: the agent's heartbeat)", parameters: [project],
+                                  body: derived(CBR.AgentRegisterRequest.self), ok: (200, derived(CBR.AgentResponse.self))),
+                "get": operation("listAgent", "CBR ListAgent", parameters: [project, query("status", string(["online", "offline", "uninstalled"])), query("agent_id")] + paging,
+                                 ok: (200, derived(CBR.AgentList.self))),
+            ],
+            "/v3/{project_id}/agents/{agent_id}": [
+                "get": operation("showAgent", "CBR ShowAgent", parameters: [project, path("agent_id")], ok: (200, derived(CBR.AgentResponse.self))),
+                "put": operation("updateAgent", "CBR UpdateAgent (the agent reports status uninstalled)", parameters: [project, path("agent_id")],
+                                 body: derived(CBR.AgentUpdateRequest.self), ok: (200, derived(CBR.AgentResponse.self))),
+                "delete": operation("unregisterAgent", "CBR UnregisterAgent (its paths go with it)", parameters: [project, path("agent_id")], ok: (200, nil)),
+            ],
+            "/v3/{project_id}/agents/{agent_id}/add-path": [
+                "post": operation("addAgentPath", "CBR AddAgentPath (absolute plain paths; excludes below them)", parameters: [project, path("agent_id")],
+                                  body: derived(CBR.AgentAddPathRequest.self), ok: (200, derived(CBR.AgentAddPathResponse.self))),
+            ],
+            "/v3/{project_id}/agents/{agent_id}/remove-path": [
+                "post": operation("removeAgentPath", "CBR RemoveAgentPath", parameters: [project, path("agent_id")],
+                                  body: derived(CBR.AgentRemovePathRequest.self), ok: (200, derived(CBR.AgentRemovePathResponse.self))),
+            ],
+            "/v3/{project_id}/agent/check": [
+                "post": operation("checkAgent", "CBR CheckAgent (installed: an agent registered with the resource's id)", parameters: [project],
+                                  body: derived(CBR.AgentCheckRequest.self), ok: (200, derived(CBR.AgentCheckResponse.self))),
+            ],
             "/v3/{project_id}/vault/tags": [
                 "get": operation("showVaultProjectTag", "CBR ShowVaultProjectTag: every tag key of the project's vaults with its values", parameters: [project],
                                  ok: (200, derived(CBR.ProjectTags.self))),

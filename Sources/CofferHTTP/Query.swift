@@ -10,7 +10,7 @@ struct Query {
     let items: [(String, String)]
 
     /// Keys a client may repeat (the handler reads all of them).
-    static let repeatable: Set<String> = ["status", "resource_type", "id"]
+    static let repeatable: Set<String> = ["status", "resource_type", "id", "agent_id"]
 
     init(_ request: Request) throws {
         try self.init(rawQuery: request.uri.query ?? "")

@@ -24,6 +24,7 @@ public protocol Catalog: AnyObject, Sendable {
     var operationLogs: any OperationLogStore { get }
     var quotas: any QuotaStore { get }
     var policies: any PolicyStore { get }
+    var agents: any AgentStore { get }
 
     /// Runs `body` as one transaction: every store call the body makes (from
     /// this task or its child tasks) commits together or not at all. A nested

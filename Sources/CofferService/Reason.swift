@@ -41,6 +41,10 @@ public enum Reason: String, Sendable, CaseIterable {
     case quotaCapacity = "quota_capacity"
     case quotaJobs = "quota_jobs"
 
+    // Agents
+    case agentNotFound = "agent_not_found"
+    case quotaAgents = "quota_agents"
+
     // Backups and restores
     case nothingToBackUp = "nothing_to_back_up"
     case backupBusy = "backup_busy"
@@ -79,7 +83,7 @@ public enum Reason: String, Sendable, CaseIterable {
         case .throttled: .tooManyRequests
         case .forbidden: .forbidden
         case .notFound, .vaultNotFound, .resourceNotFound, .backupNotFound, .checkpointNotFound, .operationLogNotFound, .policyNotFound,
-             .instanceNotFound, .jobNotFound, .policyNotBound:
+             .instanceNotFound, .jobNotFound, .policyNotBound, .agentNotFound:
             .notFound
         case .alreadyExists, .instanceBusy: .conflict
         case .backupFailed, .restoreIncomplete, .databaseFailure, .internalFailure: .internalFailure

@@ -57,6 +57,11 @@ import Testing
             let (bound, _) = try await call(client, token: aToken, .post, vA + "/vaults/\(vaultID)/associatepolicy", ["policy_id": policyID])
             #expect(bound == .ok)
             #expect(![shareID, vmID, dbID, vaultID, checkpointID, csbsCheckpoint, rdsBackupID, backupID, itemID, logID, policyID].contains(""))
+            let agentID = "agent-of-a"
+            let (agentMade, _) = try await call(client, token: aToken, .post, vA + "/agents",
+                                                ["agent": ["agent_id": agentID, "host_name": "a-host", "host_ip": "10.0.0.1", "host_os": "Linux"]])
+            #expect(agentMade == .ok)
+            #expect(try await call(client, token: aToken, .post, vA + "/agents/\(agentID)/add-path", ["add_path": ["/srv/a"]]).0 == .ok)
 
             // Every route, with A's ids: under A's project path 403, under B's own 404 (400 where a body names A's ids, 403 where B's role may not act at all).
             let routes: [(HTTPRequest.Method, String, Any?)] = [
@@ -77,6 +82,8 @@ import Testing
                 (.get, "/vault/\(vaultID)/tags", nil), (.post, "/vault/\(vaultID)/tags", ["tag": ["key": "k", "value": "v"]]),
                 (.post, "/vault/\(vaultID)/tags/action", ["action": "delete", "tags": [["key": "k"]]]), (.delete, "/vault/\(vaultID)/tags/k", nil),
                 (.post, "/vaults/\(vaultID)/associatepolicy", ["policy_id": policyID]), (.post, "/vaults/\(vaultID)/dissociatepolicy", ["policy_id": policyID]),
+                (.get, "/agents/\(agentID)", nil), (.put, "/agents/\(agentID)", ["agent": ["status": "uninstalled"]]), (.delete, "/agents/\(agentID)", nil),
+                (.post, "/agents/\(agentID)/add-path", ["add_path": ["/srv/b"]]), (.post, "/agents/\(agentID)/remove-path", ["remove_path": ["/srv/a"]]),
                 (.post, "/vaults", ["vault": ["name": "b-vault", "backup_policy_id": policyID, "resources": [] as [Any],
                                               "billing": ["consistent_level": "crash_consistent", "object_type": "turbo", "protect_type": "backup", "size": 10]]]),
             ]
@@ -97,18 +104,27 @@ import Testing
             // B's listings show none of A's objects.
             for path in ["/v3/\(b.project_id)/coffer/resources", "/v3/\(b.project_id)/vaults", "/v3/\(b.project_id)/backups", "/v3/\(b.project_id)/operation-logs",
                          "/v1/\(b.project_id)/checkpoint_items", "/v3/\(b.project_id)/protectables/turbo/instances",
-                         "/v3/\(b.project_id)/policies", "/v3/\(b.project_id)/policies?vault_id=\(vaultID)"] {
+                         "/v3/\(b.project_id)/policies", "/v3/\(b.project_id)/policies?vault_id=\(vaultID)",
+                         "/v3/\(b.project_id)/agents", "/v3/\(b.project_id)/agents?agent_id=\(agentID)"] {
                 let (status, body) = try await call(client, token: bToken, .get, path)
-                #expect(status == .ok && !"\(body)".contains(a.project_id) && !"\(body)".contains(shareID), "\(path): \(body)")
+                #expect(status == .ok && !"\(body)".contains(a.project_id) && !"\(body)".contains(shareID) && !"\(body)".contains("a-host"), "\(path): \(body)")
             }
+            // B's check does not see A's agent.
+            let (_, bCheck) = try await call(client, token: bToken, .post, "/v3/\(b.project_id)/agent/check",
+                                             ["agent_status": [["resource_id": agentID, "resource_type": "OS::Nova::Server"]]])
+            #expect((bCheck["agent_status"] as? [[String: Any]])?.first?["installed"] as? Bool == false, "\(bCheck)")
             // A's objects are all still there.
             for path in [vA + "/coffer/resources/\(shareID)", vA + "/vaults/\(vaultID)", vA + "/backups/\(backupID)", vA + "/checkpoints/\(checkpointID)",
-                         v1A + "/checkpoint_items/\(itemID)", vA + "/instances/\(dbID)/backups/policy", vA + "/operation-logs/\(logID)", vA + "/policies/\(policyID)"] {
+                         v1A + "/checkpoint_items/\(itemID)", vA + "/instances/\(dbID)/backups/policy", vA + "/operation-logs/\(logID)", vA + "/policies/\(policyID)",
+                         vA + "/agents/\(agentID)"] {
                 let (status, _) = try await call(client, token: aToken, .get, path)
                 #expect(status == .ok, "A lost \(path)")
             }
             let (_, aVault) = try await call(client, token: aToken, .get, vA + "/vaults/\(vaultID)")
             #expect((aVault["vault"] as? [String: Any])?["policy_id"] as? String == policyID, "B unbound A's policy")
+            let (_, aAgent) = try await call(client, token: aToken, .get, vA + "/agents/\(agentID)")
+            let aPaths = ((aAgent["agent"] as? [String: Any])?["paths"] as? [[String: Any]])?.compactMap { $0["dir_path"] as? String }
+            #expect(aPaths == ["/srv/a"] && (aAgent["agent"] as? [String: Any])?["status"] as? String == "online", "B changed A's agent: \(aAgent)")
             let (_, rdsList) = try await call(client, token: aToken, .get, vA + "/backups?instance_id=\(dbID)")
             #expect(rdsList["total_count"] as? Int == 1)
         }

@@ -1,0 +1,204 @@
+import CofferModel
+import CofferSystem
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// What a registering agent says about itself (CBR AgentRegister).
+public struct AgentRegistration: Sendable {
+    public var id: String
+    public var hostName: String
+    public var hostIP: String
+    public var hostOS: String
+    public var hostNickname = ""
+    public var version = ""
+    public var type = ""
+    public init(id: String, hostName: String, hostIP: String, hostOS: String) {
+        self.id = id
+        self.hostName = hostName
+        self.hostIP = hostIP
+        self.hostOS = hostOS
+    }
+}
+
+public struct AgentView: Sendable {
+    public var record: AgentRecord
+    public var status: AgentFilter.Status
+    public var paths: [AgentPathRecord]
+}
+
+/// One answer of CBR's agent check: whether an agent is installed for a resource.
+public struct AgentCheck: Sendable, Equatable {
+    public var resourceID: String
+    public var installed: Bool
+    public var version: String
+    public var message: String
+}
+
+/// CBR's agents (cbr-v3.md §5 "Agents"): agents on data hosts register
+/// themselves under a project, heartbeat by registering again, and list the
+/// directories their host backs up. An agent silent for `offlineAfter` is
+/// shown offline. Ids are the agent's own, scoped by project.
+public struct AgentService: Sendable {
+    let catalog: any Catalog
+    let clock: any Clock
+    var store: any AgentStore { catalog.agents }
+    /// Three missed heartbeats of `coffer agent` (one a minute).
+    public var offlineAfter: TimeInterval = 180
+    public static let agentLimit = 1_000
+    public static let pathLimit = 64
+
+    public init(catalog: any Catalog, clock: any Clock) {
+        self.catalog = catalog
+        self.clock = clock
+    }
+
+    static func notFound(_ id: String) -> ServiceError { ServiceError(.agentNotFound, "agent \(id) does not exist") }
+
+    var nowMS: Int64 { clock.now().epochMilliseconds }
+    var onlineSince: Int64 { nowMS - Int64(offlineAfter * 1000) }
+
+    func status(_ agent: AgentRecord) -> AgentFilter.Status {
+        if agent.uninstalled { return .uninstalled }
+        return agent.lastActiveAt >= onlineSince ? .online : .offline
+    }
+
+    /// Registers the agent, or refreshes a registered one (its heartbeat).
+    public func register(caller: Principal, _ r: AgentRegistration) async throws -> AgentView {
+        try AgentService.checkID(r.id, field: "agent.agent_id")
+        try AgentService.text(r.hostName, field: "agent.host_name", range: 1...255)
+        try AgentService.text(r.hostOS, field: "agent.host_os", range: 1...128)
+        try AgentService.text(r.hostNickname, field: "agent.host_nickname", range: 0...64)
+        try AgentService.text(r.version, field: "agent.agent_version", range: 0...64)
+        try AgentService.text(r.type, field: "agent.agent_type", range: 0...64)
+        guard AgentService.isAddress(r.hostIP) else { throw ServiceError.validation("agent.host_ip must be an IPv4 or IPv6 address") }
+        let now = nowMS
+        let record = AgentRecord(id: r.id, projectID: caller.projectID, hostName: r.hostName, hostNickname: r.hostNickname, hostIP: r.hostIP,
+                                 hostOS: r.hostOS, version: r.version, type: r.type, createdAt: now, updatedAt: now, lastActiveAt: now)
+        let stored: AgentRecord
+        do { stored = try await store.register(record, limit: AgentService.agentLimit) } catch let e as CatalogError where e.code == .quotaAgents {
+            throw ServiceError(.quotaAgents, "a project may register at most \(AgentService.agentLimit) agents")
+        }
+        return try await view(stored)
+    }
+
+    func view(_ record: AgentRecord) async throws -> AgentView {
+        let paths = try await store.paths(project: record.projectID, agents: [record.id])[record.id] ?? []
+        return AgentView(record: record, status: status(record), paths: paths)
+    }
+
+    public func show(project: String, id: String) async throws -> AgentView {
+        guard let record = try await store.get(project: project, id: id) else { throw AgentService.notFound(id) }
+        return try await view(record)
+    }
+
+    public func list(project: String, ids: [String]?, status wanted: AgentFilter.Status?, offset: Int, limit: Int) async throws -> (items: [AgentView], total: Int) {
+        let (records, total) = try await store.list(project: project, filter: AgentFilter(ids: ids, status: wanted, onlineSince: onlineSince),
+                                                    offset: offset, limit: limit)
+        let paths = try await store.paths(project: project, agents: records.map(\.id))
+        return (records.map { AgentView(record: $0, status: status($0), paths: paths[$0.id] ?? []) }, total)
+    }
+
+    /// CBR's only update: the agent reports that it was uninstalled (it stays
+    /// listed, `uninstalled`, until unregistered or registered again).
+    public func update(caller: Principal, id: String, status: String) async throws -> AgentView {
+        guard ["uninstall", "uninstalled"].contains(status) else {
+            throw ServiceError.validation("agent.status must be uninstalled (the only change an agent reports)")
+        }
+        guard var record = try await store.get(project: caller.projectID, id: id) else { throw AgentService.notFound(id) }
+        record.uninstalled = true
+        record.updatedAt = nowMS
+        try await store.update(record)
+        return try await view(record)
+    }
+
+    public func unregister(caller: Principal, id: String) async throws {
+        guard try await store.delete(project: caller.projectID, id: id) else { throw AgentService.notFound(id) }
+    }
+
+    /// Directories on the agent's host to back up; each absolute and plain
+    /// (no `.` or `..` components), excludes below the path they belong to.
+    public func addPaths(caller: Principal, id: String, paths: [String], excludes: [String: [String]]) async throws -> (added: [String], existed: [String]) {
+        guard (1...AgentService.pathLimit).contains(paths.count) else {
+            throw ServiceError.validation("add_path must list 1 to \(AgentService.pathLimit) paths")
+        }
+        for (i, path) in paths.enumerated() { try AgentService.checkPath(path, field: "add_path[\(i)]") }
+        for (path, below) in excludes {
+            guard paths.contains(path) else { throw ServiceError.validation("exclude_path names \(String(path.debugDescription.prefix(80))), which add_path does not list") }
+            guard below.count <= 64 else { throw ServiceError.validation("exclude_path for \(path) may list at most 64 paths") }
+            for (i, excluded) in below.enumerated() {
+                let field = "exclude_path[\(path)].exclude_path_name[\(i)]"
+                try AgentService.checkPath(excluded, field: field)
+                guard excluded.hasPrefix(path == "/" ? "/" : path + "/") else { throw ServiceError.validation("\(field) must lie below \(path)") }
+            }
+        }
+        guard try await store.get(project: caller.projectID, id: id) != nil else { throw AgentService.notFound(id) }
+        let now = nowMS
+        let records = paths.map { AgentPathRecord(id: UUID().uuidString.lowercased(), agentID: id, projectID: caller.projectID, path: $0,
+                                                  excludes: excludes[$0] ?? [], createdAt: now) }
+        do { return try await store.addPaths(records, project: caller.projectID, agent: id, limit: AgentService.pathLimit) } catch let e as CatalogError where e.code == .quotaAgents {
+            throw ServiceError(.quotaAgents, "an agent may back up at most \(AgentService.pathLimit) paths")
+        }
+    }
+
+    public func removePaths(caller: Principal, id: String, paths: [String]) async throws -> (removed: [String], notExisted: [String]) {
+        guard (1...AgentService.pathLimit).contains(paths.count) else {
+            throw ServiceError.validation("remove_path must list 1 to \(AgentService.pathLimit) paths")
+        }
+        for (i, path) in paths.enumerated() { try AgentService.checkPath(path, field: "remove_path[\(i)]") }
+        guard try await store.get(project: caller.projectID, id: id) != nil else { throw AgentService.notFound(id) }
+        return try await store.removePaths(paths, project: caller.projectID, agent: id)
+    }
+
+    /// Whether an agent is installed for each resource: an agent registered
+    /// with the resource's id (as CBR's agents take the id of the server they
+    /// run on), and not uninstalled.
+    public func check(project: String, resources: [String]) async throws -> [AgentCheck] {
+        guard (1...100).contains(resources.count) else { throw ServiceError.validation("agent_status must list 1 to 100 resources") }
+        for (i, id) in resources.enumerated() { try AgentService.checkID(id, field: "agent_status[\(i)].resource_id") }
+        let (found, _) = try await store.list(project: project, filter: AgentFilter(ids: resources, onlineSince: onlineSince), offset: 0, limit: resources.count)
+        return resources.map { id in
+            guard let agent = found.first(where: { $0.id == id }), !agent.uninstalled else {
+                return AgentCheck(resourceID: id, installed: false, version: "", message: "no agent is registered for \(id)")
+            }
+            return AgentCheck(resourceID: id, installed: true, version: agent.version, message: "agent \(status(agent).rawValue)")
+        }
+    }
+
+    // MARK: - Field rules
+
+    /// 1 to 64 letters, digits, `-`, `_` and `.` (agent and resource ids).
+    static func checkID(_ id: String, field: String) throws {
+        guard (1...64).contains(id.utf8.count), id.utf8.allSatisfy({ $0 < 128 && (Validate.wordCharacters.contains(Character(UnicodeScalar($0))) || $0 == 46) }),
+              id != ".", id != ".." else {
+            throw ServiceError.validation("\(field) must be 1 to 64 letters, digits, '-', '_' or '.'")
+        }
+    }
+
+    /// Printable text (no control characters, no `<` or `>`) of a length in `range`.
+    static func text(_ text: String, field: String, range: ClosedRange<Int>) throws {
+        guard range.contains(text.count) else { throw ServiceError.validation("\(field) must be \(range.lowerBound) to \(range.upperBound) characters") }
+        guard !text.unicodeScalars.contains(where: { $0.properties.generalCategory == .control || $0 == "<" || $0 == ">" }) else {
+            throw ServiceError.validation("\(field) may not contain control characters, < or >")
+        }
+    }
+
+    static func isAddress(_ text: String) -> Bool {
+        guard text.utf8.count <= 45 else { return false }
+        var v4 = in_addr(), v6 = in6_addr()
+        return inet_pton(AF_INET, text, &v4) == 1 || inet_pton(AF_INET6, text, &v6) == 1
+    }
+
+    /// An absolute path of at most 1 024 bytes without `.` or `..` components, empty components or control characters.
+    static func checkPath(_ path: String, field: String) throws {
+        guard path.hasPrefix("/"), path.utf8.count <= 1024 else { throw ServiceError.validation("\(field) must be an absolute path of at most 1024 bytes") }
+        guard !path.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) else {
+            throw ServiceError.validation("\(field) may not contain control characters")
+        }
+        let components = path.split(separator: "/", omittingEmptySubsequences: false).dropFirst()
+        guard path == "/" || !components.contains(where: { $0.isEmpty || $0 == "." || $0 == ".." }) else {
+            throw ServiceError.validation("\(field) must be a plain path (no '.', '..', '//' or trailing '/')")
+        }
+    }
+}

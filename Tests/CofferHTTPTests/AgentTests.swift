@@ -1,0 +1,133 @@
+import CofferService
+import CofferTestSupport
+import Foundation
+import HTTPTypes
+import Hummingbird
+import HummingbirdTesting
+import NIOCore
+import Testing
+@testable import CofferHTTP
+
+/// CBR agents as an agent drives them (register, heartbeat by registering
+/// again, uninstall report) and as a user does (list, paths, check, unregister).
+@Suite struct Agents {
+    func registration(_ id: String, ip: String = "192.0.2.10", name: String = "db-host") -> [String: Any] {
+        ["agent": ["agent_id": id, "host_name": name, "host_ip": ip, "host_os": "Debian 12", "host_nickname": "db", "agent_version": "coffer 1", "agent_type": "coffer"]]
+    }
+
+    @Test func registerHeartbeatPathsCheckUninstallAndUnregister() async throws {
+        let server = try await TestServer.start()
+        let admin = server.admin
+        let base = "/v3/\(admin.project_id)"
+        try await server.run { client in
+            var token = try await client.token(user: "admin", password: admin.password, project: "admin")
+            func call(_ method: HTTPRequest.Method, _ uri: String, _ body: Any? = nil) async throws -> (HTTPResponse.Status, [String: Any]) {
+                try await CofferTestSupport.call(client, token: token, method, uri, body)
+            }
+            let (registered, first) = try await call(.post, base + "/agents", registration("host-1"))
+            #expect(registered == .ok, "\(first)")
+            let agent = try #require(first["agent"] as? [String: Any])
+            #expect(agent["agent_id"] as? String == "host-1" && agent["status"] as? String == "online" && agent["host_ip"] as? String == "192.0.2.10")
+            #expect(agent["paths"] as? [Any] != nil && agent["last_active_time"] as? String != nil)
+
+            // Three minutes without a heartbeat: offline; registering again is the heartbeat, created_at stays.
+            server.clock.advance(by: 181)
+            token = try await client.token(user: "admin", password: admin.password, project: "admin")
+            let (_, silent) = try await call(.get, base + "/agents/host-1")
+            #expect((silent["agent"] as? [String: Any])?["status"] as? String == "offline")
+            #expect(try await call(.get, base + "/agents?status=offline").1["count"] as? Int == 1)
+            #expect(try await call(.get, base + "/agents?status=online").1["count"] as? Int == 0)
+            let (_, beat) = try await call(.post, base + "/agents", registration("host-1", ip: "2001:db8::7"))
+            let refreshed = try #require(beat["agent"] as? [String: Any])
+            #expect(refreshed["status"] as? String == "online" && refreshed["host_ip"] as? String == "2001:db8::7")
+            #expect(refreshed["created_at"] as? String == agent["created_at"] as? String)
+            #expect(refreshed["last_active_time"] as? String != agent["last_active_time"] as? String)
+
+            // Paths: added once, excludes below them, removed by name.
+            #expect(try await call(.post, base + "/agents", registration("host-2", name: "web")).0 == .ok)
+            let (added, addBody) = try await call(.post, base + "/agents/host-1/add-path",
+                                                  ["add_path": ["/srv/data", "/etc"], "exclude_path": [["path_name": "/srv/data", "exclude_path_name": ["/srv/data/tmp"]]]])
+            #expect(added == .ok && addBody["added"] as? [String] == ["/srv/data", "/etc"] && addBody["existed"] as? [String] == [], "\(addBody)")
+            let (_, again) = try await call(.post, base + "/agents/host-1/add-path", ["add_path": ["/etc", "/home"]])
+            #expect(again["added"] as? [String] == ["/home"] && again["existed"] as? [String] == ["/etc"])
+            let paths = try await call(.get, base + "/agents/host-1").1["agent"].flatMap { ($0 as? [String: Any])?["paths"] as? [[String: Any]] } ?? []
+            #expect(Set(paths.compactMap { $0["dir_path"] as? String }) == ["/srv/data", "/etc", "/home"])
+            #expect(paths.first { $0["dir_path"] as? String == "/srv/data" }?["exclude_paths"] as? String == "/srv/data/tmp")
+            let (_, removed) = try await call(.post, base + "/agents/host-1/remove-path", ["remove_path": ["/home", "/nope"]])
+            #expect(removed["removed"] as? [String] == ["/home"] && removed["not_existed"] as? [String] == ["/nope"])
+
+            // Listing: by repeated agent_id, paged.
+            let (_, both) = try await call(.get, base + "/agents?agent_id=host-1&agent_id=host-2")
+            #expect(both["count"] as? Int == 2 && (both["agents"] as? [[String: Any]])?.count == 2)
+            let (_, page) = try await call(.get, base + "/agents?limit=1&offset=1")
+            #expect(page["count"] as? Int == 2 && page["limit"] as? Int == 1 && page["offset"] as? Int == 1)
+            #expect((page["agents"] as? [[String: Any]])?.first?["agent_id"] as? String == "host-2")
+
+            // The check: installed for a resource whose id an agent registered with.
+            let (_, check) = try await call(.post, base + "/agent/check", ["agent_status": [["resource_id": "host-1", "resource_type": "OS::Nova::Server"],
+                                                                                          ["resource_id": "elsewhere", "resource_type": "OS::Nova::Server"]]])
+            let answers = check["agent_status"] as? [[String: Any]] ?? []
+            #expect(answers.map { $0["installed"] as? Bool } == [true, false] && answers.first?["version"] as? String == "coffer 1", "\(check)")
+
+            // Uninstalled, reported by the agent; unregistered by the user.
+            let (_, gone) = try await call(.put, base + "/agents/host-2", ["agent": ["status": "uninstalled"]])
+            #expect((gone["agent"] as? [String: Any])?["status"] as? String == "uninstalled")
+            #expect(try await call(.get, base + "/agents?status=uninstalled").1["count"] as? Int == 1)
+            #expect(try await call(.delete, base + "/agents/host-1").0 == .ok)
+            let (missing, missingBody) = try await call(.get, base + "/agents/host-1")
+            #expect(missing == .notFound && "\(missingBody)".contains("agent host-1 does not exist"))
+            #expect(try await call(.post, base + "/agents/host-1/add-path", ["add_path": ["/srv"]]).0 == .notFound)
+        }
+    }
+
+    @Test func badInputIsRefusedByField() async throws {
+        let server = try await TestServer.start()
+        let admin = server.admin
+        let base = "/v3/\(admin.project_id)"
+        try await server.run { client in
+            let token = try await client.token(user: "admin", password: admin.password, project: "admin")
+            func call(_ method: HTTPRequest.Method, _ uri: String, _ body: Any? = nil) async throws -> (HTTPResponse.Status, [String: Any]) {
+                try await CofferTestSupport.call(client, token: token, method, uri, body)
+            }
+            func refused(_ method: HTTPRequest.Method, _ uri: String, _ body: Any?, naming field: String) async throws {
+                let (status, answer) = try await call(method, uri, body)
+                #expect(status == .badRequest && "\(answer)".contains(field), "\(method) \(uri) \(String(describing: body).prefix(200)): \(status) \(answer)")
+            }
+            for id in ["", "../x", "a/b", "..", String(repeating: "a", count: 65), "host 1", "hôte", "x\u{0}"] {
+                try await refused(.post, base + "/agents", registration(id), naming: "agent_id")
+            }
+            var badIP = registration("h")
+            for ip in ["999.1.1.1", "", "localhost", "1.2.3.4/24", String(repeating: "1", count: 100)] {
+                var inner = badIP["agent"] as! [String: Any]
+                inner["host_ip"] = ip
+                badIP["agent"] = inner
+                try await refused(.post, base + "/agents", badIP, naming: "host_ip")
+            }
+            try await refused(.post, base + "/agents", registration("h", name: "a\nb"), naming: "host_name")
+            try await refused(.post, base + "/agents", registration("h", name: String(repeating: "n", count: 256)), naming: "host_name")
+            try await refused(.post, base + "/agents", ["agent": ["agent_id": "h", "host_name": "n", "host_ip": "10.0.0.1"]], naming: "host_os")
+
+            #expect(try await call(.post, base + "/agents", registration("h")).0 == .ok)
+            for path in ["relative", "/a/../b", "/a/./b", "/a//b", "/a/", "/x\u{1}", "/" + String(repeating: "p", count: 1024)] {
+                try await refused(.post, base + "/agents/h/add-path", ["add_path": [path]], naming: "add_path[0]")
+            }
+            try await refused(.post, base + "/agents/h/add-path", ["add_path": [] as [String]], naming: "add_path")
+            try await refused(.post, base + "/agents/h/add-path", ["add_path": (0..<65).map { "/p\($0)" }], naming: "add_path")
+            try await refused(.post, base + "/agents/h/add-path", ["add_path": ["/srv"], "exclude_path": [["path_name": "/other", "exclude_path_name": ["/other/x"]]]],
+                              naming: "exclude_path")
+            try await refused(.post, base + "/agents/h/add-path", ["add_path": ["/srv"], "exclude_path": [["path_name": "/srv", "exclude_path_name": ["/etc"]]]],
+                              naming: "must lie below /srv")
+            try await refused(.post, base + "/agents/h/remove-path", ["remove_path": ["../etc"]], naming: "remove_path[0]")
+            try await refused(.put, base + "/agents/h", ["agent": ["status": "online"]], naming: "agent.status")
+            try await refused(.get, base + "/agents?status=sleeping", nil, naming: "status")
+            try await refused(.get, base + "/agents?limit=0", nil, naming: "limit")
+            try await refused(.get, base + "/agents?status=online&status=offline", nil, naming: "status")
+            try await refused(.get, base + "/agents?" + (0..<101).map { "agent_id=a\($0)" }.joined(separator: "&"), nil, naming: "agent_id")
+            try await refused(.post, base + "/agent/check", ["agent_status": [] as [Any]], naming: "agent_status")
+            try await refused(.post, base + "/agent/check", ["agent_status": [["resource_id": "../x", "resource_type": "t"]]], naming: "resource_id")
+            // The agent is untouched by all of it.
+            let (_, shown) = try await call(.get, base + "/agents/h")
+            #expect((shown["agent"] as? [String: Any])?["paths"] as? [Any] != nil && ((shown["agent"] as? [String: Any])?["paths"] as? [Any])?.isEmpty == true)
+        }
+    }
+}
