@@ -169,7 +169,7 @@ public struct AgentService: Sendable {
     // MARK: - Field rules
 
     /// 1 to 64 letters, digits, `-`, `_` and `.` (agent and resource ids).
-    static func checkID(_ id: String, field: String) throws {
+    public static func checkID(_ id: String, field: String) throws {
         guard (1...64).contains(id.utf8.count), id.utf8.allSatisfy({ $0 < 128 && (Validate.wordCharacters.contains(Character(UnicodeScalar($0))) || $0 == 46) }),
               id != ".", id != ".." else {
             throw ServiceError.validation("\(field) must be 1 to 64 letters, digits, '-', '_' or '.'")
