@@ -17,12 +17,10 @@ struct ServerOptions: ParsableArguments {
     @Option(help: "Master key file (env COFFER_MASTER_KEY_FILE; default DATA_DIR/master.key); created once, never overwritten.") var masterKeyFile: String?
     @Option(help: "JSON config file with keys data_dir, listen, catalog, store, resource_roots, master_key_file, role, region.") var config: String?
     @Option(help: "Seconds between the scheduler's passes over bound policies (env COFFER_SCHEDULER_INTERVAL; default 30).") var schedulerInterval: Double?
-    @Option(help: "api (answer requests, queue jobs), worker (run jobs and the scheduler, no listener) or all (env COFFER_ROLE; default all).") var role: String?
-    @Option(help: "Region name in the token catalog (env COFFER_REGION; default coffer-local).") var region: String?
-    @Option(parsing: .unconditional, help: "Seconds a worker holds a job between renewals before another may take it over (env COFFER_JOB_LEASE; default 60).") var jobLease: Double?
     @Option(help: "Where new vaults' repositories go: file:///PATH or s3://BUCKET[/PREFIX] (env COFFER_STORE; default file://DATA_DIR/vaults). S3 is configured by the AWS variables (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY or AWS_PROFILE, AWS_REGION, AWS_ENDPOINT_URL_S3).") var store: String?
 
-    func resolve() throws -> ServerConfiguration {
+    /// With `process` (serve), also the process's role, region and job lease.
+    func resolve(process: ProcessOptions? = nil) throws -> ServerConfiguration {
         let env = ProcessInfo.processInfo.environment
         var file: [String: Any] = [:]
         if let config {
@@ -57,19 +55,21 @@ struct ServerOptions: ParsableArguments {
             guard (1...3_600).contains(seconds) else { throw CLIError("--scheduler-interval must be 1 to 3600 seconds") }
             configuration.schedulerInterval = seconds
         }
-        if let text = try role ?? env["COFFER_ROLE"] ?? fileString("role") {
-            guard let parsed = ServerConfiguration.Role(rawValue: text) else { throw CLIError("--role must be api, worker or all, not '\(text)'") }
-            configuration.role = parsed
-        }
-        if let name = try region ?? env["COFFER_REGION"] ?? fileString("region") {
-            guard !name.isEmpty, name.count <= 64, name.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" || $0 == "." }) else {
-                throw CLIError("--region must be 1 to 64 letters, digits, '-', '_' or '.'")
+        if let process {
+            if let text = try process.role ?? env["COFFER_ROLE"] ?? fileString("role") {
+                guard let parsed = ServerConfiguration.Role(rawValue: text) else { throw CLIError("--role must be api, worker or all, not '\(text)'") }
+                configuration.role = parsed
             }
-            configuration.region = name
-        }
-        if let seconds = jobLease ?? env["COFFER_JOB_LEASE"].flatMap(Double.init) {
-            guard (5...3_600).contains(seconds) else { throw CLIError("--job-lease must be 5 to 3600 seconds") }
-            configuration.jobLease = seconds
+            if let name = try process.region ?? env["COFFER_REGION"] ?? fileString("region") {
+                guard !name.isEmpty, name.count <= 64, name.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" || $0 == "." }) else {
+                    throw CLIError("--region must be 1 to 64 letters, digits, '-', '_' or '.'")
+                }
+                configuration.region = name
+            }
+            if let seconds = process.jobLease ?? env["COFFER_JOB_LEASE"].flatMap(Double.init) {
+                guard (5...3_600).contains(seconds) else { throw CLIError("--job-lease must be 5 to 3600 seconds") }
+                configuration.jobLease = seconds
+            }
         }
         if let url = try store ?? env["COFFER_STORE"] ?? fileString("store") {
             try RepositoryStores.check(url)
@@ -79,12 +79,21 @@ struct ServerOptions: ParsableArguments {
     }
 }
 
+/// What only `serve` takes: the admin commands share `ServerOptions`, and
+/// there `--role` is a user's role (`admin user create --role agent`).
+struct ProcessOptions: ParsableArguments {
+    @Option(help: "api (answer requests, queue jobs), worker (run jobs and the scheduler, no listener) or all (env COFFER_ROLE; default all).") var role: String?
+    @Option(help: "Region name in the token catalog (env COFFER_REGION; default coffer-local).") var region: String?
+    @Option(parsing: .unconditional, help: "Seconds a worker holds a job between renewals before another may take it over (env COFFER_JOB_LEASE; default 60).") var jobLease: Double?
+}
+
 struct Serve: AsyncParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Run the Coffer service (CBR/CSBS/RDS-compatible API) until SIGTERM or SIGINT.")
     @OptionGroup var options: ServerOptions
+    @OptionGroup var process: ProcessOptions
 
     func run() async throws {
-        let configuration = try options.resolve()
+        let configuration = try options.resolve(process: process)
         LoggingSystem.bootstrap { label in SinkLogHandler(label: label, sink: .standardOutput) }
         defer { LogSink.standardOutput.flush() }
         var logger = Logger(label: "coffer")
@@ -233,10 +242,10 @@ struct UserCommand: AsyncParsableCommand {
         var options: ServerOptions { admin.options }
         @Option(help: "Project id or name.") var project: String
         @Argument var name: String
-        @Option(help: "admin, member or readonly.") var role = "member"
+        @Option(help: "admin, member, readonly or agent (for `coffer agent` on a data host: its agents only).") var role = "member"
         @Flag var json = false
         func validate() throws {
-            guard Role(rawValue: role) != nil else { throw ValidationError("--role must be admin, member or readonly") }
+            guard Role(rawValue: role) != nil else { throw ValidationError("--role must be admin, member, readonly or agent") }
         }
         func run() async throws {
             let (user, password) = try await withServices(options) { s in
@@ -285,14 +294,17 @@ struct KeyCommand: AsyncParsableCommand {
         @Option(help: "User id or name (default: the project's first admin or member).") var user: String?
         @Flag var json = false
         func run() async throws {
-            let (ak, sk) = try await withServices(options) { s -> (String, String) in
+            let (projectID, ak, sk) = try await withServices(options) { s -> (String, String, String) in
                 let p = try await s.identity.resolveProject(project)
                 let users = try await s.identity.users(project: p.id)
-                let chosen = user.flatMap { u in users.first { $0.0.id == u || $0.0.name == u } } ?? (user == nil ? users.first { $0.1 != .readonly } ?? users.first : nil)
+                let chosen = user.flatMap { u in users.first { $0.0.id == u || $0.0.name == u } }
+                    ?? (user == nil ? users.first { $0.1 == .admin || $0.1 == .member } ?? users.first : nil)
                 guard let chosen else { throw CLIError(user.map { "no user \($0) in project \(p.name)" } ?? "project \(p.name) has no users") }
-                return try await s.identity.createAccessKey(project: p.id, user: chosen.0.id, description: "created with coffer admin")
+                let (ak, sk) = try await s.identity.createAccessKey(project: p.id, user: chosen.0.id, description: "created with coffer admin")
+                return (p.id, ak, sk)
             }
-            output(json, ["access_key": ak, "secret_key": sk], text: "access key \(ak) secret \(sk)")
+            // The JSON is a credentials file as `--credentials` reads it (`coffer agent` on a data host).
+            output(json, ["project_id": projectID, "access_key": ak, "secret_key": sk], text: "access key \(ak) secret \(sk)")
         }
     }
 

@@ -8,11 +8,11 @@ struct SQLAgentStore: AgentStore {
     var sql: any SQLDatabase { catalog.sql }
 
     static let columns = ["project_id", "id", "host_name", "host_nickname", "host_ip", "host_os", "version", "type", "uninstalled",
-                          "created_at", "updated_at", "last_active_at"]
+                          "created_at", "updated_at", "last_active_at", "registered_by"]
 
     func values(_ a: AgentRecord) -> [any SQLExpression] {
         [SQLBind(a.projectID), SQLBind(a.id), SQLBind(a.hostName), SQLBind(a.hostNickname), SQLBind(a.hostIP), SQLBind(a.hostOS), SQLBind(a.version),
-         SQLBind(a.type), SQLBind(a.uninstalled), SQLBind(a.createdAt), SQLBind(a.updatedAt), SQLBind(a.lastActiveAt)]
+         SQLBind(a.type), SQLBind(a.uninstalled), SQLBind(a.createdAt), SQLBind(a.updatedAt), SQLBind(a.lastActiveAt), SQLBind(a.registeredBy)]
     }
 
     func decode(_ row: any SQLRow) throws -> AgentRecord {
@@ -21,7 +21,8 @@ struct SQLAgentStore: AgentStore {
                     hostIP: try row.decode(column: "host_ip", as: String.self), hostOS: try row.decode(column: "host_os", as: String.self),
                     version: try row.decode(column: "version", as: String.self), type: try row.decode(column: "type", as: String.self),
                     uninstalled: try row.decode(column: "uninstalled", as: Bool.self), createdAt: try row.decode(column: "created_at", as: Int64.self),
-                    updatedAt: try row.decode(column: "updated_at", as: Int64.self), lastActiveAt: try row.decode(column: "last_active_at", as: Int64.self))
+                    updatedAt: try row.decode(column: "updated_at", as: Int64.self), lastActiveAt: try row.decode(column: "last_active_at", as: Int64.self),
+                    registeredBy: try row.decode(column: "registered_by", as: String.self))
     }
 
     func select(_ db: any SQLDatabase) -> SQLSelectBuilder {
@@ -29,9 +30,12 @@ struct SQLAgentStore: AgentStore {
     }
 
     /// Counted and written in one transaction, so two registrations cannot both take the last place.
-    func register(_ agent: AgentRecord, limit: Int) async throws -> AgentRecord {
+    func register(_ agent: AgentRecord, limit: Int, ownerOnly: Bool) async throws -> AgentRecord {
         try await catalog.withTransaction { db in
             if var known = try await select(db).where("project_id", .equal, SQLBind(agent.projectID)).where("id", .equal, SQLBind(agent.id)).first().map(decode) {
+                if ownerOnly && known.registeredBy != agent.registeredBy {
+                    throw CatalogError(.conflict, "agent \(agent.id) was registered by another user")
+                }
                 known.hostName = agent.hostName
                 known.hostNickname = agent.hostNickname
                 known.hostIP = agent.hostIP
@@ -61,6 +65,7 @@ struct SQLAgentStore: AgentStore {
         func apply(_ q: SQLSelectBuilder) -> SQLSelectBuilder {
             var q = q.where("project_id", .equal, SQLBind(project))
             if let ids = filter.ids { q = q.where("id", .in, SQLBind.group(ids)) }
+            if let user = filter.registeredBy { q = q.where("registered_by", .equal, SQLBind(user)) }
             switch filter.status {
             case .online: q = q.where("uninstalled", .equal, SQLBind(false)).where("last_active_at", .greaterThanOrEqual, SQLBind(filter.onlineSince))
             case .offline: q = q.where("uninstalled", .equal, SQLBind(false)).where("last_active_at", .lessThan, SQLBind(filter.onlineSince))

@@ -463,23 +463,27 @@ public enum CatalogConformance {
 
     static func agent(_ id: String, project: String, at: Int64, ip: String = "10.0.0.1") -> AgentRecord {
         AgentRecord(id: id, projectID: project, hostName: "host-" + id, hostNickname: "", hostIP: ip, hostOS: "Linux", version: "1", type: "coffer",
-                    createdAt: at, updatedAt: at, lastActiveAt: at)
+                    createdAt: at, updatedAt: at, lastActiveAt: at, registeredBy: "u-" + id)
     }
 
     static let agents: Check = { catalog in
         let store = catalog.agents
         try await project("p1", catalog)
         try await project("p2", catalog)
-        _ = try await store.register(agent("a", project: "p1", at: 1), limit: 2)
-        _ = try await store.register(agent("b", project: "p1", at: 2), limit: 2)
-        _ = try await store.register(agent("a", project: "p2", at: 3), limit: 2)
-        try await requireThrows(.quotaAgents, "a third agent past the limit") { _ = try await store.register(agent("c", project: "p1", at: 4), limit: 2) }
+        _ = try await store.register(agent("a", project: "p1", at: 1), limit: 2, ownerOnly: true)
+        _ = try await store.register(agent("b", project: "p1", at: 2), limit: 2, ownerOnly: true)
+        _ = try await store.register(agent("a", project: "p2", at: 3), limit: 2, ownerOnly: true)
+        try await requireThrows(.quotaAgents, "a third agent past the limit") { _ = try await store.register(agent("c", project: "p1", at: 4), limit: 2, ownerOnly: true) }
         var gone = try await store.get(project: "p1", id: "b")!
         gone.uninstalled = true
         try await store.update(gone)
-        let again = try await store.register(agent("b", project: "p1", at: 50, ip: "10.0.0.2"), limit: 2)
-        try require(again.createdAt == 2 && again.lastActiveAt == 50 && again.hostIP == "10.0.0.2" && !again.uninstalled,
-                    "registering again refreshes the host and activity, keeps creation, undoes uninstalled")
+        var other = agent("b", project: "p1", at: 50, ip: "10.0.0.2")
+        other.registeredBy = "someone-else"
+        try await requireThrows(.conflict, "another user's agent, owner only") { _ = try await store.register(other, limit: 2, ownerOnly: true) }
+        try require(try await store.get(project: "p1", id: "b")?.hostIP == "10.0.0.1", "left unchanged")
+        let again = try await store.register(other, limit: 2, ownerOnly: false)
+        try require(again.createdAt == 2 && again.lastActiveAt == 50 && again.hostIP == "10.0.0.2" && !again.uninstalled && again.registeredBy == "u-b",
+                    "registering again refreshes the host and activity, keeps creation and who registered it, undoes uninstalled")
         try require(try await store.get(project: "p2", id: "a")?.createdAt == 3, "the same id in another project is another agent")
         let all = try await store.list(project: "p1", filter: AgentFilter(onlineSince: 10), offset: 0, limit: 10)
         try require(all.items.map(\.id) == ["a", "b"] && all.total == 2, "oldest first, own project only")
@@ -487,6 +491,9 @@ public enum CatalogConformance {
         try require(try await store.list(project: "p1", filter: AgentFilter(status: .offline, onlineSince: 10), offset: 0, limit: 10).items.map(\.id) == ["a"], "offline")
         try require(try await store.list(project: "p1", filter: AgentFilter(ids: ["b", "zz"], onlineSince: 10), offset: 0, limit: 10).items.map(\.id) == ["b"], "by ids")
         try require(try await store.list(project: "p1", filter: AgentFilter(onlineSince: 10), offset: 1, limit: 1).items.map(\.id) == ["b"], "paged")
+        var mine = AgentFilter(onlineSince: 10)
+        mine.registeredBy = "u-a"
+        try require(try await store.list(project: "p1", filter: mine, offset: 0, limit: 10).items.map(\.id) == ["a"], "by who registered it")
 
         func path(_ p: String, agent: String, project: String = "p1") -> AgentPathRecord {
             AgentPathRecord(id: UUID().uuidString, agentID: agent, projectID: project, path: p, excludes: p == "/srv" ? ["/srv/tmp"] : [], createdAt: 5)

@@ -53,13 +53,13 @@ struct AgentRoutes {
         let status = try q.oneOf("status", AgentFilter.Status.allCases.map(\.rawValue)).flatMap(AgentFilter.Status.init(rawValue:))
         let ids = q.all("agent_id")
         guard ids.count <= 100 else { throw APIError.validation("agent_id may be given at most 100 times") }
-        let (items, total) = try await agents.list(project: caller.projectID, ids: ids.isEmpty ? nil : ids, status: status, offset: offset, limit: limit)
+        let (items, total) = try await agents.list(caller: caller, ids: ids.isEmpty ? nil : ids, status: status, offset: offset, limit: limit)
         return try JSONBody.encoded(CBR.AgentList(items.map(AgentRoutes.agent), count: total, limit: limit, offset: offset))
     }
 
     @Sendable func show(_ request: Request, _ context: CofferContext) async throws -> Response {
         let caller = try context.caller()
-        let view = try await agents.show(project: caller.projectID, id: try context.parameters.require("agent_id"))
+        let view = try await agents.show(caller: caller, id: try context.parameters.require("agent_id"))
         return try JSONBody.encoded(CBR.AgentResponse(AgentRoutes.agent(view)))
     }
 

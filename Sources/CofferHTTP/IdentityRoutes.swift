@@ -189,7 +189,7 @@ struct IdentityRoutes {
         let caller = try requireProjectAdmin(context)
         var request = request
         let user = try await JSONBody.decode(Identity.UserCreateRequest.self, &request, context: context).user
-        guard let role = Role(rawValue: user.role ?? "member") else { throw APIError.validation("user.role must be admin, member or readonly") }
+        guard let role = Role(rawValue: user.role ?? "member") else { throw APIError.validation("user.role must be admin, member, readonly or agent") }
         let (record, password) = try await identity.createUser(project: caller.projectID, name: user.name, role: role)
         return try JSONBody.encoded(status: .created, Identity.UserCreated(id: record.id, name: record.name, role: role.rawValue, password: password))
     }

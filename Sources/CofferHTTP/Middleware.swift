@@ -110,9 +110,29 @@ struct AuthMiddleware: RouterMiddleware {
         if !principal.canMutate && request.method != .get && request.method != .head {
             throw APIError(status: .forbidden, code: "BackupService.8600", message: "role readonly cannot \(request.method.rawValue) \(request.uri.path)")
         }
+        if principal.role == .agent && !AuthMiddleware.agentMayCall(request.method, request.uri.path) {
+            throw APIError(status: .forbidden, code: "BackupService.8600",
+                           message: "role agent may only register and look after its own agents, not \(request.method.rawValue) \(Query.printable(String(request.uri.path.prefix(200))))")
+        }
         context.principal = principal
         context.logger[metadataKey: "project_id"] = .string(principal.projectID)
         return try await next(request, context)
+    }
+
+    /// What a caller of role agent may do (`coffer agent`): register and list
+    /// its agents, show one, report it uninstalled, change its paths. Nothing
+    /// else: no vault, backup, restore, identity or other route.
+    static func agentMayCall(_ method: HTTPRequest.Method, _ path: String) -> Bool {
+        let parts = path.split(separator: "/", omittingEmptySubsequences: false).dropFirst()
+        guard parts.count >= 3, parts.first == "v3", projectInPath(path) != nil, parts.dropFirst(2).first == "agents" else { return false }
+        let rest = Array(parts.dropFirst(3))
+        guard !rest.contains(where: \.isEmpty) else { return false }
+        switch (method, rest.count) {
+        case (.post, 0), (.get, 0): return true
+        case (.get, 1), (.put, 1): return true
+        case (.post, 2): return rest[1] == "add-path" || rest[1] == "remove-path"
+        default: return false
+        }
     }
 
     /// `/v3/<32 hex>/...` or `/v1/<32 hex>/...` (CBR, RDS, CSBS): the project the path is about.

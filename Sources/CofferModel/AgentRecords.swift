@@ -19,9 +19,11 @@ public struct AgentRecord: Sendable, Equatable {
     /// The last registration or heartbeat; an agent silent for longer than the
     /// service's offline interval is shown `offline`.
     public var lastActiveAt: Int64
+    /// The user whose credential first registered it: a caller of role agent looks after only its own.
+    public var registeredBy: String
 
     public init(id: String, projectID: String, hostName: String, hostNickname: String, hostIP: String, hostOS: String, version: String, type: String,
-                uninstalled: Bool = false, createdAt: Int64, updatedAt: Int64, lastActiveAt: Int64) {
+                uninstalled: Bool = false, createdAt: Int64, updatedAt: Int64, lastActiveAt: Int64, registeredBy: String) {
         self.id = id
         self.projectID = projectID
         self.hostName = hostName
@@ -34,6 +36,7 @@ public struct AgentRecord: Sendable, Equatable {
         self.createdAt = createdAt
         self.updatedAt = updatedAt
         self.lastActiveAt = lastActiveAt
+        self.registeredBy = registeredBy
     }
 }
 
@@ -60,6 +63,8 @@ public struct AgentFilter: Sendable {
     public enum Status: String, Sendable, CaseIterable { case online, offline, uninstalled }
     public var ids: [String]?
     public var status: Status?
+    /// Only agents this user registered.
+    public var registeredBy: String?
     /// Agents active at or after this time are online.
     public var onlineSince: Int64
     public init(ids: [String]? = nil, status: Status? = nil, onlineSince: Int64) {
@@ -71,9 +76,10 @@ public struct AgentFilter: Sendable {
 
 public protocol AgentStore: Sendable {
     /// Inserts the agent, or for an id the project already has, replaces its
-    /// host fields and activity (keeping `createdAt`); returns what is stored.
-    /// A new agent beyond `limit` in the project is `.quotaAgents`.
-    func register(_ agent: AgentRecord, limit: Int) async throws -> AgentRecord
+    /// host fields and activity (keeping `createdAt` and `registeredBy`); returns what is stored.
+    /// A new agent beyond `limit` in the project is `.quotaAgents`; with
+    /// `ownerOnly`, an id registered by another user is `.conflict` and unchanged.
+    func register(_ agent: AgentRecord, limit: Int, ownerOnly: Bool) async throws -> AgentRecord
     func get(project: String, id: String) async throws -> AgentRecord?
     /// Oldest first, with the total before paging.
     func list(project: String, filter: AgentFilter, offset: Int, limit: Int) async throws -> (items: [AgentRecord], total: Int)

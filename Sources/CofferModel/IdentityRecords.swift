@@ -74,6 +74,11 @@ public struct TokenRecord: Sendable, Equatable {
 
 public enum Role: String, Sendable, CaseIterable, Codable {
     case admin, member, readonly
+    /// What `coffer agent` runs as: it registers and looks after the agents it
+    /// registered (heartbeat, paths, the uninstall report) and reaches nothing
+    /// else of its project, so a credential taken from a data host reads,
+    /// restores and deletes nothing.
+    case agent
 }
 
 extension ProjectRecord {

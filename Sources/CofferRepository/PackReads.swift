@@ -19,7 +19,7 @@ public struct PackSpans: Sendable, Equatable {
 
     public static let remote = PackSpans(maxGap: 1 << 20, maxSpan: 8 << 20)
     /// Reads of a local file cost little each: small ones keep a restore's memory down.
-    public static let local = PackSpans(maxGap: 64 << 10, maxSpan: 2 << 20)
+    public static let local = PackSpans(maxGap: 64 << 10, maxSpan: 4 << 20)
 
     public struct Span: Sendable, Equatable {
         public var range: Range<Int>

@@ -75,10 +75,14 @@ public struct AgentService: Sendable {
         guard AgentService.isAddress(r.hostIP) else { throw ServiceError.validation("agent.host_ip must be an IPv4 or IPv6 address") }
         let now = nowMS
         let record = AgentRecord(id: r.id, projectID: caller.projectID, hostName: r.hostName, hostNickname: r.hostNickname, hostIP: r.hostIP,
-                                 hostOS: r.hostOS, version: r.version, type: r.type, createdAt: now, updatedAt: now, lastActiveAt: now)
+                                 hostOS: r.hostOS, version: r.version, type: r.type, createdAt: now, updatedAt: now, lastActiveAt: now, registeredBy: caller.userID)
         let stored: AgentRecord
-        do { stored = try await store.register(record, limit: AgentService.agentLimit) } catch let e as CatalogError where e.code == .quotaAgents {
+        do {
+            stored = try await store.register(record, limit: AgentService.agentLimit, ownerOnly: caller.role == .agent)
+        } catch let e as CatalogError where e.code == .quotaAgents {
             throw ServiceError(.quotaAgents, "a project may register at most \(AgentService.agentLimit) agents")
+        } catch let e as CatalogError where e.code == .conflict {
+            throw ServiceError(.forbidden, "agent \(r.id) was registered with another credential; an agent credential looks after only the agents it registered")
         }
         return try await view(stored)
     }
@@ -88,14 +92,25 @@ public struct AgentService: Sendable {
         return AgentView(record: record, status: status(record), paths: paths)
     }
 
-    public func show(project: String, id: String) async throws -> AgentView {
-        guard let record = try await store.get(project: project, id: id) else { throw AgentService.notFound(id) }
-        return try await view(record)
+    /// The agent, if the caller may see it: people see every agent of their
+    /// project, a caller of role agent only those it registered (the others
+    /// are not found, as in another project).
+    func agent(_ id: String, for caller: Principal) async throws -> AgentRecord {
+        guard let record = try await store.get(project: caller.projectID, id: id), caller.role != .agent || record.registeredBy == caller.userID else {
+            throw AgentService.notFound(id)
+        }
+        return record
     }
 
-    public func list(project: String, ids: [String]?, status wanted: AgentFilter.Status?, offset: Int, limit: Int) async throws -> (items: [AgentView], total: Int) {
-        let (records, total) = try await store.list(project: project, filter: AgentFilter(ids: ids, status: wanted, onlineSince: onlineSince),
-                                                    offset: offset, limit: limit)
+    public func show(caller: Principal, id: String) async throws -> AgentView {
+        try await view(try await agent(id, for: caller))
+    }
+
+    public func list(caller: Principal, ids: [String]?, status wanted: AgentFilter.Status?, offset: Int, limit: Int) async throws -> (items: [AgentView], total: Int) {
+        let project = caller.projectID
+        var filter = AgentFilter(ids: ids, status: wanted, onlineSince: onlineSince)
+        if caller.role == .agent { filter.registeredBy = caller.userID }
+        let (records, total) = try await store.list(project: project, filter: filter, offset: offset, limit: limit)
         let paths = try await store.paths(project: project, agents: records.map(\.id))
         return (records.map { AgentView(record: $0, status: status($0), paths: paths[$0.id] ?? []) }, total)
     }
@@ -106,7 +121,7 @@ public struct AgentService: Sendable {
         guard ["uninstall", "uninstalled"].contains(status) else {
             throw ServiceError.validation("agent.status must be uninstalled (the only change an agent reports)")
         }
-        guard var record = try await store.get(project: caller.projectID, id: id) else { throw AgentService.notFound(id) }
+        var record = try await agent(id, for: caller)
         record.uninstalled = true
         record.updatedAt = nowMS
         try await store.update(record)
@@ -114,6 +129,7 @@ public struct AgentService: Sendable {
     }
 
     public func unregister(caller: Principal, id: String) async throws {
+        guard caller.role != .agent else { throw ServiceError(.forbidden, "an agent credential cannot unregister agents; a user of the project does") }
         guard try await store.delete(project: caller.projectID, id: id) else { throw AgentService.notFound(id) }
     }
 
@@ -133,7 +149,7 @@ public struct AgentService: Sendable {
                 guard excluded.hasPrefix(path == "/" ? "/" : path + "/") else { throw ServiceError.validation("\(field) must lie below \(path)") }
             }
         }
-        guard try await store.get(project: caller.projectID, id: id) != nil else { throw AgentService.notFound(id) }
+        _ = try await agent(id, for: caller)
         let now = nowMS
         let records = paths.map { AgentPathRecord(id: UUID().uuidString.lowercased(), agentID: id, projectID: caller.projectID, path: $0,
                                                   excludes: excludes[$0] ?? [], createdAt: now) }
@@ -147,7 +163,7 @@ public struct AgentService: Sendable {
             throw ServiceError.validation("remove_path must list 1 to \(AgentService.pathLimit) paths")
         }
         for (i, path) in paths.enumerated() { try AgentService.checkPath(path, field: "remove_path[\(i)]") }
-        guard try await store.get(project: caller.projectID, id: id) != nil else { throw AgentService.notFound(id) }
+        _ = try await agent(id, for: caller)
         return try await store.removePaths(paths, project: caller.projectID, agent: id)
     }
 

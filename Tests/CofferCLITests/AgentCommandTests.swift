@@ -14,14 +14,23 @@ import Glibc
         let host = Temp("agent-host")
         let root = host.path + "/data-root", state = host.path + "/state"
         try FileManager.default.createDirectory(atPath: root + "/db/tmp", withIntermediateDirectories: true)
-        let env = environment(repo: served.temp.path + "/unused", extra: ["COFFER_ENDPOINT": served.endpoint, "COFFER_CREDENTIALS": served.credentialsPath])
+        let adminEnv = environment(repo: served.temp.path + "/unused", extra: ["COFFER_ENDPOINT": served.endpoint, "COFFER_CREDENTIALS": served.credentialsPath])
+        for _ in 0..<100 where (try? coffer(["vault", "list"], env: adminEnv).status) != 0 { usleep(100_000) }
+        // The agent runs with a credential of role agent, made by the operator.
+        let user = try coffer(["admin", "--data-dir", served.dataDirectory, "user", "create", "host-1", "--project", "admin", "--role", "agent", "--json"], env: adminEnv)
+        #expect(user.status == 0, "\(user.stderr)")
+        let key = try coffer(["admin", "--data-dir", served.dataDirectory, "key", "create", "--project", "admin", "--user", "host-1", "--json"], env: adminEnv)
+        #expect(key.status == 0 && key.stdout.contains("project_id"), "\(key.stderr)")
+        try Data(key.stdout.utf8).write(to: URL(fileURLWithPath: host.path + "/agent-credentials.json"))
+        let env = environment(repo: served.temp.path + "/unused", extra: ["COFFER_ENDPOINT": served.endpoint, "COFFER_CREDENTIALS": host.path + "/agent-credentials.json"])
+        let vaults = try coffer(["vault", "list"], env: env)
+        #expect(vaults.status != 0 && vaults.stderr.contains("role agent"), "the agent's credential lists no vaults: \(vaults.stderr)")
         func run(_ args: [String]) throws -> Run { try coffer(["agent"] + args + ["--state-dir", state], env: env) }
         func json(_ args: [String]) throws -> [String: Any] {
             let r = try run(args + ["--json"])
             #expect(r.status == 0, "coffer agent \(args): \(r.stderr)")
             return (try? JSONSerialization.jsonObject(with: Data(r.stdout.utf8))) as? [String: Any] ?? [:]
         }
-        for _ in 0..<100 where (try? coffer(["vault", "list"], env: env).status) != 0 { usleep(100_000) }
 
         let noRoot = try run(["run", "--once"])
         #expect(noRoot.status != 0 && noRoot.stderr.contains("--resource-root"), "\(noRoot.stderr)")

@@ -130,4 +130,71 @@ import Testing
             #expect((shown["agent"] as? [String: Any])?["paths"] as? [Any] != nil && ((shown["agent"] as? [String: Any])?["paths"] as? [Any])?.isEmpty == true)
         }
     }
+
+    /// A credential of role agent (what `coffer agent` runs with on a data
+    /// host) registers and looks after its own agents and reaches nothing else.
+    @Test func anAgentCredentialLooksAfterItsOwnAgentsOnly() async throws {
+        let server = try await TestServer.start()
+        let admin = server.admin
+        let identity = server.services.identity
+        let (_, agentPassword) = try await identity.createUser(project: admin.project_id, name: "host-agent", role: .agent)
+        let (_, otherPassword) = try await identity.createUser(project: admin.project_id, name: "other-agent", role: .agent)
+        let base = "/v3/\(admin.project_id)"
+        try await server.run { client in
+            let adminToken = try await client.token(user: "admin", password: admin.password, project: "admin")
+            let agentToken = try await client.token(user: "host-agent", password: agentPassword, project: "admin")
+            let otherToken = try await client.token(user: "other-agent", password: otherPassword, project: "admin")
+            func call(_ token: String, _ method: HTTPRequest.Method, _ uri: String, _ body: Any? = nil) async throws -> (HTTPResponse.Status, [String: Any]) {
+                try await CofferTestSupport.call(client, token: token, method, uri, body)
+            }
+            // Its own agent: register, heartbeat, show, list, paths, the uninstall report.
+            #expect(try await call(agentToken, .post, base + "/agents", registration("a1")).0 == .ok)
+            #expect(try await call(agentToken, .post, base + "/agents", registration("a1")).0 == .ok)
+            #expect(try await call(agentToken, .post, base + "/agents/a1/add-path", ["add_path": ["/srv"]]).0 == .ok)
+            #expect(try await call(agentToken, .post, base + "/agents/a1/remove-path", ["remove_path": ["/srv"]]).0 == .ok)
+            #expect(try await call(agentToken, .get, base + "/agents/a1").0 == .ok)
+            #expect(try await call(agentToken, .get, base + "/agents").1["count"] as? Int == 1)
+            #expect(try await call(adminToken, .post, base + "/agents", registration("by-a-person")).0 == .ok)
+
+            // Nothing else of the project: vaults, backups, resources, logs, policies, checks, identity, unregistering.
+            let refused: [(HTTPRequest.Method, String, Any?)] = [
+                (.get, base + "/vaults", nil), (.post, base + "/vaults", vaultBody(name: "x", objectType: "turbo")), (.get, base + "/backups", nil),
+                (.get, base + "/coffer/resources", nil), (.get, base + "/operation-logs", nil), (.get, base + "/policies", nil),
+                (.post, base + "/checkpoints", ["checkpoint": ["vault_id": "v"]]), (.post, base + "/agent/check", ["agent_status": [["resource_id": "a1", "resource_type": "t"]]]),
+                (.delete, base + "/agents/a1", nil), (.get, base + "/agents/a1/add-path", nil), (.get, base + "/agents/", nil), (.get, "/v3/users", nil),
+                (.get, "/v3/projects", nil), (.get, "/v1/\(admin.project_id)/checkpoint_items", nil),
+            ]
+            for (method, path, body) in refused {
+                let (status, answer) = try await call(agentToken, method, path, body)
+                #expect(status == .forbidden && "\(answer)".contains("role agent"), "\(method) \(path): \(status) \(answer)")
+            }
+            // Another agent credential of the same project: the first one's agent is not its own.
+            #expect(try await call(otherToken, .get, base + "/agents/a1").0 == .notFound)
+            #expect(try await call(otherToken, .get, base + "/agents").1["count"] as? Int == 0)
+            #expect(try await call(otherToken, .post, base + "/agents/a1/add-path", ["add_path": ["/etc"]]).0 == .notFound)
+            #expect(try await call(otherToken, .put, base + "/agents/a1", ["agent": ["status": "uninstalled"]]).0 == .notFound)
+            let (taken, takenBody) = try await call(otherToken, .post, base + "/agents", registration("a1", ip: "203.0.113.9"))
+            #expect(taken == .forbidden && "\(takenBody)".contains("another credential"), "\(takenBody)")
+            #expect(try await call(otherToken, .post, base + "/agents", registration("by-a-person")).0 == .forbidden)
+
+            // The first agent is as it left it; a person sees both and unregisters.
+            let (_, shown) = try await call(adminToken, .get, base + "/agents/a1")
+            #expect((shown["agent"] as? [String: Any])?["host_ip"] as? String == "192.0.2.10")
+            #expect(try await call(adminToken, .get, base + "/agents").1["count"] as? Int == 2)
+            #expect(try await call(agentToken, .put, base + "/agents/a1", ["agent": ["status": "uninstalled"]]).0 == .ok)
+            #expect(try await call(adminToken, .delete, base + "/agents/a1").0 == .ok)
+        }
+    }
+
+    @Test func theAgentRoleReachesOnlyAgentRoutes() {
+        let p = "/v3/" + String(repeating: "a", count: 32)
+        let allowed: [(HTTPRequest.Method, String)] = [(.post, p + "/agents"), (.get, p + "/agents"), (.get, p + "/agents/x"), (.put, p + "/agents/x"),
+                                                      (.post, p + "/agents/x/add-path"), (.post, p + "/agents/x/remove-path")]
+        for (method, path) in allowed { #expect(AuthMiddleware.agentMayCall(method, path), "\(method) \(path)") }
+        let refused: [(HTTPRequest.Method, String)] = [(.delete, p + "/agents/x"), (.post, p + "/agents/x"), (.get, p + "/agents/x/add-path"),
+                                                      (.post, p + "/agents/x/add-path/more"), (.get, p + "/agents/"), (.post, p + "/agents//add-path"),
+                                                      (.get, p + "/agentsx"), (.get, p + "/vaults"), (.post, p + "/agent/check"), (.get, "/v3/agents"),
+                                                      (.get, "/v1/" + String(repeating: "a", count: 32) + "/agents"), (.get, "/v3/xyz/agents"), (.get, "")]
+        for (method, path) in refused { #expect(!AuthMiddleware.agentMayCall(method, path), "\(method) \(path)") }
+    }
 }

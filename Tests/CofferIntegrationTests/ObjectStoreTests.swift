@@ -17,7 +17,7 @@ final class ThrowawayObjectStore {
         let base = FileManager.default.isWritableFile(atPath: "/dev/shm") ? "/dev/shm" : NSTemporaryDirectory()
         directory = base + "/coffer-objstore-\(UUID().uuidString.prefix(8))"
         let script = packageRoot() + "/scripts/start-objstore.sh"
-        let r = try Subprocess.run("/bin/bash", [script, directory, String(freePort())], mergeStandardError: false)
+        let r = try Subprocess.run("/bin/bash", [script, directory, String(freePorts(4))], mergeStandardError: false)
         guard r.status == 0 else { throw SupportError("start-objstore.sh failed (\(r.status)): \(r.output)") }
         var values: [String: String] = [:]
         for line in r.output.split(separator: "\n") {

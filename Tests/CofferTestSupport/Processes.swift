@@ -115,17 +115,29 @@ public func contents(of root: String) -> [String: Data] {
 }
 
 /// A free loopback port (bound, then released for the server to take).
-public func freePort() -> Int {
-    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-    defer { close(fd) }
-    var addr = sockaddr_in()
-    addr.sin_family = sa_family_t(AF_INET)
-    addr.sin_addr.s_addr = inet_addr("127.0.0.1")
-    addr.sin_port = 0
-    _ = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
-    var len = socklen_t(MemoryLayout<sockaddr_in>.size)
-    _ = withUnsafeMutablePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &len) } }
-    return Int(UInt16(bigEndian: addr.sin_port))
+/// A port on 127.0.0.1 that nothing listens on, below the kernel's ephemeral
+/// range (32768-60999): a port handed out from that range can be taken as
+/// the local port of some outgoing connection before the server binds it (an
+/// object server started by a parallel test once failed so).
+public func freePort() -> Int { freePorts(1) }
+
+/// The first of `count` consecutive free ports (the object store takes four).
+public func freePorts(_ count: Int) -> Int {
+    func bindable(_ port: Int) -> Bool {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { return false }
+        defer { close(fd) }
+        var addr = sockaddr_in()
+        addr.sin_family = sa_family_t(AF_INET)
+        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+        addr.sin_port = UInt16(port).bigEndian
+        return withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } } == 0
+    }
+    for _ in 0..<1_000 {
+        let base = Int.random(in: 20_000...(32_000 - count))
+        if (base..<(base + count)).allSatisfy(bindable) { return base }
+    }
+    preconditionFailure("no \(count) free consecutive ports in 20000-32000 on 127.0.0.1")
 }
 
 public func packageRoot() -> String {
