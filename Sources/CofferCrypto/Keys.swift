@@ -23,12 +23,33 @@ public struct CryptoError: Error, CustomStringConvertible, Equatable {
 public struct Hash256: Hashable, Comparable, Sendable, Codable, CustomStringConvertible {
     public var a: UInt64, b: UInt64, c: UInt64, d: UInt64
 
+    /// The first 32 bytes, big-endian words (fewer are zero-filled). Inlinable, so
+    /// the decoders of trees and index files (a call per blob id) get it
+    /// specialised instead of a generic walk of the sequence.
+    @inlinable
     public init<D: Sequence>(bytes: D) where D.Element == UInt8 {
-        var words: [UInt64] = [0, 0, 0, 0]
-        for (i, byte) in bytes.enumerated() where i < 32 {
-            words[i / 8] |= UInt64(byte) << UInt64(56 - 8 * (i % 8))
+        if let words = bytes.withContiguousStorageIfAvailable({ Hash256.words(UnsafeRawBufferPointer($0)) }) {
+            (a, b, c, d) = words
+        } else {
+            (a, b, c, d) = Array(bytes).withUnsafeBytes { Hash256.words($0) }
         }
-        (a, b, c, d) = (words[0], words[1], words[2], words[3])
+    }
+
+    /// Big-endian words of the first 32 bytes of `raw`.
+    @inlinable
+    public init(_ raw: UnsafeRawBufferPointer) {
+        (a, b, c, d) = Hash256.words(raw)
+    }
+
+    @inlinable
+    static func words(_ raw: UnsafeRawBufferPointer) -> (UInt64, UInt64, UInt64, UInt64) {
+        guard raw.count >= 32 else {
+            var padded = [UInt8](repeating: 0, count: 32)
+            for i in 0..<raw.count { padded[i] = raw[i] }
+            return padded.withUnsafeBytes { words($0) }
+        }
+        func word(_ k: Int) -> UInt64 { UInt64(bigEndian: raw.loadUnaligned(fromByteOffset: 8 * k, as: UInt64.self)) }
+        return (word(0), word(1), word(2), word(3))
     }
 
     public init?(hex: String) {
@@ -44,11 +65,7 @@ public struct Hash256: Hashable, Comparable, Sendable, Codable, CustomStringConv
     }
 
     public var bytes: [UInt8] {
-        var out = [UInt8](repeating: 0, count: 32)
-        for (w, word) in [a, b, c, d].enumerated() {
-            for i in 0..<8 { out[w * 8 + i] = UInt8(truncatingIfNeeded: word >> UInt64(56 - 8 * i)) }
-        }
-        return out
+        withUnsafeBytes(of: (a.bigEndian, b.bigEndian, c.bigEndian, d.bigEndian)) { Array($0) }
     }
 
     public var hex: String {

@@ -55,16 +55,17 @@ struct ByteReader {
         defer { position += n }
         return data[position..<(position + n)]
     }
-    mutating func u8() throws -> UInt8 { try bytes(1).first! }
-    mutating func u32() throws -> UInt32 {
-        let b = try bytes(4)
-        return b.reversed().reduce(0) { $0 << 8 | UInt32($1) }
+    /// `size` bytes handed to `body` in place (no slice of `data` is made: these run per blob id).
+    mutating func read<T>(_ size: Int, _ body: (UnsafeRawBufferPointer) -> T) throws -> T {
+        guard remaining >= size else { throw RepositoryError(.damaged, "\(what): truncated") }
+        let offset = position - data.startIndex
+        position += size
+        return data.withUnsafeBytes { body(UnsafeRawBufferPointer(rebasing: $0[offset..<(offset + size)])) }
     }
-    mutating func u64() throws -> UInt64 {
-        let b = try bytes(8)
-        return b.reversed().reduce(0) { $0 << 8 | UInt64($1) }
-    }
-    mutating func hash() throws -> Hash256 { Hash256(bytes: try bytes(32)) }
+    mutating func u8() throws -> UInt8 { try read(1) { $0[0] } }
+    mutating func u32() throws -> UInt32 { try read(4) { UInt32(littleEndian: $0.loadUnaligned(as: UInt32.self)) } }
+    mutating func u64() throws -> UInt64 { try read(8) { UInt64(littleEndian: $0.loadUnaligned(as: UInt64.self)) } }
+    mutating func hash() throws -> Hash256 { try read(32) { Hash256($0) } }
     mutating func entry() throws -> PackEntry {
         let t = try u8()
         guard let type = BlobType(rawValue: t) else { throw RepositoryError(.damaged, "\(what): unknown blob type \(t)") }

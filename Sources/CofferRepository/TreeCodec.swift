@@ -108,7 +108,7 @@ extension ByteWriter {
 extension ByteReader {
     mutating func string() throws -> String {
         let n = Int(try u32())
-        return String(decoding: try bytes(n), as: UTF8.self)
+        return try read(n) { String(decoding: $0, as: UTF8.self) }
     }
     mutating func optionalString() throws -> String? {
         try u8() == 1 ? try string() : nil

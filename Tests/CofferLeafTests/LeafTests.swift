@@ -95,6 +95,15 @@ func pseudoRandomBytes(_ count: Int, seed: UInt64) -> [UInt8] {
         #expect(Hash256(hex: h.hex) == h)
         #expect(Hash256(hex: "zz") == nil)
         #expect(Hash256(hex: String(repeating: "g", count: 64)) == nil)
+        // From any byte sequence: the first 32 bytes, fewer zero-filled, the same through every path.
+        let bytes = (0..<40).map { UInt8($0 * 7 & 0xff) }
+        let h32 = Hash256(bytes: bytes)
+        #expect(h32.bytes == Array(bytes.prefix(32)))
+        #expect(Hash256(bytes: Data(bytes)[3...]) == Hash256(bytes: Array(bytes[3...])))
+        #expect(Hash256(bytes: bytes.lazy.map { $0 }) == h32)
+        #expect(bytes.withUnsafeBytes { Hash256($0) } == h32)
+        #expect(Hash256(bytes: [1, 2, 3]).bytes == [1, 2, 3] + [UInt8](repeating: 0, count: 29))
+        #expect(Hash256(bytes: h.bytes) == h)
     }
 
     @Test func kdfsAreDeterministicPerSalt() throws {
