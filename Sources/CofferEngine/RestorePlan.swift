@@ -115,7 +115,11 @@ extension RestoreRun {
         var places: [Hash256: [RestoreTarget]] = [:]
         for blob in pack.blobs { places[blob.entry.id] = blob.targets }
         await repository.readBlobs(pack: pack.pack, entries: pack.blobs.map(\.entry)) { entry, plaintext in
-            await write(plaintext, to: places[entry.id] ?? [])
+            await write(plaintext, to: places.removeValue(forKey: entry.id) ?? [])
+        }
+        // Every place is finished, written or failed: a blob the reader never answered is a failure, not a silent gap.
+        for (id, targets) in places {
+            await write(.failure(RepositoryError(.damaged, "blob \(id.short) of pack \(pack.pack.short) was not read")), to: targets)
         }
     }
 

@@ -27,11 +27,13 @@ public struct PackSpans: Sendable, Equatable {
         public var entries: [PackEntry]
     }
 
-    /// The reads that cover every entry once (an entry listed twice is read once).
+    /// The reads that cover every entry once (an entry listed twice is read
+    /// once; two ids claiming the same bytes, in a damaged index, are both kept
+    /// and the wrong one fails to open).
     public func plan(_ entries: [PackEntry]) -> [Span] {
         var spans: [Span] = []
-        var seen = Set<UInt32>()
-        for e in entries.sorted(by: { ($0.offset, $0.length) < ($1.offset, $1.length) }) where seen.insert(e.offset).inserted {
+        var seen = Set<Hash256>()
+        for e in entries.sorted(by: { ($0.offset, $0.length) < ($1.offset, $1.length) }) where seen.insert(e.id).inserted {
             let range = Int(e.offset)..<(Int(e.offset) + Int(e.length))
             if var last = spans.last, range.lowerBound - last.range.upperBound <= maxGap,
                max(range.upperBound, last.range.upperBound) - last.range.lowerBound <= maxSpan {

@@ -20,6 +20,8 @@ import Testing
         // A record larger than the bound is a read of its own; the same record twice is read once.
         let big = spans.plan([entry(1, 0, 10), entry(2, 10, 500), entry(2, 10, 500), entry(3, 510, 10)])
         #expect(big.map(\.range) == [0..<10, 10..<510, 510..<520])
+        // Two ids claiming the same bytes (a damaged index) are both planned.
+        #expect(spans.plan([entry(1, 0, 10), entry(2, 0, 10)]).first?.entries.map(\.id) == [entry(1, 0, 10).id, entry(2, 0, 10).id])
         // No gap allowed: only touching records join.
         #expect(PackSpans(maxGap: 0, maxSpan: 100).plan([entry(1, 0, 10), entry(2, 10, 10), entry(3, 21, 1)]).map(\.range) == [0..<20, 21..<22])
     }
