@@ -1,9 +1,6 @@
 import CofferModel
 import CofferSystem
 import Foundation
-#if canImport(Glibc)
-import Glibc
-#endif
 
 /// What a registering agent says about itself (CBR AgentRegister).
 public struct AgentRegistration: Sendable {
@@ -67,12 +64,12 @@ public struct AgentService: Sendable {
     /// Registers the agent, or refreshes a registered one (its heartbeat).
     public func register(caller: Principal, _ r: AgentRegistration) async throws -> AgentView {
         try AgentService.checkID(r.id, field: "agent.agent_id")
-        try AgentService.text(r.hostName, field: "agent.host_name", range: 1...255)
-        try AgentService.text(r.hostOS, field: "agent.host_os", range: 1...128)
-        try AgentService.text(r.hostNickname, field: "agent.host_nickname", range: 0...64)
-        try AgentService.text(r.version, field: "agent.agent_version", range: 0...64)
-        try AgentService.text(r.type, field: "agent.agent_type", range: 0...64)
-        guard AgentService.isAddress(r.hostIP) else { throw ServiceError.validation("agent.host_ip must be an IPv4 or IPv6 address") }
+        try Validate.printableText(r.hostName, field: "agent.host_name", range: 1...255)
+        try Validate.printableText(r.hostOS, field: "agent.host_os", range: 1...128)
+        try Validate.printableText(r.hostNickname, field: "agent.host_nickname", range: 0...64)
+        try Validate.printableText(r.version, field: "agent.agent_version", range: 0...64)
+        try Validate.printableText(r.type, field: "agent.agent_type", range: 0...64)
+        try Validate.ipAddress(r.hostIP, field: "agent.host_ip")
         let now = nowMS
         let record = AgentRecord(id: r.id, projectID: caller.projectID, hostName: r.hostName, hostNickname: r.hostNickname, hostIP: r.hostIP,
                                  hostOS: r.hostOS, version: r.version, type: r.type, createdAt: now, updatedAt: now, lastActiveAt: now, registeredBy: caller.userID)
@@ -107,6 +104,7 @@ public struct AgentService: Sendable {
     }
 
     public func list(caller: Principal, ids: [String]?, status wanted: AgentFilter.Status?, offset: Int, limit: Int) async throws -> (items: [AgentView], total: Int) {
+        for id in ids ?? [] { try AgentService.checkID(id, field: "agent_id") }
         let project = caller.projectID
         var filter = AgentFilter(ids: ids, status: wanted, onlineSince: onlineSince)
         if caller.role == .agent { filter.registeredBy = caller.userID }
@@ -139,13 +137,13 @@ public struct AgentService: Sendable {
         guard (1...AgentService.pathLimit).contains(paths.count) else {
             throw ServiceError.validation("add_path must list 1 to \(AgentService.pathLimit) paths")
         }
-        for (i, path) in paths.enumerated() { try AgentService.checkPath(path, field: "add_path[\(i)]") }
+        for (i, path) in paths.enumerated() { try Validate.absolutePath(path, field: "add_path[\(i)]") }
         for (path, below) in excludes {
             guard paths.contains(path) else { throw ServiceError.validation("exclude_path names \(String(path.debugDescription.prefix(80))), which add_path does not list") }
             guard below.count <= 64 else { throw ServiceError.validation("exclude_path for \(path) may list at most 64 paths") }
             for (i, excluded) in below.enumerated() {
                 let field = "exclude_path[\(path)].exclude_path_name[\(i)]"
-                try AgentService.checkPath(excluded, field: field)
+                try Validate.absolutePath(excluded, field: field)
                 guard excluded.hasPrefix(path == "/" ? "/" : path + "/") else { throw ServiceError.validation("\(field) must lie below \(path)") }
             }
         }
@@ -162,7 +160,7 @@ public struct AgentService: Sendable {
         guard (1...AgentService.pathLimit).contains(paths.count) else {
             throw ServiceError.validation("remove_path must list 1 to \(AgentService.pathLimit) paths")
         }
-        for (i, path) in paths.enumerated() { try AgentService.checkPath(path, field: "remove_path[\(i)]") }
+        for (i, path) in paths.enumerated() { try Validate.absolutePath(path, field: "remove_path[\(i)]") }
         _ = try await agent(id, for: caller)
         return try await store.removePaths(paths, project: caller.projectID, agent: id)
     }
@@ -182,39 +180,6 @@ public struct AgentService: Sendable {
         }
     }
 
-    // MARK: - Field rules
-
-    /// 1 to 64 letters, digits, `-`, `_` and `.` (agent and resource ids).
-    public static func checkID(_ id: String, field: String) throws {
-        guard (1...64).contains(id.utf8.count), id.utf8.allSatisfy({ $0 < 128 && (Validate.wordCharacters.contains(Character(UnicodeScalar($0))) || $0 == 46) }),
-              id != ".", id != ".." else {
-            throw ServiceError.validation("\(field) must be 1 to 64 letters, digits, '-', '_' or '.'")
-        }
-    }
-
-    /// Printable text (no control characters, no `<` or `>`) of a length in `range`.
-    static func text(_ text: String, field: String, range: ClosedRange<Int>) throws {
-        guard range.contains(text.count) else { throw ServiceError.validation("\(field) must be \(range.lowerBound) to \(range.upperBound) characters") }
-        guard !text.unicodeScalars.contains(where: { $0.properties.generalCategory == .control || $0 == "<" || $0 == ">" }) else {
-            throw ServiceError.validation("\(field) may not contain control characters, < or >")
-        }
-    }
-
-    static func isAddress(_ text: String) -> Bool {
-        guard text.utf8.count <= 45 else { return false }
-        var v4 = in_addr(), v6 = in6_addr()
-        return inet_pton(AF_INET, text, &v4) == 1 || inet_pton(AF_INET6, text, &v6) == 1
-    }
-
-    /// An absolute path of at most 1 024 bytes without `.` or `..` components, empty components or control characters.
-    static func checkPath(_ path: String, field: String) throws {
-        guard path.hasPrefix("/"), path.utf8.count <= 1024 else { throw ServiceError.validation("\(field) must be an absolute path of at most 1024 bytes") }
-        guard !path.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) else {
-            throw ServiceError.validation("\(field) may not contain control characters")
-        }
-        let components = path.split(separator: "/", omittingEmptySubsequences: false).dropFirst()
-        guard path == "/" || !components.contains(where: { $0.isEmpty || $0 == "." || $0 == ".." }) else {
-            throw ServiceError.validation("\(field) must be a plain path (no '.', '..', '//' or trailing '/')")
-        }
-    }
+    /// An agent's id, as the server takes it (`coffer agent` checks its state file with it).
+    public static func checkID(_ id: String, field: String) throws { try Validate.asciiID(id, field: field) }
 }

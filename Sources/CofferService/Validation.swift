@@ -1,4 +1,7 @@
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// A key/value tag: CBR vault tags and CSBS backup tags.
 public struct Tag: Sendable, Codable, Equatable {
@@ -40,6 +43,43 @@ enum Validate {
         guard !name.isEmpty, name.count <= 64 else { throw ServiceError.validation("\(field) must be 1 to 64 characters") }
         guard name.unicodeScalars.allSatisfy({ CharacterSet.alphanumerics.contains($0) || "-_.".unicodeScalars.contains($0) }) else {
             throw ServiceError.validation("\(field) may contain only letters, digits, '-', '_' and '.'")
+        }
+    }
+
+    /// 1 to 64 ASCII letters, digits, `-`, `_` and `.`, not `.` or `..` (agent
+    /// and resource ids that stand alone in URL paths).
+    static func asciiID(_ id: String, field: String) throws {
+        let allowed = { (b: UInt8) in (48...57).contains(b) || (65...90).contains(b) || (97...122).contains(b) || b == 45 || b == 95 || b == 46 }
+        guard (1...64).contains(id.utf8.count), id.utf8.allSatisfy(allowed), id != ".", id != ".." else {
+            throw ServiceError.validation("\(field) must be 1 to 64 letters, digits, '-', '_' or '.'")
+        }
+    }
+
+    /// Text of a length in `range`, without control characters, `<` or `>` (what an agent says of its host).
+    static func printableText(_ text: String, field: String, range: ClosedRange<Int>) throws {
+        guard range.contains(text.count) else { throw ServiceError.validation("\(field) must be \(range.lowerBound) to \(range.upperBound) characters") }
+        guard !text.unicodeScalars.contains(where: { $0.properties.generalCategory == .control || $0 == "<" || $0 == ">" }) else {
+            throw ServiceError.validation("\(field) may not contain control characters, < or >")
+        }
+    }
+
+    /// An IPv4 or IPv6 address literal.
+    static func ipAddress(_ text: String, field: String) throws {
+        var v4 = in_addr(), v6 = in6_addr()
+        guard text.utf8.count <= 45, inet_pton(AF_INET, text, &v4) == 1 || inet_pton(AF_INET6, text, &v6) == 1 else {
+            throw ServiceError.validation("\(field) must be an IPv4 or IPv6 address")
+        }
+    }
+
+    /// An absolute path of at most 1 024 bytes without `.`, `..` or empty components or control characters.
+    static func absolutePath(_ path: String, field: String) throws {
+        guard path.hasPrefix("/"), path.utf8.count <= 1024 else { throw ServiceError.validation("\(field) must be an absolute path of at most 1024 bytes") }
+        guard !path.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) else {
+            throw ServiceError.validation("\(field) may not contain control characters")
+        }
+        let components = path.split(separator: "/", omittingEmptySubsequences: false).dropFirst()
+        guard path == "/" || !components.contains(where: { $0.isEmpty || $0 == "." || $0 == ".." }) else {
+            throw ServiceError.validation("\(field) must be a plain path (no '.', '..', '//' or trailing '/')")
         }
     }
 

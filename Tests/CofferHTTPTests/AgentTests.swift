@@ -198,3 +198,77 @@ import Testing
         for (method, path) in refused { #expect(!AuthMiddleware.agentMayCall(method, path), "\(method) \(path)") }
     }
 }
+
+/// Every agent input from another project and with adversarial values: a 4xx,
+/// the owner's agent untouched, the server still answering.
+@Suite struct AgentInputsUnderAttack {
+    @Test func anotherProjectAndAdversarialValuesEndIn4xx() async throws {
+        let server = try await TestServer.start()
+        let admin = server.admin
+        let tenant = try await server.services.identity.createProject(name: "other", role: .admin)
+        try await server.run { client in
+            let token = try await client.token(user: "admin", password: admin.password, project: "admin")
+            let otherToken = try await client.token(user: tenant.user_name, password: tenant.password, project: "other")
+            let base = "/v3/\(admin.project_id)", other = "/v3/\(tenant.project_id)"
+            let register: [String: Any] = ["agent": ["agent_id": "h", "host_name": "owner-host", "host_ip": "10.0.0.1", "host_os": "Linux"]]
+            #expect(try await call(client, token: token, .post, base + "/agents", register).0 == .ok)
+            #expect(try await call(client, token: token, .post, base + "/agents/h/add-path", ["add_path": ["/srv"]]).0 == .ok)
+
+            // Another project: this project's paths are refused; its own namespace is its own.
+            for (method, path, body) in [(HTTPRequest.Method.post, "/agents", register as Any?), (.get, "/agents", nil), (.post, "/agent/check", ["agent_status": [["resource_id": "h", "resource_type": "t"]]])] {
+                #expect(try await call(client, token: otherToken, method, base + path, body).0 == .forbidden, "\(method) \(path)")
+            }
+            let theirs: [String: Any] = ["agent": ["agent_id": "h", "host_name": "their-host", "host_ip": "10.9.9.9", "host_os": "Linux"]]
+            #expect(try await call(client, token: otherToken, .post, other + "/agents", theirs).0 == .ok)
+            #expect(try await call(client, token: otherToken, .post, other + "/agents/h/remove-path", ["remove_path": ["/srv"]]).1["not_existed"] as? [String] == ["/srv"])
+
+            let huge = String(repeating: "9", count: 5_000)
+            func expect4xx(_ method: HTTPRequest.Method, _ uri: String, _ body: ByteBuffer?, _ what: String) async throws {
+                try await client.execute(uri: uri, method: method, headers: [authToken: token, .contentType: "application/json"], body: body) { r in
+                    #expect((400..<500).contains(Int(r.status.code)), "\(what): \(r.status) \(String(buffer: r.body))")
+                }
+            }
+            func agent(_ field: String, _ value: Any) -> [String: Any] {
+                var a: [String: Any] = ["agent_id": "x", "host_name": "n", "host_ip": "10.0.0.2", "host_os": "Linux"]
+                a[field] = value
+                return ["agent": a]
+            }
+            let values: [Any] = ["", ":", huge, "\u{0}", -1, 1e30, true, [1], ["a": 1], NSNull()]
+            for value in values {
+                let w = "\(value)".prefix(20)
+                try await expect4xx(.post, base + "/agents", bodyBuffer(agent("agent_id", value)), "agent_id \(w)")
+                try await expect4xx(.post, base + "/agents", bodyBuffer(agent("host_ip", value)), "host_ip \(w)")
+                if !(value is String) || "\(value)" == huge { try await expect4xx(.post, base + "/agents", bodyBuffer(agent("host_name", value)), "host_name \(w)") }
+                try await expect4xx(.put, base + "/agents/h", bodyBuffer(["agent": ["status": value]]), "status \(w)")
+                try await expect4xx(.post, base + "/agents/h/add-path", bodyBuffer(["add_path": [value]]), "add_path \(w)")
+                try await expect4xx(.post, base + "/agents/h/add-path", bodyBuffer(["add_path": ["/srv"], "exclude_path": [["path_name": value, "exclude_path_name": ["/srv/x"]]]]), "exclude path_name \(w)")
+                try await expect4xx(.post, base + "/agents/h/add-path", bodyBuffer(["add_path": ["/srv"], "exclude_path": [["path_name": "/srv", "exclude_path_name": [value]]]]), "exclude name \(w)")
+                try await expect4xx(.post, base + "/agents/h/remove-path", bodyBuffer(["remove_path": [value]]), "remove_path \(w)")
+                try await expect4xx(.post, base + "/agent/check", bodyBuffer(["agent_status": [["resource_id": value, "resource_type": "t"]]]), "resource_id \(w)")
+            }
+            for query in ["status=%00", "status=" + huge, "agent_id=", "agent_id=%00", "agent_id=%3A", "agent_id=" + huge, "limit=-1", "offset=-5",
+                          "limit=99999999999999999999", "status=online&status=online"] {
+                try await expect4xx(.get, base + "/agents?" + query, nil, "list \(query.prefix(30))")
+            }
+            for id in ["%00", "%3A", huge, "%FF%FE"] {
+                try await expect4xx(.get, base + "/agents/\(id)", nil, "show \(id.prefix(10))")
+                try await expect4xx(.put, base + "/agents/\(id)", bodyBuffer(["agent": ["status": "uninstalled"]]), "update \(id.prefix(10))")
+                try await expect4xx(.delete, base + "/agents/\(id)", nil, "delete \(id.prefix(10))")
+                try await expect4xx(.post, base + "/agents/\(id)/add-path", bodyBuffer(["add_path": ["/srv"]]), "add-path \(id.prefix(10))")
+                try await expect4xx(.post, base + "/agents/\(id)/remove-path", bodyBuffer(["remove_path": ["/srv"]]), "remove-path \(id.prefix(10))")
+            }
+            let deep = String(repeating: "{\"agent\":", count: 10_000) + "1" + String(repeating: "}", count: 10_000)
+            for raw in [ByteBuffer(string: deep), ByteBuffer(bytes: [0xff, 0xfe, 0x7b, 0x7d]), ByteBuffer(string: "[]"), ByteBuffer(string: "")] {
+                for (method, path) in [(HTTPRequest.Method.post, "/agents"), (.put, "/agents/h"), (.post, "/agents/h/add-path"), (.post, "/agents/h/remove-path"), (.post, "/agent/check")] {
+                    try await expect4xx(method, base + path, raw, "\(path) body \(raw.readableBytes) bytes")
+                }
+            }
+            // The owner's agent is as it was: its host, its path, online.
+            let (_, shown) = try await call(client, token: token, .get, base + "/agents/h")
+            let a = shown["agent"] as? [String: Any]
+            #expect(a?["host_name"] as? String == "owner-host" && a?["status"] as? String == "online", "\(shown)")
+            #expect((a?["paths"] as? [[String: Any]])?.compactMap { $0["dir_path"] as? String } == ["/srv"])
+            try await client.execute(uri: "/health", method: .get) { r in #expect(r.status == .ok) }
+        }
+    }
+}
