@@ -23,6 +23,8 @@ public struct CryptoError: Error, CustomStringConvertible, Equatable {
 public struct Hash256: Hashable, Comparable, Sendable, Codable, CustomStringConvertible {
     public var a: UInt64, b: UInt64, c: UInt64, d: UInt64
 
+    public static let zero = Hash256(bytes: [UInt8](repeating: 0, count: 32))
+
     /// The first 32 bytes, big-endian words (fewer are zero-filled). Inlinable, so
     /// the decoders of trees and index files (a call per blob id) get it
     /// specialised instead of a generic walk of the sequence.
@@ -161,43 +163,115 @@ public enum Sealer {
     }
 }
 
-/// The per-repository secrets: data key (AEAD for everything stored) and
-/// id key (HMAC that names blobs, so ids reveal nothing without it).
+/// The per-repository secrets: data key (AEAD for everything stored), id
+/// key (HMAC that names blobs, so ids reveal nothing without it) and, from
+/// format version 2, the private half of the vault's X25519 writer key pair
+/// (it opens what write-only writers sealed with session keys).
 public struct RepositoryKeys: Sendable {
     public let dataKey: SymmetricKey
     public let idKey: SymmetricKey
     public let chunkerSeed: UInt64
+    /// Raw X25519 private key (32 bytes); nil in version 1 repositories and in a writer's keys.
+    public let writerPrivateKey: [UInt8]?
 
-    public init(dataKey: SymmetricKey, idKey: SymmetricKey, chunkerSeed: UInt64) {
+    public init(dataKey: SymmetricKey, idKey: SymmetricKey, chunkerSeed: UInt64, writerPrivateKey: [UInt8]? = nil) {
         self.dataKey = dataKey
         self.idKey = idKey
         self.chunkerSeed = chunkerSeed
+        self.writerPrivateKey = writerPrivateKey
     }
 
-    public static func generate() -> RepositoryKeys {
-        RepositoryKeys(dataKey: SymmetricKey(size: .bits256), idKey: SymmetricKey(size: .bits256), chunkerSeed: UInt64.random(in: .min ... .max))
+    public static func generate(withWriterKey: Bool = false) -> RepositoryKeys {
+        RepositoryKeys(dataKey: SymmetricKey(size: .bits256), idKey: SymmetricKey(size: .bits256), chunkerSeed: UInt64.random(in: .min ... .max),
+                       writerPrivateKey: withWriterKey ? Array(Curve25519.KeyAgreement.PrivateKey().rawRepresentation) : nil)
+    }
+
+    /// The same id key and chunker seed with another sealing key: what a
+    /// writer session seals with, and what a reader opens that session with.
+    public func sealing(with key: [UInt8]) -> RepositoryKeys {
+        RepositoryKeys(dataKey: SymmetricKey(data: key), idKey: idKey, chunkerSeed: chunkerSeed)
+    }
+
+    /// What a write-only writer holds: the id key and chunker seed (to name and cut blobs as
+    /// everyone does), its session key to seal with, and neither the data key nor the writer key.
+    public init(writerIDKey idKey: [UInt8], chunkerSeed: UInt64, sessionKey: [UInt8]) {
+        self.init(dataKey: SymmetricKey(data: sessionKey), idKey: SymmetricKey(data: idKey), chunkerSeed: chunkerSeed)
+    }
+
+    public var idKeyBytes: [UInt8] { RepositoryKeys.raw(idKey) }
+
+    /// The public half of the writer key pair (what `config` publishes).
+    public var writerPublicKey: [UInt8]? {
+        guard let writerPrivateKey, let key = try? Curve25519.KeyAgreement.PrivateKey(rawRepresentation: writerPrivateKey) else { return nil }
+        return Array(key.publicKey.rawRepresentation)
     }
 
     public func blobID<D: DataProtocol>(_ plaintext: D) -> Hash256 {
         Hash256(bytes: HMAC<SHA256>.authenticationCode(for: plaintext, using: idKey))
     }
 
-    /// Serialized form (for wrapping under the master key).
+    /// Serialized form (for wrapping under the master key): 72 bytes, 104 with the writer key.
     public var material: [UInt8] {
         var out: [UInt8] = []
         dataKey.withUnsafeBytes { out.append(contentsOf: $0) }
         idKey.withUnsafeBytes { out.append(contentsOf: $0) }
         withUnsafeBytes(of: chunkerSeed.littleEndian) { out.append(contentsOf: $0) }
+        if let writerPrivateKey { out.append(contentsOf: writerPrivateKey) }
         return out
     }
 
     public init?(material: [UInt8]) {
-        guard material.count == 72 else { return nil }
+        guard material.count == 72 || material.count == 104 else { return nil }
         dataKey = SymmetricKey(data: material[0..<32])
         idKey = SymmetricKey(data: material[32..<64])
         var seed: UInt64 = 0
         for i in 0..<8 { seed |= UInt64(material[64 + i]) << UInt64(8 * i) }
         chunkerSeed = seed
+        writerPrivateKey = material.count == 104 ? Array(material[72..<104]) : nil
+    }
+
+    /// The raw bytes of a symmetric key (to hand a session key to its writer).
+    public static func raw(_ key: SymmetricKey) -> [UInt8] { key.withUnsafeBytes { Array($0) } }
+}
+
+/// A write-only session's key, wrapped to the vault's X25519 public key
+/// (docs/repository-format.md, version 2): `E (32) || AES-256-GCM(K)` under
+/// HKDF-SHA-256(X25519(e, V), salt E || V, info "coffer-session" || repository id).
+/// Whoever holds only the public key can make sessions but open none.
+public enum SessionEnvelope {
+    public static let size = 32 + Sealer.overhead + 32
+
+    /// A new session: its key (32 random bytes) and the envelope to store.
+    public static func newSession(to publicKey: [UInt8], repositoryID: String) throws -> (key: [UInt8], envelope: Data) {
+        let key = randomBytes(32)
+        return (key, try wrap(key, to: publicKey, repositoryID: repositoryID))
+    }
+
+    static func wrap(_ sessionKey: [UInt8], to publicKey: [UInt8], repositoryID: String) throws -> Data {
+        let recipient = try Curve25519.KeyAgreement.PublicKey(rawRepresentation: publicKey)
+        let ephemeral = Curve25519.KeyAgreement.PrivateKey()
+        let e = Array(ephemeral.publicKey.rawRepresentation)
+        let shared = try ephemeral.sharedSecretFromKeyAgreement(with: recipient)
+        let wrapping = kek(shared, ephemeral: e, recipient: publicKey, repositoryID: repositoryID)
+        return Data(e) + Sealer.seal(sessionKey, key: wrapping, context: Array("coffer-session".utf8))
+    }
+
+    public static func unwrap(_ envelope: Data, privateKey: [UInt8], repositoryID: String, what: String) throws -> [UInt8] {
+        guard envelope.count == size else { throw CryptoError.malformed(what) }
+        let bytes = Array(envelope)
+        let own = try Curve25519.KeyAgreement.PrivateKey(rawRepresentation: privateKey)
+        let e = Array(bytes[0..<32])
+        guard let ephemeral = try? Curve25519.KeyAgreement.PublicKey(rawRepresentation: e),
+              let shared = try? own.sharedSecretFromKeyAgreement(with: ephemeral) else { throw CryptoError.malformed(what) }
+        let wrapping = kek(shared, ephemeral: e, recipient: Array(own.publicKey.rawRepresentation), repositoryID: repositoryID)
+        let raw = try Sealer.open(bytes[32...], key: wrapping, context: Array("coffer-session".utf8), what: what)
+        guard raw.count == 32 else { throw CryptoError.malformed(what) }
+        return Array(raw)
+    }
+
+    private static func kek(_ shared: SharedSecret, ephemeral: [UInt8], recipient: [UInt8], repositoryID: String) -> SymmetricKey {
+        shared.hkdfDerivedSymmetricKey(using: SHA256.self, salt: ephemeral + recipient,
+                                       sharedInfo: Array("coffer-session".utf8) + Array(repositoryID.utf8), outputByteCount: 32)
     }
 }
 

@@ -18,6 +18,10 @@ public final class BlobIndex: @unchecked Sendable {
     private var packNumbers: [Hash256: UInt32] = [:]
     private var slots: [Hash256: Slot] = [:]
     private var pendingDeletion: Set<UInt32> = []
+    /// Packs a writer session sealed (format version 2), by pack number.
+    private var packSessions: [UInt32: Hash256] = [:]
+    /// Blobs a writer was told the repository holds, without where (it cannot read them).
+    private var known: Set<Hash256> = []
 
     public init() {}
 
@@ -27,13 +31,15 @@ public final class BlobIndex: @unchecked Sendable {
             packNumbers = [:]
             slots = [:]
             pendingDeletion = []
+            packSessions = [:]
+            known = []
         }
     }
 
     public var count: Int { lock.withLock { slots.count } }
     public var packCount: Int { lock.withLock { packs.count } }
 
-    public func add(pack: Hash256, entries: [PackEntry]) {
+    public func add(pack: Hash256, entries: [PackEntry], session: Hash256? = nil) {
         lock.withLock {
             let number: UInt32
             if let n = packNumbers[pack] { number = n } else {
@@ -41,6 +47,7 @@ public final class BlobIndex: @unchecked Sendable {
                 packs.append(pack)
                 packNumbers[pack] = number
             }
+            if let session { packSessions[number] = session }
             for e in entries {
                 let slot = Slot(pack: number, offset: e.offset, length: e.length, rawLength: e.rawLength, type: e.type)
                 if let old = slots[e.id], !pendingDeletion.contains(old.pack) { continue }
@@ -60,7 +67,7 @@ public final class BlobIndex: @unchecked Sendable {
     /// so a new backup may reference it without storing it again.
     public func hasLive(_ id: Hash256) -> Bool {
         lock.withLock {
-            guard let s = slots[id] else { return false }
+            guard let s = slots[id] else { return known.contains(id) }
             return !pendingDeletion.contains(s.pack)
         }
     }
@@ -76,4 +83,20 @@ public final class BlobIndex: @unchecked Sendable {
     }
 
     public var allPacks: [Hash256] { lock.withLock { packs } }
+
+    /// The writer session that sealed a pack (nil: the data key).
+    public func session(ofPack pack: Hash256) -> Hash256? {
+        lock.withLock { packNumbers[pack].flatMap { packSessions[$0] } }
+    }
+
+    /// Every pack a writer session sealed, with its session (what prune's consolidated index keeps).
+    public var packSessionMap: [Hash256: Hash256] {
+        lock.withLock { Dictionary(uniqueKeysWithValues: packSessions.map { (packs[Int($0.key)], $0.value) }) }
+    }
+
+    /// Records blobs the repository holds where this writer cannot see them (the server said so).
+    public func addKnown<S: Sequence>(_ ids: S) where S.Element == Hash256 { lock.withLock { known.formUnion(ids) } }
+
+    /// Whether a blob is stored: indexed here, or known to be held.
+    public func contains(_ id: Hash256) -> Bool { lock.withLock { slots[id] != nil || known.contains(id) } }
 }

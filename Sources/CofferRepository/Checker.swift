@@ -67,7 +67,7 @@ public final class Checker: @unchecked Sendable {
                 if let id = ObjectKey.id(of: object.key), Hash256.sha256(data) != id {
                     error("index file \(object.key) is damaged (hash mismatch)")
                 }
-                let file = try IndexFile.decode(data, keys: repository.keys, name: object.key)
+                let file = try await repository.decodeIndexFile(data, name: object.key)
                 for p in file.packs { indexed[p.pack, default: []].append(contentsOf: p.entries) }
             } catch {
                 self.error("index file \(object.key) is unreadable: \(error)")
@@ -184,7 +184,7 @@ public final class Checker: @unchecked Sendable {
         if Hash256.sha256(data) != pack { fail("pack \(key) is damaged: its content does not match its name") }
         var entries: [PackEntry]
         do {
-            entries = try PackFormat.entries(ofPack: data, keys: repository.keys, name: key)
+            entries = try await repository.packEntries(ofPack: data, name: key).entries
             if let indexEntries {
                 let a = Set(entries.map(\.id)), b = Set(indexEntries.map(\.id))
                 if a != b { fail("pack \(key): header and index disagree (\(a.symmetricDifference(b).count) blobs differ)") }

@@ -41,7 +41,7 @@ extension Repository: SnapshotSink {
         if index.packCount == 0 { try await loadIndex() }
     }
 
-    public func contains(blob: Hash256) -> Bool { index.lookup(blob) != nil }
+    public func contains(blob: Hash256) -> Bool { index.contains(blob) }
 
     public func locate(_ id: Hash256) -> (pack: Hash256, entry: PackEntry)? { index.lookup(id) }
 

@@ -87,11 +87,15 @@ enum Context {
 
 public enum PackFormat {
     static let magic: UInt32 = 0x4B50_4643 // "CFPK" little-endian
+    /// A pack a write-only session sealed: the trailer also names the session (format version 2).
+    static let sessionMagic: UInt32 = 0x3250_4643 // "CFP2" little-endian
     static let trailerSize = 8
+    static let sessionTrailerSize = 8 + 32
     public static let version: UInt8 = 1
 
-    /// The encrypted header plus trailer that close a pack.
-    static func header(_ entries: [PackEntry], keys: RepositoryKeys) -> Data {
+    /// The encrypted header plus trailer that close a pack: `u32 length || "CFPK"`,
+    /// or `u32 length || session id || "CFP2"` when a writer session sealed it.
+    static func header(_ entries: [PackEntry], keys: RepositoryKeys, session: Hash256? = nil) -> Data {
         var w = ByteWriter()
         w.u8(version)
         w.u32(UInt32(entries.count))
@@ -99,16 +103,33 @@ public enum PackFormat {
         let sealed = Sealer.seal(w.data, key: keys.dataKey, context: Context.packHeader)
         var tail = ByteWriter()
         tail.u32(UInt32(sealed.count))
-        tail.u32(magic)
+        if let session { tail.hash(session) }
+        tail.u32(session == nil ? magic : sessionMagic)
         return sealed + tail.data
     }
 
-    /// Length of the sealed header, read from the last 8 bytes.
-    static func headerLength(trailer: Data, pack: String) throws -> Int {
-        var r = ByteReader(trailer, what: "pack \(pack)")
-        let length = try r.u32()
-        guard try r.u32() == magic else { throw RepositoryError(.damaged, "pack \(pack): bad trailer magic") }
-        return Int(length)
+    /// What a pack's last bytes say: the sealed header's length, how long the trailer is, and the session.
+    struct Trailer {
+        var headerLength: Int
+        var size: Int
+        var session: Hash256?
+    }
+
+    /// Parses the trailer from the pack's last bytes (`tail`: at least the last 8, at most the last 40).
+    static func trailer(_ tail: Data, pack: String) throws -> Trailer {
+        guard tail.count >= trailerSize else { throw RepositoryError(.damaged, "pack \(pack): shorter than its trailer") }
+        var m = ByteReader(tail.suffix(4), what: "pack \(pack)")
+        switch try m.u32() {
+        case magic:
+            var r = ByteReader(tail.suffix(trailerSize), what: "pack \(pack)")
+            return Trailer(headerLength: Int(try r.u32()), size: trailerSize, session: nil)
+        case sessionMagic:
+            guard tail.count >= sessionTrailerSize else { throw RepositoryError(.damaged, "pack \(pack): shorter than its trailer") }
+            var r = ByteReader(tail.suffix(sessionTrailerSize), what: "pack \(pack)")
+            return Trailer(headerLength: Int(try r.u32()), size: sessionTrailerSize, session: try r.hash())
+        default:
+            throw RepositoryError(.damaged, "pack \(pack): bad trailer magic")
+        }
     }
 
     static func parseHeader(sealed: Data, keys: RepositoryKeys, pack: String) throws -> [PackEntry] {
@@ -123,17 +144,36 @@ public enum PackFormat {
         return entries
     }
 
-    /// Parses a whole pack's header (used by check and index recovery).
-    public static func entries(ofPack pack: Data, keys: RepositoryKeys, name: String) throws -> [PackEntry] {
-        guard pack.count >= trailerSize else { throw RepositoryError(.damaged, "pack \(name): shorter than its trailer") }
-        let length = try headerLength(trailer: pack.suffix(trailerSize), pack: name)
-        guard length + trailerSize <= pack.count else { throw RepositoryError(.damaged, "pack \(name): header length beyond pack") }
-        let start = pack.endIndex - trailerSize - length
-        let entries = try parseHeader(sealed: pack[start..<(pack.endIndex - trailerSize)], keys: keys, pack: name)
+    /// Parses a whole pack's header (used by check, index recovery and the
+    /// append-only endpoint), with the keys of the session its trailer names.
+    static func entries(ofPack pack: Data, name: String, keys: (Hash256?) throws -> RepositoryKeys) throws -> (entries: [PackEntry], session: Hash256?) {
+        let t = try trailer(pack.suffix(sessionTrailerSize), pack: name)
+        guard t.headerLength + t.size <= pack.count else { throw RepositoryError(.damaged, "pack \(name): header length beyond pack") }
+        let start = pack.endIndex - t.size - t.headerLength
+        let entries = try parseHeader(sealed: pack[start..<(pack.endIndex - t.size)], keys: try keys(t.session), pack: name)
         for e in entries where Int(e.offset) + Int(e.length) > start - pack.startIndex {
             throw RepositoryError(.damaged, "pack \(name): blob \(e.id.short) extends into the header")
         }
-        return entries
+        return (entries, t.session)
+    }
+}
+
+/// Version 2 objects of a writer session begin with a tag and the session's
+/// id, so a reader knows which session key opens them.
+enum SessionTag {
+    static let index = Array("CFI2".utf8)
+    static let snapshot = Array("CFS2".utf8)
+
+    static func mark(_ sealed: Data, tag: [UInt8], session: Hash256?) -> Data {
+        guard let session else { return sealed }
+        return Data(tag) + Data(session.bytes) + sealed
+    }
+
+    /// The session an object names (nil: sealed with the data key) and its sealed body.
+    static func split(_ data: Data, tag: [UInt8]) -> (session: Hash256?, body: Data) {
+        guard data.count >= 36 + Sealer.overhead, data.prefix(4).elementsEqual(tag) else { return (nil, data) }
+        let start = data.startIndex
+        return (Hash256(bytes: data[(start + 4)..<(start + 36)]), data[(start + 36)...])
     }
 }
 
@@ -144,22 +184,30 @@ public enum PackFormat {
 public struct IndexFile: Sendable {
     public var packs: [(pack: Hash256, entries: [PackEntry])]
     public var supersedes: [Hash256]
+    /// The writer session that sealed each of these packs (version 2); packs not named were sealed with the data key.
+    public var sessions: [Hash256: Hash256]
 
-    public init(packs: [(pack: Hash256, entries: [PackEntry])] = [], supersedes: [Hash256] = []) {
+    public init(packs: [(pack: Hash256, entries: [PackEntry])] = [], supersedes: [Hash256] = [], sessions: [Hash256: Hash256] = [:]) {
         self.packs = packs
         self.supersedes = supersedes
+        self.sessions = sessions
     }
 
     static let version: UInt8 = 1
+    /// Version 2 adds each pack's session id (zero for the data key) after its id.
+    static let sessionVersion: UInt8 = 2
 
+    /// The plaintext sealed with `keys`; a writer session's file is then tagged (`SessionTag`).
     func encode(keys: RepositoryKeys) -> Data {
+        let withSessions = !sessions.isEmpty
         var w = ByteWriter()
-        w.u8(Self.version)
+        w.u8(withSessions ? Self.sessionVersion : Self.version)
         w.u32(UInt32(supersedes.count))
         for s in supersedes { w.hash(s) }
         w.u32(UInt32(packs.count))
         for p in packs {
             w.hash(p.pack)
+            if withSessions { w.hash(sessions[p.pack] ?? Hash256.zero) }
             w.u32(UInt32(p.entries.count))
             for e in p.entries { w.entry(e) }
         }
@@ -169,7 +217,9 @@ public struct IndexFile: Sendable {
     static func decode(_ data: Data, keys: RepositoryKeys, name: String) throws -> IndexFile {
         let plain = try openSealed(data, keys: keys, context: Context.index, what: "index file \(name)")
         var r = ByteReader(plain, what: "index file \(name)")
-        guard try r.u8() == version else { throw RepositoryError(.unsupportedVersion, "index file \(name): unknown version") }
+        let fileVersion = try r.u8()
+        guard fileVersion == version || fileVersion == sessionVersion else { throw RepositoryError(.unsupportedVersion, "index file \(name): unknown version") }
+        let zero = Hash256.zero
         var out = IndexFile()
         let supersededCount = Int(try r.u32())
         guard supersededCount <= r.remaining / 32 else { throw RepositoryError(.damaged, "index file \(name): bad count") }
@@ -178,6 +228,7 @@ public struct IndexFile: Sendable {
         guard packCount <= r.remaining / 36 else { throw RepositoryError(.damaged, "index file \(name): bad count") }
         for _ in 0..<packCount {
             let pack = try r.hash()
+            if fileVersion == sessionVersion, case let session = try r.hash(), session != zero { out.sessions[pack] = session }
             let n = Int(try r.u32())
             guard n <= r.remaining / PackEntry.encodedSize else { throw RepositoryError(.damaged, "index file \(name): bad count") }
             var entries: [PackEntry] = []
@@ -209,6 +260,8 @@ public enum ObjectKey {
     public static func snapshot(_ id: Hash256) -> String { "snapshots/\(id.hex)" }
     public static func key(_ id: Hash256) -> String { "keys/\(id.hex)" }
     public static func deletion(_ id: Hash256) -> String { "deletions/\(id.hex)" }
+    /// A writer session's key, wrapped to the vault's writer key (version 2).
+    public static func session(_ id: Hash256) -> String { "sessions/\(id.hex)" }
     public static func verification(_ id: Hash256) -> String { "verified/\(id.hex)" }
 
     /// The id at the end of a key (`data/ab/<hex>`, `index/<hex>`...), if it is one.

@@ -78,7 +78,7 @@ public final class PackWriter: @unchecked Sendable {
             entries.append(entry)
             sealedBytesAdded += Int64(sealed.count)
             blobsAdded += 1
-            if buffer.count >= repository.config.packSize { return takePack() }
+            if buffer.count >= repository.config.packSize { return takeBlobs() }
             return nil
         }
         // Written through, so the next backup walks this one's trees without downloading them.
@@ -96,26 +96,52 @@ public final class PackWriter: @unchecked Sendable {
         return id
     }
 
-    private func takePack() -> (Data, [PackEntry]) {
-        buffer.append(PackFormat.header(entries, keys: repository.keys))
+    /// The open pack's sealed blobs and entries (the header is added when it is stored).
+    private func takeBlobs() -> (Data, [PackEntry]) {
         let taken = (buffer, entries)
         buffer = Data()
         entries = []
         return taken
     }
 
-    private func upload(_ data: Data, _ packEntries: [PackEntry]) async throws {
+    /// A write-only writer drops the blobs the server says the vault holds
+    /// already (stored by another session it cannot see), then closes the pack.
+    private func withoutHeldBlobs(_ blobs: Data, _ packEntries: [PackEntry]) async throws -> (Data, [PackEntry]) {
+        guard let presence = repository.presence else { return (blobs, packEntries) }
+        let held = try await presence.held(packEntries.map(\.id))
+        guard !held.isEmpty else { return (blobs, packEntries) }
+        repository.index.addKnown(held)
+        var kept = Data()
+        var keptEntries: [PackEntry] = []
+        for var e in packEntries where !held.contains(e.id) {
+            let start = blobs.startIndex + Int(e.offset)
+            e.offset = UInt32(kept.count)
+            kept.append(blobs[start..<(start + Int(e.length))])
+            keptEntries.append(e)
+        }
+        lock.withLock {
+            let dropped = packEntries.filter { held.contains($0.id) }
+            sealedBytesAdded -= dropped.reduce(0) { $0 + Int64($1.length) }
+            blobsAdded -= dropped.count
+        }
+        return (kept, keptEntries)
+    }
+
+    private func upload(_ blobs: Data, _ allEntries: [PackEntry]) async throws {
         // Backpressure: at most `uploads` packs in flight, so memory stays bounded
         // when the store is slower than the workers.
         await uploads.acquire(1)
         defer {
             uploads.release(1)
-            buffered.release(packEntries.reduce(0) { $0 + Int($1.length) })
+            buffered.release(allEntries.reduce(0) { $0 + Int($1.length) })
         }
+        var (data, packEntries) = try await withoutHeldBlobs(blobs, allEntries)
+        guard !packEntries.isEmpty else { return }
+        data.append(PackFormat.header(packEntries, keys: repository.keys, session: repository.session))
         let id = Hash256.sha256(data)
         try await repository.store.put(ObjectKey.pack(id), data: data)
         let flush: [(pack: Hash256, entries: [PackEntry])]? = lock.withLock {
-            repository.index.add(pack: id, entries: packEntries)
+            repository.index.add(pack: id, entries: packEntries, session: repository.session)
             unindexed.append((id, packEntries))
             packsWritten += 1
             if oldestUnindexed == nil { oldestUnindexed = Date() }
@@ -129,7 +155,7 @@ public final class PackWriter: @unchecked Sendable {
     }
 
     private func writeIndex(_ packs: [(pack: Hash256, entries: [PackEntry])]) async throws {
-        let data = IndexFile(packs: packs).encode(keys: repository.keys)
+        let data = repository.encodeIndexFile(IndexFile(packs: packs))
         try await repository.store.put(ObjectKey.index(Hash256.sha256(data)), data: data)
     }
 
@@ -139,7 +165,7 @@ public final class PackWriter: @unchecked Sendable {
     /// caller writes next never depends on a pack about to disappear.
     public func finish() async throws {
         try await rescueReusedBlobsFromPendingDeletions()
-        let last: (Data, [PackEntry])? = lock.withLock { entries.isEmpty ? nil : takePack() }
+        let last: (Data, [PackEntry])? = lock.withLock { entries.isEmpty ? nil : takeBlobs() }
         if let (data, packEntries) = last { try await upload(data, packEntries) }
         let remaining = lock.withLock { () -> [(pack: Hash256, entries: [PackEntry])] in
             defer { unindexed = []; oldestUnindexed = nil }

@@ -54,7 +54,7 @@ public final class Pruner: @unchecked Sendable {
             guard let id = ObjectKey.id(of: object.key) else { continue }
             let data = try await store.get(object.key)
             let file: IndexFile
-            do { file = try IndexFile.decode(data, keys: repository.keys, name: object.key) } catch {
+            do { file = try await repository.decodeIndexFile(data, name: object.key) } catch {
                 throw RepositoryError(.damaged, "prune refused: \(error); run 'check' first")
             }
             indexFiles.append(id)
@@ -163,9 +163,10 @@ public final class Pruner: @unchecked Sendable {
         // 7. One index for everything that stays, replacing the files read in step 1.
         let deleting = Set(deleteNow)
         let survivors = packEntries.filter { present[$0.key] != nil && !deleting.contains($0.key) }
-        let consolidated = IndexFile(packs: survivors.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }, supersedes: indexFiles.sorted())
+        let sessions = repository.index.packSessionMap.filter { survivors[$0.key] != nil }
+        let consolidated = IndexFile(packs: survivors.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }, supersedes: indexFiles.sorted(), sessions: sessions)
         if !indexFiles.isEmpty {
-            let data = consolidated.encode(keys: repository.keys)
+            let data = repository.encodeIndexFile(consolidated)
             let newID = Hash256.sha256(data)
             try await store.put(ObjectKey.index(newID), data: data)
             report.indexFilesReplaced = indexFiles.count

@@ -42,6 +42,8 @@ public struct RepositoryConfig: Codable, Sendable, Equatable {
     public var chunker: ChunkerSizes
     public var packSize: Int
     public var compressionLevel: Int32
+    /// Version 2: the public half of the vault's X25519 writer key (base64), to which write-only sessions wrap their keys.
+    public var writerKey: String?
 
     public struct ChunkerSizes: Codable, Sendable, Equatable {
         public var min: Int, average: Int, max: Int
@@ -72,11 +74,20 @@ public final class Repository: @unchecked Sendable {
     public let index = BlobIndex()
     /// Index files that could not be read when the index was loaded.
     public private(set) var damagedIndexFiles: [String] = []
+    /// A write-only writer's session (`Repository.writer`): what this object writes is
+    /// sealed with the session key (`keys.dataKey`) and tagged with this id.
+    public let session: Hash256?
+    /// A writer's question to the server: which of these blobs does the vault hold? Asked before each pack is stored.
+    public let presence: (any BlobPresence)?
+    let sessionLock = NSLock()
+    var sessionKeys: [Hash256: RepositoryKeys] = [:]
 
-    init(store: BlobStore, config: RepositoryConfig, keys: RepositoryKeys) {
+    init(store: BlobStore, config: RepositoryConfig, keys: RepositoryKeys, session: Hash256? = nil, presence: (any BlobPresence)? = nil) {
         self.store = store
         self.config = config
         self.keys = keys
+        self.session = session
+        self.presence = presence
     }
 
     // MARK: - Creating and opening
@@ -85,10 +96,12 @@ public final class Repository: @unchecked Sendable {
         if (try? await store.head(ObjectKey.config)) != nil {
             throw RepositoryError(.alreadyExists, "a repository already exists at \(store.location)")
         }
-        let config = RepositoryConfig(version: 1, id: HexString.encode(randomBytes(16)), created: ModelCoding.storable(Date()),
-                                      chunker: options.chunker, packSize: options.packSize, compressionLevel: options.compressionLevel)
+        // Version 2: a writer key pair, so write-only writers (agents) can add to it.
+        let keys = RepositoryKeys.generate(withWriterKey: true)
+        let config = RepositoryConfig(version: 2, id: HexString.encode(randomBytes(16)), created: ModelCoding.storable(Date()),
+                                      chunker: options.chunker, packSize: options.packSize, compressionLevel: options.compressionLevel,
+                                      writerKey: keys.writerPublicKey.map { Data($0).base64EncodedString() })
         let configBytes = try ModelCoding.encoder().encode(config)
-        let keys = RepositoryKeys.generate()
         // Key before config: a crash leaves no config, so nothing looks like a repository.
         try await addKey(store: store, config: config, configBytes: configBytes, keys: keys, secret: secret, cheapKDF: options.cheapKDF)
         try await store.put(ObjectKey.config, data: configBytes)
@@ -108,8 +121,8 @@ public final class Repository: @unchecked Sendable {
         } catch {
             throw RepositoryError(.damaged, "object 'config' of \(store.location) is damaged: \(error)")
         }
-        guard config.version == 1 else {
-            throw RepositoryError(.unsupportedVersion, "repository format version \(config.version) is not supported (this build reads version 1)")
+        guard config.version == 1 || config.version == 2 else {
+            throw RepositoryError(.unsupportedVersion, "repository format version \(config.version) is not supported (this build reads versions 1 and 2)")
         }
         let keyObjects = try await store.list(prefix: "keys/")
         if keyObjects.isEmpty { throw RepositoryError(.damaged, "repository at \(store.location) has no key files (keys/ is empty)") }
@@ -122,7 +135,7 @@ public final class Repository: @unchecked Sendable {
             guard secret.matches(file.kdf) else { continue }
             let master = try file.kdf.deriveMasterKey(secret: secret.bytes)
             guard let plain = try? Sealer.open(file.wrapped, key: master, context: Context.keyWrap(config.id), what: object.key) else { continue }
-            guard plain.count == 72 + 32, let keys = RepositoryKeys(material: Array(plain.prefix(72))) else {
+            guard let keys = RepositoryKeys(material: Array(plain.dropLast(32))), (keys.writerPrivateKey != nil) == (config.version == 2) else {
                 throw RepositoryError(.damaged, "\(object.key): unwrapped key material has the wrong size")
             }
             if Hash256(bytes: plain.suffix(32)) != Hash256.sha256(configBytes) {
@@ -201,7 +214,7 @@ public final class Repository: @unchecked Sendable {
                 group.addTask {
                     do {
                         let data = try await self.store.get(object.key)
-                        return (object.key, .success(try IndexFile.decode(data, keys: self.keys, name: object.key)))
+                        return (object.key, .success(try await self.decodeIndexFile(data, name: object.key)))
                     } catch { return (object.key, .failure(error)) }
                 }
             }
@@ -217,7 +230,7 @@ public final class Repository: @unchecked Sendable {
         }
         index.reset()
         for (_, file) in files {
-            for p in file.packs { index.add(pack: p.pack, entries: p.entries) }
+            for p in file.packs { index.add(pack: p.pack, entries: p.entries, session: file.sessions[p.pack]) }
         }
         let pending = try await loadPendingDeletions()
         index.setPendingDeletion(Set(pending.flatMap(\.packs)))
@@ -230,8 +243,8 @@ public final class Repository: @unchecked Sendable {
         var recovered = 0
         for object in try await store.list(prefix: ObjectKey.packPrefix) {
             guard let id = ObjectKey.id(of: object.key), !index.containsPack(id) else { continue }
-            if let entries = try? await readPackHeader(id, size: object.size) {
-                index.add(pack: id, entries: entries)
+            if let (entries, session) = try? await readPackHeaderAndSession(id, size: object.size) {
+                index.add(pack: id, entries: entries, session: session)
                 recovered += 1
             }
         }
@@ -240,15 +253,20 @@ public final class Repository: @unchecked Sendable {
 
     /// Reads a pack's header with two ranged reads (trailer, then header).
     public func readPackHeader(_ pack: Hash256, size: Int? = nil) async throws -> [PackEntry] {
+        try await readPackHeaderAndSession(pack, size: size).entries
+    }
+
+    func readPackHeaderAndSession(_ pack: Hash256, size: Int? = nil) async throws -> (entries: [PackEntry], session: Hash256?) {
         let key = ObjectKey.pack(pack)
         let total: Int
         if let size { total = size } else { total = try await store.head(key).size }
         guard total >= PackFormat.trailerSize else { throw RepositoryError(.damaged, "pack \(key): shorter than its trailer") }
-        let trailer = try await store.get(key, range: (total - PackFormat.trailerSize)..<total)
-        let length = try PackFormat.headerLength(trailer: trailer, pack: key)
-        guard length + PackFormat.trailerSize <= total else { throw RepositoryError(.damaged, "pack \(key): header length beyond pack") }
-        let sealed = try await store.get(key, range: (total - PackFormat.trailerSize - length)..<(total - PackFormat.trailerSize))
-        return try PackFormat.parseHeader(sealed: sealed, keys: keys, pack: key)
+        let tailSize = min(total, PackFormat.sessionTrailerSize)
+        let trailer = try PackFormat.trailer(try await store.get(key, range: (total - tailSize)..<total), pack: key)
+        guard trailer.headerLength + trailer.size <= total else { throw RepositoryError(.damaged, "pack \(key): header length beyond pack") }
+        let end = total - trailer.size
+        let sealed = try await store.get(key, range: (end - trailer.headerLength)..<end)
+        return (try PackFormat.parseHeader(sealed: sealed, keys: try await keys(forSession: trailer.session), pack: key), trailer.session)
     }
 
     func loadPendingDeletions() async throws -> [PendingDeletion] {
@@ -281,7 +299,11 @@ public final class Repository: @unchecked Sendable {
 
     /// Decrypts and decompresses one stored blob record.
     public func unseal(_ record: Data, entry: PackEntry, pack: Hash256) throws -> Data {
-        let what = "blob \(entry.id.short) in pack \(pack.short)"
+        try unseal(record, entry: entry, keys: try loadedKeys(forSession: index.session(ofPack: pack)), what: "blob \(entry.id.short) in pack \(pack.short)")
+    }
+
+    func unseal(_ record: Data, entry: PackEntry, keys: RepositoryKeys, what: String? = nil) throws -> Data {
+        let what = what ?? "blob \(entry.id.short)"
         let payload = try openSealed(record, keys: keys, context: Context.blob(entry.type, entry.id), what: what)
         guard let flag = payload.first else { throw RepositoryError(.damaged, "\(what): empty payload") }
         let body = payload.dropFirst()
@@ -329,7 +351,8 @@ public final class Repository: @unchecked Sendable {
     // MARK: - Snapshots
 
     public func saveSnapshot(_ snapshot: Snapshot) async throws -> Hash256 {
-        let sealed = Sealer.seal(try ModelCoding.encoder().encode(snapshot), key: keys.dataKey, context: Context.snapshot)
+        let sealed = SessionTag.mark(Sealer.seal(try ModelCoding.encoder().encode(snapshot), key: keys.dataKey, context: Context.snapshot),
+                                     tag: SessionTag.snapshot, session: session)
         let id = Hash256.sha256(sealed)
         try await store.put(ObjectKey.snapshot(id), data: sealed)
         return id
@@ -342,8 +365,14 @@ public final class Repository: @unchecked Sendable {
             throw RepositoryError(.missing, "snapshot \(id.hex) not found")
         }
         guard Hash256.sha256(data) == id else { throw RepositoryError(.damaged, "snapshot object \(key) is damaged (hash mismatch)") }
+        return try await decodeSnapshot(data, key: key)
+    }
+
+    func decodeSnapshot(_ data: Data, key: String) async throws -> Snapshot {
+        let (session, body) = SessionTag.split(data, tag: SessionTag.snapshot)
+        let keys = try await keys(forSession: session)
         do {
-            let plain = try Sealer.open(data, key: keys.dataKey, context: Context.snapshot, what: key)
+            let plain = try Sealer.open(body, key: keys.dataKey, context: Context.snapshot, what: key)
             return try ModelCoding.decoder().decode(Snapshot.self, from: plain)
         } catch {
             throw RepositoryError(.damaged, "snapshot object \(key) is damaged: \(error)")
