@@ -20,6 +20,8 @@ public enum Inventory {
         public var path: String?
         public var projectID: String?
         public var restoreSpecialFiles: Bool?
+        /// On this agent's host (its paths are the host's; only the agent reads them).
+        public var agentID: String?
         /// Database instances: the engine, how to reach it (never shown back) and its data directory.
         public var engine: String?
         public var connection: String?
@@ -43,7 +45,7 @@ public enum Inventory {
 
         enum CodingKeys: String, CodingKey {
             case type, disks, name, description, path, engine, connection
-            case projectID = "project_id", restoreSpecialFiles = "restore_special_files", dataDirectory = "data_dir"
+            case projectID = "project_id", restoreSpecialFiles = "restore_special_files", dataDirectory = "data_dir", agentID = "agent_id"
         }
     }
 
@@ -87,6 +89,8 @@ public enum Inventory {
         public var dataDirectory: String?
         public var engine: String?
         public var restoreSpecialFiles = false
+        /// The agent whose host holds it (absent: the Coffer host).
+        public var agentID: String?
         /// GiB, rounded up, and bytes, when the size can be read.
         public var size: Int?
         public var sizeBytes: Int64?
@@ -113,7 +117,7 @@ public enum Inventory {
         enum CodingKeys: String, CodingKey {
             case id, name, type, description, path, engine, size, disks
             case projectID = "project_id", createdAt = "created_at", updatedAt = "updated_at", dataDirectory = "data_dir"
-            case restoreSpecialFiles = "restore_special_files", sizeBytes = "size_bytes"
+            case restoreSpecialFiles = "restore_special_files", sizeBytes = "size_bytes", agentID = "agent_id"
         }
     }
 

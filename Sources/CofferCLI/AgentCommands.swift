@@ -72,7 +72,7 @@ struct AgentCommand: AsyncParsableCommand {
         @OptionGroup var roots: RootOptions
         @Option(help: "A nickname shown for this host.") var name: String?
         @Option(help: "Seconds between heartbeats (5-600; the server shows the agent offline after 180 s without one).") var interval = 60
-        @Flag(help: "Register (or heartbeat) once and exit.") var once = false
+        @Flag(help: "Register (or heartbeat) once, run the jobs waiting for this agent, and exit.") var once = false
 
         func validate() throws {
             guard (5...600).contains(interval) else { throw ValidationError("--interval must be 5 to 600 seconds") }
@@ -87,18 +87,29 @@ struct AgentCommand: AsyncParsableCommand {
             request.agent.hostNickname = name
             request.agent.agentVersion = CofferVersion.string
             request.agent.agentType = "coffer"
-            while true {
-                do {
-                    let answer = try await client.call("POST", "/agents", body: request, as: CBR.AgentResponse.self)
-                    if once {
-                        printResult(options, answer) { ["agent \(answer.agent.agentID) registered: \(answer.agent.status)"] }
-                        return
+            let runner = AgentJobRunner(client: client, agentID: id, roots: try roots.validated(), stateDirectory: state.directory)
+            if once {
+                let answer = try await client.call("POST", "/agents", body: request, as: CBR.AgentResponse.self)
+                while try await runner.runNext(wait: 0) {}
+                printResult(options, answer) { ["agent \(answer.agent.agentID) registered: \(answer.agent.status)"] }
+                return
+            }
+            // Heartbeats on their own task, so a long job never makes the agent look offline.
+            let interval = self.interval
+            let heartbeat = Task {
+                while !Task.isCancelled {
+                    do { _ = try await client.call("POST", "/agents", body: request, as: CBR.AgentResponse.self) } catch {
+                        stderrLine("coffer agent: heartbeat failed (\(error)); retrying in \(interval) s")
                     }
-                } catch {
-                    if once { throw error }
-                    stderrLine("coffer agent: heartbeat failed (\(error)); retrying in \(interval) s")
+                    try? await Task.sleep(nanoseconds: UInt64(interval) * 1_000_000_000)
                 }
-                try await Task.sleep(nanoseconds: UInt64(interval) * 1_000_000_000)
+            }
+            defer { heartbeat.cancel() }
+            while true {
+                do { _ = try await runner.runNext(wait: 25) } catch {
+                    stderrLine("coffer agent: asking for jobs failed (\(error)); retrying in 5 s")
+                    try await Task.sleep(nanoseconds: 5_000_000_000)
+                }
             }
         }
     }

@@ -53,7 +53,11 @@ struct APIClient {
     /// Sends a signed request; the body of a 2xx answer, else a CLIError with the server's code and message.
     @discardableResult
     func send(_ method: String, _ path: String, query: String = "", body: (any Encodable)? = nil) async throws -> Data {
-        let bodyData = try body.map { try JSONEncoder().encode($0) } ?? Data()
+        try await send(method, path, query: query, raw: try body.map { try JSONEncoder().encode($0) } ?? Data(), contentType: "application/json").data
+    }
+
+    /// Sends bytes as they are; the answer's body and status (2xx), else a CLIError with the server's code and message.
+    func send(_ method: String, _ path: String, query: String = "", raw bodyData: Data, contentType: String) async throws -> (data: Data, status: Int) {
         let fullPath = "/v3/\(projectID)" + path
         guard let url = URL(string: base.absoluteString.trimmingCharacters(in: CharacterSet(charactersIn: "/")) + fullPath + (query.isEmpty ? "" : "?" + query)) else {
             throw CLIError("cannot build a URL for \(fullPath)")
@@ -61,7 +65,7 @@ struct APIClient {
         let host = base.port.map { "\(base.host!):\($0)" } ?? base.host!
         // A signed random request id: two identical changes within the same second (the date's resolution)
         // would otherwise carry the same signature, and the server refuses the second as a replay.
-        var headers = ["content-type": "application/json", "host": host, "x-project-id": projectID, "x-sdk-date": AKSKSignature.formatSdkDate(Date()),
+        var headers = ["content-type": contentType, "host": host, "x-project-id": projectID, "x-sdk-date": AKSKSignature.formatSdkDate(Date()),
                        "x-sdk-request-id": UUID().uuidString.lowercased()]
         let frozen = headers
         let signable = SignableRequest(method: method, rawPath: url.path, rawQuery: url.query ?? "", body: Array(bodyData)) { frozen[$0] }
@@ -78,9 +82,9 @@ struct APIClient {
         let status = (response as? HTTPURLResponse)?.statusCode ?? 0
         guard (200..<300).contains(status) else {
             let error = try? JSONDecoder().decode(ErrorBody.self, from: data)
-            throw CLIError("\(method) \(path): HTTP \(status) \(error?.code ?? ""): \(error?.message ?? String(decoding: data, as: UTF8.self))")
+            throw CLIError("\(method) \(path): HTTP \(status) \(error?.code ?? ""): \(error?.message ?? String(decoding: data, as: UTF8.self))", status: status)
         }
-        return data
+        return (data, status)
     }
 }
 
@@ -109,6 +113,7 @@ struct ResourceCommand: AsyncParsableCommand {
         @Option(help: "rds: the instance's data directory (needed to restore in place).") var dataDir: String?
         @Option(help: "The project (id) the resource is for; default the caller's.") var project: String?
         @Flag(help: "Tenant restores into it may create device nodes and keep setuid/setgid bits.") var restoreSpecialFiles = false
+        @Option(help: "The agent whose host holds the path or disks (they are that host's paths; only the agent reads them).") var agent: String?
 
         func run() async throws {
             let types = ["volume": "OS::Cinder::Volume", "server": "OS::Nova::Server", "turbo": "OS::Sfs::Turbo", "rds": "rds"]
@@ -116,6 +121,7 @@ struct ResourceCommand: AsyncParsableCommand {
             var resource = Inventory.Register(type: apiType, name: name)
             resource.path = path
             resource.projectID = project
+            resource.agentID = agent
             if restoreSpecialFiles { resource.restoreSpecialFiles = true }
             if type == "rds" {
                 guard let url = connection ?? ProcessInfo.processInfo.environment["COFFER_DB_CONNECTION"] else {

@@ -42,7 +42,7 @@ public struct CofferServices: Sendable {
     public var api: APIServices {
         let catalog = self.catalog
         return APIServices(identity: identity, resources: resources, vaults: vaults, backups: backups, protection: protection, databases: databases,
-                           policies: policies, agents: agents, healthy: { await catalog.ping() }, logger: logger)
+                           policies: policies, agents: agents, agentWork: AgentWork(runtime: worker, agents: agents), healthy: { await catalog.ping() }, logger: logger)
     }
 
     /// Opens (or creates) the data directory: master key, catalog, and on an

@@ -88,7 +88,12 @@ private func glibcMallopt(_ parameter: Int32, _ value: Int32) -> Int32
 
 struct CLIError: Error, CustomStringConvertible {
     let description: String
-    init(_ d: String) { description = d }
+    /// The HTTP status of a server's refusal (0: not one).
+    var status = 0
+    init(_ d: String, status: Int = 0) {
+        description = d
+        self.status = status
+    }
 }
 
 /// A listing: one JSON array, or one text line per item.

@@ -192,6 +192,12 @@ public final class SQLCatalog: Catalog, @unchecked Sendable {
             "CREATE TABLE agents (project_id TEXT NOT NULL REFERENCES projects(id) ON DELETE CASCADE, id TEXT NOT NULL, host_name TEXT NOT NULL, host_nickname TEXT NOT NULL, host_ip TEXT NOT NULL, host_os TEXT NOT NULL, version TEXT NOT NULL, type TEXT NOT NULL, uninstalled BOOLEAN NOT NULL, created_at BIGINT NOT NULL, updated_at BIGINT NOT NULL, last_active_at BIGINT NOT NULL, registered_by TEXT NOT NULL, PRIMARY KEY (project_id, id))",
             "CREATE TABLE agent_paths (id TEXT PRIMARY KEY, project_id TEXT NOT NULL, agent_id TEXT NOT NULL, path TEXT NOT NULL, excludes TEXT NOT NULL, created_at BIGINT NOT NULL, FOREIGN KEY (project_id, agent_id) REFERENCES agents(project_id, id) ON DELETE CASCADE, UNIQUE (project_id, agent_id, path))",
         ]),
+        (19, [
+            // Resources on an agent's host, and the jobs only that agent may claim.
+            "ALTER TABLE resources ADD COLUMN agent_id TEXT",
+            "ALTER TABLE jobs ADD COLUMN agent_id TEXT",
+            "CREATE INDEX jobs_agent ON jobs (project_id, agent_id, status)",
+        ]),
     ]
 
     /// How many migrations a current catalog has applied.

@@ -22,6 +22,7 @@ struct SQLJobStore: JobStore {
         try await catalog.withTransaction { db in
             guard var job = try await db.raw("""
                 SELECT jobs.* FROM jobs LEFT JOIN job_turns ON job_turns.project_id = jobs.project_id WHERE jobs.status = \(bind: JobStatus.queued.rawValue)
+                AND jobs.agent_id IS NULL
                 AND NOT EXISTS (SELECT 1 FROM jobs busy WHERE busy.status = \(bind: JobStatus.running.rawValue) AND busy.vault_id = jobs.vault_id
                     AND (busy.kind = \(bind: JobKind.prune.rawValue) OR jobs.kind = \(bind: JobKind.prune.rawValue)))
                 ORDER BY COALESCE(job_turns.last_claimed_at, 0), jobs.created_at, jobs.id LIMIT 1
@@ -38,6 +39,36 @@ struct SQLJobStore: JobStore {
             try await db.update("jobs").set(model: job, nilEncodingStrategy: .asNil).where("id", .equal, SQLBind(job.id)).run()
             return job
         }
+    }
+
+    /// An agent's job: the oldest queued job of `project` for `agent`, under the same prune rule.
+    func claim(agent: String, project: String, owner: String, now: Int64, leaseUntil: Int64) async throws -> JobRecord? {
+        try await catalog.withTransaction { db in
+            guard var job = try await db.raw("""
+                SELECT jobs.* FROM jobs WHERE jobs.status = \(bind: JobStatus.queued.rawValue) AND jobs.project_id = \(bind: project) AND jobs.agent_id = \(bind: agent)
+                AND NOT EXISTS (SELECT 1 FROM jobs busy WHERE busy.status = \(bind: JobStatus.running.rawValue) AND busy.vault_id = jobs.vault_id
+                    AND (busy.kind = \(bind: JobKind.prune.rawValue) OR jobs.kind = \(bind: JobKind.prune.rawValue)))
+                ORDER BY jobs.created_at, jobs.id LIMIT 1
+                """).first(decoding: JobRecord.self) else { return nil }
+            job.status = .running
+            job.owner = owner
+            job.leaseUntil = leaseUntil
+            job.attempts += 1
+            job.updatedAt = now
+            try await db.update("jobs").set(model: job, nilEncodingStrategy: .asNil).where("id", .equal, SQLBind(job.id)).run()
+            return job
+        }
+    }
+
+    /// Agents' jobs queued since before `createdBefore` (their agent has not come for them).
+    func waitingForAgents(createdBefore: Int64) async throws -> [JobRecord] {
+        try await sql.select().column("*").from("jobs").where("status", .equal, SQLBind(JobStatus.queued.rawValue))
+            .where("agent_id", .isNot, SQLLiteral.null).where("created_at", .lessThan, SQLBind(createdBefore)).all(decoding: JobRecord.self)
+    }
+
+    func setPayload(job: String, owner: String, payload: String) async throws -> Bool {
+        try await !sql.update("jobs").set("payload", to: SQLBind(payload)).where("id", .equal, SQLBind(job)).where("owner", .equal, SQLBind(owner))
+            .where("status", .equal, SQLBind(JobStatus.running.rawValue)).returning("id").all().isEmpty
     }
 
     func extendLease(job: String, owner: String, until: Int64) async throws -> Bool {

@@ -7,7 +7,7 @@ struct SQLResourceStore: ResourceStore {
     let catalog: SQLCatalog
 
     static let columns = ["id", "project_id", "type", "name", "description", "path", "parent_id", "bootable", "position", "created_at", "updated_at",
-                          "device", "inode", "restore_special_files"]
+                          "device", "inode", "restore_special_files", "agent_id"]
 
     func decode(_ row: any SQLRow) throws -> ResourceRecord {
         ResourceRecord(id: try row.decode(column: "id", as: String.self), projectID: try row.decode(column: "project_id", as: String.self),
@@ -18,7 +18,8 @@ struct SQLResourceStore: ResourceStore {
                        createdAt: Date(epochMilliseconds: try row.decode(column: "created_at", as: Int64.self)),
                        updatedAt: Date(epochMilliseconds: try row.decode(column: "updated_at", as: Int64.self)),
                        device: try row.decode(column: "device", as: Int64?.self), inode: try row.decode(column: "inode", as: Int64?.self),
-                       restoreSpecialFiles: try row.decode(column: "restore_special_files", as: Bool.self))
+                       restoreSpecialFiles: try row.decode(column: "restore_special_files", as: Bool.self),
+                       agentID: try row.decode(column: "agent_id", as: String?.self))
     }
 
     /// Inserts a resource and its children in one transaction, after `check`
@@ -33,7 +34,7 @@ struct SQLResourceStore: ResourceStore {
                 try await db.insert(into: "resources").columns(SQLResourceStore.columns)
                     .values(SQLBind(r.id), SQLBind(r.projectID), SQLBind(r.type), SQLBind(r.name), SQLBind(r.description), SQLBind(r.path),
                             SQLBind(r.parentID), SQLBind(r.bootable), SQLBind(r.position), SQLBind(r.createdAt.epochMilliseconds), SQLBind(r.updatedAt.epochMilliseconds),
-                            SQLBind(r.device), SQLBind(r.inode), SQLBind(r.restoreSpecialFiles))
+                            SQLBind(r.device), SQLBind(r.inode), SQLBind(r.restoreSpecialFiles), SQLBind(r.agentID))
                     .run()
             }
         }

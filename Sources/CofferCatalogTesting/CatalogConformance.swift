@@ -318,6 +318,21 @@ public enum CatalogConformance {
         try require(back?.status == .queued && back?.owner == nil && back?.leaseUntil == nil && back?.attempts == 0, "handed back: \(String(describing: back))")
         try require(try await store.handBack(b1, now: 91) == false, "a hand-back applies once")
         try require(try await store.claim(owner: "w4", now: 92, leaseUntil: 300)?.attempts == 1, "claimed again as a first attempt")
+
+        // An agent's job: never a worker's, only its own agent's, in its own project.
+        var forAgent = job("g1", project: "p1", at: 100)
+        forAgent.agentId = "host-1"
+        try await store.insert(forAgent)
+        try require(try await store.claim(owner: "w5", now: 101, leaseUntil: 300) == nil, "a server worker never claims an agent's job")
+        try require(try await store.claim(agent: "host-2", project: "p1", owner: "agent:host-2", now: 101, leaseUntil: 300) == nil, "nor another agent")
+        try require(try await store.claim(agent: "host-1", project: "p2", owner: "agent:host-1", now: 101, leaseUntil: 300) == nil, "nor the same id in another project")
+        try require(try await store.waitingForAgents(createdBefore: 100).isEmpty, "not waiting before it was queued")
+        try require(try await store.waitingForAgents(createdBefore: 101).map(\.id) == ["g1"], "waiting since it was queued")
+        let taken = try await store.claim(agent: "host-1", project: "p1", owner: "agent:host-1", now: 102, leaseUntil: 300)
+        try require(taken?.id == "g1" && taken?.owner == "agent:host-1" && taken?.attempts == 1, "its agent claims it: \(String(describing: taken))")
+        try require(try await store.waitingForAgents(createdBefore: 1_000).isEmpty, "a claimed job waits no more")
+        try require(try await store.setPayload(job: "g1", owner: "agent:host-1", payload: "{}"), "the holder sets the payload")
+        try require(try await store.setPayload(job: "g1", owner: "w5", payload: "{}") == false, "another owner does not")
     }
 
     static let prunes: Check = { catalog in

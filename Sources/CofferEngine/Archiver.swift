@@ -28,6 +28,8 @@ public struct BackupOptions: Sendable {
     /// were stored: a vault's remaining capacity. What was stored stays
     /// unreferenced until prune removes it.
     public var maxBytesAdded: Int64?
+    /// Absolute paths below the backed-up directory that are left out (with everything below them).
+    public var excludes: Set<String> = []
     public var now: @Sendable () -> Date = { Date() }
     public init() {}
 }
@@ -273,11 +275,12 @@ final class BackupRun: @unchecked Sendable {
     /// every chunk beneath it is packed, so the walker never waits on workers.
     func archiveDirectory(_ path: String, input: DirectoryInput) async throws -> Task<Hash256, Error> {
         try checkFailure()
-        let entries: [(String, Result<FileStat, Errno>)]
+        var entries: [(String, Result<FileStat, Errno>)]
         switch await input.listing.value {
         case let .success(e): entries = e
         case let .failure(e): throw EngineError(.source, "cannot read directory \(path): \(e)")
         }
+        if !options.excludes.isEmpty { entries.removeAll { options.excludes.contains(path == "/" ? "/" + $0.0 : path + "/" + $0.0) } }
         let parentTree = await input.parent.value
         let parentNodes = BackupRun.byName(parentTree)
         var subdirectories: [String: DirectoryInput] = [:]

@@ -73,12 +73,16 @@ public struct APIServices: Sendable {
     public var databases: DatabaseService
     public var policies: PolicyService
     public var agents: AgentService
+    /// Agents' jobs (claiming, uploads, reports).
+    public var agentWork: AgentWork
     /// Whether the catalog answers (`/health`).
     public var healthy: @Sendable () async -> Bool
     public var logger: Logger
 
     public init(identity: IdentityService, resources: ResourceService, vaults: VaultService, backups: BackupService, protection: ProtectionService,
-                databases: DatabaseService, policies: PolicyService, agents: AgentService, healthy: @escaping @Sendable () async -> Bool, logger: Logger) {
+                databases: DatabaseService, policies: PolicyService, agents: AgentService, agentWork: AgentWork, healthy: @escaping @Sendable () async -> Bool,
+                logger: Logger) {
+        self.agentWork = agentWork
         self.identity = identity
         self.resources = resources
         self.vaults = vaults
@@ -120,6 +124,7 @@ public func buildRouter(services: APIServices, configuration: ServerConfiguratio
     PolicyRoutes(policies: services.policies).register(on: router, routes: routes)
     VaultTagRoutes(vaults: services.vaults).register(on: router, routes: routes)
     AgentRoutes(agents: services.agents).register(on: router, routes: routes)
+    AgentJobRoutes(work: services.agentWork).register(on: router, routes: routes)
     CSBSRoutes(protection: services.protection, backups: services.backups, vaults: services.vaults, region: configuration.region).register(on: router, routes: routes)
     return router
 }

@@ -103,6 +103,7 @@ struct BackupRoutes {
             o.extraInfo.common.code = l.errorCode.map(ErrorFamily.cbr.stored)
             o.extraInfo.common.message = l.errorMsg ?? ""
         }
+        if let agent = l.awaitedAgent { o.extraInfo.common.message = "waiting for agent \(agent)" }
         o.extraInfo.backup.backupID = l.backupId ?? ""
         o.extraInfo.resource.id = l.resourceId
         o.extraInfo.resource.name = l.resourceName

@@ -21,8 +21,9 @@ public struct CofferContext: RequestContext {
         remoteAddress = source.channel.remoteAddress?.ipAddress ?? ""
     }
 
-    /// Bodies beyond this are refused with 413 before anything reads them.
-    public var maxUploadSize: Int { 1 << 20 }
+    /// Bodies beyond this are refused with 413 before anything reads them (an agent's
+    /// pack upload is allowed more: `AgentJobRoutes.objectLimit`).
+    public var maxUploadSize = 1 << 20
 
     /// The authenticated caller; routes behind the auth middleware always have one.
     func caller() throws -> Principal {

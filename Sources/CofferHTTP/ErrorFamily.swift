@@ -49,7 +49,7 @@ enum ErrorFamily: Sendable {
         case .scheduleMissed: "Coffer.0002"
         case .quotaVaults: "BackupService.6133"
         case .quotaJobs: "BackupService.6125"
-        case .agentNotFound, .quotaAgents: "BackupService.9900"
+        case .agentNotFound, .quotaAgents, .agentOffline, .agentJobGone: "BackupService.9900"
         case .nothingToBackUp: "BackupService.0001"
         case .backupBusy: "BackupService.0002"
         case .sourceUnreadable, .backupFailed: "BackupService.6215"

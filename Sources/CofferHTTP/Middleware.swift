@@ -82,6 +82,7 @@ struct AuthMiddleware: RouterMiddleware {
         if AuthMiddleware.isPublic(request) { return try await next(request, context) }
         var request = request
         var context = context
+        if request.method == .put && AgentJobRoutes.isObjectUpload(request.uri.path) { context.maxUploadSize = AgentJobRoutes.objectLimit }
         let principal: Principal
         if let token = request.headers[.authToken] {
             guard let p = try await identity.validate(token: token) else {
@@ -131,6 +132,10 @@ struct AuthMiddleware: RouterMiddleware {
         case (.post, 0), (.get, 0): return true
         case (.get, 1), (.put, 1): return true
         case (.post, 2): return rest[1] == "add-path" || rest[1] == "remove-path"
+        // Running its jobs (AgentJobRoutes): claim, ask what is held, upload new objects, report.
+        case (.post, 3): return rest[1] == "jobs" && rest[2] == "claim"
+        case (.post, 4): return rest[1] == "jobs" && ["held", "progress", "complete", "fail"].contains(rest[3])
+        case (.put, 6): return rest[1] == "jobs" && rest[3] == "objects"
         default: return false
         }
     }

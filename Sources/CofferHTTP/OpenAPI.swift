@@ -73,6 +73,7 @@ public enum OpenAPIDocument {
         let vaultPath = [project, path("vault_id")]
         let backupPath = [project, path("backup_id")]
         let resourcePath = [project, path("resource_id")]
+        let agentJobPath = [project, path("agent_id"), path("job_id")]
         let backupFilters = paging + timeWindow + [
             "vault_id", "resource_id", "resource_name", "resource_az", "checkpoint_id", "name", "parent_id", "marker", "sort", "enterprise_project_id",
         ].map { query($0) } + [
@@ -279,6 +280,32 @@ public enum OpenAPIDocument {
             "/v3/{project_id}/agents/{agent_id}/remove-path": [
                 "post": operation("removeAgentPath", "CBR RemoveAgentPath", parameters: [project, path("agent_id")],
                                   body: derived(CBR.AgentRemovePathRequest.self), ok: (200, derived(CBR.AgentRemovePathResponse.self))),
+            ],
+            "/v3/{project_id}/agents/{agent_id}/jobs/claim": [
+                "post": operation("claimAgentJob", "Coffer extension: the agent waits up to wait_seconds for a job of its resources (a writer session, never a key to older data)",
+                                  parameters: [project, path("agent_id")], body: derived(AgentJobs.ClaimRequest.self), ok: (200, derived(AgentJobs.ClaimResponse.self))),
+            ],
+            "/v3/{project_id}/agents/{agent_id}/jobs/{job_id}/held": [
+                "post": operation("agentJobHeldBlobs", "Coffer extension: which of these blob ids the vault holds", parameters: agentJobPath,
+                                  body: derived(AgentJobs.HeldRequest.self), ok: (200, derived(AgentJobs.HeldResponse.self)), errors: [400, 404, 409]),
+            ],
+            "/v3/{project_id}/agents/{agent_id}/jobs/{job_id}/objects/{kind}/{name}": {
+                var upload = operation("agentJobUpload", "Coffer extension: stores a new pack, index file or snapshot of the job's session (named by its SHA-256; never overwrites)",
+                                       parameters: agentJobPath + [path("kind"), path("name")], ok: (201, nil), errors: [400, 404, 409])
+                upload["requestBody"] = ["required": true, "content": ["application/octet-stream": ["schema": ["type": "string", "format": "binary"]]]]
+                return ["put": upload]
+            }(),
+            "/v3/{project_id}/agents/{agent_id}/jobs/{job_id}/progress": [
+                "post": operation("agentJobProgress", "Coffer extension: progress (renews the job's lease)", parameters: agentJobPath,
+                                  body: derived(AgentJobs.ProgressRequest.self), ok: (204, nil), errors: [400, 404, 409]),
+            ],
+            "/v3/{project_id}/agents/{agent_id}/jobs/{job_id}/complete": [
+                "post": operation("agentJobComplete", "Coffer extension: the snapshot of each part; checked, then the backup is available", parameters: agentJobPath,
+                                  body: derived(AgentJobs.CompleteRequest.self), ok: (204, nil), errors: [400, 404, 409]),
+            ],
+            "/v3/{project_id}/agents/{agent_id}/jobs/{job_id}/fail": [
+                "post": operation("agentJobFail", "Coffer extension: the agent could not do the job (its message goes to the operation log)", parameters: agentJobPath,
+                                  body: derived(AgentJobs.FailRequest.self), ok: (204, nil), errors: [400, 404, 409]),
             ],
             "/v3/{project_id}/agent/check": [
                 "post": operation("checkAgent", "CBR CheckAgent (installed: an agent registered with the resource's id)", parameters: [project],

@@ -40,6 +40,7 @@ struct ResourceRoutes {
         o.updatedAt = IdentityRoutes.time(r.updatedAt)
         if v.type == .database { o.dataDirectory = r.path } else { o.path = r.path }
         o.restoreSpecialFiles = r.restoreSpecialFiles
+        o.agentID = r.agentID
         if v.type == .database { o.engine = "PostgreSQL" }  // the connection (with its password) is never shown
         o.sizeBytes = v.sizeBytes
         o.size = ResourceRoutes.gigabytes(v.sizeBytes)
@@ -64,6 +65,7 @@ struct ResourceRoutes {
         let disks = (body.disks ?? []).map { DiskInput(name: $0.name, path: $0.path, bootable: $0.bootable ?? false) }
         var input = ResourceInput(type: type, name: body.name, description: body.description ?? "", path: body.path, disks: disks, projectID: body.projectID)
         input.restoreSpecialFiles = body.restoreSpecialFiles ?? false
+        input.agentID = body.agentID
         if type == .database {
             guard let engine = body.engine else { throw APIError.validation("resource.engine is required") }
             guard let connection = body.connection else { throw APIError.validation("resource.connection is required") }

@@ -154,6 +154,8 @@ public struct JobRecord: Codable, Sendable, Equatable {
     /// The vault whose repository the job works in: a prune of a vault never
     /// runs beside another job of that vault (nil: rows from before this was kept).
     public var vaultId: String?
+    /// Set for a job on an agent's resource: only that agent claims it (server workers never do).
+    public var agentId: String?
 
     /// Column names spelled out: a key strategy converts every key of every row.
     enum CodingKeys: String, CodingKey {
@@ -171,9 +173,11 @@ public struct JobRecord: Codable, Sendable, Equatable {
         case updatedAt = "updated_at"
         case payload
         case vaultId = "vault_id"
+        case agentId = "agent_id"
     }
 
-    public init(id: String, projectId: String, kind: JobKind, targetId: String, operationLogId: String, status: JobStatus, owner: String?, leaseUntil: Int64?, attempts: Int, lastError: String?, createdAt: Int64, updatedAt: Int64, payload: String? = nil, vaultId: String? = nil) {
+    public init(id: String, projectId: String, kind: JobKind, targetId: String, operationLogId: String, status: JobStatus, owner: String?, leaseUntil: Int64?, attempts: Int, lastError: String?, createdAt: Int64, updatedAt: Int64, payload: String? = nil, vaultId: String? = nil, agentId: String? = nil) {
+        self.agentId = agentId
         self.id = id
         self.projectId = projectId
         self.kind = kind
@@ -215,6 +219,17 @@ public struct OperationLogRecord: Codable, Sendable, Equatable {
     public var skipped: String? = nil
     /// Counts an operation reports (a vault deletion's backups), as a JSON object.
     public var details: String? = nil
+
+    /// `details` of a job queued for an agent.
+    public static func waitingFor(agent: String) -> String {
+        String(decoding: (try? JSONEncoder().encode(["waiting_for_agent": agent])) ?? Data(), as: UTF8.self)
+    }
+
+    /// The agent a waiting operation waits for.
+    public var awaitedAgent: String? {
+        guard status == .waiting, let details, let object = try? JSONDecoder().decode([String: String].self, from: Data(details.utf8)) else { return nil }
+        return object["waiting_for_agent"]
+    }
 
     /// Column names spelled out: a key strategy converts every key of every row.
     enum CodingKeys: String, CodingKey {

@@ -101,6 +101,8 @@ public enum JobStatus: String, Codable, Sendable, CaseIterable {
             return JobTransition(next: .succeeded)
         case (.running, .failed(let code, let reason)):
             return JobTransition(next: .failed, actions: [.failTarget(code: code, reason: reason)])
+        case (.queued, .agentAbsent(let code, let reason)):
+            return JobTransition(next: .failed, actions: [.failTarget(code: code, reason: reason)])
         case (.running, .handedBack):
             return JobTransition(next: .queued)
         case (.running, .leaseExpired(let attempts, let maxAttempts)):
@@ -121,6 +123,8 @@ public enum JobEvent: Sendable, Equatable {
     case leaseExpired(attempts: Int, maxAttempts: Int)
     /// Its worker is shutting down gracefully and gives it up unfinished (not counted as an attempt).
     case handedBack
+    /// Queued for an agent that did not come for it in time.
+    case agentAbsent(code: String, reason: String)
 }
 
 public struct JobTransition: Sendable, Equatable {

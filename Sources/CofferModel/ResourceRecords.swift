@@ -20,9 +20,13 @@ public struct ResourceRecord: Sendable, Equatable, Codable {
     public var inode: Int64?
     /// Tenant restores into it may create device nodes and keep setuid/setgid bits.
     public var restoreSpecialFiles = false
+    /// The agent on whose host `path` lies (nil: the Coffer host). Only that agent reads or writes it.
+    public var agentID: String?
 
     public init(id: String, projectID: String, type: String, name: String, description: String, path: String?, parentID: String?,
-                bootable: Bool, position: Int, createdAt: Date, updatedAt: Date, device: Int64? = nil, inode: Int64? = nil, restoreSpecialFiles: Bool = false) {
+                bootable: Bool, position: Int, createdAt: Date, updatedAt: Date, device: Int64? = nil, inode: Int64? = nil, restoreSpecialFiles: Bool = false,
+                agentID: String? = nil) {
+        self.agentID = agentID
         self.device = device
         self.inode = inode
         self.restoreSpecialFiles = restoreSpecialFiles

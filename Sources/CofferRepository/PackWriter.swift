@@ -90,6 +90,7 @@ public final class PackWriter: @unchecked Sendable {
     @discardableResult
     public func save(_ plaintext: Data, type: BlobType) async throws -> Hash256 {
         let id = repository.keys.blobID(plaintext)
+        if type == .tree { repository.stash?.keep(tree: id, plaintext: plaintext) }
         if claim(id) {
             try await store(id: id, type: type, sealed: repository.seal(plaintext, type: type, id: id), rawLength: plaintext.count)
         }

@@ -79,10 +79,14 @@ public final class Repository: @unchecked Sendable {
     public let session: Hash256?
     /// A writer's question to the server: which of these blobs does the vault hold? Asked before each pack is stored.
     public let presence: (any BlobPresence)?
+    /// A writer's own copy of the trees (and snapshot) it wrote last time: it cannot read them from the repository.
+    public let stash: (any TreeStash)?
     let sessionLock = NSLock()
     var sessionKeys: [Hash256: RepositoryKeys] = [:]
 
-    init(store: BlobStore, config: RepositoryConfig, keys: RepositoryKeys, session: Hash256? = nil, presence: (any BlobPresence)? = nil) {
+    init(store: BlobStore, config: RepositoryConfig, keys: RepositoryKeys, session: Hash256? = nil, presence: (any BlobPresence)? = nil,
+         stash: (any TreeStash)? = nil) {
+        self.stash = stash
         self.store = store
         self.config = config
         self.keys = keys
@@ -321,6 +325,7 @@ public final class Repository: @unchecked Sendable {
     }
 
     public func loadBlob(_ id: Hash256, type: BlobType) async throws -> Data {
+        if type == .tree, let stash, let plain = stash.tree(id), keys.blobID(plain) == id { return plain }
         guard let location = index.lookup(id) else {
             throw RepositoryError(.missing, "\(type == .tree ? "tree" : "data") blob \(id.hex) is not in the index")
         }
@@ -355,10 +360,12 @@ public final class Repository: @unchecked Sendable {
                                      tag: SessionTag.snapshot, session: session)
         let id = Hash256.sha256(sealed)
         try await store.put(ObjectKey.snapshot(id), data: sealed)
+        stash?.keep(snapshot: snapshot, id: id)
         return id
     }
 
     public func loadSnapshot(_ id: Hash256) async throws -> Snapshot {
+        if let stash, let kept = stash.snapshot(id) { return kept }
         let key = ObjectKey.snapshot(id)
         let data: Data
         do { data = try await store.get(key) } catch let e as BlobStoreError where e.isNotFound {

@@ -17,6 +17,16 @@ public protocol BlobPresence: Sendable {
     func held(_ ids: [Hash256]) async throws -> Set<Hash256>
 }
 
+/// Where a writer keeps the plaintext trees and snapshot it writes (names,
+/// sizes, times and blob ids; no file contents), so its next backup can skip
+/// unchanged files without reading anything back from the repository.
+public protocol TreeStash: Sendable {
+    func tree(_ id: Hash256) -> Data?
+    func snapshot(_ id: Hash256) -> Snapshot?
+    func keep(tree id: Hash256, plaintext: Data)
+    func keep(snapshot: Snapshot, id: Hash256)
+}
+
 /// What a write-only writer is given for one backup.
 public struct WriterGrant: Sendable, Equatable {
     public var config: RepositoryConfig
@@ -32,17 +42,46 @@ public struct WriterGrant: Sendable, Equatable {
         self.session = session
         self.sessionKey = sessionKey
     }
+
+    /// The grant as text fields (base64 and hex), for the wire.
+    public var fields: [String: String] {
+        ["config": ((try? ModelCoding.encoder().encode(config)) ?? Data()).base64EncodedString(), "id_key": Data(idKey).base64EncodedString(),
+         "chunker_seed": String(chunkerSeed), "session": session.hex, "session_key": Data(sessionKey).base64EncodedString()]
+    }
+
+    /// A grant from its text fields; nil when one is missing or malformed.
+    public init?(fields: [String: String]) {
+        guard let configText = fields["config"], let configData = Data(base64Encoded: configText),
+              let config = try? ModelCoding.decoder().decode(RepositoryConfig.self, from: configData),
+              let idKey = fields["id_key"].flatMap({ Data(base64Encoded: $0) }), idKey.count == 32,
+              let seed = fields["chunker_seed"].flatMap(UInt64.init), let session = fields["session"].flatMap(Hash256.init(hex:)),
+              let key = fields["session_key"].flatMap({ Data(base64Encoded: $0) }), key.count == 32 else { return nil }
+        self.init(config: config, idKey: Array(idKey), chunkerSeed: seed, session: session, sessionKey: Array(key))
+    }
 }
 
 extension Repository {
     /// A repository a write-only writer adds to through `store` (which only
     /// takes new objects): it seals with the grant's session key and can open
     /// nothing stored before. `presence` answers which blobs are held already.
-    public static func writer(store: BlobStore, grant: WriterGrant, presence: (any BlobPresence)?) throws -> Repository {
+    public static func writer(store: BlobStore, grant: WriterGrant, presence: (any BlobPresence)?, stash: (any TreeStash)? = nil) throws -> Repository {
         guard grant.idKey.count == 32, grant.sessionKey.count == 32 else { throw RepositoryError(.invalidArgument, "writer grant: keys must be 32 bytes") }
         return Repository(store: store, config: grant.config,
                           keys: RepositoryKeys(writerIDKey: grant.idKey, chunkerSeed: grant.chunkerSeed, sessionKey: grant.sessionKey),
-                          session: grant.session, presence: presence)
+                          session: grant.session, presence: presence, stash: stash)
+    }
+
+    /// Every blob a snapshot kept in the stash references (its trees and data), to ask which are still held.
+    public func stashedBlobs(of snapshot: Snapshot) async throws -> Set<Hash256> {
+        var ids: Set<Hash256> = [snapshot.tree]
+        var seen = Set<Hash256>()
+        try await TreeWalker(repository: self).walk(snapshot.tree, seen: &seen, visit: { _, node in
+            if let sub = node.subtree { ids.insert(sub) }
+            for e in node.content ?? [] { ids.insert(e.blob) }
+        }, unreadable: { path, _, error in
+            throw RepositoryError(.missing, "the stash lacks the tree of \(path): \(error)")
+        })
+        return ids
     }
 
     /// Opens a writer session (the server's side): a new key wrapped to the writer key, stored before it is handed out.
@@ -171,5 +210,35 @@ extension Repository {
         }
         if (try? await store.head(key)) == nil { try await store.put(key, data: data) }
         return key
+    }
+}
+
+extension Repository {
+    /// The session that sealed a snapshot (nil: the data key).
+    public func session(ofSnapshot id: Hash256) async throws -> Hash256? {
+        let data: Data
+        do { data = try await store.get(ObjectKey.snapshot(id)) } catch let e as BlobStoreError where e.isNotFound {
+            throw RepositoryError(.missing, "snapshot \(id.hex) not found")
+        }
+        return SessionTag.split(data, tag: SessionTag.snapshot).session
+    }
+
+    /// What a snapshot references that the loaded index does not hold live:
+    /// a writer's snapshot is accepted only when this is empty (at most `limit` named).
+    public func missingBlobs(of snapshot: Snapshot, limit: Int = 10) async throws -> [String] {
+        var missing: [String] = []
+        var seen = Set<Hash256>()
+        guard index.hasLive(snapshot.tree) else { return ["tree \(snapshot.tree.short) (the root)"] }
+        try await TreeWalker(repository: self).walk(snapshot.tree, seen: &seen, visit: { path, node in
+            guard missing.count < limit else { return }
+            if let sub = node.subtree, !index.hasLive(sub) { missing.append("tree of \(path)") }
+            for e in node.content ?? [] where !index.hasLive(e.blob) {
+                missing.append("data of \(path) at \(e.offset)")
+                break
+            }
+        }, unreadable: { path, _, error in
+            if missing.count < limit { missing.append("tree of \(path): \(error)") }
+        })
+        return missing
     }
 }

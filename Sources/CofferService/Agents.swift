@@ -151,8 +151,20 @@ public struct AgentService: Sendable {
         let now = nowMS
         let records = paths.map { AgentPathRecord(id: UUID().uuidString.lowercased(), agentID: id, projectID: caller.projectID, path: $0,
                                                   excludes: excludes[$0] ?? [], createdAt: now) }
-        do { return try await store.addPaths(records, project: caller.projectID, agent: id, limit: AgentService.pathLimit) } catch let e as CatalogError where e.code == .quotaAgents {
-            throw ServiceError(.quotaAgents, "an agent may back up at most \(AgentService.pathLimit) paths")
+        // Each new path is also a file-system resource of the project, on this agent (same id), so it can be bound to a vault.
+        let had = Set((try await store.paths(project: caller.projectID, agents: [id])[id] ?? []).map(\.path))
+        let date = Date(epochMilliseconds: now)
+        let rows = records.filter { !had.contains($0.path) }.map {
+            ResourceRecord(id: $0.id, projectID: caller.projectID, type: ResourceType.fileSystem.rawValue, name: String($0.path.prefix(255)), description: "",
+                           path: $0.path, parentID: nil, bootable: false, position: 0, createdAt: date, updatedAt: date, agentID: id)
+        }
+        var fields: [String: String] = [:]
+        for (i, path) in paths.enumerated() { fields[path] = "add_path[\(i)]" }
+        try await catalog.resources.insert(rows) { existing in try ResourceService.refuseOverlap(rows, with: existing, fields: fields) }
+        do { return try await store.addPaths(records, project: caller.projectID, agent: id, limit: AgentService.pathLimit) } catch {
+            for row in rows { try? await catalog.resources.delete(project: caller.projectID, id: row.id) }
+            if let e = error as? CatalogError, e.code == .quotaAgents { throw ServiceError(.quotaAgents, "an agent may back up at most \(AgentService.pathLimit) paths") }
+            throw error
         }
     }
 
@@ -162,7 +174,15 @@ public struct AgentService: Sendable {
         }
         for (i, path) in paths.enumerated() { try Validate.absolutePath(path, field: "remove_path[\(i)]") }
         _ = try await agent(id, for: caller)
-        return try await store.removePaths(paths, project: caller.projectID, agent: id)
+        let had = try await store.paths(project: caller.projectID, agents: [id])[id] ?? []
+        let result = try await store.removePaths(paths, project: caller.projectID, agent: id)
+        // Its resource goes too (backups of it stay until deleted).
+        for record in had where result.removed.contains(record.path) {
+            if let resource = try await catalog.resources.get(project: caller.projectID, id: record.id), resource.agentID == id {
+                try await catalog.resources.delete(project: caller.projectID, id: record.id)
+            }
+        }
+        return result
     }
 
     /// Whether an agent is installed for each resource: an agent registered

@@ -124,12 +124,15 @@ public final class BackupService: @unchecked Sendable {
             backups.append(row(id, r, parent: nil))
             for disk in r.children { backups.append(row(BackupService.newID(), disk, parent: id)) }
             let logID = BackupService.newID()
-            logs.append(OperationLogRecord(id: logID, projectId: caller.projectID, operationType: "backup", status: .waiting, vaultId: vault.id, vaultName: vault.name,
-                                        providerId: provider, resourceId: r.record.id, resourceName: r.record.name, resourceType: r.record.type,
-                                        checkpointId: checkpointID, backupId: id, progress: 0, errorCode: nil, errorMsg: nil,
-                                        createdAt: now, startedAt: nil, endedAt: nil, updatedAt: now))
+            var log = OperationLogRecord(id: logID, projectId: caller.projectID, operationType: "backup", status: .waiting, vaultId: vault.id, vaultName: vault.name,
+                                         providerId: provider, resourceId: r.record.id, resourceName: r.record.name, resourceType: r.record.type,
+                                         checkpointId: checkpointID, backupId: id, progress: 0, errorCode: nil, errorMsg: nil,
+                                         createdAt: now, startedAt: nil, endedAt: nil, updatedAt: now)
+            // A resource on an agent's host: only that agent runs the job; until it does, the log says whom it waits for.
+            if let agent = r.record.agentID { log.details = OperationLogRecord.waitingFor(agent: agent) }
+            logs.append(log)
             jobs.append(JobRecord(id: BackupService.newID(), projectId: caller.projectID, kind: .backup, targetId: id, operationLogId: logID, status: .queued,
-                               owner: nil, leaseUntil: nil, attempts: 0, lastError: nil, createdAt: now, updatedAt: now, vaultId: vault.id))
+                               owner: nil, leaseUntil: nil, attempts: 0, lastError: nil, createdAt: now, updatedAt: now, vaultId: vault.id, agentId: r.record.agentID))
             listed.append(CheckpointResource(id: r.record.id, type: r.record.type, name: r.record.name, resourceSize: r.sizeBytes ?? 0, backupID: id))
         }
         let encoder = JSONEncoder()
@@ -336,6 +339,11 @@ extension BackupService {
         }
         let items = try await drivers.driver(for: type).planRestore(b, children: try await store.children(of: b.id), input: input, project: caller.projectID,
                                                                     context: driverContext)
+        for item in items {
+            if let target = try await resources.store.get(project: caller.projectID, id: item.targetResourceID), let agent = target.agentID {
+                throw ServiceError(.backupNotRestorable, "restoring onto resource \(target.id) on agent \(agent) is not supported yet: restore into a resource of the Coffer host")
+            }
+        }
         if try await logs.restoreActive(resources: items.map(\.targetResourceID)) {
             throw ServiceError(.restoreRunning, "a restore onto this resource is already in progress")
         }

@@ -44,6 +44,10 @@ public enum Reason: String, Sendable, CaseIterable {
     // Agents
     case agentNotFound = "agent_not_found"
     case quotaAgents = "quota_agents"
+    /// An agent's job waited longer than the service allows for its agent.
+    case agentOffline = "agent_offline"
+    /// The job is not (or no longer) running for the agent that asks about it.
+    case agentJobGone = "agent_job_gone"
 
     // Backups and restores
     case nothingToBackUp = "nothing_to_back_up"
@@ -85,7 +89,7 @@ public enum Reason: String, Sendable, CaseIterable {
         case .notFound, .vaultNotFound, .resourceNotFound, .backupNotFound, .checkpointNotFound, .operationLogNotFound, .policyNotFound,
              .instanceNotFound, .jobNotFound, .policyNotBound, .agentNotFound:
             .notFound
-        case .alreadyExists, .instanceBusy: .conflict
+        case .alreadyExists, .instanceBusy, .agentJobGone: .conflict
         case .backupFailed, .restoreIncomplete, .databaseFailure, .internalFailure: .internalFailure
         default: .badRequest
         }

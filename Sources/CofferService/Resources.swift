@@ -54,6 +54,9 @@ public struct ResourceInput: Sendable {
     /// Database instances: the engine (PostgreSQL) and `postgresql://user:password@host:port/db`.
     public var engine: String?
     public var connection: String?
+    /// A resource on an agent's host: its paths are that host's, checked by the agent (its
+    /// --resource-root), never opened here.
+    public var agentID: String?
     public init(type: ResourceType, name: String, description: String = "", path: String? = nil, disks: [DiskInput] = [], projectID: String? = nil) {
         self.type = type
         self.name = name
@@ -148,7 +151,8 @@ public final class ResourceService: @unchecked Sendable {
         for row in rows {
             guard let path = row.path else { continue }
             let field = fields[path] ?? "resource.path"
-            for other in existing {
+            // Paths of different hosts never meet (an agent's, or this server's).
+            for other in existing where other.agentID == row.agentID && (row.agentID == nil || other.projectID == row.projectID) {
                 guard let taken = other.path else { continue }
                 if path == taken { throw ServiceError(.resourceAlreadyBound, "\(field) is already registered as another resource") }
                 if isInside(path, taken) || isInside(taken, path) {
@@ -185,6 +189,7 @@ public final class ResourceService: @unchecked Sendable {
     /// (a kind check too, because a file system may hand a deleted
     /// directory's inode number straight to the symlink that replaced it).
     static func verifyStillRegistered(_ record: ResourceRecord) throws {
+        try refuseAgentResource(record)
         guard let path = record.path else { return }
         var st = stat()
         let kind = lstat(path, &st) == 0 ? st.st_mode & S_IFMT : 0
@@ -194,6 +199,13 @@ public final class ResourceService: @unchecked Sendable {
         guard same else {
             throw ServiceError(.sourceUnreadable,
                                "\(path) is no longer the file, device or directory registered as \(record.name); the operator must register it again")
+        }
+    }
+
+    /// The server never opens a path of an agent's host on its own disks (the same path here is something else).
+    static func refuseAgentResource(_ record: ResourceRecord) throws {
+        if let agent = record.agentID {
+            throw ServiceError(.internalFailure, "resource \(record.id) is on agent \(agent)'s host: only that agent reads or writes it")
         }
     }
 
@@ -244,6 +256,7 @@ public final class ResourceService: @unchecked Sendable {
         guard input.description.count <= 255 else { throw ServiceError.validation("resource.description must be at most 255 characters") }
         let now = clock.now()
         let id = UUID().uuidString.lowercased()
+        if let agent = input.agentID { return try await registerOnAgent(input, agent: agent, project: project, id: id, now: now) }
         var rows: [ResourceRecord] = []
         var fields: [String: String] = [:]
         switch input.type {
@@ -337,7 +350,52 @@ public final class ResourceService: @unchecked Sendable {
         return url
     }
 
+    /// A resource on an agent's host: paths checked for form only (the agent
+    /// decides what it may read), never overlapping another of that agent's.
+    func registerOnAgent(_ input: ResourceInput, agent: String, project: String, id: String, now: Date) async throws -> ResourceView {
+        try Validate.asciiID(agent, field: "resource.agent_id")
+        guard try await catalog.agents.get(project: project, id: agent) != nil else {
+            throw ServiceError(.agentNotFound, "resource.agent_id \(agent): no such agent in project \(project)")
+        }
+        func row(_ rid: String, type: ResourceType, name: String, path: String?, parent: String?, bootable: Bool = false, position: Int = 0) -> ResourceRecord {
+            ResourceRecord(id: rid, projectID: project, type: type.rawValue, name: name, description: parent == nil ? input.description : "", path: path,
+                           parentID: parent, bootable: bootable, position: position, createdAt: now, updatedAt: now,
+                           restoreSpecialFiles: input.restoreSpecialFiles, agentID: agent)
+        }
+        var rows: [ResourceRecord] = []
+        var fields: [String: String] = [:]
+        switch input.type {
+        case .volume, .fileSystem:
+            guard input.disks.isEmpty else { throw ServiceError.validation("resource.disks is only for \(ResourceType.server.rawValue)") }
+            guard let path = input.path else { throw ServiceError.validation("resource.path is required for \(input.type.rawValue)") }
+            try Validate.absolutePath(path, field: "resource.path")
+            fields[path] = "resource.path"
+            rows.append(row(id, type: input.type, name: input.name, path: path, parent: nil))
+        case .server:
+            guard input.path == nil else { throw ServiceError.validation("resource.path is not used for \(ResourceType.server.rawValue); give resource.disks") }
+            guard (1...64).contains(input.disks.count) else { throw ServiceError.validation("resource.disks must list 1 to 64 disks") }
+            rows.append(row(id, type: .server, name: input.name, path: nil, parent: nil))
+            for (i, disk) in input.disks.enumerated() {
+                let field = "resource.disks[\(i)]"
+                try Validate.resourceName(disk.name, field: field + ".name")
+                try Validate.absolutePath(disk.path, field: field + ".path")
+                guard fields[disk.path] == nil else { throw ServiceError(.listedTwice, "\(field).path \(disk.path) is listed twice") }
+                fields[disk.path] = field + ".path"
+                rows.append(row(UUID().uuidString.lowercased(), type: .volume, name: disk.name, path: disk.path, parent: id, bootable: disk.bootable, position: i))
+            }
+        case .database:
+            throw ServiceError.validation("resource.agent_id is not used for database instances")
+        }
+        try await store.insert(rows) { existing in try ResourceService.refuseOverlap(rows, with: existing, fields: fields) }
+        return try await view(project: project, id: id)
+    }
+
     func view(_ r: ResourceRecord) async throws -> ResourceView {
+        // What lies on an agent's host is never opened here: its size is what its backups read.
+        if r.agentID != nil {
+            let children = try await store.children(project: r.projectID, of: r.id).map { ResourceView(record: $0, children: [], sizeBytes: nil) }
+            return ResourceView(record: r, children: children, sizeBytes: nil)
+        }
         let children = try await store.children(project: r.projectID, of: r.id)
         var childViews: [ResourceView] = []
         for c in children { childViews.append(ResourceView(record: c, children: [], sizeBytes: c.path.flatMap(ResourceService.volumeSize))) }

@@ -52,11 +52,15 @@ import Glibc
         #expect(added["added"] as? [String] == [root + "/db"], "\(added)")
         let outside = try run(["add-path", "/etc", "--resource-root", root])
         #expect(outside.status != 0 && outside.stderr.contains("outside every --resource-root"), "\(outside.stderr)")
-        _ = try json(["add-path", host.path, "--resource-root", host.path])  // a root this run allows, the next status does not
+        try FileManager.default.createDirectory(atPath: host.path + "/other", withIntermediateDirectories: true)
+        _ = try json(["add-path", host.path + "/other", "--resource-root", host.path])  // a root this run allows, the next status does not
         let status = try run(["status", "--resource-root", root])
         #expect(status.status == 0 && status.stdout.contains(root + "/db  excluding " + root + "/db/tmp") && status.stdout.contains("online"), "\(status.stdout)")
-        #expect(status.stdout.contains(host.path + "  (outside every --resource-root: not protected)"), "\(status.stdout)")
-        #expect((try json(["remove-path", host.path]))["removed"] as? [String] == [host.path])
+        #expect(status.stdout.contains(host.path + "/other  (outside every --resource-root: not protected)"), "\(status.stdout)")
+        #expect((try json(["remove-path", host.path + "/other"]))["removed"] as? [String] == [host.path + "/other"])
+        // Paths overlap no other path of the same host (each byte has one owner).
+        let nested = try run(["add-path", root + "/db/tmp", "--resource-root", root])
+        #expect(nested.status != 0 && nested.stderr.contains("overlaps"), "\(nested.stderr)")
 
         // Heartbeats while it runs.
         let before = (try json(["status"])["agent"] as? [String: Any])?["last_active_time"] as? String

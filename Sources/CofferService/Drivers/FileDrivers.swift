@@ -13,6 +13,7 @@ import Foundation
 /// inside it, a volume still the file or device that was registered.
 func confinedOptions(project: String, item: RestorePlan.Item, context: DriverContext) async throws -> RestoreOptions {
     let resource = try await context.resources.stillOwned(project: project, id: item.targetResourceID)
+    try ResourceService.refuseAgentResource(resource)
     guard let base = resource.path, componentsBelow(base, item.targetPath) != nil else {
         throw ServiceError(.resourceNotFound, "\(item.targetPath) is no longer inside resource \(resource.id)")
     }

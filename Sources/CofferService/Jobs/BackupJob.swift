@@ -1,3 +1,4 @@
+import CofferCrypto
 import CofferEngine
 import CofferModel
 import CofferRepository
@@ -47,21 +48,32 @@ extension JobRuntime {
             progress.finishPart(result.summary.bytesTotal)
             return result
         }
-        func made(_ row: inout BackupRecord, _ result: BackupResult?) {
+        var made: [String: BackupResult] = [:]
+        for part in parts { made[part.id] = try await snapshot(of: part) }
+        try await recordBackupMade(job, backup: backup, children: children, snapshots: made.mapValues { ($0.snapshotID, $0.summary.bytesTotal) },
+                                   vault: vault, repository: repository)
+    }
+
+    /// Records the snapshots of a backup's parts (the backup itself, or each
+    /// disk), makes it available, and settles vault usage and checkpoint.
+    func recordBackupMade(_ job: JobRecord, backup: BackupRecord, children: [BackupRecord], snapshots: [String: (id: Hash256, bytesTotal: Int64)],
+                          vault: VaultRecord, repository: Repository) async throws {
+        var backup = backup
+        func made(_ row: inout BackupRecord, _ result: (id: Hash256, bytesTotal: Int64)?) {
             if let result {
-                row.snapshotId = result.snapshotID.hex
-                row.resourceSize = result.summary.bytesTotal
+                row.snapshotId = result.id.hex
+                row.resourceSize = result.bytesTotal
             }
             row.status = row.status.after(.made) ?? row.status
             row.protectedAt = nowMS
             row.updatedAt = nowMS
         }
         if children.isEmpty {
-            made(&backup, try await snapshot(of: backup))
+            made(&backup, snapshots[backup.id])
         } else {
             var total: Int64 = 0
             for var child in children {
-                made(&child, try await snapshot(of: child))
+                made(&child, snapshots[child.id])
                 try await store.updateBackup(child, expected: .protecting)
                 total += child.resourceSize
             }

@@ -35,6 +35,8 @@ public final class JobRuntime: Service, @unchecked Sendable {
     public var pollInterval: TimeInterval = 0.5
     /// How often a running operation's progress is written to its log.
     public var progressInterval: TimeInterval = 1
+    /// How long a job on an agent's resource waits for that agent to take it before it fails.
+    public var agentWait: TimeInterval = 3600
     /// What runs each kind of job. Tests replace a handler to drive the loop
     /// without real resources.
     public typealias Handler = @Sendable (JobRecord) async throws -> Void
@@ -125,8 +127,9 @@ public final class JobRuntime: Service, @unchecked Sendable {
 
     func leaseEnd() -> Int64 { clock.now().addingTimeInterval(leaseDuration).epochMilliseconds }
 
-    /// Requeues or fails the jobs whose lease ran out.
+    /// Requeues or fails the jobs whose lease ran out; fails agents' jobs that waited too long for their agent.
     public func recoverExpired() async throws {
+        try await failJobsOfAbsentAgents()
         for job in try await jobs.expired(now: nowMS) {
             guard let transition = job.status.after(.leaseExpired(attempts: job.attempts, maxAttempts: maxAttempts)) else { continue }
             let reason = transition.actions.first.map { if case .failTarget(_, let reason) = $0 { reason } else { "" } }
@@ -163,13 +166,18 @@ public final class JobRuntime: Service, @unchecked Sendable {
                 logger.info("handed back an unfinished job at shutdown", metadata: ["job": "\(job.id)", "kind": "\(job.kind.rawValue)"])
             }
         } catch {
-            // The operation log (which the tenant reads) gets the public message; the log and the job row everything.
-            logger.error("job failed", metadata: ["job": "\(job.id)", "error": "\(ServiceError.logText(error))"])
-            let (code, message) = ServiceError.publicFailure(error, reference: "job \(job.id)")
-            guard let transition = job.status.after(.failed(code: code.rawValue, reason: message)) else { return }
-            _ = try? await jobs.transition(job, to: transition.next, error: ServiceError.logText(error), now: nowMS)
-            try? await apply(transition.actions, to: job)
+            await recordFailure(job, error)
         }
+    }
+
+    /// Ends a running job failed: the operation log (which the tenant reads) gets the public
+    /// message, the server log and the job row everything. Nothing happens if the job moved meanwhile.
+    func recordFailure(_ job: JobRecord, _ error: any Error) async {
+        logger.error("job failed", metadata: ["job": "\(job.id)", "error": "\(ServiceError.logText(error))"])
+        let (code, message) = ServiceError.publicFailure(error, reference: "job \(job.id)")
+        guard let transition = job.status.after(.failed(code: code.rawValue, reason: message)),
+              (try? await jobs.transition(job, to: transition.next, error: ServiceError.logText(error), now: nowMS)) == true else { return }
+        try? await apply(transition.actions, to: job)
     }
 
     func handle(_ job: JobRecord) async throws {
@@ -256,15 +264,15 @@ public final class JobRuntime: Service, @unchecked Sendable {
 
 /// How far an operation is: parts (disks) done plus the current part's bytes,
 /// against the expected total. Stays below 100 until the job ends.
-final class ProgressMeter: @unchecked Sendable {
+public final class ProgressMeter: @unchecked Sendable {
     private let lock = NSLock()
     private var expected: Int64
     private var done: Int64 = 0
     private var current: Int64 = 0
 
-    init(expected: Int64) { self.expected = expected }
+    public init(expected: Int64) { self.expected = expected }
 
-    func update(current bytes: Int64, expected part: Int64?) {
+    public func update(current bytes: Int64, expected part: Int64?) {
         lock.withLock {
             current = bytes
             // A directory's size is known only from its previous snapshot.
@@ -272,9 +280,9 @@ final class ProgressMeter: @unchecked Sendable {
         }
     }
 
-    func finishPart(_ bytes: Int64) { lock.withLock { done += bytes; current = 0; expected = max(expected, done) } }
+    public func finishPart(_ bytes: Int64) { lock.withLock { done += bytes; current = 0; expected = max(expected, done) } }
 
-    var percent: Int {
+    public var percent: Int {
         lock.withLock {
             guard expected > 0 else { return 0 }
             return Int(min(99, (done + current) * 100 / expected))

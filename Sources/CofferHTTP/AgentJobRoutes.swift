@@ -1,0 +1,90 @@
+import CofferAPI
+import CofferService
+import Foundation
+import HTTPTypes
+import Hummingbird
+import NIOCore
+
+/// Coffer extension: an agent runs the jobs of its resources
+/// (docs/agents.md). Every call names the agent; the caller must see it
+/// (its own, for role agent) and the job must be running for it.
+struct AgentJobRoutes {
+    let work: AgentWork
+
+    /// A pack (16 MiB by default) with room for its largest blob and header.
+    static let objectLimit = 48 << 20
+
+    func register(on router: Router<CofferContext>, routes: RouteTable) {
+        let add = routes.registrar(on: router)
+        add(.post, "/v3/:project_id/agents/:agent_id/jobs/claim", claim)
+        add(.post, "/v3/:project_id/agents/:agent_id/jobs/:job_id/held", held)
+        add(.put, "/v3/:project_id/agents/:agent_id/jobs/:job_id/objects/:kind/:name", upload)
+        add(.post, "/v3/:project_id/agents/:agent_id/jobs/:job_id/progress", progress)
+        add(.post, "/v3/:project_id/agents/:agent_id/jobs/:job_id/complete", complete)
+        add(.post, "/v3/:project_id/agents/:agent_id/jobs/:job_id/fail", fail)
+    }
+
+    /// `/v3/{p}/agents/{a}/jobs/{j}/objects/{kind}/{name}`
+    static func isObjectUpload(_ path: String) -> Bool {
+        let parts = path.split(separator: "/", omittingEmptySubsequences: false).dropFirst()
+        return parts.count == 9 && parts.first == "v3" && Array(parts)[2] == "agents" && Array(parts)[4] == "jobs" && Array(parts)[6] == "objects"
+    }
+
+    static func assignment(_ a: AgentAssignment) -> AgentJobs.Assignment {
+        AgentJobs.Assignment(jobID: a.jobID, kind: a.kind.rawValue, backupID: a.backupID, parts: a.parts.map {
+            AgentJobs.Part(backupID: $0.backupID, resourceID: $0.resourceID, resourceType: $0.resourceType == .volume ? "volume" : "directory", path: $0.path,
+                           excludePaths: $0.excludes, tags: $0.tags, labels: $0.labels, expectedBytes: $0.expectedBytes)
+        }, maxBytesAdded: a.maxBytesAdded, repository: a.grant, leaseSeconds: a.leaseSeconds)
+    }
+
+    @Sendable func claim(_ request: Request, _ context: CofferContext) async throws -> Response {
+        let caller = try context.caller()
+        var request = request
+        let body = try await JSONBody.decodeOptional(AgentJobs.ClaimRequest.self, &request, context: context)
+        let wait = body?.waitSeconds ?? 0
+        guard (0...60).contains(wait) else { throw APIError.validation("wait_seconds must be 0 to 60") }
+        let job = try await work.claim(caller: caller, agent: try context.parameters.require("agent_id"), wait: TimeInterval(wait))
+        return try JSONBody.encoded(AgentJobs.ClaimResponse(job: job.map(AgentJobRoutes.assignment)))
+    }
+
+    @Sendable func held(_ request: Request, _ context: CofferContext) async throws -> Response {
+        let caller = try context.caller()
+        var request = request
+        let body = try await JSONBody.decode(AgentJobs.HeldRequest.self, &request, context: context)
+        let held = try await work.held(caller: caller, agent: try context.parameters.require("agent_id"), job: try context.parameters.require("job_id"), ids: body.ids)
+        return try JSONBody.encoded(AgentJobs.HeldResponse(held: held))
+    }
+
+    @Sendable func upload(_ request: Request, _ context: CofferContext) async throws -> Response {
+        let caller = try context.caller()
+        var request = request
+        let body = try await request.collectBody(upTo: context.maxUploadSize)
+        try await work.accept(caller: caller, agent: try context.parameters.require("agent_id"), job: try context.parameters.require("job_id"),
+                              kind: try context.parameters.require("kind"), name: try context.parameters.require("name"), data: Data(buffer: body))
+        return Response(status: .created)
+    }
+
+    @Sendable func progress(_ request: Request, _ context: CofferContext) async throws -> Response {
+        let caller = try context.caller()
+        var request = request
+        let body = try await JSONBody.decode(AgentJobs.ProgressRequest.self, &request, context: context)
+        try await work.progress(caller: caller, agent: try context.parameters.require("agent_id"), job: try context.parameters.require("job_id"), percent: body.percent)
+        return Response(status: .noContent)
+    }
+
+    @Sendable func complete(_ request: Request, _ context: CofferContext) async throws -> Response {
+        let caller = try context.caller()
+        var request = request
+        let body = try await JSONBody.decode(AgentJobs.CompleteRequest.self, &request, context: context)
+        try await work.complete(caller: caller, agent: try context.parameters.require("agent_id"), job: try context.parameters.require("job_id"), snapshots: body.snapshots)
+        return Response(status: .noContent)
+    }
+
+    @Sendable func fail(_ request: Request, _ context: CofferContext) async throws -> Response {
+        let caller = try context.caller()
+        var request = request
+        let body = try await JSONBody.decode(AgentJobs.FailRequest.self, &request, context: context)
+        try await work.fail(caller: caller, agent: try context.parameters.require("agent_id"), job: try context.parameters.require("job_id"), message: body.message)
+        return Response(status: .noContent)
+    }
+}

@@ -1,0 +1,245 @@
+import CofferCrypto
+import CofferEngine
+import CofferModel
+import CofferRepository
+import Foundation
+
+// Jobs on an agent's resources (issue #13). The catalog gives such a job
+// only to its agent (`JobStore.claim(agent:…)`); the agent long-polls for
+// it with its own credential, reads and seals the data on its host, and
+// reports through the calls below. The server's part is what a worker does
+// around a snapshot (operation log, lease, capacity, recording the backup,
+// usage, checkpoint, retention) and checking everything the agent sends:
+// the objects through the repository's intake (`acceptFromWriter`), and
+// at the end that each snapshot is the job's own and that every blob it
+// references is held. The server never opens a path of the agent's host.
+
+/// A job handed to an agent.
+public struct AgentAssignment: Sendable {
+    public enum Kind: String, Sendable { case backup }
+    /// One snapshot to make: the backup itself, or one disk of a server.
+    public struct Part: Sendable {
+        public var backupID: String
+        public var resourceID: String
+        /// `.fileSystem` (a directory tree) or `.volume` (a disk image or block device).
+        public var resourceType: ResourceType
+        public var path: String
+        public var excludes: [String]
+        public var tags: [String]
+        public var labels: [String: String]
+        /// Bytes the resource held at its last backup (for progress), if known.
+        public var expectedBytes: Int64
+    }
+    public var jobID: String
+    public var kind: Kind
+    public var backupID: String
+    public var parts: [Part]
+    /// What the vault may still take (nil: it grows).
+    public var maxBytesAdded: Int64?
+    /// The writer session (`WriterGrant.fields`): what the agent seals with, and nothing that opens older data.
+    public var grant: [String: String]
+    /// Progress reports must come more often than this, or the job goes back to the queue.
+    public var leaseSeconds: Int
+}
+
+/// The server's side of agents' jobs, for the agent routes.
+public final class AgentWork: @unchecked Sendable {
+    let runtime: JobRuntime
+    let agents: AgentService
+    /// Each running job's repository with its index loaded, kept between an agent's calls.
+    private let lock = NSLock()
+    private var repositories: [String: Repository] = [:]
+
+    public init(runtime: JobRuntime, agents: AgentService) {
+        self.runtime = runtime
+        self.agents = agents
+    }
+
+    static func owner(_ agent: String) -> String { "agent:" + agent }
+
+    /// Waits up to `wait` seconds for a job of the caller's agent `agent`; nil when none came.
+    public func claim(caller: Principal, agent: String, wait: TimeInterval) async throws -> AgentAssignment? {
+        guard caller.canMutate else { throw ServiceError(.forbidden, "role readonly cannot run an agent's jobs") }
+        _ = try await agents.agent(agent, for: caller)
+        let deadline = runtime.clock.now().addingTimeInterval(min(max(wait, 0), 60))
+        while true {
+            if let job = try await runtime.jobs.claim(agent: agent, project: caller.projectID, owner: AgentWork.owner(agent),
+                                                      now: runtime.nowMS, leaseUntil: runtime.leaseEnd()) {
+                do {
+                    if let assignment = try await assign(job, agent: agent) { return assignment }
+                } catch {
+                    await runtime.recordFailure(job, error)
+                }
+                continue
+            }
+            guard runtime.clock.now() < deadline else { return nil }
+            try await runtime.clock.sleep(for: runtime.pollInterval)
+        }
+    }
+
+    /// Describes a claimed job for its agent; a kind agents do not run fails.
+    private func assign(_ job: JobRecord, agent: String) async throws -> AgentAssignment? {
+        guard job.kind == .backup else {
+            throw ServiceError(.internalFailure, "\(job.kind.rawValue) jobs on an agent's resources are not run by agents yet")
+        }
+        guard let backup = try await runtime.store.backup(id: job.targetId) else { return nil }
+        guard let vault = try await runtime.vaults.record(id: backup.vaultId) else {
+            throw ServiceError(.vaultNotFound, "vault \(backup.vaultId) no longer exists")
+        }
+        let children = try await runtime.store.children(of: backup.id)
+        var parts: [AgentAssignment.Part] = []
+        let paths = try await runtime.catalog.agents.paths(project: job.projectId, agents: [agent])[agent] ?? []
+        for part in children.isEmpty ? [backup] : children {
+            let resource = try await runtime.resources.view(project: part.projectId, id: part.resourceId)
+            guard resource.record.agentID == agent, let path = resource.record.path, resource.type == .fileSystem || resource.type == .volume else {
+                throw ServiceError(.resourceNotFound, "resource \(part.resourceId) is no longer on agent \(agent)")
+            }
+            let labels = try await runtime.recoveryLabels(for: part, resource: resource, vault: vault)
+            parts.append(.init(backupID: part.id, resourceID: resource.record.id, resourceType: resource.type, path: path,
+                               excludes: paths.first { $0.path == path }?.excludes ?? [],
+                               tags: ["coffer-backup:\(part.id)", "coffer-resource:\(resource.record.id)"], labels: labels, expectedBytes: part.resourceSize))
+        }
+        try await runtime.endLog(job, .started)
+        let repository = try await runtime.vaults.openRepository(vault)
+        let grant: WriterGrant
+        do { grant = try await repository.openWriterSession() } catch let e as RepositoryError where e.code == .unsupportedVersion {
+            throw ServiceError(.backupFailed, "vault \(vault.name) cannot take backups from agents: \(e.description)")
+        }
+        // The job remembers its session: every call of the agent is checked against it, on any server process.
+        guard try await runtime.jobs.setPayload(job: job.id, owner: AgentWork.owner(agent), payload: grant.session.hex) else { return nil }
+        return AgentAssignment(jobID: job.id, kind: .backup, backupID: backup.id, parts: parts,
+                               maxBytesAdded: vault.autoExpand ? nil : max(0, Int64(vault.sizeGB) << 30 - vault.usedBytes),
+                               grant: grant.fields, leaseSeconds: Int(runtime.leaseDuration))
+    }
+
+    /// The job, if it is running for this agent of the caller's project, and its session.
+    private func running(_ jobID: String, caller: Principal, agent: String) async throws -> (JobRecord, Hash256) {
+        _ = try await agents.agent(agent, for: caller)
+        guard let job = try await runtime.jobs.job(id: jobID), job.projectId == caller.projectID, job.agentId == agent else {
+            throw ServiceError(.jobNotFound, "job \(jobID) does not exist for agent \(agent)")
+        }
+        guard job.status == .running, job.owner == AgentWork.owner(agent), let text = job.payload, let session = Hash256(hex: text) else {
+            forget(jobID)
+            throw ServiceError(.agentJobGone, "job \(jobID) is \(job.status == .running ? "no longer held by this agent" : job.status.rawValue); stop working on it")
+        }
+        return (job, session)
+    }
+
+    private func repository(for job: JobRecord) async throws -> Repository {
+        if let open = lock.withLock({ repositories[job.id] }) { return open }
+        guard let backup = try await runtime.store.backup(id: job.targetId), let vault = try await runtime.vaults.record(id: backup.vaultId) else {
+            throw ServiceError(.backupNotFound, "the backup of job \(job.id) no longer exists")
+        }
+        let repository = try await runtime.vaults.openRepository(vault)
+        try await repository.loadIndex()
+        lock.withLock { repositories[job.id] = repository }
+        return repository
+    }
+
+    private func forget(_ jobID: String) { _ = lock.withLock { repositories.removeValue(forKey: jobID) } }
+
+    /// Which of `ids` the vault holds (live): the agent stores only the others.
+    public func held(caller: Principal, agent: String, job jobID: String, ids: [String]) async throws -> [String] {
+        guard ids.count <= AgentWork.heldBatch else { throw ServiceError.validation("ids may list at most \(AgentWork.heldBatch) blob ids") }
+        var parsed: [Hash256] = []
+        parsed.reserveCapacity(ids.count)
+        for (i, text) in ids.enumerated() {
+            guard let id = Hash256(hex: text) else { throw ServiceError.validation("ids[\(i)] must be 64 hex digits") }
+            parsed.append(id)
+        }
+        let (job, _) = try await running(jobID, caller: caller, agent: agent)
+        let repository = try await repository(for: job)
+        return parsed.filter { repository.index.hasLive($0) }.map(\.hex)
+    }
+
+    public static let heldBatch = 10_000
+
+    /// Stores one object the agent sealed in the job's session (new names only).
+    public func accept(caller: Principal, agent: String, job jobID: String, kind kindName: String, name: String, data: Data) async throws {
+        guard let kind = Repository.WriterObject(rawValue: kindName) else { throw ServiceError.validation("object kind must be data, index or snapshots") }
+        let (job, session) = try await running(jobID, caller: caller, agent: agent)
+        let repository = try await repository(for: job)
+        do {
+            try await repository.acceptFromWriter(kind, name: name, data: data, session: session)
+        } catch let e as RepositoryError where e.code == .invalidArgument || e.code == .damaged {
+            throw ServiceError.validation("\(kind.rawValue)/\(name.prefix(64)): \(e.description)")
+        }
+    }
+
+    /// Progress, which also renews the job's lease (an agent that stops reporting loses the job).
+    public func progress(caller: Principal, agent: String, job jobID: String, percent: Int) async throws {
+        let (job, _) = try await running(jobID, caller: caller, agent: agent)
+        guard try await runtime.jobs.extendLease(job: job.id, owner: AgentWork.owner(agent), until: runtime.leaseEnd()) else {
+            throw ServiceError(.agentJobGone, "job \(jobID) is no longer held by this agent")
+        }
+        try await runtime.logs.setProgress(log: job.operationLogId, percent: min(99, max(0, percent)), now: runtime.nowMS)
+    }
+
+    /// The agent's snapshots, one per part: each must be the job's own and
+    /// reference only what the vault holds; then the backup is available.
+    public func complete(caller: Principal, agent: String, job jobID: String, snapshots texts: [String: String]) async throws {
+        var snapshots: [String: Hash256] = [:]
+        for (backupID, text) in texts {
+            guard let id = Hash256(hex: text) else { throw ServiceError.validation("snapshots[\(String(backupID.prefix(64)).debugDescription)] must be 64 hex digits") }
+            snapshots[backupID] = id
+        }
+        let (job, session) = try await running(jobID, caller: caller, agent: agent)
+        defer { forget(jobID) }
+        do {
+            guard let backup = try await runtime.store.backup(id: job.targetId), let vault = try await runtime.vaults.record(id: backup.vaultId) else {
+                throw ServiceError(.backupNotFound, "the backup of job \(jobID) no longer exists")
+            }
+            let children = try await runtime.store.children(of: backup.id)
+            let parts = children.isEmpty ? [backup] : children
+            let repository = try await runtime.vaults.openRepository(vault)
+            try await repository.loadIndex()
+            var made: [String: (id: Hash256, bytesTotal: Int64)] = [:]
+            for part in parts {
+                guard let id = snapshots[part.id] else { throw ServiceError.validation("snapshots lacks backup \(part.id)") }
+                let snapshot = try await repository.loadSnapshot(id)
+                let resource = try await runtime.resources.view(project: part.projectId, id: part.resourceId)
+                guard try await repository.session(ofSnapshot: id) == session, snapshot.tags.contains("coffer-backup:\(part.id)"),
+                      snapshot.paths == [resource.record.path ?? ""], (snapshot.kind == .volume) == (resource.type == .volume) else {
+                    throw ServiceError.validation("snapshot \(id.short) is not this job's snapshot of \(resource.record.name)")
+                }
+                let missing = try await repository.missingBlobs(of: snapshot)
+                guard missing.isEmpty else {
+                    throw ServiceError(.backupFailed, "snapshot \(id.short) of \(resource.record.name) references what the vault does not hold: "
+                                       + missing.joined(separator: "; "))
+                }
+                made[part.id] = (id, snapshot.summary?.bytesTotal ?? 0)
+            }
+            try await runtime.recordBackupMade(job, backup: backup, children: children, snapshots: made, vault: vault, repository: repository)
+            try await runtime.jobs.transition(job, to: .succeeded, error: nil, now: runtime.nowMS)
+            if let afterBackup = runtime.afterBackup { await afterBackup(backup.id) }
+        } catch let error as ServiceError where error.reason == .invalidRequest {
+            // A malformed report is the agent's mistake: answered, and the job fails with it.
+            await runtime.recordFailure(job, ServiceError(.backupFailed, "agent \(agent) reported an invalid result: \(error.description)"))
+            throw error
+        } catch {
+            await runtime.recordFailure(job, error)
+            throw error
+        }
+    }
+
+    /// The agent could not do the job; `message` (about the agent's own host) is shown in the operation log.
+    public func fail(caller: Principal, agent: String, job jobID: String, message: String) async throws {
+        let (job, _) = try await running(jobID, caller: caller, agent: agent)
+        forget(jobID)
+        let text = String(String(message.unicodeScalars.filter { $0.properties.generalCategory != .control }).prefix(1000))
+        await runtime.recordFailure(job, ServiceError(.backupFailed, "agent \(agent): \(text.isEmpty ? "failed without a reason" : text)"))
+    }
+}
+
+extension JobRuntime {
+    /// Fails agents' jobs that waited `agentWait` without their agent taking them.
+    func failJobsOfAbsentAgents() async throws {
+        for job in try await jobs.waitingForAgents(createdBefore: nowMS - Int64(agentWait * 1000)) {
+            let reason = "agent \(job.agentId ?? "") did not take the job within \(Int(agentWait)) s (it is offline, or was removed)"
+            guard let transition = job.status.after(.agentAbsent(code: Reason.agentOffline.rawValue, reason: reason)),
+                  try await jobs.transition(job, to: transition.next, error: reason, now: nowMS) else { continue }
+            logger.warning("failing a job its agent did not take", metadata: ["job": "\(job.id)", "agent": "\(job.agentId ?? "")"])
+            try await apply(transition.actions, to: job)
+        }
+    }
+}

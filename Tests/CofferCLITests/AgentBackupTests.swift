@@ -1,0 +1,144 @@
+import CofferTestSupport
+import Foundation
+import Testing
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A data host whose files only its agent can see: `coffer agent` runs in a
+/// mount namespace of its own, over a private tmpfs; the server, in the
+/// test's namespace, sees an empty directory where the agent sees data.
+/// Backups go through the agent (write-only sessions, append-only uploads)
+/// and are restored byte for byte from the vault.
+
+@Suite(.serialized) struct AgentBackups {
+    /// A mount namespace kept alive by a `sleep`; commands run in it through nsenter.
+    final class Namespace {
+        let holder = Process()
+        init() throws {
+            holder.executableURL = URL(fileURLWithPath: "/usr/bin/unshare")
+            holder.arguments = ["--mount", "--propagation", "private", "sleep", "900"]
+            try holder.run()
+            let own = try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/ns/mnt")
+            for _ in 0..<100 where (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(holder.processIdentifier)/ns/mnt")) ?? own == own {
+                usleep(20_000)
+            }
+        }
+        deinit {
+            kill(holder.processIdentifier, SIGKILL)
+            holder.waitUntilExit()
+        }
+
+        func run(_ script: String, env: [String: String] = ProcessInfo.processInfo.environment) throws -> Run {
+            try CofferTestSupport.run("/usr/bin/nsenter", ["-t", "\(holder.processIdentifier)", "-m", "/bin/sh", "-c", script], environment: env)
+        }
+    }
+
+    func json(_ r: Run) -> Any? { try? JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) }
+
+    @Test func aPrivateHostIsBackedUpByItsAgentAndRestoredByteForByte() throws {
+        let served = try ServedCoffer()
+        let host = Temp("agent-host")
+        let root = host.path + "/private", state = host.path + "/state"
+        try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
+        let ns = try Namespace()
+        let made = try ns.run("""
+            set -e
+            mount -t tmpfs -o size=300m coffer-agent-host \(root)
+            mkdir -p \(root)/data/sub \(root)/data/cache
+            head -c 3000000 /dev/urandom > \(root)/data/a.bin
+            cp \(root)/data/a.bin \(root)/data/sub/copy.bin
+            printf 'hello from the data host\\n' > \(root)/data/sub/b.txt
+            head -c 100000 /dev/urandom > \(root)/data/cache/skip.bin
+            truncate -s 64M \(root)/disk.img
+            printf DISKSTART | dd of=\(root)/disk.img conv=notrunc 2>/dev/null
+            head -c 1500000 /dev/urandom | dd of=\(root)/disk.img bs=1M seek=40 conv=notrunc 2>/dev/null
+            """)
+        #expect(made.status == 0, "\(made.stderr)")
+        // The server's view of the host directory: nothing.
+        #expect(try FileManager.default.contentsOfDirectory(atPath: root).isEmpty, "the agent's files are invisible outside its namespace")
+        let manifest = try ns.run("cd \(root)/data && find . -type f ! -path './cache/*' | sort | xargs sha256sum")
+        let diskSum = try ns.run("sha256sum < \(root)/disk.img")
+        #expect(manifest.status == 0 && manifest.stdout.contains("b.txt") && !manifest.stdout.contains("skip.bin"))
+
+        let adminEnv = environment(repo: served.temp.path + "/unused", extra: ["COFFER_ENDPOINT": served.endpoint, "COFFER_CREDENTIALS": served.credentialsPath])
+        for _ in 0..<100 where (try? coffer(["vault", "list"], env: adminEnv).status) != 0 { usleep(100_000) }
+        func admin(_ args: [String]) throws -> Any? {
+            let r = try coffer(args + ["--json"], env: adminEnv)
+            #expect(r.status == 0, "coffer \(args): \(r.stderr)")
+            return json(r)
+        }
+        _ = try coffer(["admin", "--data-dir", served.dataDirectory, "user", "create", "data-host", "--project", "admin", "--role", "agent", "--json"], env: adminEnv)
+        let key = try coffer(["admin", "--data-dir", served.dataDirectory, "key", "create", "--project", "admin", "--user", "data-host", "--json"], env: adminEnv)
+        try Data(key.stdout.utf8).write(to: URL(fileURLWithPath: host.path + "/agent.json"))
+        var agentEnv = environment(repo: served.temp.path + "/unused", extra: ["COFFER_ENDPOINT": served.endpoint, "COFFER_CREDENTIALS": host.path + "/agent.json"])
+        agentEnv["COFFER_AGENT_STATE"] = state
+        func agent(_ args: String) throws -> Run { try ns.run("\(cofferBinary()) agent \(args)", env: agentEnv) }
+
+        // Register, and make the directory protectable (with a part left out).
+        let registered = try agent("run --once --resource-root \(root) --json")
+        #expect(registered.status == 0, "\(registered.stderr)")
+        let added = try agent("add-path \(root)/data --exclude \(root)/data/cache --resource-root \(root) --json")
+        #expect(added.status == 0, "\(added.stderr)")
+        let status = json(try agent("status --json")) as? [String: Any]
+        let agentInfo = try #require(status?["agent"] as? [String: Any])
+        let agentID = try #require(agentInfo["agent_id"] as? String)
+        let directoryID = try #require(((agentInfo["paths"] as? [[String: Any]])?.first)?["id"] as? String)
+        // A disk image on the same host, registered by the operator for that agent.
+        let volume = try admin(["resource", "add", "--type", "volume", "--name", "host-disk", "--path", root + "/disk.img", "--agent", agentID]) as? [String: Any]
+        let volumeID = try #require((volume?["resource"] as? [String: Any])?["id"] as? String)
+        let files = try admin(["vault", "create", "--name", "host-files", "--type", "turbo", "--resource", directoryID]) as? [String: Any]
+        let disks = try admin(["vault", "create", "--name", "host-disks", "--type", "disk", "--resource", volumeID]) as? [String: Any]
+        let filesVault = try #require((files?["vault"] as? [String: Any])?["id"] as? String)
+        let disksVault = try #require((disks?["vault"] as? [String: Any])?["id"] as? String)
+
+        func backUp() throws -> [String: String] {
+            for vault in [filesVault, disksVault] { _ = try admin(["checkpoint", "create", "--vault", vault]) }
+            // Until the agent comes, the log says whom the job waits for.
+            let logs = try admin(["oplog", "list"]) as? [String: Any]
+            let waiting = (logs?["operation_logs"] as? [[String: Any]] ?? []).filter { $0["status"] as? String == "waiting" }
+            #expect(waiting.count == 2 && waiting.allSatisfy {
+                (($0["extra_info"] as? [String: Any])?["common"] as? [String: Any])?["message"] as? String == "waiting for agent \(agentID)"
+            }, "\(waiting)")
+            let ran = try agent("run --once --resource-root \(root)")
+            #expect(ran.status == 0, "\(ran.stderr)")
+            var newest: [String: String] = [:]
+            for vault in [filesVault, disksVault] {
+                let list = try admin(["backup", "list", "--vault", vault]) as? [String: Any]
+                let backups = (list?["backups"] as? [[String: Any]] ?? []).sorted { ($0["created_at"] as? String ?? "") > ($1["created_at"] as? String ?? "") }
+                #expect(backups.first?["status"] as? String == "available", "\(backups.first ?? [:]) \(ran.stderr)")
+                newest[vault] = backups.first?["id"] as? String
+            }
+            return newest
+        }
+        let first = try backUp()
+
+        // The vault holds it all: restored by the server into its own resources, byte for byte.
+        let target = served.resourceRoot + "/share"
+        let targetResource = try admin(["resource", "add", "--type", "turbo", "--name", "restore-target", "--path", target]) as? [String: Any]
+        #expect(targetResource != nil)
+        let restored = try coffer(["restore", first[filesVault]!, "--destination", target + "/copy", "--wait"], env: adminEnv)
+        #expect(restored.status == 0, "\(restored.stderr)")
+        let here = try run("/bin/sh", ["-c", "cd \(target)/copy && find . -type f | sort | xargs sha256sum"])
+        #expect(here.stdout == manifest.stdout, "restored tree differs:\n\(here.stdout)\nvs\n\(manifest.stdout)")
+        FileManager.default.createFile(atPath: served.resourceRoot + "/disk-copy.img", contents: nil)
+        truncate(served.resourceRoot + "/disk-copy.img", 64 << 20)
+        let copyVolume = try admin(["resource", "add", "--type", "volume", "--name", "disk-copy", "--path", served.resourceRoot + "/disk-copy.img"]) as? [String: Any]
+        let copyID = try #require((copyVolume?["resource"] as? [String: Any])?["id"] as? String)
+        let volumeRestore = try coffer(["restore", first[disksVault]!, "--volume", copyID, "--wait"], env: adminEnv)
+        #expect(volumeRestore.status == 0, "\(volumeRestore.stderr)")
+        #expect(try run("/bin/sh", ["-c", "sha256sum < \(served.resourceRoot)/disk-copy.img"]).stdout == diskSum.stdout)
+
+        // Unchanged data backed up again: the agent skips unchanged files and the vault gains no pack.
+        func packs() -> Int {
+            let e = FileManager.default.enumerator(atPath: served.dataDirectory)
+            var n = 0
+            while let p = e?.nextObject() as? String { if p.contains("/data/") && p.split(separator: "/").last?.count == 64 { n += 1 } }
+            return n
+        }
+        let packsBefore = packs()
+        let second = try backUp()
+        #expect(second[filesVault] != first[filesVault])
+        #expect(packs() == packsBefore, "an unchanged re-backup stores no pack")
+    }
+}
