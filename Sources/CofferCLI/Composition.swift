@@ -75,6 +75,7 @@ public struct CofferServices: Sendable {
         let backups = BackupService(catalog: catalog, vaults: vaults, resources: resources, drivers: drivers, clock: clock)
         let worker = JobRuntime(catalog: catalog, vaults: vaults, resources: resources, drivers: drivers, clock: clock, logger: logger)
         worker.leaseDuration = configuration.jobLease
+        worker.agentWait = configuration.agentWait
         let protection = ProtectionService(backups: backups, vaults: vaults, resources: resources)
         let databases = DatabaseService(backups: backups, vaults: vaults, resources: resources)
         let policies = PolicyService(catalog: catalog, clock: clock)

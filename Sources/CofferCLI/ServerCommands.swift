@@ -70,6 +70,10 @@ struct ServerOptions: ParsableArguments {
                 guard (5...3_600).contains(seconds) else { throw CLIError("--job-lease must be 5 to 3600 seconds") }
                 configuration.jobLease = seconds
             }
+            if let seconds = process.agentWait ?? env["COFFER_AGENT_WAIT"].flatMap(Double.init) {
+                guard (10...7 * 86_400).contains(seconds) else { throw CLIError("--agent-wait must be 10 seconds to 7 days") }
+                configuration.agentWait = seconds
+            }
         }
         if let url = try store ?? env["COFFER_STORE"] ?? fileString("store") {
             try RepositoryStores.check(url)
@@ -85,6 +89,7 @@ struct ProcessOptions: ParsableArguments {
     @Option(help: "api (answer requests, queue jobs), worker (run jobs and the scheduler, no listener) or all (env COFFER_ROLE; default all).") var role: String?
     @Option(help: "Region name in the token catalog (env COFFER_REGION; default coffer-local).") var region: String?
     @Option(parsing: .unconditional, help: "Seconds a worker holds a job between renewals before another may take it over (env COFFER_JOB_LEASE; default 60).") var jobLease: Double?
+    @Option(parsing: .unconditional, help: "Seconds a job on an agent's resource waits for that agent before it fails (env COFFER_AGENT_WAIT; default 3600).") var agentWait: Double?
 }
 
 struct Serve: AsyncParsableCommand {

@@ -28,6 +28,8 @@ public struct ServerConfiguration: Sendable {
     public var role: Role = .all
     /// How long a worker holds a job without renewing it before another worker may take it over.
     public var jobLease: TimeInterval = 60
+    /// How long a job on an agent's resource waits for its agent before it fails.
+    public var agentWait: TimeInterval = 3600
     /// Where new vaults' repositories go (`file:///…` or `s3://BUCKET[/PREFIX]`); nil: DATA_DIR/vaults.
     public var store: String?
 

@@ -12,7 +12,8 @@ enum ErrorFamily: Sendable {
     /// The family's code for a reason, and its status where it is not the reason's class.
     func show(_ reason: Reason) -> (code: String, status: HTTPResponse.Status?) {
         switch self {
-        case .cbr: return (ErrorFamily.cbrCode(reason), nil)
+        // The agent-job routes are Coffer's own: an agent stops a job it no longer holds on 409.
+        case .cbr: return (ErrorFamily.cbrCode(reason), reason == .agentJobGone ? .conflict : nil)
         case .csbs: return ErrorFamily.csbs(reason)
         case .rds: return ErrorFamily.rds(reason)
         }

@@ -176,6 +176,10 @@ import Testing
             let (taken, takenBody) = try await call(otherToken, .post, base + "/agents", registration("a1", ip: "203.0.113.9"))
             #expect(taken == .forbidden && "\(takenBody)".contains("another credential"), "\(takenBody)")
             #expect(try await call(otherToken, .post, base + "/agents", registration("by-a-person")).0 == .forbidden)
+            // Its jobs: its own agent's queue answers; another's agent is not found.
+            #expect(try await call(agentToken, .post, base + "/agents/a1/jobs/claim", ["wait_seconds": 0]).0 == .ok)
+            #expect(try await call(otherToken, .post, base + "/agents/a1/jobs/claim", ["wait_seconds": 0]).0 == .notFound)
+            #expect(try await call(agentToken, .post, base + "/agents/a1/jobs/claim", ["wait_seconds": 61]).0 == .badRequest)
 
             // The first agent is as it left it; a person sees both and unregisters.
             let (_, shown) = try await call(adminToken, .get, base + "/agents/a1")
@@ -189,12 +193,18 @@ import Testing
     @Test func theAgentRoleReachesOnlyAgentRoutes() {
         let p = "/v3/" + String(repeating: "a", count: 32)
         let allowed: [(HTTPRequest.Method, String)] = [(.post, p + "/agents"), (.get, p + "/agents"), (.get, p + "/agents/x"), (.put, p + "/agents/x"),
-                                                      (.post, p + "/agents/x/add-path"), (.post, p + "/agents/x/remove-path")]
+                                                      (.post, p + "/agents/x/add-path"), (.post, p + "/agents/x/remove-path"),
+                                                      (.post, p + "/agents/x/jobs/claim"), (.post, p + "/agents/x/jobs/j/held"), (.post, p + "/agents/x/jobs/j/progress"),
+                                                      (.post, p + "/agents/x/jobs/j/complete"), (.post, p + "/agents/x/jobs/j/fail"),
+                                                      (.put, p + "/agents/x/jobs/j/objects/data/abc")]
         for (method, path) in allowed { #expect(AuthMiddleware.agentMayCall(method, path), "\(method) \(path)") }
         let refused: [(HTTPRequest.Method, String)] = [(.delete, p + "/agents/x"), (.post, p + "/agents/x"), (.get, p + "/agents/x/add-path"),
                                                       (.post, p + "/agents/x/add-path/more"), (.get, p + "/agents/"), (.post, p + "/agents//add-path"),
                                                       (.get, p + "/agentsx"), (.get, p + "/vaults"), (.post, p + "/agent/check"), (.get, "/v3/agents"),
-                                                      (.get, "/v1/" + String(repeating: "a", count: 32) + "/agents"), (.get, "/v3/xyz/agents"), (.get, "")]
+                                                      (.get, "/v1/" + String(repeating: "a", count: 32) + "/agents"), (.get, "/v3/xyz/agents"), (.get, ""),
+                                                      (.get, p + "/agents/x/jobs/claim"), (.post, p + "/agents/x/jobs"), (.get, p + "/agents/x/jobs/j/objects/data/abc"),
+                                                      (.delete, p + "/agents/x/jobs/j/objects/data/abc"), (.post, p + "/agents/x/jobs/j/restore"),
+                                                      (.put, p + "/agents/x/jobs/j/objects/data"), (.post, p + "/agents/x/jobs//held")]
         for (method, path) in refused { #expect(!AuthMiddleware.agentMayCall(method, path), "\(method) \(path)") }
     }
 }
