@@ -19,17 +19,21 @@ public enum AgentJobs {
 
     public struct Assignment: Codable, Sendable {
         public var jobID: String
-        /// `backup`.
+        /// `backup` or `restore`.
         public var kind: String
         public var backupID: String
         public var parts: [Part]
+        /// Restores: what to write where.
+        public var items: [Item]?
         /// What the vault may still take, in bytes (absent: it grows).
         public var maxBytesAdded: Int64?
         /// The writer session: `config` (base64 JSON), `id_key`, `session_key` (base64), `chunker_seed`, `session` (hex).
         public var repository: [String: String]
         /// Report progress more often than this, or the job goes back to the queue.
         public var leaseSeconds: Int
-        public init(jobID: String, kind: String, backupID: String, parts: [Part], maxBytesAdded: Int64?, repository: [String: String], leaseSeconds: Int) {
+        public init(jobID: String, kind: String, backupID: String, parts: [Part], items: [Item]? = nil, maxBytesAdded: Int64?, repository: [String: String],
+                    leaseSeconds: Int) {
+            self.items = items
             self.jobID = jobID
             self.kind = kind
             self.backupID = backupID
@@ -39,7 +43,7 @@ public enum AgentJobs {
             self.leaseSeconds = leaseSeconds
         }
         enum CodingKeys: String, CodingKey {
-            case kind, parts, repository
+            case kind, parts, repository, items
             case jobID = "job_id", backupID = "backup_id", maxBytesAdded = "max_bytes_added", leaseSeconds = "lease_seconds"
         }
     }
@@ -71,6 +75,34 @@ public enum AgentJobs {
         }
     }
 
+    /// One tree or disk of a restore: written at `target_path`, never outside `resource_path`.
+    public struct Item: Codable, Sendable {
+        public var backupID: String
+        public var snapshotID: String
+        public var targetPath: String
+        public var resourceID: String
+        public var resourcePath: String
+        /// `directory` or `volume`.
+        public var resourceType: String
+        public var specialFiles: Bool
+        public var expectedBytes: Int64
+        public init(backupID: String, snapshotID: String, targetPath: String, resourceID: String, resourcePath: String, resourceType: String,
+                    specialFiles: Bool, expectedBytes: Int64) {
+            self.backupID = backupID
+            self.snapshotID = snapshotID
+            self.targetPath = targetPath
+            self.resourceID = resourceID
+            self.resourcePath = resourcePath
+            self.resourceType = resourceType
+            self.specialFiles = specialFiles
+            self.expectedBytes = expectedBytes
+        }
+        enum CodingKeys: String, CodingKey {
+            case backupID = "backup_id", snapshotID = "snapshot_id", targetPath = "target_path", resourceID = "resource_id", resourcePath = "resource_path"
+            case resourceType = "resource_type", specialFiles = "special_files", expectedBytes = "expected_bytes"
+        }
+    }
+
     /// POST .../jobs/{job_id}/held: which of these blob ids (hex, at most 10 000) the vault holds.
     public struct HeldRequest: Codable, Sendable {
         public var ids: [String]
@@ -88,10 +120,24 @@ public enum AgentJobs {
         public init(percent: Int) { self.percent = percent }
     }
 
-    /// POST .../jobs/{job_id}/complete: the snapshot (hex) of each part, by backup id.
+    /// POST .../jobs/{job_id}/complete. A backup: the snapshot (hex) of each part, by backup id.
+    /// A restore: what could not be written (`errors`: the restore is incomplete) and what was left out.
     public struct CompleteRequest: Codable, Sendable {
-        public var snapshots: [String: String]
-        public init(snapshots: [String: String]) { self.snapshots = snapshots }
+        public var snapshots: [String: String]?
+        public var errors: [String]?
+        public var skipped: [String]?
+        public init(snapshots: [String: String]? = nil, errors: [String]? = nil, skipped: [String]? = nil) {
+            self.snapshots = snapshots
+            self.errors = errors
+            self.skipped = skipped
+        }
+    }
+
+    /// POST .../jobs/{job_id}/blobs (restores): the plaintext of these blobs (hex, 1 to 1 024), answered as
+    /// frames `id (32 bytes) ‖ u32 LE length ‖ bytes`; ask again for the ones an answer (at most ~32 MiB) left out.
+    public struct BlobsRequest: Codable, Sendable {
+        public var ids: [String]
+        public init(ids: [String]) { self.ids = ids }
     }
 
     /// POST .../jobs/{job_id}/fail.

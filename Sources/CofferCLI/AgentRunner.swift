@@ -143,7 +143,11 @@ struct AgentJobRunner {
     func run(_ job: AgentJobs.Assignment) async {
         let base = "/agents/\(agentID)/jobs/\(job.jobID)"
         let meter = ProgressMeter(expected: job.parts.map(\.expectedBytes).reduce(0, +))
-        let work = Task { try await backUp(job, base: base, meter: meter) }
+        let meterTotal = job.kind == "restore" ? (job.items ?? []).map(\.expectedBytes).reduce(0, +) : 0
+        if meterTotal > 0 { meter.update(current: 0, expected: meterTotal) }
+        let work = Task { () -> Report in
+            job.kind == "restore" ? .restored(try await restore(job, base: base, meter: meter)) : .backedUp(try await backUp(job, base: base, meter: meter))
+        }
         // Progress also keeps the job's lease; a job the server took back (409) is stopped.
         let reporter = Task {
             let every = UInt64(max(1, min(10, job.leaseSeconds / 4))) * 1_000_000_000
@@ -161,10 +165,14 @@ struct AgentJobRunner {
         }
         defer { reporter.cancel() }
         do {
-            let (snapshots, commits) = try await work.value
-            try await client.send("POST", "\(base)/complete", body: AgentJobs.CompleteRequest(snapshots: snapshots))
-            for commit in commits { try? commit() }
-            stderrLine("coffer agent: job \(job.jobID) done (backup \(job.backupID))")
+            switch try await work.value {
+            case let .backedUp((snapshots, commits)):
+                try await client.send("POST", "\(base)/complete", body: AgentJobs.CompleteRequest(snapshots: snapshots))
+                for commit in commits { try? commit() }
+            case let .restored((errors, skipped)):
+                try await client.send("POST", "\(base)/complete", body: AgentJobs.CompleteRequest(errors: errors, skipped: skipped))
+            }
+            stderrLine("coffer agent: job \(job.jobID) done (\(job.kind) of backup \(job.backupID))")
         } catch is CancellationError {
             return
         } catch {
@@ -186,6 +194,34 @@ struct AgentJobRunner {
     }
 
     typealias Commit = () throws -> Void
+    enum Report {
+        case backedUp(([String: String], [Commit]))
+        case restored((errors: [String], skipped: [String]))
+    }
+
+    /// Writes each item from the blobs the server sends, confined beneath its resource on this host.
+    func restore(_ job: AgentJobs.Assignment, base: String, meter: ProgressMeter) async throws -> (errors: [String], skipped: [String]) {
+        guard let idKey = job.repository["id_key"].flatMap({ Data(base64Encoded: $0) }), idKey.count == 32,
+              let seed = job.repository["chunker_seed"].flatMap(UInt64.init) else { throw CLIError("the server's restore grant is malformed") }
+        let source = RemoteSnapshotSource(client: client, job: base, keys: RepositoryKeys(writerIDKey: Array(idKey), chunkerSeed: seed, sessionKey: randomBytes(32)))
+        var errors: [String] = [], skipped: [String] = []
+        for item in job.items ?? [] {
+            let resource = try checkedPath(item.resourcePath)
+            guard item.targetPath == resource || item.targetPath.hasPrefix(resource == "/" ? "/" : resource + "/") else {
+                throw CLIError("\(item.targetPath) is not inside \(resource)")
+            }
+            guard let snapshot = Hash256(hex: item.snapshotID) else { throw CLIError("backup \(item.backupID) has no snapshot") }
+            var options = RestoreOptions()
+            options.specialFiles = item.specialFiles
+            if item.resourceType != "volume" { options.beneath = resource }
+            options.progress = { p in meter.update(current: p.bytesWritten, expected: nil) }
+            let result = try await Restorer(repository: source).restore(snapshot: snapshot, target: item.targetPath, options: options)
+            errors += result.errors
+            skipped += result.skipped
+            meter.finishPart(item.expectedBytes)
+        }
+        return (errors, skipped)
+    }
 
     func backUp(_ job: AgentJobs.Assignment, base: String, meter: ProgressMeter) async throws -> ([String: String], [Commit]) {
         guard job.kind == "backup" else { throw CLIError("this agent does not run \(job.kind) jobs") }
@@ -223,6 +259,82 @@ struct AgentJobRunner {
             commits.append { try stash.commit(result.snapshotID, reachable: trees) }
         }
         return (snapshots, commits)
+    }
+}
+
+/// A restore's view of the vault through the server: the snapshots and the
+/// plaintext blobs this job needs, nothing else (the agent holds no key that
+/// opens the vault). Blobs are grouped into 16 buckets by id, so the
+/// restorer fetches several batches at once.
+final class RemoteSnapshotSource: SnapshotSource, @unchecked Sendable {
+    let client: APIClient
+    let job: String
+    let keys: RepositoryKeys
+
+    init(client: APIClient, job: String, keys: RepositoryKeys) {
+        self.client = client
+        self.job = job
+        self.keys = keys
+    }
+
+    func prepareIndex() async throws {}
+    var damagedIndexFiles: [String] { [] }
+
+    func loadSnapshot(_ id: Hash256) async throws -> Snapshot {
+        let data = try await AgentObjectStore.retrying { try await client.send("GET", "\(job)/snapshots/\(id.hex)", raw: Data(), contentType: "application/json").data }
+        return try ModelCoding.decoder().decode(Snapshot.self, from: data)
+    }
+
+    func loadTree(_ id: Hash256) async throws -> Tree { try TreeCodec.decode(try await loadBlob(id, type: .tree), what: "tree \(id.short)") }
+
+    func loadBlob(_ id: Hash256, type: BlobType) async throws -> Data {
+        guard let data = try await fetch([id])[id] else { throw CLIError("the server did not send blob \(id.short)") }
+        return data
+    }
+
+    func locate(_ id: Hash256) -> (pack: Hash256, entry: PackEntry)? {
+        (Hash256(bytes: [UInt8(truncatingIfNeeded: id.a >> 60)]), PackEntry(type: .data, id: id, offset: 0, length: 0, rawLength: 0))
+    }
+
+    func readBlobs(pack: Hash256, entries: [PackEntry], _ body: (PackEntry, Result<Data, Error>) async throws -> Void) async rethrows {
+        for start in stride(from: 0, to: entries.count, by: 256) {
+            let batch = Array(entries[start..<min(entries.count, start + 256)])
+            let answer: Result<[Hash256: Data], Error>
+            do { answer = .success(try await fetch(batch.map(\.id))) } catch { answer = .failure(error) }
+            for entry in batch {
+                switch answer {
+                case let .success(found): try await body(entry, found[entry.id].map { .success($0) } ?? .failure(CLIError("the server did not send blob \(entry.id.short)")))
+                case let .failure(error): try await body(entry, .failure(error))
+                }
+            }
+        }
+    }
+
+    /// Asks until every id is answered (an answer stops at ~32 MiB); each blob is checked against its id.
+    func fetch(_ ids: [Hash256]) async throws -> [Hash256: Data] {
+        var out: [Hash256: Data] = [:]
+        var left = ids
+        while !left.isEmpty {
+            let request = try JSONEncoder().encode(AgentJobs.BlobsRequest(ids: left.map(\.hex)))
+            let data = try await AgentObjectStore.retrying { try await client.send("POST", "\(job)/blobs", raw: request, contentType: "application/json").data }
+            var position = data.startIndex
+            var got = 0
+            while data.endIndex - position >= 36 {
+                let id = Hash256(bytes: data[position..<(position + 32)])
+                var length: UInt32 = 0
+                withUnsafeMutableBytes(of: &length) { $0.copyBytes(from: data[(position + 32)..<(position + 36)]) }
+                let end = position + 36 + Int(UInt32(littleEndian: length))
+                guard end <= data.endIndex else { throw CLIError("the server's answer for blob \(id.short) is truncated") }
+                let plain = Data(data[(position + 36)..<end])
+                guard keys.blobID(plain) == id else { throw CLIError("blob \(id.short) from the server does not match its id") }
+                out[id] = plain
+                got += 1
+                position = end
+            }
+            guard got > 0 else { throw CLIError("the server answered none of \(left.count) blobs") }
+            left = left.filter { out[$0] == nil }
+        }
+        return out
     }
 }
 

@@ -22,6 +22,8 @@ struct AgentJobRoutes {
         add(.post, "/v3/:project_id/agents/:agent_id/jobs/:job_id/progress", progress)
         add(.post, "/v3/:project_id/agents/:agent_id/jobs/:job_id/complete", complete)
         add(.post, "/v3/:project_id/agents/:agent_id/jobs/:job_id/fail", fail)
+        add(.get, "/v3/:project_id/agents/:agent_id/jobs/:job_id/snapshots/:snapshot_id", snapshot)
+        add(.post, "/v3/:project_id/agents/:agent_id/jobs/:job_id/blobs", blobs)
     }
 
     /// `/v3/{p}/agents/{a}/jobs/{j}/objects/{kind}/{name}`
@@ -34,7 +36,10 @@ struct AgentJobRoutes {
         AgentJobs.Assignment(jobID: a.jobID, kind: a.kind.rawValue, backupID: a.backupID, parts: a.parts.map {
             AgentJobs.Part(backupID: $0.backupID, resourceID: $0.resourceID, resourceType: $0.resourceType == .volume ? "volume" : "directory", path: $0.path,
                            excludePaths: $0.excludes, tags: $0.tags, labels: $0.labels, expectedBytes: $0.expectedBytes)
-        }, maxBytesAdded: a.maxBytesAdded, repository: a.grant, leaseSeconds: a.leaseSeconds)
+        }, items: a.kind == .restore ? a.items.map {
+            AgentJobs.Item(backupID: $0.backupID, snapshotID: $0.snapshotID, targetPath: $0.targetPath, resourceID: $0.resourceID, resourcePath: $0.resourcePath,
+                           resourceType: $0.resourceType == .volume ? "volume" : "directory", specialFiles: $0.specialFiles, expectedBytes: $0.expectedBytes)
+        } : nil, maxBytesAdded: a.maxBytesAdded, repository: a.grant, leaseSeconds: a.leaseSeconds)
     }
 
     @Sendable func claim(_ request: Request, _ context: CofferContext) async throws -> Response {
@@ -76,8 +81,28 @@ struct AgentJobRoutes {
         let caller = try context.caller()
         var request = request
         let body = try await JSONBody.decode(AgentJobs.CompleteRequest.self, &request, context: context)
-        try await work.complete(caller: caller, agent: try context.parameters.require("agent_id"), job: try context.parameters.require("job_id"), snapshots: body.snapshots)
+        let (agent, job) = (try context.parameters.require("agent_id"), try context.parameters.require("job_id"))
+        if let snapshots = body.snapshots {
+            try await work.complete(caller: caller, agent: agent, job: job, snapshots: snapshots)
+        } else {
+            try await work.completeRestore(caller: caller, agent: agent, job: job, errors: body.errors ?? [], skipped: body.skipped ?? [])
+        }
         return Response(status: .noContent)
+    }
+
+    @Sendable func snapshot(_ request: Request, _ context: CofferContext) async throws -> Response {
+        let caller = try context.caller()
+        let data = try await work.snapshot(caller: caller, agent: try context.parameters.require("agent_id"), job: try context.parameters.require("job_id"),
+                                           id: try context.parameters.require("snapshot_id"))
+        return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: data)))
+    }
+
+    @Sendable func blobs(_ request: Request, _ context: CofferContext) async throws -> Response {
+        let caller = try context.caller()
+        var request = request
+        let body = try await JSONBody.decode(AgentJobs.BlobsRequest.self, &request, context: context)
+        let data = try await work.blobs(caller: caller, agent: try context.parameters.require("agent_id"), job: try context.parameters.require("job_id"), ids: body.ids)
+        return Response(status: .ok, headers: [.contentType: "application/octet-stream"], body: .init(byteBuffer: ByteBuffer(bytes: data)))
     }
 
     @Sendable func fail(_ request: Request, _ context: CofferContext) async throws -> Response {

@@ -134,7 +134,8 @@ struct AuthMiddleware: RouterMiddleware {
         case (.post, 2): return rest[1] == "add-path" || rest[1] == "remove-path"
         // Running its jobs (AgentJobRoutes): claim, ask what is held, upload new objects, report.
         case (.post, 3): return rest[1] == "jobs" && rest[2] == "claim"
-        case (.post, 4): return rest[1] == "jobs" && ["held", "progress", "complete", "fail"].contains(rest[3])
+        case (.post, 4): return rest[1] == "jobs" && ["held", "progress", "complete", "fail", "blobs"].contains(rest[3])
+        case (.get, 5): return rest[1] == "jobs" && rest[3] == "snapshots"
         case (.put, 6): return rest[1] == "jobs" && rest[3] == "objects"
         default: return false
         }

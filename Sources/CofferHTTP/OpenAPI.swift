@@ -303,6 +303,17 @@ public enum OpenAPIDocument {
                 "post": operation("agentJobComplete", "Coffer extension: the snapshot of each part; checked, then the backup is available", parameters: agentJobPath,
                                   body: derived(AgentJobs.CompleteRequest.self), ok: (204, nil), errors: [400, 404, 409]),
             ],
+            "/v3/{project_id}/agents/{agent_id}/jobs/{job_id}/snapshots/{snapshot_id}": [
+                "get": operation("agentJobSnapshot", "Coffer extension: a snapshot a running restore reads (JSON)", parameters: agentJobPath + [path("snapshot_id")],
+                                 ok: (200, ["type": "object"]), errors: [400, 404, 409]),
+            ],
+            "/v3/{project_id}/agents/{agent_id}/jobs/{job_id}/blobs": {
+                var read = operation("agentJobBlobs", "Coffer extension: the plaintext of blobs a running restore needs (frames: id, u32 LE length, bytes)",
+                                     parameters: agentJobPath, body: derived(AgentJobs.BlobsRequest.self), ok: (200, nil), errors: [400, 404, 409])
+                read["responses"] = (read["responses"] as? [String: Any] ?? [:]).merging(["200": ["description": "blob frames",
+                    "content": ["application/octet-stream": ["schema": ["type": "string", "format": "binary"]]]]]) { $1 }
+                return ["post": read]
+            }(),
             "/v3/{project_id}/agents/{agent_id}/jobs/{job_id}/fail": [
                 "post": operation("agentJobFail", "Coffer extension: the agent could not do the job (its message goes to the operation log)", parameters: agentJobPath,
                                   body: derived(AgentJobs.FailRequest.self), ok: (204, nil), errors: [400, 404, 409]),

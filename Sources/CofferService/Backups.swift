@@ -339,19 +339,21 @@ extension BackupService {
         }
         let items = try await drivers.driver(for: type).planRestore(b, children: try await store.children(of: b.id), input: input, project: caller.projectID,
                                                                     context: driverContext)
-        for item in items {
-            if let target = try await resources.store.get(project: caller.projectID, id: item.targetResourceID), let agent = target.agentID {
-                throw ServiceError(.backupNotRestorable, "restoring onto resource \(target.id) on agent \(agent) is not supported yet: restore into a resource of the Coffer host")
-            }
-        }
+        // One host writes the whole restore: this server, or the agent whose host holds every target.
+        var hosts = Set<String?>()
+        for item in items { hosts.insert(try await resources.store.get(project: caller.projectID, id: item.targetResourceID)?.agentID) }
+        guard hosts.count <= 1 else { throw ServiceError.validation("restore targets lie on different hosts; restore onto one host at a time") }
+        let agent = hosts.first ?? nil
         if try await logs.restoreActive(resources: items.map(\.targetResourceID)) {
             throw ServiceError(.restoreRunning, "a restore onto this resource is already in progress")
         }
-        let log = logRow(b, type: "restore", vaultName: vault.name, resourceID: items.first?.targetResourceID)
+        var log = logRow(b, type: "restore", vaultName: vault.name, resourceID: items.first?.targetResourceID)
+        if let agent { log.details = OperationLogRecord.waitingFor(agent: agent) }
         let now = clock.now().epochMilliseconds
         let payload = String(decoding: try JSONEncoder().encode(RestorePlan(items: items)), as: UTF8.self)
         let job = JobRecord(id: BackupService.newID(), projectId: b.projectId, kind: .restore, targetId: b.id, operationLogId: log.id, status: .queued,
-                         owner: nil, leaseUntil: nil, attempts: 0, lastError: nil, createdAt: now, updatedAt: now, payload: payload, vaultId: b.vaultId)
+                         owner: nil, leaseUntil: nil, attempts: 0, lastError: nil, createdAt: now, updatedAt: now, payload: payload, vaultId: b.vaultId,
+                         agentId: agent)
         let children = try await store.children(of: b.id).map(\.id)
         let targets = items.map(\.targetResourceID)
         try await enqueue(job, log: log) {

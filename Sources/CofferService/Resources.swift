@@ -167,7 +167,10 @@ public final class ResourceService: @unchecked Sendable {
     /// from the catalog alone, by path components (no `.` or `..`), so the
     /// answer is the same whether or not something exists at `path`. The
     /// worker then walks from the resource without following symlinks.
-    public func ownedTarget(_ path: String, project: String, types: [ResourceType], field: String) async throws -> (resource: ResourceRecord, relative: [String]) {
+    /// `hosts`: whose paths are meant, in order of preference (nil: this
+    /// server's; an agent id: that agent's host); the same path on two hosts is two places.
+    public func ownedTarget(_ path: String, project: String, types: [ResourceType], field: String,
+                            hosts: [String?] = [nil]) async throws -> (resource: ResourceRecord, relative: [String]) {
         let refusal = ServiceError.validation("\(field) must be one of this project's registered \(types.map(\.rawValue).joined(separator: " or ")) resources, or a path inside one")
         guard path.hasPrefix("/"), path.utf8.count <= 4096, !path.utf8.contains(0) else {
             throw ServiceError.validation("\(field) must be an absolute path of at most 4096 bytes without NUL")
@@ -176,12 +179,14 @@ public final class ResourceService: @unchecked Sendable {
         guard !components.contains(where: { $0 == "." || $0 == ".." }) else { throw ServiceError.validation("\(field) must not contain . or .. components") }
         let owned = try await store.withPaths(project: project, types: types.map(\.rawValue))
         // The deepest match: a resource inside another is impossible now, but rows registered before the overlap rule may nest.
-        let best = owned.compactMap { r -> (ResourceRecord, [String])? in
-            guard r.parentID == nil, let base = r.path, let rel = componentsBelow(base, "/" + components.joined(separator: "/")) else { return nil }
-            return (r, rel)
-        }.min { $0.1.count < $1.1.count }
-        guard let best else { throw refusal }
-        return best
+        for host in hosts {
+            let best = owned.compactMap { r -> (ResourceRecord, [String])? in
+                guard r.parentID == nil, r.agentID == host, let base = r.path, let rel = componentsBelow(base, "/" + components.joined(separator: "/")) else { return nil }
+                return (r, rel)
+            }.min { $0.1.count < $1.1.count }
+            if let best { return best }
+        }
+        throw refusal
     }
 
     /// Whether the path still names what was registered: the same kind of

@@ -140,5 +140,20 @@ import Glibc
         let second = try backUp()
         #expect(second[filesVault] != first[filesVault])
         #expect(packs() == packsBefore, "an unchanged re-backup stores no pack")
+
+        // Restores through the agent, onto its host: the directory in place, and the disk image, after both were damaged.
+        let damaged = try ns.run("set -e; rm \(root)/data/a.bin; printf changed > \(root)/data/sub/b.txt; dd if=/dev/zero of=\(root)/disk.img bs=1M count=2 conv=notrunc 2>/dev/null")
+        #expect(damaged.status == 0, "\(damaged.stderr)")
+        #expect(try coffer(["restore", second[filesVault]!], env: adminEnv).status == 0)
+        #expect(try coffer(["restore", second[disksVault]!, "--volume", volumeID], env: adminEnv).status == 0)
+        let restoring = try agent("run --once --resource-root \(root)")
+        #expect(restoring.status == 0, "\(restoring.stderr)")
+        #expect(try ns.run("cd \(root)/data && find . -type f ! -path './cache/*' | sort | xargs sha256sum").stdout == manifest.stdout, "in place, byte for byte")
+        #expect(try ns.run("sha256sum < \(root)/disk.img").stdout == diskSum.stdout, "the disk image, byte for byte")
+        let logs = try admin(["oplog", "list"]) as? [String: Any]
+        let restores = (logs?["operation_logs"] as? [[String: Any]] ?? []).filter { $0["operation_type"] as? String == "restore" }
+        #expect(restores.count == 4 && restores.allSatisfy { $0["status"] as? String == "success" }, "\(restores)")
+        // Still nothing of the host is visible here.
+        #expect(try FileManager.default.contentsOfDirectory(atPath: root).isEmpty)
     }
 }

@@ -145,6 +145,23 @@ import Testing
             let after = try await agent.call(.post, "/agents/host-1/jobs/\(jobID)/progress", ["percent": 60])
             #expect(after.0 == .conflict, "\(after)")
 
+            // A restore in place goes to the agent, which reads only this restore's snapshot and blobs, as plaintext from the server.
+            #expect(try await agent.call(.post, "/backups/\(first)/restore", ["restore": ["resource_id": resourceID]]).0 == .accepted)
+            #expect(try await server.services.worker.drain() == 0)
+            let restoreJob = try #require(try await agent.claim())
+            let restoreID = restoreJob["job_id"] as? String ?? ""
+            #expect(restoreJob["kind"] as? String == "restore" && (restoreJob["repository"] as? [String: String])?["session_key"] == nil)
+            #expect(((restoreJob["items"] as? [[String: Any]])?.first)?["target_path"] as? String == source)
+            #expect(try await agent.call(.get, "/agents/host-1/jobs/\(restoreID)/snapshots/\(snapshot)").0 == .ok)
+            #expect(try await agent.call(.get, "/agents/host-1/jobs/\(restoreID)/snapshots/" + String(repeating: "c", count: 64)).0 == .notFound)
+            #expect(try await agent.call(.post, "/agents/host-1/jobs/\(restoreID)/blobs", ["ids": [String(repeating: "d", count: 64)]]).0 == .badRequest)
+            #expect(try await agent.call(.post, "/agents/host-1/jobs/\(jobID)/blobs", ["ids": [snapshot]]).0 == .conflict, "a finished backup job reads nothing")
+            let reported = try await agent.call(.post, "/agents/host-1/jobs/\(restoreID)/complete", ["errors": ["/x: no space left"]])
+            #expect(reported.0 == .noContent, "\(reported)")
+            let (_, restoreLogs) = try await agent.call(.get, "/operation-logs?operation_type=restore")
+            #expect("\(restoreLogs)".contains("restore incomplete: /x: no space left"), "\(restoreLogs)")
+            #expect(try await backup(first)["status"] as? String == "available")
+
             // A result that is not the job's own (the first job's snapshot, another session): the job fails with the reason.
             let second = try await checkpoint()
             let secondJob = try #require(try await agent.claim())

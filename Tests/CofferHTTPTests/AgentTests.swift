@@ -196,7 +196,8 @@ import Testing
                                                       (.post, p + "/agents/x/add-path"), (.post, p + "/agents/x/remove-path"),
                                                       (.post, p + "/agents/x/jobs/claim"), (.post, p + "/agents/x/jobs/j/held"), (.post, p + "/agents/x/jobs/j/progress"),
                                                       (.post, p + "/agents/x/jobs/j/complete"), (.post, p + "/agents/x/jobs/j/fail"),
-                                                      (.put, p + "/agents/x/jobs/j/objects/data/abc")]
+                                                      (.put, p + "/agents/x/jobs/j/objects/data/abc"), (.post, p + "/agents/x/jobs/j/blobs"),
+                                                      (.get, p + "/agents/x/jobs/j/snapshots/abc")]
         for (method, path) in allowed { #expect(AuthMiddleware.agentMayCall(method, path), "\(method) \(path)") }
         let refused: [(HTTPRequest.Method, String)] = [(.delete, p + "/agents/x"), (.post, p + "/agents/x"), (.get, p + "/agents/x/add-path"),
                                                       (.post, p + "/agents/x/add-path/more"), (.get, p + "/agents/"), (.post, p + "/agents//add-path"),

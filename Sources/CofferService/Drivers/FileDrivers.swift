@@ -58,9 +58,13 @@ struct FileSystemDriver: ConfinedPathDriver {
         let rid: String
         if let destination = input.destinationPath {
             guard (1...255).contains(destination.count) else { throw ServiceError.validation("restore.details.destination_path must be 1 to 255 characters") }
-            // Only into the caller's own file systems: never wherever the server can write.
+            // Only into the caller's own file systems: never wherever the server can write. On the host of
+            // restore.resource_id if given (another agent: a migration), else the backup's host, else this server.
+            let hostOf = { (id: String) async throws -> String? in try await context.resources.store.get(project: project, id: id)?.agentID }
+            let preferred = try await hostOf(input.resourceID ?? backup.resourceId)
             let (owner, relative) = try await context.resources.ownedTarget(destination, project: project, types: [.fileSystem],
-                                                                            field: "restore.details.destination_path")
+                                                                            field: "restore.details.destination_path",
+                                                                            hosts: input.resourceID != nil ? [preferred] : [preferred, nil])
             path = ([owner.path ?? ""] + relative).joined(separator: "/")
             rid = owner.id
         } else {

@@ -16,7 +16,7 @@ import Foundation
 
 /// A job handed to an agent.
 public struct AgentAssignment: Sendable {
-    public enum Kind: String, Sendable { case backup }
+    public enum Kind: String, Sendable { case backup, restore }
     /// One snapshot to make: the backup itself, or one disk of a server.
     public struct Part: Sendable {
         public var backupID: String
@@ -30,13 +30,27 @@ public struct AgentAssignment: Sendable {
         /// Bytes the resource held at its last backup (for progress), if known.
         public var expectedBytes: Int64
     }
+    /// One tree or disk to restore, written on the agent's host beneath `resourcePath`.
+    public struct Item: Sendable {
+        public var backupID: String
+        public var snapshotID: String
+        public var targetPath: String
+        public var resourceID: String
+        public var resourcePath: String
+        public var resourceType: ResourceType
+        /// Device nodes and setuid/setgid bits may be restored (the resource allows it).
+        public var specialFiles: Bool
+        public var expectedBytes: Int64
+    }
     public var jobID: String
     public var kind: Kind
     public var backupID: String
     public var parts: [Part]
+    public var items: [Item] = []
     /// What the vault may still take (nil: it grows).
     public var maxBytesAdded: Int64?
-    /// The writer session (`WriterGrant.fields`): what the agent seals with, and nothing that opens older data.
+    /// Backups: the writer session (`WriterGrant.fields`), what the agent seals with and nothing that opens
+    /// older data. Restores: only `id_key` and `chunker_seed` (to compare what is on disk); the blobs come from the server.
     public var grant: [String: String]
     /// Progress reports must come more often than this, or the job goes back to the queue.
     public var leaseSeconds: Int
@@ -47,8 +61,10 @@ public final class AgentWork: @unchecked Sendable {
     let runtime: JobRuntime
     let agents: AgentService
     /// Each running job's repository with its index loaded, kept between an agent's calls.
-    private let lock = NSLock()
+    let lock = NSLock()
     private var repositories: [String: Repository] = [:]
+    /// What a running restore may read: its snapshots and every blob they reference.
+    var readable: [String: (snapshots: Set<Hash256>, blobs: Set<Hash256>)] = [:]
 
     public init(runtime: JobRuntime, agents: AgentService) {
         self.runtime = runtime
@@ -79,8 +95,9 @@ public final class AgentWork: @unchecked Sendable {
 
     /// Describes a claimed job for its agent; a kind agents do not run fails.
     private func assign(_ job: JobRecord, agent: String) async throws -> AgentAssignment? {
+        if job.kind == .restore { return try await assignRestore(job, agent: agent) }
         guard job.kind == .backup else {
-            throw ServiceError(.internalFailure, "\(job.kind.rawValue) jobs on an agent's resources are not run by agents yet")
+            throw ServiceError(.internalFailure, "\(job.kind.rawValue) jobs on an agent's resources are not run by agents")
         }
         guard let backup = try await runtime.store.backup(id: job.targetId) else { return nil }
         guard let vault = try await runtime.vaults.record(id: backup.vaultId) else {
@@ -112,20 +129,29 @@ public final class AgentWork: @unchecked Sendable {
                                grant: grant.fields, leaseSeconds: Int(runtime.leaseDuration))
     }
 
-    /// The job, if it is running for this agent of the caller's project, and its session.
+    /// The backup job, if it is running for this agent of the caller's project, and its session.
     private func running(_ jobID: String, caller: Principal, agent: String) async throws -> (JobRecord, Hash256) {
-        _ = try await agents.agent(agent, for: caller)
-        guard let job = try await runtime.jobs.job(id: jobID), job.projectId == caller.projectID, job.agentId == agent else {
-            throw ServiceError(.jobNotFound, "job \(jobID) does not exist for agent \(agent)")
-        }
-        guard job.status == .running, job.owner == AgentWork.owner(agent), let text = job.payload, let session = Hash256(hex: text) else {
-            forget(jobID)
-            throw ServiceError(.agentJobGone, "job \(jobID) is \(job.status == .running ? "no longer held by this agent" : job.status.rawValue); stop working on it")
+        let job = try await runningJob(jobID, caller: caller, agent: agent)
+        guard job.kind == .backup, let text = job.payload, let session = Hash256(hex: text) else {
+            throw ServiceError.validation("job \(jobID) is not a backup job")
         }
         return (job, session)
     }
 
-    private func repository(for job: JobRecord) async throws -> Repository {
+    /// The job, if it is running for this agent of the caller's project.
+    func runningJob(_ jobID: String, caller: Principal, agent: String) async throws -> JobRecord {
+        _ = try await agents.agent(agent, for: caller)
+        guard let job = try await runtime.jobs.job(id: jobID), job.projectId == caller.projectID, job.agentId == agent else {
+            throw ServiceError(.jobNotFound, "job \(jobID) does not exist for agent \(agent)")
+        }
+        guard job.status == .running, job.owner == AgentWork.owner(agent) else {
+            forget(jobID)
+            throw ServiceError(.agentJobGone, "job \(jobID) is \(job.status == .running ? "no longer held by this agent" : job.status.rawValue); stop working on it")
+        }
+        return job
+    }
+
+    func repository(for job: JobRecord) async throws -> Repository {
         if let open = lock.withLock({ repositories[job.id] }) { return open }
         guard let backup = try await runtime.store.backup(id: job.targetId), let vault = try await runtime.vaults.record(id: backup.vaultId) else {
             throw ServiceError(.backupNotFound, "the backup of job \(job.id) no longer exists")
@@ -136,7 +162,12 @@ public final class AgentWork: @unchecked Sendable {
         return repository
     }
 
-    private func forget(_ jobID: String) { _ = lock.withLock { repositories.removeValue(forKey: jobID) } }
+    func forget(_ jobID: String) {
+        lock.withLock {
+            repositories.removeValue(forKey: jobID)
+            readable.removeValue(forKey: jobID)
+        }
+    }
 
     /// Which of `ids` the vault holds (live): the agent stores only the others.
     public func held(caller: Principal, agent: String, job jobID: String, ids: [String]) async throws -> [String] {
@@ -168,7 +199,7 @@ public final class AgentWork: @unchecked Sendable {
 
     /// Progress, which also renews the job's lease (an agent that stops reporting loses the job).
     public func progress(caller: Principal, agent: String, job jobID: String, percent: Int) async throws {
-        let (job, _) = try await running(jobID, caller: caller, agent: agent)
+        let job = try await runningJob(jobID, caller: caller, agent: agent)
         guard try await runtime.jobs.extendLease(job: job.id, owner: AgentWork.owner(agent), until: runtime.leaseEnd()) else {
             throw ServiceError(.agentJobGone, "job \(jobID) is no longer held by this agent")
         }
@@ -224,10 +255,121 @@ public final class AgentWork: @unchecked Sendable {
 
     /// The agent could not do the job; `message` (about the agent's own host) is shown in the operation log.
     public func fail(caller: Principal, agent: String, job jobID: String, message: String) async throws {
-        let (job, _) = try await running(jobID, caller: caller, agent: agent)
+        let job = try await runningJob(jobID, caller: caller, agent: agent)
         forget(jobID)
         let text = String(String(message.unicodeScalars.filter { $0.properties.generalCategory != .control }).prefix(1000))
-        await runtime.recordFailure(job, ServiceError(.backupFailed, "agent \(agent): \(text.isEmpty ? "failed without a reason" : text)"))
+        await runtime.recordFailure(job, ServiceError(job.kind == .restore ? .restoreIncomplete : .backupFailed,
+                                                      "agent \(agent): \(text.isEmpty ? "failed without a reason" : text)"))
+    }
+}
+
+// MARK: restores on an agent's host
+
+extension AgentWork {
+    /// A restore for the agent: each item's target (checked again now) and
+    /// the id key to compare what is on disk. No key that opens the vault:
+    /// the agent asks for the plaintext of the blobs this restore needs.
+    func assignRestore(_ job: JobRecord, agent: String) async throws -> AgentAssignment? {
+        guard let backup = try await runtime.store.backup(id: job.targetId), let vault = try await runtime.vaults.record(id: backup.vaultId) else { return nil }
+        guard let payload = job.payload, let plan = try? JSONDecoder().decode(RestorePlan.self, from: Data(payload.utf8)) else {
+            throw ServiceError(.internalFailure, "restore job \(job.id) has no plan")
+        }
+        var items: [AgentAssignment.Item] = []
+        for item in plan.items {
+            let target = try await runtime.resources.stillOwned(project: job.projectId, id: item.targetResourceID)
+            guard target.agentID == agent, let base = target.path, componentsBelow(base, item.targetPath) != nil else {
+                throw ServiceError(.resourceNotFound, "\(item.targetPath) is no longer inside resource \(target.id) on agent \(agent)")
+            }
+            let size = try await runtime.store.backup(id: item.backupID)?.resourceSize ?? 0
+            items.append(.init(backupID: item.backupID, snapshotID: item.snapshotID, targetPath: item.targetPath, resourceID: target.id, resourcePath: base,
+                               resourceType: ResourceType(rawValue: target.type) ?? .fileSystem, specialFiles: target.restoreSpecialFiles, expectedBytes: size))
+        }
+        try await runtime.endLog(job, .started)
+        let repository = try await runtime.vaults.openRepository(vault)
+        return AgentAssignment(jobID: job.id, kind: .restore, backupID: backup.id, parts: [], items: items, maxBytesAdded: nil,
+                               grant: ["id_key": Data(repository.keys.idKeyBytes).base64EncodedString(), "chunker_seed": String(repository.keys.chunkerSeed)],
+                               leaseSeconds: Int(runtime.leaseDuration))
+    }
+
+    /// The snapshots a running restore may read, and every blob below them (walked once per job and process).
+    func readableSet(_ job: JobRecord) async throws -> (Repository, (snapshots: Set<Hash256>, blobs: Set<Hash256>)) {
+        let repository = try await repository(for: job)
+        if let known = lock.withLock({ readable[job.id] }) { return (repository, known) }
+        guard job.kind == .restore, let payload = job.payload, let plan = try? JSONDecoder().decode(RestorePlan.self, from: Data(payload.utf8)) else {
+            throw ServiceError.validation("job \(job.id) is not a restore job")
+        }
+        var snapshots = Set<Hash256>(), blobs = Set<Hash256>(), seen = Set<Hash256>()
+        for item in plan.items {
+            guard let id = Hash256(hex: item.snapshotID) else { continue }
+            snapshots.insert(id)
+            let snapshot = try await repository.loadSnapshot(id)
+            blobs.insert(snapshot.tree)
+            try await TreeWalker(repository: repository).walk(snapshot.tree, seen: &seen, visit: { _, node in
+                if let sub = node.subtree { blobs.insert(sub) }
+                for e in node.content ?? [] { blobs.insert(e.blob) }
+            }, unreadable: { _, _, _ in })
+        }
+        let set = (snapshots, blobs)
+        lock.withLock { readable[job.id] = set }
+        return (repository, set)
+    }
+
+    /// One of the restore's snapshots, as JSON.
+    public func snapshot(caller: Principal, agent: String, job jobID: String, id text: String) async throws -> Data {
+        let job = try await runningJob(jobID, caller: caller, agent: agent)
+        let (repository, allowed) = try await readableSet(job)
+        guard let id = Hash256(hex: text), allowed.snapshots.contains(id) else {
+            throw ServiceError(.backupNotFound, "snapshot \(text.prefix(64)) is not one this restore reads")
+        }
+        return try ModelCoding.encoder().encode(try await repository.loadSnapshot(id))
+    }
+
+    /// The plaintext of blobs the restore needs, as frames `id (32) ‖ u32 LE length ‖ bytes`,
+    /// until about `AgentWork.blobAnswerBytes`; the agent asks again for the ones not answered.
+    public func blobs(caller: Principal, agent: String, job jobID: String, ids texts: [String]) async throws -> Data {
+        guard (1...AgentWork.blobBatch).contains(texts.count) else { throw ServiceError.validation("ids must list 1 to \(AgentWork.blobBatch) blob ids") }
+        let job = try await runningJob(jobID, caller: caller, agent: agent)
+        let (repository, allowed) = try await readableSet(job)
+        var byPack: [Hash256: [PackEntry]] = [:]
+        var order: [Hash256] = []
+        for (i, text) in texts.enumerated() {
+            guard let id = Hash256(hex: text), allowed.blobs.contains(id) else { throw ServiceError.validation("ids[\(i)] is not a blob this restore reads") }
+            guard let location = repository.locate(id) else { throw ServiceError(.restoreIncomplete, "blob \(id.short) is not in the vault's index") }
+            if byPack[location.pack] == nil { order.append(location.pack) }
+            byPack[location.pack, default: []].append(location.entry)
+        }
+        var out = Data()
+        for pack in order where out.count < AgentWork.blobAnswerBytes {
+            try await repository.readBlobs(pack: pack, entries: byPack[pack]!) { entry, result in
+                let plain: Data
+                do { plain = try result.get() } catch {
+                    throw ServiceError(.vaultDamaged, "blob \(entry.id.short) of this restore cannot be read from the vault", detail: "\(error)")
+                }
+                out.append(contentsOf: entry.id.bytes)
+                withUnsafeBytes(of: UInt32(plain.count).littleEndian) { out.append(contentsOf: $0) }
+                out.append(plain)
+            }
+        }
+        return out
+    }
+
+    public static let blobBatch = 1_024
+    public static let blobAnswerBytes = 32 << 20
+
+    /// The agent restored every item; `errors` (paths that could not be written) make it incomplete.
+    public func completeRestore(caller: Principal, agent: String, job jobID: String, errors: [String], skipped: [String]) async throws {
+        let job = try await runningJob(jobID, caller: caller, agent: agent)
+        guard job.kind == .restore else { throw ServiceError.validation("job \(jobID) is not a restore job") }
+        defer { forget(jobID) }
+        func clean(_ lines: [String]) -> [String] {
+            lines.prefix(1000).map { String(String($0.unicodeScalars.filter { $0.properties.generalCategory != .control }).prefix(1000)) }
+        }
+        do {
+            try await runtime.finishRestore(job, failures: clean(errors), skipped: clean(skipped))
+            try await runtime.jobs.transition(job, to: .succeeded, error: nil, now: runtime.nowMS)
+        } catch {
+            await runtime.recordFailure(job, error)
+        }
     }
 }
 

@@ -36,6 +36,12 @@ extension JobRuntime {
             }
             progress.finishPart(sizes[item.backupID] ?? 0)
         }
+        try await finishRestore(job, failures: failures, skipped: skipped)
+    }
+
+    /// Ends a restore: the backup is as before; failures make it incomplete, what was left out is logged.
+    func finishRestore(_ job: JobRecord, failures: [String], skipped: [String]) async throws {
+        guard let backup = try await store.backup(id: job.targetId) else { return }
         for var row in [backup] + (try await store.children(of: backup.id)) {
             guard let next = row.status.after(.restoreEnded) else { continue }
             row.status = next
