@@ -28,6 +28,10 @@ import Glibc
         let policies = try run(python, [packageRoot() + "/Tests/interop/policy_interop.py", "http://127.0.0.1:\(port)", creds])
         #expect(policies.status == 0, "\(policies.stdout)\n\(policies.stderr)")
         #expect(policies.stdout.contains("policy interop ok"))
+        // CBR agents through huaweicloudsdkcbr.
+        let agents = try run(python, [packageRoot() + "/Tests/interop/agent_interop.py", "http://127.0.0.1:\(port)", creds])
+        #expect(agents.status == 0, "\(agents.stdout)\n\(agents.stderr)")
+        #expect(agents.stdout.contains("agent interop ok"))
         // CSBS through openstacksdk + otcextensions (Keystone token, catalog discovery).
         try FileManager.default.createDirectory(atPath: resourceRoot + "/csbs", withIntermediateDirectories: true)
         let csbs = try run(python, [packageRoot() + "/Tests/interop/csbs_interop.py", "http://127.0.0.1:\(port)", creds, resourceRoot + "/csbs"])
