@@ -20,7 +20,7 @@ struct SQLJobStore: JobStore {
     /// while its prune runs.
     func claim(owner: String, now: Int64, leaseUntil: Int64) async throws -> JobRecord? {
         try await catalog.withTransaction { db in
-            guard var job = try await db.raw("""
+            guard let job = try await db.raw("""
                 SELECT jobs.* FROM jobs LEFT JOIN job_turns ON job_turns.project_id = jobs.project_id WHERE jobs.status = \(bind: JobStatus.queued.rawValue)
                 AND jobs.agent_id IS NULL
                 AND NOT EXISTS (SELECT 1 FROM jobs busy WHERE busy.status = \(bind: JobStatus.running.rawValue) AND busy.vault_id = jobs.vault_id
@@ -31,33 +31,33 @@ struct SQLJobStore: JobStore {
                 INSERT INTO job_turns (project_id, last_claimed_at) VALUES (\(bind: job.projectId), \(bind: now))
                 ON CONFLICT (project_id) DO UPDATE SET last_claimed_at = excluded.last_claimed_at
                 """).run()
-            job.status = .running
-            job.owner = owner
-            job.leaseUntil = leaseUntil
-            job.attempts += 1
-            job.updatedAt = now
-            try await db.update("jobs").set(model: job, nilEncodingStrategy: .asNil).where("id", .equal, SQLBind(job.id)).run()
-            return job
+            return try await lease(job, to: owner, now: now, until: leaseUntil, on: db)
         }
     }
 
     /// An agent's job: the oldest queued job of `project` for `agent`, under the same prune rule.
     func claim(agent: String, project: String, owner: String, now: Int64, leaseUntil: Int64) async throws -> JobRecord? {
         try await catalog.withTransaction { db in
-            guard var job = try await db.raw("""
+            guard let job = try await db.raw("""
                 SELECT jobs.* FROM jobs WHERE jobs.status = \(bind: JobStatus.queued.rawValue) AND jobs.project_id = \(bind: project) AND jobs.agent_id = \(bind: agent)
                 AND NOT EXISTS (SELECT 1 FROM jobs busy WHERE busy.status = \(bind: JobStatus.running.rawValue) AND busy.vault_id = jobs.vault_id
                     AND (busy.kind = \(bind: JobKind.prune.rawValue) OR jobs.kind = \(bind: JobKind.prune.rawValue)))
                 ORDER BY jobs.created_at, jobs.id LIMIT 1
                 """).first(decoding: JobRecord.self) else { return nil }
-            job.status = .running
-            job.owner = owner
-            job.leaseUntil = leaseUntil
-            job.attempts += 1
-            job.updatedAt = now
-            try await db.update("jobs").set(model: job, nilEncodingStrategy: .asNil).where("id", .equal, SQLBind(job.id)).run()
-            return job
+            return try await lease(job, to: owner, now: now, until: leaseUntil, on: db)
         }
+    }
+
+    /// Marks a claimed job running under `owner`'s lease, counting the attempt.
+    private func lease(_ job: JobRecord, to owner: String, now: Int64, until: Int64, on db: any SQLDatabase) async throws -> JobRecord {
+        var job = job
+        job.status = .running
+        job.owner = owner
+        job.leaseUntil = until
+        job.attempts += 1
+        job.updatedAt = now
+        try await db.update("jobs").set(model: job, nilEncodingStrategy: .asNil).where("id", .equal, SQLBind(job.id)).run()
+        return job
     }
 
     /// Agents' jobs queued since before `createdBefore` (their agent has not come for them).
