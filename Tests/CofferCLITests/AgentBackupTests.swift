@@ -53,6 +53,9 @@ import Glibc
             truncate -s 64M \(root)/disk.img
             printf DISKSTART | dd of=\(root)/disk.img conv=notrunc 2>/dev/null
             head -c 1500000 /dev/urandom | dd of=\(root)/disk.img bs=1M seek=40 conv=notrunc 2>/dev/null
+            truncate -s 16M \(root)/sys.img \(root)/data.img
+            head -c 800000 /dev/urandom | dd of=\(root)/sys.img conv=notrunc 2>/dev/null
+            head -c 600000 /dev/urandom | dd of=\(root)/data.img bs=1M seek=8 conv=notrunc 2>/dev/null
             """)
         #expect(made.status == 0, "\(made.stderr)")
         // The server's view of the host directory: nothing.
@@ -91,19 +94,25 @@ import Glibc
         let disks = try admin(["vault", "create", "--name", "host-disks", "--type", "disk", "--resource", volumeID]) as? [String: Any]
         let filesVault = try #require((files?["vault"] as? [String: Any])?["id"] as? String)
         let disksVault = try #require((disks?["vault"] as? [String: Any])?["id"] as? String)
+        // A two-disk server on the same host.
+        let server = try admin(["resource", "add", "--type", "server", "--name", "host-server", "--disk", "sys=\(root)/sys.img:bootable",
+                                "--disk", "data=\(root)/data.img", "--agent", agentID]) as? [String: Any]
+        let serverID = try #require((server?["resource"] as? [String: Any])?["id"] as? String)
+        let servers = try admin(["vault", "create", "--name", "host-servers", "--type", "server", "--resource", serverID]) as? [String: Any]
+        let serversVault = try #require((servers?["vault"] as? [String: Any])?["id"] as? String)
 
         func backUp() throws -> [String: String] {
-            for vault in [filesVault, disksVault] { _ = try admin(["checkpoint", "create", "--vault", vault]) }
+            for vault in [filesVault, disksVault, serversVault] { _ = try admin(["checkpoint", "create", "--vault", vault]) }
             // Until the agent comes, the log says whom the job waits for.
             let logs = try admin(["oplog", "list"]) as? [String: Any]
             let waiting = (logs?["operation_logs"] as? [[String: Any]] ?? []).filter { $0["status"] as? String == "waiting" }
-            #expect(waiting.count == 2 && waiting.allSatisfy {
+            #expect(waiting.count == 3 && waiting.allSatisfy {
                 (($0["extra_info"] as? [String: Any])?["common"] as? [String: Any])?["message"] as? String == "waiting for agent \(agentID)"
             }, "\(waiting)")
             let ran = try agent("run --once --resource-root \(root)")
             #expect(ran.status == 0, "\(ran.stderr)")
             var newest: [String: String] = [:]
-            for vault in [filesVault, disksVault] {
+            for vault in [filesVault, disksVault, serversVault] {
                 let list = try admin(["backup", "list", "--vault", vault]) as? [String: Any]
                 let backups = (list?["backups"] as? [[String: Any]] ?? []).sorted { ($0["created_at"] as? String ?? "") > ($1["created_at"] as? String ?? "") }
                 #expect(backups.first?["status"] as? String == "available", "\(backups.first ?? [:]) \(ran.stderr)")

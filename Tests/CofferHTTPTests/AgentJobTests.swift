@@ -189,6 +189,15 @@ import Testing
             #expect(try await agent.call(.post, "/agents/host-1/jobs/\(again["job_id"] as? String ?? "")/complete", ["snapshots": [third: snapshot3]]).0 == .noContent)
             #expect(try await backup(third)["status"] as? String == "available")
 
+            // A revoked agent credential claims nothing more.
+            let (hostUser, hostPassword) = try await server.services.identity.createUser(project: admin.project_id, name: "host-3-agent", role: .agent)
+            let hostToken = try await client.token(user: "host-3-agent", password: hostPassword, project: "admin")
+            let host3 = Agent(client: client, token: hostToken, base: base)
+            #expect(try await host3.call(.post, "/agents", ["agent": ["agent_id": "host-3", "host_name": "h3", "host_ip": "192.0.2.3", "host_os": "Linux"]]).0 == .ok)
+            #expect(try await host3.call(.post, "/agents/host-3/jobs/claim", ["wait_seconds": 0]).0 == .ok)
+            try await server.services.identity.deleteUser(project: admin.project_id, id: hostUser.id)
+            #expect(try await host3.call(.post, "/agents/host-3/jobs/claim", ["wait_seconds": 0]).0 == .unauthorized)
+
             // An agent that never comes: after the wait the job fails, saying why.
             let fourth = try await checkpoint()
             server.clock.advance(by: 3_601)
