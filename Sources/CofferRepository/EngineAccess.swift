@@ -38,7 +38,8 @@ public protocol SnapshotSink: SnapshotSource {
 
 extension Repository: SnapshotSink {
     public func prepareIndex() async throws {
-        if index.packCount == 0 { try await loadIndex() }
+        // A writer has no index to load (it reads nothing back); what it was told is held stays in `index`.
+        if session == nil && index.packCount == 0 { try await loadIndex() }
     }
 
     public func contains(blob: Hash256) -> Bool { index.contains(blob) }

@@ -209,27 +209,21 @@ public final class Repository: @unchecked Sendable {
         damagedIndexFiles = []
         let objects = try await store.list(prefix: "index/")
         var files: [(Hash256, IndexFile)] = []
-        try await withThrowingTaskGroup(of: (String, Result<IndexFile, Error>).self) { group in
+        // Reads run eight at a time; decoding (which may unwrap a session key) happens here, one file at a time.
+        try await withThrowingTaskGroup(of: (String, Data?).self) { group in
             var pending = objects.makeIterator()
-            var running = 0
             func launch() {
                 guard let object = pending.next() else { return }
-                running += 1
-                group.addTask {
-                    do {
-                        let data = try await self.store.get(object.key)
-                        return (object.key, .success(try await self.decodeIndexFile(data, name: object.key)))
-                    } catch { return (object.key, .failure(error)) }
-                }
+                group.addTask { (object.key, try? await self.store.get(object.key)) }
             }
             for _ in 0..<8 { launch() }
-            while let (key, result) = try await group.next() {
-                running -= 1
-                switch result {
-                case let .success(file): if let id = ObjectKey.id(of: key) { files.append((id, file)) }
-                case .failure: damagedIndexFiles.append(key)
-                }
+            while let (key, data) = try await group.next() {
                 launch()
+                guard let data, let file = try? await decodeIndexFile(data, name: key) else {
+                    damagedIndexFiles.append(key)
+                    continue
+                }
+                if let id = ObjectKey.id(of: key) { files.append((id, file)) }
             }
         }
         index.reset()

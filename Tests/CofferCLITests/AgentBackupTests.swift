@@ -149,6 +149,10 @@ import Glibc
         let second = try backUp()
         #expect(second[filesVault] != first[filesVault])
         #expect(packs() == packsBefore, "an unchanged re-backup stores no pack")
+        // ...and reads no file again: the agent's kept trees and the vault's answer let it reuse every one.
+        let kept = try FileManager.default.contentsOfDirectory(atPath: state + "/stash/\(directoryID)/snapshots")
+        let summary = (try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: state + "/stash/\(directoryID)/snapshots/" + kept[0]))) as? [String: Any])?["summary"] as? [String: Any]
+        #expect(kept.count == 1 && summary?["filesUnchanged"] as? Int == summary?["files"] as? Int && summary?["bytesRead"] as? Int == 0, "\(summary ?? [:])")
 
         // Restores through the agent, onto its host: the directory in place, and the disk image, after both were damaged.
         let damaged = try ns.run("set -e; rm \(root)/data/a.bin; printf changed > \(root)/data/sub/b.txt; dd if=/dev/zero of=\(root)/disk.img bs=1M count=2 conv=notrunc 2>/dev/null")
