@@ -27,7 +27,8 @@ final class AgentObjectStore: BlobStore, @unchecked Sendable {
     }
 
     var location: String { "agent job endpoint \(job)" }
-    var isRemote: Bool { true }
+    /// One pack uploading at a time: each upload holds the pack in URLSession's buffers too, and the server checks it while it arrives.
+    var isRemote: Bool { false }
 
     func put(_ key: String, data: Data) async throws {
         let parts = key.split(separator: "/")
