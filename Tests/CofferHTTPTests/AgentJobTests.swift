@@ -162,6 +162,20 @@ import Testing
             #expect("\(restoreLogs)".contains("restore incomplete: /x: no space left"), "\(restoreLogs)")
             #expect(try await backup(first)["status"] as? String == "available")
 
+            // Migrating a host: restored onto a directory of another agent (restore.resource_id), that agent's job.
+            #expect(try await agent.call(.post, "/agents/host-2/add-path", ["add_path": ["/srv/new-host"]]).0 == .ok)
+            let (_, host2) = try await agent.call(.get, "/agents/host-2")
+            let host2Resource = try #require((((host2["agent"] as? [String: Any])?["paths"] as? [[String: Any]])?.first)?["id"] as? String)
+            let (migrate, migrateBody) = try await agent.call(.post, "/backups/\(first)/restore",
+                                                              ["restore": ["resource_id": host2Resource, "details": ["destination_path": "/srv/new-host/copy"]]])
+            #expect(migrate == .accepted, "\(migrateBody)")
+            #expect(try await agent.claim() == nil, "not the first agent's job")
+            let (_, moved) = try await agent.call(.post, "/agents/host-2/jobs/claim", ["wait_seconds": 0])
+            let movedJob = try #require(moved["job"] as? [String: Any])
+            #expect(((movedJob["items"] as? [[String: Any]])?.first)?["target_path"] as? String == "/srv/new-host/copy")
+            #expect(((movedJob["items"] as? [[String: Any]])?.first)?["resource_path"] as? String == "/srv/new-host")
+            #expect(try await agent.call(.post, "/agents/host-2/jobs/\(movedJob["job_id"] as? String ?? "")/complete", ["errors": [String]()]).0 == .noContent)
+
             // A result that is not the job's own (the first job's snapshot, another session): the job fails with the reason.
             let second = try await checkpoint()
             let secondJob = try #require(try await agent.claim())
