@@ -274,6 +274,55 @@ import Testing
                     try await expect4xx(method, base + path, raw, "\(path) body \(raw.readableBytes) bytes")
                 }
             }
+            // The job routes, with a real running job of the owner's agent.
+            let (_, shownPath) = try await call(client, token: token, .get, base + "/agents/h")
+            let rid = (((shownPath["agent"] as? [String: Any])?["paths"] as? [[String: Any]])?.first)?["id"] as? String ?? ""
+            let (_, vault) = try await call(client, token: token, .post, base + "/vaults", vaultBody(name: "agent-vault", objectType: "turbo", resources: [["id": rid, "type": "OS::Sfs::Turbo"]]))
+            _ = try await call(client, token: token, .post, base + "/checkpoints", ["checkpoint": ["vault_id": (vault["vault"] as? [String: Any])?["id"] as? String ?? ""]])
+            let (_, claimed) = try await call(client, token: token, .post, base + "/agents/h/jobs/claim", ["wait_seconds": 0])
+            let job = try #require((claimed["job"] as? [String: Any])?["job_id"] as? String)
+            let hex = String(repeating: "a", count: 64)
+            let jobRoutes: [(HTTPRequest.Method, String, Any?)] = [
+                (.post, "/agents/h/jobs/claim", ["wait_seconds": 0]), (.post, "/agents/h/jobs/\(job)/held", ["ids": [hex]]),
+                (.post, "/agents/h/jobs/\(job)/progress", ["percent": 1]), (.post, "/agents/h/jobs/\(job)/complete", ["snapshots": ["b": hex]]),
+                (.post, "/agents/h/jobs/\(job)/fail", ["message": "x"]), (.post, "/agents/h/jobs/\(job)/blobs", ["ids": [hex]]),
+                (.get, "/agents/h/jobs/\(job)/snapshots/\(hex)", nil), (.put, "/agents/h/jobs/\(job)/objects/data/\(hex)", ["x": 1]),
+            ]
+            for (method, path, body) in jobRoutes {
+                #expect(try await call(client, token: otherToken, method, base + path, body).0 == .forbidden, "another project on \(method) \(path)")
+                if path.hasSuffix("/claim") { continue }
+                #expect(try await call(client, token: otherToken, method, other + path, body).0 == .notFound, "this project's job id in another project: \(method) \(path)")
+            }
+            for value in values {
+                let w = "\(value)".prefix(20)
+                // wait_seconds is optional: null is "not given" (no wait), a valid request.
+                if !(value is NSNull) { try await expect4xx(.post, base + "/agents/h/jobs/claim", bodyBuffer(["wait_seconds": value]), "wait_seconds \(w)") }
+                try await expect4xx(.post, base + "/agents/h/jobs/\(job)/held", bodyBuffer(["ids": [value]]), "held ids \(w)")
+                try await expect4xx(.post, base + "/agents/h/jobs/\(job)/blobs", bodyBuffer(["ids": [value]]), "blobs ids \(w)")
+                if !(value is Int) { try await expect4xx(.post, base + "/agents/h/jobs/\(job)/progress", bodyBuffer(["percent": value]), "percent \(w)") }
+                try await expect4xx(.post, base + "/agents/h/jobs/\(job)/complete", bodyBuffer(["snapshots": ["b": value]]), "snapshots \(w)")
+                if !(value is String) { try await expect4xx(.post, base + "/agents/h/jobs/\(job)/fail", bodyBuffer(["message": value]), "message \(w)") }
+            }
+            for id in ["%00", "%3A", huge, "%FF%FE"] {
+                try await expect4xx(.post, base + "/agents/h/jobs/\(id)/held", bodyBuffer(["ids": [hex]]), "job id \(id.prefix(10))")
+                try await expect4xx(.post, base + "/agents/h/jobs/\(id)/progress", bodyBuffer(["percent": 1]), "job id \(id.prefix(10))")
+                try await expect4xx(.get, base + "/agents/h/jobs/\(job)/snapshots/\(id)", nil, "snapshot id \(id.prefix(10))")
+                for (kind, name) in [(id, hex), ("data", id), ("index", id), ("snapshots", id)] {
+                    try await client.execute(uri: base + "/agents/h/jobs/\(job)/objects/\(kind)/\(name)", method: .put,
+                                             headers: [authToken: token, .contentType: "application/octet-stream"], body: ByteBuffer(string: "junk")) { r in
+                        #expect((400..<500).contains(Int(r.status.code)), "object \(kind.prefix(10))/\(name.prefix(10)): \(r.status)")
+                    }
+                }
+            }
+            for raw in [ByteBuffer(string: deep), ByteBuffer(bytes: [0xff, 0xfe, 0x7b, 0x7d]), ByteBuffer(string: "[]")] {
+                for route in ["held", "progress", "complete", "fail", "blobs"] {
+                    try await expect4xx(.post, base + "/agents/h/jobs/\(job)/\(route)", raw, "\(route) body \(raw.readableBytes) bytes")
+                }
+                try await expect4xx(.post, base + "/agents/h/jobs/claim", raw, "claim body \(raw.readableBytes) bytes")
+            }
+            // The job is still running for its agent after all that.
+            #expect(try await call(client, token: token, .post, base + "/agents/h/jobs/\(job)/progress", ["percent": 5]).0 == .noContent)
+
             // The owner's agent is as it was: its host, its path, online.
             let (_, shown) = try await call(client, token: token, .get, base + "/agents/h")
             let a = shown["agent"] as? [String: Any]
