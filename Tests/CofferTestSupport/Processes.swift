@@ -177,16 +177,21 @@ public final class ServedCoffer {
     public let logEnded = DispatchSemaphore(value: 0)
     public let dataDirectory: String
     public var resourceRoot: String { temp.path + "/resources" }
-    public var endpoint: String { "http://127.0.0.1:\(port)" }
+    public let host: String
+    public var endpoint: String { "http://\(host):\(port)" }
     public var credentialsPath: String { dataDirectory + "/admin-credentials.json" }
 
     /// `arguments`: more options for `coffer serve`; `dataDirectory`: another server's, to serve it again;
-    /// `environment`: added to this process's; `waitForCredentials`: false for a process joining a catalog another bootstrapped.
-    public init(arguments: [String] = [], dataDirectory: String? = nil, environment: [String: String] = [:], waitForCredentials: Bool = true) throws {
+    /// `environment`: added to this process's; `waitForCredentials`: false for a process joining a catalog another bootstrapped;
+    /// `launcher`: a command the server runs under (nsenter into a network namespace the test made), listening on `host` there.
+    public init(arguments: [String] = [], dataDirectory: String? = nil, environment: [String: String] = [:], waitForCredentials: Bool = true,
+                launcher: [String] = [], host: String = "127.0.0.1") throws {
         self.dataDirectory = dataDirectory ?? temp.path + "/data"
+        self.host = host
         try FileManager.default.createDirectory(atPath: resourceRoot + "/share", withIntermediateDirectories: true)
-        process.executableURL = URL(fileURLWithPath: cofferBinary())
-        process.arguments = ["serve", "--data-dir", self.dataDirectory, "--listen", "127.0.0.1:\(port)", "--resource-root", resourceRoot] + arguments
+        let serve = ["serve", "--data-dir", self.dataDirectory, "--listen", "\(host):\(port)", "--resource-root", resourceRoot] + arguments
+        process.executableURL = URL(fileURLWithPath: launcher.first ?? cofferBinary())
+        process.arguments = launcher.isEmpty ? serve : Array(launcher.dropFirst()) + [cofferBinary()] + serve
         process.standardOutput = log
         process.standardError = log
         process.standardInput = FileHandle.nullDevice
