@@ -61,9 +61,9 @@ struct SQLJobStore: JobStore {
     }
 
     /// Agents' jobs queued since before `createdBefore` (their agent has not come for them).
-    func waitingForAgents(createdBefore: Int64) async throws -> [JobRecord] {
+    func waitingForAgents(queuedBefore: Int64) async throws -> [JobRecord] {
         try await sql.select().column("*").from("jobs").where("status", .equal, SQLBind(JobStatus.queued.rawValue))
-            .where("agent_id", .isNot, SQLLiteral.null).where("created_at", .lessThan, SQLBind(createdBefore)).all(decoding: JobRecord.self)
+            .where("agent_id", .isNot, SQLLiteral.null).where("updated_at", .lessThan, SQLBind(queuedBefore)).all(decoding: JobRecord.self)
     }
 
     func setPayload(job: String, owner: String, payload: String) async throws -> Bool {

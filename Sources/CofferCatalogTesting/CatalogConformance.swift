@@ -326,11 +326,17 @@ public enum CatalogConformance {
         try require(try await store.claim(owner: "w5", now: 101, leaseUntil: 300) == nil, "a server worker never claims an agent's job")
         try require(try await store.claim(agent: "host-2", project: "p1", owner: "agent:host-2", now: 101, leaseUntil: 300) == nil, "nor another agent")
         try require(try await store.claim(agent: "host-1", project: "p2", owner: "agent:host-1", now: 101, leaseUntil: 300) == nil, "nor the same id in another project")
-        try require(try await store.waitingForAgents(createdBefore: 100).isEmpty, "not waiting before it was queued")
-        try require(try await store.waitingForAgents(createdBefore: 101).map(\.id) == ["g1"], "waiting since it was queued")
+        try require(try await store.waitingForAgents(queuedBefore: 100).isEmpty, "not waiting before it was queued")
+        try require(try await store.waitingForAgents(queuedBefore: 101).map(\.id) == ["g1"], "waiting since it was queued")
         let taken = try await store.claim(agent: "host-1", project: "p1", owner: "agent:host-1", now: 102, leaseUntil: 300)
         try require(taken?.id == "g1" && taken?.owner == "agent:host-1" && taken?.attempts == 1, "its agent claims it: \(String(describing: taken))")
-        try require(try await store.waitingForAgents(createdBefore: 1_000).isEmpty, "a claimed job waits no more")
+        try require(try await store.waitingForAgents(queuedBefore: 1_000).isEmpty, "a claimed job waits no more")
+        // Its lease lost (the agent died) long after it was made: it waits again from then, not from its making.
+        guard let lost = try await store.expired(now: 301).first(where: { $0.id == "g1" }) else { throw ConformanceFailure(description: "g1's lease ran out") }
+        try require(try await store.transition(lost, to: .queued, error: nil, now: 5_000), "requeued after its lease ran out")
+        try require(try await store.waitingForAgents(queuedBefore: 5_000).isEmpty, "waiting since it was queued again")
+        try require(try await store.waitingForAgents(queuedBefore: 5_001).map(\.id) == ["g1"], "and then waiting for its agent")
+        try require(try await store.claim(agent: "host-1", project: "p1", owner: "agent:host-1", now: 5_002, leaseUntil: 6_000)?.attempts == 2, "its agent claims it again")
         try require(try await store.setPayload(job: "g1", owner: "agent:host-1", payload: "{}"), "the holder sets the payload")
         try require(try await store.setPayload(job: "g1", owner: "w5", payload: "{}") == false, "another owner does not")
     }

@@ -196,8 +196,9 @@ public protocol JobStore: Sendable {
     /// Takes the oldest queued job of `project` that only `agent` may run (its resource is on the agent's host).
     /// `claim(owner:…)` never takes such a job.
     func claim(agent: String, project: String, owner: String, now: Int64, leaseUntil: Int64) async throws -> JobRecord?
-    /// Queued agents' jobs created before `createdBefore`: their agent has not come for them.
-    func waitingForAgents(createdBefore: Int64) async throws -> [JobRecord]
+    /// Agents' jobs queued (made, or handed back after a lost lease) before `queuedBefore` and queued since:
+    /// their agent has not come for them.
+    func waitingForAgents(queuedBefore: Int64) async throws -> [JobRecord]
     /// Sets a running job's payload while `owner` holds it; whether it does.
     func setPayload(job: String, owner: String, payload: String) async throws -> Bool
     /// Only while `owner` still holds the job; whether it does.

@@ -77,6 +77,7 @@ public enum OperationStatus: String, Codable, Sendable, CaseIterable {
         case (.waiting, .started): return .running
         case (.waiting, .succeeded), (.running, .succeeded): return .success
         case (.waiting, .failed), (.running, .failed): return .failed
+        case (.running, .requeued): return .waiting
         default: return nil
         }
     }
@@ -84,6 +85,8 @@ public enum OperationStatus: String, Codable, Sendable, CaseIterable {
 
 public enum OperationEvent: Sendable, Equatable {
     case started, succeeded, failed
+    /// Its job was handed back (a lost lease, a shutdown): it waits for a worker, or its agent, again.
+    case requeued
 }
 
 /// A job (the worker's unit of work behind an operation).

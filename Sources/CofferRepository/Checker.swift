@@ -183,16 +183,30 @@ public final class Checker: @unchecked Sendable {
         lock.withLock { report.packsChecked += 1; report.bytesRead += Int64(data.count) }
         if Hash256.sha256(data) != pack { fail("pack \(key) is damaged: its content does not match its name") }
         var entries: [PackEntry]
+        // A pack's blobs are sealed under its session's key: the index's word for indexed packs, else
+        // the pack's own trailer (a writer session's pack left unindexed by an interrupted backup).
+        let indexedSession = repository.index.session(ofPack: pack)
+        var session = indexedSession
         do {
-            entries = try await repository.packEntries(ofPack: data, name: key).entries
+            let header = try await repository.packEntries(ofPack: data, name: key)
+            entries = header.entries
             if let indexEntries {
                 let a = Set(entries.map(\.id)), b = Set(indexEntries.map(\.id))
                 if a != b { fail("pack \(key): header and index disagree (\(a.symmetricDifference(b).count) blobs differ)") }
+                if header.session != indexedSession { fail("pack \(key): its trailer and the index name different writer sessions") }
+            } else {
+                session = header.session
             }
         } catch {
             fail("pack \(key): header unreadable: \(error)")
             guard let indexEntries else { return }
             entries = indexEntries  // still check each blob where the index says it is
+        }
+        let keys: RepositoryKeys
+        do { keys = try await repository.keys(forSession: session) } catch {
+            fail("pack \(key): \(error)")
+            for e in entries { markBad(e.id, "\(error)", in: pack) }
+            return
         }
         for e in entries {
             let range = Int(e.offset)..<(Int(e.offset) + Int(e.length))
@@ -201,7 +215,7 @@ public final class Checker: @unchecked Sendable {
                 fail("pack \(key): blob \(e.id.short) lies beyond the end of the pack"); continue
             }
             do {
-                let plain = try repository.unseal(data[range], entry: e, pack: pack)
+                let plain = try repository.unseal(data[range], entry: e, keys: keys, what: "blob \(e.id.short) in pack \(pack.short)")
                 if repository.keys.blobID(plain) != e.id {
                     throw RepositoryError(.damaged, "blob \(e.id.short) in pack \(pack.short): content does not match its id")
                 }

@@ -12,16 +12,25 @@ import Glibc
 /// and are restored byte for byte from the vault.
 
 @Suite(.serialized) struct AgentBackups {
-    /// A mount namespace kept alive by a `sleep`; commands run in it through nsenter.
+    /// Namespaces kept alive by a `sleep`; commands run in them through nsenter.
     final class Namespace {
+        enum Kind: String { case mount = "mnt", net }
         let holder = Process()
-        init() throws {
+        let kinds: [Kind]
+        var pid: Int32 { holder.processIdentifier }
+        /// nsenter's options entering this namespace.
+        var enter: [String] { ["-t", "\(pid)"] + kinds.map { $0 == .mount ? "-m" : "-n" } }
+
+        init(_ kinds: [Kind]) throws {
+            self.kinds = kinds
             holder.executableURL = URL(fileURLWithPath: "/usr/bin/unshare")
-            holder.arguments = ["--mount", "--propagation", "private", "sleep", "900"]
+            holder.arguments = kinds.map { $0 == .mount ? "--mount" : "--net" } + ["--propagation", "private", "sleep", "900"]
             try holder.run()
-            let own = try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/ns/mnt")
-            for _ in 0..<100 where (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(holder.processIdentifier)/ns/mnt")) ?? own == own {
-                usleep(20_000)
+            for kind in kinds {
+                let own = try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/ns/\(kind.rawValue)")
+                for _ in 0..<100 where (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(pid)/ns/\(kind.rawValue)")) ?? own == own {
+                    usleep(20_000)
+                }
             }
         }
         deinit {
@@ -30,18 +39,51 @@ import Glibc
         }
 
         func run(_ script: String, env: [String: String] = ProcessInfo.processInfo.environment) throws -> Run {
-            try CofferTestSupport.run("/usr/bin/nsenter", ["-t", "\(holder.processIdentifier)", "-m", "/bin/sh", "-c", script], environment: env)
+            try CofferTestSupport.run("/usr/bin/nsenter", enter + ["/bin/sh", "-c", script], environment: env)
         }
+    }
+
+    /// The server's and the agent's network namespaces joined by a veth pair on a private
+    /// test range (server .1, agent .2), when this machine lets the test make them; nil if not.
+    static func linkedNetworks() -> (server: Namespace, agent: Namespace, serverAddress: String)? {
+        guard getuid() == 0, FileManager.default.isExecutableFile(atPath: "/usr/sbin/ip") || FileManager.default.isExecutableFile(atPath: "/sbin/ip"),
+              let server = try? Namespace([.net]), let agent = try? Namespace([.mount, .net]) else { return nil }
+        let net = "10.213.\(Int.random(in: 0...250))"
+        guard let s = try? server.run("set -e; ip link set lo up; ip link add cofsrv type veth peer name cofagt netns \(agent.pid)"
+                                      + "; ip addr add \(net).1/30 dev cofsrv; ip link set cofsrv up"), s.status == 0,
+              let a = try? agent.run("set -e; ip link set lo up; ip addr add \(net).2/30 dev cofagt; ip link set cofagt up"), a.status == 0 else {
+            return nil
+        }
+        return (server, agent, net + ".1")
+    }
+
+    /// Whether something accepts TCP connections on 127.0.0.1:port in this process's network namespace.
+    static func listening(_ port: Int) -> Bool {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(fd) }
+        var addr = sockaddr_in()
+        addr.sin_family = sa_family_t(AF_INET)
+        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+        addr.sin_port = UInt16(port).bigEndian
+        return withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } } == 0
     }
 
     func json(_ r: Run) -> Any? { try? JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) }
 
     @Test func aPrivateHostIsBackedUpByItsAgentAndRestoredByteForByte() throws {
-        let served = try ServedCoffer()
+        // Where the machine allows, the agent shares no network with the server either: they meet only over a veth pair.
+        let networks = Self.linkedNetworks()
+        let served = try networks.map { try ServedCoffer(launcher: ["/usr/bin/nsenter"] + $0.server.enter, host: $0.serverAddress) } ?? ServedCoffer()
+        if networks == nil { print("AgentBackups: this machine cannot make network namespaces; the agent shares the server's network") }
         let host = Temp("agent-host")
         let root = host.path + "/private", state = host.path + "/state"
         try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
-        let ns = try Namespace()
+        let ns = try networks?.agent ?? Namespace([.mount])
+        /// The CLI as the operator runs it, beside the server.
+        func coffer(_ args: [String], env: [String: String]) throws -> Run {
+            guard let networks else { return try CofferTestSupport.coffer(args, env: env) }
+            return try run("/usr/bin/nsenter", networks.server.enter + [cofferBinary()] + args, environment: env)
+        }
         let made = try ns.run("""
             set -e
             mount -t tmpfs -o size=300m coffer-agent-host \(root)
@@ -63,6 +105,7 @@ import Glibc
         let manifest = try ns.run("cd \(root)/data && find . -type f ! -path './cache/*' | sort | xargs sha256sum")
         let diskSum = try ns.run("sha256sum < \(root)/disk.img")
         #expect(manifest.status == 0 && manifest.stdout.contains("b.txt") && !manifest.stdout.contains("skip.bin"))
+        if networks != nil { #expect(!Self.listening(served.port), "the server is not on the test's loopback") }
 
         let adminEnv = environment(repo: served.temp.path + "/unused", extra: ["COFFER_ENDPOINT": served.endpoint, "COFFER_CREDENTIALS": served.credentialsPath])
         for _ in 0..<100 where (try? coffer(["vault", "list"], env: adminEnv).status) != 0 { usleep(100_000) }
@@ -77,6 +120,11 @@ import Glibc
         var agentEnv = environment(repo: served.temp.path + "/unused", extra: ["COFFER_ENDPOINT": served.endpoint, "COFFER_CREDENTIALS": host.path + "/agent.json"])
         agentEnv["COFFER_AGENT_STATE"] = state
         func agent(_ args: String) throws -> Run { try ns.run("\(cofferBinary()) agent \(args)", env: agentEnv) }
+        if networks != nil {
+            // Nor on the agent's: its one way to the server is the veth pair.
+            let loopback = try ns.run("COFFER_ENDPOINT=http://127.0.0.1:\(served.port) \(cofferBinary()) agent run --once --resource-root \(root)", env: agentEnv)
+            #expect(loopback.status != 0, "\(loopback.stdout)")
+        }
 
         // Register, and make the directory protectable (with a part left out).
         let registered = try agent("run --once --resource-root \(root) --json")
@@ -168,5 +216,84 @@ import Glibc
         #expect(restores.count == 4 && restores.allSatisfy { $0["status"] as? String == "success" }, "\(restores)")
         // Still nothing of the host is visible here.
         #expect(try FileManager.default.contentsOfDirectory(atPath: root).isEmpty)
+    }
+}
+
+/// A real `coffer agent` process killed with SIGKILL halfway through a backup:
+/// the job's lease runs out, the job is handed out again (under a new session)
+/// when the agent comes back, the backup ends available and byte for byte,
+/// and the vault's repository checks clean with every byte read.
+@Suite(.serialized) struct AgentKilledMidBackup {
+    @Test func theJobIsHandedOutAgainAndNothingIsLost() throws {
+        let served = try ServedCoffer(arguments: ["--job-lease", "5"])
+        let host = Temp("agent-killed")
+        let root = host.path + "/root", state = host.path + "/state", source = host.path + "/root/data"
+        try FileManager.default.createDirectory(atPath: source + "/sub", withIntermediateDirectories: true)
+        var random = SplitMix(state: 7)
+        for i in 0..<12 {
+            // Incompressible, so the agent is still uploading when it is killed.
+            var bytes = [UInt8](repeating: 0, count: 8 << 20)
+            for j in stride(from: 0, to: bytes.count, by: 8) { withUnsafeBytes(of: random.next()) { bytes.replaceSubrange(j..<j + 8, with: $0) } }
+            try Data(bytes).write(to: URL(fileURLWithPath: source + (i % 2 == 0 ? "/sub" : "") + "/f\(i).bin"))
+        }
+        let adminEnv = environment(repo: served.temp.path + "/unused", extra: ["COFFER_ENDPOINT": served.endpoint, "COFFER_CREDENTIALS": served.credentialsPath])
+        for _ in 0..<100 where (try? coffer(["vault", "list"], env: adminEnv).status) != 0 { usleep(100_000) }
+        func admin(_ args: [String]) throws -> [String: Any] {
+            let r = try coffer(args + ["--json"], env: adminEnv)
+            #expect(r.status == 0, "coffer \(args): \(r.stderr)")
+            return (try? JSONSerialization.jsonObject(with: Data(r.stdout.utf8))) as? [String: Any] ?? [:]
+        }
+        _ = try coffer(["admin", "--data-dir", served.dataDirectory, "user", "create", "data-host", "--project", "admin", "--role", "agent", "--json"], env: adminEnv)
+        let key = try coffer(["admin", "--data-dir", served.dataDirectory, "key", "create", "--project", "admin", "--user", "data-host", "--json"], env: adminEnv)
+        try Data(key.stdout.utf8).write(to: URL(fileURLWithPath: host.path + "/agent.json"))
+        var agentEnv = environment(repo: served.temp.path + "/unused", extra: ["COFFER_ENDPOINT": served.endpoint, "COFFER_CREDENTIALS": host.path + "/agent.json"])
+        agentEnv["COFFER_AGENT_STATE"] = state
+        #expect(try coffer(["agent", "run", "--once", "--resource-root", root], env: agentEnv).status == 0)
+        let added = try coffer(["agent", "add-path", source, "--resource-root", root, "--json"], env: agentEnv)
+        #expect(added.status == 0, "\(added.stderr)")
+        let status = (try? JSONSerialization.jsonObject(with: Data(try coffer(["agent", "status", "--json"], env: agentEnv).stdout.utf8))) as? [String: Any]
+        let directoryID = try #require((((status?["agent"] as? [String: Any])?["paths"] as? [[String: Any]])?.first)?["id"] as? String)
+        let vault = try #require((admin(["vault", "create", "--name", "killed", "--type", "turbo", "--resource", directoryID])["vault"] as? [String: Any])?["id"] as? String)
+        let repository = served.dataDirectory + "/vaults/" + vault
+        func packs() -> Int {
+            let e = FileManager.default.enumerator(atPath: repository + "/data")
+            var n = 0
+            while let p = e?.nextObject() as? String { if p.split(separator: "/").last?.count == 64 { n += 1 } }
+            return n
+        }
+
+        // The agent runs as a service would; it is killed once the vault has its first pack.
+        let (agent, _, _) = makeProcess(["agent", "run", "--interval", "5", "--resource-root", root], env: agentEnv)
+        try agent.run()
+        _ = try admin(["checkpoint", "create", "--vault", vault])
+        for _ in 0..<600 where packs() == 0 { usleep(20_000) }
+        #expect(packs() > 0, "the agent uploaded a pack")
+        kill(agent.processIdentifier, SIGKILL)
+        agent.waitUntilExit()
+        func backups() throws -> [[String: Any]] { try admin(["backup", "list", "--vault", vault])["backups"] as? [[String: Any]] ?? [] }
+        #expect(try backups().first?["status"] as? String == "protecting", "killed before it finished")
+
+        // The lease runs out; the job waits for its agent again, and the agent, back, finishes it.
+        var waitingAgain = false
+        for _ in 0..<300 where !waitingAgain {
+            let logs = try admin(["oplog", "list"])["operation_logs"] as? [[String: Any]] ?? []
+            waitingAgain = logs.contains { $0["operation_type"] as? String == "backup" && $0["status"] as? String == "waiting" }
+            if !waitingAgain { usleep(100_000) }
+        }
+        #expect(waitingAgain, "the expired job is queued for its agent again")
+        let rerun = try coffer(["agent", "run", "--once", "--resource-root", root], env: agentEnv)
+        #expect(rerun.status == 0, "\(rerun.stderr)")
+        let finished = try backups()
+        #expect(finished.count == 1 && finished.first?["status"] as? String == "available", "\(finished)")
+        let backupID = try #require(finished.first?["id"] as? String)
+
+        let target = served.resourceRoot + "/share"
+        _ = try admin(["resource", "add", "--type", "turbo", "--name", "restore-target", "--path", target])
+        let restored = try coffer(["restore", backupID, "--destination", target + "/copy", "--wait"], env: adminEnv)
+        #expect(restored.status == 0, "\(restored.stderr)")
+        #expect(contents(of: target + "/copy") == contents(of: source), "restored byte for byte")
+        let check = try coffer(["repo", "check", "--read-data", "--repo", "file://" + repository, "--master-key-file", served.dataDirectory + "/master.key", "--json"], env: adminEnv)
+        let report = (try? JSONSerialization.jsonObject(with: Data(check.stdout.utf8))) as? [String: Any]
+        #expect(check.status == 0 && report?["ok"] as? Bool == true && (report?["errors"] as? [Any])?.isEmpty == true, "\(check.stdout) \(check.stderr)")
     }
 }

@@ -97,6 +97,49 @@ struct IndexPresence: BlobPresence {
         #expect(try await Checker(repository: afterPrune).run(readData: true).ok)
     }
 
+    /// An interrupted writer leaves packs no index names: a full check reads them under their own session's key.
+    @Test func anInterruptedSessionsPacksCheckCleanUnderTheirOwnSession() async throws {
+        final class PacksOnly: BlobStore, @unchecked Sendable {
+            let intake: IntakeStore
+            init(_ intake: IntakeStore) { self.intake = intake }
+            var location: String { "packs-only" }
+            var isRemote: Bool { false }
+            func put(_ key: String, data: Data) async throws {
+                guard key.hasPrefix("data/") else { throw BlobStoreError.transient(key, "the writer died") }
+                try await intake.put(key, data: data)
+            }
+            func get(_ key: String, range: Range<Int>?) async throws -> Data { throw BlobStoreError.notFound(key) }
+            func head(_ key: String) async throws -> BlobInfo { throw BlobStoreError.notFound(key) }
+            func list(prefix: String) async throws -> [BlobInfo] { [] }
+            func delete(_ key: String) async throws { throw BlobStoreError.unsupported("a writer deletes nothing") }
+        }
+        let memory = MemoryBlobStore()
+        let server = try await newRepository(memory)
+        let host = TempDir("host")
+        write(host.sub("big.bin"), deterministicBytes(3_000_000, seed: 11))
+        let grant = try await server.openWriterSession()
+        let writer = try Repository.writer(store: PacksOnly(IntakeStore(server: server, session: grant.session)), grant: grant, presence: IndexPresence(server: server))
+        await #expect(throws: (any Error).self) { try await Archiver(repository: writer).backup(path: host.path) }
+        let left = try await memory.list(prefix: "data/")
+        #expect(!left.isEmpty, "the interrupted session left packs")
+
+        let reader = try await reopen(server)
+        try await reader.loadIndex()
+        let check = try await Checker(repository: reader).run(readData: true)
+        #expect(check.ok && check.blobsChecked > 0, "\(check.errors)")
+        #expect(check.warnings.filter { $0.contains("not in any index") }.count == left.count, "\(check.warnings)")
+
+        // ...and still finds damage in them.
+        let key = left[0].key
+        var bytes = try await memory.get(key)
+        bytes[bytes.startIndex + 40] ^= 0xFF
+        try await memory.put(key, data: bytes)
+        let again = try await reopen(server)
+        try await again.loadIndex()
+        let damaged = try await Checker(repository: again).run(readData: true)
+        #expect(!damaged.ok && damaged.errors.contains { $0.contains(String(key.suffix(64).prefix(8))) }, "\(damaged.errors)")
+    }
+
     @Test func theIntakeTakesOnlyTheSessionsOwnWellFormedNewObjects() async throws {
         let memory = MemoryBlobStore()
         let server = try await newRepository(memory)

@@ -36,6 +36,8 @@ import Testing
             #expect(ended.after(.failed) == nil && ended.after(.succeeded) == nil && ended.after(.started) == nil)
         }
         #expect(OperationStatus.running.after(.started) == nil)
+        #expect(OperationStatus.running.after(.requeued) == .waiting && OperationStatus.waiting.after(.requeued) == nil)
+        #expect(OperationStatus.allCases.filter(\.hasEnded).allSatisfy { $0.after(.requeued) == nil })
     }
 
     @Test func jobTransitions() {

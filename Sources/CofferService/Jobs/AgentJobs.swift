@@ -376,7 +376,7 @@ extension AgentWork {
 extension JobRuntime {
     /// Fails agents' jobs that waited `agentWait` without their agent taking them.
     func failJobsOfAbsentAgents() async throws {
-        for job in try await jobs.waitingForAgents(createdBefore: nowMS - Int64(agentWait * 1000)) {
+        for job in try await jobs.waitingForAgents(queuedBefore: nowMS - Int64(agentWait * 1000)) {
             let reason = "agent \(job.agentId ?? "") did not take the job within \(Int(agentWait)) s (it is offline, or was removed)"
             guard let transition = job.status.after(.agentAbsent(code: Reason.agentOffline.rawValue, reason: reason)),
                   try await jobs.transition(job, to: transition.next, error: reason, now: nowMS) else { continue }

@@ -137,6 +137,7 @@ public final class JobRuntime: Service, @unchecked Sendable {
             guard try await jobs.transition(job, to: transition.next, error: reason, now: nowMS) else { continue }
             if transition.next == .queued {
                 logger.warning("requeueing job whose lease expired", metadata: ["job": "\(job.id)", "attempts": "\(job.attempts)"])
+                await logRequeued(job)
             }
             try await apply(transition.actions, to: job)
         }
@@ -163,6 +164,7 @@ public final class JobRuntime: Service, @unchecked Sendable {
             guard let transition = job.status.after(.handedBack), transition.next == .queued else { return }
             let jobs = self.jobs, now = nowMS
             if (try? await Task { try await jobs.handBack(job, now: now) }.value) == true {
+                await Task { await self.logRequeued(job) }.value
                 logger.info("handed back an unfinished job at shutdown", metadata: ["job": "\(job.id)", "kind": "\(job.kind.rawValue)"])
             }
         } catch {
@@ -235,6 +237,14 @@ public final class JobRuntime: Service, @unchecked Sendable {
         if next == .success { log.progress = 100 }
         change(&log)
         try await logs.update(log, expected: was)
+    }
+
+    /// A handed-back job's operation log waits again (for its agent, if it has one), its progress reset.
+    func logRequeued(_ job: JobRecord) async {
+        try? await endLog(job, .requeued) { log in
+            log.progress = 0
+            if let agent = job.agentId { log.details = OperationLogRecord.waitingFor(agent: agent) }
+        }
     }
 
     /// Writes the meter's percentage into the running operation log every `progressInterval`.
