@@ -229,6 +229,10 @@ extension CBR {
             public var backupID: String
             public var volumeID: String
             enum CodingKeys: String, CodingKey { case backupID = "backup_id", volumeID = "volume_id" }
+            public init(backupID: String, volumeID: String) {
+                self.backupID = backupID
+                self.volumeID = volumeID
+            }
         }
         public struct Details: Codable, Sendable {
             public var destinationPath: String

@@ -83,17 +83,39 @@ struct BackupCommand: AsyncParsableCommand {
 
     /// Top level as `coffer restore BACKUP_ID`.
     struct Restore: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(commandName: "restore", abstract: "Restore a backup (in place, onto --volume, or into --destination).")
+        static let configuration = CommandConfiguration(commandName: "restore",
+                                                        abstract: "Restore a backup (in place, onto --volume, into --destination or --resource, or a server's disks onto --server).")
         @OptionGroup var options: ClientOptions
         @Argument var id: String
         @Option(help: "Target volume id (volume backups).") var volume: String?
         @Option(help: "Restore a file-system backup into this directory instead of in place.") var destination: String?
+        @Option(help: "Restore a file-system backup into this registered directory (on another agent's host: a migration).") var resource: String?
+        @Option(help: "Server backups: the server restored onto (default: the one backed up).") var server: String?
+        @Option(help: "Server backups: DISK_BACKUP_ID=VOLUME_ID, once per disk (default: each disk onto the disk it was read from).") var mapping: [String] = []
         @Flag var wait = false
+
+        func validate() throws {
+            for m in mapping where m.split(separator: "=", omittingEmptySubsequences: false).count != 2 || m.hasPrefix("=") || m.hasSuffix("=") {
+                throw ValidationError("--mapping '\(m)' must be DISK_BACKUP_ID=VOLUME_ID")
+            }
+        }
+
         func run() async throws {
             let client = try options.client()
             var restore = CBR.RestoreRequest.Restore()
             restore.volumeID = volume
+            restore.resourceID = resource
             restore.details = destination.map { CBR.RestoreRequest.Details(destinationPath: $0) }
+            if server != nil || !mapping.isEmpty {
+                let backup = try await client.call("GET", "/backups/\(id)", as: CBR.BackupResponse.self).backup
+                restore.serverID = server ?? backup.resourceID
+                restore.mappings = mapping.isEmpty
+                    ? backup.children.map { CBR.RestoreRequest.Mapping(backupID: $0.id, volumeID: $0.resourceID) }
+                    : mapping.map { m in
+                        let parts = m.split(separator: "=", maxSplits: 1).map(String.init)
+                        return CBR.RestoreRequest.Mapping(backupID: parts[0], volumeID: parts[1])
+                    }
+            }
             try await client.send("POST", "/backups/\(id)/restore", body: CBR.RestoreRequest(restore))
             if wait {
                 while try await client.call("GET", "/backups/\(id)", as: CBR.BackupResponse.self).backup.status == "restoring" {

@@ -1,10 +1,10 @@
 import ArgumentParser
+import AsyncHTTPClient
 import CofferAPI
+import CofferCrypto
+import CofferS3
 import CofferService
 import Foundation
-#if canImport(FoundationNetworking)
-import FoundationNetworking
-#endif
 
 /// Where the server is and who we are: `--endpoint` (COFFER_ENDPOINT) and an
 /// AK/SK from `--credentials FILE` (COFFER_CREDENTIALS; the bootstrap file's
@@ -37,6 +37,10 @@ struct ClientOptions: ParsableArguments {
 /// Signs requests as the Huawei SDK does and decodes JSON answers; an error
 /// answer becomes a CLIError with the server's code and message.
 struct APIClient {
+    /// The longest a request may take, upload and answer (a claim long-polls for at most 60 s).
+    static let timeoutSeconds: Int64 = 600
+    /// The largest answer read (a restore's blob batch is at most 32 MiB).
+    static let maxAnswerBytes = 256 << 20
     let base: URL
     let accessKey: String
     let secretKey: String
@@ -65,21 +69,26 @@ struct APIClient {
         let host = base.port.map { "\(base.host!):\($0)" } ?? base.host!
         // A signed random request id: two identical changes within the same second (the date's resolution)
         // would otherwise carry the same signature, and the server refuses the second as a replay.
+        // The body's hash as a signed header: the signature then needs no copy of a pack-sized body.
         var headers = ["content-type": contentType, "host": host, "x-project-id": projectID, "x-sdk-date": AKSKSignature.formatSdkDate(Date()),
-                       "x-sdk-request-id": UUID().uuidString.lowercased()]
+                       "x-sdk-request-id": UUID().uuidString.lowercased(), "x-sdk-content-sha256": Digest.sha256Hex(bodyData)]
         let frozen = headers
-        let signable = SignableRequest(method: method, rawPath: url.path, rawQuery: url.query ?? "", body: Array(bodyData)) { frozen[$0] }
+        let signable = SignableRequest(method: method, rawPath: url.path, rawQuery: url.query ?? "", body: []) { frozen[$0] }
         headers["authorization"] = AKSKSignature.sign(signable, accessKey: accessKey, secret: secretKey,
-                                                      signedHeaders: ["content-type", "host", "x-project-id", "x-sdk-date", "x-sdk-request-id"])
-        var request = URLRequest(url: url)
-        request.httpMethod = method
-        for (k, v) in headers where k != "host" { request.setValue(v, forHTTPHeaderField: k) }
-        if !bodyData.isEmpty { request.httpBody = bodyData }
-        let (data, response): (Data, URLResponse)
-        do { (data, response) = try await URLSession.shared.data(for: request) } catch {
-            throw CLIError("cannot reach \(base.absoluteString): \(error.localizedDescription)")
+                                                      signedHeaders: ["content-type", "host", "x-project-id", "x-sdk-content-sha256", "x-sdk-date", "x-sdk-request-id"])
+        var request = HTTPClientRequest(url: url.absoluteString)
+        request.method = .init(rawValue: method)
+        for (k, v) in headers where k != "host" { request.headers.add(name: k, value: v) }
+        // Handed to the connection in slices as it is written, not copied whole.
+        if !bodyData.isEmpty { request.body = .bytes(bodyData) }
+        let data: Data, status: Int
+        do {
+            let response = try await HTTPClient.shared.execute(request, timeout: .seconds(APIClient.timeoutSeconds))
+            status = Int(response.status.code)
+            data = try await response.bodyData(upTo: APIClient.maxAnswerBytes)
+        } catch {
+            throw CLIError("cannot reach \(base.absoluteString): \(error)")
         }
-        let status = (response as? HTTPURLResponse)?.statusCode ?? 0
         guard (200..<300).contains(status) else {
             let error = try? JSONDecoder().decode(ErrorBody.self, from: data)
             throw CLIError("\(method) \(path): HTTP \(status) \(error?.code ?? ""): \(error?.message ?? String(decoding: data, as: UTF8.self))", status: status)

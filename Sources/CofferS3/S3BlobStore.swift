@@ -269,19 +269,10 @@ public struct S3BlobStore: BlobStore {
         // Generous for slow links: a minute plus a second per MiB sent or expected (stalls end sooner: the client's read timeout).
         let seconds = 60 + Int64(max(body?.count ?? 0, min(limit, 512 << 20)) >> 20)
         let response: HTTPClientResponse
-        var data = Data()
+        let data: Data
         do {
             response = try await client.execute(http, timeout: .seconds(seconds))
-            // Straight into one buffer of the announced size (collecting into a
-            // growing ByteBuffer and converting copied a pack's bytes three times).
-            let most = max(limit, 1 << 20)
-            if let length = response.headers.first(name: "content-length").flatMap(Int.init), length > 0, length <= most {
-                data.reserveCapacity(length)
-            }
-            for try await chunk in response.body {
-                guard data.count + chunk.readableBytes <= most else { throw NIOTooManyBytesError(maxBytes: most) }
-                chunk.withUnsafeReadableBytes { data.append(contentsOf: $0) }
-            }
+            data = try await response.bodyData(upTo: max(limit, 1 << 20))
         } catch is CancellationError {
             throw CancellationError()
         } catch let e as NIOTooManyBytesError {
@@ -353,5 +344,21 @@ public enum S3Stores {
             }
             return LimitedBlobStore(wrapping: RetryingBlobStore(wrapping: S3BlobStore(target, client: client)), budget: budget)
         }
+    }
+}
+
+extension HTTPClientResponse {
+    /// The whole body, straight into one buffer of the announced size (collecting into a growing
+    /// ByteBuffer and converting copied a pack's bytes three times); NIOTooManyBytesError past `most`.
+    public func bodyData(upTo most: Int) async throws -> Data {
+        var data = Data()
+        if let length = headers.first(name: "content-length").flatMap(Int.init), length > 0, length <= most {
+            data.reserveCapacity(length)
+        }
+        for try await chunk in body {
+            guard data.count + chunk.readableBytes <= most else { throw NIOTooManyBytesError(maxBytes: most) }
+            chunk.withUnsafeReadableBytes { data.append(contentsOf: $0) }
+        }
+        return data
     }
 }

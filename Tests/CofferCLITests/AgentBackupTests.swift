@@ -104,6 +104,7 @@ import Glibc
         #expect(try FileManager.default.contentsOfDirectory(atPath: root).isEmpty, "the agent's files are invisible outside its namespace")
         let manifest = try ns.run("cd \(root)/data && find . -type f ! -path './cache/*' | sort | xargs sha256sum")
         let diskSum = try ns.run("sha256sum < \(root)/disk.img")
+        let serverDiskSums = try ns.run("sha256sum \(root)/sys.img \(root)/data.img")
         #expect(manifest.status == 0 && manifest.stdout.contains("b.txt") && !manifest.stdout.contains("skip.bin"))
         if networks != nil { #expect(!Self.listening(served.port), "the server is not on the test's loopback") }
 
@@ -203,19 +204,99 @@ import Glibc
         #expect(kept.count == 1 && summary?["filesUnchanged"] as? Int == summary?["files"] as? Int && summary?["bytesRead"] as? Int == 0, "\(summary ?? [:])")
 
         // Restores through the agent, onto its host: the directory in place, and the disk image, after both were damaged.
-        let damaged = try ns.run("set -e; rm \(root)/data/a.bin; printf changed > \(root)/data/sub/b.txt; dd if=/dev/zero of=\(root)/disk.img bs=1M count=2 conv=notrunc 2>/dev/null")
+        let damaged = try ns.run("set -e; rm \(root)/data/a.bin; printf changed > \(root)/data/sub/b.txt; dd if=/dev/zero of=\(root)/disk.img bs=1M count=2 conv=notrunc 2>/dev/null"
+                                 + "; for d in sys data; do dd if=/dev/urandom of=\(root)/$d.img bs=64k count=3 conv=notrunc 2>/dev/null; done")
         #expect(damaged.status == 0, "\(damaged.stderr)")
         #expect(try coffer(["restore", second[filesVault]!], env: adminEnv).status == 0)
         #expect(try coffer(["restore", second[disksVault]!, "--volume", volumeID], env: adminEnv).status == 0)
+        // The two-disk server onto itself: each disk back onto the disk it was read from.
+        let serverRestore = try coffer(["restore", second[serversVault]!, "--server", serverID], env: adminEnv)
+        #expect(serverRestore.status == 0, "\(serverRestore.stderr)")
         let restoring = try agent("run --once --resource-root \(root)")
         #expect(restoring.status == 0, "\(restoring.stderr)")
         #expect(try ns.run("cd \(root)/data && find . -type f ! -path './cache/*' | sort | xargs sha256sum").stdout == manifest.stdout, "in place, byte for byte")
         #expect(try ns.run("sha256sum < \(root)/disk.img").stdout == diskSum.stdout, "the disk image, byte for byte")
+        #expect(try ns.run("sha256sum \(root)/sys.img \(root)/data.img").stdout == serverDiskSums.stdout, "both disks of the server, byte for byte")
         let logs = try admin(["oplog", "list"]) as? [String: Any]
         let restores = (logs?["operation_logs"] as? [[String: Any]] ?? []).filter { $0["operation_type"] as? String == "restore" }
-        #expect(restores.count == 4 && restores.allSatisfy { $0["status"] as? String == "success" }, "\(restores)")
+        #expect(restores.count == 5 && restores.allSatisfy { $0["status"] as? String == "success" }, "\(restores)")
         // Still nothing of the host is visible here.
         #expect(try FileManager.default.contentsOfDirectory(atPath: root).isEmpty)
+    }
+}
+
+/// A directory moves hosts: backed up by the agent of one host, restored by
+/// the agent of another (each in its own mount namespace, neither seeing the
+/// other's files, the server seeing neither's), byte for byte.
+@Suite(.serialized) struct AgentMigration {
+    @Test func aBackupOfOneAgentsHostIsRestoredOntoAnothers() throws {
+        typealias Namespace = AgentBackups.Namespace
+        let served = try ServedCoffer()
+        let temp = Temp("agent-migration")
+        let adminEnv = environment(repo: served.temp.path + "/unused", extra: ["COFFER_ENDPOINT": served.endpoint, "COFFER_CREDENTIALS": served.credentialsPath])
+        for _ in 0..<100 where (try? coffer(["vault", "list"], env: adminEnv).status) != 0 { usleep(100_000) }
+        func admin(_ args: [String]) throws -> [String: Any] {
+            let r = try coffer(args + ["--json"], env: adminEnv)
+            #expect(r.status == 0, "coffer \(args): \(r.stderr)")
+            return (try? JSONSerialization.jsonObject(with: Data(r.stdout.utf8))) as? [String: Any] ?? [:]
+        }
+        /// A host: its namespace with a private tmpfs at `root`, and its agent's command line.
+        struct Host {
+            let ns: Namespace
+            let root: String
+            let env: [String: String]
+            func agent(_ args: String) throws -> Run { try ns.run("\(cofferBinary()) agent \(args) --resource-root \(root)", env: env) }
+            func directoryID(_ path: String) throws -> String? {
+                let status = (try? JSONSerialization.jsonObject(with: Data(try ns.run("\(cofferBinary()) agent status --json", env: env).stdout.utf8))) as? [String: Any]
+                return ((status?["agent"] as? [String: Any])?["paths"] as? [[String: Any]])?.first { $0["dir_path"] as? String == path }?["id"] as? String
+            }
+        }
+        func host(_ name: String) throws -> Host {
+            let root = temp.path + "/" + name
+            try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
+            let ns = try Namespace([.mount])
+            let made = try ns.run("mount -t tmpfs -o size=64m coffer-\(name) \(root)")
+            #expect(made.status == 0, "\(made.stderr)")
+            _ = try coffer(["admin", "--data-dir", served.dataDirectory, "user", "create", name, "--project", "admin", "--role", "agent", "--json"], env: adminEnv)
+            let key = try coffer(["admin", "--data-dir", served.dataDirectory, "key", "create", "--project", "admin", "--user", name, "--json"], env: adminEnv)
+            try Data(key.stdout.utf8).write(to: URL(fileURLWithPath: temp.path + "/\(name).json"))
+            var env = environment(repo: temp.path + "/unused", extra: ["COFFER_ENDPOINT": served.endpoint, "COFFER_CREDENTIALS": temp.path + "/\(name).json"])
+            env["COFFER_AGENT_STATE"] = temp.path + "/\(name)-state"
+            let h = Host(ns: ns, root: root, env: env)
+            let registered = try h.agent("run --once")
+            #expect(registered.status == 0, "\(registered.stderr)")
+            return h
+        }
+        let old = try host("old-host"), new = try host("new-host")
+        #expect(try old.ns.run("mkdir -p \(old.root)/data/sub && head -c 2000000 /dev/urandom > \(old.root)/data/a.bin && printf moving > \(old.root)/data/sub/b.txt"
+                               + " && ln -s sub/b.txt \(old.root)/data/link && truncate -s 5M \(old.root)/data/sparse.bin").status == 0)
+        #expect(try new.ns.run("mkdir -p \(new.root)/landing").status == 0)
+        #expect(try old.agent("add-path \(old.root)/data").status == 0)
+        #expect(try new.agent("add-path \(new.root)/landing").status == 0)
+        let source = try #require(try old.directoryID(old.root + "/data"))
+        let landing = try #require(try new.directoryID(new.root + "/landing"))
+        #expect(try FileManager.default.contentsOfDirectory(atPath: old.root).isEmpty)
+        #expect(try FileManager.default.contentsOfDirectory(atPath: new.root).isEmpty)
+
+        let vault = try #require((try admin(["vault", "create", "--name", "moving", "--type", "turbo", "--resource", source])["vault"] as? [String: Any])?["id"] as? String)
+        _ = try admin(["checkpoint", "create", "--vault", vault])
+        #expect(try old.agent("run --once").status == 0)
+        let backup = try #require(((try admin(["backup", "list", "--vault", vault])["backups"] as? [[String: Any]])?.first)?["id"] as? String)
+
+        // Onto the new host: that host's agent does it; the old host's agent has nothing to do.
+        let restore = try coffer(["restore", backup, "--resource", landing, "--destination", new.root + "/landing/moved"], env: adminEnv)
+        #expect(restore.status == 0, "\(restore.stderr)")
+        let idle = try old.agent("run --once")
+        let oldHostNow = try old.ns.run("ls \(old.root)").stdout
+        #expect(idle.status == 0 && oldHostNow == "data\n", "\(oldHostNow)")
+        let moved = try new.agent("run --once")
+        #expect(moved.status == 0, "\(moved.stderr)")
+        let manifest = "find . | sort | while read f; do stat -c '%n %F %s' \"$f\"; [ -f \"$f\" ] && [ ! -L \"$f\" ] && sha256sum < \"$f\"; done; du -k sparse.bin"
+        let there = try old.ns.run("cd \(old.root)/data && \(manifest)"), here = try new.ns.run("cd \(new.root)/landing/moved && \(manifest)")
+        #expect(there.status == 0 && there.stdout.contains("a.bin") && here.stdout == there.stdout, "moved tree differs:\n\(here.stdout)\nvs\n\(there.stdout)")
+        #expect(try new.ns.run("readlink \(new.root)/landing/moved/link").stdout == "sub/b.txt\n")
+        let logs = try admin(["oplog", "list"])["operation_logs"] as? [[String: Any]] ?? []
+        #expect(logs.filter { $0["operation_type"] as? String == "restore" }.map { $0["status"] as? String } == ["success"], "\(logs)")
     }
 }
 
