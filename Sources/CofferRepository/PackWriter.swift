@@ -11,8 +11,57 @@ import Foundation
 public final class PackWriter: @unchecked Sendable {
     public let repository: Repository
     private let lock = NSLock()
-    private var buffer = Data()
-    private var entries: [PackEntry] = []
+    /// An open or uploading pack. A class, so its bytes have one owner: appending the header
+    /// and dropping held blobs happen in place, and a stored pack's buffer is reused for the
+    /// next. The bytes are the first `count` of `storage` (an empty Data lets its storage go).
+    final class OpenPack {
+        private var storage = Data()
+        private(set) var count = 0
+        var entries: [PackEntry] = []
+        var isEmpty: Bool { entries.isEmpty }
+        /// The pack's bytes, sharing the storage (a store that keeps them makes the next write copy).
+        var bytes: Data { storage.prefix(count) }
+
+        func append(_ data: Data, capacity: Int) {
+            if storage.count < count + data.count { storage.count = max(capacity, count + data.count) }
+            let at = count
+            storage.withUnsafeMutableBytes { dst in
+                data.withUnsafeBytes { src in
+                    if let from = src.baseAddress, let to = dst.baseAddress { (to + at).copyMemory(from: from, byteCount: src.count) }
+                }
+            }
+            count += data.count
+        }
+
+        /// Drops the blobs `drop` names, moving the rest down in place; returns the dropped entries.
+        func removeBlobs(where drop: (PackEntry) -> Bool) -> [PackEntry] {
+            var end = 0
+            var kept: [PackEntry] = [], dropped: [PackEntry] = []
+            storage.withUnsafeMutableBytes { raw in
+                guard let base = raw.baseAddress else { return }
+                for var e in entries {
+                    if drop(e) { dropped.append(e); continue }
+                    // Entries are in offset order, so a blob only ever moves down.
+                    if Int(e.offset) != end { memmove(base + end, base + Int(e.offset), Int(e.length)) }
+                    e.offset = UInt32(end)
+                    end += Int(e.length)
+                    kept.append(e)
+                }
+            }
+            count = end
+            entries = kept
+            return dropped
+        }
+
+        func empty() {
+            count = 0
+            entries.removeAll(keepingCapacity: true)
+        }
+    }
+    private var open = OpenPack()
+    /// Stored packs' emptied buffers (a pack-sized allocation per pack costs page faults and, with
+    /// glibc's dynamic mmap threshold, memory the process keeps).
+    private var spare: [OpenPack] = []
     private var reserved: Set<Hash256> = []
     private var reused: Set<Hash256> = []
     private var unindexed: [(pack: Hash256, entries: [PackEntry])] = []
@@ -70,20 +119,20 @@ public final class PackWriter: @unchecked Sendable {
     /// Stores a blob that `claim` returned true for. `sealed` comes from `Repository.seal`.
     public func store(id: Hash256, type: BlobType, sealed: Data, rawLength: Int) async throws {
         await buffered.acquire(sealed.count)
-        let full: (Data, [PackEntry])? = lock.withLock {
+        let full: OpenPack? = lock.withLock {
             // Sized once per pack: growing by doubling would briefly hold three times a pack.
-            if buffer.isEmpty { buffer.reserveCapacity(repository.config.packSize + repository.config.chunker.max + (64 << 10)) }
-            let entry = PackEntry(type: type, id: id, offset: UInt32(buffer.count), length: UInt32(sealed.count), rawLength: UInt32(rawLength))
-            buffer.append(sealed)
-            entries.append(entry)
+            // Sized once per buffer: growing by doubling would briefly hold three times a pack.
+            let entry = PackEntry(type: type, id: id, offset: UInt32(open.count), length: UInt32(sealed.count), rawLength: UInt32(rawLength))
+            open.append(sealed, capacity: repository.config.packSize + repository.config.chunker.max + (64 << 10))
+            open.entries.append(entry)
             sealedBytesAdded += Int64(sealed.count)
             blobsAdded += 1
-            if buffer.count >= repository.config.packSize { return takeBlobs() }
+            if open.count >= repository.config.packSize { return takePack() }
             return nil
         }
         // Written through, so the next backup walks this one's trees without downloading them.
         if type == .tree, let cache = repository.store as? CachingBlobStore { await cache.cacheTree(id, sealed: sealed) }
-        if let (data, packEntries) = full { try await upload(data, packEntries) }
+        if let full { try await upload(full) }
     }
 
     /// Convenience for small blobs (trees): hash, claim, seal, store.
@@ -97,50 +146,54 @@ public final class PackWriter: @unchecked Sendable {
         return id
     }
 
-    /// The open pack's sealed blobs and entries (the header is added when it is stored).
-    private func takeBlobs() -> (Data, [PackEntry]) {
-        let taken = (buffer, entries)
-        buffer = Data()
-        entries = []
+    /// The open pack (the header is added when it is stored); a spare buffer is the next one. Under the lock.
+    private func takePack() -> OpenPack {
+        let taken = open
+        open = spare.popLast() ?? OpenPack()
         return taken
     }
 
+    /// A stored pack's buffer, emptied, for a later pack (at most two are kept).
+    private func recycle(_ pack: OpenPack) {
+        pack.empty()
+        lock.withLock { if spare.count < 2 { spare.append(pack) } }
+    }
+
     /// A write-only writer drops the blobs the server says the vault holds
-    /// already (stored by another session it cannot see), then closes the pack.
-    private func withoutHeldBlobs(_ blobs: Data, _ packEntries: [PackEntry]) async throws -> (Data, [PackEntry]) {
-        guard let presence = repository.presence else { return (blobs, packEntries) }
-        let held = try await presence.held(packEntries.map(\.id))
-        guard !held.isEmpty else { return (blobs, packEntries) }
+    /// already (stored by another session it cannot see), moving the rest
+    /// down in place, before the pack is closed.
+    private func dropHeldBlobs(_ pack: OpenPack) async throws {
+        guard let presence = repository.presence else { return }
+        let held = try await presence.held(pack.entries.map(\.id))
+        guard !held.isEmpty else { return }
         repository.index.addKnown(held)
-        var kept = Data()
-        var keptEntries: [PackEntry] = []
-        for var e in packEntries where !held.contains(e.id) {
-            let start = blobs.startIndex + Int(e.offset)
-            e.offset = UInt32(kept.count)
-            kept.append(blobs[start..<(start + Int(e.length))])
-            keptEntries.append(e)
-        }
+        let dropped = pack.removeBlobs { held.contains($0.id) }
         lock.withLock {
-            let dropped = packEntries.filter { held.contains($0.id) }
             sealedBytesAdded -= dropped.reduce(0) { $0 + Int64($1.length) }
             blobsAdded -= dropped.count
         }
-        return (kept, keptEntries)
     }
 
-    private func upload(_ blobs: Data, _ allEntries: [PackEntry]) async throws {
+    private func upload(_ pack: OpenPack) async throws {
+        let sealedBytes = pack.entries.reduce(0) { $0 + Int($1.length) }
         // Backpressure: at most `uploads` packs in flight, so memory stays bounded
         // when the store is slower than the workers.
         await uploads.acquire(1)
         defer {
             uploads.release(1)
-            buffered.release(allEntries.reduce(0) { $0 + Int($1.length) })
+            buffered.release(sealedBytes)
         }
-        var (data, packEntries) = try await withoutHeldBlobs(blobs, allEntries)
-        guard !packEntries.isEmpty else { return }
-        data.append(PackFormat.header(packEntries, keys: repository.keys, session: repository.session))
-        let id = Hash256.sha256(data)
-        try await repository.store.put(ObjectKey.pack(id), data: data)
+        try await dropHeldBlobs(pack)
+        guard !pack.isEmpty else { return recycle(pack) }
+        let packEntries = pack.entries
+        pack.append(PackFormat.header(packEntries, keys: repository.keys, session: repository.session), capacity: 0)
+        let id: Hash256
+        do {
+            let bytes = pack.bytes  // dropped before the buffer is reused, so reusing it copies nothing
+            id = Hash256.sha256(bytes)
+            try await repository.store.put(ObjectKey.pack(id), data: bytes)
+        }
+        recycle(pack)
         let flush: [(pack: Hash256, entries: [PackEntry])]? = lock.withLock {
             repository.index.add(pack: id, entries: packEntries, session: repository.session)
             unindexed.append((id, packEntries))
@@ -166,8 +219,8 @@ public final class PackWriter: @unchecked Sendable {
     /// caller writes next never depends on a pack about to disappear.
     public func finish() async throws {
         try await rescueReusedBlobsFromPendingDeletions()
-        let last: (Data, [PackEntry])? = lock.withLock { entries.isEmpty ? nil : takeBlobs() }
-        if let (data, packEntries) = last { try await upload(data, packEntries) }
+        let last: OpenPack? = lock.withLock { open.isEmpty ? nil : takePack() }
+        if let last { try await upload(last) }
         let remaining = lock.withLock { () -> [(pack: Hash256, entries: [PackEntry])] in
             defer { unindexed = []; oldestUnindexed = nil }
             return unindexed

@@ -97,6 +97,32 @@ struct IndexPresence: BlobPresence {
         #expect(try await Checker(repository: afterPrune).run(readData: true).ok)
     }
 
+    /// A pack mixing blobs the vault holds (from another session) with new ones keeps only the new ones,
+    /// moved down in the same buffer; what is stored reads back whole.
+    @Test func heldBlobsAreDroppedFromAMixedPack() async throws {
+        let memory = MemoryBlobStore()
+        let server = try await newRepository(memory)
+        let host = TempDir("host")
+        for i in 0..<6 { write(host.sub("old-\(i).bin"), deterministicBytes(40_000 + i * 1_000, seed: UInt64(20 + i))) }
+        var options = BackupOptions()
+        options.parent = .none
+        let (first, _) = try await writer(server)
+        _ = try await Archiver(repository: first).backup(path: host.path, options: options)
+        // New files between and after the old ones; the second session's only pack holds both kinds.
+        for i in 0..<6 { write(host.sub("new-\(i).bin"), deterministicBytes(30_000 + i * 1_000, seed: UInt64(40 + i))) }
+        try await server.loadIndex()
+        let (second, _) = try await writer(server)
+        let made = try await Archiver(repository: second).backup(path: host.path, options: options)
+        #expect(made.summary.blobsAdded >= 6 && made.summary.bytesAdded > 0 && made.summary.bytesAdded < 400_000, "\(made.summary)")
+        let reader = try await reopen(server)
+        try await reader.loadIndex()
+        let dst = TempDir("dst")
+        #expect(try await Restorer(repository: reader).restore(snapshot: made.snapshotID, target: dst.path).errors.isEmpty)
+        #expect(inventory(dst.path) == inventory(host.path))
+        let check = try await Checker(repository: reader).run(readData: true)
+        #expect(check.ok && check.warnings.isEmpty, "\(check.errors) \(check.warnings)")
+    }
+
     /// An interrupted writer leaves packs no index names: a full check reads them under their own session's key.
     @Test func anInterruptedSessionsPacksCheckCleanUnderTheirOwnSession() async throws {
         final class PacksOnly: BlobStore, @unchecked Sendable {
