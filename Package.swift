@@ -34,6 +34,10 @@ let package = Package(
         .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
         // Already in the graph through Hummingbird and SQLiteKit; named so the targets that import NIO declare it.
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+        // Already in the graph through Hummingbird; the service's counters and gauges are swift-metrics handles.
+        .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
+        // /metrics: swift-metrics handles rendered in Prometheus' text format.
+        .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
     ],
     targets: [
         .systemLibrary(name: "CZstd", pkgConfig: "libzstd", providers: [.apt(["libzstd-dev"])]),
@@ -80,6 +84,7 @@ let package = Package(
             "CofferModel", "CofferCrypto", "CofferEngine", "CofferRepository", "CofferBlobStore", "CofferSystem",
             .product(name: "Logging", package: "swift-log"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            .product(name: "CoreMetrics", package: "swift-metrics"),
         ], swiftSettings: swift5),
         // The PostgreSQL database engine (pg_basebackup, pg_ctl, psql) behind the service's DatabaseEngine protocol.
         .target(name: "CofferPostgres", dependencies: ["CofferService", "CofferSystem"], swiftSettings: swift5),
@@ -90,6 +95,8 @@ let package = Package(
             .product(name: "HTTPTypes", package: "swift-http-types"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             .product(name: "Logging", package: "swift-log"),
+            .product(name: "CoreMetrics", package: "swift-metrics"),
+            .product(name: "Prometheus", package: "swift-prometheus"),
         ], swiftSettings: swift5),
         .target(name: "CofferCLI", dependencies: [
             "CofferEngine", "CofferHTTP", "CofferService", "CofferPostgres", "CofferS3", "CofferAPI", "CofferModel", "CofferCatalog", "CofferRepository", "CofferBlobStore", "CofferCrypto", "CofferSystem",

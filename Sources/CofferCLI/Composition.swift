@@ -36,13 +36,16 @@ public struct CofferServices: Sendable {
     public var scheduler: Scheduler
     /// Rebuilding an empty catalog from the vault repositories (disaster recovery).
     public var recovery: CatalogRecovery
+    /// What this process counts and reports at /metrics.
+    public var metrics: MetricsExposition
     public var logger: Logger
 
     /// What the HTTP routes get.
     public var api: APIServices {
         let catalog = self.catalog
         return APIServices(identity: identity, resources: resources, vaults: vaults, backups: backups, protection: protection, databases: databases,
-                           policies: policies, agents: agents, agentWork: AgentWork(runtime: worker, agents: agents), healthy: { await catalog.ping() }, logger: logger)
+                           policies: policies, agents: agents, agentWork: AgentWork(runtime: worker, agents: agents), healthy: { await catalog.ping() },
+                           metrics: metrics, logger: logger)
     }
 
     /// Opens (or creates) the data directory: master key, catalog, and on an
@@ -83,9 +86,12 @@ public struct CofferServices: Sendable {
         let recovery = CatalogRecovery(identity: identity, vaults: vaults, catalog: catalog, masterKey: key, clock: clock)
         let scheduler = Scheduler(catalog: catalog, backups: backups, databases: databases, clock: clock, logger: logger, interval: configuration.schedulerInterval)
         worker.afterBackup = { id in await scheduler.backupFinished(id) }
+        let metrics = MetricsExposition { series in try await series.refresh(catalog: catalog) }
+        worker.metrics = metrics.series
+        scheduler.metrics = metrics.series
         return (CofferServices(catalog: catalog, identity: identity, resources: resources, vaults: vaults, backups: backups, protection: protection,
                                databases: databases, policies: policies, agents: agents, worker: worker,
-                               scheduler: scheduler, recovery: recovery, logger: logger), created)
+                               scheduler: scheduler, recovery: recovery, metrics: metrics, logger: logger), created)
     }
 
     /// 32 random bytes in a 0600 file, made on first start with O_EXCL and

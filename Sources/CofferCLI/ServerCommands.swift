@@ -90,6 +90,15 @@ struct ProcessOptions: ParsableArguments {
     @Option(help: "Region name in the token catalog (env COFFER_REGION; default coffer-local).") var region: String?
     @Option(parsing: .unconditional, help: "Seconds a worker holds a job between renewals before another may take it over (env COFFER_JOB_LEASE; default 60).") var jobLease: Double?
     @Option(parsing: .unconditional, help: "Seconds a job on an agent's resource waits for that agent before it fails (env COFFER_AGENT_WAIT; default 3600).") var agentWait: Double?
+    @Option(help: "Also serve /metrics without authentication on HOST:PORT, for a scraper on a private address (env COFFER_METRICS_LISTEN).")
+    var metricsListen: String?
+
+    /// Where the unauthenticated /metrics listens, if anywhere.
+    func metricsAddress() throws -> (String, Int)? {
+        guard let text = metricsListen ?? ProcessInfo.processInfo.environment["COFFER_METRICS_LISTEN"] else { return nil }
+        guard let address = ServerConfiguration.parseListen(text) else { throw CLIError("--metrics-listen '\(text)' is not HOST:PORT (e.g. 127.0.0.1:9464)") }
+        return address
+    }
 }
 
 struct Serve: AsyncParsableCommand {
@@ -99,6 +108,7 @@ struct Serve: AsyncParsableCommand {
 
     func run() async throws {
         let configuration = try options.resolve(process: process)
+        let metricsAddress = try process.metricsAddress()
         LoggingSystem.bootstrap { label in SinkLogHandler(label: label, sink: .standardOutput) }
         defer { LogSink.standardOutput.flush() }
         var logger = Logger(label: "coffer")
@@ -124,6 +134,9 @@ struct Serve: AsyncParsableCommand {
         var running: [ServiceGroupConfiguration.ServiceConfiguration] = []
         if configuration.role != .api { running += [.init(service: services.worker), .init(service: services.scheduler)] }
         if configuration.role != .worker { running.append(.init(service: buildApplication(services: services.api, configuration: configuration))) }
+        if let (host, port) = metricsAddress {
+            running.append(.init(service: buildMetricsApplication(services.metrics, host: host, port: port, logger: logger)))
+        }
         let group = ServiceGroup(configuration: .init(services: running, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         do {
             try await group.run()

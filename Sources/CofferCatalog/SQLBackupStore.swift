@@ -90,6 +90,39 @@ struct SQLBackupStore: BackupStore {
     }
 
     /// The newest available top-level backup of a resource (the parent for an incremental one).
+    /// Two grouped reads whatever the number of backups: the available ones' newest time and total
+    /// size per vault and resource, and each one's newest finished backup (a window function:
+    /// SQLite 3.25+ and PostgreSQL).
+    func resourceStatistics() async throws -> [ResourceBackupStatistics] {
+        let available = BackupStatus.available.rawValue, error = BackupStatus.error.rawValue
+        var stats: [String: ResourceBackupStatistics] = [:]
+        for row in try await sql.raw("""
+            SELECT project_id, vault_id, resource_id, resource_type, MAX(protected_at) AS last_success, CAST(SUM(resource_size) AS BIGINT) AS protected
+            FROM backups WHERE parent_id IS NULL AND status = \(bind: available) GROUP BY project_id, vault_id, resource_id, resource_type
+            """).all() {
+            let vault = try row.decode(column: "vault_id", as: String.self), resource = try row.decode(column: "resource_id", as: String.self)
+            stats[vault + "/" + resource] = ResourceBackupStatistics(
+                projectId: try row.decode(column: "project_id", as: String.self), vaultId: vault, resourceId: resource,
+                resourceType: try row.decode(column: "resource_type", as: String.self), lastSuccessAt: try row.decode(column: "last_success", as: Int64?.self),
+                lastSucceeded: false, protectedBytes: try row.decode(column: "protected", as: Int64?.self) ?? 0)
+        }
+        for row in try await sql.raw("""
+            SELECT project_id, vault_id, resource_id, resource_type, status FROM (
+              SELECT project_id, vault_id, resource_id, resource_type, status,
+                     ROW_NUMBER() OVER (PARTITION BY vault_id, resource_id ORDER BY created_at DESC, id DESC) AS newest
+              FROM backups WHERE parent_id IS NULL AND status IN (\(bind: available), \(bind: error))) finished
+            WHERE newest = 1
+            """).all() {
+            let vault = try row.decode(column: "vault_id", as: String.self), resource = try row.decode(column: "resource_id", as: String.self)
+            let project = try row.decode(column: "project_id", as: String.self), type = try row.decode(column: "resource_type", as: String.self)
+            var entry = stats[vault + "/" + resource] ?? ResourceBackupStatistics(projectId: project, vaultId: vault, resourceId: resource, resourceType: type,
+                                                                                  lastSuccessAt: nil, lastSucceeded: false, protectedBytes: 0)
+            entry.lastSucceeded = try row.decode(column: "status", as: String.self) == available
+            stats[vault + "/" + resource] = entry
+        }
+        return stats.values.sorted { ($0.vaultId, $0.resourceId) < ($1.vaultId, $1.resourceId) }
+    }
+
     func latestAvailable(resource: String) async throws -> BackupRecord? {
         try await sql.select().column("*").from("backups").where("resource_id", .equal, SQLBind(resource)).where("status", .equal, SQLBind(BackupStatus.available.rawValue))
             .orderBy("created_at", .descending).first(decoding: BackupRecord.self)

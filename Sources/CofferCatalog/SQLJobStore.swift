@@ -92,6 +92,14 @@ struct SQLJobStore: JobStore {
             .returning("id").all().isEmpty
     }
 
+    func countByStatus() async throws -> [JobStatus: Int] {
+        var counts: [JobStatus: Int] = [:]
+        for row in try await sql.raw("SELECT status, COUNT(*) AS n FROM jobs GROUP BY status").all() {
+            if let status = JobStatus(rawValue: try row.decode(column: "status", as: String.self)) { counts[status] = try row.decode(column: "n", as: Int.self) }
+        }
+        return counts
+    }
+
     /// Running jobs whose lease ran out (their worker died).
     func expired(now: Int64) async throws -> [JobRecord] {
         try await sql.select().column("*").from("jobs").where("status", .equal, SQLBind(JobStatus.running.rawValue)).where("lease_until", .lessThan, SQLBind(now))

@@ -36,6 +36,7 @@ public enum CatalogConformance {
         ("resources: scoped by project, overlap check inside the insert", resources),
         ("vaults: bindings exclusive, quota inside the insert", vaults),
         ("backups: listing order, paging, markers, filters", backups),
+        ("backup statistics: last success and newest outcome per vault and resource", statistics),
         ("jobs: fair claiming, leases, expiry, requeue", jobs),
         ("prunes: planned per vault, taken once, alone in their vault", prunes),
         ("operation logs: scoped, progress only while running, latest per backup", operationLogs),
@@ -279,6 +280,32 @@ public enum CatalogConformance {
         try require(try await store.countBackups(project: nil, filter: BackupFilter()) == 0, "delete by vault")
     }
 
+    static let statistics: Check = { catalog in
+        let store = catalog.backups
+        try await project("p1", catalog)
+        try await project("p2", catalog)
+        func made(_ id: String, project: String = "p1", vault: String, resource: String, status: BackupStatus, at: Int64, size: Int64 = 1, parent: String? = nil) -> BackupRecord {
+            var b = backup(id, project: project, vault: vault, resource: resource, parent: parent, status: status, at: at)
+            b.protectedAt = status == .available ? at * 10 : nil
+            b.resourceSize = size
+            return b
+        }
+        try await store.insertBackups([
+            made("a1", vault: "v1", resource: "r1", status: .available, at: 1, size: 100), made("a2", vault: "v1", resource: "r1", status: .error, at: 2),
+            made("a3", vault: "v1", resource: "r1", status: .protecting, at: 3),
+            made("b1", vault: "v1", resource: "r2", status: .available, at: 3, size: 5), made("b2", vault: "v1", resource: "r2", status: .available, at: 4, size: 7),
+            made("d1", vault: "v1", resource: "r2-disk", status: .available, at: 4, size: 1_000, parent: "b2"),
+            made("c1", project: "p2", vault: "v2", resource: "r3", status: .error, at: 5),
+        ])
+        let stats = try await store.resourceStatistics()
+        let expected = [
+            ResourceBackupStatistics(projectId: "p1", vaultId: "v1", resourceId: "r1", resourceType: "OS::Cinder::Volume", lastSuccessAt: 10, lastSucceeded: false, protectedBytes: 100),
+            ResourceBackupStatistics(projectId: "p1", vaultId: "v1", resourceId: "r2", resourceType: "OS::Cinder::Volume", lastSuccessAt: 40, lastSucceeded: true, protectedBytes: 12),
+            ResourceBackupStatistics(projectId: "p2", vaultId: "v2", resourceId: "r3", resourceType: "OS::Cinder::Volume", lastSuccessAt: nil, lastSucceeded: false, protectedBytes: 0),
+        ]
+        try require(stats == expected, "top-level only, newest finished outcome, sizes of available backups: \(stats)")
+    }
+
     static let jobs: Check = { catalog in
         let store = catalog.jobs
         try await project("p1", catalog)
@@ -338,6 +365,8 @@ public enum CatalogConformance {
         try require(try await store.waitingForAgents(queuedBefore: 5_001).map(\.id) == ["g1"], "and then waiting for its agent")
         try require(try await store.claim(agent: "host-1", project: "p1", owner: "agent:host-1", now: 5_002, leaseUntil: 6_000)?.attempts == 2, "its agent claims it again")
         try require(try await store.setPayload(job: "g1", owner: "agent:host-1", payload: "{}"), "the holder sets the payload")
+        let counts = try await store.countByStatus()
+        try require(counts[.running] == 3 && counts[.queued] == nil, "counts by status: \(counts)")
         try require(try await store.setPayload(job: "g1", owner: "w5", payload: "{}") == false, "another owner does not")
     }
 

@@ -11,6 +11,7 @@ import HTTPTypes
 import Hummingbird
 import Logging
 import NIOCore
+import Prometheus
 
 public struct ServerConfiguration: Sendable {
     public var dataDirectory: String
@@ -80,11 +81,14 @@ public struct APIServices: Sendable {
     /// Whether the catalog answers (`/health`).
     public var healthy: @Sendable () async -> Bool
     public var logger: Logger
+    /// /metrics: the service's series, their registry, and the catalog read that brings the gauges up to date.
+    public var metrics: MetricsExposition
 
     public init(identity: IdentityService, resources: ResourceService, vaults: VaultService, backups: BackupService, protection: ProtectionService,
                 databases: DatabaseService, policies: PolicyService, agents: AgentService, agentWork: AgentWork, healthy: @escaping @Sendable () async -> Bool,
-                logger: Logger) {
+                metrics: MetricsExposition, logger: Logger) {
         self.agentWork = agentWork
+        self.metrics = metrics
         self.identity = identity
         self.resources = resources
         self.vaults = vaults
@@ -98,10 +102,33 @@ public struct APIServices: Sendable {
     }
 }
 
+/// What /metrics serves: the series in Prometheus' text format, gauges refreshed from the catalog first.
+public struct MetricsExposition: Sendable {
+    public let series: ServiceMetrics
+    let registry: PrometheusCollectorRegistry
+    let refresh: @Sendable () async throws -> Void
+
+    /// A registry of its own (not the process-wide one): each server in a process reports only itself.
+    public init(refresh: @escaping @Sendable (ServiceMetrics) async throws -> Void) {
+        let registry = PrometheusCollectorRegistry()
+        let series = ServiceMetrics(factory: PrometheusMetricsFactory(registry: registry))
+        self.registry = registry
+        self.series = series
+        self.refresh = { try await refresh(series) }
+    }
+
+    func response() async throws -> Response {
+        try await refresh()
+        return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
+                        body: .init(byteBuffer: ByteBuffer(bytes: registry.emitToBuffer())))
+    }
+}
+
 /// The whole HTTP application in one place: middleware order, routes.
 public func buildRouter(services: APIServices, configuration: ServerConfiguration) -> Router<CofferContext> {
     let router = Router(context: CofferContext.self)
     let routes = RouteTable()
+    router.middlewares.add(RequestMetricsMiddleware(metrics: services.metrics.series))
     router.middlewares.add(RequestIDMiddleware(routes: routes))
     router.middlewares.add(AuthMiddleware(identity: services.identity))
     let healthy = services.healthy
@@ -117,6 +144,14 @@ public func buildRouter(services: APIServices, configuration: ServerConfiguratio
         Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: openAPI)))
     }
     routes.add(.get, "/openapi.json")
+    let metrics = services.metrics
+    router.get("/metrics") { _, context -> Response in
+        guard context.principal?.isServiceAdmin == true else {
+            throw ServiceError(.forbidden, "/metrics is for the service admin (or a scraper on --metrics-listen)")
+        }
+        return try await metrics.response()
+    }
+    routes.add(.get, "/metrics")
     IdentityRoutes(identity: services.identity, region: configuration.region).register(on: router, routes: routes)
     ResourceRoutes(resources: services.resources, vaults: services.vaults).register(on: router, routes: routes)
     VaultRoutes(vaults: services.vaults, backups: services.backups).register(on: router, routes: routes)
@@ -129,6 +164,13 @@ public func buildRouter(services: APIServices, configuration: ServerConfiguratio
     AgentJobRoutes(work: services.agentWork).register(on: router, routes: routes)
     CSBSRoutes(protection: services.protection, backups: services.backups, vaults: services.vaults, region: configuration.region).register(on: router, routes: routes)
     return router
+}
+
+/// /metrics alone, without authentication, for a scraper on a private address (`--metrics-listen`).
+public func buildMetricsApplication(_ metrics: MetricsExposition, host: String, port: Int, logger: Logger) -> some ApplicationProtocol {
+    let router = Router()
+    router.get("/metrics") { _, _ -> Response in try await metrics.response() }
+    return Application(router: router, configuration: .init(address: .hostname(host, port: port), serverName: "coffer-metrics"), logger: logger)
 }
 
 public func buildApplication(services: APIServices, configuration: ServerConfiguration) -> some ApplicationProtocol {

@@ -174,3 +174,19 @@ final class RouteTable: @unchecked Sendable {
         }
     }
 }
+
+/// Counts every request by route template, method and status, and times it
+/// (outermost, so refusals and errors are counted with the status sent).
+struct RequestMetricsMiddleware: RouterMiddleware {
+    typealias Context = CofferContext
+    let metrics: ServiceMetrics
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        let start = DispatchTime.now().uptimeNanoseconds
+        let response = try await next(request, context)
+        // Unmatched paths share one label (Hummingbird's "NotFound"): a client must not mint series.
+        metrics.request(route: context.endpointPath ?? "NotFound", method: request.method.rawValue, status: Int(response.status.code),
+                        nanoseconds: DispatchTime.now().uptimeNanoseconds - start)
+        return response
+    }
+}

@@ -184,6 +184,32 @@ public protocol BackupStore: Sendable {
     func listBackups(project: String?, filter: BackupFilter, sort: [(String, Bool)], offset: Int, limit: Int) async throws -> (items: [BackupRecord], total: Int)
     /// Where `id` stands in the listing (for marker paging), or nil when it is not in it.
     func position(of id: String, project: String?, filter: BackupFilter, sort: [(String, Bool)]) async throws -> Int?
+    /// Per vault and resource: its last successful backup and how its newest finished one ended (what /metrics shows).
+    func resourceStatistics() async throws -> [ResourceBackupStatistics]
+}
+
+/// A protected resource's backups in one vault, as the metrics report them (top-level backups only).
+public struct ResourceBackupStatistics: Sendable, Equatable {
+    public var projectId: String
+    public var vaultId: String
+    public var resourceId: String
+    public var resourceType: String
+    /// When its newest available backup was made (ms); nil: none is available.
+    public var lastSuccessAt: Int64?
+    /// Whether its newest finished (available or error) backup is available.
+    public var lastSucceeded: Bool
+    /// What its available backups protect (the sum of their resource sizes).
+    public var protectedBytes: Int64
+
+    public init(projectId: String, vaultId: String, resourceId: String, resourceType: String, lastSuccessAt: Int64?, lastSucceeded: Bool, protectedBytes: Int64) {
+        self.projectId = projectId
+        self.vaultId = vaultId
+        self.resourceId = resourceId
+        self.resourceType = resourceType
+        self.lastSuccessAt = lastSuccessAt
+        self.lastSucceeded = lastSucceeded
+        self.protectedBytes = protectedBytes
+    }
 }
 
 /// Queued work, leased to one worker at a time.
@@ -204,6 +230,8 @@ public protocol JobStore: Sendable {
     /// Only while `owner` still holds the job; whether it does.
     @discardableResult
     func extendLease(job: String, owner: String, until: Int64) async throws -> Bool
+    /// How many jobs are in each state (what /metrics shows as queued and running).
+    func countByStatus() async throws -> [JobStatus: Int]
     /// Running jobs whose lease ran out (their worker died).
     func expired(now: Int64) async throws -> [JobRecord]
     /// Applies a transition decided from `job` as it was read: only if the job

@@ -10,6 +10,7 @@ import Testing
         for (args, words) in [(["--role", "boss"], "--role must be api, worker or all"), (["--role", ""], "--role must be"),
                               (["--region", ""], "--region must be"), (["--region", "eu:1"], "--region must be"),
                               (["--region", String(repeating: "r", count: 65)], "--region must be"),
+                              (["--metrics-listen", "nowhere"], "--metrics-listen 'nowhere' is not HOST:PORT"), (["--metrics-listen", "127.0.0.1:99999"], "--metrics-listen"),
                               (["--job-lease", "-5"], "--job-lease must be"), (["--job-lease", "1e9"], "--job-lease must be"),
                               (["--catalog", "mysql://x"], "unsupported scheme"), (["--catalog", "postgres://u:p@127.0.0.1:5432/db?sslmode=maybe"], "sslmode=maybe")] {
             let r = try coffer(["serve", "--data-dir", temp.path + "/data", "--listen", "127.0.0.1:\(freePort())"] + args, env: [:])
@@ -32,5 +33,20 @@ import Testing
             #expect(r.status != 0 && r.stderr.contains(words), "\(args) \(env): \(r.status) \(r.stderr)")
             #expect(!FileManager.default.fileExists(atPath: temp.path + "/data/catalog.sqlite"), "refused before the catalog was opened")
         }
+    }
+
+    /// `--metrics-listen`: /metrics without a token on its own address, and only /metrics there.
+    @Test func aScraperReadsMetricsOnItsOwnAddressWithoutAToken() throws {
+        let metricsPort = freePort()
+        let served = try ServedCoffer(arguments: ["--metrics-listen", "127.0.0.1:\(metricsPort)"])
+        var scraped = Run(status: 1, stdout: "", stderr: "")
+        for _ in 0..<100 {
+            scraped = try run("/usr/bin/curl", ["-sS", "-f", "http://127.0.0.1:\(metricsPort)/metrics"])
+            if scraped.status == 0 { break }
+            usleep(100_000)
+        }
+        #expect(scraped.status == 0 && scraped.stdout.contains("coffer_jobs_queued 0"), "\(scraped.stderr) \(served.logData.text.suffix(2000))")
+        #expect(try run("/usr/bin/curl", ["-s", "-o", "/dev/null", "-w", "%{http_code}", "http://127.0.0.1:\(metricsPort)/v3"]).stdout == "404", "nothing else is served there")
+        #expect(try run("/usr/bin/curl", ["-s", "-o", "/dev/null", "-w", "%{http_code}", served.endpoint + "/metrics"]).stdout == "401", "the API port asks for a token")
     }
 }

@@ -224,7 +224,7 @@ public final class AgentWork: @unchecked Sendable {
             let parts = children.isEmpty ? [backup] : children
             let repository = try await runtime.vaults.openRepository(vault)
             try await repository.loadIndex()
-            var made: [String: (id: Hash256, bytesTotal: Int64)] = [:]
+            var made: [String: (id: Hash256, bytesTotal: Int64, bytesRead: Int64)] = [:]
             for part in parts {
                 guard let id = snapshots[part.id] else { throw ServiceError.validation("snapshots lacks backup \(part.id)") }
                 let snapshot = try await repository.loadSnapshot(id)
@@ -238,7 +238,7 @@ public final class AgentWork: @unchecked Sendable {
                     throw ServiceError(.backupFailed, "snapshot \(id.short) of \(resource.record.name) references what the vault does not hold: "
                                        + missing.joined(separator: "; "))
                 }
-                made[part.id] = (id, snapshot.summary?.bytesTotal ?? 0)
+                made[part.id] = (id, snapshot.summary?.bytesTotal ?? 0, snapshot.summary?.bytesRead ?? 0)
             }
             try await runtime.recordBackupMade(job, backup: backup, children: children, snapshots: made, vault: vault, repository: repository)
             try await runtime.jobs.transition(job, to: .succeeded, error: nil, now: runtime.nowMS)

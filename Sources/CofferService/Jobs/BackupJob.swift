@@ -50,16 +50,17 @@ extension JobRuntime {
         }
         var made: [String: BackupResult] = [:]
         for part in parts { made[part.id] = try await snapshot(of: part) }
-        try await recordBackupMade(job, backup: backup, children: children, snapshots: made.mapValues { ($0.snapshotID, $0.summary.bytesTotal) },
+        try await recordBackupMade(job, backup: backup, children: children,
+                                   snapshots: made.mapValues { ($0.snapshotID, $0.summary.bytesTotal, $0.summary.bytesRead) },
                                    vault: vault, repository: repository)
     }
 
     /// Records the snapshots of a backup's parts (the backup itself, or each
     /// disk), makes it available, and settles vault usage and checkpoint.
-    func recordBackupMade(_ job: JobRecord, backup: BackupRecord, children: [BackupRecord], snapshots: [String: (id: Hash256, bytesTotal: Int64)],
+    func recordBackupMade(_ job: JobRecord, backup: BackupRecord, children: [BackupRecord], snapshots: [String: (id: Hash256, bytesTotal: Int64, bytesRead: Int64)],
                           vault: VaultRecord, repository: Repository) async throws {
         var backup = backup
-        func made(_ row: inout BackupRecord, _ result: (id: Hash256, bytesTotal: Int64)?) {
+        func made(_ row: inout BackupRecord, _ result: (id: Hash256, bytesTotal: Int64, bytesRead: Int64)?) {
             if let result {
                 row.snapshotId = result.id.hex
                 row.resourceSize = result.bytesTotal
@@ -81,6 +82,8 @@ extension JobRuntime {
             backup.resourceSize = total
         }
         try await vaults.refreshUsage(vault: vault.id, repository: repository)
+        let usedNow = try await vaults.record(id: vault.id)?.usedBytes ?? vault.usedBytes
+        metrics.backupBytes(project: vault.projectID, vault: vault.id, read: snapshots.values.map(\.bytesRead).reduce(0, +), added: usedNow - vault.usedBytes)
         if vault.autoExpand { try await vaults.expandToUsage(vault: vault.id) }
         guard try await store.updateBackup(backup, expected: .protecting) else {
             throw ServiceError(.internalFailure, "backup \(backup.id) changed state while it was being made")

@@ -37,6 +37,8 @@ public final class JobRuntime: Service, @unchecked Sendable {
     public var progressInterval: TimeInterval = 1
     /// How long a job on an agent's resource waits for that agent to take it before it fails.
     public var agentWait: TimeInterval = 3600
+    /// Where outcomes are counted (/metrics).
+    public var metrics = ServiceMetrics()
     /// What runs each kind of job. Tests replace a handler to drive the loop
     /// without real resources.
     public typealias Handler = @Sendable (JobRecord) async throws -> Void
@@ -236,7 +238,8 @@ public final class JobRuntime: Service, @unchecked Sendable {
         if next.hasEnded { log.endedAt = nowMS }
         if next == .success { log.progress = 100 }
         change(&log)
-        try await logs.update(log, expected: was)
+        guard try await logs.update(log, expected: was) else { return }
+        metrics.operation(log, from: was)
     }
 
     /// A handed-back job's operation log waits again (for its agent, if it has one), its progress reset.

@@ -44,6 +44,8 @@ public final class Scheduler: Service, @unchecked Sendable {
     }
     private var plans: [String: Plan] = [:]
     private var claimsForgottenAt: Int64?
+    /// Where missed occurrences and retention's deletions are counted (/metrics).
+    public var metrics = ServiceMetrics()
 
     public init(catalog: any Catalog, backups: BackupService, databases: DatabaseService? = nil, clock: any Clock = SystemClock(), logger: Logger,
                 interval: TimeInterval = 30) {
@@ -330,6 +332,7 @@ public final class Scheduler: Service, @unchecked Sendable {
             try await catalog.backups.setExpiry(Array(foreseen[start..<min(start + 500, foreseen.count)]))
         }
         let deleted = try await backups.expire(expired, project: binding.policy.projectID)
+        metrics.retentionDeleted(project: binding.policy.projectID, vault: binding.vaultID, count: deleted.count)
         if !deleted.isEmpty {
             logger.info("retention", metadata: ["policy": "\(binding.policy.id)", "vault": "\(binding.vaultID)", "deleted": "\(deleted.count)"])
         }
@@ -343,6 +346,7 @@ public final class Scheduler: Service, @unchecked Sendable {
 
     func record(project: String, vaultID: String, status: OperationStatus, reason: Reason, occurrence: Int64, message: String) async throws {
         guard let vault = try await catalog.vaults.get(project: project, id: vaultID) else { return }
+        if reason == .scheduleMissed { metrics.scheduleMissed(project: vault.projectID) }
         let now = clock.now().epochMilliseconds
         try await catalog.operationLogs.insert(OperationLogRecord(
             id: BackupService.newID(), projectId: vault.projectID, operationType: "backup", status: status, vaultId: vault.id, vaultName: vault.name,
