@@ -86,7 +86,7 @@ public struct CofferServices: Sendable {
         let recovery = CatalogRecovery(identity: identity, vaults: vaults, catalog: catalog, masterKey: key, clock: clock)
         let scheduler = Scheduler(catalog: catalog, backups: backups, databases: databases, clock: clock, logger: logger, interval: configuration.schedulerInterval)
         worker.afterBackup = { id in await scheduler.backupFinished(id) }
-        let metrics = MetricsExposition { series in try await series.refresh(catalog: catalog) }
+        let metrics = MetricsExposition { series in try await series.render(catalog: catalog) }
         worker.metrics = metrics.series
         scheduler.metrics = metrics.series
         return (CofferServices(catalog: catalog, identity: identity, resources: resources, vaults: vaults, backups: backups, protection: protection,

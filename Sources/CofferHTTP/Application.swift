@@ -102,25 +102,26 @@ public struct APIServices: Sendable {
     }
 }
 
-/// What /metrics serves: the series in Prometheus' text format, gauges refreshed from the catalog first.
+/// What /metrics serves, in Prometheus' text format: the service's own series (read from the
+/// catalog at each scrape) and those of swift-metrics handles (HTTP requests, durations).
 public struct MetricsExposition: Sendable {
     public let series: ServiceMetrics
     let registry: PrometheusCollectorRegistry
-    let refresh: @Sendable () async throws -> Void
+    let render: @Sendable () async throws -> [UInt8]
 
     /// A registry of its own (not the process-wide one): each server in a process reports only itself.
-    public init(refresh: @escaping @Sendable (ServiceMetrics) async throws -> Void) {
+    public init(render: @escaping @Sendable (ServiceMetrics) async throws -> [UInt8]) {
         let registry = PrometheusCollectorRegistry()
         let series = ServiceMetrics(factory: PrometheusMetricsFactory(registry: registry))
         self.registry = registry
         self.series = series
-        self.refresh = { try await refresh(series) }
+        self.render = { try await render(series) }
     }
 
     func response() async throws -> Response {
-        try await refresh()
-        return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
-                        body: .init(byteBuffer: ByteBuffer(bytes: registry.emitToBuffer())))
+        var text = try await render()
+        registry.emit(into: &text)
+        return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"], body: .init(byteBuffer: ByteBuffer(bytes: text)))
     }
 }
 

@@ -83,7 +83,7 @@ extension JobRuntime {
         }
         try await vaults.refreshUsage(vault: vault.id, repository: repository)
         let usedNow = try await vaults.record(id: vault.id)?.usedBytes ?? vault.usedBytes
-        metrics.backupBytes(project: vault.projectID, vault: vault.id, read: snapshots.values.map(\.bytesRead).reduce(0, +), added: usedNow - vault.usedBytes)
+        metrics.backupBytes(vault: vault.id, read: snapshots.values.map(\.bytesRead).reduce(0, +), added: usedNow - vault.usedBytes)
         if vault.autoExpand { try await vaults.expandToUsage(vault: vault.id) }
         guard try await store.updateBackup(backup, expected: .protecting) else {
             throw ServiceError(.internalFailure, "backup \(backup.id) changed state while it was being made")

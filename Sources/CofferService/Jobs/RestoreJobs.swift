@@ -98,7 +98,7 @@ extension JobRuntime {
         options.now = { clock.now() }
         let report = try await Pruner(repository: repository).run(options)
         try await vaults.refreshUsage(vault: vault.id, repository: repository)
-        metrics.pruneFreed(project: vault.projectID, vault: vault.id, bytes: report.bytesDeleted)
+        metrics.pruneFreed(vault: vault.id, bytes: report.bytesDeleted)
         if let next = report.earliestNextDeletion { try await catalog.vaults.prunePlanned(vault: vault.id, at: next.epochMilliseconds) }
         logger.info("pruned", metadata: ["vault": "\(vault.id)", "bytes_deleted": "\(report.bytesDeleted)", "packs_scheduled": "\(report.packsScheduled)"])
     }

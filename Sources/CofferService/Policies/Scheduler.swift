@@ -332,7 +332,7 @@ public final class Scheduler: Service, @unchecked Sendable {
             try await catalog.backups.setExpiry(Array(foreseen[start..<min(start + 500, foreseen.count)]))
         }
         let deleted = try await backups.expire(expired, project: binding.policy.projectID)
-        metrics.retentionDeleted(project: binding.policy.projectID, vault: binding.vaultID, count: deleted.count)
+        metrics.retentionDeleted(vault: binding.vaultID, count: deleted.count)
         if !deleted.isEmpty {
             logger.info("retention", metadata: ["policy": "\(binding.policy.id)", "vault": "\(binding.vaultID)", "deleted": "\(deleted.count)"])
         }
