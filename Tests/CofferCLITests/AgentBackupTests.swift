@@ -11,6 +11,39 @@ import Glibc
 /// Backups go through the agent (write-only sessions, append-only uploads)
 /// and are restored byte for byte from the vault.
 
+/// The operator beside a served Coffer: the CLI's environment (once the server answers),
+/// JSON answers of admin commands, and credentials of role agent for data hosts.
+struct Operator {
+    let served: ServedCoffer
+    let env: [String: String]
+    /// How the CLI runs (through nsenter when the server has a network of its own).
+    let cli: ([String], [String: String]) throws -> Run
+
+    init(_ served: ServedCoffer, cli: @escaping ([String], [String: String]) throws -> Run = { try coffer($0, env: $1) }) {
+        self.served = served
+        self.cli = cli
+        env = environment(repo: served.temp.path + "/unused", extra: ["COFFER_ENDPOINT": served.endpoint, "COFFER_CREDENTIALS": served.credentialsPath])
+        for _ in 0..<100 where (try? cli(["vault", "list"], env).status) != 0 { usleep(100_000) }
+    }
+
+    /// An admin command's JSON answer; it must succeed.
+    func call(_ args: [String]) throws -> [String: Any] {
+        let r = try cli(args + ["--json"], env)
+        #expect(r.status == 0, "coffer \(args): \(r.stderr)")
+        return (try? JSONSerialization.jsonObject(with: Data(r.stdout.utf8))) as? [String: Any] ?? [:]
+    }
+
+    /// A user of role agent with an access key written to `file`; the environment `coffer agent` runs with (state in `state`).
+    func agentEnvironment(user: String, file: String, state: String) throws -> [String: String] {
+        _ = try cli(["admin", "--data-dir", served.dataDirectory, "user", "create", user, "--project", "admin", "--role", "agent", "--json"], env)
+        let key = try cli(["admin", "--data-dir", served.dataDirectory, "key", "create", "--project", "admin", "--user", user, "--json"], env)
+        try Data(key.stdout.utf8).write(to: URL(fileURLWithPath: file))
+        var agentEnv = environment(repo: served.temp.path + "/unused", extra: ["COFFER_ENDPOINT": served.endpoint, "COFFER_CREDENTIALS": file])
+        agentEnv["COFFER_AGENT_STATE"] = state
+        return agentEnv
+    }
+}
+
 @Suite(.serialized) struct AgentBackups {
     /// Namespaces kept alive by a `sleep`; commands run in them through nsenter.
     final class Namespace {
@@ -57,17 +90,6 @@ import Glibc
         return (server, agent, net + ".1")
     }
 
-    /// Whether something accepts TCP connections on 127.0.0.1:port in this process's network namespace.
-    static func listening(_ port: Int) -> Bool {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        defer { close(fd) }
-        var addr = sockaddr_in()
-        addr.sin_family = sa_family_t(AF_INET)
-        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
-        addr.sin_port = UInt16(port).bigEndian
-        return withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } } == 0
-    }
-
     func json(_ r: Run) -> Any? { try? JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) }
 
     @Test func aPrivateHostIsBackedUpByItsAgentAndRestoredByteForByte() throws {
@@ -106,20 +128,12 @@ import Glibc
         let diskSum = try ns.run("sha256sum < \(root)/disk.img")
         let serverDiskSums = try ns.run("sha256sum \(root)/sys.img \(root)/data.img")
         #expect(manifest.status == 0 && manifest.stdout.contains("b.txt") && !manifest.stdout.contains("skip.bin"))
-        if networks != nil { #expect(!Self.listening(served.port), "the server is not on the test's loopback") }
+        if networks != nil { #expect(!onLoopback(served.port, connect), "the server is not on the test's loopback") }
 
-        let adminEnv = environment(repo: served.temp.path + "/unused", extra: ["COFFER_ENDPOINT": served.endpoint, "COFFER_CREDENTIALS": served.credentialsPath])
-        for _ in 0..<100 where (try? coffer(["vault", "list"], env: adminEnv).status) != 0 { usleep(100_000) }
-        func admin(_ args: [String]) throws -> Any? {
-            let r = try coffer(args + ["--json"], env: adminEnv)
-            #expect(r.status == 0, "coffer \(args): \(r.stderr)")
-            return json(r)
-        }
-        _ = try coffer(["admin", "--data-dir", served.dataDirectory, "user", "create", "data-host", "--project", "admin", "--role", "agent", "--json"], env: adminEnv)
-        let key = try coffer(["admin", "--data-dir", served.dataDirectory, "key", "create", "--project", "admin", "--user", "data-host", "--json"], env: adminEnv)
-        try Data(key.stdout.utf8).write(to: URL(fileURLWithPath: host.path + "/agent.json"))
-        var agentEnv = environment(repo: served.temp.path + "/unused", extra: ["COFFER_ENDPOINT": served.endpoint, "COFFER_CREDENTIALS": host.path + "/agent.json"])
-        agentEnv["COFFER_AGENT_STATE"] = state
+        let op = Operator(served, cli: coffer)
+        let adminEnv = op.env
+        func admin(_ args: [String]) throws -> Any? { try op.call(args) }
+        let agentEnv = try op.agentEnvironment(user: "data-host", file: host.path + "/agent.json", state: state)
         func agent(_ args: String) throws -> Run { try ns.run("\(cofferBinary()) agent \(args)", env: agentEnv) }
         if networks != nil {
             // Nor on the agent's: its one way to the server is the veth pair.
@@ -233,13 +247,9 @@ import Glibc
         typealias Namespace = AgentBackups.Namespace
         let served = try ServedCoffer()
         let temp = Temp("agent-migration")
-        let adminEnv = environment(repo: served.temp.path + "/unused", extra: ["COFFER_ENDPOINT": served.endpoint, "COFFER_CREDENTIALS": served.credentialsPath])
-        for _ in 0..<100 where (try? coffer(["vault", "list"], env: adminEnv).status) != 0 { usleep(100_000) }
-        func admin(_ args: [String]) throws -> [String: Any] {
-            let r = try coffer(args + ["--json"], env: adminEnv)
-            #expect(r.status == 0, "coffer \(args): \(r.stderr)")
-            return (try? JSONSerialization.jsonObject(with: Data(r.stdout.utf8))) as? [String: Any] ?? [:]
-        }
+        let op = Operator(served)
+        let adminEnv = op.env
+        func admin(_ args: [String]) throws -> [String: Any] { try op.call(args) }
         /// A host: its namespace with a private tmpfs at `root`, and its agent's command line.
         struct Host {
             let ns: Namespace
@@ -257,11 +267,7 @@ import Glibc
             let ns = try Namespace([.mount])
             let made = try ns.run("mount -t tmpfs -o size=64m coffer-\(name) \(root)")
             #expect(made.status == 0, "\(made.stderr)")
-            _ = try coffer(["admin", "--data-dir", served.dataDirectory, "user", "create", name, "--project", "admin", "--role", "agent", "--json"], env: adminEnv)
-            let key = try coffer(["admin", "--data-dir", served.dataDirectory, "key", "create", "--project", "admin", "--user", name, "--json"], env: adminEnv)
-            try Data(key.stdout.utf8).write(to: URL(fileURLWithPath: temp.path + "/\(name).json"))
-            var env = environment(repo: temp.path + "/unused", extra: ["COFFER_ENDPOINT": served.endpoint, "COFFER_CREDENTIALS": temp.path + "/\(name).json"])
-            env["COFFER_AGENT_STATE"] = temp.path + "/\(name)-state"
+            let env = try op.agentEnvironment(user: name, file: temp.path + "/\(name).json", state: temp.path + "/\(name)-state")
             let h = Host(ns: ns, root: root, env: env)
             let registered = try h.agent("run --once")
             #expect(registered.status == 0, "\(registered.stderr)")
@@ -317,18 +323,10 @@ import Glibc
             for j in stride(from: 0, to: bytes.count, by: 8) { withUnsafeBytes(of: random.next()) { bytes.replaceSubrange(j..<j + 8, with: $0) } }
             try Data(bytes).write(to: URL(fileURLWithPath: source + (i % 2 == 0 ? "/sub" : "") + "/f\(i).bin"))
         }
-        let adminEnv = environment(repo: served.temp.path + "/unused", extra: ["COFFER_ENDPOINT": served.endpoint, "COFFER_CREDENTIALS": served.credentialsPath])
-        for _ in 0..<100 where (try? coffer(["vault", "list"], env: adminEnv).status) != 0 { usleep(100_000) }
-        func admin(_ args: [String]) throws -> [String: Any] {
-            let r = try coffer(args + ["--json"], env: adminEnv)
-            #expect(r.status == 0, "coffer \(args): \(r.stderr)")
-            return (try? JSONSerialization.jsonObject(with: Data(r.stdout.utf8))) as? [String: Any] ?? [:]
-        }
-        _ = try coffer(["admin", "--data-dir", served.dataDirectory, "user", "create", "data-host", "--project", "admin", "--role", "agent", "--json"], env: adminEnv)
-        let key = try coffer(["admin", "--data-dir", served.dataDirectory, "key", "create", "--project", "admin", "--user", "data-host", "--json"], env: adminEnv)
-        try Data(key.stdout.utf8).write(to: URL(fileURLWithPath: host.path + "/agent.json"))
-        var agentEnv = environment(repo: served.temp.path + "/unused", extra: ["COFFER_ENDPOINT": served.endpoint, "COFFER_CREDENTIALS": host.path + "/agent.json"])
-        agentEnv["COFFER_AGENT_STATE"] = state
+        let op = Operator(served)
+        let adminEnv = op.env
+        func admin(_ args: [String]) throws -> [String: Any] { try op.call(args) }
+        let agentEnv = try op.agentEnvironment(user: "data-host", file: host.path + "/agent.json", state: state)
         #expect(try coffer(["agent", "run", "--once", "--resource-root", root], env: agentEnv).status == 0)
         let added = try coffer(["agent", "add-path", source, "--resource-root", root, "--json"], env: agentEnv)
         #expect(added.status == 0, "\(added.stderr)")

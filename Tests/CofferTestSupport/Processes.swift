@@ -123,21 +123,23 @@ public func freePort() -> Int { freePorts(1) }
 
 /// The first of `count` consecutive free ports (the object store takes four).
 public func freePorts(_ count: Int) -> Int {
-    func bindable(_ port: Int) -> Bool {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        guard fd >= 0 else { return false }
-        defer { close(fd) }
-        var addr = sockaddr_in()
-        addr.sin_family = sa_family_t(AF_INET)
-        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
-        addr.sin_port = UInt16(port).bigEndian
-        return withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } } == 0
-    }
     for _ in 0..<1_000 {
         let base = Int.random(in: 20_000...(32_000 - count))
-        if (base..<(base + count)).allSatisfy(bindable) { return base }
+        if (base..<(base + count)).allSatisfy({ onLoopback($0, bind) }) { return base }
     }
     preconditionFailure("no \(count) free consecutive ports in 20000-32000 on 127.0.0.1")
+}
+
+/// Whether `call` (bind or connect) succeeds on a new TCP socket with 127.0.0.1:port.
+public func onLoopback(_ port: Int, _ call: (Int32, UnsafePointer<sockaddr>, socklen_t) -> Int32) -> Bool {
+    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    guard fd >= 0 else { return false }
+    defer { close(fd) }
+    var addr = sockaddr_in()
+    addr.sin_family = sa_family_t(AF_INET)
+    addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+    addr.sin_port = UInt16(port).bigEndian
+    return withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { call(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } } == 0
 }
 
 public func packageRoot() -> String {
