@@ -27,7 +27,7 @@ final class AgentObjectStore: BlobStore, @unchecked Sendable {
     }
 
     var location: String { "agent job endpoint \(job)" }
-    /// One pack uploading at a time: each upload holds the pack in URLSession's buffers too, and the server checks it while it arrives.
+    /// One pack uploading at a time: the server checks each pack while it arrives, on the same cores as the agent when both share a host.
     var isRemote: Bool { false }
 
     func put(_ key: String, data: Data) async throws {
