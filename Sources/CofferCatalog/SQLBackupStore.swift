@@ -90,8 +90,9 @@ struct SQLBackupStore: BackupStore {
     }
 
     /// The newest available top-level backup of a resource (the parent for an incremental one).
-    /// One grouped read over the finished top-level backups, whatever their number (a window
-    /// function for the newest outcome took longer than the whole of this: bench/metrics.sh).
+    /// One grouped read over the finished top-level backups, whatever their number, from the
+    /// covering index `backups_statistics` (a window function for the newest outcome took longer
+    /// than the whole of this: bench/metrics.sh).
     /// The newest finished backup succeeded when no failed one is newer than the newest available one.
     func resourceStatistics() async throws -> [ResourceBackupStatistics] {
         let available = BackupStatus.available.rawValue, error = BackupStatus.error.rawValue
@@ -102,7 +103,7 @@ struct SQLBackupStore: BackupStore {
                    MAX(CASE WHEN status = \(bind: available) THEN created_at END) AS newest_available,
                    MAX(created_at) AS newest_finished
             FROM backups WHERE parent_id IS NULL AND status IN (\(bind: available), \(bind: error))
-            GROUP BY resource_id, vault_id, project_id, resource_type ORDER BY vault_id, resource_id
+            GROUP BY resource_id, vault_id, project_id, resource_type
             """).all().map { row in
             let newestAvailable = try row.decode(column: "newest_available", as: Int64?.self)
             let newestFinished = try row.decode(column: "newest_finished", as: Int64?.self)
@@ -112,7 +113,7 @@ struct SQLBackupStore: BackupStore {
                 lastSuccessAt: try row.decode(column: "last_success", as: Int64?.self),
                 lastSucceeded: newestAvailable != nil && newestAvailable == newestFinished,
                 protectedBytes: try row.decode(column: "protected", as: Int64?.self) ?? 0)
-        }
+        }.sorted { ($0.vaultId, $0.resourceId) < ($1.vaultId, $1.resourceId) }
     }
 
     func latestAvailable(resource: String) async throws -> BackupRecord? {

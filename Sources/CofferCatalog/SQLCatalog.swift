@@ -198,6 +198,10 @@ public final class SQLCatalog: Catalog, @unchecked Sendable {
             "ALTER TABLE jobs ADD COLUMN agent_id TEXT",
             "CREATE INDEX jobs_agent ON jobs (project_id, agent_id, status)",
         ]),
+        (20, [
+            // /metrics' statistics read only this (in its GROUP BY order): 0.36 -> 0.14 s over 100 000 backups.
+            "CREATE INDEX backups_statistics ON backups (resource_id, vault_id, project_id, resource_type, status, created_at, protected_at, resource_size) WHERE parent_id IS NULL",
+        ]),
     ]
 
     /// How many migrations a current catalog has applied.
