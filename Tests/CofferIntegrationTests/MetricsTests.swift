@@ -3,6 +3,7 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
+import NIOCore
 import Testing
 @testable import CofferHTTP
 
@@ -129,6 +130,28 @@ import Testing
             let member = try await client.token(user: "reader", password: password, project: "admin")
             try await client.execute(uri: "/metrics", method: .get, headers: [authToken: member]) { r in #expect(r.status == .forbidden) }
             try await client.execute(uri: "/metrics", method: .get) { r in #expect(r.status == .unauthorized) }
+            // Nor another project's admin, with this project's ids or without.
+            let other = try await services.identity.createProject(name: "tenant-b", role: .admin)
+            let otherToken = try await client.token(user: other.user_name, password: other.password, project: "tenant-b")
+            for uri in ["/metrics", "/metrics?project=\(admin.project_id)&vault_id=\(good)"] {
+                try await client.execute(uri: uri, method: .get, headers: [authToken: otherToken]) { r in
+                    #expect(r.status == .forbidden && !String(buffer: r.body).contains(good), "\(uri)")
+                }
+            }
+            // Adversarial paths, queries and methods: 4xx, or the same answer (queries are ignored); the server still answers.
+            for uri in ["/metrics/%00", "/metrics/%FF%FE", "/metrics:", "/metrics/" + String(repeating: "x", count: 5_000), "/metrics/-1"] {
+                try await client.execute(uri: uri, method: .get, headers: [authToken: token]) { r in #expect((400..<500).contains(Int(r.status.code)), "\(uri): \(r.status)") }
+            }
+            for uri in ["/metrics/", "/metrics?%00=%FF", "/metrics?" + String(repeating: "a=1&", count: 2_000), "/metrics?x=:"] {
+                try await client.execute(uri: uri, method: .get, headers: [authToken: token]) { r in #expect(r.status == .ok, "\(uri): \(r.status)") }
+            }
+            try await client.execute(uri: "/metrics", method: .post, headers: [authToken: token], body: ByteBuffer(string: String(repeating: "[", count: 10_000))) { r in
+                #expect((400..<500).contains(Int(r.status.code)), "POST /metrics: \(r.status)")
+            }
+            try await client.execute(uri: "/metrics", method: .get, headers: [authToken: String(repeating: "\u{0}", count: 3)]) { r in
+                #expect(r.status == .unauthorized)
+            }
+            try await client.execute(uri: "/health", method: .get) { r in #expect(r.status == .ok) }
         }
     }
 
