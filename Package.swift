@@ -104,6 +104,7 @@ let package = Package(
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "Logging", package: "swift-log"),
+            .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ], swiftSettings: swift5),
         .executableTarget(name: "coffer", dependencies: ["CofferCLI", .product(name: "ArgumentParser", package: "swift-argument-parser")], swiftSettings: swift5),

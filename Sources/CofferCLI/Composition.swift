@@ -34,6 +34,9 @@ public struct CofferServices: Sendable {
     public var worker: JobRuntime
     /// Fires bound backup policies (a ServiceLifecycle service beside the worker).
     public var scheduler: Scheduler
+    /// Event webhooks (the API's side) and their deliveries (a ServiceLifecycle service beside the worker).
+    public var webhooks: WebhookService
+    public var dispatcher: WebhookDispatcher
     /// Rebuilding an empty catalog from the vault repositories (disaster recovery).
     public var recovery: CatalogRecovery
     /// What this process counts and reports at /metrics.
@@ -44,7 +47,7 @@ public struct CofferServices: Sendable {
     public var api: APIServices {
         let catalog = self.catalog
         return APIServices(identity: identity, resources: resources, vaults: vaults, backups: backups, protection: protection, databases: databases,
-                           policies: policies, agents: agents, agentWork: AgentWork(runtime: worker, agents: agents), healthy: { await catalog.ping() },
+                           policies: policies, agents: agents, agentWork: AgentWork(runtime: worker, agents: agents), webhooks: webhooks, healthy: { await catalog.ping() },
                            metrics: metrics, logger: logger)
     }
 
@@ -89,9 +92,15 @@ public struct CofferServices: Sendable {
         let metrics = MetricsExposition { series in try await series.render(catalog: catalog) }
         worker.metrics = metrics.series
         scheduler.metrics = metrics.series
+        let events = EventPublisher(catalog: catalog, clock: clock, logger: logger)
+        worker.events = events
+        scheduler.events = events
+        let targets = WebhookTargetPolicy(allowed: configuration.webhookAllow)
+        let webhooks = WebhookService(catalog: catalog, secrets: secrets, clock: clock, targets: targets, events: events)
+        let dispatcher = WebhookDispatcher(catalog: catalog, secrets: secrets, transport: WebhookHTTPTransport(), targets: targets, clock: clock, logger: logger)
         return (CofferServices(catalog: catalog, identity: identity, resources: resources, vaults: vaults, backups: backups, protection: protection,
                                databases: databases, policies: policies, agents: agents, worker: worker,
-                               scheduler: scheduler, recovery: recovery, metrics: metrics, logger: logger), created)
+                               scheduler: scheduler, webhooks: webhooks, dispatcher: dispatcher, recovery: recovery, metrics: metrics, logger: logger), created)
     }
 
     /// 32 random bytes in a 0600 file, made on first start with O_EXCL and

@@ -17,6 +17,8 @@ struct ServerOptions: ParsableArguments {
     @Option(help: "Master key file (env COFFER_MASTER_KEY_FILE; default DATA_DIR/master.key); created once, never overwritten.") var masterKeyFile: String?
     @Option(help: "JSON config file with keys data_dir, listen, catalog, store, resource_roots, master_key_file, role, region.") var config: String?
     @Option(help: "Seconds between the scheduler's passes over bound policies (env COFFER_SCHEDULER_INTERVAL; default 30).") var schedulerInterval: Double?
+    @Option(help: "A network (CIDR, e.g. 10.1.2.0/24 or 127.0.0.1/32) that tenants' webhooks may reach although it is loopback, private or link-local (repeatable; env COFFER_WEBHOOK_ALLOW, comma-separated).")
+    var webhookAllow: [String] = []
     @Option(help: "Where new vaults' repositories go: file:///PATH or s3://BUCKET[/PREFIX] (env COFFER_STORE; default file://DATA_DIR/vaults). S3 is configured by the AWS variables (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY or AWS_PROFILE, AWS_REGION, AWS_ENDPOINT_URL_S3).") var store: String?
 
     /// With `process` (serve), also the process's role, region and job lease.
@@ -26,7 +28,7 @@ struct ServerOptions: ParsableArguments {
         if let config {
             guard let data = FileManager.default.contents(atPath: config) else { throw CLIError("cannot read config file \(config)") }
             guard let object = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] else { throw CLIError("config file \(config) is not a JSON object") }
-            let known: Set<String> = ["data_dir", "listen", "catalog", "resource_roots", "master_key_file", "role", "region", "store"]
+            let known: Set<String> = ["data_dir", "listen", "catalog", "resource_roots", "master_key_file", "role", "region", "store", "webhook_allow"]
             if let unknown = object.keys.first(where: { !known.contains($0) }) { throw CLIError("config file \(config): unknown key \(unknown)") }
             file = object
         }
@@ -74,6 +76,16 @@ struct ServerOptions: ParsableArguments {
                 guard (10...7 * 86_400).contains(seconds) else { throw CLIError("--agent-wait must be 10 seconds to 7 days") }
                 configuration.agentWait = seconds
             }
+        }
+        var allow = webhookAllow
+        if allow.isEmpty, let e = env["COFFER_WEBHOOK_ALLOW"], !e.isEmpty { allow = e.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } }
+        if allow.isEmpty, let r = file["webhook_allow"] {
+            guard let list = r as? [String] else { throw CLIError("config file: webhook_allow must be an array of strings") }
+            allow = list
+        }
+        configuration.webhookAllow = try allow.map { text in
+            guard let network = WebhookTargetPolicy.Network(text) else { throw CLIError("--webhook-allow '\(text)' is not an address or network in CIDR form (e.g. 10.1.2.0/24)") }
+            return network
         }
         if let url = try store ?? env["COFFER_STORE"] ?? fileString("store") {
             try RepositoryStores.check(url)
@@ -132,7 +144,7 @@ struct Serve: AsyncParsableCommand {
         // On SIGTERM or SIGINT services stop in reverse order: the server stops
         // accepting first, then the runtime finishes the job in hand and stops.
         var running: [ServiceGroupConfiguration.ServiceConfiguration] = []
-        if configuration.role != .api { running += [.init(service: services.worker), .init(service: services.scheduler)] }
+        if configuration.role != .api { running += [.init(service: services.worker), .init(service: services.scheduler), .init(service: services.dispatcher)] }
         if configuration.role != .worker { running.append(.init(service: buildApplication(services: services.api, configuration: configuration))) }
         if let (host, port) = metricsAddress {
             running.append(.init(service: buildMetricsApplication(services.metrics, host: host, port: port, logger: logger)))

@@ -56,6 +56,7 @@ public final class SQLCatalog: Catalog, @unchecked Sendable {
     public var quotas: any QuotaStore { SQLQuotaStore(catalog: self) }
     public var policies: any PolicyStore { SQLPolicyStore(catalog: self) }
     public var agents: any AgentStore { SQLAgentStore(catalog: self) }
+    public var webhooks: any WebhookStore { SQLWebhookStore(catalog: self) }
 
     public func transaction<T>(_ body: () async throws -> T) async throws -> T {
         try await withTransaction { _ in try await body() }
@@ -201,6 +202,21 @@ public final class SQLCatalog: Catalog, @unchecked Sendable {
         (20, [
             // /metrics' statistics read only this (in its GROUP BY order): 0.36 -> 0.14 s over 100 000 backups.
             "CREATE INDEX backups_statistics ON backups (resource_id, vault_id, project_id, resource_type, status, created_at, protected_at, resource_size) WHERE parent_id IS NULL",
+        ]),
+        (21, [
+            // Event webhooks: the signing secret sealed by the master key, the event types as a JSON array (empty: all).
+            "CREATE TABLE webhooks (id TEXT PRIMARY KEY, project_id TEXT NOT NULL REFERENCES projects(id) ON DELETE CASCADE, url TEXT NOT NULL, sealed_secret TEXT NOT NULL, events TEXT NOT NULL, description TEXT NOT NULL, enabled BOOLEAN NOT NULL, created_at BIGINT NOT NULL, updated_at BIGINT NOT NULL)",
+            "CREATE INDEX webhooks_project ON webhooks (project_id, created_at)",
+            // The outbox: one row per event and webhook, claimed by moving next_attempt_at (no lock held while POSTing).
+            "CREATE TABLE webhook_deliveries (id TEXT PRIMARY KEY, webhook_id TEXT NOT NULL REFERENCES webhooks(id) ON DELETE CASCADE, project_id TEXT NOT NULL, event_id TEXT NOT NULL, event_type TEXT NOT NULL, payload TEXT NOT NULL, status TEXT NOT NULL, attempts BIGINT NOT NULL, next_attempt_at BIGINT NOT NULL, created_at BIGINT NOT NULL, updated_at BIGINT NOT NULL, delivered_at BIGINT, last_status_code BIGINT, last_error TEXT)",
+            "CREATE INDEX webhook_deliveries_due ON webhook_deliveries (next_attempt_at) WHERE status = 'pending'",
+            "CREATE INDEX webhook_deliveries_webhook ON webhook_deliveries (webhook_id, created_at)",
+            "CREATE INDEX webhook_deliveries_finished ON webhook_deliveries (updated_at) WHERE status <> 'pending'",
+            "CREATE TABLE webhook_attempts (delivery_id TEXT NOT NULL REFERENCES webhook_deliveries(id) ON DELETE CASCADE, number BIGINT NOT NULL, at BIGINT NOT NULL, duration_ms BIGINT NOT NULL, status_code BIGINT, error TEXT, PRIMARY KEY (delivery_id, number))",
+            // Whether an occurrence was checked for a successful backup (the missed-schedule event); claims made before are history.
+            "ALTER TABLE schedule_claims ADD COLUMN audited_at BIGINT",
+            "UPDATE schedule_claims SET audited_at = claimed_at",
+            "CREATE INDEX schedule_claims_unaudited ON schedule_claims (occurrence) WHERE audited_at IS NULL",
         ]),
     ]
 

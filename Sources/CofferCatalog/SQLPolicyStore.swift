@@ -127,6 +127,18 @@ struct SQLPolicyStore: PolicyStore {
             """).all().count
     }
 
+    func unaudited(before: Int64) async throws -> [ScheduleClaim] {
+        try await sql.select().columns("policy_id", "vault_id", "project_id", "occurrence", "outcome", "checkpoint_id", "claimed_at").from("schedule_claims")
+            .where(SQLColumn("audited_at"), .is, SQLLiteral.null).where("occurrence", .lessThan, SQLBind(before)).where("outcome", .notEqual, SQLBind("baseline"))
+            .orderBy("occurrence").limit(10_000).all(decoding: ScheduleClaim.self)
+    }
+
+    func markAudited(_ claim: ScheduleClaim, at: Int64) async throws -> Bool {
+        try await !sql.update("schedule_claims").set("audited_at", to: SQLBind(at))
+            .where("policy_id", .equal, SQLBind(claim.policyID)).where("vault_id", .equal, SQLBind(claim.vaultID))
+            .where("occurrence", .equal, SQLBind(claim.occurrence)).where(SQLColumn("audited_at"), .is, SQLLiteral.null).returning("policy_id").all().isEmpty
+    }
+
     func bind(vault: String, project: String, policy: String?) async throws {
         try await sql.update("vaults").set("policy_id", to: policy.map { SQLBind($0) as any SQLExpression } ?? SQLLiteral.null)
             .where("project_id", .equal, SQLBind(project)).where("id", .equal, SQLBind(vault)).run()

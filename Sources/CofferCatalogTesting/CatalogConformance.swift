@@ -43,6 +43,8 @@ public enum CatalogConformance {
         ("quotas: limits counted inside the writing transaction", quotas),
         ("policies: scoped by project, limit inside the insert, bindings, delete unbinds", policies),
         ("agents: ids scoped by project, re-registration keeps creation, status filters, paths", agents),
+        ("webhooks: scoped by project, limit inside the insert, an outbox claimed once per delivery and once per webhook, attempts, cascades", webhooks),
+        ("schedule claims: audited once, baselines never", scheduleAudit),
     ]
 
     // MARK: fixtures

@@ -33,6 +33,8 @@ public struct ServerConfiguration: Sendable {
     public var agentWait: TimeInterval = 3600
     /// Where new vaults' repositories go (`file:///…` or `s3://BUCKET[/PREFIX]`); nil: DATA_DIR/vaults.
     public var store: String?
+    /// Networks webhooks may reach although loopback, private or link-local (`--webhook-allow`).
+    public var webhookAllow: [WebhookTargetPolicy.Network] = []
 
     public enum Role: String, Sendable, CaseIterable {
         /// Serves the API only: requests are answered and jobs queued, never run here.
@@ -78,6 +80,8 @@ public struct APIServices: Sendable {
     public var agents: AgentService
     /// Agents' jobs (claiming, uploads, reports).
     public var agentWork: AgentWork
+    /// Event webhooks.
+    public var webhooks: WebhookService
     /// Whether the catalog answers (`/health`).
     public var healthy: @Sendable () async -> Bool
     public var logger: Logger
@@ -85,9 +89,10 @@ public struct APIServices: Sendable {
     public var metrics: MetricsExposition
 
     public init(identity: IdentityService, resources: ResourceService, vaults: VaultService, backups: BackupService, protection: ProtectionService,
-                databases: DatabaseService, policies: PolicyService, agents: AgentService, agentWork: AgentWork, healthy: @escaping @Sendable () async -> Bool,
+                databases: DatabaseService, policies: PolicyService, agents: AgentService, agentWork: AgentWork, webhooks: WebhookService, healthy: @escaping @Sendable () async -> Bool,
                 metrics: MetricsExposition, logger: Logger) {
         self.agentWork = agentWork
+        self.webhooks = webhooks
         self.metrics = metrics
         self.identity = identity
         self.resources = resources
@@ -163,6 +168,7 @@ public func buildRouter(services: APIServices, configuration: ServerConfiguratio
     VaultTagRoutes(vaults: services.vaults).register(on: router, routes: routes)
     AgentRoutes(agents: services.agents).register(on: router, routes: routes)
     AgentJobRoutes(work: services.agentWork).register(on: router, routes: routes)
+    WebhookRoutes(webhooks: services.webhooks).register(on: router, routes: routes)
     CSBSRoutes(protection: services.protection, backups: services.backups, vaults: services.vaults, region: configuration.region).register(on: router, routes: routes)
     return router
 }

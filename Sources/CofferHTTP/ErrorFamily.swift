@@ -48,6 +48,8 @@ enum ErrorFamily: Sendable {
         case .vaultBusy: "BackupService.6203"
         case .vaultDamaged: "Coffer.0001"
         case .scheduleMissed: "Coffer.0002"
+        case .webhookNotFound: "Coffer.0003"
+        case .quotaWebhooks: "Coffer.0004"
         case .quotaVaults: "BackupService.6133"
         case .quotaJobs: "BackupService.6125"
         case .agentNotFound, .quotaAgents, .agentOffline, .agentJobGone: "BackupService.9900"

@@ -203,6 +203,29 @@ public enum OpenAPIDocument {
                 "post": operation("verifyVault", "Coffer extension: verify the vault's data as a job (subset N/T or next/T, max_duration_seconds)", parameters: vaultPath,
                                   body: derived(CBR.VerifyRequest.self), ok: (202, derived(CBR.OperationLogID.self))),
             ],
+            "/v3/{project_id}/coffer/webhooks": [
+                "post": operation("createWebhook", "Coffer extension: register an event webhook (project admin); the secret is answered only here",
+                                  parameters: [project], body: derived(Webhooks.CreateRequest.self), ok: (201, derived(Webhooks.WebhookResponse.self)), errors: [400, 403]),
+                "get": operation("listWebhooks", "Coffer extension: the project's webhooks", parameters: [project], ok: (200, derived(Webhooks.WebhookList.self))),
+            ],
+            "/v3/{project_id}/coffer/webhooks/{webhook_id}": [
+                "get": operation("showWebhook", "Coffer extension: one webhook", parameters: [project, path("webhook_id")], ok: (200, derived(Webhooks.WebhookResponse.self))),
+                "put": operation("updateWebhook", "Coffer extension: change a webhook (project admin); rotate_secret answers the new secret once",
+                                 parameters: [project, path("webhook_id")], body: derived(Webhooks.UpdateRequest.self), ok: (200, derived(Webhooks.WebhookResponse.self)),
+                                 errors: [400, 403, 404]),
+                "delete": operation("deleteWebhook", "Coffer extension: delete a webhook and its deliveries (project admin)", parameters: [project, path("webhook_id")],
+                                    ok: (204, nil), errors: [403, 404]),
+            ],
+            "/v3/{project_id}/coffer/webhooks/{webhook_id}/ping": [
+                "post": operation("pingWebhook", "Coffer extension: queue a signed ping event to the webhook (project admin)", parameters: [project, path("webhook_id")],
+                                  ok: (202, derived(Webhooks.DeliveryResponse.self)), errors: [403, 404]),
+            ],
+            "/v3/{project_id}/coffer/webhooks/{webhook_id}/deliveries": [
+                "get": operation("listWebhookDeliveries", "Coffer extension: deliveries (newest first) with every attempt",
+                                 parameters: [project, path("webhook_id"), query("status", string(["pending", "delivered", "failed"])),
+                                              query("limit", integer(1...200)), query("offset", integer(0...Int(Int32.max)))],
+                                 ok: (200, derived(Webhooks.DeliveryList.self))),
+            ],
             "/v3/{project_id}/vaults/{vault_id}/removeresources": [
                 "post": operation("removeVaultResource", "CBR RemoveVaultResource", parameters: vaultPath, body: derived(CBR.RemoveResourcesRequest.self),
                                   ok: (200, derived(CBR.RemoveResourcesResponse.self))),

@@ -55,10 +55,7 @@ struct Query {
     func all(_ key: String) -> [String] { items.filter { $0.0 == key }.map(\.1) }
 
     /// A key as it may appear in an error message: bounded, control characters escaped.
-    static func printable(_ text: String) -> String {
-        let clipped = text.unicodeScalars.prefix(64).map { $0.properties.generalCategory == .control ? "?" : String($0) }.joined()
-        return text.unicodeScalars.count > 64 ? clipped + "…" : clipped
-    }
+    static func printable(_ text: String) -> String { Printable.excerpt(text) }
 
     func int(_ key: String, range: ClosedRange<Int>, default value: Int) throws -> Int {
         guard let text = self[key] else { return value }

@@ -25,6 +25,7 @@ public protocol Catalog: AnyObject, Sendable {
     var quotas: any QuotaStore { get }
     var policies: any PolicyStore { get }
     var agents: any AgentStore { get }
+    var webhooks: any WebhookStore { get }
 
     /// Runs `body` as one transaction: every store call the body makes (from
     /// this task or its child tasks) commits together or not at all. A nested
@@ -121,6 +122,10 @@ public protocol PolicyStore: Sendable {
     func resolve(_ claim: ScheduleClaim, from: String, to: String) async throws -> Bool
     /// Forgets settled claims made before `before`, except each schedule's latest (its progress). How many went.
     func forgetClaims(before: Int64) async throws -> Int
+    /// Claims of occurrences before `before` not yet checked for a successful backup (baselines never are).
+    func unaudited(before: Int64) async throws -> [ScheduleClaim]
+    /// Marks a claim checked; whether this call did (one process wins, and only it reports a miss).
+    func markAudited(_ claim: ScheduleClaim, at: Int64) async throws -> Bool
 }
 
 public protocol VaultStore: Sendable {

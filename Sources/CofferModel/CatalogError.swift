@@ -2,7 +2,7 @@ import Foundation
 
 /// The catalog's one error type: every implementation of the catalog protocols throws it.
 public struct CatalogError: Error, CustomStringConvertible {
-    public enum Code: Sendable { case unsupportedURL, migration, conflict, notFound, storage, quotaVaults, quotaCapacity, quotaJobs, quotaPolicies, quotaAgents }
+    public enum Code: Sendable { case unsupportedURL, migration, conflict, notFound, storage, quotaVaults, quotaCapacity, quotaJobs, quotaPolicies, quotaAgents, quotaWebhooks }
     public let code: Code
     public let description: String
     public init(_ code: Code, _ description: String) {

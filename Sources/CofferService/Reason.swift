@@ -44,6 +44,8 @@ public enum Reason: String, Sendable, CaseIterable {
     // Agents
     case agentNotFound = "agent_not_found"
     case quotaAgents = "quota_agents"
+    case webhookNotFound = "webhook_not_found"
+    case quotaWebhooks = "quota_webhooks"
     /// An agent's job waited longer than the service allows for its agent.
     case agentOffline = "agent_offline"
     /// The job is not (or no longer) running for the agent that asks about it.
@@ -87,7 +89,7 @@ public enum Reason: String, Sendable, CaseIterable {
         case .throttled: .tooManyRequests
         case .forbidden: .forbidden
         case .notFound, .vaultNotFound, .resourceNotFound, .backupNotFound, .checkpointNotFound, .operationLogNotFound, .policyNotFound,
-             .instanceNotFound, .jobNotFound, .policyNotBound, .agentNotFound:
+             .instanceNotFound, .jobNotFound, .policyNotBound, .agentNotFound, .webhookNotFound:
             .notFound
         case .alreadyExists, .instanceBusy, .agentJobGone: .conflict
         case .backupFailed, .restoreIncomplete, .databaseFailure, .internalFailure: .internalFailure

@@ -39,6 +39,8 @@ public final class JobRuntime: Service, @unchecked Sendable {
     public var agentWait: TimeInterval = 3600
     /// Where outcomes are counted (/metrics).
     public var metrics = ServiceMetrics()
+    /// Where ended operations are published for webhooks (nil: nowhere).
+    public var events: EventPublisher?
     /// What runs each kind of job. Tests replace a handler to drive the loop
     /// without real resources.
     public typealias Handler = @Sendable (JobRecord) async throws -> Void
@@ -240,6 +242,7 @@ public final class JobRuntime: Service, @unchecked Sendable {
         change(&log)
         guard try await logs.update(log, expected: was) else { return }
         metrics.operation(log, from: was)
+        if next.hasEnded, let events { await events.operationEnded(log) }
     }
 
     /// A handed-back job's operation log waits again (for its agent, if it has one), its progress reset.

@@ -46,6 +46,8 @@ public final class Scheduler: Service, @unchecked Sendable {
     private var claimsForgottenAt: Int64?
     /// Where missed occurrences and retention's deletions are counted (/metrics).
     public var metrics = ServiceMetrics()
+    /// Where retention's deletions and missed schedules are published for webhooks (nil: nowhere).
+    public var events: EventPublisher?
 
     public init(catalog: any Catalog, backups: BackupService, databases: DatabaseService? = nil, clock: any Clock = SystemClock(), logger: Logger,
                 interval: TimeInterval = 30) {
@@ -103,6 +105,7 @@ public final class Scheduler: Service, @unchecked Sendable {
             }
         }
         fired += try await passDatabases(now: now)
+        try await auditOccurrences(now: now)
         return fired
     }
 
@@ -333,6 +336,11 @@ public final class Scheduler: Service, @unchecked Sendable {
         }
         let deleted = try await backups.expire(expired, project: binding.policy.projectID)
         metrics.retentionDeleted(vault: binding.vaultID, count: deleted.count)
+        if !deleted.isEmpty, let events {
+            await events.publish(.retentionDeleted, project: binding.policy.projectID,
+                                 data: RetentionPayload(policy_id: binding.policy.id, policy_name: binding.policy.name, vault_id: binding.vaultID,
+                                                        deleted_count: deleted.count, deleted_backup_ids: Array(deleted.prefix(1000))))
+        }
         if !deleted.isEmpty {
             logger.info("retention", metadata: ["policy": "\(binding.policy.id)", "vault": "\(binding.vaultID)", "deleted": "\(deleted.count)"])
         }
