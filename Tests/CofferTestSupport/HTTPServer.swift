@@ -39,9 +39,11 @@ public struct TestServer {
     public let dir: String
     public let configuration: ServerConfiguration
 
-    public static func start(logs: LogCapture = LogCapture(), resourceRoots: [String] = [], catalogURL: String = "sqlite::memory:") async throws -> TestServer {
+    public static func start(logs: LogCapture = LogCapture(), resourceRoots: [String] = [], catalogURL: String = "sqlite::memory:",
+                             configure: (inout ServerConfiguration) -> Void = { _ in }) async throws -> TestServer {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("coffer-http-\(UUID().uuidString)").path
-        let configuration = ServerConfiguration(dataDirectory: dir, catalogURL: catalogURL, resourceRoots: resourceRoots)
+        var configuration = ServerConfiguration(dataDirectory: dir, catalogURL: catalogURL, resourceRoots: resourceRoots)
+        configure(&configuration)
         let clock = ManualClock(Date())
         var logger = Logger(label: "coffer-test") { _ in CapturingHandler(capture: logs) }
         logger.logLevel = .trace
