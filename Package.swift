@@ -121,7 +121,7 @@ let package = Package(
                                                             .product(name: "Logging", package: "swift-log")], swiftSettings: swift5),
         .testTarget(name: "CofferHTTPTests", dependencies: [
             "CofferHTTP", "CofferCLI", "CofferService", "CofferModel", "CofferCatalog", "CofferEngine", "CofferRepository", "CofferBlobStore", "CofferCrypto", "CofferSystem",
-            "CofferTestSupport",
+            "CofferTestSupport", "CofferAPI",
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "HummingbirdTesting", package: "hummingbird"),
             .product(name: "HTTPTypes", package: "swift-http-types"),
@@ -129,7 +129,7 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ], swiftSettings: swift5),
         // Depends on the executable so `swift test` builds the binary it drives.
-        .testTarget(name: "CofferCLITests", dependencies: ["CofferCLI", "CofferSystem", "CofferTestSupport", "coffer"], swiftSettings: swift5),
+        .testTarget(name: "CofferCLITests", dependencies: ["CofferCLI", "CofferAPI", "CofferSystem", "CofferTestSupport", "coffer"], swiftSettings: swift5),
         // What the test targets share: an in-process server, the binary, fixtures.
         .target(name: "CofferTestSupport", dependencies: [
             "CofferHTTP", "CofferCLI", "CofferService", "CofferSystem",

@@ -8,25 +8,29 @@ import FoundationNetworking
 
 // `coffer checkpoint|backup|oplog|rds`: the client side of backups, restores and their operation logs.
 
-/// Polls the backups of a listing until none is in a transient state.
-func waitForBackups(_ client: APIClient, query: String, json: Bool) async throws -> [CBR.Backup] {
+/// Polls the backups of a listing until none is in a transient state; on a
+/// terminal, a progress bar of their operations (percent, rate, ETA).
+func waitForBackups(_ client: APIClient, json: Bool, operation: String = "backup", fetch: () async throws -> [CBR.Backup]) async throws -> [CBR.Backup] {
     let transient: Set<String> = ["protecting", "restoring", "deleting", "waiting_protect", "waiting_restore", "waiting_delete"]
-    let tty = isatty(2) == 1 && !json
+    let ticker = ProgressTicker(json: json)
     let started = Date()
+    var estimate = ProgressEstimate()
     while true {
-        let list = try await client.call("GET", "/backups", query: query, as: CBR.BackupList.self).backups
+        let list = try await fetch()
         let busy = list.filter { transient.contains($0.status) }
         if busy.isEmpty {
-            if tty { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
+            ticker.clear()
             return list
         }
-        if tty {
-            // Progress of the running operations on these backups, from their operation logs.
-            let running = try await client.call("GET", "/operation-logs", query: "status=running", as: CBR.OperationLogList.self).operationLogs
-            let ids = Set(busy.map(\.id))
-            let percents = running.filter { ids.contains($0.extraInfo.backup.backupID) }.map(\.extraInfo.common.progress)
-            let shown = percents.isEmpty ? "" : " (" + percents.map { "\($0)%" }.joined(separator: ", ") + ")"
-            FileHandle.standardError.write(Data("\r\u{1B}[K[\(elapsedText(Date().timeIntervalSince(started)))] waiting for \(busy.count) backups\(shown)".utf8))
+        if ticker.enabled {
+            // Done ones count 100, waiting ones 0, running ones their operation log's percentage.
+            let running = try await client.call("GET", "/operation-logs", query: "status=running&operation_type=\(operation)", as: CBR.OperationLogList.self).operationLogs
+            var percents: [String: Int] = [:]
+            for log in running { percents[log.extraInfo.backup.backupID] = log.extraInfo.common.progress }
+            let total = list.reduce(0) { $0 + (transient.contains($1.status) ? (percents[$1.id] ?? 0) : 100) }
+            estimate.observe(percent: Double(total) / Double(max(1, list.count)), at: Date().timeIntervalSince(started))
+            let bytes = list.reduce(Int64(0)) { $0 + Int64($1.resourceSize) } * 1_073_741_824
+            ticker.show(progressLine("\(busy.count) of \(list.count) backups \(operation == "restore" ? "restoring" : "running")", estimate, totalBytes: bytes > 0 ? bytes : nil))
         }
         try await Task.sleep(for: .milliseconds(500))
     }
@@ -56,7 +60,9 @@ struct CheckpointCommand: AsyncParsableCommand {
                                                as: CBR.CheckpointResponse.self)
             let id = result.checkpoint.id
             guard wait else { return printResult(options, result) { ["checkpoint \(id) protecting"] } }
-            let backups = try await waitForBackups(client, query: "checkpoint_id=\(id)", json: options.json)
+            let backups = try await waitForBackups(client, json: options.json) {
+                try await client.call("GET", "/backups", query: "checkpoint_id=\(id)", as: CBR.BackupList.self).backups
+            }
             printResult(options, CheckpointOutcome(checkpointID: id, backups: backups)) { backups.map { "\($0.id)  \($0.status)  \($0.resourceName)" } }
             if backups.contains(where: { $0.status == "error" }) { throw ExitCode(1) }
         }
@@ -118,8 +124,8 @@ struct BackupCommand: AsyncParsableCommand {
             }
             try await client.send("POST", "/backups/\(id)/restore", body: CBR.RestoreRequest(restore))
             if wait {
-                while try await client.call("GET", "/backups/\(id)", as: CBR.BackupResponse.self).backup.status == "restoring" {
-                    try await Task.sleep(for: .milliseconds(500))
+                _ = try await waitForBackups(client, json: options.json, operation: "restore") {
+                    [try await client.call("GET", "/backups/\(id)", as: CBR.BackupResponse.self).backup]
                 }
             }
             print("restore of \(id) \(wait ? "finished" : "started")")

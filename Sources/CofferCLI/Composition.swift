@@ -37,6 +37,7 @@ public struct CofferServices: Sendable {
     /// Event webhooks (the API's side) and their deliveries (a ServiceLifecycle service beside the worker).
     public var webhooks: WebhookService
     public var dispatcher: WebhookDispatcher
+    public var dashboard: DashboardService
     /// Rebuilding an empty catalog from the vault repositories (disaster recovery).
     public var recovery: CatalogRecovery
     /// What this process counts and reports at /metrics.
@@ -47,7 +48,7 @@ public struct CofferServices: Sendable {
     public var api: APIServices {
         let catalog = self.catalog
         return APIServices(identity: identity, resources: resources, vaults: vaults, backups: backups, protection: protection, databases: databases,
-                           policies: policies, agents: agents, agentWork: AgentWork(runtime: worker, agents: agents), webhooks: webhooks, healthy: { await catalog.ping() },
+                           policies: policies, agents: agents, agentWork: AgentWork(runtime: worker, agents: agents), webhooks: webhooks, dashboard: dashboard, healthy: { await catalog.ping() },
                            metrics: metrics, logger: logger)
     }
 
@@ -100,7 +101,8 @@ public struct CofferServices: Sendable {
         let dispatcher = WebhookDispatcher(catalog: catalog, secrets: secrets, transport: WebhookHTTPTransport(), targets: targets, clock: clock, logger: logger)
         return (CofferServices(catalog: catalog, identity: identity, resources: resources, vaults: vaults, backups: backups, protection: protection,
                                databases: databases, policies: policies, agents: agents, worker: worker,
-                               scheduler: scheduler, webhooks: webhooks, dispatcher: dispatcher, recovery: recovery, metrics: metrics, logger: logger), created)
+                               scheduler: scheduler, webhooks: webhooks, dispatcher: dispatcher,
+                               dashboard: DashboardService(catalog: catalog, clock: clock), recovery: recovery, metrics: metrics, logger: logger), created)
     }
 
     /// 32 random bytes in a 0600 file, made on first start with O_EXCL and

@@ -13,7 +13,7 @@ public struct CofferCommand: AsyncParsableCommand {
         commandName: "coffer",
         abstract: "Coffer: deduplicating, compressed, encrypted backups.",
         version: CofferVersion.string,
-        subcommands: [Serve.self, Admin.self, ResourceCommand.self, VaultCommand.self, PolicyCommand.self, CheckpointCommand.self, BackupCommand.self, BackupCommand.Restore.self, OplogCommand.self, RDSCommand.self, AgentCommand.self, Repo.self, OpenAPICommand.self]
+        subcommands: [Serve.self, Admin.self, ResourceCommand.self, VaultCommand.self, PolicyCommand.self, CheckpointCommand.self, BackupCommand.self, BackupCommand.Restore.self, OplogCommand.self, StatusCommand.self, RDSCommand.self, AgentCommand.self, Repo.self, OpenAPICommand.self]
     )
     public init() {}
 }

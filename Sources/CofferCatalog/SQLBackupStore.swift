@@ -94,15 +94,16 @@ struct SQLBackupStore: BackupStore {
     /// covering index `backups_statistics` (a window function for the newest outcome took longer
     /// than the whole of this: bench/metrics.sh).
     /// The newest finished backup succeeded when no failed one is newer than the newest available one.
-    func resourceStatistics() async throws -> [ResourceBackupStatistics] {
+    func resourceStatistics(project: String?) async throws -> [ResourceBackupStatistics] {
         let available = BackupStatus.available.rawValue, error = BackupStatus.error.rawValue
+        let scope: SQLQueryString = project.map { "AND project_id = \(bind: $0)" } ?? ""
         return try await sql.raw("""
             SELECT project_id, vault_id, resource_id, resource_type,
                    MAX(CASE WHEN status = \(bind: available) THEN protected_at END) AS last_success,
                    CAST(SUM(CASE WHEN status = \(bind: available) THEN resource_size ELSE 0 END) AS BIGINT) AS protected,
                    MAX(CASE WHEN status = \(bind: available) THEN created_at END) AS newest_available,
                    MAX(created_at) AS newest_finished
-            FROM backups WHERE parent_id IS NULL AND status IN (\(bind: available), \(bind: error))
+            FROM backups WHERE parent_id IS NULL AND status IN (\(bind: available), \(bind: error)) \(scope)
             GROUP BY resource_id, vault_id, project_id, resource_type
             """).all().map { row in
             let newestAvailable = try row.decode(column: "newest_available", as: Int64?.self)

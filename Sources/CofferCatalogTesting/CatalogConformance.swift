@@ -306,6 +306,7 @@ public enum CatalogConformance {
             ResourceBackupStatistics(projectId: "p2", vaultId: "v2", resourceId: "r3", resourceType: "OS::Cinder::Volume", lastSuccessAt: nil, lastSucceeded: false, protectedBytes: 0),
         ]
         try require(stats == expected, "top-level only, newest finished outcome, sizes of available backups: \(stats)")
+        try require(try await store.resourceStatistics(project: "p2") == [expected[2]], "one project's only")
     }
 
     static let jobs: Check = { catalog in

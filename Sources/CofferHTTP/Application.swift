@@ -82,6 +82,8 @@ public struct APIServices: Sendable {
     public var agentWork: AgentWork
     /// Event webhooks.
     public var webhooks: WebhookService
+    /// Every vault's state (`coffer status`, the console).
+    public var dashboard: DashboardService
     /// Whether the catalog answers (`/health`).
     public var healthy: @Sendable () async -> Bool
     public var logger: Logger
@@ -89,10 +91,11 @@ public struct APIServices: Sendable {
     public var metrics: MetricsExposition
 
     public init(identity: IdentityService, resources: ResourceService, vaults: VaultService, backups: BackupService, protection: ProtectionService,
-                databases: DatabaseService, policies: PolicyService, agents: AgentService, agentWork: AgentWork, webhooks: WebhookService, healthy: @escaping @Sendable () async -> Bool,
+                databases: DatabaseService, policies: PolicyService, agents: AgentService, agentWork: AgentWork, webhooks: WebhookService, dashboard: DashboardService, healthy: @escaping @Sendable () async -> Bool,
                 metrics: MetricsExposition, logger: Logger) {
         self.agentWork = agentWork
         self.webhooks = webhooks
+        self.dashboard = dashboard
         self.metrics = metrics
         self.identity = identity
         self.resources = resources
@@ -169,6 +172,7 @@ public func buildRouter(services: APIServices, configuration: ServerConfiguratio
     AgentRoutes(agents: services.agents).register(on: router, routes: routes)
     AgentJobRoutes(work: services.agentWork).register(on: router, routes: routes)
     WebhookRoutes(webhooks: services.webhooks).register(on: router, routes: routes)
+    DashboardRoutes(dashboard: services.dashboard).register(on: router, routes: routes)
     CSBSRoutes(protection: services.protection, backups: services.backups, vaults: services.vaults, region: configuration.region).register(on: router, routes: routes)
     return router
 }

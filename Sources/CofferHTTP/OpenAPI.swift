@@ -203,6 +203,10 @@ public enum OpenAPIDocument {
                 "post": operation("verifyVault", "Coffer extension: verify the vault's data as a job (subset N/T or next/T, max_duration_seconds)", parameters: vaultPath,
                                   body: derived(CBR.VerifyRequest.self), ok: (202, derived(CBR.OperationLogID.self))),
             ],
+            "/v3/{project_id}/coffer/dashboard": [
+                "get": operation("showDashboard", "Coffer extension: every vault's last success, next run, failures in 24 h, use and running operations; problems first",
+                                 parameters: [project], ok: (200, derived(Dashboard.Response.self))),
+            ],
             "/v3/{project_id}/coffer/webhooks": [
                 "post": operation("createWebhook", "Coffer extension: register an event webhook (project admin); the secret is answered only here",
                                   parameters: [project], body: derived(Webhooks.CreateRequest.self), ok: (201, derived(Webhooks.WebhookResponse.self)), errors: [400, 403]),

@@ -189,8 +189,13 @@ public protocol BackupStore: Sendable {
     func listBackups(project: String?, filter: BackupFilter, sort: [(String, Bool)], offset: Int, limit: Int) async throws -> (items: [BackupRecord], total: Int)
     /// Where `id` stands in the listing (for marker paging), or nil when it is not in it.
     func position(of id: String, project: String?, filter: BackupFilter, sort: [(String, Bool)]) async throws -> Int?
-    /// Per vault and resource: its last successful backup and how its newest finished one ended (what /metrics shows).
-    func resourceStatistics() async throws -> [ResourceBackupStatistics]
+    /// Per vault and resource: its last successful backup and how its newest finished one ended (what /metrics shows);
+    /// `project` nil: every project's.
+    func resourceStatistics(project: String?) async throws -> [ResourceBackupStatistics]
+}
+
+extension BackupStore {
+    public func resourceStatistics() async throws -> [ResourceBackupStatistics] { try await resourceStatistics(project: nil) }
 }
 
 /// A protected resource's backups in one vault, as the metrics report them (top-level backups only).
