@@ -62,10 +62,12 @@ struct AgentJobRoutes {
 
     @Sendable func upload(_ request: Request, _ context: CofferContext) async throws -> Response {
         let caller = try context.caller()
+        let (agent, job, kind) = (try context.parameters.require("agent_id"), try context.parameters.require("job_id"), try context.parameters.require("kind"))
+        // Up to 48 MiB are read only for an agent that holds this job.
+        try await work.checkUpload(caller: caller, agent: agent, job: job, kind: kind)
         var request = request
         let body = try await request.collectBody(upTo: context.maxUploadSize)
-        try await work.accept(caller: caller, agent: try context.parameters.require("agent_id"), job: try context.parameters.require("job_id"),
-                              kind: try context.parameters.require("kind"), name: try context.parameters.require("name"), data: Data(buffer: body))
+        try await work.accept(caller: caller, agent: agent, job: job, kind: kind, name: try context.parameters.require("name"), data: Data(buffer: body))
         return Response(status: .created)
     }
 

@@ -221,6 +221,27 @@ import Testing
             #expect(failed?["status"] as? String == "error", "\(failed ?? [:])")
             let (_, logs) = try await CofferTestSupport.call(client, token: fresh, .get, base + "/operation-logs?operation_type=backup&status=failed")
             #expect("\(logs)".contains("agent host-1 did not take the job within 3600 s"), "\(logs)")
+
+            // An agent that vanishes mid-job: its job's open repository is not kept for ever (nor read twice meanwhile).
+            let work = server.api.agentWork
+            #expect(work.cachedRepositories == 0, "finished jobs' repositories are dropped")
+            let agentNow = Agent(client: client, token: fresh, base: base)
+            _ = try await checkpoint()
+            let vanished = try #require(try await agentNow.claim())
+            #expect(try await agentNow.call(.post, "/agents/host-1/jobs/\(vanished["job_id"] as? String ?? "")/held", ["ids": [snapshot]]).0 == .ok)
+            #expect(work.cachedRepositories == 1)
+            server.clock.advance(by: 600)
+            let later = try await client.token(user: "admin", password: admin.password, project: "admin")
+            let agentLater = Agent(client: client, token: later, base: base)
+            #expect(try await server.services.worker.drain() == 0)
+            // Another agent's restore job opens its repository: the vanished job's entry, idle for 10 minutes, goes.
+            let (migrated, migratedBody) = try await agentLater.call(.post, "/backups/\(first)/restore",
+                                                                     ["restore": ["resource_id": host2Resource, "details": ["destination_path": "/srv/new-host/again"]]])
+            #expect(migrated == .accepted, "\(migratedBody)")
+            let (_, restoreClaim) = try await agentLater.call(.post, "/agents/host-2/jobs/claim", ["wait_seconds": 0])
+            let nextID = try #require((restoreClaim["job"] as? [String: Any])?["job_id"] as? String, "\(restoreClaim)")
+            #expect(try await agentLater.call(.get, "/agents/host-2/jobs/\(nextID)/snapshots/\(snapshot)").0 == .ok)
+            #expect(work.cachedRepositories == 1, "the vanished agent's entry went once idle")
         }
     }
 }

@@ -48,7 +48,7 @@ public struct TestServer {
         var logger = Logger(label: "coffer-test") { _ in CapturingHandler(capture: logs) }
         logger.logLevel = .trace
         let (services, admin) = try await CofferServices.open(configuration, clock: clock, logger: logger, passwordCost: 1 << 4)
-        return TestServer(services: services, admin: admin!, clock: clock, dir: dir, configuration: configuration)
+        return TestServer(services: services, admin: admin!, clock: clock, dir: dir, configuration: configuration, api: services.api)
     }
 
     public func stop() async {
@@ -56,7 +56,10 @@ public struct TestServer {
         try? FileManager.default.removeItem(atPath: dir)
     }
 
-    public var app: some ApplicationProtocol { buildApplication(services: services.api, configuration: configuration) }
+    /// One set of API services for the server's life (as `coffer serve` builds them once), so tests see the routes' state.
+    public let api: APIServices
+
+    public var app: some ApplicationProtocol { buildApplication(services: api, configuration: configuration) }
 
     /// Runs `body` against the app, always closing the catalog afterwards.
     public func run(_ body: @escaping @Sendable (any TestClientProtocol) async throws -> Void) async throws {

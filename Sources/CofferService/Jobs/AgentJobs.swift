@@ -60,9 +60,13 @@ public struct AgentAssignment: Sendable {
 public final class AgentWork: @unchecked Sendable {
     let runtime: JobRuntime
     let agents: AgentService
-    /// Each running job's repository with its index loaded, kept between an agent's calls.
+    /// Each running job's repository with its index loaded, kept between an agent's calls, and when it was last used.
+    /// An agent that vanishes never completes or fails its job: its entry goes once idle for `cacheIdle`, or
+    /// when `cacheLimit` others were used since (reopening costs an index load, nothing more).
     let lock = NSLock()
-    private var repositories: [String: Repository] = [:]
+    private var repositories: [String: (repository: Repository, used: Date)] = [:]
+    var cacheIdle: TimeInterval { max(120, 2 * runtime.leaseDuration) }
+    static let cacheLimit = 32
     /// What a running restore may read: its snapshots and every blob they reference.
     var readable: [String: (snapshots: Set<Hash256>, blobs: Set<Hash256>)] = [:]
 
@@ -152,15 +156,31 @@ public final class AgentWork: @unchecked Sendable {
     }
 
     func repository(for job: JobRecord) async throws -> Repository {
-        if let open = lock.withLock({ repositories[job.id] }) { return open }
+        let now = runtime.clock.now()
+        let open: Repository? = lock.withLock {
+            repositories = repositories.filter { now.timeIntervalSince($0.value.used) < cacheIdle }
+            readable = readable.filter { repositories[$0.key] != nil }
+            repositories[job.id]?.used = now
+            return repositories[job.id]?.repository
+        }
+        if let open { return open }
         guard let backup = try await runtime.store.backup(id: job.targetId), let vault = try await runtime.vaults.record(id: backup.vaultId) else {
             throw ServiceError(.backupNotFound, "the backup of job \(job.id) no longer exists")
         }
         let repository = try await runtime.vaults.openRepository(vault)
         try await repository.loadIndex()
-        lock.withLock { repositories[job.id] = repository }
+        lock.withLock {
+            repositories[job.id] = (repository, now)
+            while repositories.count > AgentWork.cacheLimit, let oldest = repositories.min(by: { $0.value.used < $1.value.used })?.key {
+                repositories.removeValue(forKey: oldest)
+                readable.removeValue(forKey: oldest)
+            }
+        }
         return repository
     }
+
+    /// How many jobs' repositories are kept open (tests).
+    public var cachedRepositories: Int { lock.withLock { repositories.count } }
 
     func forget(_ jobID: String) {
         lock.withLock {
@@ -186,6 +206,12 @@ public final class AgentWork: @unchecked Sendable {
     public static let heldBatch = 10_000
 
     /// Stores one object the agent sealed in the job's session (new names only).
+    /// Refuses an upload before its body is read: the caller's agent must hold this running backup job.
+    public func checkUpload(caller: Principal, agent: String, job jobID: String, kind kindName: String) async throws {
+        guard Repository.WriterObject(rawValue: kindName) != nil else { throw ServiceError.validation("object kind must be data, index or snapshots") }
+        _ = try await running(jobID, caller: caller, agent: agent)
+    }
+
     public func accept(caller: Principal, agent: String, job jobID: String, kind kindName: String, name: String, data: Data) async throws {
         guard let kind = Repository.WriterObject(rawValue: kindName) else { throw ServiceError.validation("object kind must be data, index or snapshots") }
         let (job, session) = try await running(jobID, caller: caller, agent: agent)
