@@ -79,16 +79,7 @@ public final class WebhookDispatcher: Service, @unchecked Sendable {
     }
 
     public func runUntilCancelled() async {
-        while !Task.isCancelled {
-            do {
-                if try await drain() == 0 { try await clock.sleep(for: pollInterval) }
-            } catch is CancellationError {
-                return
-            } catch {
-                logger.error("webhook dispatcher: \(ServiceError.logText(error))")
-                try? await clock.sleep(for: pollInterval)
-            }
-        }
+        await pollUntilCancelled(clock: clock, interval: pollInterval, logger: logger, what: "webhook dispatcher") { try await drain() }
     }
 
     /// Sends one batch of due deliveries; how many.

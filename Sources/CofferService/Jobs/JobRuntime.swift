@@ -98,16 +98,7 @@ public final class JobRuntime: Service, @unchecked Sendable {
 
     /// Polls until cancelled.
     public func runUntilCancelled() async {
-        while !Task.isCancelled {
-            do {
-                if try await drain() == 0 { try await clock.sleep(for: pollInterval) }
-            } catch is CancellationError {
-                return
-            } catch {
-                logger.error("worker: \(error)")
-                try? await clock.sleep(for: pollInterval)
-            }
-        }
+        await pollUntilCancelled(clock: clock, interval: pollInterval, logger: logger, what: "worker") { try await drain() }
     }
 
     /// Runs jobs until none is queued. Returns how many ran.
