@@ -99,6 +99,7 @@ public struct CofferServices: Sendable {
         let targets = WebhookTargetPolicy(allowed: configuration.webhookAllow)
         let webhooks = WebhookService(catalog: catalog, secrets: secrets, clock: clock, targets: targets, events: events)
         let dispatcher = WebhookDispatcher(catalog: catalog, secrets: secrets, transport: WebhookHTTPTransport(), targets: targets, clock: clock, logger: logger)
+        dispatcher.metrics = metrics.series
         return (CofferServices(catalog: catalog, identity: identity, resources: resources, vaults: vaults, backups: backups, protection: protection,
                                databases: databases, policies: policies, agents: agents, worker: worker,
                                scheduler: scheduler, webhooks: webhooks, dispatcher: dispatcher,

@@ -19,6 +19,7 @@ public final class ServiceMetrics: @unchecked Sendable {
     private var missed: [String: Int64] = [:]
     private var durations: [String: CoreMetrics.Timer] = [:]
     private var requests: [String: (count: Counter, duration: CoreMetrics.Timer)] = [:]
+    private var webhookAttempts: [String: Counter] = [:]
 
     public init(factory: any MetricsFactory = NOOPMetricsHandler.instance) {
         self.factory = factory
@@ -100,6 +101,16 @@ public final class ServiceMetrics: @unchecked Sendable {
 
     /// A policy's occurrence that produced no backup (recorded as skipped: missed).
     public func scheduleMissed(project: String) { lock.withLock { missed[project, default: 0] += 1 } }
+
+    /// One webhook delivery attempt: `delivered`, `retried` (it failed and is tried again) or `failed` (given up).
+    public func webhookAttempt(outcome: String) {
+        lock.withLock {
+            if let known = webhookAttempts[outcome] { return known }
+            let made = Counter(label: "coffer_webhook_attempts_total", dimensions: [("outcome", outcome)], factory: factory)
+            webhookAttempts[outcome] = made
+            return made
+        }.increment()
+    }
 
     /// One HTTP request answered: `route` is the matched route's template (never the raw path, which holds ids).
     public func request(route: String, method: String, status: Int, nanoseconds: UInt64) {

@@ -98,6 +98,9 @@ import Testing
             #expect(deliveries["count"] as? Int == 2 && items.allSatisfy { $0["status"] as? String == "delivered" && $0["attempts"] as? Int == 2 }, "\(deliveries)")
             let attempts = try #require(items.first?["attempt_log"] as? [[String: Any]])
             #expect(attempts.map { $0["status_code"] as? Int ?? 0 } == [500, 200] && (attempts[0]["error"] as? String ?? "").contains("500"))
+            let metrics = try await client.execute(uri: "/metrics", method: .get, headers: [authToken: token]) { String(buffer: $0.body) }
+            #expect(metrics.contains(#"coffer_webhook_attempts_total{outcome="retried"} 2"#) && metrics.contains(#"coffer_webhook_attempts_total{outcome="delivered"} 2"#),
+                    "\(metrics.split(separator: "\n").filter { $0.contains("webhook") })")
 
             // A daily policy whose backup never finishes: the day after, the receiver hears of it.
             let (_, p) = try await call(.post, "/policies", ["policy": ["name": "nightly", "operation_type": "backup", "enabled": true,

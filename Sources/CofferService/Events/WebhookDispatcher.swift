@@ -62,6 +62,8 @@ public final class WebhookDispatcher: Service, @unchecked Sendable {
     /// Name to addresses (tests stand in for DNS).
     public var resolve: @Sendable (String) async throws -> [[UInt8]] = { try await WebhookTargetPolicy.resolve($0) }
     public var jitter: @Sendable () -> Double = { Double.random(in: -1...1) }
+    /// Where attempts are counted (/metrics).
+    public var metrics = ServiceMetrics()
     private let lock = NSLock()
     private var forgottenAt: Int64?
 
@@ -125,6 +127,7 @@ public final class WebhookDispatcher: Service, @unchecked Sendable {
         } catch {
             logger.error("webhook attempt not recorded", metadata: ["delivery": "\(d.id)", "error": "\(ServiceError.logText(error))"])
         }
+        metrics.webhookAttempt(outcome: outcome == .pending ? "retried" : outcome.rawValue)
         if outcome == .failed {
             logger.warning("webhook delivery given up", metadata: ["delivery": "\(d.id)", "webhook": "\(d.webhookID)", "attempts": "\(number)"])
         }
