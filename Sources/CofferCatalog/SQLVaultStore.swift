@@ -82,6 +82,13 @@ struct SQLVaultStore: VaultStore {
         try await select(catalog.sql).all().map(decode)
     }
 
+    func capacities() async throws -> [VaultCapacity] {
+        try await catalog.sql.select().columns("id", "project_id", "size_gb", "used_bytes").from("vaults").orderBy("id").all().map { r in
+            VaultCapacity(id: try r.decode(column: "id", as: String.self), projectID: try r.decode(column: "project_id", as: String.self),
+                          sizeGB: try r.decode(column: "size_gb", as: Int.self), usedBytes: try r.decode(column: "used_bytes", as: Int64.self))
+        }
+    }
+
     /// Any project's vault (workers act for the project that queued the job).
     func get(id: String) async throws -> VaultRecord? {
         try await select(catalog.sql).where("id", .equal, SQLBind(id)).first().map(decode)

@@ -213,6 +213,9 @@ public enum CatalogConformance {
         try require(try await store.get(id: "v3")?.description == "new", "update")
         try require(try await store.get(id: "v3")?.repositoryURL == "memory://v3", "the repository URL round-trips")
         try require(try await store.all().count == 2, "all vaults")
+        let capacities = try await store.capacities(), all = try await store.all().sorted { $0.id < $1.id }
+        try require(capacities == all.map { VaultCapacity(id: $0.id, projectID: $0.projectID, sizeGB: $0.sizeGB, usedBytes: $0.usedBytes) },
+                    "capacities: every vault's size and use, by id: \(capacities)")
         try await store.delete(project: "p2", id: "v3")
         try require(try await store.get(id: "v3") != nil, "a delete names its project")
         try await store.delete(project: "p1", id: "v3")

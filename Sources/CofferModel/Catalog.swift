@@ -136,6 +136,8 @@ public protocol VaultStore: Sendable {
     func get(project: String, id: String) async throws -> VaultRecord?
     func get(id: String) async throws -> VaultRecord?
     func all() async throws -> [VaultRecord]
+    /// Every vault's capacity and use, ordered by id (what /metrics reads at each scrape: four columns, not the whole record).
+    func capacities() async throws -> [VaultCapacity]
     func setUsage(vault: String, bytes: Int64) async throws
     func resources(vault: String) async throws -> [VaultResourceRecord]
     /// The vault a resource is bound to.
@@ -196,6 +198,20 @@ public protocol BackupStore: Sendable {
 
 extension BackupStore {
     public func resourceStatistics() async throws -> [ResourceBackupStatistics] { try await resourceStatistics(project: nil) }
+}
+
+/// A vault's capacity and use (/metrics).
+public struct VaultCapacity: Sendable, Equatable {
+    public var id: String
+    public var projectID: String
+    public var sizeGB: Int
+    public var usedBytes: Int64
+    public init(id: String, projectID: String, sizeGB: Int, usedBytes: Int64) {
+        self.id = id
+        self.projectID = projectID
+        self.sizeGB = sizeGB
+        self.usedBytes = usedBytes
+    }
 }
 
 /// A protected resource's backups in one vault, as the metrics report them (top-level backups only).

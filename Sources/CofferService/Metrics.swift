@@ -133,7 +133,7 @@ public final class ServiceMetrics: @unchecked Sendable {
     /// and the gauges as the catalog has them now. Three catalog reads whatever
     /// the number of backups.
     public func render(catalog: any Catalog) async throws -> [UInt8] {
-        let vaults = try await catalog.vaults.all()
+        let vaults = try await catalog.vaults.capacities()
         let statistics = try await catalog.backups.resourceStatistics()
         let jobs = try await catalog.jobs.countByStatus()
         let live = Set(vaults.map(\.id))
