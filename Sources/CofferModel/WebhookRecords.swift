@@ -29,7 +29,7 @@ public struct WebhookRecord: Sendable, Equatable {
 
     /// Whether an event of this type goes to this webhook.
     public func receives(_ type: String) -> Bool {
-        enabled && (events.isEmpty || events.contains(type) || type == "ping")
+        enabled && (events.isEmpty || events.contains(type))
     }
 }
 

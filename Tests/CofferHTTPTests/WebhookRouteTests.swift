@@ -94,6 +94,28 @@ import Testing
             let (full, fullBody) = try await call(aToken, .post, vA, ["webhook": ["url": "https://hooks.example.com/21"]])
             #expect(full == .badRequest && fullBody["error_code"] as? String == "Coffer.0004", "\(fullBody)")
 
+            // Adversarial ids, queries and bodies: 4xx, and the server still answers.
+            let deep = String(repeating: "[", count: 10_000) + String(repeating: "]", count: 10_000)
+            for path in ["/%00", "/%FF%FE", "/:", "/-1", "/" + String(repeating: "w", count: 5_000), "/\(id)%00"] {
+                for (method, suffix) in [(HTTPRequest.Method.get, ""), (.put, ""), (.delete, ""), (.post, "/ping"), (.get, "/deliveries")] {
+                    let status = try await client.execute(uri: vA + path + suffix, method: method, headers: [authToken: aToken, .contentType: "application/json"],
+                                                          body: method == .put ? ByteBuffer(string: #"{"webhook": {"enabled": true}}"#) : nil) { $0.status }
+                    #expect((400..<500).contains(status.code), "\(method) \(path.prefix(20))\(suffix): \(status)")
+                }
+            }
+            for query in ["limit=%00", "limit=:", "offset=99999999999999999999", "status=%FF", "status=" + String(repeating: "x", count: 5_000)] {
+                #expect(try await call(aToken, .get, vA + "/\(id)/deliveries?\(query)").0 == .badRequest, "\(query)")
+            }
+            for body in [deep, #"{"webhook": {"url": "https://hooks.example.com/\u0000"}}"#, #"{"webhook": {"url": "https://hooks.example.com/", "secret": "0123456789abcdef\u0000x"}}"#,
+                         #"{"webhook": {"url": "https://hooks.example.com/", "events": "#  + deep + "}}", "{\"webhook\": \"\u{FF}\"}", ""] {
+                let status = try await client.execute(uri: vA, method: .post, headers: [authToken: aToken, .contentType: "application/json"],
+                                                      body: ByteBuffer(bytes: Array(body.utf8) + (body.isEmpty ? [0xFF, 0xFE] : []))) { $0.status }
+                #expect(status == .badRequest, "\(body.prefix(40)): \(status)")
+            }
+            let (dashboardStatus, _) = try await call(aToken, .get, "/v3/\(a.project_id)/coffer/dashboard?limit=%00&x=:")
+            #expect(dashboardStatus == .ok, "the dashboard takes no query; stray ones are ignored")
+            #expect(try await client.execute(uri: "/health", method: .get) { $0.status } == .ok)
+
             #expect(try await call(aToken, .delete, vA + "/\(id)").0 == .noContent)
             #expect(try await call(aToken, .get, vA + "/\(id)").0 == .notFound)
             #expect(try await call(aToken, .get, vA + "/\(id)/deliveries").0 == .notFound)

@@ -137,24 +137,26 @@ public struct EventPublisher: Sendable {
         return e
     }()
 
-    /// The deliveries made (for the ping's answer).
-    @discardableResult
-    func publish<Payload: Encodable>(_ type: EventType, project: String, data: Payload, only webhook: String? = nil) async -> [WebhookDeliveryRecord] {
+    /// One event, queued for each of `hooks`; the deliveries made.
+    func enqueue<Payload: Encodable>(_ type: EventType, project: String, data: Payload, to hooks: [WebhookRecord]) async throws -> [WebhookDeliveryRecord] {
+        guard !hooks.isEmpty else { return [] }
+        let now = clock.now().epochMilliseconds, eventID = BackupService.newID()
+        let body = EventBody(id: eventID, type: type.rawValue, created_at: UTCTimeFormat.cbrString(epochMilliseconds: now), project_id: project, data: data)
+        let payload = String(decoding: try EventPublisher.encoder.encode(body), as: UTF8.self)
+        let deliveries = hooks.map {
+            WebhookDeliveryRecord(id: BackupService.newID(), webhookID: $0.id, projectID: project, eventID: eventID, eventType: type.rawValue, payload: payload,
+                                  nextAttemptAt: now, createdAt: now, updatedAt: now)
+        }
+        try await catalog.webhooks.enqueue(deliveries)
+        return deliveries
+    }
+
+    /// Queues the event for every webhook of the project that receives it.
+    func publish<Payload: Encodable>(_ type: EventType, project: String, data: Payload) async {
         do {
-            let hooks = try await catalog.webhooks.list(project: project).filter { $0.receives(type.rawValue) && (webhook == nil || $0.id == webhook) }
-            guard !hooks.isEmpty else { return [] }
-            let now = clock.now().epochMilliseconds, eventID = BackupService.newID()
-            let body = EventBody(id: eventID, type: type.rawValue, created_at: UTCTimeFormat.cbrString(epochMilliseconds: now), project_id: project, data: data)
-            let payload = String(decoding: try EventPublisher.encoder.encode(body), as: UTF8.self)
-            let deliveries = hooks.map {
-                WebhookDeliveryRecord(id: BackupService.newID(), webhookID: $0.id, projectID: project, eventID: eventID, eventType: type.rawValue, payload: payload,
-                                      nextAttemptAt: now, createdAt: now, updatedAt: now)
-            }
-            try await catalog.webhooks.enqueue(deliveries)
-            return deliveries
+            _ = try await enqueue(type, project: project, data: data, to: try await catalog.webhooks.list(project: project).filter { $0.receives(type.rawValue) })
         } catch {
             logger.error("event not queued for webhooks", metadata: ["event": "\(type.rawValue)", "project": "\(project)", "error": "\(ServiceError.logText(error))"])
-            return []
         }
     }
 

@@ -162,15 +162,7 @@ public struct WebhookService: Sendable {
     /// Queues a `ping` event to this webhook (enabled or not: checking a receiver before enabling it is the point).
     public func ping(caller: Principal, id: String) async throws -> WebhookDeliveryRecord {
         try WebhookService.requireAdmin(caller)
-        guard var record = try await store.get(project: caller.projectID, id: id) else { throw WebhookService.notFound(id) }
-        record.enabled = true
-        let now = clock.now().epochMilliseconds, eventID = BackupService.newID()
-        let body = EventBody(id: eventID, type: EventType.ping.rawValue, created_at: UTCTimeFormat.cbrString(epochMilliseconds: now), project_id: caller.projectID,
-                             data: PingPayload(webhook_id: id, message: "Coffer webhook test"))
-        let delivery = WebhookDeliveryRecord(id: BackupService.newID(), webhookID: id, projectID: caller.projectID, eventID: eventID, eventType: EventType.ping.rawValue,
-                                             payload: String(decoding: try EventPublisher.encoder.encode(body), as: UTF8.self),
-                                             nextAttemptAt: now, createdAt: now, updatedAt: now)
-        try await store.enqueue([delivery])
-        return delivery
+        guard let record = try await store.get(project: caller.projectID, id: id) else { throw WebhookService.notFound(id) }
+        return try await events.enqueue(.ping, project: caller.projectID, data: PingPayload(webhook_id: id, message: "Coffer webhook test"), to: [record])[0]
     }
 }

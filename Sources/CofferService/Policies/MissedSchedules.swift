@@ -19,21 +19,19 @@ extension Scheduler {
     struct AuditedSchedule {
         var schedule: Schedule
         var policyName: String
-        var vaultName: String?
     }
 
-    func auditedSchedule(_ claim: ScheduleClaim) async throws -> AuditedSchedule? {
+    /// `bindings`: this pass's (every enabled backup policy bound to a vault), whose parsed schedules the
+    /// scheduler keeps; only RDS instances are looked up. The vault's name is read when a miss is reported.
+    func auditedSchedule(_ claim: ScheduleClaim, bindings: [String: ScheduleBinding], now: Int64) async throws -> AuditedSchedule? {
         if claim.policyID.hasPrefix("rds:") {
             guard let record = try await catalog.databases.get(claim.vaultID),
                   let policy = try? JSONDecoder().decode(DatabaseService.Policy.self, from: Data(record.policy.utf8)),
                   let schedule = DatabaseService.schedule(policy) else { return nil }
             return AuditedSchedule(schedule: schedule, policyName: "automated backups")
         }
-        guard let vault = try await catalog.vaults.get(project: claim.projectID, id: claim.vaultID), vault.policyID == claim.policyID,
-              let policy = try await catalog.policies.get(project: claim.projectID, id: claim.policyID), policy.enabled,
-              let patterns = try? JSONDecoder().decode([String].self, from: Data(policy.patterns.utf8)),
-              let schedule = try? Schedule(patterns: patterns, anchor: policy.createdAt) else { return nil }
-        return AuditedSchedule(schedule: schedule, policyName: policy.name, vaultName: vault.name)
+        guard let binding = bindings[claim.policyID + "/" + claim.vaultID], let schedule = try? plan(binding, now: now).schedule else { return nil }
+        return AuditedSchedule(schedule: schedule, policyName: binding.policy.name)
     }
 
     /// Whether the occurrence's backup is available.
@@ -50,14 +48,15 @@ extension Scheduler {
         return (status == .available, status.rawValue)
     }
 
-    func auditOccurrences(now: Int64) async throws {
+    func auditOccurrences(now: Int64, bindings list: [ScheduleBinding]) async throws {
         let claims = try await catalog.policies.unaudited(before: now - 60_000)
         guard !claims.isEmpty else { return }
+        let bindings = Dictionary(list.map { ($0.policy.id + "/" + $0.vaultID, $0) }, uniquingKeysWith: { a, _ in a })
         var schedules: [String: AuditedSchedule?] = [:]
         var missed: [String: (claim: ScheduleClaim, audited: AuditedSchedule, window: Int64, occurrences: [MissedSchedulePayload.Occurrence])] = [:]
         for claim in claims {
             let key = claim.policyID + "/" + claim.vaultID
-            if schedules[key] == nil { schedules[key] = .some(try await auditedSchedule(claim)) }
+            if schedules[key] == nil { schedules[key] = .some(try await auditedSchedule(claim, bindings: bindings, now: now)) }
             guard let audited = schedules[key] ?? nil else {
                 // Its schedule no longer applies: nothing was owed.
                 _ = try await catalog.policies.markAudited(claim, at: now)
@@ -74,9 +73,10 @@ extension Scheduler {
         guard let events else { return }
         for (_, miss) in missed.sorted(by: { $0.key < $1.key }) {
             let rds = miss.claim.policyID.hasPrefix("rds:")
+            let vaultName = rds ? nil : try await catalog.vaults.get(project: miss.claim.projectID, id: miss.claim.vaultID)?.name
             logger.warning("scheduled backups missed", metadata: ["policy": "\(miss.claim.policyID)", "target": "\(miss.claim.vaultID)", "count": "\(miss.occurrences.count)"])
             await events.publish(.scheduleMissed, project: miss.claim.projectID, data: MissedSchedulePayload(
-                policy_id: miss.claim.policyID, policy_name: miss.audited.policyName, vault_id: rds ? nil : miss.claim.vaultID, vault_name: miss.audited.vaultName,
+                policy_id: miss.claim.policyID, policy_name: miss.audited.policyName, vault_id: rds ? nil : miss.claim.vaultID, vault_name: vaultName,
                 instance_id: rds ? miss.claim.vaultID : nil, window_seconds: miss.window / 1000, occurrences: Array(miss.occurrences.suffix(100))))
         }
     }

@@ -93,7 +93,8 @@ public final class Scheduler: Service, @unchecked Sendable {
         }
         // A process's first pass has no plans: every schedule's latest claim in one query instead of one each.
         let known: [String: Int64]? = lock.withLock({ plans.isEmpty }) ? try await catalog.policies.lastClaims() : nil
-        for binding in try await catalog.policies.schedules() {
+        let bindings = try await catalog.policies.schedules()
+        for binding in bindings {
             do {
                 fired += try await pass(binding, now: now, known: known)
                 if retentionDue(binding.vaultID, now: now) {
@@ -105,7 +106,7 @@ public final class Scheduler: Service, @unchecked Sendable {
             }
         }
         fired += try await passDatabases(now: now)
-        try await auditOccurrences(now: now)
+        try await auditOccurrences(now: now, bindings: bindings)
         return fired
     }
 
