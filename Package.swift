@@ -38,6 +38,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
         // /metrics: swift-metrics handles rendered in Prometheus' text format.
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
+        // The console's server-rendered pages (escaping by default; no dependencies of its own).
+        .package(url: "https://github.com/hummingbird-project/swift-mustache.git", from: "2.1.1"),
     ],
     targets: [
         .systemLibrary(name: "CZstd", pkgConfig: "libzstd", providers: [.apt(["libzstd-dev"])]),
@@ -97,6 +99,7 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
             .product(name: "CoreMetrics", package: "swift-metrics"),
             .product(name: "Prometheus", package: "swift-prometheus"),
+            .product(name: "Mustache", package: "swift-mustache"),
         ], swiftSettings: swift5),
         .target(name: "CofferCLI", dependencies: [
             "CofferEngine", "CofferHTTP", "CofferService", "CofferPostgres", "CofferS3", "CofferAPI", "CofferModel", "CofferCatalog", "CofferRepository", "CofferBlobStore", "CofferCrypto", "CofferSystem",

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs the system packages Coffer builds against, when missing.
 # With --test, also what the test suite starts: PostgreSQL 15 (server and
-# client tools; the package's own cluster is not started) and python3-venv.
+# client tools; the package's own cluster is not started), python3-venv, and
+# Debian's chromium with its chromedriver (the console's browser tests).
 set -euo pipefail
 need=()
 [ -f /usr/include/zstd.h ] || need+=(libzstd-dev)
@@ -9,6 +10,8 @@ command -v pkg-config >/dev/null 2>&1 || need+=(pkg-config)
 if [ "${1:-}" = --test ]; then
     [ -x /usr/lib/postgresql/15/bin/initdb ] || need+=(postgresql-15)
     python3 -c 'import venv, ensurepip' >/dev/null 2>&1 || need+=(python3-venv)
+    [ -x /usr/bin/chromium ] || need+=(chromium)
+    [ -x /usr/bin/chromedriver ] || need+=(chromium-driver)
 fi
 if [ ${#need[@]} -gt 0 ]; then
     if [ "$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi

@@ -1,3 +1,4 @@
+import CofferSystem
 import ArgumentParser
 import CofferBlobStore
 import CofferCrypto
@@ -111,13 +112,6 @@ func printJSON(_ object: Any) {
     if let data = try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes]) {
         FileHandle.standardOutput.write(data + Data("\n".utf8))
     }
-}
-
-func formatBytes(_ n: Int64) -> String {
-    let units = ["B", "KiB", "MiB", "GiB", "TiB"]
-    var v = Double(n), i = 0
-    while v >= 1024 && i < units.count - 1 { v /= 1024; i += 1 }
-    return i == 0 ? "\(n) B" : String(format: "%.1f %@", v, units[i])
 }
 
 func stderrLine(_ s: String) { FileHandle.standardError.write(Data((s + "\n").utf8)) }

@@ -1,3 +1,4 @@
+import CofferSystem
 import ArgumentParser
 import CofferBlobStore
 import CofferCrypto

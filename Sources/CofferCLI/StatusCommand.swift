@@ -1,3 +1,4 @@
+import CofferSystem
 import ArgumentParser
 import CofferAPI
 import Foundation

@@ -14,7 +14,7 @@ extension SQLCatalog {
     /// Tables in the order their references need (parents before the rows that name them).
     static let copyOrder = ["domains", "projects", "users", "role_assignments", "access_keys", "tokens", "resources", "database_instances",
                             "vaults", "vault_resources", "policies", "checkpoints", "backups", "jobs", "job_turns", "operation_logs", "project_quotas",
-                            "schedule_claims", "agents", "agent_paths", "webhooks", "webhook_deliveries", "webhook_attempts"]
+                            "schedule_claims", "agents", "agent_paths", "webhooks", "webhook_deliveries", "webhook_attempts", "vault_usage"]
 
     /// Copies every row of this catalog into `target`; the rows copied per table.
     public func copy(to target: SQLCatalog) async throws -> [(table: String, rows: Int)] {

@@ -218,6 +218,10 @@ public final class SQLCatalog: Catalog, @unchecked Sendable {
             "UPDATE schedule_claims SET audited_at = claimed_at",
             "CREATE INDEX schedule_claims_unaudited ON schedule_claims (occurrence) WHERE audited_at IS NULL",
         ]),
+        (22, [
+            // A vault's use over time (the console's growth and dedup charts): one row each time its usage is measured.
+            "CREATE TABLE vault_usage (vault_id TEXT NOT NULL REFERENCES vaults(id) ON DELETE CASCADE, at BIGINT NOT NULL, used_bytes BIGINT NOT NULL, protected_bytes BIGINT NOT NULL, PRIMARY KEY (vault_id, at))",
+        ]),
     ]
 
     /// How many migrations a current catalog has applied.

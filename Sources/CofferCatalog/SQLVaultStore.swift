@@ -106,8 +106,26 @@ struct SQLVaultStore: VaultStore {
             .returning(SQLLiteral.all).all().map(decode)
     }
 
-    func setUsage(vault: String, bytes: Int64) async throws {
+    func setUsage(vault: String, bytes: Int64, at: Int64?) async throws {
         try await catalog.sql.update("vaults").set("used_bytes", to: SQLBind(bytes)).where("id", .equal, SQLBind(vault)).run()
+        guard let at else { return }
+        // What the available backups protect, read in the same statement; two samples in one millisecond keep the first.
+        let available = BackupStatus.available.rawValue
+        try await catalog.sql.raw("""
+            INSERT INTO vault_usage (vault_id, at, used_bytes, protected_bytes)
+            SELECT id, \(bind: at), \(bind: bytes),
+                   (SELECT CAST(COALESCE(SUM(resource_size), 0) AS BIGINT) FROM backups WHERE vault_id = \(bind: vault) AND parent_id IS NULL AND status = \(bind: available))
+            FROM vaults WHERE id = \(bind: vault)
+            ON CONFLICT (vault_id, at) DO NOTHING
+            """).run()
+    }
+
+    func usageHistory(vault: String, limit: Int) async throws -> [VaultUsageSample] {
+        try await catalog.sql.select().columns("at", "used_bytes", "protected_bytes").from("vault_usage").where("vault_id", .equal, SQLBind(vault))
+            .orderBy("at", .descending).limit(max(0, limit)).all().map { r in
+                VaultUsageSample(at: try r.decode(column: "at", as: Int64.self), usedBytes: try r.decode(column: "used_bytes", as: Int64.self),
+                                 protectedBytes: try r.decode(column: "protected_bytes", as: Int64.self))
+            }.reversed()
     }
 
     func resources(vault: String) async throws -> [VaultResourceRecord] {

@@ -199,7 +199,16 @@ public enum CatalogConformance {
         try require(try await store.resources(vault: "v1").map(\.resourceID) == ["r1", "r2"], "bindings by position")
         try await store.removeResources(vault: "v1", ids: ["r1"])
         try require(try await store.vault(ofResource: "r1") == nil, "an unbound resource")
-        try await store.setUsage(vault: "v1", bytes: 1 << 30)
+        try await store.setUsage(vault: "v1", bytes: 1 << 20, at: 10)
+        try await store.setUsage(vault: "v1", bytes: 1 << 21, at: 10)
+        try await store.setUsage(vault: "v1", bytes: 1 << 30, at: 20)
+        try await store.setUsage(vault: "v1", bytes: 1 << 30, at: nil)
+        try await store.setUsage(vault: "nowhere", bytes: 1, at: 30)
+        try require(try await store.usageHistory(vault: "v1", limit: 10) == [VaultUsageSample(at: 10, usedBytes: 1 << 20, protectedBytes: 0),
+                                                                           VaultUsageSample(at: 20, usedBytes: 1 << 30, protectedBytes: 0)],
+                    "usage samples oldest first, one per millisecond, none without a time")
+        try require(try await store.usageHistory(vault: "v1", limit: 1).map(\.at) == [20], "the newest samples")
+        try require(try await store.usageHistory(vault: "nowhere", limit: 10).isEmpty, "no sample for a vault that does not exist")
         try await store.insert(vault("v3", project: "p1", sizeGB: 5), resources: [])
         let summary = try await store.summary(project: "p1")
         try require(summary.sizeGB == 15 && summary.usedBytes == 1 << 30, "summary \(summary)")

@@ -174,6 +174,7 @@ public func buildRouter(services: APIServices, configuration: ServerConfiguratio
     WebhookRoutes(webhooks: services.webhooks).register(on: router, routes: routes)
     DashboardRoutes(dashboard: services.dashboard).register(on: router, routes: routes)
     CSBSRoutes(protection: services.protection, backups: services.backups, vaults: services.vaults, region: configuration.region).register(on: router, routes: routes)
+    ConsoleRoutes(services: services).register(on: router, routes: routes)
     return router
 }
 

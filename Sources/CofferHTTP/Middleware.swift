@@ -70,6 +70,8 @@ struct AuthMiddleware: RouterMiddleware {
 
     static func isPublic(_ request: Request) -> Bool {
         let path = request.uri.path
+        // The console authenticates its own way (a session cookie, ConsoleRoutes).
+        if path == "/console" || path.hasPrefix("/console/") { return true }
         switch (request.method, path) {
         case (.get, "/health"), (.get, "/openapi.json"), (.get, "/"), (.get, "/v3"), (.get, "/v3/"), (.post, "/v3/auth/tokens"), (.get, "/v3/auth/tokens"), (.head, "/v3/auth/tokens"):
             return true

@@ -138,7 +138,11 @@ public protocol VaultStore: Sendable {
     func all() async throws -> [VaultRecord]
     /// Every vault's capacity and use, ordered by id (what /metrics reads at each scrape: four columns, not the whole record).
     func capacities() async throws -> [VaultCapacity]
-    func setUsage(vault: String, bytes: Int64) async throws
+    /// Sets the vault's used bytes and, when `at` is given, keeps a sample of its use and of the
+    /// bytes its available backups protect then (the console's growth and dedup charts).
+    func setUsage(vault: String, bytes: Int64, at: Int64?) async throws
+    /// The vault's newest `limit` usage samples, oldest first.
+    func usageHistory(vault: String, limit: Int) async throws -> [VaultUsageSample]
     func resources(vault: String) async throws -> [VaultResourceRecord]
     /// The vault a resource is bound to.
     func vault(ofResource id: String) async throws -> String?
@@ -201,6 +205,18 @@ extension BackupStore {
 }
 
 /// A vault's capacity and use (/metrics).
+/// A vault's use at one moment: bytes its repository stored and bytes its available backups protected.
+public struct VaultUsageSample: Sendable, Equatable {
+    public var at: Int64
+    public var usedBytes: Int64
+    public var protectedBytes: Int64
+    public init(at: Int64, usedBytes: Int64, protectedBytes: Int64) {
+        self.at = at
+        self.usedBytes = usedBytes
+        self.protectedBytes = protectedBytes
+    }
+}
+
 public struct VaultCapacity: Sendable, Equatable {
     public var id: String
     public var projectID: String

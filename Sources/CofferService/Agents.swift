@@ -113,6 +113,18 @@ public struct AgentService: Sendable {
         return (records.map { AgentView(record: $0, status: status($0), paths: paths[$0.id] ?? []) }, total)
     }
 
+    /// Every project's agents, for the service admin's inventory (the console), by project.
+    public func inventory(caller: Principal, projects: [String], limitPerProject: Int = 200) async throws -> [(project: String, agents: [AgentView])] {
+        guard caller.isServiceAdmin else { throw ServiceError(.forbidden, "only the service admin sees every project's agents") }
+        var out: [(project: String, agents: [AgentView])] = []
+        for project in projects {
+            let (records, _) = try await store.list(project: project, filter: AgentFilter(ids: nil, status: nil, onlineSince: onlineSince), offset: 0, limit: limitPerProject)
+            let paths = try await store.paths(project: project, agents: records.map(\.id))
+            out.append((project, records.map { AgentView(record: $0, status: status($0), paths: paths[$0.id] ?? []) }))
+        }
+        return out
+    }
+
     /// CBR's only update: the agent reports that it was uninstalled (it stays
     /// listed, `uninstalled`, until unregistered or registered again).
     public func update(caller: Principal, id: String, status: String) async throws -> AgentView {

@@ -238,6 +238,15 @@ public final class IdentityService: @unchecked Sendable {
 
     static func tokenID(_ token: String) -> String { Digest.sha256Hex(Array(token.utf8)) }
 
+    /// The console's anti-forgery value for a session: bound to the token, useless without it,
+    /// and not the token's catalog id (a different input to the hash).
+    public static func formToken(for token: String) -> String { Digest.sha256Hex(Array(("coffer-console-form\u{0}" + token).utf8)) }
+
+    /// Whether a submitted anti-forgery value is the session's, compared in constant time.
+    public static func formTokenMatches(_ submitted: String, token: String) -> Bool {
+        Digest.constantTimeEqual(Array(submitted.utf8), Array(formToken(for: token).utf8))
+    }
+
     public enum Scope: Sendable { case projectID(String), projectName(String) }
 
     /// Password authentication scoped to a project (the user's default when no scope is given).

@@ -303,8 +303,15 @@ public final class VaultService: @unchecked Sendable {
     public func vaultID(ofResource id: String) async throws -> String? { try await store.vault(ofResource: id) }
 
     /// Sets the vault's used bytes from what its repository actually stores.
-    public func refreshUsage(vault: String, repository: Repository) async throws {
-        try await store.setUsage(vault: vault, bytes: try await repository.statistics().packBytes)
+    /// `sample`: also keep it in the vault's history (false when the backups' states are about to change: `sampleUsage` follows).
+    public func refreshUsage(vault: String, repository: Repository, sample: Bool = true) async throws {
+        try await store.setUsage(vault: vault, bytes: try await repository.statistics().packBytes, at: sample ? clock.now().epochMilliseconds : nil)
+    }
+
+    /// Keeps the vault's current use, and what its available backups protect now, in its history.
+    public func sampleUsage(vault: String) async throws {
+        guard let record = try await store.get(id: vault) else { return }
+        try await store.setUsage(vault: vault, bytes: record.usedBytes, at: clock.now().epochMilliseconds)
     }
 
     /// The vault a resource is bound to; otherwise binds it to the project's
@@ -339,6 +346,12 @@ public final class VaultService: @unchecked Sendable {
         v.sizeGB = needed
         v.updatedAt = clock.now()
         try await store.update(v)
+    }
+
+    /// The vault's measured use over time, oldest first (the console's charts).
+    public func usageHistory(project: String, id: String, limit: Int = 500) async throws -> [VaultUsageSample] {
+        guard try await store.get(project: project, id: id) != nil else { throw VaultService.notFound(id) }
+        return try await store.usageHistory(vault: id, limit: limit)
     }
 
     public func summary(project: String) async throws -> (sizeGB: Int, usedBytes: Int64) {

@@ -214,7 +214,7 @@ func shareAndServerInVaults(_ client: any TestClientProtocol, base: String, toke
             let token = try await client.token(user: "admin", password: admin.password, project: "admin")
             let (_, vaultID) = try await volumeInVault(client, base: base, token: token, name: "big", path: root.path + "/disk.img", size: 10)
             // 1 MiB left: the checkpoint starts, the 4 MiB of new data cannot fit.
-            try await services.catalog.vaults.setUsage(vault: vaultID, bytes: (10 << 30) - (1 << 20))
+            try await services.catalog.vaults.setUsage(vault: vaultID, bytes: (10 << 30) - (1 << 20), at: nil)
             let cp = try await post(client, base + "/checkpoints", token: token, ["checkpoint": ["vault_id": vaultID]])
             #expect(cp.status == .ok)
             try await services.worker.drain()
@@ -234,15 +234,15 @@ func shareAndServerInVaults(_ client: any TestClientProtocol, base: String, toke
             _ = try await services.scheduler.pass()
             #expect(try await services.worker.drain() == 1, "one prune queued by the next pass")
             // A full vault with auto_expand takes the backup and grows past its usage.
-            try await services.catalog.vaults.setUsage(vault: vaultID, bytes: 10 << 30)
+            try await services.catalog.vaults.setUsage(vault: vaultID, bytes: 10 << 30, at: nil)
             let refused = try await post(client, base + "/checkpoints", token: token, ["checkpoint": ["vault_id": vaultID]])
             #expect(json(refused.body)["error_code"] as? String == "BackupService.6114")
             try await client.execute(uri: base + "/vaults/\(vaultID)", method: .put, headers: [authToken: token, .contentType: "application/json"],
                                      body: ByteBuffer(data: try JSONSerialization.data(withJSONObject: ["vault": ["auto_expand": true]]))) { r in #expect(r.status == .ok) }
-            try await services.catalog.vaults.setUsage(vault: vaultID, bytes: (10 << 30) + 1)
+            try await services.catalog.vaults.setUsage(vault: vaultID, bytes: (10 << 30) + 1, at: nil)
             try await services.vaults.expandToUsage(vault: vaultID)
             #expect(try await services.vaults.record(id: vaultID)?.sizeGB == 11)
-            try await services.catalog.vaults.setUsage(vault: vaultID, bytes: 11 << 30)
+            try await services.catalog.vaults.setUsage(vault: vaultID, bytes: 11 << 30, at: nil)
             // Room again: the same checkpoint succeeds and its log ends at 100.
             _ = try await post(client, base + "/checkpoints", token: token, ["checkpoint": ["vault_id": vaultID]])
             try await services.worker.drain()

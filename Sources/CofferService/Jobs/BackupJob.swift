@@ -81,13 +81,14 @@ extension JobRuntime {
             made(&backup, nil)
             backup.resourceSize = total
         }
-        try await vaults.refreshUsage(vault: vault.id, repository: repository)
+        try await vaults.refreshUsage(vault: vault.id, repository: repository, sample: false)
         let usedNow = try await vaults.record(id: vault.id)?.usedBytes ?? vault.usedBytes
         metrics.backupBytes(vault: vault.id, read: snapshots.values.map(\.bytesRead).reduce(0, +), added: usedNow - vault.usedBytes)
         if vault.autoExpand { try await vaults.expandToUsage(vault: vault.id) }
         guard try await store.updateBackup(backup, expected: .protecting) else {
             throw ServiceError(.internalFailure, "backup \(backup.id) changed state while it was being made")
         }
+        try await vaults.sampleUsage(vault: vault.id)
         try await endLog(job, .succeeded)
         try await settleCheckpoint(backup.checkpointId, project: backup.projectId)
     }
