@@ -161,11 +161,41 @@ struct RDSCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "rds", abstract: "Back up, list and restore PostgreSQL instances (RDS v3 API).",
                                                     subcommands: [Backup.self, List.self, Restore.self])
 
-    /// Polls a list until the backup leaves BUILDING.
-    static func waitForBackup(_ client: APIClient, instance: String, id: String) async throws -> RDS.Backup {
+    /// Polls a list until the backup leaves BUILDING; on a terminal, a progress bar from its
+    /// operation log (an RDS backup is a CBR backup in the project's rds_backups vault).
+    static func waitForBackup(_ client: APIClient, json: Bool, instance: String, id: String) async throws -> RDS.Backup {
+        let ticker = ProgressTicker(json: json)
+        let started = Date()
+        var estimate = ProgressEstimate()
         while true {
             let list = try await client.call("GET", "/backups", query: "instance_id=\(instance)&backup_id=\(id)", as: RDS.BackupList.self)
-            if let b = list.backups.first, b.status != .building { return b }
+            if let b = list.backups.first, b.status != .building {
+                ticker.clear()
+                return b
+            }
+            if ticker.enabled {
+                let running = try await client.call("GET", "/operation-logs", query: "status=running&operation_type=backup", as: CBR.OperationLogList.self).operationLogs
+                let percent = running.first { $0.extraInfo.backup.backupID == id }?.extraInfo.common.progress ?? 0
+                estimate.observe(percent: Double(percent), at: Date().timeIntervalSince(started))
+                ticker.show(progressLine("backing up \(instance)", estimate))
+            }
+            try await Task.sleep(for: .milliseconds(500))
+        }
+    }
+
+    /// Polls an RDS job until it ends, with a progress bar from its `process` (`40%`) on a terminal.
+    static func waitForJob(_ client: APIClient, json: Bool, id: String) async throws -> RDS.JobResponse {
+        let ticker = ProgressTicker(json: json)
+        let started = Date()
+        var estimate = ProgressEstimate()
+        while true {
+            let answer = try await client.call("GET", "/jobs", query: "id=\(id)", as: RDS.JobResponse.self)
+            guard answer.job.status == .running else {
+                ticker.clear()
+                return answer
+            }
+            estimate.observe(percent: Double(answer.job.process.filter(\.isNumber)) ?? 0, at: Date().timeIntervalSince(started))
+            ticker.show(progressLine("restoring \(answer.job.instance.name)", estimate))
             try await Task.sleep(for: .milliseconds(500))
         }
     }
@@ -183,7 +213,7 @@ struct RDSCommand: AsyncParsableCommand {
             let created = try await client.call("POST", "/backups", body: body, as: RDS.CreatedBackup.self)
             let id = created.backup.id
             guard wait else { return printResult(options, created) { ["backup \(id) \(created.backup.status.rawValue)"] } }
-            let done = try await RDSCommand.waitForBackup(client, instance: instance, id: id)
+            let done = try await RDSCommand.waitForBackup(client, json: options.json, instance: instance, id: id)
             printResult(options, ["backup": done]) { ["backup \(id) \(done.status.rawValue)  \(done.size) KB"] }
             if done.status != .completed { throw ExitCode(1) }
         }
@@ -214,11 +244,7 @@ struct RDSCommand: AsyncParsableCommand {
             let started = try await client.call("POST", "/instances/recovery", body: body, as: RDS.JobID.self)
             let job = started.jobID
             guard wait else { return printResult(options, started) { ["restore job \(job) running"] } }
-            var answer: RDS.JobResponse
-            repeat {
-                try await Task.sleep(for: .milliseconds(500))
-                answer = try await client.call("GET", "/jobs", query: "id=\(job)", as: RDS.JobResponse.self)
-            } while answer.job.status == .running
+            let answer = try await RDSCommand.waitForJob(client, json: options.json, id: job)
             printResult(options, answer) {
                 ["restore job \(job) \(answer.job.status.rawValue)" + (answer.job.failReason.map { ": \($0)" } ?? "")]
             }
