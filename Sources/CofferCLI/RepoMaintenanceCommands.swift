@@ -15,7 +15,9 @@ struct Check: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Verify the repository's structure; with --read-data, every byte; with --read-data-subset, a part of the packs (rotating with next/T).")
     @OptionGroup var repo: RepoOptions
-    @Flag(help: "Decrypt and re-hash every blob.") var readData = false
+    @Flag(help: "Read every pack: its hash, its header and every blob's authentication tag.") var readData = false
+    @Flag(help: "As --read-data, and also decompress every blob and recompute its keyed id (slower; catches a writer that sealed wrong content).")
+    var readDataFull = false
     @Option(help: "Read only group N of T (N/T), or the 1/T of the packs verified longest ago (next/T: T daily runs read every pack).")
     var readDataSubset: String?
     @Option(help: "Start no new pack reads after this long (e.g. 30m, 2h); the next next/T run resumes.") var maxDuration: String?
@@ -24,15 +26,16 @@ struct Check: AsyncParsableCommand {
     func validate() throws {
         if let readDataSubset, DataSubset(readDataSubset) == nil { throw ValidationError("--read-data-subset must be N/T (1 <= N <= T) or next/T") }
         if let maxDuration, parseDuration(maxDuration) == nil { throw ValidationError("--max-duration: '\(maxDuration)' is not a duration like 30m, 12h, 7d") }
-        if maxDuration != nil && !readData && readDataSubset == nil { throw ValidationError("--max-duration limits data reading: add --read-data or --read-data-subset") }
+        if maxDuration != nil && !readData && !readDataFull && readDataSubset == nil { throw ValidationError("--max-duration limits data reading: add --read-data or --read-data-subset") }
     }
 
     func run() async throws {
         let repository = try await repo.open()
         var data: DataCheckOptions?
-        if readData || readDataSubset != nil {
+        if readData || readDataFull || readDataSubset != nil {
             // Every data read is recorded in the repository, so rotating checks know what is due.
-            data = DataCheckOptions(subset: readDataSubset.flatMap(DataSubset.init) ?? .all, maxDuration: maxDuration.flatMap(parseDuration), record: true)
+            data = DataCheckOptions(subset: readDataSubset.flatMap(DataSubset.init) ?? .all, maxDuration: maxDuration.flatMap(parseDuration), record: true,
+                                    verifyContent: readDataFull)
         }
         let report = try await Checker(repository: repository).run(readData: data)
         if json {

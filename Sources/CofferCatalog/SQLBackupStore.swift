@@ -91,7 +91,7 @@ struct SQLBackupStore: BackupStore {
 
     /// The newest available top-level backup of a resource (the parent for an incremental one).
     /// One grouped read over the finished top-level backups, whatever their number, from the
-    /// covering index `backups_statistics` (a window function for the newest outcome took longer
+    /// covering index `backups_project_statistics` (a window function for the newest outcome took longer
     /// than the whole of this: bench/metrics.sh).
     /// The newest finished backup succeeded when no failed one is newer than the newest available one.
     func resourceStatistics(project: String?) async throws -> [ResourceBackupStatistics] {

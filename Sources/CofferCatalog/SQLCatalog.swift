@@ -222,6 +222,13 @@ public final class SQLCatalog: Catalog, @unchecked Sendable {
             // A vault's use over time (the console's growth and dedup charts): one row each time its usage is measured.
             "CREATE TABLE vault_usage (vault_id TEXT NOT NULL REFERENCES vaults(id) ON DELETE CASCADE, at BIGINT NOT NULL, used_bytes BIGINT NOT NULL, protected_bytes BIGINT NOT NULL, PRIMARY KEY (vault_id, at))",
         ]),
+        (23, [
+            // The statistics index led by the project: one project's read (the dashboard) searches its own rows instead of
+            // scanning every project's and sorting them for the GROUP BY (SQLite: 0.135 -> 0.068 s over 100 000 backups);
+            // the read over every project (/metrics) groups in the index's order all the same.
+            "DROP INDEX backups_statistics",
+            "CREATE INDEX backups_project_statistics ON backups (project_id, resource_id, vault_id, resource_type, status, created_at, protected_at, resource_size) WHERE parent_id IS NULL",
+        ]),
     ]
 
     /// How many migrations a current catalog has applied.

@@ -30,6 +30,8 @@ import Testing
         #expect(ls.stdout.contains("sub/b.txt"))
         let check = try coffer(["repo", "check", "--read-data"], env: env)
         #expect(check.status == 0, "\(check.stdout)")
+        let full = try coffer(["repo", "check", "--read-data-full", "--json"], env: env)
+        #expect(full.status == 0 && full.stdout.contains("\"blobs_read\""), "\(full.stdout) \(full.stderr)")
         // A rotation of two runs reads every pack once between them; bad subsets and durations are refused.
         var read = 0, total = 0
         for _ in 0..<2 {

@@ -149,7 +149,8 @@ func snapshotOf(_ repo: Repository, _ files: [(String, Data)], time: Date = Date
         #expect(report.blobsChecked >= 3)
     }
 
-    @Test func everySingleBitFlipInEveryObjectIsDetected() async throws {
+    /// Both data checks: the default (pack hashes and blob tags) and the full one (also content re-hashed).
+    @Test(arguments: [false, true]) func everySingleBitFlipInEveryObjectIsDetected(verifyContent: Bool) async throws {
         let store = MemoryBlobStore()
         let repo = try await makeRepo(store, packSize: 5000)
         try await snapshotOf(repo, [("a", bytes(9000, 1)), ("b", bytes(700, 2))])
@@ -158,7 +159,7 @@ func snapshotOf(_ repo: Repository, _ files: [(String, Data)], time: Date = Date
             for position in stride(from: 0, to: object.size, by: max(1, object.size / 7)) {
                 store.corrupt(object.key) { $0[$0.startIndex + position] ^= 0x04 }
                 let fresh = try await Repository.open(store: store, secret: .passphrase("pw"))
-                let report = try await Checker(repository: fresh).run(readData: true)
+                let report = try await Checker(repository: fresh).run(readData: true, verifyContent: verifyContent)
                 #expect(!report.ok, "flip at \(object.key)@\(position) not detected")
                 store.corrupt(object.key) { $0[$0.startIndex + position] ^= 0x04 }
             }
@@ -167,7 +168,7 @@ func snapshotOf(_ repo: Repository, _ files: [(String, Data)], time: Date = Date
         #expect(clean.ok)
     }
 
-    @Test func damagedDataNamesSnapshotAndFile() async throws {
+    @Test(arguments: [false, true]) func damagedDataNamesSnapshotAndFile(verifyContent: Bool) async throws {
         let store = MemoryBlobStore()
         let repo = try await makeRepo(store, packSize: 1 << 20)
         let w = PackWriter(repository: repo)
@@ -175,7 +176,7 @@ func snapshotOf(_ repo: Repository, _ files: [(String, Data)], time: Date = Date
         let victimBlob = repo.keys.blobID(bytes(5000, 9))
         let loc = repo.index.lookup(victimBlob)!
         store.corrupt(ObjectKey.pack(loc.pack)) { $0[$0.startIndex + Int(loc.entry.offset) + 50] ^= 1 }
-        let report = try await Checker(repository: try await Repository.open(store: store, secret: .passphrase("pw"))).run(readData: true)
+        let report = try await Checker(repository: try await Repository.open(store: store, secret: .passphrase("pw"))).run(readData: true, verifyContent: verifyContent)
         #expect(report.errors.contains { $0.contains("snapshot \(snap.short)") && $0.contains("file victim") })
         #expect(!report.errors.contains { $0.contains("file good") })
     }
