@@ -89,9 +89,12 @@ struct AgentCommand: AsyncParsableCommand {
         @Option(help: "A nickname shown for this host.") var name: String?
         @Option(help: "Seconds between heartbeats (5-600; the server shows the agent offline after 180 s without one).") var interval = 60
         @Flag(help: "Register (or heartbeat) once, run the jobs waiting for this agent, and exit.") var once = false
+        @Option(help: "Jobs run at once, each a backup or restore of another resource (1-8; each has its own pipeline, so memory grows with it).")
+        var jobs = 1
 
         func validate() throws {
             guard (5...600).contains(interval) else { throw ValidationError("--interval must be 5 to 600 seconds") }
+            guard (1...8).contains(jobs) else { throw ValidationError("--jobs must be 1 to 8") }
             _ = try roots.validated()
         }
 
@@ -105,9 +108,15 @@ struct AgentCommand: AsyncParsableCommand {
             request.agent.agentVersion = CofferVersion.string
             request.agent.agentType = "coffer"
             let runner = AgentJobRunner(client: client, agentID: id, roots: try roots.validated(), stateDirectory: state.directory)
+            let jobs = self.jobs
             if once {
                 let answer = try await client.call("POST", "/agents", body: request, as: CBR.AgentResponse.self)
-                while try await runner.runNext(wait: 0) {}
+                // Each lane claims and runs jobs until none is waiting. The server never hands one resource's
+                // jobs out side by side, so lanes share no resource's state.
+                try await withThrowingTaskGroup(of: Void.self) { lanes in
+                    for _ in 0..<jobs { lanes.addTask { while try await runner.runNext(wait: 0) {} } }
+                    try await lanes.waitForAll()
+                }
                 printResult(options, answer) { ["agent \(answer.agent.agentID) registered: \(answer.agent.status)"] }
                 return
             }
@@ -122,11 +131,18 @@ struct AgentCommand: AsyncParsableCommand {
                 }
             }
             defer { heartbeat.cancel() }
-            while true {
-                do { _ = try await runner.runNext(wait: 25) } catch {
-                    stderrLine("coffer agent: asking for jobs failed (\(error)); retrying in 5 s")
-                    try await Task.sleep(nanoseconds: 5_000_000_000)
+            try await withThrowingTaskGroup(of: Void.self) { lanes in
+                for _ in 0..<jobs {
+                    lanes.addTask {
+                        while true {
+                            do { _ = try await runner.runNext(wait: 25) } catch {
+                                stderrLine("coffer agent: asking for jobs failed (\(error)); retrying in 5 s")
+                                try await Task.sleep(nanoseconds: 5_000_000_000)
+                            }
+                        }
+                    }
                 }
+                try await lanes.waitForAll()
             }
         }
     }

@@ -311,6 +311,41 @@ struct Operator {
 /// when the agent comes back, the backup ends available and byte for byte,
 /// and the vault's repository checks clean with every byte read.
 @Suite(.serialized) struct AgentKilledMidBackup {
+    /// `--jobs 2`: two resources of one host are backed up side by side (their operations overlap) and both end available.
+    @Test func anAgentRunsTwoJobsAtOnce() throws {
+        let served = try ServedCoffer()
+        let host = Temp("agent-lanes")
+        let root = host.path + "/root", state = host.path + "/state"
+        var random = SplitMix(state: 11)
+        for dir in ["left", "right"] {
+            try FileManager.default.createDirectory(atPath: root + "/" + dir, withIntermediateDirectories: true)
+            for i in 0..<4 { try random.bytes(8 << 20).write(to: URL(fileURLWithPath: root + "/\(dir)/f\(i).bin")) }
+        }
+        let op = Operator(served)
+        let agentEnv = try op.agentEnvironment(user: "two-lanes", file: host.path + "/agent.json", state: state)
+        #expect(try coffer(["agent", "run", "--once", "--resource-root", root], env: agentEnv).status == 0)
+        #expect(try coffer(["agent", "run", "--once", "--jobs", "9", "--resource-root", root], env: agentEnv).status != 0, "at most 8 lanes")
+        for dir in ["left", "right"] {
+            #expect(try coffer(["agent", "add-path", root + "/" + dir, "--resource-root", root], env: agentEnv).status == 0)
+        }
+        let status = (try? JSONSerialization.jsonObject(with: Data(try coffer(["agent", "status", "--json"], env: agentEnv).stdout.utf8))) as? [String: Any]
+        let ids = (((status?["agent"] as? [String: Any])?["paths"] as? [[String: Any]]) ?? []).compactMap { $0["id"] as? String }
+        try #require(ids.count == 2, "\(String(describing: status))")
+        let vault = try #require((op.call(["vault", "create", "--name", "lanes", "--type", "turbo", "--resource", ids[0], "--resource", ids[1]])["vault"] as? [String: Any])?["id"] as? String)
+        _ = try op.call(["checkpoint", "create", "--vault", vault])
+        let ran = try coffer(["agent", "run", "--once", "--jobs", "2", "--resource-root", root], env: agentEnv)
+        #expect(ran.status == 0, "\(ran.stderr)")
+        let backups = try op.call(["backup", "list", "--vault", vault])["backups"] as? [[String: Any]] ?? []
+        #expect(backups.count == 2 && backups.allSatisfy { $0["status"] as? String == "available" }, "\(backups)")
+        let logs = (try op.call(["oplog", "list"])["operation_logs"] as? [[String: Any]] ?? []).filter { $0["operation_type"] as? String == "backup" }
+        let spans = logs.compactMap { log -> (String, String)? in
+            guard let start = log["started_at"] as? String, let end = log["ended_at"] as? String else { return nil }
+            return (start, end)
+        }
+        try #require(spans.count == 2, "\(logs)")
+        #expect(spans[0].0 < spans[1].1 && spans[1].0 < spans[0].1, "the two backups ran side by side: \(spans)")
+    }
+
     @Test func theJobIsHandedOutAgainAndNothingIsLost() throws {
         let served = try ServedCoffer(arguments: ["--job-lease", "5"])
         let host = Temp("agent-killed")

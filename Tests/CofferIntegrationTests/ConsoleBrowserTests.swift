@@ -18,7 +18,10 @@ import Testing
         let resultPath = served.temp.path + "/console-result.json"
         let script = try run(try interopPython(), [packageRoot() + "/Tests/interop/console_browser.py", served.endpoint, served.credentialsPath,
                                                    served.resourceRoot, shots, resultPath])
-        #expect(script.status == 0, "console_browser.py: \(script.stdout)\n\(script.stderr.suffix(4000))\nserver log:\n\(served.logData.text.suffix(3000))")
+        // The whole story, for CI's artefacts: each page's time, every failed check, the server's log.
+        let story = "console_browser.py exit \(script.status)\n\(script.stdout)\n\(script.stderr)\nserver log:\n\(served.logData.text.suffix(20000))"
+        try? Data(story.utf8).write(to: URL(fileURLWithPath: shots + "/console_browser.log"))
+        #expect(script.status == 0, "\(story.suffix(6000).replacingOccurrences(of: "'", with: "\""))")
         guard script.status == 0 else { return }
         let result = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: resultPath))) as? [String: Any])
         let source = try #require(result["source"] as? String), restored = try #require(result["restored_to"] as? String)

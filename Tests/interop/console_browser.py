@@ -84,9 +84,15 @@ result = {}
 step = [0]
 
 
+started = time.time()
+
+
 def shot(name):
     step[0] += 1
     driver.save_screenshot(os.path.join(shots, "%02d-%s.png" % (step[0], name)))
+    print("%6.1f s  %02d %s" % (time.time() - started, step[0], name), flush=True)
+    # A missing value is left out, never printed as Swift's nil.
+    check("nil" not in driver.find_element(By.TAG_NAME, "body").text.split(), "no nil shown on the page " + name)
 
 
 def go(path):

@@ -35,7 +35,8 @@ enum ConsoleAssets {
     .narrow { max-width: 360px; margin-top: 40px; }
     label { display: grid; gap: 4px; } label.check { display: inline-flex; gap: 6px; align-items: center; margin-right: 12px; }
     fieldset { border: 1px solid var(--line); border-radius: 4px; display: grid; gap: 8px; }
-    input, select, button { font: inherit; padding: 5px 8px; border: 1px solid var(--line); border-radius: 4px; }
+    input, select, button { font: inherit; padding: 5px 8px; border: 1px solid var(--line); border-radius: 4px; max-width: 100%; min-width: 0; }
+    .card > *, fieldset > * { min-width: 0; } .card label, .card select { overflow-wrap: anywhere; }
     input[type=number] { width: 90px; } input[type=checkbox], input[type=radio] { padding: 0; }
     button { background: var(--accent); color: #fff; border-color: var(--accent); cursor: pointer; }
     button.danger { background: var(--bad); border-color: var(--bad); } button.link { background: none; color: var(--accent); border: none; padding: 0; }

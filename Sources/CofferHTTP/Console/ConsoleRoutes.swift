@@ -175,7 +175,7 @@ struct ConsoleRoutes {
         page["problemCount"] = rows.filter { !$0.problems.isEmpty }.count
         page["vaults"] = rows.map { row -> [String: Any] in
             var v = ConsoleVaultPages.vaultFields(row.vault)
-            v["policyName"] = row.policyName as Any
+            v["policyName"] = row.policyName  // nil: no key (mustache shows a present nil as "nil")
             v["lastSuccess"] = row.lastSuccessAt.map(ConsoleInput.time) ?? "never"
             v["nextRun"] = row.nextRunAt.map(ConsoleInput.time) ?? "—"
             v["failures"] = row.failuresLastDay

@@ -23,9 +23,12 @@ struct ConsoleVaultPages {
 
     static func vaultFields(_ v: VaultRecord) -> [String: Any] {
         let capacity = Double(v.sizeGB) * 1_073_741_824
-        return ["id": v.id, "name": v.name, "objectType": v.objectType, "status": v.status, "policyID": v.policyID as Any,
-                "usedPercent": capacity > 0 ? min(100, (Double(v.usedBytes) * 1000 / capacity).rounded() / 10) : 0,
-                "used": formatBytes(v.usedBytes), "size": "\(v.sizeGB) GB"]
+        var fields: [String: Any] = ["id": v.id, "name": v.name, "objectType": v.objectType, "status": v.status,
+                                     "usedPercent": capacity > 0 ? min(100, (Double(v.usedBytes) * 1000 / capacity).rounded() / 10) : 0,
+                                     "used": formatBytes(v.usedBytes), "size": "\(v.sizeGB) GB"]
+        // Absent, never a present nil (which mustache would print as "nil").
+        fields["policyID"] = v.policyID
+        return fields
     }
 
     static func resourceFields(_ r: ResourceRecord) -> [String: Any] {
@@ -115,7 +118,7 @@ struct ConsoleVaultPages {
         let bound = view.record.policyID
         var page = session.header(title: "Vault \(view.record.name)", notice: ConsoleVaultPages.notices[query["done"] ?? ""])
         page.merge(ConsoleVaultPages.vaultFields(view.record)) { a, _ in a }
-        page["policyName"] = policies.first { $0.record.id == bound }?.record.name as Any
+        page["policyName"] = policies.first { $0.record.id == bound }?.record.name
         page["policies"] = policies.map { ["id": $0.record.id, "name": $0.record.name, "selected": $0.record.id == bound] }
         page["resources"] = view.resources.map { entry -> [String: Any] in
             var r = ConsoleVaultPages.resourceFields(entry.resource.record)
@@ -192,11 +195,11 @@ struct ConsoleVaultPages {
         page["vaultID"] = b.vaultId
         page["vaultName"] = (try await services.vaults.record(id: b.vaultId))?.name ?? b.vaultId
         page["typeLabel"] = ConsoleVaultPages.typeLabel(b.resourceType)
-        page["failReason"] = b.failReason as Any
+        page["failReason"] = b.failReason
         page["restorable"] = b.status == .available
         let type = ResourceType(rawValue: b.resourceType)
         let original = try? await services.resources.view(project: project, id: b.resourceId)
-        page["originalTarget"] = original.map { $0.record.path ?? $0.record.name } as Any
+        page["originalTarget"] = original.map { $0.record.path ?? $0.record.name }
         let targets = try await services.resources.list(project: project, filter: ResourceFilter(type: b.resourceType), offset: 0, limit: 200).items
         page["targets"] = targets.map { ConsoleVaultPages.resourceFields($0.record) }
         page["hasTargets"] = !targets.isEmpty
