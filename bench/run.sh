@@ -3,7 +3,10 @@
 # one run: initial backup, unchanged re-backup, backup after a ~1 % mutation,
 # full restore (verified by sha256), check with full data read, repository
 # size, each timed by /usr/bin/time (wall, CPU, peak RSS) with a cold page
-# cache. Prints a table with ratios (bench/summarize.py) and the goals.
+# cache, then the initial backup and the restore again with a warm cache (WARM=0
+# skips them), then the machine's ceilings (bench/ceilings.sh: cold and warm
+# read of the data, SHA-256, AES-256-GCM and zstd -3 per core). Prints a table
+# with ratios, the goals and Coffer's distance to the ceilings (bench/summarize.py).
 #
 # Usage: bench/run.sh            (full ~1.9 GiB dataset; ~10-20 minutes)
 #        STORE=s3 bench/run.sh   (the repositories in OpenStack Swift's S3 API on
@@ -115,13 +118,13 @@ backup() {   # TOOL STEP
 
 manifest() { (cd "$1" && find . -type f -print0 | LC_ALL=C sort -z | xargs -0 sha256sum); }
 
-restore() {
-    local repo tgt=$WORK/restore; repo=$(repo_of "$1")
+restore() {   # TOOL [STEP]
+    local repo tgt=$WORK/restore step=${2:-restore}; repo=$(repo_of "$1")
     rm -rf "$tgt"; mkdir -p "$tgt"
     case $1 in
-        coffer) timed coffer restore "$COFFER" repo restore latest --repo "$(url_of coffer)" --target "$tgt$DATA" ;;
-        restic) timed restic restore env GOMAXPROCS="$(nproc)" restic -r "$(url_of restic)" restore latest --target "$tgt" ;;
-        borg) (cd "$tgt" && timed borg restore borg extract "$repo::incr") ;;
+        coffer) timed coffer "$step" "$COFFER" repo restore latest --repo "$(url_of coffer)" --target "$tgt$DATA" ;;
+        restic) timed restic "$step" env GOMAXPROCS="$(nproc)" restic -r "$(url_of restic)" restore latest --target "$tgt" ;;
+        borg) (cd "$tgt" && timed borg "$step" borg extract "$repo::$(borg list --short "$repo" | tail -n 1)") ;;
     esac
     if manifest "$tgt$DATA" | cmp -s - "$WORK/manifest"; then log "$1 restore verified"; echo "$1 OK" >> "$WORK/verify.txt"
     else log "$1 restore MISMATCH"; echo "$1 MISMATCH" >> "$WORK/verify.txt"; fi
@@ -151,4 +154,15 @@ manifest "$DATA" > "$WORK/manifest"
 for t in $available; do backup "$t" incr; done
 for t in $available; do restore "$t"; done
 for t in $available; do check "$t"; done
+# The warm pass (WARM=0 skips it): the same data already read once, nothing dropped; a fresh repository each.
+if [ "${WARM:-1}" = 1 ]; then
+    cold=$COLD; COLD=0
+    find "$DATA" -type f -print0 | xargs -0 -P 4 -n 256 cat > /dev/null
+    for t in $available; do init "$t"; backup "$t" initial-warm; done
+    for t in $available; do restore "$t" restore-warm; done
+    COLD=$cold
+fi
+# The machine's ceilings in the same run, so a goal that meets a physical limit shows as one.
+log "measuring the machine's ceilings"
+COLD=$COLD bash "$BENCH/ceilings.sh" "$DATA" "$WORK/ceilings.tsv"
 python3 "$BENCH/summarize.py" "$WORK"
