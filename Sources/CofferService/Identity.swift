@@ -247,6 +247,14 @@ public final class IdentityService: @unchecked Sendable {
         Digest.constantTimeEqual(Array(submitted.utf8), Array(formToken(for: token).utf8))
     }
 
+    /// The login form's anti-forgery value (no session exists yet): random, kept in a cookie and in the form.
+    public static func newLoginFormToken() -> String { HexString.encode(randomBytes(16)) }
+
+    /// Whether the login form came back with the value its cookie holds, compared in constant time.
+    public static func loginFormTokenMatches(cookie: String, submitted: String) -> Bool {
+        !cookie.isEmpty && Digest.constantTimeEqual(Array(cookie.utf8), Array(submitted.utf8))
+    }
+
     public enum Scope: Sendable { case projectID(String), projectName(String) }
 
     /// Password authentication scoped to a project (the user's default when no scope is given).

@@ -118,7 +118,7 @@ struct ConsoleRoutes {
     }
 
     func loginForm(error: String?, status: HTTPResponse.Status) -> Response {
-        let value = ConsoleInput.randomHex(16)
+        let value = IdentityService.newLoginFormToken()
         var page: [String: Any] = ["title": "Log in", "loginCSRF": value]
         if let error { page["error"] = error }
         var response = ConsolePage.render("login", page, status: status)
@@ -133,7 +133,7 @@ struct ConsoleRoutes {
             return failure(error, session: nil, context: context)
         }
         guard let expected = request.cookies[ConsoleSession.loginCookie]?.value, let submitted = form["csrf"],
-              ConsoleInput.constantTimeEqual(expected, submitted) else {
+              IdentityService.loginFormTokenMatches(cookie: expected, submitted: submitted) else {
             return loginForm(error: "The login form expired or was not sent from this console; try again.", status: .forbidden)
         }
         guard let user = form["user"], let password = form.values["password"]?.first, !password.isEmpty else {
@@ -255,17 +255,6 @@ enum ConsoleInput {
 
     static func parameter(_ context: CofferContext, _ name: String) throws -> String {
         try id(try context.parameters.require(name), field: name)
-    }
-
-    static func randomHex(_ bytes: Int) -> String {
-        var g = SystemRandomNumberGenerator()
-        return (0..<bytes).map { _ in String(format: "%02x", UInt8.random(in: 0...255, using: &g)) }.joined()
-    }
-
-    static func constantTimeEqual(_ a: String, _ b: String) -> Bool {
-        let x = Array(a.utf8), y = Array(b.utf8)
-        guard x.count == y.count else { return false }
-        return zip(x, y).reduce(0) { $0 | ($1.0 ^ $1.1) } == 0
     }
 
     /// Behind a TLS-terminating proxy the session cookie is also marked Secure.
