@@ -15,18 +15,17 @@ public enum Zstd {
     /// Returns the compressed frame, or nil when it would not be smaller than the input.
     public static func compressIfSmaller(_ input: Data, level: Int32) -> Data? {
         if input.isEmpty { return nil }
-        let bound = ZSTD_compressBound(input.count)
+        let capacity = min(ZSTD_compressBound(input.count), input.count)
+        // Not Data(count:): zeroing a chunk-sized buffer zstd overwrites cost as much as the first touch of its pages.
+        guard let buffer = malloc(capacity) else { return nil }
         let ctx = pool.take()
         defer { pool.give(ctx) }
-        var output = Data(count: min(bound, input.count))
-        let written: Int = output.withUnsafeMutableBytes { out in
-            input.withUnsafeBytes { inp in
-                ZSTD_compressCCtx(ctx, out.baseAddress, out.count, inp.baseAddress, inp.count, level)
-            }
+        let written: Int = input.withUnsafeBytes { inp in ZSTD_compressCCtx(ctx, buffer, capacity, inp.baseAddress, inp.count, level) }
+        if ZSTD_isError(written) != 0 || written >= input.count {
+            free(buffer)
+            return nil
         }
-        if ZSTD_isError(written) != 0 || written >= input.count { return nil }
-        output.count = written
-        return output
+        return Data(bytesNoCopy: buffer, count: written, deallocator: .free)
     }
 
     public static func decompress(_ input: Data, expectedSize: Int) throws -> Data {
