@@ -14,9 +14,9 @@ struct DashboardRoutes {
 
     static func vault(_ row: VaultDashboardRow) -> Dashboard.Vault {
         func time(_ ms: Int64) -> String { UTCTimeFormat.cbrString(epochMilliseconds: ms) }
-        let v = row.vault, capacity = Double(v.sizeGB) * 1_073_741_824
+        let v = row.vault
         return Dashboard.Vault(id: v.id, name: v.name, objectType: v.objectType, sizeGB: v.sizeGB, usedBytes: v.usedBytes,
-                               usedPercent: capacity > 0 ? (Double(v.usedBytes) * 1000 / capacity).rounded() / 10 : 0, policyID: v.policyID,
+                               usedPercent: v.usedPercent, policyID: v.policyID,
                                policyName: row.policyName, nextRunAt: row.nextRunAt.map(time), lastSuccessAt: row.lastSuccessAt.map(time),
                                lastBackupFailed: row.lastBackupFailed, failuresLast24h: row.failuresLastDay,
                                running: row.running.map { .init(operationLogID: $0.id, operationType: $0.operationType, resourceName: $0.resourceName, progress: $0.progress,

@@ -68,6 +68,14 @@ public struct VaultRecord: Sendable, Equatable, Codable {
     }
 }
 
+extension VaultRecord {
+    /// The share of its size the repository uses, in percent to one decimal (0 for a sizeless vault; may pass 100).
+    public var usedPercent: Double {
+        let capacity = Double(sizeGB) * 1_073_741_824
+        return capacity > 0 ? (Double(usedBytes) * 1000 / capacity).rounded() / 10 : 0
+    }
+}
+
 public struct VaultResourceRecord: Sendable, Equatable {
     public var resourceID: String
     public var vaultID: String

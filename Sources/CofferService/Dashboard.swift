@@ -69,9 +69,8 @@ public struct DashboardService: Sendable {
                (row.lastSuccessAt ?? 0) < due {
                 row.problems.append("no successful backup since the scheduled one of \(UTCTimeFormat.cbrString(epochMilliseconds: due).prefix(16))")
             }
-            let capacity = Double(vault.sizeGB) * 1_073_741_824
-            if capacity > 0, Double(vault.usedBytes) >= capacity * DashboardService.fullShare {
-                row.problems.append("\(Int(Double(vault.usedBytes) * 100 / capacity)) % of its capacity is used")
+            if vault.sizeGB > 0, vault.usedPercent >= DashboardService.fullShare * 100 {
+                row.problems.append("\(Int(vault.usedPercent)) % of its capacity is used")
             }
             rows.append(row)
         }

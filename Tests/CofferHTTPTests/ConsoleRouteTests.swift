@@ -115,6 +115,41 @@ import Testing
             }
             try await client.execute(uri: "/console/admin", method: .get, headers: a.headers) { r in #expect(r.status == .forbidden) }
 
+            // Every other console input, sent by the other project with this project's ids: 4xx, nothing changed.
+            try await server.services.worker.drain()
+            let backup = try #require(try await server.services.backups.listBackups(project: alice.project_id, filter: .init(), sort: [("created_at", false)],
+                                                                                    offset: 0, limit: 5).items.first)
+            #expect(backup.status == .available, "\(backup)")
+            #expect(try await ConsoleRoutes.post(client, a, "/console/policies", [("name", "alice-policy"), ("frequency", "daily"), ("time", "01:00"),
+                                                                               ("retention", "count"), ("max_backups", "3")]).status == .seeOther)
+            let policy = try #require(try await server.services.policies.list(project: alice.project_id, filter: .init(), marker: nil, offset: 0, limit: 5).items.first)
+            for path in ["/console/backups/\(backup.id)", "/console/policies/\(policy.record.id)"] {
+                try await client.execute(uri: path, method: .get, headers: b.headers) { r in
+                    #expect(r.status == .notFound && !String(buffer: r.body).contains(backup.name), "\(path): \(r.status)")
+                }
+            }
+            let foreignPosts: [(String, [(String, String)])] = [
+                ("/console/backups/\(backup.id)/restore", [("target", "other"), ("target_resource", share), ("subdirectory", "stolen")]),
+                ("/console/backups/\(backup.id)/restore", []),
+                ("/console/backups/\(backup.id)/delete", []),
+                ("/console/policies/\(policy.record.id)/delete", []),
+                ("/console/vaults/\(vault)/policy", [("policy_id", policy.record.id)]),
+                ("/console/vaults/\(vault)/policy", []),
+                ("/console/vaults/\(vault)/resources", [("resource", share)]),
+                ("/console/vaults/\(vault)/resources/remove", [("resource", share)]),
+                ("/console/vaults/\(vault)/delete", [("confirm", "console-vault")]),
+                ("/console/rds/\(share)/backup", []),
+                ("/console/vaults", [("name", "bobs"), ("object_type", "turbo"), ("size", "10"), ("resource", share)]),
+            ]
+            for (path, fields) in foreignPosts {
+                let status = try await ConsoleRoutes.post(client, b, path, fields).status
+                #expect((400..<500).contains(Int(status.code)), "\(path) by another project: \(status)")
+            }
+            #expect(try await server.services.backups.backup(project: alice.project_id, id: backup.id).0.status == .available, "the backup is untouched")
+            #expect(try await server.services.policies.view(project: alice.project_id, id: policy.record.id).vaultIDs.isEmpty)
+            #expect(try await server.services.vaults.view(project: alice.project_id, id: vault).resources.count == 1, "the vault keeps its resource")
+            #expect(try await server.services.vaults.list(project: bob.project_id, filter: .init(), offset: 0, limit: 5).total == 0, "no vault of another's resource")
+
             // Readonly looks but does not change.
             let (_, readerSession) = try await ConsoleRoutes.login(client, user: "alice-reader", password: readerPassword)
             let reader = try #require(readerSession)
@@ -152,7 +187,10 @@ import Testing
             #expect(try await raw("/console/policies", "csrf=\(a.formToken)&name=p&frequency=daily&interval=0&time=02:00&retention=count") == .badRequest)
             #expect(try await raw("/console/policies", "csrf=\(a.formToken)&name=p&frequency=daily&time=02:00&retention=count&max_backups=3&timezone=UTC%2B99:00") == .badRequest)
             #expect(try await raw("/console/backups/%00/restore", "csrf=\(a.formToken)") == .badRequest)
-            for path in ["/console/vaults/%00", "/console/vaults/..%2F..", "/console/vaults/" + String(repeating: "a", count: 5000), "/console/backups/-1",
+            #expect(try await raw("/console/vaults", "") == .forbidden, "an empty form has no token")
+            #expect(try await raw("/console/vaults", "csrf=\(a.formToken)") == .badRequest, "an empty vault form names the field")
+            #expect(try await raw("/console/vaults/:/checkpoint", "csrf=\(a.formToken)") == .badRequest)
+            for path in ["/console/vaults/:", "/console/policies/:", "/console/vaults/%00", "/console/vaults/..%2F..", "/console/vaults/" + String(repeating: "a", count: 5000), "/console/backups/-1",
                          "/console/policies/%FF", "/console/operations?offset=-1", "/console/operations?vault_id=%00", "/console/vaults/x?status=nope",
                          "/console/operations.json?ids=%00,%FF," + String(repeating: "b,", count: 500)] {
                 try await client.execute(uri: path, method: .get, headers: a.headers) { r in

@@ -22,9 +22,7 @@ struct ConsoleVaultPages {
     }
 
     static func vaultFields(_ v: VaultRecord) -> [String: Any] {
-        let capacity = Double(v.sizeGB) * 1_073_741_824
-        var fields: [String: Any] = ["id": v.id, "name": v.name, "objectType": v.objectType, "status": v.status,
-                                     "usedPercent": capacity > 0 ? min(100, (Double(v.usedBytes) * 1000 / capacity).rounded() / 10) : 0,
+        var fields: [String: Any] = ["id": v.id, "name": v.name, "objectType": v.objectType, "status": v.status, "usedPercent": v.usedPercent,
                                      "used": formatBytes(v.usedBytes), "size": "\(v.sizeGB) GB"]
         // Absent, never a present nil (which mustache would print as "nil").
         fields["policyID"] = v.policyID
