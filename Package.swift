@@ -6,7 +6,7 @@ import PackageDescription
 //   coffer (executable) -> CofferCLI (composition root) -> CofferHTTP -> CofferService -> CofferModel
 //                                    -> CofferCatalog (SQL, implements CofferModel's protocols) -> CofferModel
 //   CofferService -> CofferEngine -> CofferRepository -> CofferBlobStore
-//   leaves: CofferChunking, CofferCrypto, CofferCompression (over system libzstd),
+//   leaves: CofferChunking, CofferCrypto (swift-crypto; blob AES-GCM over system libcrypto), CofferCompression (over system libzstd),
 //           CofferSystem (blocking-I/O thread pool, async budget)
 // Swift 5 language mode: the engine shares buffers between worker threads under
 // explicit locks; strict Sendable checking would force copies on the hot path.
@@ -48,7 +48,11 @@ let package = Package(
         // The API's request and response types (shared by the HTTP edge and the CLI) and the schema derivation behind the OpenAPI document.
         .target(name: "CofferAPI", swiftSettings: swift5),
         .target(name: "CofferCompression", dependencies: ["CZstd"], swiftSettings: swift5),
+        // AES-256-GCM over a caller's buffer (swift-crypto's API allocates twice per sealed blob):
+        // docs/architecture.md, "Why AES-GCM on blobs uses libcrypto".
+        .systemLibrary(name: "COpenSSLCrypto", pkgConfig: "libcrypto", providers: [.apt(["libssl-dev"])]),
         .target(name: "CofferCrypto", dependencies: [
+            "COpenSSLCrypto",
             .product(name: "Crypto", package: "swift-crypto"),
             .product(name: "_CryptoExtras", package: "swift-crypto"),
         ], swiftSettings: swift5),

@@ -6,6 +6,7 @@
 set -euo pipefail
 need=()
 [ -f /usr/include/zstd.h ] || need+=(libzstd-dev)
+[ -f /usr/include/openssl/evp.h ] || need+=(libssl-dev)
 command -v pkg-config >/dev/null 2>&1 || need+=(pkg-config)
 if [ "${1:-}" = --test ]; then
     [ -x /usr/lib/postgresql/15/bin/initdb ] || need+=(postgresql-15)

@@ -14,18 +14,27 @@ public enum Zstd {
 
     /// Returns the compressed frame, or nil when it would not be smaller than the input.
     public static func compressIfSmaller(_ input: Data, level: Int32) -> Data? {
-        if input.isEmpty { return nil }
-        let capacity = min(ZSTD_compressBound(input.count), input.count)
         // Not Data(count:): zeroing a chunk-sized buffer zstd overwrites cost as much as the first touch of its pages.
-        guard let buffer = malloc(capacity) else { return nil }
-        let ctx = pool.take()
-        defer { pool.give(ctx) }
-        let written: Int = input.withUnsafeBytes { inp in ZSTD_compressCCtx(ctx, buffer, capacity, inp.baseAddress, inp.count, level) }
-        if ZSTD_isError(written) != 0 || written >= input.count {
+        guard input.count > 1, let buffer = malloc(input.count - 1) else { return nil }
+        let written = input.withUnsafeBytes { compress($0, into: UnsafeMutableRawBufferPointer(start: buffer, count: input.count - 1), level: level) }
+        guard let written else {
             free(buffer)
             return nil
         }
         return Data(bytesNoCopy: buffer, count: written, deallocator: .free)
+    }
+
+    /// Compresses `input` into `output`; returns the compressed length, or nil
+    /// when the frame would not be smaller than the input (or does not fit).
+    public static func compress(_ input: UnsafeRawBufferPointer, into output: UnsafeMutableRawBufferPointer, level: Int32) -> Int? {
+        guard input.count > 0, let out = output.baseAddress else { return nil }
+        let capacity = min(output.count, input.count - 1)
+        guard capacity > 0 else { return nil }
+        let ctx = pool.take()
+        defer { pool.give(ctx) }
+        let written = ZSTD_compressCCtx(ctx, out, capacity, input.baseAddress, input.count, level)
+        if ZSTD_isError(written) != 0 || written >= input.count { return nil }
+        return written
     }
 
     public static func decompress(_ input: Data, expectedSize: Int) throws -> Data {

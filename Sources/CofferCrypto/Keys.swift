@@ -1,6 +1,7 @@
 // CofferCrypto: the repository's keys (scrypt-wrapped master key, AES-GCM
 // blob sealing, keyed blob ids) and the catalog's secret box.
 
+import COpenSSLCrypto
 import Crypto
 import _CryptoExtras
 import Foundation
@@ -142,6 +143,47 @@ public func randomBytes(_ count: Int) -> [UInt8] {
 /// AES-256-GCM with a random 96-bit nonce; layout nonce || ciphertext || tag.
 public enum Sealer {
     public static let overhead = 12 + 16
+    public static let nonceSize = 12
+    public static let tagSize = 16
+
+    /// Seals in place, for records built in a caller's buffer: `record` holds the plaintext
+    /// at `[nonceSize ..< nonceSize + count]` with room for the tag after it, and on return
+    /// holds nonce || ciphertext || tag (the layout `seal` writes and `open` reads). Returns
+    /// the record's length. The same AES-256-GCM as `seal`, through OpenSSL's libcrypto,
+    /// because swift-crypto can only return a fresh allocation (two, in fact) per record.
+    public static func sealInPlace(_ record: UnsafeMutableRawBufferPointer, plaintextCount count: Int, key: SymmetricKey, context: [UInt8]) -> Int {
+        let total = count + overhead
+        precondition(record.count >= total && count <= Int(Int32.max) - 64, "Sealer.sealInPlace: \(count) bytes do not fit a \(record.count)-byte record")
+        let base = record.baseAddress!.assumingMemoryBound(to: UInt8.self)
+        var random = SystemRandomNumberGenerator()  // getrandom(2): a CSPRNG
+        withUnsafeBytes(of: (random.next() as UInt64, random.next() as UInt64)) { base.update(from: $0.bindMemory(to: UInt8.self).baseAddress!, count: nonceSize) }
+        let ok = key.withUnsafeBytes { k in
+            context.withUnsafeBufferPointer { ad in
+                coffer_aes256gcm(1, k.bindMemory(to: UInt8.self).baseAddress, base, ad.baseAddress, Int32(ad.count),
+                                 base + nonceSize, Int32(count), base + nonceSize + count)
+            }
+        }
+        // Fails only on a key of the wrong size or an allocation failure inside OpenSSL.
+        precondition(ok == 1 && key.bitCount == 256, "AES-256-GCM seal failed")
+        return total
+    }
+
+    /// Opens in place what `seal` or `sealInPlace` wrote: on success the plaintext is at
+    /// `[nonceSize ..< record.count - tagSize]` and its length is returned.
+    public static func openInPlace(_ record: UnsafeMutableRawBufferPointer, key: SymmetricKey, context: [UInt8], what: String) throws -> Int {
+        guard record.count >= overhead, record.count - overhead <= Int(Int32.max) - 64 else { throw CryptoError.malformed(what) }
+        guard key.bitCount == 256 else { throw CryptoError.malformed(what) }
+        let count = record.count - overhead
+        let base = record.baseAddress!.assumingMemoryBound(to: UInt8.self)
+        let ok = key.withUnsafeBytes { k in
+            context.withUnsafeBufferPointer { ad in
+                coffer_aes256gcm(0, k.bindMemory(to: UInt8.self).baseAddress, base, ad.baseAddress, Int32(ad.count),
+                                 base + nonceSize, Int32(count), base + nonceSize + count)
+            }
+        }
+        guard ok == 1 else { throw CryptoError.authenticationFailed(what) }
+        return count
+    }
 
     public static func seal<D: DataProtocol>(_ plaintext: D, key: SymmetricKey, context: [UInt8]) -> Data {
         // The only failure is a key of the wrong size, which keys made here never have.

@@ -32,7 +32,7 @@ public protocol SnapshotSink: SnapshotSource {
     func contains(blob: Hash256) -> Bool
     /// A writer that seals and packs blobs into this repository.
     func makePackWriter() -> PackWriter
-    func seal(_ plaintext: Data, type: BlobType, id: Hash256) -> Data
+    func sealBlob(_ plaintext: Data, type: BlobType, id: Hash256) -> SealedBlob
     func saveSnapshot(_ snapshot: Snapshot) async throws -> Hash256
 }
 

@@ -23,14 +23,16 @@ public final class PackWriter: @unchecked Sendable {
         var bytes: Data { storage.prefix(count) }
 
         func append(_ data: Data, capacity: Int) {
-            if storage.count < count + data.count { storage.count = max(capacity, count + data.count) }
+            data.withUnsafeBytes { append($0, capacity: capacity) }
+        }
+
+        func append(_ bytes: UnsafeRawBufferPointer, capacity: Int) {
+            if storage.count < count + bytes.count { storage.count = max(capacity, count + bytes.count) }
             let at = count
             storage.withUnsafeMutableBytes { dst in
-                data.withUnsafeBytes { src in
-                    if let from = src.baseAddress, let to = dst.baseAddress { (to + at).copyMemory(from: from, byteCount: src.count) }
-                }
+                if let from = bytes.baseAddress, let to = dst.baseAddress { (to + at).copyMemory(from: from, byteCount: bytes.count) }
             }
-            count += data.count
+            count += bytes.count
         }
 
         /// Drops the blobs `drop` names, moving the rest down in place; returns the dropped entries.
@@ -116,22 +118,22 @@ public final class PackWriter: @unchecked Sendable {
         lock.withLock { for id in ids where !reserved.contains(id) { reused.insert(id) } }
     }
 
-    /// Stores a blob that `claim` returned true for. `sealed` comes from `Repository.seal`.
-    public func store(id: Hash256, type: BlobType, sealed: Data, rawLength: Int) async throws {
-        await buffered.acquire(sealed.count)
+    /// Stores a blob that `claim` returned true for. `sealed` comes from `Repository.sealBlob`.
+    public func store(id: Hash256, type: BlobType, sealed: SealedBlob, rawLength: Int) async throws {
+        let length = sealed.count
+        await buffered.acquire(length)
         let full: OpenPack? = lock.withLock {
-            // Sized once per pack: growing by doubling would briefly hold three times a pack.
+            let entry = PackEntry(type: type, id: id, offset: UInt32(open.count), length: UInt32(length), rawLength: UInt32(rawLength))
             // Sized once per buffer: growing by doubling would briefly hold three times a pack.
-            let entry = PackEntry(type: type, id: id, offset: UInt32(open.count), length: UInt32(sealed.count), rawLength: UInt32(rawLength))
-            open.append(sealed, capacity: repository.config.packSize + repository.config.chunker.max + (64 << 10))
+            open.append(sealed.bytes, capacity: repository.config.packSize + repository.config.chunker.max + (64 << 10))
             open.entries.append(entry)
-            sealedBytesAdded += Int64(sealed.count)
+            sealedBytesAdded += Int64(length)
             blobsAdded += 1
             if open.count >= repository.config.packSize { return takePack() }
             return nil
         }
         // Written through, so the next backup walks this one's trees without downloading them.
-        if type == .tree, let cache = repository.store as? CachingBlobStore { await cache.cacheTree(id, sealed: sealed) }
+        if type == .tree, let cache = repository.store as? CachingBlobStore { await cache.cacheTree(id, sealed: Data(sealed.bytes)) }
         if let full { try await upload(full) }
     }
 
@@ -141,7 +143,7 @@ public final class PackWriter: @unchecked Sendable {
         let id = repository.keys.blobID(plaintext)
         if type == .tree { repository.stash?.keep(tree: id, plaintext: plaintext) }
         if claim(id) {
-            try await store(id: id, type: type, sealed: repository.seal(plaintext, type: type, id: id), rawLength: plaintext.count)
+            try await store(id: id, type: type, sealed: repository.sealBlob(plaintext, type: type, id: id), rawLength: plaintext.count)
         }
         return id
     }
@@ -246,7 +248,7 @@ public final class PackWriter: @unchecked Sendable {
                 return reserved.insert(id).inserted
             }
             if needsStore {
-                try await store(id: id, type: location.entry.type, sealed: repository.seal(plain, type: location.entry.type, id: id), rawLength: plain.count)
+                try await store(id: id, type: location.entry.type, sealed: repository.sealBlob(plain, type: location.entry.type, id: id), rawLength: plain.count)
             }
         }
     }

@@ -203,6 +203,6 @@ extension PackWriter {
     /// Stores a copy of a blob even though the index already has it (repacking).
     func storeCopy(id: Hash256, type: BlobType, plaintext: Data) async throws {
         guard claimForCopy(id) else { return }
-        try await store(id: id, type: type, sealed: repository.seal(plaintext, type: type, id: id), rawLength: plaintext.count)
+        try await store(id: id, type: type, sealed: repository.sealBlob(plaintext, type: type, id: id), rawLength: plaintext.count)
     }
 }

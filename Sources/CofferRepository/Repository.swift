@@ -4,6 +4,7 @@
 import CofferBlobStore
 import CofferCompression
 import CofferCrypto
+import CofferSystem
 import Foundation
 
 /// What the operator holds to open a repository.
@@ -83,6 +84,9 @@ public final class Repository: @unchecked Sendable {
     public let stash: (any TreeStash)?
     let sessionLock = NSLock()
     var sessionKeys: [Hash256: RepositoryKeys] = [:]
+    /// Where a blob's record is built and sealed in place: room for the nonce, the flag byte,
+    /// the largest chunk stored uncompressed and the tag.
+    let records: BufferPool
 
     init(store: BlobStore, config: RepositoryConfig, keys: RepositoryKeys, session: Hash256? = nil, presence: (any BlobPresence)? = nil,
          stash: (any TreeStash)? = nil) {
@@ -92,6 +96,9 @@ public final class Repository: @unchecked Sendable {
         self.keys = keys
         self.session = session
         self.presence = presence
+        // Records wait for the pack writer's byte budget, so a few more than one per core are out at once.
+        records = BufferPool(bufferSize: config.chunker.max + 1 + Sealer.overhead, maxRetained: ProcessInfo.processInfo.activeProcessorCount + 2,
+                             residentLimit: 1 << 20)
     }
 
     // MARK: - Creating and opening
@@ -284,15 +291,28 @@ public final class Repository: @unchecked Sendable {
 
     /// Seals one blob: compress when it helps, then encrypt bound to its id.
     public func seal(_ plaintext: Data, type: BlobType, id: Hash256) -> Data {
-        var payload = Data(capacity: plaintext.count + 1)
-        if let packed = Zstd.compressIfSmaller(plaintext, level: config.compressionLevel) {
-            payload.append(1)
-            payload.append(packed)
-        } else {
-            payload.append(0)
-            payload.append(plaintext)
+        Data(sealBlob(plaintext, type: type, id: id).bytes)
+    }
+
+    /// `seal` into a pooled buffer: the record (nonce || AES-GCM of flag and payload || tag) is
+    /// built, compressed into and encrypted in one place, and copied once, into the pack.
+    public func sealBlob(_ plaintext: Data, type: BlobType, id: Hash256) -> SealedBlob {
+        let needed = plaintext.count + 1 + Sealer.overhead
+        let sealed = needed <= records.bufferSize ? SealedBlob(pool: records) : SealedBlob(ownBuffer: needed)
+        let record = UnsafeMutableRawBufferPointer(start: sealed.base, count: needed)
+        let bodyStart = Sealer.nonceSize + 1
+        let length: Int = plaintext.withUnsafeBytes { input in
+            let body = UnsafeMutableRawBufferPointer(rebasing: record[bodyStart..<(bodyStart + input.count)])
+            if let packed = Zstd.compress(input, into: body, level: config.compressionLevel) {
+                record[Sealer.nonceSize] = 1
+                return packed
+            }
+            record[Sealer.nonceSize] = 0
+            if let from = input.baseAddress { body.baseAddress!.copyMemory(from: from, byteCount: input.count) }
+            return input.count
         }
-        return Sealer.seal(payload, key: keys.dataKey, context: Context.blob(type, id))
+        sealed.count = Sealer.sealInPlace(record, plaintextCount: 1 + length, key: keys.dataKey, context: Context.blob(type, id))
+        return sealed
     }
 
     /// Decrypts and decompresses one stored blob record.
@@ -447,4 +467,27 @@ public struct PendingDeletion: Codable, Sendable {
 public struct RepositoryStatistics: Sendable, Equatable {
     public var packs: Int
     public var packBytes: Int64
+}
+
+/// A sealed blob record in a buffer of its own (from the repository's pool, given back when
+/// this is released).
+public final class SealedBlob: @unchecked Sendable {
+    private let pool: BufferPool?
+    let base: UnsafeMutableRawPointer
+    public internal(set) var count = 0
+    public var bytes: UnsafeRawBufferPointer { UnsafeRawBufferPointer(start: base, count: count) }
+
+    init(pool: BufferPool) {
+        self.pool = pool
+        base = pool.take()
+    }
+
+    init(ownBuffer size: Int) {
+        pool = nil
+        base = UnsafeMutableRawPointer.allocate(byteCount: size, alignment: 16)
+    }
+
+    deinit {
+        if let pool { pool.give(base, used: count) } else { base.deallocate() }
+    }
 }

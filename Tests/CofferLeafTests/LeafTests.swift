@@ -80,6 +80,44 @@ func pseudoRandomBytes(_ count: Int, seed: UInt64) -> [UInt8] {
         #expect(throws: CryptoError.self) { try Sealer.open(sealed.prefix(5), key: keys.dataKey, context: [], what: "x") }
     }
 
+    /// The in-place pair (OpenSSL's libcrypto) and swift-crypto's seal/open read each other's
+    /// records: one format, two implementations, every direction checked, tampering refused.
+    @Test(arguments: [0, 1, 17, 1 << 20])
+    func inPlaceSealingIsTheSameFormat(size: Int) throws {
+        let keys = RepositoryKeys.generate()
+        let context = Array("blob-context".utf8)
+        let plain = Data(pseudoRandomBytes(size, seed: UInt64(size) + 3))
+        var record = [UInt8](repeating: 0xEE, count: size + Sealer.overhead)
+        record.replaceSubrange(Sealer.nonceSize..<(Sealer.nonceSize + size), with: plain)
+        let length = record.withUnsafeMutableBytes { Sealer.sealInPlace($0, plaintextCount: size, key: keys.dataKey, context: context) }
+        #expect(length == size + Sealer.overhead)
+        if size > 0 { #expect(Data(record[Sealer.nonceSize..<(Sealer.nonceSize + size)]) != plain) }
+        #expect(try Sealer.open(Data(record), key: keys.dataKey, context: context, what: "x") == plain)
+
+        var sealed = [UInt8](Sealer.seal(plain, key: keys.dataKey, context: context))
+        let opened = try sealed.withUnsafeMutableBytes { try Sealer.openInPlace($0, key: keys.dataKey, context: context, what: "x") }
+        #expect(opened == size)
+        #expect(Data(sealed[Sealer.nonceSize..<(Sealer.nonceSize + size)]) == plain)
+
+        // Two seals of the same bytes differ (fresh nonces).
+        var again = [UInt8](repeating: 0, count: size + Sealer.overhead)
+        again.replaceSubrange(Sealer.nonceSize..<(Sealer.nonceSize + size), with: plain)
+        _ = again.withUnsafeMutableBytes { Sealer.sealInPlace($0, plaintextCount: size, key: keys.dataKey, context: context) }
+        #expect(again[0..<Sealer.nonceSize] != record[0..<Sealer.nonceSize])
+
+        for flip in [0, Sealer.nonceSize, record.count - 1] where flip < record.count && (size > 0 || flip != Sealer.nonceSize) {
+            var bad = record
+            bad[flip] ^= 0x01
+            #expect(throws: CryptoError.self) { try bad.withUnsafeMutableBytes { try Sealer.openInPlace($0, key: keys.dataKey, context: context, what: "x") } }
+        }
+        var other = record
+        #expect(throws: CryptoError.self) { try other.withUnsafeMutableBytes { try Sealer.openInPlace($0, key: keys.dataKey, context: Array("tree".utf8), what: "x") } }
+        other = record
+        #expect(throws: CryptoError.self) { try other.withUnsafeMutableBytes { try Sealer.openInPlace($0, key: RepositoryKeys.generate().dataKey, context: context, what: "x") } }
+        var short = [UInt8](record.prefix(Sealer.overhead - 1))
+        #expect(throws: CryptoError.self) { try short.withUnsafeMutableBytes { try Sealer.openInPlace($0, key: keys.dataKey, context: context, what: "x") } }
+    }
+
     @Test func idsAreKeyedAndStable() {
         let k1 = RepositoryKeys.generate(), k2 = RepositoryKeys.generate()
         #expect(k1.blobID(Data("a".utf8)) == k1.blobID(Data("a".utf8)))
@@ -114,6 +152,38 @@ func pseudoRandomBytes(_ count: Int, seed: UInt64) -> [UInt8] {
         #expect(a == b && a != c)
         let kf = KeyDerivation.newKeyFile()
         #expect(try kf.deriveMasterKey(secret: [1, 2]) == kf.deriveMasterKey(secret: [1, 2]))
+    }
+}
+
+@Suite struct BufferPoolTests {
+    @Test func buffersComeBackAndAreReused() {
+        let pool = BufferPool(bufferSize: 100_000, maxRetained: 2, residentLimit: 8192)
+        #expect(pool.bufferSize % 4096 == 0 && pool.bufferSize >= 100_000)
+        let source = pseudoRandomBytes(70_000, seed: 5)
+        var copy: Data? = source.withUnsafeBytes { pool.data(copying: $0.baseAddress!, count: $0.count) }
+        #expect(copy == Data(source))
+        #expect(pool.outstandingCount == 1)
+        let first = copy!.withUnsafeBytes { $0.baseAddress! }
+        copy = nil
+        #expect(pool.outstandingCount == 0 && pool.idleCount == 1)
+        let again = pool.take()
+        #expect(UnsafeRawPointer(again) == first)
+        pool.give(again, used: 0)
+        #expect(pool.data(copying: first, count: 0).isEmpty && pool.outstandingCount == 0)
+    }
+
+    @Test func idleBuffersAreBoundedInNumberAndResidentBytes() {
+        let pool = BufferPool(bufferSize: 64 << 10, maxRetained: 2, residentLimit: 8192)
+        let buffers = (0..<4).map { _ in pool.take() }
+        #expect(pool.outstandingCount == 4)
+        for b in buffers { b.storeBytes(of: 0xAB, toByteOffset: 100, as: UInt8.self); b.storeBytes(of: 0xCD, toByteOffset: 40_000, as: UInt8.self) }
+        for b in buffers { pool.give(b, used: pool.bufferSize) }
+        #expect(pool.idleCount == 2 && pool.outstandingCount == 0)
+        // An idle buffer keeps its first `residentLimit` bytes; the pages past them went back to the kernel (read as zero).
+        let reused = pool.take()
+        #expect(reused.load(fromByteOffset: 100, as: UInt8.self) == 0xAB)
+        #expect(reused.load(fromByteOffset: 40_000, as: UInt8.self) == 0)
+        pool.give(reused, used: 0)
     }
 }
 

@@ -36,7 +36,7 @@ import Testing
             let id = repository.keys.blobID(data)
             plain[id] = data
             #expect(writer.claim(id))
-            try await writer.store(id: id, type: .data, sealed: repository.seal(data, type: .data, id: id), rawLength: data.count)
+            try await writer.store(id: id, type: .data, sealed: repository.sealBlob(data, type: .data, id: id), rawLength: data.count)
         }
         try await writer.finish()
         let pack = repository.index.allPacks[0]
