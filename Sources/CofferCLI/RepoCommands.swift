@@ -226,9 +226,11 @@ struct Snapshots: AsyncParsableCommand {
 }
 
 struct Ls: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "List the files of a snapshot.")
+    static let configuration = CommandConfiguration(abstract: "List the files of a snapshot, or one directory of it.")
     @OptionGroup var repo: RepoOptions
     @Argument(help: "Snapshot id, unique prefix, or 'latest'.") var snapshot: String
+    @Argument(help: "A directory of the snapshot, relative to the backed-up path (or under it): list only its entries, reading only the trees on the way.")
+    var directory: String?
     @Flag(help: "One JSON object per line.") var json = false
 
     func run() async throws {
@@ -236,19 +238,39 @@ struct Ls: AsyncParsableCommand {
         try await repository.loadIndex()
         let id = try await repository.resolveSnapshot(snapshot)
         let s = try await repository.loadSnapshot(id)
+        if let directory {
+            let relative = Self.relative(directory, to: s.paths)
+            let tree = try await TreeWalker(repository: repository).directory(s.tree, at: relative)
+            let base = relative.split(separator: "/").joined(separator: "/")
+            for node in tree.nodes { show(base.isEmpty ? node.name : base + "/" + node.name, node) }
+            return
+        }
         var seen = Set<Hash256>()
         var failed = false
         try await TreeWalker(repository: repository).walk(s.tree, seen: &seen, visit: { path, node in
-            if json {
-                printJSON(["path": path, "type": node.kind.rawValue, "size": node.size, "mode": node.mode, "mtime": node.mtime.seconds])
-            } else {
-                print("\(node.kind == .directory ? "d" : node.kind == .symlink ? "l" : "-") \(String(node.mode, radix: 8).leftPadded(4)) \(String(node.size).leftPadded(12)) \(path)\(node.linkTarget.map { " -> \($0)" } ?? "")")
-            }
+            show(path, node)
         }, unreadable: { path, _, error in
             failed = true
             stderrLine("error: \(path): \(error)")
         })
         if failed { throw ExitCode(1) }
+    }
+
+    /// A directory named by its absolute path under the backed-up directory becomes relative to it.
+    static func relative(_ directory: String, to paths: [String]) -> String {
+        for root in paths where root != "/" {
+            if directory == root { return "" }
+            if directory.hasPrefix(root + "/") { return String(directory.dropFirst(root.count + 1)) }
+        }
+        return directory
+    }
+
+    func show(_ path: String, _ node: Node) {
+        if json {
+            printJSON(["path": path, "type": node.kind.rawValue, "size": node.size, "mode": node.mode, "mtime": node.mtime.seconds])
+        } else {
+            print("\(node.kind == .directory ? "d" : node.kind == .symlink ? "l" : "-") \(String(node.mode, radix: 8).leftPadded(4)) \(String(node.size).leftPadded(12)) \(path)\(node.linkTarget.map { " -> \($0)" } ?? "")")
+        }
     }
 }
 

@@ -12,43 +12,72 @@ public final class PackWriter: @unchecked Sendable {
     public let repository: Repository
     private let lock = NSLock()
     /// An open or uploading pack. A class, so its bytes have one owner: appending the header
-    /// and dropping held blobs happen in place, and a stored pack's buffer is reused for the
-    /// next. The bytes are the first `count` of `storage` (an empty Data lets its storage go).
+    /// and dropping held blobs happen in place. Its buffer comes from the writer's pool
+    /// (page-aligned, so a local store can write it with O_DIRECT) and is handed to the store
+    /// with `takeBytes`; it returns to the pool when the store lets go of those bytes.
     final class OpenPack {
-        private var storage = Data()
+        private let pool: BufferPool
+        private var buffer: UnsafeMutableRawPointer?
+        private var capacity = 0
+        private var pooled = false
         private(set) var count = 0
         var entries: [PackEntry] = []
         var isEmpty: Bool { entries.isEmpty }
-        /// The pack's bytes, sharing the storage (a store that keeps them makes the next write copy).
-        var bytes: Data { storage.prefix(count) }
 
-        func append(_ data: Data, capacity: Int) {
-            data.withUnsafeBytes { append($0, capacity: capacity) }
+        init(pool: BufferPool) { self.pool = pool }
+
+        deinit { if let buffer { release(buffer, pooled: pooled, used: count) } }
+
+        private func release(_ buffer: UnsafeMutableRawPointer, pooled: Bool, used: Int) {
+            if pooled { pool.give(buffer, used: used) } else { buffer.deallocate() }
         }
 
-        func append(_ bytes: UnsafeRawBufferPointer, capacity: Int) {
-            if storage.count < count + bytes.count { storage.count = max(capacity, count + bytes.count) }
-            let at = count
-            storage.withUnsafeMutableBytes { dst in
-                if let from = bytes.baseAddress, let to = dst.baseAddress { (to + at).copyMemory(from: from, byteCount: bytes.count) }
+        func append(_ data: Data) {
+            data.withUnsafeBytes { append($0) }
+        }
+
+        func append(_ bytes: UnsafeRawBufferPointer) {
+            if buffer == nil {
+                buffer = pool.take()
+                capacity = pool.bufferSize
+                pooled = true
             }
+            if count + bytes.count > capacity {
+                // A header of many small blobs can outgrow the pool's slack: move to a buffer of its own.
+                let size = (count + bytes.count) * 2
+                let larger = UnsafeMutableRawPointer.allocate(byteCount: size, alignment: 4096)
+                larger.copyMemory(from: buffer!, byteCount: count)
+                release(buffer!, pooled: pooled, used: count)
+                buffer = larger
+                capacity = size
+                pooled = false
+            }
+            if let from = bytes.baseAddress { (buffer! + count).copyMemory(from: from, byteCount: bytes.count) }
             count += bytes.count
+        }
+
+        /// The pack's bytes, handed over without a copy; this pack is empty afterwards.
+        func takeBytes() -> Data {
+            guard let taken = buffer, count > 0 else { return Data() }
+            let (wasPooled, pool) = (pooled, self.pool)
+            buffer = nil
+            defer { empty() }
+            return Data(bytesNoCopy: taken, count: count, deallocator: .custom { p, n in
+                if wasPooled { pool.give(p, used: n) } else { p.deallocate() }
+            })
         }
 
         /// Drops the blobs `drop` names, moving the rest down in place; returns the dropped entries.
         func removeBlobs(where drop: (PackEntry) -> Bool) -> [PackEntry] {
             var end = 0
             var kept: [PackEntry] = [], dropped: [PackEntry] = []
-            storage.withUnsafeMutableBytes { raw in
-                guard let base = raw.baseAddress else { return }
-                for var e in entries {
-                    if drop(e) { dropped.append(e); continue }
-                    // Entries are in offset order, so a blob only ever moves down.
-                    if Int(e.offset) != end { memmove(base + end, base + Int(e.offset), Int(e.length)) }
-                    e.offset = UInt32(end)
-                    end += Int(e.length)
-                    kept.append(e)
-                }
+            for var e in entries {
+                if drop(e) { dropped.append(e); continue }
+                // Entries are in offset order, so a blob only ever moves down.
+                if Int(e.offset) != end, let base = buffer { memmove(base + end, base + Int(e.offset), Int(e.length)) }
+                e.offset = UInt32(end)
+                end += Int(e.length)
+                kept.append(e)
             }
             count = end
             entries = kept
@@ -60,10 +89,9 @@ public final class PackWriter: @unchecked Sendable {
             entries.removeAll(keepingCapacity: true)
         }
     }
-    private var open = OpenPack()
-    /// Stored packs' emptied buffers (a pack-sized allocation per pack costs page faults and, with
-    /// glibc's dynamic mmap threshold, memory the process keeps).
-    private var spare: [OpenPack] = []
+    /// Pack buffers: the open pack's, and the ones uploading until the store is done with them.
+    private let packBuffers: BufferPool
+    private var open: OpenPack
     private var reserved: Set<Hash256> = []
     private var reused: Set<Hash256> = []
     private var unindexed: [(pack: Hash256, entries: [PackEntry])] = []
@@ -88,6 +116,11 @@ public final class PackWriter: @unchecked Sendable {
 
     public init(repository: Repository) {
         self.repository = repository
+        // At most two kept idle: the open pack's and the one just stored (RSS holds two packs, as before).
+        let packSize = repository.config.packSize + repository.config.chunker.max + (64 << 10)
+        let pool = BufferPool(bufferSize: packSize, maxRetained: 2, residentLimit: packSize)
+        packBuffers = pool
+        open = OpenPack(pool: pool)
         let parallel = repository.store.isRemote ? 2 : 1
         uploads = AsyncBudget(capacity: parallel)
         buffered = AsyncBudget(capacity: repository.config.packSize * parallel + (repository.config.chunker.max + 64) * 2)
@@ -125,7 +158,7 @@ public final class PackWriter: @unchecked Sendable {
         let full: OpenPack? = lock.withLock {
             let entry = PackEntry(type: type, id: id, offset: UInt32(open.count), length: UInt32(length), rawLength: UInt32(rawLength))
             // Sized once per buffer: growing by doubling would briefly hold three times a pack.
-            open.append(sealed.bytes, capacity: repository.config.packSize + repository.config.chunker.max + (64 << 10))
+            open.append(sealed.bytes)
             open.entries.append(entry)
             sealedBytesAdded += Int64(length)
             blobsAdded += 1
@@ -148,17 +181,11 @@ public final class PackWriter: @unchecked Sendable {
         return id
     }
 
-    /// The open pack (the header is added when it is stored); a spare buffer is the next one. Under the lock.
+    /// The open pack (the header is added when it is stored); the next one starts empty. Under the lock.
     private func takePack() -> OpenPack {
         let taken = open
-        open = spare.popLast() ?? OpenPack()
+        open = OpenPack(pool: packBuffers)
         return taken
-    }
-
-    /// A stored pack's buffer, emptied, for a later pack (at most two are kept).
-    private func recycle(_ pack: OpenPack) {
-        pack.empty()
-        lock.withLock { if spare.count < 2 { spare.append(pack) } }
     }
 
     /// A write-only writer drops the blobs the server says the vault holds
@@ -186,16 +213,16 @@ public final class PackWriter: @unchecked Sendable {
             buffered.release(sealedBytes)
         }
         try await dropHeldBlobs(pack)
-        guard !pack.isEmpty else { return recycle(pack) }
+        guard !pack.isEmpty else { return }
         let packEntries = pack.entries
-        pack.append(PackFormat.header(packEntries, keys: repository.keys, session: repository.session), capacity: 0)
+        pack.append(PackFormat.header(packEntries, keys: repository.keys, session: repository.session))
         let id: Hash256
         do {
-            let bytes = pack.bytes  // dropped before the buffer is reused, so reusing it copies nothing
+            // The buffer goes back to the pool when the store lets go of these bytes (a store may keep them).
+            let bytes = pack.takeBytes()
             id = Hash256.sha256(bytes)
             try await repository.store.put(ObjectKey.pack(id), data: bytes)
         }
-        recycle(pack)
         let flush: [(pack: Hash256, entries: [PackEntry])]? = lock.withLock {
             repository.index.add(pack: id, entries: packEntries, session: repository.session)
             unindexed.append((id, packEntries))

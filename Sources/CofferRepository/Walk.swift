@@ -25,4 +25,23 @@ public struct TreeWalker {
             if let sub = node.subtree { try await walk(sub, path: p, seen: &seen, visit: visit, unreadable: unreadable) }
         }
     }
+
+    /// The tree of the directory at `path` (components separated by "/", relative to the
+    /// snapshot's root; "" or "/" is the root), loading only the trees on the way there.
+    public func directory(_ root: Hash256, at path: String) async throws -> Tree {
+        var tree = try await repository.loadTree(root)
+        var walked = ""
+        for name in path.split(separator: "/", omittingEmptySubsequences: true).map(String.init) where name != "." {
+            walked += "/" + name
+            guard let node = tree.nodes.first(where: { $0.name == name }) else {
+                throw RepositoryError(.missing, "\(walked): no such file or directory in the snapshot")
+            }
+            guard node.kind == .directory, let subtree = node.subtree else {
+                throw RepositoryError(.invalidArgument, "\(walked): not a directory")
+            }
+            tree = try await repository.loadTree(subtree)
+        }
+        return tree
+    }
 }
+

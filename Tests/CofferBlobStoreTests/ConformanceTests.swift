@@ -48,6 +48,44 @@ enum StoreKind: String, CaseIterable, CustomTestStringConvertible {
         #expect(perms == 0o600)
     }
 
+    /// A page-aligned pack-sized buffer goes out with O_DIRECT where the file system takes it
+    /// (the unaligned tail with a plain write); unaligned and small buffers with plain writes.
+    /// Every byte reads back either way.
+    @Test(arguments: [(1 << 20) + 123, 3 << 20, 1 << 20, 5000])
+    func largeAlignedPutsReadBackExactly(size: Int) async throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("coffer-store-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let store = LocalBlobStore(root: dir)
+        let page = UnsafeMutableRawPointer.allocate(byteCount: size + 4096, alignment: 4096)
+        defer { page.deallocate() }
+        var state: UInt64 = UInt64(size)
+        for i in 0..<(size + 4096) {
+            state = state &* 6364136223846793005 &+ 1442695040888963407
+            page.storeBytes(of: UInt8(truncatingIfNeeded: state >> 33), toByteOffset: i, as: UInt8.self)
+        }
+        let aligned = Data(bytesNoCopy: page, count: size, deallocator: .none)
+        let unaligned = Data(bytesNoCopy: page + 16, count: size, deallocator: .none)
+        try await store.put("packs/aligned", data: aligned)
+        try await store.put("packs/unaligned", data: unaligned)
+        #expect(try await store.get("packs/aligned", range: nil) == aligned)
+        #expect(try await store.get("packs/unaligned", range: nil) == unaligned)
+        #expect(try await store.head("packs/aligned").size == size)
+
+        // The direct path itself, where this file system supports O_DIRECT (ext4 here; tmpfs may refuse it).
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        let probe = dir.appendingPathComponent("probe").path
+        let fd = open(probe, O_WRONLY | O_CREAT | O_EXCL | LocalBlobStore.oDirect, 0o600)
+        let supported = fd >= 0
+        if fd >= 0 { close(fd) }
+        let out = open(dir.appendingPathComponent("direct").path, O_WRONLY | O_CREAT | O_EXCL, 0o600)
+        #expect(out >= 0)
+        let written = aligned.withUnsafeBytes { LocalBlobStore.writeDirect(out, $0) }
+        let alignedPart = size >= LocalBlobStore.directMinimum ? size / 4096 * 4096 : 0
+        #expect(written == (supported ? alignedPart : 0), "wrote \(written) of \(size) directly; O_DIRECT supported: \(supported)")
+        #expect(unaligned.withUnsafeBytes { LocalBlobStore.writeDirect(out, $0) } == 0)
+        close(out)
+    }
+
     @Test func urlFactory() throws {
         #expect(try BlobStores.open(url: "file:///tmp/x").location == "file:///tmp/x")
         #expect(throws: BlobStoreError.self) { try BlobStores.open(url: "ftp://x") }

@@ -28,6 +28,17 @@ import Testing
         #expect(contents(of: dst) == contents(of: src))
         let ls = try coffer(["repo", "ls", "latest"], env: env)
         #expect(ls.stdout.contains("sub/b.txt"))
+        // One directory: only its entries, named relative or by the backed-up path.
+        for name in ["sub", "/sub/", src + "/sub"] {
+            let dir = try coffer(["repo", "ls", "latest", name], env: env)
+            #expect(dir.status == 0 && dir.stdout.contains("sub/b.txt") && !dir.stdout.contains("a.bin"), "\(name): \(dir.stdout) \(dir.stderr)")
+        }
+        let root = try coffer(["repo", "ls", "latest", src, "--json"], env: env)
+        #expect(root.stdout.split(separator: "\n").count == 2 && root.stdout.contains("\"a.bin\""), "\(root.stdout)")
+        let notDirectory = try coffer(["repo", "ls", "latest", "a.bin"], env: env)
+        #expect(notDirectory.status != 0 && notDirectory.stderr.contains("/a.bin: not a directory"), "\(notDirectory.stderr)")
+        let absent = try coffer(["repo", "ls", "latest", "sub/nope"], env: env)
+        #expect(absent.status != 0 && absent.stderr.contains("/sub/nope: no such file or directory"), "\(absent.stderr)")
         let check = try coffer(["repo", "check", "--read-data"], env: env)
         #expect(check.status == 0, "\(check.stdout)")
         let full = try coffer(["repo", "check", "--read-data-full", "--json"], env: env)
