@@ -17,6 +17,9 @@ public struct CofferCommand: AsyncParsableCommand {
         subcommands: [Serve.self, Admin.self, ResourceCommand.self, VaultCommand.self, PolicyCommand.self, CheckpointCommand.self, BackupCommand.self, BackupCommand.Restore.self, OplogCommand.self, StatusCommand.self, RDSCommand.self, AgentCommand.self, Repo.self, OpenAPICommand.self]
     )
     public init() {}
+
+    /// What the executable does before parsing its arguments (allocator settings).
+    public static func prepareProcess() { ProcessMemory.limitArenas() }
 }
 
 struct Repo: AsyncParsableCommand {

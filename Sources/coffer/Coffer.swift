@@ -6,4 +6,9 @@ import CofferCLI
 @main
 struct Coffer: AsyncParsableCommand {
     static let configuration = CofferCommand.configuration
+
+    static func main() async {
+        CofferCommand.prepareProcess()
+        await main(nil)
+    }
 }
