@@ -100,6 +100,8 @@ final class BackupRun: @unchecked Sendable {
     let parentSnapshot: Snapshot?
     let names = NameCache()
     let prefetched = PrefetchCache(limit: 512)
+    /// How far ahead of a large file's reads the kernel is asked to read (POSIX_FADV_WILLNEED).
+    static let readAhead: Int64 = 32 << 20
     /// Chunks cut from a large file or a volume wait in these for their worker (see BufferPool).
     let chunkBuffers: BufferPool
     let started: Date
@@ -477,6 +479,7 @@ final class BackupRun: @unchecked Sendable {
         var end: Int64 = 0
         for region in BackupRun.dataRegions(fd, size: size, minimumHole: Int64(chunker.parameters.minSize)) {
             var filled = 0, fileOffset = region.lowerBound, chunkStart = UInt64(region.lowerBound)
+            var hinted = region.lowerBound
             var atEnd = false
             while true {
                 try checkFailure()
@@ -486,7 +489,17 @@ final class BackupRun: @unchecked Sendable {
                     let want = Int(min(Int64(capacity - filled), limit - fileOffset))
                     let n: Int
                     let (target, at) = (buffer + filled, fileOffset)
-                    do { n = try await BlockingPool.shared.run { try preadFully(fd, target, want, at) } } catch {
+                    // Ask the kernel for the next stretch while this one is chunked: one reader's
+                    // synchronous preads kept a single request in flight (cold backups were read-bound).
+                    let hintEnd = min(region.upperBound, fileOffset + Int64(want) + BackupRun.readAhead)
+                    let hint = hinted < hintEnd ? (max(hinted, fileOffset), hintEnd) : nil
+                    if let hint { hinted = hint.1 }
+                    do {
+                        n = try await BlockingPool.shared.run {
+                            if let (from, to) = hint { _ = posix_fadvise(fd, off_t(from), off_t(to - from), Int32(POSIX_FADV_WILLNEED)) }
+                            return try preadFully(fd, target, want, at)
+                        }
+                    } catch {
                         for p in parts { p.task.cancel() }
                         warn("\(path): \(error), skipped"); return nil
                     }
