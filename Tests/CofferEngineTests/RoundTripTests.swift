@@ -47,6 +47,29 @@ import Glibc
         #expect(FileManager.default.contents(atPath: dst.sub("nested/hardlink.txt")) == Data("changed!\n".utf8))
     }
 
+    /// Wider than the walker's read-ahead window (32 subdirectories) and nested: every
+    /// directory is backed up once, restored exactly, and an unchanged re-backup reuses all.
+    @Test func wideTreesBeyondTheReadAheadWindow() async throws {
+        let src = TempDir("wide")
+        for d in 0..<(BackupRun.directoryWindow * 3 + 5) {
+            write(src.sub("d\(d)/f"), Data("file \(d)".utf8))
+            if d % 10 == 0 { for e in 0..<40 { write(src.sub("d\(d)/e\(e)/g"), Data("nested \(d) \(e)".utf8)) } }
+        }
+        let repo = try await newRepository()
+        let first = try await Archiver(repository: repo).backup(path: src.path)
+        let files = (BackupRun.directoryWindow * 3 + 5) + 11 * 40
+        #expect(first.summary.files == files)
+        let second = try await Archiver(repository: repo).backup(path: src.path)
+        #expect(second.summary.filesUnchanged == files && second.summary.bytesRead == 0)
+        #expect(second.snapshot.tree == first.snapshot.tree)
+        let dst = TempDir("wide-dst")
+        _ = try await Restorer(repository: repo).restore(snapshot: second.snapshotID, target: dst.path)
+        for d in [0, 40, BackupRun.directoryWindow * 3 + 4] {
+            #expect(FileManager.default.contents(atPath: dst.sub("d\(d)/f")) == Data("file \(d)".utf8))
+        }
+        #expect(FileManager.default.contents(atPath: dst.sub("d100/e39/g")) == Data("nested 100 39".utf8))
+    }
+
     @Test func unreadableFilesAreWarningsNotFailures() async throws {
         guard getuid() != 0 else {
             // root reads everything; simulate with a file that vanishes instead.
