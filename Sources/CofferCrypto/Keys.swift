@@ -154,6 +154,8 @@ public enum Sealer {
     public static func sealInPlace(_ record: UnsafeMutableRawBufferPointer, plaintextCount count: Int, key: SymmetricKey, context: [UInt8]) -> Int {
         let total = count + overhead
         precondition(record.count >= total && count <= Int(Int32.max) - 64, "Sealer.sealInPlace: \(count) bytes do not fit a \(record.count)-byte record")
+        // Checked before OpenSSL reads 32 key bytes; keys made here are always 256-bit.
+        precondition(key.bitCount == 256, "Sealer.sealInPlace: a \(key.bitCount)-bit key")
         let base = record.baseAddress!.assumingMemoryBound(to: UInt8.self)
         var random = SystemRandomNumberGenerator()  // getrandom(2): a CSPRNG
         withUnsafeBytes(of: (random.next() as UInt64, random.next() as UInt64)) { base.update(from: $0.bindMemory(to: UInt8.self).baseAddress!, count: nonceSize) }
@@ -163,8 +165,8 @@ public enum Sealer {
                                  base + nonceSize, Int32(count), base + nonceSize + count)
             }
         }
-        // Fails only on a key of the wrong size or an allocation failure inside OpenSSL.
-        precondition(ok == 1 && key.bitCount == 256, "AES-256-GCM seal failed")
+        // Fails only on an allocation failure inside OpenSSL.
+        precondition(ok == 1, "AES-256-GCM seal failed")
         return total
     }
 
