@@ -12,18 +12,6 @@ public struct CompressionError: Error, CustomStringConvertible {
 public enum Zstd {
     private static let pool = ContextPool()
 
-    /// Returns the compressed frame, or nil when it would not be smaller than the input.
-    public static func compressIfSmaller(_ input: Data, level: Int32) -> Data? {
-        // Not Data(count:): zeroing a chunk-sized buffer zstd overwrites cost as much as the first touch of its pages.
-        guard input.count > 1, let buffer = malloc(input.count - 1) else { return nil }
-        let written = input.withUnsafeBytes { compress($0, into: UnsafeMutableRawBufferPointer(start: buffer, count: input.count - 1), level: level) }
-        guard let written else {
-            free(buffer)
-            return nil
-        }
-        return Data(bytesNoCopy: buffer, count: written, deallocator: .free)
-    }
-
     /// Compresses `input` into `output`; returns the compressed length, or nil
     /// when the frame would not be smaller than the input (or does not fit).
     public static func compress(_ input: UnsafeRawBufferPointer, into output: UnsafeMutableRawBufferPointer, level: Int32) -> Int? {
