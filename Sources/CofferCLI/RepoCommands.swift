@@ -238,7 +238,8 @@ struct Ls: AsyncParsableCommand {
 
     func run() async throws {
         let repository = try await repo.open()
-        try await repository.loadIndex()
+        // A listing reads trees only: the data blobs' entries (most of a tree of small files) are skipped.
+        try await repository.loadIndex(only: .tree)
         let id = try await repository.resolveSnapshot(snapshot)
         let s = try await repository.loadSnapshot(id)
         if let directory {

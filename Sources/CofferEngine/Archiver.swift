@@ -102,6 +102,8 @@ final class BackupRun: @unchecked Sendable {
     let prefetched = PrefetchCache(limit: 512, entryLimit: 20_000)
     /// Subdirectories of the directory being walked whose reading is started ahead of the walker.
     static let directoryWindow = 32
+    /// What a small file in flight is charged against the byte budget, at least.
+    static let smallFileCharge = 8 << 10
     /// How far ahead of a large file's reads the kernel is asked to read (POSIX_FADV_WILLNEED).
     static let readAhead: Int64 = 32 << 20
     /// Chunks cut from a large file or a volume wait in these for their worker (see BufferPool).
@@ -374,8 +376,10 @@ final class BackupRun: @unchecked Sendable {
                 return .ready(node)
             }
             if st.size <= UInt64(chunker.parameters.minSize) {
-                await budget.acquire(Int(st.size))
-                let reserved = Int(st.size)
+                // Charged at least a small file's bookkeeping (its task and node), so a tree of tiny
+                // files keeps about a thousand in flight, not one per byte of the budget.
+                let reserved = max(Int(st.size), BackupRun.smallFileCharge)
+                await budget.acquire(reserved)
                 let task = Task<Node?, Error> {
                     defer { self.budget.release(reserved) }
                     return try await self.archiveSmallFile(full, node: node, before: st)

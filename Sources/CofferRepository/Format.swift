@@ -63,6 +63,14 @@ struct ByteReader {
         return data.withUnsafeBytes { body(UnsafeRawBufferPointer(rebasing: $0[offset..<(offset + size)])) }
     }
     mutating func u8() throws -> UInt8 { try read(1) { $0[0] } }
+    func peekU8() throws -> UInt8 {
+        guard remaining >= 1 else { throw RepositoryError(.damaged, "\(what): truncated") }
+        return data[position]
+    }
+    mutating func skip(_ n: Int) throws {
+        guard remaining >= n else { throw RepositoryError(.damaged, "\(what): truncated") }
+        position += n
+    }
     mutating func u32() throws -> UInt32 { try read(4) { UInt32(littleEndian: $0.loadUnaligned(as: UInt32.self)) } }
     mutating func u64() throws -> UInt64 { try read(8) { UInt64(littleEndian: $0.loadUnaligned(as: UInt64.self)) } }
     mutating func hash() throws -> Hash256 { try read(32) { Hash256($0) } }
@@ -214,7 +222,8 @@ public struct IndexFile: Sendable {
         return Sealer.seal(w.data, key: keys.dataKey, context: Context.index)
     }
 
-    static func decode(_ data: Data, keys: RepositoryKeys, name: String) throws -> IndexFile {
+    /// `only` leaves out the entries of the other blob type without building them.
+    static func decode(_ data: Data, keys: RepositoryKeys, name: String, only type: BlobType? = nil) throws -> IndexFile {
         let plain = try openSealed(data, keys: keys, context: Context.index, what: "index file \(name)")
         var r = ByteReader(plain, what: "index file \(name)")
         let fileVersion = try r.u8()
@@ -232,8 +241,14 @@ public struct IndexFile: Sendable {
             let n = Int(try r.u32())
             guard n <= r.remaining / PackEntry.encodedSize else { throw RepositoryError(.damaged, "index file \(name): bad count") }
             var entries: [PackEntry] = []
-            entries.reserveCapacity(n)
-            for _ in 0..<n { entries.append(try r.entry()) }
+            if let type {
+                for _ in 0..<n {
+                    if try r.peekU8() == type.rawValue { entries.append(try r.entry()) } else { try r.skip(PackEntry.encodedSize) }
+                }
+            } else {
+                entries.reserveCapacity(n)
+                for _ in 0..<n { entries.append(try r.entry()) }
+            }
             out.packs.append((pack, entries))
         }
         return out

@@ -92,9 +92,17 @@ public final class PackWriter: @unchecked Sendable {
     /// Pack buffers: the open pack's, and the ones uploading until the store is done with them.
     private let packBuffers: BufferPool
     private var open: OpenPack
+    /// Blobs claimed and not yet indexed (in the open pack or uploading); once a pack is
+    /// indexed its blobs leave this set, since the index answers for them.
     private var reserved: Set<Hash256> = []
-    private var reused: Set<Hash256> = []
+    /// Blobs copied by repacking or rescue: once each per session, whatever the index says.
+    private var copied: Set<Hash256> = []
+    /// The first 8 bytes of each blob id this session reused from the repository: only
+    /// consulted if a concurrent prune dooms packs (`rescueReusedBlobsFromPendingDeletions`),
+    /// where a false match costs one extra copy; a set of whole ids cost 64 bytes per blob.
+    private var reused: Set<UInt64> = []
     private var unindexed: [(pack: Hash256, entries: [PackEntry])] = []
+    private var unindexedEntries = 0
     private var oldestUnindexed: Date?
     /// Packs uploading at once: one to a local disk (a second only competes for it), two to a
     /// remote store, where a pack's round trips would otherwise leave the link idle.
@@ -113,6 +121,9 @@ public final class PackWriter: @unchecked Sendable {
     /// leaves packs unindexed for long (prune's grace period must exceed it).
     public static let indexFlushInterval: TimeInterval = 300
     public static let indexFlushPacks = 16
+    /// Or this many blobs: sixteen packs of small files are a million entries, held three
+    /// times over (entries, encoded, sealed) while the file is written.
+    public static let indexFlushEntries = 65_536
 
     public init(repository: Repository) {
         self.repository = repository
@@ -130,9 +141,9 @@ public final class PackWriter: @unchecked Sendable {
     /// being stored by another worker in this session): the caller skips it.
     public func claim(_ id: Hash256) -> Bool {
         lock.withLock {
-            if reserved.contains(id) { return false }
+            if reserved.contains(id) || copied.contains(id) { return false }
             if repository.index.hasLive(id) {
-                reused.insert(id)
+                reused.insert(id.a)
                 return false
             }
             reserved.insert(id)
@@ -142,13 +153,13 @@ public final class PackWriter: @unchecked Sendable {
 
     /// Claims a blob for copying regardless of the index (once per session).
     func claimForCopy(_ id: Hash256) -> Bool {
-        lock.withLock { reserved.insert(id).inserted }
+        lock.withLock { copied.insert(id).inserted }
     }
 
     /// Records that the snapshot references blobs already in the repository
     /// without claiming them (unchanged files taken from a parent snapshot).
     public func noteReused<S: Sequence>(_ ids: S) where S.Element == Hash256 {
-        lock.withLock { for id in ids where !reserved.contains(id) { reused.insert(id) } }
+        lock.withLock { for id in ids { reused.insert(id.a) } }
     }
 
     /// Stores a blob that `claim` returned true for. `sealed` comes from `Repository.sealBlob`.
@@ -225,11 +236,14 @@ public final class PackWriter: @unchecked Sendable {
         }
         let flush: [(pack: Hash256, entries: [PackEntry])]? = lock.withLock {
             repository.index.add(pack: id, entries: packEntries, session: repository.session)
+            for e in packEntries { reserved.remove(e.id) }
             unindexed.append((id, packEntries))
+            unindexedEntries += packEntries.count
             packsWritten += 1
             if oldestUnindexed == nil { oldestUnindexed = Date() }
-            if unindexed.count >= Self.indexFlushPacks || Date().timeIntervalSince(oldestUnindexed!) > Self.indexFlushInterval {
-                defer { unindexed = []; oldestUnindexed = nil }
+            if unindexed.count >= Self.indexFlushPacks || unindexedEntries >= Self.indexFlushEntries
+                || Date().timeIntervalSince(oldestUnindexed!) > Self.indexFlushInterval {
+                defer { unindexed = []; unindexedEntries = 0; oldestUnindexed = nil }
                 return unindexed
             }
             return nil
@@ -251,7 +265,7 @@ public final class PackWriter: @unchecked Sendable {
         let last: OpenPack? = lock.withLock { open.isEmpty ? nil : takePack() }
         if let last { try await upload(last) }
         let remaining = lock.withLock { () -> [(pack: Hash256, entries: [PackEntry])] in
-            defer { unindexed = []; oldestUnindexed = nil }
+            defer { unindexed = []; unindexedEntries = 0; oldestUnindexed = nil }
             return unindexed
         }
         if !remaining.isEmpty { try await writeIndex(remaining) }
@@ -261,22 +275,17 @@ public final class PackWriter: @unchecked Sendable {
         let pending = try await repository.loadPendingDeletions()
         let doomed = Set(pending.flatMap(\.packs))
         guard !doomed.isEmpty else { return }
-        let candidates = lock.withLock { reused }
-        for id in candidates {
-            guard let location = repository.index.lookup(id), doomed.contains(location.pack) else { continue }
+        let reusedPrefixes = lock.withLock { reused }
+        for (pack, entry) in repository.index.entries(inPacks: doomed) where reusedPrefixes.contains(entry.id.a) {
+            // Where the index puts the blob now: a live copy (perhaps stored by this session) needs no rescue.
+            guard let location = repository.index.lookup(entry.id), location.pack == pack else { continue }
             let plain: Data
             do {
-                plain = try await repository.loadBlob(id, type: location.entry.type)
+                plain = try await repository.loadBlob(entry.id, type: entry.type)
             } catch {
-                throw RepositoryError(.concurrentPrune, "blob \(id.short) was removed by a concurrent prune while this backup ran (\(error)); run the backup again")
+                throw RepositoryError(.concurrentPrune, "blob \(entry.id.short) was removed by a concurrent prune while this backup ran (\(error)); run the backup again")
             }
-            let needsStore = lock.withLock { () -> Bool in
-                reused.remove(id)
-                return reserved.insert(id).inserted
-            }
-            if needsStore {
-                try await store(id: id, type: location.entry.type, sealed: repository.sealBlob(plain, type: location.entry.type, id: id), rawLength: plain.count)
-            }
+            try await storeCopy(id: entry.id, type: entry.type, plaintext: plain)
         }
     }
 }

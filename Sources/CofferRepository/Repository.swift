@@ -212,11 +212,17 @@ public final class Repository: @unchecked Sendable {
 
     /// Loads every index file. Damaged ones are recorded (not fatal), and the
     /// packs they would have described are read directly so their blobs stay reachable.
-    public func loadIndex() async throws {
-        damagedIndexFiles = []
+    /// `only` keeps one type of blob (a listing needs trees only, a tenth of the
+    /// entries of a tree of small files); such an index must not be used to write.
+    public func loadIndex(only type: BlobType? = nil) async throws {
+        var damaged: [String] = []
+        var table = BlobIndex.Table()
+        table.onlyType = type
+        // Known first, so a blob also stored in a live pack is indexed there, whichever file comes first.
+        table.setPendingDeletion(Set(try await loadPendingDeletions().flatMap(\.packs)))
         let objects = try await store.list(prefix: "index/")
-        var files: [(Hash256, IndexFile)] = []
-        // Reads run eight at a time; decoding (which may unwrap a session key) happens here, one file at a time.
+        // Reads run eight at a time; each file is decoded (which may unwrap a session key) and
+        // added as it arrives, so only a few files' entries are ever held besides the index.
         try await withThrowingTaskGroup(of: (String, Data?).self) { group in
             var pending = objects.makeIterator()
             func launch() {
@@ -226,20 +232,16 @@ public final class Repository: @unchecked Sendable {
             for _ in 0..<8 { launch() }
             while let (key, data) = try await group.next() {
                 launch()
-                guard let data, let file = try? await decodeIndexFile(data, name: key) else {
-                    damagedIndexFiles.append(key)
+                guard let data, let file = try? await decodeIndexFile(data, name: key, only: type) else {
+                    damaged.append(key)
                     continue
                 }
-                if let id = ObjectKey.id(of: key) { files.append((id, file)) }
+                for p in file.packs { table.add(pack: p.pack, entries: p.entries, session: file.sessions[p.pack]) }
             }
         }
-        index.reset()
-        for (_, file) in files {
-            for p in file.packs { index.add(pack: p.pack, entries: p.entries, session: file.sessions[p.pack]) }
-        }
-        let pending = try await loadPendingDeletions()
-        index.setPendingDeletion(Set(pending.flatMap(\.packs)))
-        if !damagedIndexFiles.isEmpty { try await recoverUnindexedPacks() }
+        index.install(table)
+        damagedIndexFiles = damaged
+        if !damaged.isEmpty { try await recoverUnindexedPacks() }
     }
 
     /// Reads the headers of packs no loaded index file describes.
@@ -353,7 +355,8 @@ public final class Repository: @unchecked Sendable {
     public func loadBlob(_ id: Hash256, type: BlobType) async throws -> Data {
         if type == .tree, let stash, let plain = stash.tree(id), keys.blobID(plain) == id { return plain }
         guard let location = index.lookup(id) else {
-            throw RepositoryError(.missing, "\(type == .tree ? "tree" : "data") blob \(id.hex) is not in the index")
+            let partial = index.onlyType.map { $0 != type ? " (this index was loaded for \($0 == .tree ? "tree" : "data") blobs only)" : "" } ?? ""
+            throw RepositoryError(.missing, "\(type == .tree ? "tree" : "data") blob \(id.hex) is not in the index\(partial)")
         }
         let key = ObjectKey.pack(location.pack)
         let range = Int(location.entry.offset)..<(Int(location.entry.offset) + Int(location.entry.length))

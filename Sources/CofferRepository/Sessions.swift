@@ -135,9 +135,9 @@ extension Repository {
     /// Opens an index file: one a writer session sealed (tagged) with that
     /// session's key, its packs then belonging to that session; every other
     /// session the file names is unwrapped too.
-    func decodeIndexFile(_ data: Data, name: String) async throws -> IndexFile {
+    func decodeIndexFile(_ data: Data, name: String, only type: BlobType? = nil) async throws -> IndexFile {
         let (session, body) = SessionTag.split(data, tag: SessionTag.index)
-        var file = try IndexFile.decode(body, keys: try await keys(forSession: session), name: name)
+        var file = try IndexFile.decode(body, keys: try await keys(forSession: session), name: name, only: type)
         if let session { for p in file.packs where file.sessions[p.pack] == nil { file.sessions[p.pack] = session } }
         for s in Set(file.sessions.values) { _ = try await keys(forSession: s) }
         return file
