@@ -103,7 +103,7 @@ final class BackupRun: @unchecked Sendable {
     /// Subdirectories of the directory being walked whose reading is started ahead of the walker.
     static let directoryWindow = 32
     /// What a small file in flight is charged against the byte budget, at least.
-    static let smallFileCharge = 8 << 10
+    static let smallFileCharge = 32 << 10
     /// How far ahead of a large file's reads the kernel is asked to read (POSIX_FADV_WILLNEED).
     static let readAhead: Int64 = 32 << 20
     /// Chunks cut from a large file or a volume wait in these for their worker (see BufferPool).
@@ -377,7 +377,7 @@ final class BackupRun: @unchecked Sendable {
             }
             if st.size <= UInt64(chunker.parameters.minSize) {
                 // Charged at least a small file's bookkeeping (its task and node), so a tree of tiny
-                // files keeps about a thousand in flight, not one per byte of the budget.
+                // files keeps a few hundred in flight (eight blocking-pool threads read them), not one per byte of the budget.
                 let reserved = max(Int(st.size), BackupRun.smallFileCharge)
                 await budget.acquire(reserved)
                 let task = Task<Node?, Error> {

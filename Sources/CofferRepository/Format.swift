@@ -9,11 +9,12 @@ public enum BlobType: UInt8, Codable, Sendable {
 
 /// One blob inside a pack, as the pack header and the index record it.
 public struct PackEntry: Equatable, Sendable {
-    public var type: BlobType
+    // The type last: first, its padding made the stride 56 bytes instead of 48 (a pack of small files holds 40 000).
     public var id: Hash256
     public var offset: UInt32
     public var length: UInt32
     public var rawLength: UInt32
+    public var type: BlobType
 
     public init(type: BlobType, id: Hash256, offset: UInt32, length: UInt32, rawLength: UInt32) {
         self.type = type
@@ -209,6 +210,7 @@ public struct IndexFile: Sendable {
     func encode(keys: RepositoryKeys) -> Data {
         let withSessions = !sessions.isEmpty
         var w = ByteWriter()
+        w.data.reserveCapacity(9 + 32 * supersedes.count + packs.reduce(0) { $0 + 68 + $1.entries.count * PackEntry.encodedSize })
         w.u8(withSessions ? Self.sessionVersion : Self.version)
         w.u32(UInt32(supersedes.count))
         for s in supersedes { w.hash(s) }

@@ -121,9 +121,9 @@ public final class PackWriter: @unchecked Sendable {
     /// leaves packs unindexed for long (prune's grace period must exceed it).
     public static let indexFlushInterval: TimeInterval = 300
     public static let indexFlushPacks = 16
-    /// Or this many blobs: sixteen packs of small files are a million entries, held three
+    /// Or this many blobs: sixteen packs of small files are 600 000 entries, held three
     /// times over (entries, encoded, sealed) while the file is written.
-    public static let indexFlushEntries = 65_536
+    public static let indexFlushEntries = 32_768
 
     public init(repository: Repository) {
         self.repository = repository
