@@ -9,6 +9,7 @@
 # gives the RSS bound.
 #
 # Usage: bench/agent.sh    Env: DATA=/tmp/bench-data (bench/make_dataset.py) WORK=/tmp/bench-agent SCALE=1 COLD=1
+#        AGENT_WRAP="heaptrack -o /tmp/agent-heap" runs the timed agent runs under a profiler (one file per run: %p)
 set -u
 BENCH=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(cd "$BENCH/.." && pwd)
@@ -40,6 +41,8 @@ json() { python3 -c "import json,sys; d=json.load(sys.stdin); print(eval(sys.arg
 "${ADMIN[@]}" admin --data-dir "$WORK/server" user create bench-agent --project admin --role agent --json > /dev/null
 "${ADMIN[@]}" admin --data-dir "$WORK/server" key create --project admin --user bench-agent --json > "$WORK/agent-key.json"
 AGENT=(env COFFER_CREDENTIALS="$WORK/agent-key.json" COFFER_AGENT_STATE="$WORK/agent-state" "$COFFER" agent)
+# The timed runs only (a profiler's own output would spoil the setup's JSON).
+AGENT_TIMED=(env COFFER_CREDENTIALS="$WORK/agent-key.json" COFFER_AGENT_STATE="$WORK/agent-state" ${AGENT_WRAP:-} "$COFFER" agent)
 "${AGENT[@]}" run --once --resource-root "$PARENT" > /dev/null
 "${AGENT[@]}" add-path "$DATA" --resource-root "$PARENT" > /dev/null
 AGENT_RES=$("${AGENT[@]}" status --json | json 'd["agent"]["paths"][0]["id"]')
@@ -47,20 +50,25 @@ LOCAL_RES=$("${ADMIN[@]}" resource add --type turbo --name local --path "$DATA" 
 LOCAL_VAULT=$("${ADMIN[@]}" vault create --name local --type turbo --size 100 --resource "$LOCAL_RES" --json | json 'd["vault"]["id"]')
 AGENT_VAULT=$("${ADMIN[@]}" vault create --name agent --type turbo --size 100 --resource "$AGENT_RES" --json | json 'd["vault"]["id"]')
 
-printf 'side\tstep\twall_s\tuser_s\tsys_s\tmaxrss_kb\n' > "$WORK/results.tsv"
+printf 'side\tstep\twall_s\tuser_s\tsys_s\tmaxrss_kb\tserver_cpu_s\n' > "$WORK/results.tsv"
+# CPU seconds the server process has used (utime + stime), to see what each step cost it.
+server_cpu() { awk -v hz="$(getconf CLK_TCK)" '{ printf "%.2f", ($14 + $15) / hz }' "/proc/$SERVER/stat"; }
 local_backup() {  # step
     drop_caches
-    local start end
+    local start end cpu0
+    cpu0=$(server_cpu)
     start=$(date +%s.%N)
     "${ADMIN[@]}" checkpoint create --vault "$LOCAL_VAULT" --wait > /dev/null || log "local $1 failed"
     end=$(date +%s.%N)
-    printf 'local\t%s\t%.2f\t-\t-\t-\n' "$1" "$(echo "$end - $start" | bc)" >> "$WORK/results.tsv"
+    printf 'local\t%s\t%.2f\t-\t-\t-\t%.2f\n' "$1" "$(echo "$end - $start" | bc)" "$(echo "$(server_cpu) - $cpu0" | bc)" >> "$WORK/results.tsv"
 }
 agent_backup() {  # step
     "${ADMIN[@]}" checkpoint create --vault "$AGENT_VAULT" > /dev/null
     drop_caches
-    /usr/bin/time -f '%e\t%U\t%S\t%M' -o "$WORK/time.txt" "${AGENT[@]}" run --once --resource-root "$PARENT" > /dev/null 2> "$WORK/agent-$1.log"
-    printf 'agent\t%s\t%s\n' "$1" "$(cat "$WORK/time.txt")" >> "$WORK/results.tsv"
+    local cpu0
+    cpu0=$(server_cpu)
+    /usr/bin/time -f '%e\t%U\t%S\t%M' -o "$WORK/time.txt" "${AGENT_TIMED[@]}" run --once --resource-root "$PARENT" > /dev/null 2> "$WORK/agent-$1.log"
+    printf 'agent\t%s\t%s\t%.2f\n' "$1" "$(cat "$WORK/time.txt")" "$(echo "$(server_cpu) - $cpu0" | bc)" >> "$WORK/results.tsv"
     "${ADMIN[@]}" backup list --vault "$AGENT_VAULT" --json | python3 -c "import json,sys; b=json.load(sys.stdin)['backups']; assert all(x['status']=='available' for x in b), b" \
         || log "agent $1: a backup is not available"
 }
@@ -73,7 +81,7 @@ if command -v restic >/dev/null; then
     restic init -r "$WORK/restic" > /dev/null
     drop_caches
     /usr/bin/time -f '%e\t%U\t%S\t%M' -o "$WORK/time.txt" restic -r "$WORK/restic" backup -q "$DATA" > /dev/null
-    printf 'restic\tinitial\t%s\n' "$(cat "$WORK/time.txt")" >> "$WORK/results.tsv"
+    printf 'restic\tinitial\t%s\t-\n' "$(cat "$WORK/time.txt")" >> "$WORK/results.tsv"
 fi
 column -t "$WORK/results.tsv"
 python3 - "$WORK/results.tsv" <<'EOF'
