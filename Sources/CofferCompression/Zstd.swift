@@ -10,7 +10,8 @@ public struct CompressionError: Error, CustomStringConvertible {
 /// zstd over the system library. Contexts are pooled: creating one per 1 MiB
 /// chunk costs more than compressing the chunk at fast levels.
 public enum Zstd {
-    private static let pool = ContextPool()
+    private static let pool = ContextPool(make: { ZSTD_createCCtx() })
+    private static let decompressors = ContextPool(make: { ZSTD_createDCtx() })
 
     /// Compresses `input` into `output`; returns the compressed length, or nil
     /// when the frame would not be smaller than the input (or does not fit).
@@ -26,12 +27,20 @@ public enum Zstd {
     }
 
     public static func decompress(_ input: Data, expectedSize: Int) throws -> Data {
+        try input.withUnsafeBytes { try decompress($0, expectedSize: expectedSize) }
+    }
+
+    /// Decompresses one frame of exactly `expectedSize` bytes into new memory.
+    public static func decompress(_ input: UnsafeRawBufferPointer, expectedSize: Int) throws -> Data {
         // Not Data(count:): zeroing a buffer zstd overwrites cost a tenth of a restore's CPU.
         guard expectedSize >= 0, let buffer = malloc(max(1, expectedSize)) else {
             throw CompressionError(description: "zstd: cannot allocate \(expectedSize) bytes")
         }
-        let n: Int = input.withUnsafeBytes { inp in ZSTD_decompress(buffer, expectedSize, inp.baseAddress, inp.count) }
         let output = Data(bytesNoCopy: buffer, count: expectedSize, deallocator: .free)
+        // A pooled context: ZSTD_decompress makes and frees one per call.
+        let ctx = decompressors.take()
+        let n = ZSTD_decompressDCtx(ctx, buffer, expectedSize, input.baseAddress, input.count)
+        decompressors.give(ctx)
         if ZSTD_isError(n) != 0 {
             throw CompressionError(description: "zstd: " + String(cString: ZSTD_getErrorName(n)))
         }
@@ -49,15 +58,21 @@ public enum Zstd {
     }
 }
 
+/// Contexts kept for reuse: as many as were ever in use at once (a context serves one call at a time).
 private final class ContextPool: @unchecked Sendable {
     private let lock = NSLock()
     private var free: [OpaquePointer] = []
+    private let make: () -> OpaquePointer?
+
+    init(make: @escaping () -> OpaquePointer?) { self.make = make }
 
     func take() -> OpaquePointer {
         lock.lock()
         if let ctx = free.popLast() { lock.unlock(); return ctx }
         lock.unlock()
-        return ZSTD_createCCtx()
+        // Fails only when memory is exhausted.
+        guard let made = make() else { fatalError("zstd: cannot allocate a context") }
+        return made
     }
 
     func give(_ ctx: OpaquePointer) {

@@ -114,38 +114,57 @@ extension RestoreRun {
     func write(_ pack: RestorePlan<RestoreTarget>.Pack) async {
         var places: [Hash256: [RestoreTarget]] = [:]
         for blob in pack.blobs { places[blob.entry.id] = blob.targets }
+        // Blobs go to the blocking pool a few megabytes at a time: a trip per blob woke a
+        // thread for every small file.
+        var ready: [(Result<Data, Error>, [RestoreTarget])] = []
+        var readyBytes = 0
         await repository.readBlobs(pack: pack.pack, entries: pack.blobs.map(\.entry)) { entry, plaintext in
-            await write(plaintext, to: places.removeValue(forKey: entry.id) ?? [])
+            ready.append((plaintext, places.removeValue(forKey: entry.id) ?? []))
+            readyBytes += Int(entry.rawLength)
+            if readyBytes >= RestoreRun.writeBatchBytes {
+                await write(ready)
+                ready.removeAll(keepingCapacity: true)
+                readyBytes = 0
+            }
         }
         // Every place is finished, written or failed: a blob the reader never answered is a failure, not a silent gap.
         for (id, targets) in places {
-            await write(.failure(RepositoryError(.damaged, "blob \(id.short) of pack \(pack.pack.short) was not read")), to: targets)
+            ready.append((.failure(RepositoryError(.damaged, "blob \(id.short) of pack \(pack.pack.short) was not read")), targets))
         }
+        await write(ready)
     }
 
-    /// Writes one blob to every place that needs it (one trip to the blocking pool).
-    func write(_ plaintext: Result<Data, Error>, to places: [RestoreTarget]) async {
-        let failures: [Error?]
-        switch plaintext {
-        case .failure(let error):
-            failures = Array(repeating: error, count: places.count)
-        case .success(let data):
-            failures = await BlockingPool.shared.run {
-                data.withUnsafeBytes { raw in
-                    places.map { place -> Error? in
-                        guard data.count == Int(place.extent.length) else {
-                            return RepositoryError(.damaged, "blob \(place.extent.blob.short) has \(data.count) bytes, expected \(place.extent.length)")
-                        }
-                        guard let base = raw.baseAddress else { return nil }
-                        do {
-                            try self.handles.withDescriptor(place.file) { try pwriteFully($0, base, data.count, Int64(place.extent.offset)) }
-                        } catch { return error }
-                        return nil
+    static let writeBatchBytes = 1 << 20
+
+    /// Writes blobs, each to every place that needs it, in one trip to the blocking pool. Each
+    /// place is finished as soon as it is written, while its file's descriptor is still held:
+    /// finishing them after the batch found a few hundred small files' descriptors evicted and
+    /// opened each again for its metadata.
+    func write(_ blobs: [(plaintext: Result<Data, Error>, places: [RestoreTarget])]) async {
+        guard !blobs.isEmpty else { return }
+        await BlockingPool.shared.run {
+            for (plaintext, places) in blobs {
+                switch plaintext {
+                case .failure(let error):
+                    for place in places { self.finished(place, failure: error) }
+                case .success(let data):
+                    data.withUnsafeBytes { raw in
+                        for place in places { self.finished(place, failure: self.write(raw, to: place)) }
                     }
                 }
             }
         }
-        for (place, failure) in zip(places, failures) { finished(place, failure: failure) }
+    }
+
+    private func write(_ bytes: UnsafeRawBufferPointer, to place: RestoreTarget) -> Error? {
+        guard bytes.count == Int(place.extent.length) else {
+            return RepositoryError(.damaged, "blob \(place.extent.blob.short) has \(bytes.count) bytes, expected \(place.extent.length)")
+        }
+        guard let base = bytes.baseAddress else { return nil }
+        do {
+            try handles.withDescriptor(place.file) { try pwriteFully($0, base, bytes.count, Int64(place.extent.offset)) }
+        } catch { return error }
+        return nil
     }
 
     /// For a delta restore: the targets whose bytes are not already what the

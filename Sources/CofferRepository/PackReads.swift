@@ -59,8 +59,9 @@ extension Repository {
     public func readBlobs(pack: Hash256, entries: [PackEntry],
                           _ body: (PackEntry, Result<Data, Error>) async throws -> Void) async rethrows {
         let key = ObjectKey.pack(pack)
+        let keys = Result { try loadedKeys(forSession: index.session(ofPack: pack)) }
         for span in packSpans.plan(entries) {
-            let bytes: Data
+            var bytes: Data
             do {
                 bytes = try await store.get(key, range: span.range)
             } catch {
@@ -73,15 +74,15 @@ extension Repository {
                 for e in span.entries { try await body(e, .failure(reason)) }
                 continue
             }
-            for e in span.entries {
+            // Every record is opened in place before any plaintext is handed out (see `openBlob`).
+            let opened = span.entries.map { e -> Result<OpenedBlob, Error> in
                 let start = bytes.startIndex + Int(e.offset) - span.range.lowerBound
                 let end = start + Int(e.length)
-                guard end <= bytes.endIndex else {
-                    try await body(e, .failure(RepositoryError(.damaged, "pack \(key) is truncated (blob \(e.id.short))")))
-                    continue
-                }
-                let result = Result { try unseal(bytes[start..<end], entry: e, pack: pack) }
-                try await body(e, result)
+                guard end <= bytes.endIndex else { return .failure(RepositoryError(.damaged, "pack \(key) is truncated (blob \(e.id.short))")) }
+                return Result { try openBlob(in: &bytes, at: start..<end, entry: e, keys: keys.get(), what: "blob \(e.id.short) in pack \(pack.short)") }
+            }
+            for (e, blob) in zip(span.entries, opened) {
+                try await body(e, blob.flatMap { blob in Result { try plaintext(of: blob, in: bytes, what: "blob \(e.id.short) in pack \(pack.short)") } })
             }
         }
     }

@@ -322,21 +322,66 @@ public final class Repository: @unchecked Sendable {
         try unseal(record, entry: entry, keys: try loadedKeys(forSession: index.session(ofPack: pack)), what: "blob \(entry.id.short) in pack \(pack.short)")
     }
 
-    func unseal(_ record: Data, entry: PackEntry, keys: RepositoryKeys, what: String? = nil) throws -> Data {
-        let what = what ?? "blob \(entry.id.short)"
-        let payload = try openSealed(record, keys: keys, context: Context.blob(entry.type, entry.id), what: what)
-        guard let flag = payload.first else { throw RepositoryError(.damaged, "\(what): empty payload") }
-        let body = payload.dropFirst()
-        switch flag {
+    func unseal(_ record: Data, entry: PackEntry, keys: RepositoryKeys, what: @autoclosure () -> String = "") throws -> Data {
+        func label() -> String { let w = what(); return w.isEmpty ? "blob \(entry.id.short)" : w }
+        var copy = record  // opened in a copy: the caller's bytes stay sealed
+        let opened = try openBlob(in: &copy, at: copy.startIndex..<copy.endIndex, entry: entry, keys: keys, what: label())
+        return try plaintext(of: opened, in: copy, what: label())
+    }
+
+    /// Where a blob opened in place lies in its buffer, and how it was stored.
+    struct OpenedBlob {
+        let entry: PackEntry
+        /// The payload after the compression flag, in the buffer's indices.
+        let payload: Range<Int>
+        let compressed: Bool
+    }
+
+    /// Opens the record at `range` of `buffer` where it lies (AES-GCM in place: no copy of the
+    /// ciphertext, no new memory for the plaintext) and checks its compression flag. The rest of
+    /// `buffer` is untouched. Open every record of a buffer before taking plaintexts from it: a
+    /// stored payload is handed out as a slice, and a later open in place would then copy the buffer.
+    func openBlob(in buffer: inout Data, at range: Range<Int>, entry: PackEntry, keys: RepositoryKeys,
+                  what: @autoclosure () -> String) throws -> OpenedBlob {
+        let relative = (range.lowerBound - buffer.startIndex)..<(range.upperBound - buffer.startIndex)
+        let context = Context.blob(entry.type, entry.id)
+        let opened: Result<Int, CryptoError> = buffer.withUnsafeMutableBytes { all in
+            let record = UnsafeMutableRawBufferPointer(rebasing: all[relative])
+            // The label is made only for an error: a restore opens tens of thousands of records.
+            do { return .success(try Sealer.openInPlace(record, key: keys.dataKey, context: context, what: "")) } catch let e as CryptoError {
+                return .failure(e)
+            } catch { return .failure(CryptoError.malformed("")) }
+        }
+        let count: Int
+        switch opened {
+        case .success(let n): count = n
+        case .failure(let e): throw RepositoryError(.damaged, "\(what())\(e.description)")
+        }
+        guard count > 0 else { throw RepositoryError(.damaged, "\(what()): empty payload") }
+        let flagAt = range.lowerBound + Sealer.nonceSize
+        let payload = (flagAt + 1)..<(flagAt + count)
+        switch buffer[flagAt] {
         case 0:
-            guard body.count == Int(entry.rawLength) else { throw RepositoryError(.damaged, "\(what): length mismatch") }
-            return Data(body)
+            guard payload.count == Int(entry.rawLength) else { throw RepositoryError(.damaged, "\(what()): length mismatch") }
+            return OpenedBlob(entry: entry, payload: payload, compressed: false)
         case 1:
-            do { return try Zstd.decompress(body, expectedSize: Int(entry.rawLength)) } catch {
-                throw RepositoryError(.damaged, "\(what): \(error)")
+            return OpenedBlob(entry: entry, payload: payload, compressed: true)
+        case let flag:
+            throw RepositoryError(.damaged, "\(what()): unknown compression flag \(flag)")
+        }
+    }
+
+    /// The plaintext of a blob `openBlob` opened in `buffer`: a stored payload is a slice of it.
+    func plaintext(of opened: OpenedBlob, in buffer: Data, what: @autoclosure () -> String) throws -> Data {
+        guard opened.compressed else { return buffer[opened.payload] }
+        do {
+            return try buffer.withUnsafeBytes { all in
+                let start = opened.payload.lowerBound - buffer.startIndex
+                return try Zstd.decompress(UnsafeRawBufferPointer(rebasing: all[start..<(start + opened.payload.count)]),
+                                           expectedSize: Int(opened.entry.rawLength))
             }
-        default:
-            throw RepositoryError(.damaged, "\(what): unknown compression flag \(flag)")
+        } catch {
+            throw RepositoryError(.damaged, "\(what()): \(error)")
         }
     }
 

@@ -139,11 +139,20 @@ import Testing
         rename(dir.sub("sub/f0"), dir.sub("sub/f0.old"))
         write(dir.sub("sub/f0"), Data("other".utf8))
         #expect { try handles.withDescriptor(files[0]) { _ in } } throws: { "\($0)".contains("was replaced while the restore ran") }
-        // Its directory swapped for a symlink to one holding the same name: never followed.
-        try FileManager.default.moveItem(atPath: dir.sub("sub"), toPath: elsewhere.sub("sub"))
-        symlink(elsewhere.sub("sub"), dir.sub("sub"))
-        #expect { try handles.withDescriptor(files[1]) { _ in } } throws: { "\($0)".contains("cannot be opened again") }
-        #expect(FileManager.default.contents(atPath: elsewhere.sub("sub/f1")) == Data("1".utf8))
+        // Its directory moved away and a symlink put in its place, to a directory holding a file of the
+        // same name: the symlink is never followed. A directory already held open is the restore's own,
+        // wherever it was moved (as a held file is), so the write lands in the file the restore created.
+        try FileManager.default.moveItem(atPath: dir.sub("sub"), toPath: elsewhere.sub("moved"))
+        try FileManager.default.createDirectory(atPath: elsewhere.sub("decoy"), withIntermediateDirectories: true)
+        write(elsewhere.sub("decoy/f1"), Data("decoy".utf8))
+        symlink(elsewhere.sub("decoy"), dir.sub("sub"))
+        try handles.withDescriptor(files[1]) { fd in try pwriteFully(fd, "mine", 4, 0) }
+        #expect(FileManager.default.contents(atPath: elsewhere.sub("moved/f1")) == Data("mine".utf8))
+        #expect(FileManager.default.contents(atPath: elsewhere.sub("decoy/f1")) == Data("decoy".utf8))
+        // Opened afresh, the way there goes through the symlink: refused.
+        let fresh = FileHandles(root: root, capacity: 4)
+        #expect { try fresh.withDescriptor(files[1]) { _ in } } throws: { "\($0)".contains("cannot be opened again") }
+        #expect(FileManager.default.contents(atPath: elsewhere.sub("decoy/f1")) == Data("decoy".utf8))
         _ = run
     }
 }

@@ -31,8 +31,11 @@ import Testing
         let repository = try await Repository.initialize(store: store, secret: .passphrase("p"), options: cheapOptions(packSize: 1 << 20))
         let writer = repository.makePackWriter()
         var plain: [Hash256: Data] = [:]
+        var random = SystemRandomNumberGenerator()
         for i in 0..<20 {
-            let data = Data((0..<(1_000 + i * 100)).map { UInt8(truncatingIfNeeded: $0 &* (i + 3)) })
+            // Odd ones random: stored as they are (handed out as slices of the read), even ones compressed.
+            let data = i % 2 == 1 ? Data((0..<(1_000 + i * 100)).map { _ in UInt8.random(in: 0...255, using: &random) })
+                                  : Data((0..<(1_000 + i * 100)).map { UInt8(truncatingIfNeeded: $0 &* (i + 3)) })
             let id = repository.keys.blobID(data)
             plain[id] = data
             #expect(writer.claim(id))
@@ -44,10 +47,31 @@ import Testing
         var seen: [Hash256: Data] = [:]
         await repository.readBlobs(pack: pack, entries: entries) { e, result in seen[e.id] = try? result.get() }
         #expect(seen == plain)
-
-        // Cut short: the blobs past the end fail by name, the ones before still read.
+        // Records are opened where they lie in the bytes read: the store's own copy stays sealed.
         let key = ObjectKey.pack(pack)
         let full = try await store.get(key)
+        await repository.readBlobs(pack: pack, entries: entries) { _, _ in }
+        #expect(try await store.get(key) == full)
+
+        // One record damaged in the middle of a read: it fails by name, its neighbours in the same read open.
+        let sorted = entries.sorted { $0.offset < $1.offset }
+        for victim in [sorted[9], sorted[10]] {  // one stored, one compressed
+            var damaged = full
+            damaged[Int(victim.offset) + Int(victim.length) / 2] ^= 0x20
+            try await store.put(key, data: damaged)
+            var good = 0
+            var bad: [String] = []
+            await repository.readBlobs(pack: pack, entries: entries) { e, result in
+                switch result {
+                case .success(let data): if data == plain[e.id] { good += 1 }
+                case .failure(let error): bad.append("\(error)")
+                }
+            }
+            #expect(good == 19 && bad.count == 1 && bad[0].contains(victim.id.short) && bad[0].contains("authentication failed"))
+        }
+        try await store.put(key, data: full)
+
+        // Cut short: the blobs past the end fail by name, the ones before still read.
         let last = entries.max { $0.offset < $1.offset }!
         try await store.put(key, data: full.prefix(Int(last.offset) + 1))
         var failures: [String] = []
