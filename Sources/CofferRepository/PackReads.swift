@@ -74,16 +74,24 @@ extension Repository {
                 for e in span.entries { try await body(e, .failure(reason)) }
                 continue
             }
-            // Every record is opened in place before any plaintext is handed out (see `openBlob`).
-            let opened = span.entries.map { e -> Result<OpenedBlob, Error> in
-                let start = bytes.startIndex + Int(e.offset) - span.range.lowerBound
-                let end = start + Int(e.length)
-                guard end <= bytes.endIndex else { return .failure(RepositoryError(.damaged, "pack \(key) is truncated (blob \(e.id.short))")) }
-                return Result { try openBlob(in: &bytes, at: start..<end, entry: e, keys: keys.get(), what: "blob \(e.id.short) in pack \(pack.short)") }
-            }
+            let opened = openAll(in: &bytes, from: span.range.lowerBound, entries: span.entries, keys: keys, pack: pack)
             for (e, blob) in zip(span.entries, opened) {
                 try await body(e, blob.flatMap { blob in Result { try plaintext(of: blob, in: bytes, what: "blob \(e.id.short) in pack \(pack.short)") } })
             }
+        }
+    }
+
+    /// Opens every record of `entries` where it lies in `bytes` (which hold the pack from offset
+    /// `base`), all before any plaintext is taken from them (see `openBlob`).
+    func openAll(in bytes: inout Data, from base: Int, entries: [PackEntry], keys: Result<RepositoryKeys, Error>,
+                 pack: Hash256) -> [Result<OpenedBlob, Error>] {
+        entries.map { e in
+            let start = bytes.startIndex + Int(e.offset) - base
+            let end = start + Int(e.length)
+            guard start >= bytes.startIndex, end <= bytes.endIndex else {
+                return .failure(RepositoryError(.damaged, "pack \(ObjectKey.pack(pack)) is truncated (blob \(e.id.short))"))
+            }
+            return Result { try openBlob(in: &bytes, at: start..<end, entry: e, keys: keys.get(), what: "blob \(e.id.short) in pack \(pack.short)") }
         }
     }
 }

@@ -179,10 +179,11 @@ extension Repository {
             let (entries, packSession) = try await packEntries(ofPack: data, name: key)
             guard packSession == session else { throw RepositoryError(.invalidArgument, "pack \(name.prefix(16)) is not sealed by this job's session") }
             guard data.count <= config.packSize * 2 + config.chunker.max * 2 else { throw RepositoryError(.invalidArgument, "pack \(name.prefix(16)) is larger than this repository's packs") }
-            let sessionKeys = try await keys(forSession: session)
-            for e in entries {
-                let start = data.startIndex + Int(e.offset)
-                let plain = try unseal(data[start..<(start + Int(e.length))], entry: e, keys: sessionKeys)
+            // Opened in one copy of the pack, every record where it lies (`data` itself is stored as sent).
+            var opened = data
+            let records = openAll(in: &opened, from: 0, entries: entries, keys: .success(try await keys(forSession: session)), pack: id)
+            for (e, record) in zip(entries, records) {
+                let plain = try plaintext(of: try record.get(), in: opened, what: "blob \(e.id.short) in pack \(id.short)")
                 guard keys.blobID(plain) == e.id else { throw RepositoryError(.invalidArgument, "pack \(name.prefix(16)): blob \(e.id.short) does not hash to its id") }
             }
         case .index:
