@@ -136,7 +136,9 @@ public final class LocalBlobStore: BlobStore, @unchecked Sendable {
         var st = stat()
         if fstat(fd, &st) != 0 { throw BlobStoreError.io(key, "stat: \(errnoText())") }
         let r = try BlobKey.clamp(range, size: Int(st.st_size), key: key)
-        var out = Data(count: r.count)
+        // Not Data(count:): zero-filling what pread overwrites was a restore's and a check's memset of every pack.
+        guard let memory = malloc(max(1, r.count)) else { throw BlobStoreError.io(key, "cannot allocate \(r.count) bytes") }
+        var out = Data(bytesNoCopy: memory, count: r.count, deallocator: .free)
         try out.withUnsafeMutableBytes { raw in
             var done = 0
             while done < r.count {
