@@ -179,7 +179,9 @@ try:
 
     shot("backup-running")
     status = until(finished, "the backup to finish (progress so far %s)" % seen, seconds=300)
+    # Read again after the status: the page may have updated both between the two reads above.
     bar = int(float(driver.find_element(By.CSS_SELECTOR, "#operations tr[data-operation] .op-progress").get_attribute("value")))
+    seen.add(bar)
     check(status == "success" and bar == 100, "the backup's bar reached 100 %%: %s %s" % (status, bar))
     check("100 %" in driver.find_element(By.CSS_SELECTOR, "#operations tr[data-operation] .op-percent").text, "the percentage reads 100 %")
     check(driver.execute_script("return window.__samePage === true"), "the progress was updated in place (no reload)")
