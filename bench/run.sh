@@ -155,7 +155,8 @@ for t in $available; do backup "$t" incr; done
 for t in $available; do restore "$t"; done
 for t in $available; do check "$t"; done
 # The warm pass (WARM=0 skips it): the same data already read once, nothing dropped; a fresh repository each.
-if [ "${WARM:-1}" = 1 ]; then
+# Not on S3 by default: init there cannot empty the bucket, so the "initial" backup would find the old repository.
+if [ "${WARM:-$([ "$STORE" = s3 ] && echo 0 || echo 1)}" = 1 ]; then
     cold=$COLD; COLD=0
     find "$DATA" -type f -print0 | xargs -0 -P 4 -n 256 cat > /dev/null
     for t in $available; do init "$t"; backup "$t" initial-warm; done

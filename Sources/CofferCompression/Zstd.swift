@@ -26,10 +26,6 @@ public enum Zstd {
         return written
     }
 
-    public static func decompress(_ input: Data, expectedSize: Int) throws -> Data {
-        try input.withUnsafeBytes { try decompress($0, expectedSize: expectedSize) }
-    }
-
     /// Decompresses one frame of exactly `expectedSize` bytes into new memory.
     public static func decompress(_ input: UnsafeRawBufferPointer, expectedSize: Int) throws -> Data {
         // Not Data(count:): zeroing a buffer zstd overwrites cost a tenth of a restore's CPU.

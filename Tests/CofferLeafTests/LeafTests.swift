@@ -62,14 +62,17 @@ func pseudoRandomBytes(_ count: Int, seed: UInt64) -> [UInt8] {
             let n = input.withUnsafeBytes { i in out.withUnsafeMutableBytes { Zstd.compress(i, into: $0, level: 3) } }
             return n.map { Data(out[0..<$0]) }
         }
+        func decompress(_ input: Data, expectedSize: Int) throws -> Data {
+            try input.withUnsafeBytes { try Zstd.decompress($0, expectedSize: expectedSize) }
+        }
         let packed = try #require(compressIfSmaller(text))
         #expect(packed.count < text.count / 10)
-        #expect(try Zstd.decompress(packed, expectedSize: text.count) == text)
+        #expect(try decompress(packed, expectedSize: text.count) == text)
         #expect(Zstd.frameContentSize(packed) == text.count)
         #expect(compressIfSmaller(Data(pseudoRandomBytes(100_000, seed: 9))) == nil)
         #expect(compressIfSmaller(Data()) == nil)
-        #expect(throws: CompressionError.self) { try Zstd.decompress(Data([1, 2, 3, 4]), expectedSize: 10) }
-        #expect(throws: CompressionError.self) { try Zstd.decompress(packed, expectedSize: text.count + 1) }
+        #expect(throws: CompressionError.self) { try decompress(Data([1, 2, 3, 4]), expectedSize: 10) }
+        #expect(throws: CompressionError.self) { try decompress(packed, expectedSize: text.count + 1) }
     }
 }
 
