@@ -47,77 +47,41 @@ final class OpenFile: @unchecked Sendable {
 /// files holds a bounded number of descriptors. Blocking: call from the
 /// blocking pool.
 final class FileHandles: @unchecked Sendable {
-    private struct Handle {
-        var fd: Int32
-        var users: Int
-        var lastUse: UInt64
-    }
-
     let root: Int32
-    let capacity: Int
     private let lock = NSLock()
-    private var handles: [ObjectIdentifier: Handle] = [:]
+    private var files: DescriptorCache<ObjectIdentifier>
     /// Target directories kept open, by their components below the root.
-    private var directories: [[String]: Handle] = [:]
-    private let directoryCapacity = 32
-    private var clock: UInt64 = 0
+    private var directories = DescriptorCache<[String]>(capacity: 32)
 
     init(root: Int32, capacity: Int = 128) {
         self.root = root
-        self.capacity = capacity
+        files = DescriptorCache(capacity: capacity)
     }
 
-    var openCount: Int { lock.withLock { handles.count } }
+    var openCount: Int { lock.withLock { files.count } }
 
     deinit {
-        for handle in handles.values { close(handle.fd) }
-        for handle in directories.values { close(handle.fd) }
+        files.closeAll()
+        directories.closeAll()
     }
 
     /// Runs `body` with a descriptor of `file` open for reading and writing.
     func withDescriptor<T>(_ file: OpenFile, _ body: (Int32) throws -> T) throws -> T {
         if let fd = file.volumeDescriptor { return try body(fd) }
         let key = ObjectIdentifier(file)
-        var fd: Int32? = lock.withLock {
-            clock += 1
-            guard var handle = handles[key] else { return nil }
-            handle.users += 1
-            handle.lastUse = clock
-            handles[key] = handle
-            return handle.fd
-        }
+        var fd = lock.withLock { files.use(key) }
         if fd == nil {
             let opened = try reopen(file)
-            fd = lock.withLock {
-                clock += 1
-                if var raced = handles[key] {  // another writer opened it meanwhile
-                    raced.users += 1
-                    handles[key] = raced
-                    close(opened)
-                    return raced.fd
-                }
-                handles[key] = Handle(fd: opened, users: 1, lastUse: clock)
-                evictIdle()
-                return opened
-            }
+            fd = lock.withLock { files.adopt(opened, for: key) }
         }
-        defer { lock.withLock { handles[key]?.users -= 1 } }
+        defer { lock.withLock { files.release(key) } }
         return try body(fd!)
     }
 
     /// Closes the file's descriptor for good (its last extent is written).
     func finish(_ file: OpenFile) {
         if let fd = file.volumeDescriptor { close(fd); return }
-        if let handle = lock.withLock({ handles.removeValue(forKey: ObjectIdentifier(file)) }) { close(handle.fd) }
-    }
-
-    private func evictIdle() {
-        guard handles.count > capacity else { return }
-        let idle = handles.filter { $0.value.users == 0 }.sorted { $0.value.lastUse < $1.value.lastUse }
-        for (key, handle) in idle.prefix(handles.count - capacity) {
-            close(handle.fd)
-            handles.removeValue(forKey: key)
-        }
+        if let fd = lock.withLock({ files.remove(ObjectIdentifier(file)) }) { close(fd) }
     }
 
     private func reopen(_ file: OpenFile) throws -> Int32 {
@@ -141,18 +105,8 @@ final class FileHandles: @unchecked Sendable {
     /// swapped in for it is never entered, because it is opened by descriptor, not by path.
     private func withDirectory<T>(_ file: OpenFile, _ body: (Int32) throws -> T) throws -> T {
         let key = file.directory
-        let cached: Int32? = lock.withLock {
-            clock += 1
-            guard var entry = directories[key] else { return nil }
-            entry.users += 1
-            entry.lastUse = clock
-            directories[key] = entry
-            return entry.fd
-        }
-        let dir: Int32
-        if let cached {
-            dir = cached
-        } else {
+        var dir = lock.withLock { directories.use(key) }
+        if dir == nil {
             var opened = dup(root)
             for component in key {
                 let next = openat(opened, component, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
@@ -160,26 +114,66 @@ final class FileHandles: @unchecked Sendable {
                 guard next >= 0 else { throw EngineError(.target, "\(file.path): its directory cannot be opened again: \(errnoText())") }
                 opened = next
             }
-            dir = lock.withLock {
-                clock += 1
-                if var raced = directories[key] {
-                    raced.users += 1
-                    directories[key] = raced
-                    close(opened)
-                    return raced.fd
-                }
-                directories[key] = Handle(fd: opened, users: 1, lastUse: clock)
-                if directories.count > directoryCapacity {
-                    let idle = directories.filter { $0.value.users == 0 }.sorted { $0.value.lastUse < $1.value.lastUse }
-                    for (k, handle) in idle.prefix(directories.count - directoryCapacity) {
-                        close(handle.fd)
-                        directories.removeValue(forKey: k)
-                    }
-                }
-                return opened
+            dir = lock.withLock { directories.adopt(opened, for: key) }
+        }
+        defer { lock.withLock { directories.release(key) } }
+        return try body(dir!)
+    }
+}
+
+/// Descriptors held open by key, each counted while in use, so that past
+/// `capacity` the least recently used idle ones can be closed. Not locked:
+/// its owner holds a lock around every call.
+struct DescriptorCache<Key: Hashable> {
+    private struct Handle {
+        var fd: Int32
+        var users: Int
+        var lastUse: UInt64
+    }
+
+    let capacity: Int
+    private var handles: [Key: Handle] = [:]
+    private var clock: UInt64 = 0
+
+    init(capacity: Int) { self.capacity = capacity }
+
+    var count: Int { handles.count }
+
+    /// The key's descriptor, now counted as in use, if one is held.
+    mutating func use(_ key: Key) -> Int32? {
+        clock += 1
+        guard var handle = handles[key] else { return nil }
+        handle.users += 1
+        handle.lastUse = clock
+        handles[key] = handle
+        return handle.fd
+    }
+
+    /// Holds `fd` for `key`, in use, and returns it; when another caller put one there
+    /// meanwhile, `fd` is closed and that one is used.
+    mutating func adopt(_ fd: Int32, for key: Key) -> Int32 {
+        if let raced = use(key) {
+            close(fd)
+            return raced
+        }
+        handles[key] = Handle(fd: fd, users: 1, lastUse: clock)
+        if handles.count > capacity {
+            let idle = handles.filter { $0.value.users == 0 }.sorted { $0.value.lastUse < $1.value.lastUse }
+            for (key, handle) in idle.prefix(handles.count - capacity) {
+                close(handle.fd)
+                handles.removeValue(forKey: key)
             }
         }
-        defer { lock.withLock { directories[key]?.users -= 1 } }
-        return try body(dir)
+        return fd
+    }
+
+    mutating func release(_ key: Key) { handles[key]?.users -= 1 }
+
+    /// Stops holding the key's descriptor and hands it to the caller to close.
+    mutating func remove(_ key: Key) -> Int32? { handles.removeValue(forKey: key)?.fd }
+
+    mutating func closeAll() {
+        for handle in handles.values { close(handle.fd) }
+        handles = [:]
     }
 }
