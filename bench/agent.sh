@@ -9,7 +9,7 @@
 # gives the RSS bound.
 #
 # Usage: bench/agent.sh    Env: DATA=/tmp/bench-data (bench/make_dataset.py) WORK=/tmp/bench-agent SCALE=1 COLD=1
-#        AGENT_WRAP="heaptrack -o /tmp/agent-heap" runs the timed agent runs under a profiler (one file per run: %p)
+#        AGENT_WRAP=heaptrack runs the timed agent runs under a profiler (heaptrack without -o writes one heaptrack.coffer.PID.zst per run in the current directory)
 set -u
 BENCH=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(cd "$BENCH/.." && pwd)
