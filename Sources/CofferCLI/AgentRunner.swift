@@ -246,9 +246,11 @@ struct AgentJobRunner {
             options.progressInterval = 0.5
             options.progress = { p in meter.update(current: p.bytesRead, expected: p.bytesExpected) }
             // The last snapshot kept here, if the vault still holds what it references: unchanged files are not read again.
+            var parentBlobs: (tree: Hash256, ids: Set<Hash256>)?
             if let last = stash.last, let kept = stash.snapshot(last), let ids = try? await repository.stashedBlobs(of: kept) {
                 repository.index.addKnown(try await presence.held(Array(ids)))
                 options.parent = .snapshot(last)
+                parentBlobs = (kept.tree, ids)
             }
             let archiver = Archiver(repository: repository)
             let result = part.resourceType == "volume" ? try await archiver.backupVolume(path: path, options: options)
@@ -256,7 +258,13 @@ struct AgentJobRunner {
             meter.finishPart(result.summary.bytesTotal)
             snapshots[part.backupID] = result.snapshotID.hex
             if let left = capacity { capacity = max(0, left - result.summary.bytesAdded) }
-            let trees = try await repository.stashedBlobs(of: result.snapshot)
+            // What a snapshot references follows from its root tree alone: an unchanged backup's is its parent's, walked above.
+            let trees: Set<Hash256>
+            if let parentBlobs, parentBlobs.tree == result.snapshot.tree {
+                trees = parentBlobs.ids
+            } else {
+                trees = try await repository.stashedBlobs(of: result.snapshot)
+            }
             commits.append { try stash.commit(result.snapshotID, reachable: trees) }
         }
         return (snapshots, commits)
