@@ -385,18 +385,6 @@ public final class Repository: @unchecked Sendable {
         }
     }
 
-    /// What a data check needs of a blob without its content: the record opens under the
-    /// pack's key for this blob's type and id, and its payload is well formed.
-    func authenticate(_ record: Data, entry: PackEntry, keys: RepositoryKeys, what: String) throws {
-        let payload = try openSealed(record, keys: keys, context: Context.blob(entry.type, entry.id), what: what)
-        switch payload.first {
-        case 0?: guard payload.count - 1 == Int(entry.rawLength) else { throw RepositoryError(.damaged, "\(what): length mismatch") }
-        case 1?: break
-        case let flag?: throw RepositoryError(.damaged, "\(what): unknown compression flag \(flag)")
-        case nil: throw RepositoryError(.damaged, "\(what): empty payload")
-        }
-    }
-
     public func loadBlob(_ id: Hash256, type: BlobType) async throws -> Data {
         if type == .tree, let stash, let plain = stash.tree(id), keys.blobID(plain) == id { return plain }
         guard let location = index.lookup(id) else {
