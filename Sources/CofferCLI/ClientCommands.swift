@@ -4,6 +4,7 @@ import CofferAPI
 import CofferCrypto
 import CofferS3
 import CofferService
+import CofferSystem
 import Foundation
 
 /// Where the server is and who we are: `--endpoint` (COFFER_ENDPOINT) and an
@@ -104,7 +105,7 @@ func printResult(_ options: ClientOptions, _ value: some Encodable, text: () -> 
 
 /// An answer of the API's types, printed as the server wrote it.
 func printAnswer(_ value: some Encodable) {
-    printJSON((try? TreeEncoder.encode(value)) ?? [String: Any]())
+    FileHandle.standardOutput.write(Data(((try? JSONWriter.encode(value)) ?? Array("{}".utf8)) + Array("\n".utf8)))
 }
 
 struct ResourceCommand: AsyncParsableCommand {

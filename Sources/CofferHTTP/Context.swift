@@ -69,13 +69,17 @@ public struct APIError: Error, HTTPResponseError, CustomStringConvertible {
 enum JSONBody {
     /// A body built from one of the API's types (CofferAPI): the same bytes a hand-built one would be.
     static func encoded<T: Encodable>(status: HTTPResponse.Status = .ok, _ value: T, headers: HTTPFields = [:]) throws -> Response {
-        response(status: status, try TreeEncoder.encode(value) as Any, headers: headers)
+        bytes(status: status, try JSONWriter.encode(value), headers: headers)
     }
 
     static func response(status: HTTPResponse.Status = .ok, _ object: Any, headers: HTTPFields = [:]) -> Response {
+        bytes(status: status, JSONWriter.bytes(object), headers: headers)
+    }
+
+    private static func bytes(status: HTTPResponse.Status, _ json: [UInt8], headers: HTTPFields) -> Response {
         var fields = headers
         fields[.contentType] = "application/json"
-        return Response(status: status, headers: fields, body: .init(byteBuffer: ByteBuffer(bytes: JSONWriter.bytes(object))))
+        return Response(status: status, headers: fields, body: .init(byteBuffer: ByteBuffer(bytes: json)))
     }
 
     /// Decodes one of the API's request types (CofferAPI); a body that does not fit is a 400 naming the field.

@@ -19,11 +19,6 @@ public enum JSONWriter {
     static func write(_ value: Any, into out: inout [UInt8]) {
         switch value {
         case let v as String: writeString(v, into: &out)
-        case let v as JSONWritable:
-            var o = JSONOutput()
-            swap(&o.bytes, &out)
-            v.writeJSON(to: &o)
-            swap(&o.bytes, &out)
         case let v as [String: Any]:
             out.append(UInt8(ascii: "{"))
             var first = true
@@ -102,101 +97,4 @@ public enum JSONWriter {
         }
         out.append(UInt8(ascii: "\""))
     }
-}
-
-/// A value that writes its own JSON with typed fields in a fixed order: the
-/// hot listings skip building dictionaries of `Any`.
-public protocol JSONWritable {
-    func writeJSON(to out: inout JSONOutput)
-}
-
-/// Builds JSON in order: `object { $0.field("id", id) ... }`; commas are placed for you.
-public struct JSONOutput {
-    public var bytes: [UInt8] = []
-    private var needsComma = false
-
-    public init() {}
-
-    private mutating func separate() {
-        if needsComma { bytes.append(UInt8(ascii: ",")) }
-        needsComma = true
-    }
-
-    private mutating func key(_ name: String) {
-        separate()
-        JSONWriter.writeString(name, into: &bytes)
-        bytes.append(UInt8(ascii: ":"))
-        needsComma = false
-    }
-
-    public mutating func object(_ body: (inout JSONOutput) -> Void) {
-        separate()
-        bytes.append(UInt8(ascii: "{"))
-        needsComma = false
-        body(&self)
-        bytes.append(UInt8(ascii: "}"))
-        needsComma = true
-    }
-
-    public mutating func object(_ name: String, _ body: (inout JSONOutput) -> Void) {
-        key(name)
-        object(body)
-    }
-
-    public mutating func array<S: Sequence>(_ name: String, _ items: S, _ body: (inout JSONOutput, S.Element) -> Void) {
-        key(name)
-        separate()
-        bytes.append(UInt8(ascii: "["))
-        needsComma = false
-        for item in items { body(&self, item) }
-        bytes.append(UInt8(ascii: "]"))
-        needsComma = true
-    }
-
-    public mutating func emptyArray(_ name: String) {
-        key(name)
-        separate()
-        bytes.append(contentsOf: "[]".utf8)
-    }
-
-    public mutating func field(_ name: String, _ value: String) {
-        key(name)
-        separate()
-        JSONWriter.writeString(value, into: &bytes)
-    }
-
-    public mutating func field(_ name: String, _ value: String?) {
-        guard let value else { return null(name) }
-        field(name, value)
-    }
-
-    public mutating func field(_ name: String, _ value: Int64) {
-        key(name)
-        separate()
-        bytes.append(contentsOf: String(value).utf8)
-    }
-
-    public mutating func field(_ name: String, _ value: Int) { field(name, Int64(value)) }
-
-    public mutating func field(_ name: String, _ value: Bool) {
-        key(name)
-        separate()
-        bytes.append(contentsOf: (value ? "true" : "false").utf8)
-    }
-
-    public mutating func null(_ name: String) {
-        key(name)
-        separate()
-        bytes.append(contentsOf: "null".utf8)
-    }
-
-    /// Any JSON tree (dictionaries, arrays, scalars) in the general writer.
-    public mutating func field(_ name: String, any value: Any) {
-        key(name)
-        separate()
-        JSONWriter.write(value, into: &bytes)
-    }
-
-    /// An element of an array: one JSONWritable.
-    public mutating func element(_ value: JSONWritable) { value.writeJSON(to: &self) }
 }

@@ -44,15 +44,58 @@ private struct Sample: Codable {
 
     @Test func typesEncodeToTheBytesAHandBuiltBodyWouldHave() throws {
         let sample = Sample(id: "x/1", size: 5, ratio: 0.5, ok: true, kind: .server, tags: [Inner(key: "k", value: nil)], note: nil, protectedAt: nil)
-        let tree = try TreeEncoder.encode(sample)
         let byHand: [String: Any] = ["id": "x/1", "size": 5, "ratio": 0.5, "ok": true, "kind": "server", "tags": [["key": "k"]], "protected_at": NSNull()]
-        #expect(JSONWriter.bytes(tree) == JSONWriter.bytes(byHand))
+        #expect(try JSONWriter.encode(sample) == JSONWriter.bytes(byHand))
         // And they decode back.
-        let decoded = try JSONDecoder().decode(Sample.self, from: JSONWriter.data(tree))
+        let decoded = try JSONDecoder().decode(Sample.self, from: Data(try JSONWriter.encode(sample)))
         #expect(decoded.id == "x/1" && decoded.kind == .server && decoded.protectedAt == nil && decoded.tags == sample.tags)
         var present = sample
         present.protectedAt = "2026-01-01T00:00:00.000+00:00"
-        #expect((try TreeEncoder.encode(present) as? [String: Any])?["protected_at"] as? String == "2026-01-01T00:00:00.000+00:00")
+        let object = try JSONSerialization.jsonObject(with: Data(try JSONWriter.encode(present))) as? [String: Any]
+        #expect(object?["protected_at"] as? String == "2026-01-01T00:00:00.000+00:00")
+    }
+
+    /// Whatever the value, the encoder's bytes are what the tree writer gives
+    /// the same JSON parsed back (keys in byte order, escapes, nesting, nulls).
+    @Test func encodedBytesMatchTheTreeWriterForAnyShape() throws {
+        func tree<T: Encodable>(_ value: T) throws -> String {
+            String(decoding: JSONWriter.bytes(try JSONSerialization.jsonObject(with: try JSONEncoder().encode(value), options: .fragmentsAllowed)), as: UTF8.self)
+        }
+        func encoded<T: Encodable>(_ value: T) throws -> String { String(decoding: try JSONWriter.encode(value), as: UTF8.self) }
+        let awkward = "quote \" back \\ slash / tab \t newline \n bell \u{7} nul \u{0} é 😀"
+        let free: JSONValue = .object([
+            "b": .array([.integer(-1 << 40), .integer(Int.max), .number(0.25), .number(-3.5), .bool(false), .null, .string(awkward)]),
+            "B": .object([:]), "a": .array([]), "é": .string(""), "z": .object(["y": .object(["x": .array([.array([.null])])])]),
+            "Z": .string(awkward), "aa": .bool(true),
+        ])
+        let (oursFree, treeFree) = (try encoded(free), try tree(free))
+        #expect(oursFree == treeFree)
+        let samples = [
+            Sample(id: awkward, size: -1 << 40, ratio: 1e-3, ok: false, kind: .disk, tags: [], note: "n", protectedAt: "t"),
+            Sample(id: "", size: 0, ratio: 2, ok: true, kind: .server, tags: [Inner(key: "a", value: "b"), Inner(key: awkward, value: nil)], note: nil, protectedAt: nil),
+        ]
+        let (oursSamples, treeSamples) = (try encoded(samples), try tree(samples))
+        #expect(oursSamples == treeSamples)
+        #expect(try JSONWriter.encode(FreeObject()) == Array("{}".utf8))
+        #expect(try JSONWriter.encode(["k": [String?.none, "v"]]) == Array(#"{"k":[null,"v"]}"#.utf8))
+        let (oursAwkward, treeAwkward) = (try encoded(awkward), try tree(awkward))
+        #expect(oursAwkward == treeAwkward)
+        #expect(try JSONWriter.encode(UInt8(7)) == Array("7".utf8))
+        #expect(try encoded([Int64.min]) == "[-9223372036854775808]")
+        // A key written twice keeps its last value, as a dictionary would.
+        #expect(try encoded(Twice()) == #"{"a":2,"b":{"c":[1]}}"#)
+    }
+}
+
+private struct Twice: Encodable {
+    enum Key: String, CodingKey { case a, b, c }
+    func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: Key.self)
+        try c.encode(1, forKey: .a)
+        var nested = c.nestedContainer(keyedBy: Key.self, forKey: .b)
+        try c.encode(2, forKey: .a)
+        var list = nested.nestedUnkeyedContainer(forKey: .c)
+        try list.encode(1)
     }
 }
 
