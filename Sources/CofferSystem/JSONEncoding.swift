@@ -68,10 +68,13 @@ private final class JSONValueEncoder: Encoder {
             out.append(UInt8(ascii: "]"))
         case .object:
             out.append(UInt8(ascii: "{"))
-            // Stable, so that of a key encoded twice the last value wins (as in a dictionary).
-            let order = keys.indices.sorted { keys[$0].utf8.lexicographicallyPrecedes(keys[$1].utf8) || (keys[$0] == keys[$1] && $0 < $1) }
+            // Ties by position, so that of a key encoded twice the last value wins (as in a dictionary).
+            let order = keys.indices.sorted { a, b in
+                let c = JSONWriter.compareKeys(keys[a], keys[b])
+                return c < 0 || (c == 0 && a < b)
+            }
             var first = true
-            for (n, i) in order.enumerated() where n + 1 == order.count || keys[order[n + 1]] != keys[i] {
+            for (n, i) in order.enumerated() where n + 1 == order.count || JSONWriter.compareKeys(keys[order[n + 1]], keys[i]) != 0 {
                 if !first { out.append(UInt8(ascii: ",")) }
                 first = false
                 JSONWriter.writeString(keys[i], into: &out)

@@ -14,6 +14,18 @@ public enum JSONWriter {
         return out
     }
 
+    /// Object keys in UTF-8 byte order: negative, zero or positive.
+    static func compareKeys(_ a: String, _ b: String) -> Int {
+        var a = a, b = b
+        return a.withUTF8 { x in
+            b.withUTF8 { y in
+                let common = min(x.count, y.count)
+                let c = common == 0 ? 0 : Int(memcmp(x.baseAddress!, y.baseAddress!, common))
+                return c != 0 ? c : x.count - y.count
+            }
+        }
+    }
+
     static let boolNumberType = type(of: NSNumber(value: true))
 
     static func write(_ value: Any, into out: inout [UInt8]) {
@@ -22,7 +34,7 @@ public enum JSONWriter {
         case let v as [String: Any]:
             out.append(UInt8(ascii: "{"))
             var first = true
-            for key in v.keys.sorted(by: { $0.utf8.lexicographicallyPrecedes($1.utf8) }) {
+            for key in v.keys.sorted(by: { compareKeys($0, $1) < 0 }) {
                 if !first { out.append(UInt8(ascii: ",")) }
                 first = false
                 writeString(key, into: &out)
