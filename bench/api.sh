@@ -45,9 +45,23 @@ wrk_at() {  # connections, path -> "req/s p50 p99 non2xx"
 # Throughput under load (CONNECTIONS), then latency under a light load (LIGHT
 # connections): with 64 connections on two cores shared with wrk, queueing
 # alone puts even /health's p99 near 10 ms, so p99 at 64 measures the queue.
+# Requests wrk sent before it closed its connections are still answered
+# after it ends: without waiting for them, the light pass measured the heavy
+# pass's backlog (a page of 1 000 at 8 connections showed a p99 of 1.5 s).
+settle() {  # until the server has used under 10 % of a core for 0.3 s
+    local before after
+    for _ in $(seq 100); do
+        before=$(awk '{print $14 + $15}' /proc/$SERVER/stat)
+        sleep 0.3
+        after=$(awk '{print $14 + $15}' /proc/$SERVER/stat)
+        [ $((after - before)) -le 3 ] && return
+    done
+}
 run() {  # name, path
     local heavy light
+    settle
     heavy=$(wrk_at "$CONNECTIONS" "$2")
+    settle
     light=$(wrk_at "$LIGHT" "$2")
     set -- "$1" $heavy
     local name=$1 rps=$2 p50=$3 p99=$4 errors=${5:-0}
