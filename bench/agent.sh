@@ -21,8 +21,7 @@ PORT=${PORT:-18611}
 log() { echo "[$(date +%H:%M:%S)] $*" >&2; }
 [ -x /usr/bin/time ] || apt-get install -y -qq time >/dev/null 2>&1
 "$ROOT/scripts/ensure-deps.sh"
-(cd "$ROOT" && swift build -c release --product coffer) > /dev/null || { echo "release build failed (run: swift build -c release --product coffer)"; exit 2; }
-COFFER=$(cd "$ROOT" && swift build -c release --show-bin-path)/coffer
+COFFER=$("$ROOT/scripts/build-release.sh" 2>/dev/null) || { echo "release build failed (run: scripts/build-release.sh)"; exit 2; }
 [ -d "$DATA" ] || python3 "$BENCH/make_dataset.py" --dir "$DATA" --scale "$SCALE" --force >/dev/null
 DATA=$(cd "$DATA" && pwd -P)
 PARENT=$(dirname "$DATA")

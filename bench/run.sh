@@ -36,8 +36,7 @@ log() { echo "[$(date +%H:%M:%S)] $*" >&2; }
 
 [ -x /usr/bin/time ] || { apt-get install -y -qq time >/dev/null 2>&1 || { echo "needs /usr/bin/time (apt-get install time)"; exit 2; }; }
 "$ROOT/scripts/ensure-deps.sh"
-(cd "$ROOT" && swift build -c release --product coffer >/dev/null) || { echo "release build failed"; exit 2; }
-COFFER=$(cd "$ROOT" && swift build -c release --show-bin-path)/coffer
+COFFER=$("$ROOT/scripts/build-release.sh" 2>/dev/null) || { echo "release build failed (run: scripts/build-release.sh)"; exit 2; }
 echo "$STORE" > "$WORK/store.txt"
 if [ "$STORE" = s3 ]; then
     OBJSTORE=${OBJSTORE_DIR:-/dev/shm/coffer-bench-objstore}

@@ -25,8 +25,7 @@ mkdir -p "$WORK/logs"
 log() { echo "[$(date +%H:%M:%S)] $*" >&2; }
 [ -x /usr/bin/time ] || apt-get install -y -qq time >/dev/null 2>&1
 "$ROOT/scripts/ensure-deps.sh"
-(cd "$ROOT" && swift build -c release --product coffer >/dev/null) || { echo "release build failed"; exit 2; }
-COFFER=$(cd "$ROOT" && swift build -c release --show-bin-path)/coffer
+COFFER=$("$ROOT/scripts/build-release.sh" 2>/dev/null) || { echo "release build failed (run: scripts/build-release.sh)"; exit 2; }
 
 drop_caches() { sync; echo 3 > /proc/sys/vm/drop_caches 2>/dev/null || log "cannot drop the page cache"; }
 printf 'tree\tstep\twall_s\tuser_s\tsys_s\tmaxrss_kb\trc\tbytes\tfiles\n' > "$RESULTS"

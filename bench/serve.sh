@@ -4,8 +4,7 @@
 # server is stopped on exit.
 "$ROOT/scripts/ensure-deps.sh"
 if [ -z "${COFFER:-}" ]; then  # COFFER=path/to/coffer uses that binary instead
-    (cd "$ROOT" && swift build -c release --product coffer >/dev/null)
-    COFFER=$(cd "$ROOT" && swift build -c release --show-bin-path)/coffer
+    COFFER=$("$ROOT/scripts/build-release.sh" 2>/dev/null)
 fi
 rm -rf "$WORK" && mkdir -p "$WORK/resources/share"
 echo "bench" > "$WORK/resources/share/file.txt"

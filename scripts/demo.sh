@@ -5,8 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/ensure-deps.sh
-swift build -c release
-BIN=$(swift build -c release --show-bin-path)/coffer
+BIN=$(scripts/build-release.sh)
 DATA=${COFFER_DATA:-$PWD/coffer-data}
 mkdir -p "$DATA"
 export COFFER_REPOSITORY="file://$DATA/repository"

@@ -6,5 +6,5 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/ensure-deps.sh
-swift build -c release
-exec "$(swift build -c release --show-bin-path)/coffer" serve --data-dir "${COFFER_DATA_DIR:-$PWD/coffer-data}" "$@"
+COFFER=$(scripts/build-release.sh)
+exec "$COFFER" serve --data-dir "${COFFER_DATA_DIR:-$PWD/coffer-data}" "$@"

@@ -2,9 +2,6 @@ import ArgumentParser
 import CofferAPI
 import CofferService
 import Foundation
-#if canImport(FoundationNetworking)
-import FoundationNetworking
-#endif
 
 // `coffer checkpoint|backup|oplog|rds`: the client side of backups, restores and their operation logs.
 
