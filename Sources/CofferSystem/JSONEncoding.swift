@@ -41,20 +41,20 @@ private final class JSONValueEncoder: Encoder {
         encoder.finish(into: &out)
     }
 
-    /// The values JSON has a form for, written without an encoder.
-    static func writeScalar<T>(_ value: T, into out: inout [UInt8]) -> Bool {
+    /// The values JSON has a form for, written without an encoder. `anyInteger`
+    /// also takes the integer types without a case of their own: they encode
+    /// themselves as a single value of themselves, so a single-value container
+    /// must write them or pass them back here forever; elsewhere the
+    /// existential check would cost every struct encoded a conformance lookup.
+    static func writeScalar<T>(_ value: T, into out: inout [UInt8], anyInteger: Bool = false) -> Bool {
         switch value {
         case let v as String: JSONWriter.writeString(v, into: &out)
-        case let v as Bool: out.append(contentsOf: (v ? "true" : "false").utf8)
-        case let v as Int: out.append(contentsOf: String(v).utf8)
-        case let v as Int64: out.append(contentsOf: String(v).utf8)
-        case let v as Int32: out.append(contentsOf: String(v).utf8)
-        case let v as UInt64: out.append(contentsOf: String(v).utf8)
+        case let v as Bool: JSONWriter.writeBool(v, into: &out)
+        case let v as Int: JSONWriter.writeInteger(v, into: &out)
+        case let v as Int64: JSONWriter.writeInteger(v, into: &out)
         case let v as Double: JSONWriter.writeDouble(v, into: &out)
-        case let v as Float: JSONWriter.writeDouble(Double(v), into: &out)
-        // The other integer types encode themselves as a single value of
-        // themselves: without this they would come back here forever.
-        case let v as any BinaryInteger: out.append(contentsOf: String(v).utf8)
+        case let v as any BinaryInteger where anyInteger: JSONWriter.writeInteger(v, into: &out)
+        case let v as Float where anyInteger: JSONWriter.writeDouble(Double(v), into: &out)
         default: return false
         }
         return true
@@ -127,9 +127,9 @@ private final class JSONValueEncoder: Encoder {
 
         mutating func encodeNil(forKey key: Key) throws { encoder.append(key: key.stringValue) { $0.append(contentsOf: "null".utf8) } }
         mutating func encode(_ value: String, forKey key: Key) throws { encoder.append(key: key.stringValue) { JSONWriter.writeString(value, into: &$0) } }
-        mutating func encode(_ value: Bool, forKey key: Key) throws { encoder.append(key: key.stringValue) { $0.append(contentsOf: (value ? "true" : "false").utf8) } }
-        mutating func encode(_ value: Int, forKey key: Key) throws { encoder.append(key: key.stringValue) { $0.append(contentsOf: String(value).utf8) } }
-        mutating func encode(_ value: Int64, forKey key: Key) throws { encoder.append(key: key.stringValue) { $0.append(contentsOf: String(value).utf8) } }
+        mutating func encode(_ value: Bool, forKey key: Key) throws { encoder.append(key: key.stringValue) { JSONWriter.writeBool(value, into: &$0) } }
+        mutating func encode(_ value: Int, forKey key: Key) throws { encoder.append(key: key.stringValue) { JSONWriter.writeInteger(value, into: &$0) } }
+        mutating func encode(_ value: Int64, forKey key: Key) throws { encoder.append(key: key.stringValue) { JSONWriter.writeInteger(value, into: &$0) } }
         mutating func encode(_ value: Double, forKey key: Key) throws { encoder.append(key: key.stringValue) { JSONWriter.writeDouble(value, into: &$0) } }
         mutating func encode<T: Encodable>(_ value: T, forKey key: Key) throws {
             try encoder.append(key: key.stringValue) { try JSONValueEncoder.write(value, into: &$0, orders: encoder.orders) }
@@ -172,7 +172,7 @@ private final class JSONValueEncoder: Encoder {
         mutating func encodeNil() throws { set { $0.append(contentsOf: "null".utf8) } }
         mutating func encode<T: Encodable>(_ value: T) throws {
             var scalar: [UInt8] = []
-            if JSONValueEncoder.writeScalar(value, into: &scalar) { return set { $0 = scalar } }
+            if JSONValueEncoder.writeScalar(value, into: &scalar, anyInteger: true) { return set { $0 = scalar } }
             try value.encode(to: encoder)
         }
 

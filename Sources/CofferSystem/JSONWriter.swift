@@ -56,16 +56,16 @@ public enum JSONWriter {
 
     static func writeScalar(_ value: Any, into out: inout [UInt8]) {
         let t = type(of: value)
-        if t == Bool.self { out.append(contentsOf: ((value as! Bool) ? "true" : "false").utf8); return }
-        if t == Int.self { out.append(contentsOf: String(value as! Int).utf8); return }
-        if t == Int64.self { out.append(contentsOf: String(value as! Int64).utf8); return }
-        if t == Int32.self { out.append(contentsOf: String(value as! Int32).utf8); return }
-        if t == UInt64.self { out.append(contentsOf: String(value as! UInt64).utf8); return }
-        if t == UInt.self { out.append(contentsOf: String(value as! UInt).utf8); return }
+        if t == Bool.self { writeBool(value as! Bool, into: &out); return }
+        if t == Int.self { writeInteger(value as! Int, into: &out); return }
+        if t == Int64.self { writeInteger(value as! Int64, into: &out); return }
+        if t == Int32.self { writeInteger(value as! Int32, into: &out); return }
+        if t == UInt64.self { writeInteger(value as! UInt64, into: &out); return }
+        if t == UInt.self { writeInteger(value as! UInt, into: &out); return }
         if t == Double.self { writeDouble(value as! Double, into: &out); return }
         if t == Float.self { writeDouble(Double(value as! Float), into: &out); return }
         if let n = value as? NSNumber {
-            if type(of: n) == boolNumberType { out.append(contentsOf: (n.boolValue ? "true" : "false").utf8); return }
+            if type(of: n) == boolNumberType { writeBool(n.boolValue, into: &out); return }
             let kind = String(cString: n.objCType)
             if kind == "d" || kind == "f" { writeDouble(n.doubleValue, into: &out) } else { out.append(contentsOf: n.stringValue.utf8) }
             return
@@ -73,6 +73,10 @@ public enum JSONWriter {
         // Optional.none wrapped in Any, or anything else unexpected.
         out.append(contentsOf: "null".utf8)
     }
+
+    static func writeBool(_ b: Bool, into out: inout [UInt8]) { out.append(contentsOf: (b ? "true" : "false").utf8) }
+
+    static func writeInteger<I: BinaryInteger>(_ i: I, into out: inout [UInt8]) { out.append(contentsOf: String(i).utf8) }
 
     static func writeDouble(_ d: Double, into out: inout [UInt8]) {
         guard d.isFinite else { out.append(contentsOf: "null".utf8); return }

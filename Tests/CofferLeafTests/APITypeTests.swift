@@ -82,6 +82,11 @@ private struct Sample: Codable {
         #expect(oursAwkward == treeAwkward)
         #expect(try JSONWriter.encode(UInt8(7)) == Array("7".utf8))
         #expect(try encoded([Int64.min]) == "[-9223372036854775808]")
+        // Integer types without a case of their own, and Float, in arrays and as object members.
+        #expect(try encoded([Int32(-5)]) == "[-5]")
+        #expect(try encoded(["a": UInt64.max]) == #"{"a":18446744073709551615}"#)
+        #expect(try encoded(["f": Float(0.5)]) == #"{"f":0.5}"#)
+        #expect(try encoded([Int8(-1): UInt16(2)]) == "[-1,2]")
         // A key written twice keeps its last value, as a dictionary would.
         #expect(try encoded(Twice()) == #"{"a":2,"b":{"c":[1]}}"#)
     }
