@@ -55,7 +55,7 @@ if [ ! -f "$PGDATA/PG_VERSION" ]; then
 listen_addresses = '127.0.0.1'
 port = $PORT
 unix_socket_directories = '$SOCK'
-max_connections = 50
+max_connections = 200
 fsync = off
 synchronous_commit = off
 full_page_writes = off

@@ -28,42 +28,82 @@ final class PostgresBackend: SQLBackend, @unchecked Sendable {
 
     /// `postgres://user:password@host:port/database[?sslmode=disable|prefer|require]`.
     static func open(url: String, logger: Logger) async throws -> PostgresBackend {
-        let configuration = try configuration(url: url)
-        let backend = PostgresBackend(client: PostgresClient(configuration: configuration, backgroundLogger: logger), logger: logger)
+        let target = try Target(url: url)
+        // The pool retries a refused or rejected connection for ever and its
+        // queries wait for it: one connection of our own first turns a wrong
+        // host, port, password or database into its own error at once.
         do {
-            // The pool retries a refused connection for ever: the first query gets a deadline.
+            let probe = try await PostgresConnection.connect(configuration: target.connection(), id: 0, logger: logger)
+            try? await probe.close()
+        } catch {
+            throw CatalogError(.storage, "cannot reach the PostgreSQL catalog at \(target.name): \(String(reflecting: error))")
+        }
+        let backend = PostgresBackend(client: PostgresClient(configuration: target.pool(), backgroundLogger: logger), logger: logger)
+        do {
+            // The server answered a moment ago: the deadline only catches one
+            // that went away in between, so it is generous for a loaded machine.
             try await withThrowingTaskGroup(of: Bool.self) { group in
                 group.addTask { _ = try await backend.sql.raw("SELECT 1 AS one").first(); return true }
-                group.addTask { try await Task.sleep(for: .seconds(15)); return false }
+                group.addTask { try await Task.sleep(for: .seconds(120)); return false }
                 let answered = try await group.next() ?? false
                 group.cancelAll()
-                guard answered else { throw CatalogError(.storage, "no answer within 15 s") }
+                guard answered else { throw CatalogError(.storage, "no answer within 120 s") }
             }
         } catch {
             await backend.close()
-            throw CatalogError(.storage, "cannot reach the PostgreSQL catalog at \(configuration.host ?? "?"):\(configuration.port ?? 0)/\(configuration.database ?? ""): \(String(reflecting: error))")
+            throw CatalogError(.storage, "cannot reach the PostgreSQL catalog at \(target.name): \(String(reflecting: error))")
         }
         return backend
     }
 
-    static func configuration(url: String) throws -> PostgresClient.Configuration {
-        guard let parts = URLComponents(string: url), let host = parts.host, !host.isEmpty, let user = parts.user, !user.isEmpty else {
-            throw CatalogError(.unsupportedURL, "catalog URL must look like postgres://USER:PASSWORD@HOST:PORT/DATABASE")
+    /// A catalog URL taken apart, checked before anything connects.
+    struct Target {
+        enum TLSMode { case disable, prefer, require }
+        let host: String, port: Int, user: String, password: String?, database: String?
+        let tls: TLSMode
+
+        init(url: String) throws {
+            guard let parts = URLComponents(string: url), let host = parts.host, !host.isEmpty, let user = parts.user, !user.isEmpty else {
+                throw CatalogError(.unsupportedURL, "catalog URL must look like postgres://USER:PASSWORD@HOST:PORT/DATABASE")
+            }
+            let database = String(parts.path.drop(while: { $0 == "/" }))
+            let mode = parts.queryItems?.first(where: { $0.name == "sslmode" })?.value ?? "prefer"
+            switch mode {
+            case "disable": tls = .disable
+            case "prefer", "allow": tls = .prefer
+            case "require", "verify-ca", "verify-full": tls = .require
+            default: throw CatalogError(.unsupportedURL, "catalog URL: sslmode=\(mode) is not one of disable, allow, prefer, require, verify-ca, verify-full")
+            }
+            (self.host, self.port, self.user) = (host, parts.port ?? 5432, user)
+            (self.password, self.database) = (parts.password?.removingPercentEncoding, database.isEmpty ? nil : database)
         }
-        let database = String(parts.path.drop(while: { $0 == "/" }))
-        let mode = parts.queryItems?.first(where: { $0.name == "sslmode" })?.value ?? "prefer"
-        let tls: PostgresClient.Configuration.TLS
-        switch mode {
-        case "disable": tls = .disable
-        case "prefer", "allow": tls = .prefer(.makeClientConfiguration())
-        case "require", "verify-ca", "verify-full": tls = .require(.makeClientConfiguration())
-        default: throw CatalogError(.unsupportedURL, "catalog URL: sslmode=\(mode) is not one of disable, allow, prefer, require, verify-ca, verify-full")
+
+        var name: String { "\(host):\(port)/\(database ?? "")" }
+
+        func pool() -> PostgresClient.Configuration {
+            let tls: PostgresClient.Configuration.TLS
+            switch self.tls {
+            case .disable: tls = .disable
+            case .prefer: tls = .prefer(.makeClientConfiguration())
+            case .require: tls = .require(.makeClientConfiguration())
+            }
+            var configuration = PostgresClient.Configuration(host: host, port: port, username: user, password: password, database: database, tls: tls)
+            configuration.options.maximumConnections = 16
+            configuration.options.connectTimeout = .seconds(10)
+            return configuration
         }
-        var configuration = PostgresClient.Configuration(host: host, port: parts.port ?? 5432, username: user, password: parts.password?.removingPercentEncoding,
-                                                         database: database.isEmpty ? nil : database, tls: tls)
-        configuration.options.maximumConnections = 16
-        configuration.options.connectTimeout = .seconds(10)
-        return configuration
+
+        func connection() throws -> PostgresConnection.Configuration {
+            let tls: PostgresConnection.Configuration.TLS
+            switch self.tls {
+            case .disable: tls = .disable
+            case .prefer: tls = .prefer(try NIOSSLContext(configuration: .makeClientConfiguration()))
+            case .require: tls = .require(try NIOSSLContext(configuration: .makeClientConfiguration()))
+            }
+            var configuration = PostgresConnection.Configuration(host: host, port: port, username: user, password: password, database: database, tls: tls)
+            configuration.options.connectTimeout = .seconds(10)
+            return configuration
+        }
     }
 
     func close() async {

@@ -28,6 +28,21 @@ import Testing
             await catalog.close()
         }
         #expect(try pg.query("SELECT count(*) FROM schema_migrations") == String(SQLCatalog.migrationCount), "the checks ran on PostgreSQL")
+
+        // A reachable server that refuses the login or lacks the database is
+        // an error at once, naming what it said (the pool would retry for ever).
+        let wrong = try #require(URLComponents(string: pg.url))
+        for (change, words) in [({ (u: inout URLComponents) in u.password = "not-the-password" }, "password authentication failed"),
+                                ({ (u: inout URLComponents) in u.path = "/nodatabase" }, "\"nodatabase\" does not exist")] {
+            var url = wrong
+            change(&url)
+            do {
+                _ = try await SQLCatalog.open(url: url.string!, logger: Logger(label: "test"))
+                Issue.record("\(url.string!) opened")
+            } catch let e as CatalogError {
+                #expect(e.description.contains(words), "\(e.description)")
+            }
+        }
     }
 
     @Test func badURLsAndAnUnreachableServerAreClearErrors() async throws {
