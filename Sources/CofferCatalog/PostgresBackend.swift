@@ -20,8 +20,11 @@ final class PostgresBackend: SQLBackend, @unchecked Sendable {
     /// The key of the advisory lock every catalog transaction takes ("coffer" in ASCII).
     static let writeLock: Int64 = 0x636f_6666_6572
 
+    private let logger: Logger
+
     private init(client: PostgresClient, logger: Logger) {
         self.client = client
+        self.logger = logger
         self.runner = Task { await client.run() }
         self.sql = PooledSQLDatabase(client: client, logger: logger)
     }
@@ -112,10 +115,10 @@ final class PostgresBackend: SQLBackend, @unchecked Sendable {
     }
 
     func withTransaction<T>(_ body: (any SQLDatabase) async throws -> T) async throws -> T {
-        if let open = PostgresSession.connection { return try await body(open.sql()) }  // nested: already inside one
+        if let open = PostgresSession.connection { return try await body(ConnectionSQLDatabase(connection: open, logger: logger)) }  // nested: already inside one
         return try await client.withConnection { connection in
             try await PostgresSession.$connection.withValue(connection) {
-                let db = connection.sql()
+                let db = ConnectionSQLDatabase(connection: connection, logger: logger)
                 try await db.raw("BEGIN").run()
                 do {
                     try await db.raw("SELECT pg_advisory_xact_lock(\(bind: PostgresBackend.writeLock))").run()
@@ -168,8 +171,8 @@ struct PooledSQLDatabase: SQLDatabase {
     var queryLogLevel: Logger.Level? { .debug }
 
     func execute(sql query: any SQLExpression, _ onRow: @escaping @Sendable (any SQLRow) -> ()) async throws {
-        if let open = PostgresSession.connection { return try await open.sql().execute(sql: query, onRow) }
-        try await client.withConnection { connection in try await connection.sql().execute(sql: query, onRow) }
+        if let open = PostgresSession.connection { return try await ConnectionSQLDatabase(connection: open, logger: logger).execute(sql: query, onRow) }
+        try await client.withConnection { connection in try await ConnectionSQLDatabase(connection: connection, logger: logger).execute(sql: query, onRow) }
     }
 
     func execute(sql query: any SQLExpression, _ onRow: @escaping @Sendable (any SQLRow) -> ()) -> EventLoopFuture<Void> {

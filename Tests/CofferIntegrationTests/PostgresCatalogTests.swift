@@ -1,4 +1,4 @@
-import CofferCatalog
+@testable import CofferCatalog
 import CofferCatalogTesting
 import CofferModel
 import CofferTestSupport
@@ -29,6 +29,8 @@ import Testing
         }
         #expect(try pg.query("SELECT count(*) FROM schema_migrations") == String(SQLCatalog.migrationCount), "the checks ran on PostgreSQL")
 
+        try await rowsAndBindsRoundTrip(url: pg.url)
+
         // A reachable server that refuses the login or lacks the database is
         // an error at once, naming what it said (the pool would retry for ever).
         let wrong = try #require(URLComponents(string: pg.url))
@@ -43,6 +45,45 @@ import Testing
                 #expect(e.description.contains(words), "\(e.description)")
             }
         }
+    }
+
+    /// Binds and cells of the types read straight from their bytes, and of
+    /// those left to PostgresKit, come back as they went in.
+    func rowsAndBindsRoundTrip(url: String) async throws {
+        let catalog = try await SQLCatalog.open(url: url, logger: Logger(label: "test"))
+        defer { Task { await catalog.close() } }
+        let none: String? = nil
+        let row = try #require(try await catalog.sql.raw("""
+            SELECT \(bind: "naïve ☃ 'x'") AS s, \(bind: Int64.min) AS i8, \(bind: -7) AS i, 7::int4 AS i4, 3::int2 AS i2, \(bind: true) AS b, \(bind: false) AS f,
+                   NULL::text AS n, 2.5::float8 AS d, 'available' AS status, '' AS empty
+            """).first())
+        #expect(row is CatalogRow, "the catalog's own row type answered")
+        #expect(ConnectionSQLDatabase.bindings(["a", Int64(1), 2, true]) != nil && ConnectionSQLDatabase.bindings([2.5]) == nil && ConnectionSQLDatabase.bindings([none]) == nil)
+        #expect(try row.decode(column: "s", as: String.self) == "naïve ☃ 'x'")
+        #expect(try row.decode(column: "s", as: String?.self) == "naïve ☃ 'x'")
+        #expect(try row.decode(column: "i8", as: Int64.self) == Int64.min)
+        #expect(try row.decode(column: "i", as: Int.self) == -7)
+        #expect(try row.decode(column: "i", as: Int64?.self) == -7)
+        #expect(try row.decode(column: "i4", as: Int.self) == 7)
+        #expect(try row.decode(column: "i4", as: Int64.self) == 7)
+        #expect(try row.decode(column: "i2", as: Int?.self) == 3)
+        #expect(try row.decode(column: "b", as: Bool.self) == true)
+        #expect(try row.decode(column: "f", as: Bool?.self) == false)
+        #expect(try row.decode(column: "n", as: String?.self) == nil)
+        #expect(try row.decode(column: "n", as: Int64?.self) == nil)
+        #expect(try row.decodeNil(column: "n") && !row.decodeNil(column: "s") && row.decodeNil(column: "absent"))
+        #expect(try row.decode(column: "d", as: Double.self) == 2.5)
+        #expect(try row.decode(column: "status", as: BackupStatus.self) == .available)
+        #expect(try row.decode(column: "empty", as: String.self) == "")
+        #expect(Set(row.allColumns) == ["s", "i8", "i", "i4", "i2", "b", "f", "n", "d", "status", "empty"])
+        #expect(throws: (any Error).self) { try row.decode(column: "s", as: Int64.self) }
+        #expect(throws: (any Error).self) { try row.decode(column: "n", as: String.self) }
+        #expect(throws: (any Error).self) { try row.decode(column: "absent", as: String.self) }
+
+        // Binds the fast path leaves to PostgresKit: the statement goes there whole.
+        let other = try #require(try await catalog.sql.raw("SELECT \(bind: none)::text AS n, \(bind: 2.5) AS d, \(bind: "s") AS s").first())
+        #expect(!(other is CatalogRow))
+        #expect(try other.decode(column: "n", as: String?.self) == nil && other.decode(column: "d", as: Double.self) == 2.5 && other.decode(column: "s", as: String.self) == "s")
     }
 
     @Test func badURLsAndAnUnreachableServerAreClearErrors() async throws {
