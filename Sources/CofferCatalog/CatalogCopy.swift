@@ -29,6 +29,7 @@ extension SQLCatalog {
             for table in ["projects", "users"] where try await db.select().column("id").from(table).first() != nil {
                 throw CatalogError(.conflict, "the target catalog already holds \(table); the copy goes only into an empty catalog")
             }
+            try await target.backend.commitDurably(db)
             // The admin bootstrap of an empty catalog may have made the default domain.
             try await db.delete(from: "domains").run()
             var counts: [(table: String, rows: Int)] = []

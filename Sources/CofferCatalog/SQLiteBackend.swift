@@ -25,6 +25,10 @@ protocol SQLBackend: Sendable {
     /// at once (on PostgreSQL also the visibility map, without which a COUNT
     /// over an index still reads every row from the table).
     func analyze() async throws
+    /// Makes the open transaction `db` wait at its commit until it is on
+    /// disk, whatever the server's default: after a bulk load, which the
+    /// next step (`analyze`) and the operator rely on.
+    func commitDurably(_ db: any SQLDatabase) async throws
     func close() async
 }
 
@@ -111,6 +115,8 @@ final class SQLiteBackend: SQLBackend, @unchecked Sendable {
     func analyze() async throws {
         try await sql.raw("ANALYZE").run()
     }
+
+    func commitDurably(_ db: any SQLDatabase) async throws {}  // SQLite's default (synchronous=FULL) syncs every commit
 
     func backup(to path: String) async throws {
         do {
