@@ -66,7 +66,19 @@ struct CatalogRow: SQLRow {
 
     func decode<T: Decodable>(column: String, as type: T.Type) throws -> T {
         guard cells.contains(column) else { return try row.sql().decode(column: column, as: T.self) }  // its error names the column
-        let cell = cells[column]
+        return try decode(cells[column], column: column, as: T.self)
+    }
+
+    /// The cell at `index` when it is `column` (no hashing of the name), else by name.
+    func decode<T: Decodable>(at index: Int, column: String, as type: T.Type) throws -> T {
+        if index < cells.count {
+            let cell = cells[index]
+            if cell.columnName == column { return try decode(cell, column: column, as: T.self) }
+        }
+        return try decode(column: column, as: T.self)
+    }
+
+    private func decode<T: Decodable>(_ cell: PostgresCell, column: String, as type: T.Type) throws -> T {
         if let v = try Self.decode(cell, String.self, as: T.self) { return v }
         if let v = try Self.decode(cell, Int64.self, as: T.self) { return v }
         if let v = try Self.decode(cell, Int.self, as: T.self) { return v }

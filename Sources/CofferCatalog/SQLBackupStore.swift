@@ -25,23 +25,23 @@ struct SQLBackupStore: BackupStore {
     func updateCheckpoint(_ row: CheckpointRecord) async throws { try await updateRow(row, in: "checkpoints", id: row.id, on: sql) }
 
     func backup(project: String, id: String) async throws -> BackupRecord? {
-        try await sql.select().column("*").from("backups").where("project_id", .equal, SQLBind(project)).where("id", .equal, SQLBind(id))
-            .first(decoding: BackupRecord.self)
+        try await selectBackups().where("project_id", .equal, SQLBind(project)).where("id", .equal, SQLBind(id))
+            .first().map(BackupRecord.init(catalogRow:))
     }
 
     /// For workers, which act for whichever project queued the job; `db` inside a transaction.
     func backup(id: String) async throws -> BackupRecord? {
-        try await sql.select().column("*").from("backups").where("id", .equal, SQLBind(id)).first(decoding: BackupRecord.self)
+        try await selectBackups().where("id", .equal, SQLBind(id)).first().map(BackupRecord.init(catalogRow:))
     }
 
     func children(of parent: String) async throws -> [BackupRecord] {
-        try await sql.select().column("*").from("backups").where("parent_id", .equal, SQLBind(parent)).orderBy("created_at").orderBy("id")
-            .all(decoding: BackupRecord.self)
+        try await selectBackups().where("parent_id", .equal, SQLBind(parent)).orderBy("created_at").orderBy("id")
+            .all().map(BackupRecord.init(catalogRow:))
     }
 
     func backups(checkpoint: String) async throws -> [BackupRecord] {
-        try await sql.select().column("*").from("backups").where("checkpoint_id", .equal, SQLBind(checkpoint)).orderBy("created_at").orderBy("id")
-            .all(decoding: BackupRecord.self)
+        try await selectBackups().where("checkpoint_id", .equal, SQLBind(checkpoint)).orderBy("created_at").orderBy("id")
+            .all().map(BackupRecord.init(catalogRow:))
     }
 
     func updateBackup(_ row: BackupRecord, expected: BackupStatus?) async throws -> Bool {
@@ -118,8 +118,8 @@ struct SQLBackupStore: BackupStore {
     }
 
     func latestAvailable(resource: String) async throws -> BackupRecord? {
-        try await sql.select().column("*").from("backups").where("resource_id", .equal, SQLBind(resource)).where("status", .equal, SQLBind(BackupStatus.available.rawValue))
-            .orderBy("created_at", .descending).first(decoding: BackupRecord.self)
+        try await selectBackups().where("resource_id", .equal, SQLBind(resource)).where("status", .equal, SQLBind(BackupStatus.available.rawValue))
+            .orderBy("created_at", .descending).first().map(BackupRecord.init(catalogRow:))
     }
 
     /// Whether a resource already has a top-level backup of this name.
@@ -173,8 +173,8 @@ struct SQLBackupStore: BackupStore {
 
     func listBackups(project: String?, filter: BackupFilter, sort: [(String, Bool)], offset: Int, limit: Int) async throws -> (items: [BackupRecord], total: Int) {
         let total = try await countBackups(project: project, filter: filter)
-        let items = try await ordered(filtered(sql.select().column("*").from("backups"), project: project, filter), sort)
-            .offset(offset).limit(limit).all(decoding: BackupRecord.self)
+        let items = try await ordered(filtered(selectBackups(), project: project, filter), sort)
+            .offset(offset).limit(limit).all().map(BackupRecord.init(catalogRow:))
         return (items, total)
     }
 
@@ -187,8 +187,8 @@ struct SQLBackupStore: BackupStore {
     /// The disk backups of several server backups at once, by parent id.
     func children(of parents: [String]) async throws -> [String: [BackupRecord]] {
         guard !parents.isEmpty else { return [:] }
-        let rows = try await sql.select().column("*").from("backups").where("parent_id", .in, SQLBind.group(parents)).orderBy("created_at").orderBy("id")
-            .all(decoding: BackupRecord.self)
+        let rows = try await selectBackups().where("parent_id", .in, SQLBind.group(parents)).orderBy("created_at").orderBy("id")
+            .all().map(BackupRecord.init(catalogRow:))
         return Dictionary(grouping: rows) { $0.parentId ?? "" }
     }
 }

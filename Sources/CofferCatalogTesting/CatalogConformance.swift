@@ -245,6 +245,17 @@ public enum CatalogConformance {
         try require(try await store.backup(project: "p2", id: "b1") == nil, "another project's backup is invisible")
         try require(try await store.backup(id: "x1")?.projectId == "p2", "the worker reads by id alone")
         try require(try await store.children(of: "srv").map(\.id) == ["d1"], "children")
+        // Every field comes back as stored, optionals set and unset, text with quotes and non-ASCII.
+        var full = backup("full", project: "p1", parent: "srv", status: .error, name: "naïve 'quoted' ☃", at: 9)
+        (full.resourceSize, full.description, full.incremental, full.autoTrigger, full.bootable) = (Int64(1) << 40, "d\"e", true, true, true)
+        (full.snapshotId, full.failReason, full.protectedAt, full.expiredAt) = ("snap", "why", 11, 12)
+        (full.resourceAz, full.tags, full.policyId, full.updatedAt) = ("az1", #"[{"key":"k","value":"v"}]"#, "pol", 10)
+        try await store.insertBackups([full])
+        let read = try await store.backup(id: "full"), readInProject = try await store.backup(project: "p1", id: "full")
+        try require(read == full && readInProject == full, "a backup reads back field for field: \(String(describing: read))")
+        try require(try await store.children(of: "srv") == [full, try await store.backup(id: "d1")!].sorted { ($0.createdAt, $0.id) < ($1.createdAt, $1.id) },
+                    "children read back whole")
+        try await store.deleteBackups(["full"])
         try require(try await store.children(of: ["srv", "b1"])["srv"]?.map(\.id) == ["d1"], "children of several")
         let newestFirst = [("created_at", false)]
         let all = try await store.listBackups(project: "p1", filter: BackupFilter(), sort: newestFirst, offset: 0, limit: 10)

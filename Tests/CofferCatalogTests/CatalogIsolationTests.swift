@@ -1,4 +1,5 @@
 @testable import CofferCatalog
+import CofferModel
 import Foundation
 import Logging
 import SQLKit
@@ -8,6 +9,15 @@ import Testing
     /// Before: one shared SQLite connection, so a statement of request X could
     /// run inside request Y's open transaction and vanish with Y's rollback.
     /// Now concurrent failing transactions never undo anyone else's writes.
+    /// The backup reader names every column of the table (a migration that
+    /// adds one must add it there too, or backups would lose it on reading).
+    @Test func theBackupReaderNamesEveryColumn() async throws {
+        let catalog = try await SQLCatalog.open(url: "sqlite::memory:", logger: Logger(label: "test"))
+        let columns = try await catalog.backend.columns(of: "backups").map(\.name)
+        await catalog.close()
+        #expect(Set(columns) == Set(BackupRecord.catalogColumns) && columns.count == BackupRecord.catalogColumns.count)
+    }
+
     @Test func failingTransactionsNeverUndoOtherWrites() async throws {
         let catalog = try await SQLCatalog.open(url: "sqlite::memory:", logger: Logger(label: "test"))
         do {
