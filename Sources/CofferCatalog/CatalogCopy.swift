@@ -23,7 +23,8 @@ extension SQLCatalog {
         guard sourceVersion == targetVersion else {
             throw CatalogError(.migration, "the source catalog is at schema version \(sourceVersion ?? 0), the target at \(targetVersion ?? 0): open the source with this coffer once to migrate it")
         }
-        let unknown = Set(try await backend.tables()).subtracting(SQLCatalog.copyOrder + ["schema_migrations"])
+        // The target keeps its own migrations' bookkeeping and generations (nothing has read it yet).
+        let unknown = Set(try await backend.tables()).subtracting(SQLCatalog.copyOrder + ["schema_migrations", "table_generations"])
         guard unknown.isEmpty else { throw CatalogError(.migration, "the catalog copy does not know the tables \(unknown.sorted().joined(separator: ", "))") }
         let copied: [(table: String, rows: Int)] = try await target.withTransaction { db in
             for table in ["projects", "users"] where try await db.select().column("id").from(table).first() != nil {

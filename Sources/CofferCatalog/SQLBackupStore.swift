@@ -14,6 +14,7 @@ struct SQLBackupStore: BackupStore {
         try await catalog.withTransaction { db in
             for b in backups where b.parentId == nil { try await insertRow(b, into: "backups", on: db) }
             for b in backups where b.parentId != nil { try await insertRow(b, into: "backups", on: db) }
+            try await BackupCounts.backupsChanged(on: db)
         }
     }
 
@@ -45,7 +46,9 @@ struct SQLBackupStore: BackupStore {
     }
 
     func updateBackup(_ row: BackupRecord, expected: BackupStatus?) async throws -> Bool {
-        try await updateRow(row, in: "backups", id: row.id, expectedStatus: expected?.rawValue, on: sql)
+        let wrote = try await updateRow(row, in: "backups", id: row.id, expectedStatus: expected?.rawValue, on: sql)
+        if wrote { try await BackupCounts.backupsChanged(on: sql) }
+        return wrote
     }
 
     func expiryCandidates(vault: String) async throws -> [ExpiryCandidate] {
@@ -64,6 +67,7 @@ struct SQLBackupStore: BackupStore {
                 try await db.update("backups").set("expired_at", to: at.map { SQLBind($0) as any SQLExpression } ?? SQLLiteral.null)
                     .where("id", .equal, SQLBind(id)).where("status", .equal, SQLBind(BackupStatus.available.rawValue)).run()
             }
+            try await BackupCounts.backupsChanged(on: db)
         }
     }
 
@@ -71,7 +75,9 @@ struct SQLBackupStore: BackupStore {
         guard !ids.isEmpty else { return 0 }
         var q = sql.update("backups").set("status", to: SQLBind(status.rawValue)).set("updated_at", to: SQLBind(now)).where("id", .in, SQLBind.group(ids))
         if let expected { q = q.where("status", .equal, SQLBind(expected.rawValue)) }
-        return try await q.returning("id").all().count
+        let changed = try await q.returning("id").all().count
+        if changed > 0 { try await BackupCounts.backupsChanged(on: sql) }
+        return changed
     }
 
     /// Whether any backup of the vault is being made, restored or deleted.
@@ -82,11 +88,13 @@ struct SQLBackupStore: BackupStore {
 
     func deleteBackups(vault: String) async throws {
         try await sql.delete(from: "backups").where("vault_id", .equal, SQLBind(vault)).run()
+        try await BackupCounts.backupsChanged(on: sql)
     }
 
     func deleteBackups(_ ids: [String]) async throws {
         guard !ids.isEmpty else { return }
         try await sql.delete(from: "backups").where("id", .in, SQLBind.group(ids)).run()
+        try await BackupCounts.backupsChanged(on: sql)
     }
 
     /// The newest available top-level backup of a resource (the parent for an incremental one).
@@ -166,9 +174,15 @@ struct SQLBackupStore: BackupStore {
         return q.orderBy("id")
     }
 
+    /// Exact; kept by `BackupCounts` until the table changes (a filter on vault usage reads vaults too, so it is counted every time).
     func countBackups(project: String?, filter: BackupFilter) async throws -> Int {
-        try await filtered(sql.select().column(SQLFunction("COUNT", args: SQLLiteral.all), as: "n").from("backups"), project: project, filter)
+        let key = BackupCounts.Key(project: project, filter: filter)
+        let generation = filter.usedPercent == nil ? try await BackupCounts.generation(on: sql) : nil
+        if let generation, let known = catalog.backupCounts.count(key, at: generation) { return known }
+        let count = try await filtered(sql.select().column(SQLFunction("COUNT", args: SQLLiteral.all), as: "n").from("backups"), project: project, filter)
             .first()?.decode(column: "n", as: Int.self) ?? 0
+        if let generation { catalog.backupCounts.remember(count, for: key, at: generation) }
+        return count
     }
 
     func listBackups(project: String?, filter: BackupFilter, sort: [(String, Bool)], offset: Int, limit: Int) async throws -> (items: [BackupRecord], total: Int) {

@@ -14,6 +14,7 @@ import SQLKit
 public final class SQLCatalog: Catalog, @unchecked Sendable {
     /// How statements reach the database (one SQLite connection, or a PostgreSQL pool).
     let backend: any SQLBackend
+    let backupCounts = BackupCounts()
     /// Statements outside a transaction; a statement of a task inside one joins it.
     var sql: any SQLDatabase { backend.sql }
 
@@ -228,6 +229,11 @@ public final class SQLCatalog: Catalog, @unchecked Sendable {
             // the read over every project (/metrics) groups in the index's order all the same.
             "DROP INDEX backups_statistics",
             "CREATE INDEX backups_project_statistics ON backups (project_id, resource_id, vault_id, resource_type, status, created_at, protected_at, resource_size) WHERE parent_id IS NULL",
+        ]),
+        (24, [
+            // Raised by every write to a table whose reads are cached (BackupCounts).
+            "CREATE TABLE table_generations (name TEXT PRIMARY KEY, generation BIGINT NOT NULL)",
+            "INSERT INTO table_generations (name, generation) VALUES ('backups', 0)",
         ]),
     ]
 

@@ -46,6 +46,7 @@ struct SQLIdentityStore: IdentityStore {
         try await catalog.withTransaction { db in
             guard try await db.select().column("id").from("projects").where("id", .equal, SQLBind(id)).first() != nil else { return false }
             try await db.delete(from: "projects").where("id", .equal, SQLBind(id)).run()
+            try await BackupCounts.backupsChanged(on: db)  // its backups went with it
             return true
         }
     }

@@ -51,6 +51,24 @@ public enum CatalogConformance {
 
     static let t0 = Date(timeIntervalSince1970: 1_800_000_000)
 
+    /// Two catalogs open on one database (two processes): a count one keeps
+    /// follows the other's writes, and a deleted project takes its backups' counts with it.
+    public static func countsFollowAnotherProcess(_ a: any Catalog, _ b: any Catalog) async throws {
+        try await project("pc", a)
+        try await a.backups.insertCheckpoint(CheckpointRecord(id: "c1", projectId: "pc", vaultId: "v1", vaultName: "vault", status: .protecting, name: "c",
+                                                              description: "", resources: "[]", skipped: "[]", createdAt: 1, updatedAt: 1))
+        func total(_ catalog: any Catalog) async throws -> Int {
+            try await catalog.backups.listBackups(project: "pc", filter: BackupFilter(), sort: [("created_at", false)], offset: 0, limit: 1).total
+        }
+        try require(try await total(b) == 0, "nothing yet")
+        try await a.backups.insertBackups([backup("m1", project: "pc", at: 1), backup("m2", project: "pc", at: 2)])
+        try require(try await total(b) == 2, "the other process's inserts are counted")
+        try await a.backups.deleteBackups(["m1"])
+        try require(try await total(b) == 1, "and its deletes")
+        try require(try await a.identity.deleteProject(id: "pc"), "project deleted")
+        try require(try await total(b) == 0, "a deleted project's backups are not counted")
+    }
+
     static func project(_ id: String, _ catalog: any Catalog) async throws {
         try await catalog.identity.ensureDefaultDomain(now: t0)
         try await catalog.identity.insertProject(ProjectRecord(id: id, name: "name-" + id, domainID: ProjectRecord.defaultDomainID, description: "", createdAt: t0))
@@ -256,6 +274,24 @@ public enum CatalogConformance {
         try require(try await store.children(of: "srv") == [full, try await store.backup(id: "d1")!].sorted { ($0.createdAt, $0.id) < ($1.createdAt, $1.id) },
                     "children read back whole")
         try await store.deleteBackups(["full"])
+        // Counts follow every kind of write (they are kept between writes).
+        func total(_ filter: BackupFilter = BackupFilter()) async throws -> Int {
+            try await store.listBackups(project: "p1", filter: filter, sort: [("created_at", false)], offset: 0, limit: 1).total
+        }
+        var protecting = BackupFilter()
+        protecting.statuses = [.protecting]
+        let (before, protectingBefore) = (try await total(), try await total(protecting))
+        try await store.insertBackups([backup("cnt", project: "p1", at: 20)])
+        try require(try await total() == before + 1, "a count after an insert")
+        try require(try await store.setStatus(backups: ["cnt"], to: .protecting, expected: .available, now: 21) == 1, "status set")
+        try require(try await total(protecting) == protectingBefore + 1, "a count after a status change")
+        var changed = try await store.backup(id: "cnt")!
+        changed.status = .available
+        try require(try await store.updateBackup(changed, expected: .protecting), "updated")
+        try require(try await total(protecting) == protectingBefore, "a count after an update")
+        try require(try await total() == before + 1, "counted (and kept) before the delete")
+        try await store.deleteBackups(["cnt"])
+        try require(try await total() == before, "a count after a delete")
         try require(try await store.children(of: ["srv", "b1"])["srv"]?.map(\.id) == ["d1"], "children of several")
         let newestFirst = [("created_at", false)]
         let all = try await store.listBackups(project: "p1", filter: BackupFilter(), sort: newestFirst, offset: 0, limit: 10)

@@ -294,7 +294,7 @@ public struct ExpiryCandidate: Sendable, Equatable {
     }
 }
 
-public struct BackupFilter: Sendable {
+public struct BackupFilter: Sendable, Hashable {
     public var vaultID: String?
     public var resourceID: String?
     public var resourceType: String?

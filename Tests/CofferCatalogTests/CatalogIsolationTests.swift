@@ -1,4 +1,5 @@
 @testable import CofferCatalog
+import CofferCatalogTesting
 import CofferModel
 import Foundation
 import Logging
@@ -16,6 +17,16 @@ import Testing
         let columns = try await catalog.backend.columns(of: "backups").map(\.name)
         await catalog.close()
         #expect(Set(columns) == Set(BackupRecord.catalogColumns) && columns.count == BackupRecord.catalogColumns.count)
+    }
+
+    @Test func countsFollowWritesOfAnotherProcess() async throws {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("coffer-counts-\(UUID().uuidString).sqlite").path
+        defer { for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: path + suffix) } }
+        let a = try await SQLCatalog.open(url: "sqlite://" + path, logger: Logger(label: "a"))
+        let b = try await SQLCatalog.open(url: "sqlite://" + path, logger: Logger(label: "b"))
+        do { try await CatalogConformance.countsFollowAnotherProcess(a, b) } catch { Issue.record("\(error)") }
+        await a.close()
+        await b.close()
     }
 
     @Test func failingTransactionsNeverUndoOtherWrites() async throws {

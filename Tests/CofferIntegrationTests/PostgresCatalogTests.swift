@@ -30,6 +30,11 @@ import Testing
         #expect(try pg.query("SELECT count(*) FROM schema_migrations") == String(SQLCatalog.migrationCount), "the checks ran on PostgreSQL")
 
         try await rowsAndBindsRoundTrip(url: pg.url)
+        _ = try pg.query("DROP SCHEMA public CASCADE; CREATE SCHEMA public")
+        let (a, b) = (try await SQLCatalog.open(url: pg.url, logger: Logger(label: "a")), try await SQLCatalog.open(url: pg.url, logger: Logger(label: "b")))
+        do { try await CatalogConformance.countsFollowAnotherProcess(a, b) } catch { Issue.record("counts across processes: \(error)") }
+        await a.close()
+        await b.close()
 
         // A reachable server that refuses the login or lacks the database is
         // an error at once, naming what it said (the pool would retry for ever).
