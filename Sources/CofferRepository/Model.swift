@@ -1,4 +1,5 @@
 import CofferCrypto
+import CofferSystem
 import Foundation
 
 /// The snapshot model. It lives in the repository layer (not the engine, as
@@ -181,17 +182,7 @@ public enum ModelCoding {
     }
 
     /// RFC 3339 with fractional seconds, UTC.
-    public static func formatDate(_ date: Date) -> String {
-        let f = ISO8601DateFormatter()
-        f.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-        return f.string(from: date)
-    }
+    public static func formatDate(_ date: Date) -> String { UTCTimeFormat.rfc3339.string(date) }
 
-    public static func parseDate(_ s: String) -> Date? {
-        let f = ISO8601DateFormatter()
-        f.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-        if let d = f.date(from: s) { return d }
-        f.formatOptions = [.withInternetDateTime]
-        return f.date(from: s)
-    }
+    public static func parseDate(_ s: String) -> Date? { UTCTimeFormat.parseRFC3339(s) }
 }

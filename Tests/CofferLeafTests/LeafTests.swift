@@ -222,16 +222,60 @@ func pseudoRandomBytes(_ count: Int, seed: UInt64) -> [UInt8] {
 }
 
 @Suite struct TimeFormatTests {
-    @Test func arithmeticCBRFormMatchesTheFormatter() {
+    /// Foundation's DateFormatter (ICU), which UTCTimeFormat replaced, is the oracle.
+    static func oracle(_ pattern: String) -> DateFormatter {
+        let f = DateFormatter()
+        f.locale = Locale(identifier: "en_US_POSIX")
+        f.timeZone = TimeZone(identifier: "UTC")
+        f.dateFormat = pattern
+        return f
+    }
+
+    static let patterns = ["yyyy-MM-dd'T'HH:mm:ss.SSSSSS'Z'", "yyyy-MM-dd'T'HH:mm:ss.SSSSSS", "yyyyMMdd'T'HHmmss'Z'", "yyyy-MM-dd'T'HH:mm:ss.SSS'Z'",
+                           "yyyy-MM-dd'T'HH:mm:ss'Z'", "EEE, dd MMM yyyy HH:mm:ss 'GMT'", "yyyy-MM-dd", "yyyy-MM-dd'T'HH:mm:ssZ", "yyyy-MM-dd'T'HH:mm:ssXXX"]
+
+    static func samples() -> [Int64] {
         var state: UInt64 = 7
-        var samples: [Int64] = [0, 1, 999, 1000, 86_399_999, 86_400_000, 951_782_400_000 /* 2000-02-29 */, 4_102_444_800_000 /* 2100-01-01 */, 1_767_225_599_999]
-        for _ in 0..<2000 { samples.append(Int64(Chunker.splitMix64(&state) % 4_102_444_800_000)) }
-        for ms in samples {
-            let expected = UTCTimeFormat.cbr.string(Date(timeIntervalSince1970: Double(ms) / 1000))
-            let got = UTCTimeFormat.cbrString(epochMilliseconds: ms)
-            #expect(got == expected, "\(ms)")
-            if got != expected { break }
+        var samples: [Int64] = [0, 1, 999, 1000, 86_399_999, 86_400_000, 951_782_400_000 /* 2000-02-29 */, 4_102_444_800_000 /* 2100-01-01 */,
+                                1_767_225_599_999, -1, -86_400_001 /* 1969-12-30 */]
+        for _ in 0..<1500 { samples.append(Int64(Chunker.splitMix64(&state) % 4_102_444_800_000)) }
+        return samples
+    }
+
+    @Test func formatsAndParsesAsTheFormatterDid() {
+        for pattern in Self.patterns {
+            let ours = UTCTimeFormat(pattern), theirs = Self.oracle(pattern)
+            for ms in Self.samples() {
+                let date = Date(timeIntervalSince1970: Double(ms) / 1000)
+                let expected = theirs.string(from: date)
+                let got = ours.string(date)
+                #expect(got == expected, "\(pattern) \(ms)")
+                #expect(ours.date(got) == theirs.date(from: got), "\(pattern) \(got)")
+                if got != expected { break }
+            }
         }
+        for ms in Self.samples() {
+            #expect(UTCTimeFormat.cbrString(epochMilliseconds: ms) == UTCTimeFormat.cbr.string(Date(timeIntervalSince1970: Double(ms) / 1000)))
+        }
+    }
+
+    @Test func parsesOffsetsFractionsAndRefusesNonsense() {
+        let rfc = { (s: String) in UTCTimeFormat.parseRFC3339(s)?.timeIntervalSince1970 }
+        #expect(rfc("2026-12-04T04:20:48.385Z") == 1_796_358_048.385)
+        #expect(rfc("2026-12-04T04:20:48Z") == 1_796_358_048)
+        #expect(rfc("2026-12-04T05:20:48.385+01:00") == 1_796_358_048.385)
+        #expect(rfc("2026-12-04T04:20:48.3851239Z") == 1_796_358_048.385)
+        #expect(rfc("2026-12-04T04:20:48.3Z") == 1_796_358_048.3)
+        #expect(UTCTimeFormat.rfc3339.string(Date(timeIntervalSince1970: 1_796_358_048.385)) == "2026-12-04T04:20:48.385Z")
+        #expect(UTCTimeFormat.rdsQueryForms[0].date("2018-08-06T12:41:14+0800")?.timeIntervalSince1970 == 1_533_530_474)
+        #expect(UTCTimeFormat.rdsQueryForms[1].date("2018-08-06T04:41:14Z")?.timeIntervalSince1970 == 1_533_530_474)
+        for bad in ["2026-13-01T00:00:00Z", "2026-02-29T00:00:00Z", "2026-01-01T24:00:00Z", "2026-01-01T00:60:00Z", "2026-01-01T00:00:00",
+                    "2026-01-01T00:00:00Zjunk", "2026-1-01T00:00:00Z", "2026-01-01T00:00:00.Z", "2026-01-01T00:00:00+0100", "", "x"] {
+            #expect(UTCTimeFormat.parseRFC3339(bad) == nil, "\(bad)")
+        }
+        #expect(UTCTimeFormat("EEE, dd MMM yyyy HH:mm:ss 'GMT'").date("Fri, 04 Dec 2026 04:20:48 GMT") != nil)
+        #expect(UTCTimeFormat("EEE, dd MMM yyyy HH:mm:ss 'GMT'").date("Mon, 04 Dec 2026 04:20:48 GMT") == nil, "the wrong weekday")
+        #expect(UTCTimeFormat("yyyy-MM-dd").date("2028-02-29")?.timeIntervalSince1970 == 1_835_395_200)
     }
 }
 
