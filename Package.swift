@@ -136,7 +136,8 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ], swiftSettings: swift5),
         // Depends on the executable so `swift test` builds the binary it drives.
-        .testTarget(name: "CofferCLITests", dependencies: ["CofferCLI", "CofferAPI", "CofferSystem", "CofferTestSupport", "coffer"], swiftSettings: swift5),
+        .testTarget(name: "CofferCLITests", dependencies: ["CofferCLI", "CofferAPI", "CofferSystem", "CofferTestSupport", "coffer",
+                                                        .product(name: "ArgumentParser", package: "swift-argument-parser")], swiftSettings: swift5),
         // What the test targets share: an in-process server, the binary, fixtures.
         .target(name: "CofferTestSupport", dependencies: [
             "CofferHTTP", "CofferCLI", "CofferService", "CofferSystem",

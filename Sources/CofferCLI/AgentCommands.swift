@@ -82,7 +82,7 @@ struct AgentCommand: AsyncParsableCommand {
     }
 
     struct Run: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Register this host and keep it online (a heartbeat every --interval seconds) until stopped.")
+        static let configuration = CommandConfiguration(commandName: "run", abstract: "Register this host and keep it online (a heartbeat every --interval seconds) until stopped.")
         @OptionGroup var options: ClientOptions
         @OptionGroup var state: StateOptions
         @OptionGroup var roots: RootOptions
@@ -148,7 +148,7 @@ struct AgentCommand: AsyncParsableCommand {
     }
 
     struct Status: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Show this host's agent as the server sees it, and whether each of its paths lies under a --resource-root.")
+        static let configuration = CommandConfiguration(commandName: "status", abstract: "Show this host's agent as the server sees it, and whether each of its paths lies under a --resource-root.")
         @OptionGroup var options: ClientOptions
         @OptionGroup var state: StateOptions
         @Option(name: .customLong("resource-root"), help: "The roots `run` was given, to check the paths against.") var roots: [String] = []
@@ -205,7 +205,7 @@ struct AgentCommand: AsyncParsableCommand {
     }
 
     struct Uninstall: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Report this agent uninstalled and forget its id (its backups stay in their vaults).")
+        static let configuration = CommandConfiguration(commandName: "uninstall", abstract: "Report this agent uninstalled and forget its id (its backups stay in their vaults).")
         @OptionGroup var options: ClientOptions
         @OptionGroup var state: StateOptions
 

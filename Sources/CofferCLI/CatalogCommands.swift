@@ -9,7 +9,7 @@ struct CatalogCommand: AsyncParsableCommand {
                                                     subcommands: [Rebuild.self, BackupCatalog.self, Copy.self])
 
     struct Copy: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(
+        static let configuration = CommandConfiguration(commandName: "copy",
             abstract: "Copy the whole catalog into an empty one, e.g. from SQLite to PostgreSQL (stop the servers first; keep the same master key and data directory).")
         @ParentCommand var admin: Admin
         @Option(help: "The catalog to read (default: the data directory's, as serve would open it).") var from: String?
@@ -39,7 +39,7 @@ struct CatalogCommand: AsyncParsableCommand {
     }
 
     struct Rebuild: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(
+        static let configuration = CommandConfiguration(commandName: "rebuild",
             abstract: "Rebuild an empty catalog from the repositories under --store (default DATA_DIR/vaults) with the master key: projects (each with a new admin user and access key), vaults, resources and backups with their ids.")
         @ParentCommand var admin: Admin
         @Flag(help: "Print the result as JSON.") var json = false

@@ -44,7 +44,7 @@ struct CheckpointCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "checkpoint", subcommands: [Create.self])
 
     struct Create: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Back up a vault's resources now.")
+        static let configuration = CommandConfiguration(commandName: "create", abstract: "Back up a vault's resources now.")
         @OptionGroup var options: ClientOptions
         @Option var vault: String
         @Option var name: String?
@@ -70,6 +70,7 @@ struct BackupCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "backup", subcommands: [List.self, Show.self, Delete.self])
 
     struct List: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(commandName: "list")
         @OptionGroup var options: ClientOptions
         @Option var vault: String?
         func run() async throws {
@@ -79,6 +80,7 @@ struct BackupCommand: AsyncParsableCommand {
     }
 
     struct Show: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(commandName: "show")
         @OptionGroup var options: ClientOptions
         @Argument var id: String
         func run() async throws { printAnswer(try await options.client().call("GET", "/backups/\(id)", as: CBR.BackupResponse.self)) }
@@ -130,6 +132,7 @@ struct BackupCommand: AsyncParsableCommand {
     }
 
     struct Delete: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(commandName: "delete")
         @OptionGroup var options: ClientOptions
         @Argument var id: String
         func run() async throws {
@@ -143,6 +146,7 @@ struct OplogCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "oplog", subcommands: [List.self])
 
     struct List: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(commandName: "list")
         @OptionGroup var options: ClientOptions
         func run() async throws {
             let result = try await options.client().call("GET", "/operation-logs", as: CBR.OperationLogList.self)
@@ -198,7 +202,7 @@ struct RDSCommand: AsyncParsableCommand {
     }
 
     struct Backup: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Take a manual backup (a physical base backup).")
+        static let configuration = CommandConfiguration(commandName: "backup", abstract: "Take a manual backup (a physical base backup).")
         @OptionGroup var options: ClientOptions
         @Argument var instance: String
         @Option(help: "4-64 characters: a letter, then letters, digits, _ or -.") var name: String
@@ -217,6 +221,7 @@ struct RDSCommand: AsyncParsableCommand {
     }
 
     struct List: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(commandName: "list")
         @OptionGroup var options: ClientOptions
         @Argument var instance: String
         func run() async throws {
@@ -228,7 +233,7 @@ struct RDSCommand: AsyncParsableCommand {
     }
 
     struct Restore: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Restore a backup onto its instance (in place: stop, swap, start, check) or into a new data directory.")
+        static let configuration = CommandConfiguration(commandName: "restore", abstract: "Restore a backup onto its instance (in place: stop, swap, start, check) or into a new data directory.")
         @OptionGroup var options: ClientOptions
         @Argument var backup: String
         @Option(help: "Restore in place onto this instance (it needs a registered data_dir).") var instance: String?

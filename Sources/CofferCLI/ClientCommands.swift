@@ -113,6 +113,7 @@ struct ResourceCommand: AsyncParsableCommand {
                                                     subcommands: [Add.self, List.self, Show.self, Remove.self])
 
     struct Add: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(commandName: "add")
         @OptionGroup var options: ClientOptions
         @Option(help: "volume, server, turbo (directory) or rds (PostgreSQL instance).") var type: String
         @Option var name: String
@@ -157,6 +158,7 @@ struct ResourceCommand: AsyncParsableCommand {
     }
 
     struct List: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(commandName: "list")
         @OptionGroup var options: ClientOptions
         func run() async throws {
             let result = try await options.client().call("GET", "/coffer/resources", query: "limit=1000", as: Inventory.ResourceList.self)
@@ -165,6 +167,7 @@ struct ResourceCommand: AsyncParsableCommand {
     }
 
     struct Show: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(commandName: "show")
         @OptionGroup var options: ClientOptions
         @Argument var id: String
         func run() async throws {
@@ -173,6 +176,7 @@ struct ResourceCommand: AsyncParsableCommand {
     }
 
     struct Remove: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(commandName: "remove")
         @OptionGroup var options: ClientOptions
         @Argument var id: String
         func run() async throws {
@@ -197,6 +201,7 @@ struct VaultCommand: AsyncParsableCommand {
     }
 
     struct Create: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(commandName: "create")
         @OptionGroup var options: ClientOptions
         @Option var name: String
         @Option(help: "server, disk or turbo.") var type: String
@@ -213,6 +218,7 @@ struct VaultCommand: AsyncParsableCommand {
     }
 
     struct List: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(commandName: "list")
         @OptionGroup var options: ClientOptions
         func run() async throws {
             let result = try await options.client().call("GET", "/vaults", as: CBR.VaultList.self)
@@ -223,13 +229,14 @@ struct VaultCommand: AsyncParsableCommand {
     }
 
     struct Show: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(commandName: "show")
         @OptionGroup var options: ClientOptions
         @Argument var id: String
         func run() async throws { printAnswer(try await options.client().call("GET", "/vaults/\(id)", as: CBR.VaultResponse.self)) }
     }
 
     struct Update: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Rename, resize or change a vault's switches.")
+        static let configuration = CommandConfiguration(commandName: "update", abstract: "Rename, resize or change a vault's switches.")
         @OptionGroup var options: ClientOptions
         @Argument var id: String
         @Option var name: String?
@@ -278,6 +285,7 @@ struct VaultCommand: AsyncParsableCommand {
     }
 
     struct Delete: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(commandName: "delete")
         @OptionGroup var options: ClientOptions
         @Argument var id: String
         func run() async throws {

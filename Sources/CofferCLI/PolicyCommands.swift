@@ -42,7 +42,7 @@ struct PolicyCommand: AsyncParsableCommand {
     }
 
     struct Create: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Create a backup policy.")
+        static let configuration = CommandConfiguration(commandName: "create", abstract: "Create a backup policy.")
         @OptionGroup var options: ClientOptions
         @Option var name: String
         @Option(help: "When to back up, UTC: FREQ=DAILY|WEEKLY;[INTERVAL=n;][BYDAY=MO,..;]BYHOUR=h;BYMINUTE=m (repeatable, at most 24).") var pattern: [String]
@@ -58,6 +58,7 @@ struct PolicyCommand: AsyncParsableCommand {
     }
 
     struct List: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(commandName: "list")
         @OptionGroup var options: ClientOptions
         @Option(help: "Only the policy bound to this vault.") var vault: String?
         func run() async throws {
@@ -67,13 +68,14 @@ struct PolicyCommand: AsyncParsableCommand {
     }
 
     struct Show: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(commandName: "show")
         @OptionGroup var options: ClientOptions
         @Argument var id: String
         func run() async throws { printAnswer(try await options.client().call("GET", "/policies/\(id)", as: CBR.PolicyResponse.self)) }
     }
 
     struct Update: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Change a policy; what is not given keeps its value (a new retention replaces the old one whole).")
+        static let configuration = CommandConfiguration(commandName: "update", abstract: "Change a policy; what is not given keeps its value (a new retention replaces the old one whole).")
         @OptionGroup var options: ClientOptions
         @Argument var id: String
         @Option var name: String?
@@ -95,6 +97,7 @@ struct PolicyCommand: AsyncParsableCommand {
     }
 
     struct Delete: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(commandName: "delete")
         @OptionGroup var options: ClientOptions
         @Argument var id: String
         func run() async throws {
@@ -104,7 +107,7 @@ struct PolicyCommand: AsyncParsableCommand {
     }
 
     struct Simulate: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Play a policy (stored, or given by --pattern and retention options) over a span: what it backs up and what it keeps.")
+        static let configuration = CommandConfiguration(commandName: "simulate", abstract: "Play a policy (stored, or given by --pattern and retention options) over a span: what it backs up and what it keeps.")
         @OptionGroup var options: ClientOptions
         @Argument(help: "A stored policy's id (or give --pattern).") var id: String?
         @Option(help: "Patterns of a policy to try (repeatable).") var pattern: [String] = []
@@ -129,7 +132,7 @@ struct PolicyCommand: AsyncParsableCommand {
     }
 
     struct Bind: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Make a policy the vault's backup policy.")
+        static let configuration = CommandConfiguration(commandName: "bind", abstract: "Make a policy the vault's backup policy.")
         @OptionGroup var options: ClientOptions
         @Argument var policy: String
         @Option var vault: String
@@ -141,7 +144,7 @@ struct PolicyCommand: AsyncParsableCommand {
     }
 
     struct Unbind: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Take the policy off the vault (its backups stay).")
+        static let configuration = CommandConfiguration(commandName: "unbind", abstract: "Take the policy off the vault (its backups stay).")
         @OptionGroup var options: ClientOptions
         @Argument var policy: String
         @Option var vault: String

@@ -12,7 +12,7 @@ import Glibc
 // `coffer repo check|forget|prune|key`: keeping a repository healthy and small.
 
 struct Check: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(
+    static let configuration = CommandConfiguration(commandName: "check",
         abstract: "Verify the repository's structure; with --read-data, every byte; with --read-data-subset, a part of the packs (rotating with next/T).")
     @OptionGroup var repo: RepoOptions
     @Flag(help: "Read every pack: its hash, its header and every blob's authentication tag.") var readData = false
@@ -54,7 +54,7 @@ struct Check: AsyncParsableCommand {
 }
 
 struct Forget: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Remove snapshots by id or by a keep policy (data is freed by prune).")
+    static let configuration = CommandConfiguration(commandName: "forget", abstract: "Remove snapshots by id or by a keep policy (data is freed by prune).")
     @OptionGroup var repo: RepoOptions
     @Argument(help: "Snapshot ids (or unique prefixes) to remove.") var ids: [String] = []
     @Option var keepLast = 0
@@ -112,7 +112,7 @@ func parseDuration(_ s: String) -> TimeInterval? {
 }
 
 struct Prune: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Free space no snapshot uses (two-phase: unused packs are deleted after a grace period).")
+    static let configuration = CommandConfiguration(commandName: "prune", abstract: "Free space no snapshot uses (two-phase: unused packs are deleted after a grace period).")
     @OptionGroup var repo: RepoOptions
     @Flag(help: "Only say what would be freed.") var dryRun = false
     @Option(help: "Grace period before unused packs are deleted (e.g. 1h; 0 deletes now: only when no backup can be running).") var grace = "1h"
@@ -149,9 +149,10 @@ struct Prune: AsyncParsableCommand {
 }
 
 struct Key: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Manage the keys that open the repository.", subcommands: [List.self, Add.self, Remove.self])
+    static let configuration = CommandConfiguration(commandName: "key", abstract: "Manage the keys that open the repository.", subcommands: [List.self, Add.self, Remove.self])
 
     struct List: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(commandName: "list")
         @OptionGroup var repo: RepoOptions
         @Flag var json = false
         func run() async throws {
@@ -162,7 +163,7 @@ struct Key: AsyncParsableCommand {
     }
 
     struct Add: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Add a key: a new passphrase from COFFER_NEW_PASSWORD, or --new-key-file (created if missing).")
+        static let configuration = CommandConfiguration(commandName: "add", abstract: "Add a key: a new passphrase from COFFER_NEW_PASSWORD, or --new-key-file (created if missing).")
         @OptionGroup var repo: RepoOptions
         @Option var newKeyFile: String?
         func run() async throws {
@@ -181,6 +182,7 @@ struct Key: AsyncParsableCommand {
     }
 
     struct Remove: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(commandName: "remove")
         @OptionGroup var repo: RepoOptions
         @Argument var id: String
         func run() async throws {

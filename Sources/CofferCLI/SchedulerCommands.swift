@@ -12,7 +12,7 @@ struct SchedulerCommand: AsyncParsableCommand {
                                                     subcommands: [Pass.self, Retention.self])
 
     struct Pass: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(
+        static let configuration = CommandConfiguration(commandName: "pass",
             abstract: "One pass over every bound policy and database backup policy: due occurrences claimed and their backups queued, as serve does every interval.")
         @ParentCommand var admin: Admin
         @Option(help: "Passes to run one after another (the first after a start looks at every schedule; later ones only at those due).")
@@ -44,7 +44,7 @@ struct SchedulerCommand: AsyncParsableCommand {
     }
 
     struct Retention: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(
+        static let configuration = CommandConfiguration(commandName: "retention",
             abstract: "Apply the bound policy to a vault's automatic backups now (expired ones are deleted); --all: every bound vault, what an hour of passes does.")
         @ParentCommand var admin: Admin
         @Argument(help: "The vault.") var vaultID: String?

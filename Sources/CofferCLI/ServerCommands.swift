@@ -114,7 +114,7 @@ struct ProcessOptions: ParsableArguments {
 }
 
 struct Serve: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Run the Coffer service (CBR/CSBS/RDS-compatible API) until SIGTERM or SIGINT.")
+    static let configuration = CommandConfiguration(commandName: "serve", abstract: "Run the Coffer service (CBR/CSBS/RDS-compatible API) until SIGTERM or SIGINT.")
     @OptionGroup var options: ServerOptions
     @OptionGroup var process: ProcessOptions
 
@@ -164,7 +164,7 @@ struct Serve: AsyncParsableCommand {
 func stdoutNow(_ s: String) { FileHandle.standardOutput.write(Data(s.utf8)) }
 
 struct Admin: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Manage projects, users and access keys directly in the catalog (coffer admin --data-dir DIR project create NAME).",
+    static let configuration = CommandConfiguration(commandName: "admin", abstract: "Manage projects, users and access keys directly in the catalog (coffer admin --data-dir DIR project create NAME).",
                                                     subcommands: [ProjectCommand.self, UserCommand.self, KeyCommand.self, CatalogCommand.self, SchedulerCommand.self])
     @OptionGroup var options: ServerOptions
 }
@@ -192,7 +192,7 @@ struct ProjectCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "project", subcommands: [Create.self, List.self, Delete.self, Quota.self])
 
     struct Quota: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Show or set a project's quotas (vault count, GB allocated to vaults, queued or running jobs); 'none' lifts a limit.")
+        static let configuration = CommandConfiguration(commandName: "quota", abstract: "Show or set a project's quotas (vault count, GB allocated to vaults, queued or running jobs); 'none' lifts a limit.")
         @ParentCommand var admin: Admin
         @Argument(help: "Project name or id.") var project: String
         @Option(help: "Most vaults, or none.") var vaults: String?
@@ -227,6 +227,7 @@ struct ProjectCommand: AsyncParsableCommand {
     }
 
     struct Create: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(commandName: "create")
         @ParentCommand var admin: Admin
         var options: ServerOptions { admin.options }
         @Argument var name: String
@@ -241,6 +242,7 @@ struct ProjectCommand: AsyncParsableCommand {
     }
 
     struct List: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(commandName: "list")
         @ParentCommand var admin: Admin
         var options: ServerOptions { admin.options }
         @Flag var json = false
@@ -251,6 +253,7 @@ struct ProjectCommand: AsyncParsableCommand {
     }
 
     struct Delete: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(commandName: "delete")
         @ParentCommand var admin: Admin
         var options: ServerOptions { admin.options }
         @Argument(help: "Project id or name.") var project: String
@@ -268,6 +271,7 @@ struct UserCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "user", subcommands: [Create.self, List.self, Delete.self])
 
     struct Create: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(commandName: "create")
         @ParentCommand var admin: Admin
         var options: ServerOptions { admin.options }
         @Option(help: "Project id or name.") var project: String
@@ -287,6 +291,7 @@ struct UserCommand: AsyncParsableCommand {
     }
 
     struct List: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(commandName: "list")
         @ParentCommand var admin: Admin
         var options: ServerOptions { admin.options }
         @Option var project: String
@@ -298,6 +303,7 @@ struct UserCommand: AsyncParsableCommand {
     }
 
     struct Delete: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(commandName: "delete")
         @ParentCommand var admin: Admin
         var options: ServerOptions { admin.options }
         @Option var project: String
@@ -318,6 +324,7 @@ struct KeyCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "key", subcommands: [Create.self, List.self, Delete.self])
 
     struct Create: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(commandName: "create")
         @ParentCommand var admin: Admin
         var options: ServerOptions { admin.options }
         @Option var project: String
@@ -339,6 +346,7 @@ struct KeyCommand: AsyncParsableCommand {
     }
 
     struct List: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(commandName: "list")
         @ParentCommand var admin: Admin
         var options: ServerOptions { admin.options }
         @Option var project: String
@@ -350,6 +358,7 @@ struct KeyCommand: AsyncParsableCommand {
     }
 
     struct Delete: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(commandName: "delete")
         @ParentCommand var admin: Admin
         var options: ServerOptions { admin.options }
         @Option var project: String
