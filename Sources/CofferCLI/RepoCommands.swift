@@ -23,7 +23,7 @@ public struct CofferCommand: AsyncParsableCommand {
 }
 
 struct Repo: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(
+    static let configuration = CommandConfiguration(commandName: "repo",
         abstract: "Work on a repository directly (offline; no server or catalog needed).",
         subcommands: [Init.self, Backup.self, Snapshots.self, Ls.self, Restore.self, Check.self, Forget.self, Prune.self, Key.self]
     )
@@ -120,7 +120,7 @@ func printJSON(_ object: Any) {
 func stderrLine(_ s: String) { FileHandle.standardError.write(Data((s + "\n").utf8)) }
 
 struct Init: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Create a repository.")
+    static let configuration = CommandConfiguration(commandName: "init", abstract: "Create a repository.")
     @OptionGroup var repo: RepoOptions
     @Option(help: "Pack size in MiB (4-512).") var packSize = 16
     @Option(help: "zstd level (1-19).") var compressionLevel: Int32 = 3
@@ -142,7 +142,7 @@ struct Init: AsyncParsableCommand {
 }
 
 struct Backup: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Back up a directory, a file, or (with --volume) a disk image or block device.")
+    static let configuration = CommandConfiguration(commandName: "backup", abstract: "Back up a directory, a file, or (with --volume) a disk image or block device.")
     @OptionGroup var repo: RepoOptions
     @Argument(help: "What to back up.") var path: String
     @Flag(help: "Back up a disk image or block device as a volume (fixed 4 MiB blocks, holes skipped).") var volume = false
@@ -153,6 +153,9 @@ struct Backup: AsyncParsableCommand {
     @Flag(help: "Machine-readable progress and summary, one JSON object per line.") var json = false
 
     func run() async throws {
+        // The source's metadata is read into the kernel's caches while the key is derived and the store listed.
+        let warmer = volume ? nil : SourceWarmer(path: Archiver.absolute(path))
+        defer { warmer?.stop() }
         let repository = try await repo.open(lowMemory: true)
         var options = BackupOptions()
         options.tags = tag
@@ -173,6 +176,7 @@ struct Backup: AsyncParsableCommand {
             }
         }
         let archiver = Archiver(repository: repository)
+        warmer?.stop()  // the archiver reads ahead of its own walk from here
         let result = volume ? try await archiver.backupVolume(path: path, options: options) : try await archiver.backup(path: path, options: options)
         if tty && !json { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
         let s = result.summary
@@ -206,7 +210,7 @@ func snapshotJSON(_ id: Hash256, _ s: Snapshot) -> [String: Any] {
 }
 
 struct Snapshots: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "List snapshots, oldest first.")
+    static let configuration = CommandConfiguration(commandName: "snapshots", abstract: "List snapshots, oldest first.")
     @OptionGroup var repo: RepoOptions
     @Flag(help: "Print a JSON array.") var json = false
 
@@ -229,7 +233,7 @@ struct Snapshots: AsyncParsableCommand {
 }
 
 struct Ls: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "List the files of a snapshot, or one directory of it.")
+    static let configuration = CommandConfiguration(commandName: "ls", abstract: "List the files of a snapshot, or one directory of it.")
     @OptionGroup var repo: RepoOptions
     @Argument(help: "Snapshot id, unique prefix, or 'latest'.") var snapshot: String
     @Argument(help: "A directory of the snapshot, relative to the backed-up path (or under it): list only its entries, reading only the trees on the way.")
@@ -283,7 +287,7 @@ extension String {
 }
 
 struct Restore: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Restore a snapshot (SNAPSHOT or SNAPSHOT:path) into a directory; a volume onto a file or block device.")
+    static let configuration = CommandConfiguration(commandName: "restore", abstract: "Restore a snapshot (SNAPSHOT or SNAPSHOT:path) into a directory; a volume onto a file or block device.")
     @OptionGroup var repo: RepoOptions
     @Argument(help: "Snapshot id, unique prefix or 'latest', optionally ':path/inside'.") var snapshot: String
     @Option(help: "Directory to restore into (its contents become the snapshot's), or for a volume a file/device.") var target: String

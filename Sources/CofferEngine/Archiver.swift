@@ -80,7 +80,7 @@ public final class Archiver: @unchecked Sendable {
         return try await run.runVolume(absolute)
     }
 
-    static func absolute(_ path: String) -> String {
+    public static func absolute(_ path: String) -> String {
         let url = path.hasPrefix("/") ? URL(fileURLWithPath: path) : URL(fileURLWithPath: FileManager.default.currentDirectoryPath).appendingPathComponent(path)
         var p = url.standardizedFileURL.path
         while p.count > 1 && p.hasSuffix("/") { p.removeLast() }
@@ -126,6 +126,8 @@ final class BackupRun: @unchecked Sendable {
         self.kind = kind
         self.paths = paths
         started = ModelCoding.storable(options.now())
+        // The parent is looked for while the index loads: on a remote store both begin with a listing.
+        async let parent = BackupRun.findParent(options.parent, in: repository, paths: paths, hostname: options.hostname, kind: kind)
         try await repository.prepareIndex()
         writer = repository.makePackWriter()
         let c = repository.config.chunker
@@ -135,14 +137,20 @@ final class BackupRun: @unchecked Sendable {
         budget = AsyncBudget(capacity: max(options.inFlightBytes, c.max))
         // The budget holds about eight average chunks; an idle buffer keeps an average chunk's pages.
         chunkBuffers = BufferPool(bufferSize: max(c.max, Archiver.volumeBlockSize), maxRetained: 8, residentLimit: 1 << 20)
-        switch options.parent {
-        case .none: parentID = nil
-        case let .snapshot(id): parentID = id
+        (parentID, parentSnapshot) = try await parent
+    }
+
+    /// The snapshot change detection compares with: the one asked for, or the latest of the same paths, host and kind.
+    static func findParent(_ choice: BackupOptions.Parent, in repository: any SnapshotSink, paths: [String], hostname: String,
+                           kind: Snapshot.Kind) async throws -> (Hash256?, Snapshot?) {
+        switch choice {
+        case .none: return (nil, nil)
+        case let .snapshot(id): return (id, try await repository.loadSnapshot(id))
         case .auto:
             let all = try await repository.listSnapshots().snapshots
-            parentID = all.last(where: { $0.1.paths == paths && $0.1.hostname == options.hostname && $0.1.kind == kind })?.0
+            guard let latest = all.last(where: { $0.1.paths == paths && $0.1.hostname == hostname && $0.1.kind == kind }) else { return (nil, nil) }
+            return (latest.0, latest.1)
         }
-        if let parentID { parentSnapshot = try await repository.loadSnapshot(parentID) } else { parentSnapshot = nil }
     }
 
     // MARK: bookkeeping

@@ -218,9 +218,12 @@ public final class Repository: @unchecked Sendable {
         var damaged: [String] = []
         var table = BlobIndex.Table()
         table.onlyType = type
+        // Both listings at once: on a remote store each is a round trip.
+        async let pendingDeletions = loadPendingDeletions()
+        async let indexObjects = store.list(prefix: "index/")
         // Known first, so a blob also stored in a live pack is indexed there, whichever file comes first.
-        table.setPendingDeletion(Set(try await loadPendingDeletions().flatMap(\.packs)))
-        let objects = try await store.list(prefix: "index/")
+        table.setPendingDeletion(Set(try await pendingDeletions.flatMap(\.packs)))
+        let objects = try await indexObjects
         // Reads run eight at a time; each file is decoded (which may unwrap a session key) and
         // added as it arrives, so only a few files' entries are ever held besides the index.
         try await withThrowingTaskGroup(of: (String, Data?).self) { group in
@@ -456,8 +459,24 @@ public final class Repository: @unchecked Sendable {
     public func listSnapshots() async throws -> (snapshots: [(Hash256, Snapshot)], damaged: [String]) {
         var good: [(Hash256, Snapshot)] = []
         var bad: [String] = []
-        for id in try await snapshotIDs() {
-            do { good.append((id, try await loadSnapshot(id))) } catch { bad.append("\(error)") }
+        // Eight reads at a time: a vault backed up daily for years holds thousands of snapshots.
+        let ids = try await snapshotIDs()
+        await withTaskGroup(of: (Hash256, Result<Snapshot, Error>).self) { group in
+            var pending = ids.makeIterator()
+            func launch() {
+                guard let id = pending.next() else { return }
+                group.addTask {
+                    do { return (id, .success(try await self.loadSnapshot(id))) } catch { return (id, .failure(error)) }
+                }
+            }
+            for _ in 0..<8 { launch() }
+            while let (id, result) = await group.next() {
+                launch()
+                switch result {
+                case let .success(snapshot): good.append((id, snapshot))
+                case let .failure(error): bad.append("\(error)")
+                }
+            }
         }
         good.sort { ($0.1.time, $0.0) < ($1.1.time, $1.0) }
         return (good, bad)
