@@ -6,3 +6,5 @@ scripts/ensure-deps.sh --test
 python3 scripts/check-layers.py
 swift build --build-tests
 swift test --skip-build 2>&1 | tee .build/test-output.txt
+# The optimised binary users run (scripts/serve.sh builds the same one).
+bash scripts/release-smoke.sh

@@ -455,25 +455,34 @@ public final class Repository: @unchecked Sendable {
         try await store.list(prefix: "snapshots/").compactMap { ObjectKey.id(of: $0.key) }
     }
 
+    /// A struct, not a tuple: Swift 6.3.1's optimiser returned `(Hash256, Result<Snapshot, Error>)`
+    /// task-group results with the id zeroed (release builds only; scripts/release-smoke.sh).
+    struct LoadedSnapshot: Sendable {
+        var id: Hash256
+        var result: Result<Snapshot, Error>
+    }
+
     /// All readable snapshots, oldest first, and the keys of unreadable ones.
     public func listSnapshots() async throws -> (snapshots: [(Hash256, Snapshot)], damaged: [String]) {
         var good: [(Hash256, Snapshot)] = []
         var bad: [String] = []
         // Eight reads at a time: a vault backed up daily for years holds thousands of snapshots.
         let ids = try await snapshotIDs()
-        await withTaskGroup(of: (Hash256, Result<Snapshot, Error>).self) { group in
+        await withTaskGroup(of: LoadedSnapshot.self) { group in
             var pending = ids.makeIterator()
             func launch() {
                 guard let id = pending.next() else { return }
                 group.addTask {
-                    do { return (id, .success(try await self.loadSnapshot(id))) } catch { return (id, .failure(error)) }
+                    do { return LoadedSnapshot(id: id, result: .success(try await self.loadSnapshot(id))) } catch {
+                        return LoadedSnapshot(id: id, result: .failure(error))
+                    }
                 }
             }
             for _ in 0..<8 { launch() }
-            while let (id, result) = await group.next() {
+            while let loaded = await group.next() {
                 launch()
-                switch result {
-                case let .success(snapshot): good.append((id, snapshot))
+                switch loaded.result {
+                case let .success(snapshot): good.append((loaded.id, snapshot))
                 case let .failure(error): bad.append("\(error)")
                 }
             }
