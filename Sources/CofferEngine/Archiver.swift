@@ -260,9 +260,7 @@ final class BackupRun: @unchecked Sendable {
     func startPrefetch(_ path: String, parentTree: Hash256?) -> DirectoryInput {
         let listing = Task<Listing, Never> {
             await BlockingPool.shared.run {
-                readDirectoryNames(path).map { names in
-                    names.map { ($0, FileStat.lstatPath(path == "/" ? "/" + $0 : path + "/" + $0)) }
-                }
+                listDirectory(path)
             }
         }
         let repository = self.repository

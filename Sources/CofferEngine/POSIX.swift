@@ -116,8 +116,19 @@ func pwriteFully(_ fd: Int32, _ buffer: UnsafeRawPointer, _ count: Int, _ offset
     }
 }
 
-func readDirectoryNames(_ path: String) -> Result<[String], Errno> {
-    guard let d = opendir(path) else { return .failure(Errno(errno)) }
+/// A directory's entries, sorted by name, each with its lstat taken relative
+/// to the open directory: a stat by full path resolves every component of it
+/// again, which was a fifth of the kernel time of an unchanged re-backup. The
+/// directory itself is opened without following a symlink, so one swapped in
+/// after the walker's lstat is refused rather than walked.
+func listDirectory(_ path: String) -> Result<[(String, Result<FileStat, Errno>)], Errno> {
+    let fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+    guard fd >= 0 else { return .failure(Errno(errno)) }
+    guard let d = fdopendir(fd) else {
+        let e = errno
+        close(fd)
+        return .failure(Errno(e))
+    }
     defer { closedir(d) }
     var names: [String] = []
     while let entry = readdir(d) {
@@ -127,6 +138,10 @@ func readDirectoryNames(_ path: String) -> Result<[String], Errno> {
         if name == "." || name == ".." { continue }
         names.append(name)
     }
-    return .success(names.sorted())
+    names.sort()
+    var st = stat()
+    return .success(names.map { name in
+        (name, fstatat(fd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 ? .success(FileStat(st)) : .failure(Errno(errno)))
+    })
 }
 

@@ -73,12 +73,10 @@ public final class SourceWarmer: @unchecked Sendable {
         while let dir = next() {
             var subdirectories: [String] = []
             var listed = false
-            if case let .success(names) = readDirectoryNames(dir) {
+            if !isStopped, case let .success(entries) = listDirectory(dir) {
                 listed = true
-                for name in names {
-                    if isStopped { break }
-                    let full = dir == "/" ? "/" + name : dir + "/" + name
-                    if case let .success(st) = FileStat.lstatPath(full), st.isDirectory { subdirectories.append(full) }
+                for case let (name, .success(st)) in entries where st.isDirectory {
+                    subdirectories.append(dir == "/" ? "/" + name : dir + "/" + name)
                 }
             }
             condition.lock()

@@ -1,5 +1,8 @@
 import Foundation
 import Testing
+#if canImport(Glibc)
+import Glibc
+#endif
 @testable import CofferEngine
 
 @Suite struct SourceWarmerTests {
@@ -38,5 +41,23 @@ import Testing
         let read = warmer.directoriesRead
         usleep(50_000)
         #expect(warmer.directoriesRead == read && read <= 1 + 1 + 300 * 3)
+    }
+}
+
+@Suite struct ListDirectoryTests {
+    @Test func entriesSortedWithTheirOwnLstatAndNoLinkFollowed() throws {
+        let t = TempDir("list"), outside = TempDir("list-outside")
+        write(t.sub("b"), Data("12345".utf8))
+        try FileManager.default.createDirectory(atPath: t.sub("a"), withIntermediateDirectories: true)
+        try FileManager.default.createSymbolicLink(atPath: t.sub("c"), withDestinationPath: outside.path)
+        let entries = try listDirectory(t.path).get()
+        #expect(entries.map(\.0) == ["a", "b", "c"])
+        let kinds = entries.map { try? $0.1.get().kind }
+        #expect(kinds == [.directory, .file, .symlink])
+        #expect((try? entries[1].1.get().size) == 5)
+        // A directory reached through a symlink is refused, not walked.
+        guard case let .failure(e) = listDirectory(t.sub("c")) else { Issue.record("listed through a symlink"); return }
+        #expect(e.code == ELOOP || e.code == ENOTDIR)
+        guard case .failure = listDirectory(t.sub("missing")) else { Issue.record("listed a missing directory"); return }
     }
 }
