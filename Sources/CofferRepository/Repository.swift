@@ -120,6 +120,8 @@ public final class Repository: @unchecked Sendable {
     }
 
     public static func open(store: BlobStore, secret: MasterSecret) async throws -> Repository {
+        // The key listing goes out with the config's read: on a remote store each is a round trip.
+        async let listedKeys = store.list(prefix: "keys/")
         let configBytes: Data
         do {
             configBytes = try await store.get(ObjectKey.config)
@@ -135,7 +137,7 @@ public final class Repository: @unchecked Sendable {
         guard config.version == 1 || config.version == 2 else {
             throw RepositoryError(.unsupportedVersion, "repository format version \(config.version) is not supported (this build reads versions 1 and 2)")
         }
-        let keyObjects = try await store.list(prefix: "keys/")
+        let keyObjects = try await listedKeys
         if keyObjects.isEmpty { throw RepositoryError(.damaged, "repository at \(store.location) has no key files (keys/ is empty)") }
         var damaged: [String] = []
         for object in keyObjects {
