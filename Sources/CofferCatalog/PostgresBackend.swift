@@ -154,7 +154,8 @@ final class PostgresBackend: SQLBackend, @unchecked Sendable {
         // pages from the table; a second pass marks them in a fraction of a second.
         for _ in 0..<3 {
             let behind = try await sql.raw("""
-                SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace                 WHERE n.nspname = current_schema() AND c.relkind = 'r' AND c.relpages > 0 AND c.relallvisible < c.relpages * 0.98
+                SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+                WHERE n.nspname = current_schema() AND c.relkind = 'r' AND c.relpages > 0 AND c.relallvisible < c.relpages * 0.98
                 """).all().map { try $0.decode(column: "relname", as: String.self) }
             guard !behind.isEmpty else { return }
             logger.info("VACUUM again: pages of \(behind.joined(separator: ", ")) not yet all-visible")

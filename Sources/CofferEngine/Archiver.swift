@@ -275,7 +275,7 @@ final class BackupRun: @unchecked Sendable {
             let parentNodes = BackupRun.byName(await parent.value)
             for (name, stat) in entries {
                 guard case let .success(st) = stat, st.isDirectory, Node.isSafeName(name) else { continue }
-                let sub = path == "/" ? "/" + name : path + "/" + name
+                let sub = childPath(path, name)
                 let old = parentNodes[name]
                 guard prefetched.reserve(sub) else { return }
                 prefetched.put(sub, startPrefetch(sub, parentTree: old?.kind == .directory ? old?.subtree : nil))
@@ -299,7 +299,7 @@ final class BackupRun: @unchecked Sendable {
         case let .success(e): entries = e
         case let .failure(e): throw EngineError(.source, "cannot read directory \(path): \(e)")
         }
-        if !options.excludes.isEmpty { entries.removeAll { options.excludes.contains(path == "/" ? "/" + $0.0 : path + "/" + $0.0) } }
+        if !options.excludes.isEmpty { entries.removeAll { options.excludes.contains(childPath(path, $0.0)) } }
         let parentTree = await input.parent.value
         let parentNodes = BackupRun.byName(parentTree)
         // Subdirectories are read ahead of the walker, a window of them at a time: starting them
@@ -314,7 +314,7 @@ final class BackupRun: @unchecked Sendable {
             while started < min(reached + BackupRun.directoryWindow, subdirectoryNames.count) {
                 let name = subdirectoryNames[started]
                 let old = parentNodes[name]
-                subdirectories[name] = prefetch(path == "/" ? "/" + name : path + "/" + name, parentTree: old?.kind == .directory ? old?.subtree : nil)
+                subdirectories[name] = prefetch(childPath(path, name), parentTree: old?.kind == .directory ? old?.subtree : nil)
                 started += 1
             }
         }
@@ -349,7 +349,7 @@ final class BackupRun: @unchecked Sendable {
     }
 
     func archiveEntry(dir: String, name: String, stat: Result<FileStat, Errno>, parentNodes: [String: Node], subdirectory: DirectoryInput?) async throws -> Pending? {
-        let full = dir == "/" ? "/" + name : dir + "/" + name
+        let full = childPath(dir, name)
         guard Node.isSafeName(name) else { warn("\(full): name cannot be stored, skipped"); return nil }
         let st: FileStat
         switch stat {

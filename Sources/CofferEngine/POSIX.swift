@@ -17,6 +17,9 @@ public struct EngineError: Error, CustomStringConvertible {
 
 func errnoText(_ e: Int32 = errno) -> String { String(cString: strerror(e)) }
 
+/// `name` inside directory `dir` ("/" has no trailing separator to drop).
+func childPath(_ dir: String, _ name: String) -> String { dir == "/" ? "/" + name : dir + "/" + name }
+
 struct Errno: Error, CustomStringConvertible {
     let code: Int32
     init(_ code: Int32) { self.code = code }

@@ -76,7 +76,7 @@ public final class SourceWarmer: @unchecked Sendable {
             if !isStopped, case let .success(entries) = listDirectory(dir) {
                 listed = true
                 for case let (name, .success(st)) in entries where st.isDirectory {
-                    subdirectories.append(dir == "/" ? "/" + name : dir + "/" + name)
+                    subdirectories.append(childPath(dir, name))
                 }
             }
             condition.lock()

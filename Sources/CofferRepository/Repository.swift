@@ -228,21 +228,12 @@ public final class Repository: @unchecked Sendable {
         let objects = try await indexObjects
         // Reads run eight at a time; each file is decoded (which may unwrap a session key) and
         // added as it arrives, so only a few files' entries are ever held besides the index.
-        try await withThrowingTaskGroup(of: (String, Data?).self) { group in
-            var pending = objects.makeIterator()
-            func launch() {
-                guard let object = pending.next() else { return }
-                group.addTask { (object.key, try? await self.store.get(object.key)) }
+        try await forEachConcurrently(objects.map(\.key), { key in try? await self.store.get(key) }) { key, data in
+            guard let data, let file = try? await decodeIndexFile(data, name: key, only: type) else {
+                damaged.append(key)
+                return
             }
-            for _ in 0..<8 { launch() }
-            while let (key, data) = try await group.next() {
-                launch()
-                guard let data, let file = try? await decodeIndexFile(data, name: key, only: type) else {
-                    damaged.append(key)
-                    continue
-                }
-                for p in file.packs { table.add(pack: p.pack, entries: p.entries, session: file.sessions[p.pack]) }
-            }
+            for p in file.packs { table.add(pack: p.pack, entries: p.entries, session: file.sessions[p.pack]) }
         }
         index.install(table)
         damagedIndexFiles = damaged
@@ -457,36 +448,17 @@ public final class Repository: @unchecked Sendable {
         try await store.list(prefix: "snapshots/").compactMap { ObjectKey.id(of: $0.key) }
     }
 
-    /// A struct, not a tuple: Swift 6.3.1's optimiser returned `(Hash256, Result<Snapshot, Error>)`
-    /// task-group results with the id zeroed (release builds only; scripts/release-smoke.sh).
-    struct LoadedSnapshot: Sendable {
-        var id: Hash256
-        var result: Result<Snapshot, Error>
-    }
-
     /// All readable snapshots, oldest first, and the keys of unreadable ones.
     public func listSnapshots() async throws -> (snapshots: [(Hash256, Snapshot)], damaged: [String]) {
         var good: [(Hash256, Snapshot)] = []
         var bad: [String] = []
         // Eight reads at a time: a vault backed up daily for years holds thousands of snapshots.
-        let ids = try await snapshotIDs()
-        await withTaskGroup(of: LoadedSnapshot.self) { group in
-            var pending = ids.makeIterator()
-            func launch() {
-                guard let id = pending.next() else { return }
-                group.addTask {
-                    do { return LoadedSnapshot(id: id, result: .success(try await self.loadSnapshot(id))) } catch {
-                        return LoadedSnapshot(id: id, result: .failure(error))
-                    }
-                }
-            }
-            for _ in 0..<8 { launch() }
-            while let loaded = await group.next() {
-                launch()
-                switch loaded.result {
-                case let .success(snapshot): good.append((loaded.id, snapshot))
-                case let .failure(error): bad.append("\(error)")
-                }
+        try await forEachConcurrently(try await snapshotIDs(), { id -> Result<Snapshot, Error> in
+            do { return .success(try await self.loadSnapshot(id)) } catch { return .failure(error) }
+        }) { id, loaded in
+            switch loaded {
+            case let .success(snapshot): good.append((id, snapshot))
+            case let .failure(error): bad.append("\(error)")
             }
         }
         good.sort { ($0.1.time, $0.0) < ($1.1.time, $1.0) }

@@ -46,11 +46,9 @@ public final class UTCTimeFormat: Sendable {
             case .minute: CivilTime.append(c.minute, width: 2, to: &out)
             case .second: CivilTime.append(c.second, width: 2, to: &out)
             case let .fraction(n):
-                var digits = [UInt8]()
-                CivilTime.append(c.millisecond, width: 3, to: &digits)
-                for i in 0..<n { out.append(i < 3 ? digits[i] : 48) }
+                for i in 0..<n { out.append(48 + UInt8(i == 0 ? c.millisecond / 100 : i == 1 ? c.millisecond / 10 % 10 : i == 2 ? c.millisecond % 10 : 0)) }
             case .weekday: out += CivilTime.weekdayNames[c.weekday]
-            case let .offset(colon, zulu): out += zulu ? Array("Z".utf8) : Array((colon ? "+00:00" : "+0000").utf8)
+            case let .offset(colon, zulu): out += zulu ? ByteScanner.zulu : colon ? ByteScanner.utcWithColon : ByteScanner.utc
             }
         }
         return String(decoding: out, as: UTF8.self)
@@ -207,6 +205,7 @@ struct CivilTime {
 }
 
 struct ByteScanner {
+    static let zulu = Array("Z".utf8), utc = Array("+0000".utf8), utcWithColon = Array("+00:00".utf8), colon = Array(":".utf8)
     let bytes: [UInt8]
     var at = 0
     init(_ bytes: [UInt8]) { self.bytes = bytes }
@@ -251,11 +250,11 @@ struct ByteScanner {
 
     /// `Z` (when allowed) or ±HHMM / ±HH:MM, as seconds east of UTC.
     mutating func offset(colon: Bool, zulu: Bool) -> Int? {
-        if zulu && take(Array("Z".utf8)) { return 0 }
+        if zulu && take(ByteScanner.zulu) { return 0 }
         guard at < bytes.count, bytes[at] == UInt8(ascii: "+") || bytes[at] == UInt8(ascii: "-") else { return nil }
         let sign = bytes[at] == UInt8(ascii: "-") ? -1 : 1
         at += 1
-        guard let hours = number(2), !colon || take(Array(":".utf8)), let minutes = number(2), hours <= 23, minutes <= 59 else { return nil }
+        guard let hours = number(2), !colon || take(ByteScanner.colon), let minutes = number(2), hours <= 23, minutes <= 59 else { return nil }
         return sign * (hours * 3600 + minutes * 60)
     }
 }

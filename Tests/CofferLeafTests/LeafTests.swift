@@ -338,3 +338,37 @@ final class Counter: @unchecked Sendable {
     func add() { lock.withLock { n += 1 } }
     var value: Int { lock.withLock { n } }
 }
+
+@Suite struct ForEachConcurrentlyTests {
+    final class Gauge: @unchecked Sendable {
+        let lock = NSLock()
+        var now = 0, most = 0
+        func enter() { lock.withLock { now += 1; most = max(most, now) } }
+        func leave() { lock.withLock { now -= 1 } }
+    }
+
+    @Test func everyElementOnceAtMostWidthAtATime() async throws {
+        let gauge = Gauge()
+        var seen: [Int: Int] = [:]
+        try await forEachConcurrently(Array(0..<100), width: 3, { n in
+            gauge.enter()
+            try? await Task.sleep(nanoseconds: 200_000)
+            gauge.leave()
+            return n * 2
+        }) { n, doubled in seen[n] = doubled }
+        #expect(seen.count == 100 && seen.allSatisfy { $0.value == $0.key * 2 })
+        #expect(gauge.most <= 3 && gauge.most >= 1)
+    }
+
+    @Test func aConsumerErrorEndsTheRun() async {
+        struct Stop: Error {}
+        var consumed = 0
+        await #expect(throws: Stop.self) {
+            try await forEachConcurrently(Array(0..<50), { $0 }) { _, n in
+                consumed += 1
+                if n == 10 { throw Stop() }
+            }
+        }
+        #expect(consumed < 50)
+    }
+}
