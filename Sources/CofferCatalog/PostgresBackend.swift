@@ -16,6 +16,7 @@ import SQLKit
 final class PostgresBackend: SQLBackend, @unchecked Sendable {
     let client: PostgresClient
     let sql: any SQLDatabase
+    let statements = PreparedStatements()
     private let runner: Task<Void, Never>
     /// The key of the advisory lock every catalog transaction takes ("coffer" in ASCII).
     static let writeLock: Int64 = 0x636f_6666_6572
@@ -26,7 +27,7 @@ final class PostgresBackend: SQLBackend, @unchecked Sendable {
         self.client = client
         self.logger = logger
         self.runner = Task { await client.run() }
-        self.sql = PooledSQLDatabase(client: client, logger: logger)
+        self.sql = PooledSQLDatabase(client: client, logger: logger, statements: statements)
     }
 
     /// `postgres://user:password@host:port/database[?sslmode=disable|prefer|require]`.
@@ -115,10 +116,10 @@ final class PostgresBackend: SQLBackend, @unchecked Sendable {
     }
 
     func withTransaction<T>(_ body: (any SQLDatabase) async throws -> T) async throws -> T {
-        if let open = PostgresSession.connection { return try await body(ConnectionSQLDatabase(connection: open, logger: logger)) }  // nested: already inside one
+        if let open = PostgresSession.connection { return try await body(ConnectionSQLDatabase(connection: open, logger: logger, statements: nil)) }  // nested: already inside one
         return try await client.withConnection { connection in
             try await PostgresSession.$connection.withValue(connection) {
-                let db = ConnectionSQLDatabase(connection: connection, logger: logger)
+                let db = ConnectionSQLDatabase(connection: connection, logger: logger, statements: nil)
                 try await db.raw("BEGIN").run()
                 do {
                     try await db.raw("SELECT pg_advisory_xact_lock(\(bind: PostgresBackend.writeLock))").run()
@@ -185,14 +186,17 @@ enum PostgresSession {
 struct PooledSQLDatabase: SQLDatabase {
     let client: PostgresClient
     let logger: Logger
+    let statements: PreparedStatements
     var eventLoop: any EventLoop { PostgresClient.defaultEventLoopGroup.any() }
     var version: (any SQLDatabaseReportedVersion)? { nil }
     var dialect: any SQLDialect { PostgresDialect() }
     var queryLogLevel: Logger.Level? { .debug }
 
     func execute(sql query: any SQLExpression, _ onRow: @escaping @Sendable (any SQLRow) -> ()) async throws {
-        if let open = PostgresSession.connection { return try await ConnectionSQLDatabase(connection: open, logger: logger).execute(sql: query, onRow) }
-        try await client.withConnection { connection in try await ConnectionSQLDatabase(connection: connection, logger: logger).execute(sql: query, onRow) }
+        if let open = PostgresSession.connection { return try await ConnectionSQLDatabase(connection: open, logger: logger, statements: nil).execute(sql: query, onRow) }
+        try await client.withConnection { connection in
+            try await ConnectionSQLDatabase(connection: connection, logger: logger, statements: statements).execute(sql: query, onRow)
+        }
     }
 
     func execute(sql query: any SQLExpression, _ onRow: @escaping @Sendable (any SQLRow) -> ()) -> EventLoopFuture<Void> {

@@ -10,6 +10,9 @@ import SQLKit
 /// and builds a coding path for each: a third of the CPU of a listing of 100
 /// backups. Anything else (an optional bound as nil, a JSON value) goes
 /// through PostgresKit as before, so results are the same either way.
+/// Outside transactions the statement is also prepared once per connection
+/// under a name (`PreparedStatements`), so PostgreSQL neither parses nor
+/// plans it again.
 struct ConnectionSQLDatabase: SQLDatabase {
     let connection: PostgresConnection
     let logger: Logger
@@ -18,10 +21,31 @@ struct ConnectionSQLDatabase: SQLDatabase {
     var dialect: any SQLDialect { PostgresDialect() }
     var queryLogLevel: Logger.Level? { .debug }
 
+    /// Named statements for this connection; nil inside a transaction (see `PreparedStatements`).
+    let statements: PreparedStatements?
+
     func execute(sql query: any SQLExpression, _ onRow: @escaping @Sendable (any SQLRow) -> ()) async throws {
         let (text, binds) = serialize(query)
-        guard let bindings = Self.bindings(binds) else { return try await connection.sql().execute(sql: query, onRow) }
+        guard let (bindings, types) = Self.bindings(binds) else { return try await connection.sql().execute(sql: query, onRow) }
         logger.debug("Executing query", metadata: ["sql": .string(text)])
+        if let statements, let statement = statements.statement(for: text, types: types) {
+            var delivered = false
+            do {
+                let rows = try await CatalogStatement.$current.withValue(statement) {
+                    try await connection.execute(CatalogStatement(bindings: bindings), logger: logger)
+                }
+                for try await row in rows {
+                    delivered = true
+                    onRow(CatalogRow(row))
+                }
+                return
+            } catch let error as PSQLError where !delivered && error.serverInfo?[.sqlState] == PreparedStatements.resultTypeChanged {
+                // Another process changed the table under the statement's
+                // cached row shape: the statement did not run; retire its name
+                // and run the text once more, unnamed.
+                statements.retire(statement)
+            }
+        }
         let rows = try await connection.query(PostgresQuery(unsafeSQL: text, binds: bindings), logger: logger)
         for try await row in rows { onRow(CatalogRow(row)) }
     }
@@ -34,18 +58,20 @@ struct ConnectionSQLDatabase: SQLDatabase {
 
     /// The binds encoded as PostgresKit would encode them, or nil when one is
     /// of a type this fast path leaves to PostgresKit.
-    static func bindings(_ binds: [any Encodable & Sendable]) -> PostgresBindings? {
+    static func bindings(_ binds: [any Encodable & Sendable]) -> (PostgresBindings, [PostgresDataType])? {
         var bindings = PostgresBindings(capacity: binds.count)
+        var types: [PostgresDataType] = []
+        types.reserveCapacity(binds.count)
         for bind in binds {
             switch bind {
-            case let v as String: bindings.append(v, context: .default)
-            case let v as Int64: bindings.append(v, context: .default)
-            case let v as Int: bindings.append(v, context: .default)
-            case let v as Bool: bindings.append(v, context: .default)
+            case let v as String: bindings.append(v, context: .default); types.append(.text)
+            case let v as Int64: bindings.append(v, context: .default); types.append(.int8)
+            case let v as Int: bindings.append(v, context: .default); types.append(.int8)
+            case let v as Bool: bindings.append(v, context: .default); types.append(.bool)
             default: return nil
             }
         }
-        return bindings
+        return (bindings, types)
     }
 }
 

@@ -30,6 +30,7 @@ import Testing
         #expect(try pg.query("SELECT count(*) FROM schema_migrations") == String(SQLCatalog.migrationCount), "the checks ran on PostgreSQL")
 
         try await rowsAndBindsRoundTrip(url: pg.url)
+        try await namedStatementsMeanWhatUnnamedOnesDid(url: pg.url, pg: pg)
         _ = try pg.query("DROP SCHEMA public CASCADE; CREATE SCHEMA public")
         let (a, b) = (try await SQLCatalog.open(url: pg.url, logger: Logger(label: "a")), try await SQLCatalog.open(url: pg.url, logger: Logger(label: "b")))
         do { try await CatalogConformance.countsFollowAnotherProcess(a, b) } catch { Issue.record("counts across processes: \(error)") }
@@ -50,6 +51,41 @@ import Testing
                 #expect(e.description.contains(words), "\(e.description)")
             }
         }
+    }
+
+    /// A statement that repeats is prepared under a name (PreparedStatements)
+    /// and answers as it did unnamed, binds typed as before (an int8 bind
+    /// against an int4 column); a table altered under it by someone else
+    /// (another process's migration) is answered with the new shape, not an error.
+    func namedStatementsMeanWhatUnnamedOnesDid(url: String, pg: ThrowawayPostgres) async throws {
+        _ = try pg.query("DROP SCHEMA public CASCADE; CREATE SCHEMA public")
+        let catalog = try await SQLCatalog.open(url: url, logger: Logger(label: "test"))
+        defer { Task { await catalog.close() } }
+        let statements = try #require((catalog.backend as? PostgresBackend)?.statements)
+        _ = try pg.query("""
+            CREATE TABLE named (id text PRIMARY KEY, n int4 NOT NULL, big int8, flag boolean NOT NULL);
+            INSERT INTO named SELECT 'r' || i, i, i::int8 * 10000000000, i % 2 = 0 FROM generate_series(1, 50) i
+            """)
+        for round in 0..<(2 * statements.threshold) {
+            let low = 10 + round
+            let rows = try await catalog.sql.raw("SELECT id, n, big FROM named WHERE n >= \(bind: low) AND flag = \(bind: true) AND id <> \(bind: "r20") ORDER BY n")
+                .all()
+            let expected = (low...50).filter { $0 % 2 == 0 && $0 != 20 }
+            #expect(try rows.map { try $0.decode(column: "n", as: Int.self) } == expected, "round \(round)")
+            #expect(try rows.first?.decode(column: "big", as: Int64.self) == Int64(expected[0]) * 10_000_000_000)
+            // A change outside a transaction, named like the reads.
+            let changed = try await catalog.sql.raw("UPDATE named SET big = big WHERE id = \(bind: "r\(low)") RETURNING id").all()
+            #expect(changed.count == 1)
+        }
+        #expect(statements.count == 2, "the read and the update have names")
+
+        let byID = "SELECT * FROM named WHERE id = $1"
+        for _ in 0..<statements.threshold { _ = try await catalog.sql.raw("SELECT * FROM named WHERE id = \(bind: "r1")").all() }
+        let before = try #require(statements.statement(for: byID, types: [.text]))
+        _ = try pg.query("ALTER TABLE named ADD COLUMN added text DEFAULT 'new'")
+        let row = try #require(try await catalog.sql.raw("SELECT * FROM named WHERE id = \(bind: "r1")").first())
+        #expect(try row.decode(column: "added", as: String.self) == "new")
+        #expect(statements.statement(for: byID, types: [.text])?.name != before.name, "the old name was retired")
     }
 
     /// Binds and cells of the types read straight from their bytes, and of
