@@ -74,7 +74,7 @@ struct APIClient {
         var headers = ["content-type": contentType, "host": host, "x-project-id": projectID, "x-sdk-date": AKSKSignature.formatSdkDate(Date()),
                        "x-sdk-request-id": UUID().uuidString.lowercased(), "x-sdk-content-sha256": Digest.sha256Hex(bodyData)]
         let frozen = headers
-        let signable = SignableRequest(method: method, rawPath: url.path, rawQuery: url.query ?? "", body: []) { frozen[$0] }
+        let signable = SignableRequest(method: method, rawPath: url.path, rawQuery: url.query ?? "", body: Data()) { frozen[$0] }
         headers["authorization"] = AKSKSignature.sign(signable, accessKey: accessKey, secret: secretKey,
                                                       signedHeaders: ["content-type", "host", "x-project-id", "x-sdk-content-sha256", "x-sdk-date", "x-sdk-request-id"])
         var request = HTTPClientRequest(url: url.absoluteString)

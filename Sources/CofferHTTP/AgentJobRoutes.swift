@@ -1,5 +1,6 @@
 import CofferAPI
 import CofferService
+import CofferSystem
 import Foundation
 import HTTPTypes
 import Hummingbird
@@ -67,9 +68,20 @@ struct AgentJobRoutes {
         try await work.checkUpload(caller: caller, agent: agent, job: job, kind: kind)
         var request = request
         let body = try await request.collectBody(upTo: context.maxUploadSize)
-        try await work.accept(caller: caller, agent: agent, job: job, kind: kind, name: try context.parameters.require("name"), data: Data(buffer: body))
+        let data = body.readableBytes >= AgentJobRoutes.pooledFrom
+            ? body.withUnsafeReadableBytes { AgentJobRoutes.uploadBuffers.data(copying: $0.baseAddress!, count: $0.count) }
+            : Data(buffer: body)
+        try await work.accept(caller: caller, agent: agent, job: job, kind: kind, name: try context.parameters.require("name"), data: data)
         return Response(status: .created)
     }
+
+    /// Uploaded packs are copied into page-aligned buffers, which a local
+    /// store writes with O_DIRECT as it does the server's own packs: the
+    /// kernel's copy of each into the page cache was a third of the server's
+    /// CPU during an agent's backup (docs/benchmarks.md). Two idle buffers at
+    /// most, each keeping 20 MiB of touched pages.
+    static let uploadBuffers = BufferPool(bufferSize: objectLimit, maxRetained: 2, residentLimit: 20 << 20)
+    static let pooledFrom = 1 << 20
 
     @Sendable func progress(_ request: Request, _ context: CofferContext) async throws -> Response {
         let caller = try context.caller()

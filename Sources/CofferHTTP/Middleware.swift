@@ -96,7 +96,7 @@ struct AuthMiddleware: RouterMiddleware {
             let headers = request.headers
             let authority = request.head.authority
             let signable = SignableRequest(method: request.method.rawValue, rawPath: request.uri.path, rawQuery: request.uri.query ?? "",
-                                           body: Array(buffer: body)) { name in
+                                           body: Data(buffer: body, byteTransferStrategy: .noCopy)) { name in
                 if name == "host" { return authority }
                 return HTTPField.Name(name).flatMap { headers[$0] }
             }

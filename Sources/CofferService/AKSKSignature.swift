@@ -11,9 +11,10 @@ public struct SignableRequest: Sendable {
     public var rawQuery: String
     /// Header lookup by lowercase name (first value).
     public var header: @Sendable (String) -> String?
-    public var body: [UInt8]
+    /// The bytes that arrived (a view of the server's buffer, not a copy: a pack is 16 MiB).
+    public var body: Data
 
-    public init(method: String, rawPath: String, rawQuery: String, body: [UInt8], header: @escaping @Sendable (String) -> String?) {
+    public init(method: String, rawPath: String, rawQuery: String, body: Data, header: @escaping @Sendable (String) -> String?) {
         self.method = method
         self.rawPath = rawPath
         self.rawQuery = rawQuery

@@ -336,7 +336,7 @@ extension TestClientProtocol {
         if signExtra { for (k, v) in extra { headers[k] = v; names.append(k) } }
         names.sort()
         let frozen = headers
-        let signable = SignableRequest(method: method.rawValue, rawPath: uri, rawQuery: "", body: Array(body.utf8)) { frozen[$0] }
+        let signable = SignableRequest(method: method.rawValue, rawPath: uri, rawQuery: "", body: Data(body.utf8)) { frozen[$0] }
         headers["authorization"] = AKSKSignature.sign(signable, accessKey: ak, secret: sk, signedHeaders: names)
         for (k, v) in extra { headers[k] = v }
         var fields = HTTPFields()

@@ -13,7 +13,7 @@ import Testing
             "content-type": contentType, "user-agent": "huaweicloud-usdk-python/3.0; example-ua",
             "x-sdk-date": date, "x-project-id": pid, "host": "127.0.0.1:8080",
         ].merging(authorization.map { ["authorization": $0] } ?? [:]) { a, _ in a }
-        return SignableRequest(method: method, rawPath: path, rawQuery: query, body: Array(body.utf8)) { headers[$0] }
+        return SignableRequest(method: method, rawPath: path, rawQuery: query, body: Data(body.utf8)) { headers[$0] }
     }
 
     let signed = ["content-type", "host", "user-agent", "x-project-id", "x-sdk-date"]

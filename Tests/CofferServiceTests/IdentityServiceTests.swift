@@ -54,7 +54,7 @@ func withIdentity(clock: ManualClock = ManualClock(), _ body: (IdentityService) 
             let stored = try #require(try await identity.store.accessKey(p.access_key))
             #expect(!stored.secretSealed.contains(p.secret_key))
             let headers: [String: String] = ["host": "127.0.0.1:8088", "x-sdk-date": "20250101T120000Z", "content-type": "application/json"]
-            var request = SignableRequest(method: "GET", rawPath: "/v3/\(p.project_id)/vaults", rawQuery: "", body: []) { headers[$0] }
+            var request = SignableRequest(method: "GET", rawPath: "/v3/\(p.project_id)/vaults", rawQuery: "", body: Data()) { headers[$0] }
             let auth = AKSKSignature.sign(request, accessKey: p.access_key, secret: p.secret_key, signedHeaders: ["content-type", "host", "x-sdk-date"])
             let signedHeaders = headers.merging(["authorization": auth]) { a, _ in a }
             request.header = { signedHeaders[$0] }

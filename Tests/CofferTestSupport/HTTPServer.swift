@@ -111,7 +111,7 @@ extension TestClientProtocol {
         let parts = uri.split(separator: "?", maxSplits: 1)
         var headers: [String: String] = ["content-type": "application/json", "x-sdk-date": AKSKSignature.formatSdkDate(date), "host": "localhost"]
         let frozen = headers
-        let signable = SignableRequest(method: method.rawValue, rawPath: String(parts[0]), rawQuery: parts.count > 1 ? String(parts[1]) : "", body: Array(body.utf8)) { frozen[$0] }
+        let signable = SignableRequest(method: method.rawValue, rawPath: String(parts[0]), rawQuery: parts.count > 1 ? String(parts[1]) : "", body: Data(body.utf8)) { frozen[$0] }
         headers["authorization"] = AKSKSignature.sign(signable, accessKey: ak, secret: sk, signedHeaders: ["content-type", "host", "x-sdk-date"])
         var fields = HTTPFields()
         for (k, v) in headers where k != "host" { fields[HTTPField.Name(k)!] = v }
