@@ -34,7 +34,9 @@ final class AgentObjectStore: BlobStore, @unchecked Sendable {
         let parts = key.split(separator: "/")
         guard parts.count >= 2, let kind = parts.first, let name = parts.last else { throw BlobStoreError.invalidKey(key, "not an object a writer stores") }
         try await AgentObjectStore.retrying {
-            _ = try await self.client.send("PUT", "\(self.job)/objects/\(kind)/\(name)", raw: data, contentType: "application/octet-stream")
+            // Objects are named by their SHA-256: the signature's payload hash without a second pass.
+            _ = try await self.client.send("PUT", "\(self.job)/objects/\(kind)/\(name)", raw: data, contentType: "application/octet-stream",
+                                           contentSHA256: String(name))
         }
     }
 

@@ -62,7 +62,9 @@ struct APIClient {
     }
 
     /// Sends bytes as they are; the answer's body and status (2xx), else a CLIError with the server's code and message.
-    func send(_ method: String, _ path: String, query: String = "", raw bodyData: Data, contentType: String) async throws -> (data: Data, status: Int) {
+    /// `contentSHA256`: the body's SHA-256 in hex when the caller knows it (an object named by it).
+    func send(_ method: String, _ path: String, query: String = "", raw bodyData: Data, contentType: String,
+              contentSHA256: String? = nil) async throws -> (data: Data, status: Int) {
         let fullPath = "/v3/\(projectID)" + path
         guard let url = URL(string: base.absoluteString.trimmingCharacters(in: CharacterSet(charactersIn: "/")) + fullPath + (query.isEmpty ? "" : "?" + query)) else {
             throw CLIError("cannot build a URL for \(fullPath)")
@@ -72,7 +74,7 @@ struct APIClient {
         // would otherwise carry the same signature, and the server refuses the second as a replay.
         // The body's hash as a signed header: the signature then needs no copy of a pack-sized body.
         var headers = ["content-type": contentType, "host": host, "x-project-id": projectID, "x-sdk-date": AKSKSignature.formatSdkDate(Date()),
-                       "x-sdk-request-id": UUID().uuidString.lowercased(), "x-sdk-content-sha256": Digest.sha256Hex(bodyData)]
+                       "x-sdk-request-id": UUID().uuidString.lowercased(), "x-sdk-content-sha256": contentSHA256 ?? Digest.sha256Hex(bodyData)]
         let frozen = headers
         let signable = SignableRequest(method: method, rawPath: url.path, rawQuery: url.query ?? "", body: Data()) { frozen[$0] }
         headers["authorization"] = AKSKSignature.sign(signable, accessKey: accessKey, secret: secretKey,

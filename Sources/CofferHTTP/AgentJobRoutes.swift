@@ -71,7 +71,8 @@ struct AgentJobRoutes {
         let data = body.readableBytes >= AgentJobRoutes.pooledFrom
             ? body.withUnsafeReadableBytes { AgentJobRoutes.uploadBuffers.data(copying: $0.baseAddress!, count: $0.count) }
             : Data(buffer: body)
-        try await work.accept(caller: caller, agent: agent, job: job, kind: kind, name: try context.parameters.require("name"), data: data)
+        try await work.accept(caller: caller, agent: agent, job: job, kind: kind, name: try context.parameters.require("name"), data: data,
+                              verifiedSHA256: context.verifiedBodySHA256)
         return Response(status: .created)
     }
 

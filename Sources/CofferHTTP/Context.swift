@@ -25,6 +25,10 @@ public struct CofferContext: RequestContext {
     /// pack upload is allowed more: `AgentJobRoutes.objectLimit`).
     public var maxUploadSize = 1 << 20
 
+    /// The body's SHA-256 (hex), when an AK/SK signature carried it as its
+    /// payload hash and the auth middleware checked it against the body.
+    public var verifiedBodySHA256: String?
+
     /// The authenticated caller; routes behind the auth middleware always have one.
     func caller() throws -> Principal {
         guard let principal else { throw APIError(status: .unauthorized, code: "APIGW.0301", message: "The request you have made requires authentication.") }

@@ -101,7 +101,9 @@ struct AuthMiddleware: RouterMiddleware {
                 return HTTPField.Name(name).flatMap { headers[$0] }
             }
             switch try await identity.authenticate(signed: signable) {
-            case let .success(p): principal = p
+            case let .success(p):
+                principal = p
+                context.verifiedBodySHA256 = signable.header("x-sdk-content-sha256")?.lowercased()
             case let .failure(e): throw APIError(e)
             }
         } else {

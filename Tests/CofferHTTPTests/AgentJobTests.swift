@@ -129,10 +129,21 @@ import Testing
             #expect(try await agent.put("/agents/host-1/jobs/\(jobID)/objects/data/" + Hash256.sha256(forgedData).hex, forgedData) == .badRequest)
             #expect(try await agent.call(.post, "/agents/host-1/jobs/\(jobID)/held", ["ids": ["nothex"]]).0 == .badRequest)
             #expect(try await agent.call(.post, "/agents/host-1/jobs/\(jobID)/held", ["ids": Array(repeating: String(repeating: "a", count: 64), count: 10_001)]).0 == .badRequest)
+            // Signed with AK/SK, as `coffer agent` sends them: the payload hash it signs is the
+            // object's name, checked against the body by the auth middleware, so the object
+            // is not hashed again; a name that is not the body's hash is still refused.
+            let objectURI = "\(base)/agents/host-1/jobs/\(jobID)/objects/data/"
+            let packName = String(pack.0.split(separator: "/").last!)
+            func signedPut(_ name: String, _ body: Data, claiming: String) async throws -> HTTPResponse.Status {
+                try await client.signedBytes(objectURI + name, method: .put, ak: admin.access_key, sk: admin.secret_key, body: body, sha256: claiming, date: server.clock.now()).status
+            }
+            #expect(try await signedPut(String(repeating: "0", count: 64), pack.1, claiming: Hash256.sha256(pack.1).hex) == .badRequest)
+            #expect(try await signedPut(packName, forgedData, claiming: packName) == .unauthorized, "the signed hash is not the body's")
+            #expect(try await signedPut(packName, pack.1, claiming: packName) == .created)
             // Another agent cannot report on it.
             #expect(try await agent.call(.post, "/agents/host-2/jobs/\(jobID)/progress", ["percent": 5]).0 == .notFound)
 
-            try await agent.upload(jobID, objects)
+            try await agent.upload(jobID, objects.filter { $0.0 != pack.0 })
             #expect(try await agent.call(.post, "/agents/host-1/jobs/\(jobID)/progress", ["percent": 50]).0 == .noContent)
             let (held, heldBody) = try await agent.call(.post, "/agents/host-1/jobs/\(jobID)/held", ["ids": [snapshot, String(repeating: "b", count: 64)]])
             #expect(held == .ok && heldBody["held"] as? [String] == [], "a snapshot id is not a blob; an unknown id is not held")
@@ -243,5 +254,18 @@ import Testing
             #expect(try await agentLater.call(.get, "/agents/host-2/jobs/\(nextID)/snapshots/\(snapshot)").0 == .ok)
             #expect(work.cachedRepositories == 1, "the vanished agent's entry went once idle")
         }
+    }
+}
+
+extension TestClientProtocol {
+    /// A PUT of bytes signed with AK/SK, its payload hash sent as the signed `x-sdk-content-sha256`.
+    func signedBytes(_ uri: String, method: HTTPRequest.Method, ak: String, sk: String, body: Data, sha256: String, date: Date) async throws -> TestResponse {
+        var headers = ["content-type": "application/octet-stream", "x-sdk-date": AKSKSignature.formatSdkDate(date), "host": "localhost", "x-sdk-content-sha256": sha256]
+        let frozen = headers
+        let signable = SignableRequest(method: method.rawValue, rawPath: uri, rawQuery: "", body: Data()) { frozen[$0] }
+        headers["authorization"] = AKSKSignature.sign(signable, accessKey: ak, secret: sk, signedHeaders: ["content-type", "host", "x-sdk-content-sha256", "x-sdk-date"])
+        var fields = HTTPFields()
+        for (k, v) in headers where k != "host" { fields[HTTPField.Name(k)!] = v }
+        return try await execute(uri: uri, method: method, headers: fields, body: ByteBuffer(bytes: body))
     }
 }

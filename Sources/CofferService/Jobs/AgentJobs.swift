@@ -212,12 +212,14 @@ public final class AgentWork: @unchecked Sendable {
         _ = try await running(jobID, caller: caller, agent: agent)
     }
 
-    public func accept(caller: Principal, agent: String, job jobID: String, kind kindName: String, name: String, data: Data) async throws {
+    /// `verifiedSHA256`: the hex SHA-256 of `data` when the signature's check computed it.
+    public func accept(caller: Principal, agent: String, job jobID: String, kind kindName: String, name: String, data: Data,
+                       verifiedSHA256: String? = nil) async throws {
         guard let kind = Repository.WriterObject(rawValue: kindName) else { throw ServiceError.validation("object kind must be data, index or snapshots") }
         let (job, session) = try await running(jobID, caller: caller, agent: agent)
         let repository = try await repository(for: job)
         do {
-            try await repository.acceptFromWriter(kind, name: name, data: data, session: session)
+            try await repository.acceptFromWriter(kind, name: name, data: data, session: session, verifiedSHA256: verifiedSHA256)
         } catch let e as RepositoryError where e.code == .invalidArgument || e.code == .damaged {
             throw ServiceError.validation("\(kind.rawValue)/\(name.prefix(64)): \(e.description)")
         }
