@@ -1,5 +1,5 @@
 import Foundation
-import PostgresNIO
+import PostgresKit
 
 /// Names for the catalog's statements that repeat, so each connection
 /// prepares them once and PostgreSQL reuses the parse and the plan: an unnamed

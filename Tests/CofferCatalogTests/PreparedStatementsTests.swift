@@ -1,5 +1,5 @@
 @testable import CofferCatalog
-import PostgresNIO
+import PostgresKit
 import Testing
 
 /// Which statements get a name, and when (the rest is exercised on a real
