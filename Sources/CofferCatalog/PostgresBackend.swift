@@ -31,7 +31,7 @@ final class PostgresBackend: SQLBackend, @unchecked Sendable {
     }
 
     /// `postgres://user:password@host:port/database[?sslmode=disable|prefer|require]`.
-    static func open(url: String, logger: Logger) async throws -> PostgresBackend {
+    static func open(url: String, logger: Logger, maximumConnections: Int = 16) async throws -> PostgresBackend {
         let target = try Target(url: url)
         // The pool retries a refused or rejected connection for ever and its
         // queries wait for it: one connection of our own first turns a wrong
@@ -42,7 +42,8 @@ final class PostgresBackend: SQLBackend, @unchecked Sendable {
         } catch {
             throw CatalogError(.storage, "cannot reach the PostgreSQL catalog at \(target.name): \(String(reflecting: error))")
         }
-        let backend = PostgresBackend(client: PostgresClient(configuration: target.pool(), backgroundLogger: logger), logger: logger)
+        let backend = PostgresBackend(client: PostgresClient(configuration: target.pool(maximumConnections: maximumConnections), backgroundLogger: logger),
+                                      logger: logger)
         do {
             // The server answered a moment ago: the deadline only catches one
             // that went away in between, so it is generous for a loaded machine.
@@ -84,7 +85,7 @@ final class PostgresBackend: SQLBackend, @unchecked Sendable {
 
         var name: String { "\(host):\(port)/\(database ?? "")" }
 
-        func pool() -> PostgresClient.Configuration {
+        func pool(maximumConnections: Int) -> PostgresClient.Configuration {
             let tls: PostgresClient.Configuration.TLS
             switch self.tls {
             case .disable: tls = .disable
@@ -92,7 +93,7 @@ final class PostgresBackend: SQLBackend, @unchecked Sendable {
             case .require: tls = .require(.makeClientConfiguration())
             }
             var configuration = PostgresClient.Configuration(host: host, port: port, username: user, password: password, database: database, tls: tls)
-            configuration.options.maximumConnections = 16
+            configuration.options.maximumConnections = maximumConnections
             configuration.options.connectTimeout = .seconds(10)
             return configuration
         }

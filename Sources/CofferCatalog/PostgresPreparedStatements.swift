@@ -28,12 +28,19 @@ final class PreparedStatements: @unchecked Sendable {
         let types: [UInt32]
     }
 
-    /// "cached plan must not change result type": a table under a named
-    /// statement was altered (another process migrated the catalog).
-    static let resultTypeChanged = "0A000"
+    /// Errors of a named statement that did not run and will not run under
+    /// that name again: "cached plan must not change result type" (0A000: a
+    /// table under it was altered, say by another process's migration) and
+    /// "prepared statement does not exist" (26000: the session lost it to a
+    /// `DISCARD ALL` or a pooler that hands out server connections).
+    static func mustRetire(sqlState: String?) -> Bool { sqlState == "0A000" || sqlState == "26000" }
 
     let threshold: Int
     let capacity: Int
+    /// Random per process: through a pooler that does not track prepared
+    /// statements, a name may reach a server session another process
+    /// prepared; there it must be unknown (26000), never another statement.
+    let prefix = "coffer_" + String(UInt64.random(in: .min ... .max), radix: 16) + "_"
     private let lock = NSLock()
     private var named: [Key: Statement] = [:]
     private var uses: [Key: Int] = [:]
@@ -59,7 +66,7 @@ final class PreparedStatements: @unchecked Sendable {
             }
             uses[key] = nil
             issued += 1
-            let statement = Statement(name: "coffer_\(issued)", sql: sql, types: types)
+            let statement = Statement(name: prefix + String(issued), sql: sql, types: types)
             named[key] = statement
             return statement
         }

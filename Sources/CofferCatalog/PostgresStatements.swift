@@ -39,10 +39,8 @@ struct ConnectionSQLDatabase: SQLDatabase {
                     onRow(CatalogRow(row))
                 }
                 return
-            } catch let error as PSQLError where !delivered && error.serverInfo?[.sqlState] == PreparedStatements.resultTypeChanged {
-                // Another process changed the table under the statement's
-                // cached row shape: the statement did not run; retire its name
-                // and run the text once more, unnamed.
+            } catch let error as PSQLError where !delivered && PreparedStatements.mustRetire(sqlState: error.serverInfo?[.sqlState]) {
+                // The statement did not run: retire its name and run the text once more, unnamed.
                 statements.retire(statement)
             }
         }

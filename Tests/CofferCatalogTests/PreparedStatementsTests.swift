@@ -16,6 +16,10 @@ import Testing
         // The same text with other bind types is another statement.
         #expect(statements.statement(for: sql, types: [.int8]) == nil)
         #expect(statements.count == 1)
+        // Another process (another registry) names the same text differently: through a
+        // pooler a name may reach a session the other prepared, and must be unknown there.
+        let other = PreparedStatements(threshold: 1, capacity: 10)
+        #expect(other.statement(for: sql, types: [.text])?.name != named.name)
     }
 
     @Test func namesAreBoundedAndRetiredNamesAreNotReused() {

@@ -86,6 +86,18 @@ import Testing
         let row = try #require(try await catalog.sql.raw("SELECT * FROM named WHERE id = \(bind: "r1")").first())
         #expect(try row.decode(column: "added", as: String.self) == "new")
         #expect(statements.statement(for: byID, types: [.text])?.name != before.name, "the old name was retired")
+
+        // A session that lost its statements (`DISCARD ALL`, a pooler handing
+        // over another server connection): answered unnamed, the name retired.
+        // One connection, so the DEALLOCATE reaches the session that prepared.
+        let single = try await PostgresBackend.open(url: url, logger: Logger(label: "one"), maximumConnections: 1)
+        let one = SQLCatalog(backend: single)
+        defer { Task { await one.close() } }
+        for _ in 0..<single.statements.threshold { _ = try await one.sql.raw("SELECT n FROM named WHERE id = \(bind: "r2")").all() }
+        let prepared = try #require(single.statements.statement(for: "SELECT n FROM named WHERE id = $1", types: [.text]))
+        try await one.sql.raw("DEALLOCATE ALL").run()
+        #expect(try await one.sql.raw("SELECT n FROM named WHERE id = \(bind: "r2")").first()?.decode(column: "n", as: Int.self) == 2)
+        #expect(single.statements.statement(for: "SELECT n FROM named WHERE id = $1", types: [.text])?.name != prepared.name, "the lost name was retired")
     }
 
     /// Binds and cells of the types read straight from their bytes, and of
