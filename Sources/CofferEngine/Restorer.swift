@@ -346,6 +346,14 @@ final class RestoreRun: @unchecked Sendable {
         if exists && (st.st_mode & S_IFMT) != S_IFREG { clear(dirfd, node.name, keepDirectory: false) }
         let keep = options.delta && exists && (st.st_mode & S_IFMT) == S_IFREG
         if exists && !keep { unlinkat(dirfd, node.name, 0) }  // a hard-linked old file must not be changed in place
+        let extents = node.content ?? []
+        // Created by the writer that brings its first bytes (OpenFile); created here: a file kept
+        // for a delta restore, an empty one, and the first of hard links (the others link to it).
+        if !keep && !extents.isEmpty && (node.links ?? 1) <= 1 {
+            let file = OpenFile(directory: Array(path.dropLast()), name: node.name, identity: nil, node: node, path: display(path),
+                                units: extents.count, run: self)
+            return try await enqueue(file, extents)
+        }
         let fd = openat(dirfd, node.name, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0o600)
         if fd < 0 { error("\(display(path)): open: \(errnoText())"); return }
         defer { close(fd) }
@@ -353,7 +361,6 @@ final class RestoreRun: @unchecked Sendable {
             error("\(display(path)): truncate: \(errnoText())"); return
         }
         guard let identity = FileIdentity.of(fd: fd) else { error("\(display(path)): fstat: \(errnoText())"); return }
-        let extents = node.content ?? []
         if extents.isEmpty {
             applyMetadata(fd: fd, node: node, path: display(path))
             countFile()

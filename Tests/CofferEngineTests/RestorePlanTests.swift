@@ -130,6 +130,36 @@ import Testing
         _ = run
     }
 
+    /// Files the walk leaves to the writers: created by the first one, sized
+    /// to the node, reopened afterwards by identity; a name taken in the
+    /// meantime (a symlink planted where the walk left nothing) is refused.
+    @Test func aFileLeftToTheWritersIsCreatedOnceAndNothingInItsPlaceIsFollowed() async throws {
+        let dir = TempDir("lazy"), elsewhere = TempDir("elsewhere")
+        let (run, root, _) = try await setUp(dir, files: 0)
+        defer { close(root) }
+        try FileManager.default.createDirectory(atPath: dir.sub("sub"), withIntermediateDirectories: true)
+        var node = Node(name: "new", kind: .file)
+        node.size = 10
+        let file = OpenFile(directory: ["sub"], name: "new", identity: nil, node: node, path: "sub/new", units: 1, run: run)
+        let handles = FileHandles(root: root, capacity: 4)
+        try handles.withDescriptor(file) { fd in try pwriteFully(fd, "ab", 2, 3) }
+        try handles.withDescriptor(file) { fd in try pwriteFully(fd, "cd", 2, 6) }
+        handles.finish(file)
+        #expect(FileManager.default.contents(atPath: dir.sub("sub/new")) == Data([0, 0, 0]) + Data("ab".utf8) + Data([0]) + Data("cd".utf8) + Data([0, 0]))
+        #expect(file.identity == FileIdentity.of(path: dir.sub("sub/new")))
+        // Reopened later by identity, as any file: a replacement is refused.
+        rename(dir.sub("sub/new"), dir.sub("sub/new.old"))
+        write(dir.sub("sub/new"), Data("other".utf8))
+        #expect { try FileHandles(root: root).withDescriptor(file) { _ in } } throws: { "\($0)".contains("was replaced while the restore ran") }
+
+        write(elsewhere.sub("decoy"), Data("decoy".utf8))
+        symlink(elsewhere.sub("decoy"), dir.sub("sub/planted"))
+        let planted = OpenFile(directory: ["sub"], name: "planted", identity: nil, node: node, path: "sub/planted", units: 1, run: run)
+        #expect { try handles.withDescriptor(planted) { fd in try pwriteFully(fd, "x", 1, 0) } } throws: { "\($0)".contains("cannot be created") }
+        #expect(FileManager.default.contents(atPath: elsewhere.sub("decoy")) == Data("decoy".utf8))
+        #expect(planted.identity == nil)
+    }
+
     @Test func aFileReplacedOrASymlinkOnTheWayIsRefused() async throws {
         let dir = TempDir("handles"), elsewhere = TempDir("elsewhere")
         let (run, root, files) = try await setUp(dir, files: 2)
