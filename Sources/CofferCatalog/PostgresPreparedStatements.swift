@@ -25,7 +25,7 @@ final class PreparedStatements: @unchecked Sendable {
 
     private struct Key: Hashable {
         let sql: String
-        let types: [UInt32]
+        let types: [PostgresDataType]
     }
 
     /// Errors of a named statement that did not run and will not run under
@@ -53,11 +53,10 @@ final class PreparedStatements: @unchecked Sendable {
 
     /// The statement's name, or nil while it should still run unnamed.
     func statement(for sql: String, types: [PostgresDataType]) -> Statement? {
-        guard Self.isPlannable(sql) else { return nil }
-        let key = Key(sql: sql, types: types.map(\.rawValue))
+        let key = Key(sql: sql, types: types)
         return lock.withLock {
             if let statement = named[key] { return statement }
-            guard issued < capacity else { return nil }
+            guard issued < capacity, Self.isPlannable(sql) else { return nil }
             let seen = (uses[key] ?? 0) + 1
             guard seen >= threshold else {
                 if uses.count >= 4 * capacity { uses = [:] }  // a bound on texts seen once
@@ -84,7 +83,7 @@ final class PreparedStatements: @unchecked Sendable {
 
     /// The name is never used again; the text gets a new one when it repeats.
     func retire(_ statement: Statement) {
-        let key = Key(sql: statement.sql, types: statement.types.map(\.rawValue))
+        let key = Key(sql: statement.sql, types: statement.types)
         lock.withLock {
             if named[key]?.name == statement.name { named[key] = nil }
         }

@@ -101,22 +101,13 @@ final class FileHandles: @unchecked Sendable {
     /// The file's first opening: nothing may be in its place (the walk removed what was
     /// there), so anything that appeared since, a symlink included, is refused.
     private func create(_ file: OpenFile) throws -> Int32 {
-        let (fd, failure) = try withDirectory(file) { dir in
-            let fd = openat(dir, file.name, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
-            return (fd, errno)
+        switch try withDirectory(file, { openSized($0, file.name, size: file.node.size, exclusive: true) }) {
+        case let .success((fd, identity)):
+            file.identity = identity
+            return fd
+        case let .failure(failure):
+            throw EngineError(.target, "\(file.path): cannot be created: \(failure.text)")
         }
-        guard fd >= 0 else { throw EngineError(.target, "\(file.path): cannot be created: \(errnoText(failure))") }
-        if ftruncate(fd, off_t(file.node.size)) != 0 {
-            let failure = errno
-            close(fd)
-            throw EngineError(.target, "\(file.path): truncate: \(errnoText(failure))")
-        }
-        guard let identity = FileIdentity.of(fd: fd) else {
-            close(fd)
-            throw EngineError(.target, "\(file.path): fstat: \(errnoText())")
-        }
-        file.identity = identity
-        return fd
     }
 
     private func reopen(_ file: OpenFile, _ identity: FileIdentity) throws -> Int32 {
@@ -155,6 +146,26 @@ final class FileHandles: @unchecked Sendable {
         return try body(dir!)
     }
 }
+
+/// Opens (creates; with `exclusive`, only if nothing is there) `name` in `dir`
+/// without following a symlink, sizes it to `size`, and returns it with its identity.
+func openSized(_ dir: Int32, _ name: String, size: UInt64, exclusive: Bool) -> Result<(Int32, FileIdentity), SizedOpenFailure> {
+    let fd = openat(dir, name, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC | (exclusive ? O_EXCL : 0), 0o600)
+    guard fd >= 0 else { return .failure(SizedOpenFailure(text: "open: \(errnoText())")) }
+    if ftruncate(fd, off_t(size)) != 0 {
+        let failure = SizedOpenFailure(text: "truncate: \(errnoText())")
+        close(fd)
+        return .failure(failure)
+    }
+    guard let identity = FileIdentity.of(fd: fd) else {
+        let failure = SizedOpenFailure(text: "fstat: \(errnoText())")
+        close(fd)
+        return .failure(failure)
+    }
+    return .success((fd, identity))
+}
+
+struct SizedOpenFailure: Error { let text: String }
 
 /// Descriptors held open by key, each counted while in use, so that past
 /// `capacity` the least recently used idle ones can be closed. Not locked:

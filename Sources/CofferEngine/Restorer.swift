@@ -354,13 +354,12 @@ final class RestoreRun: @unchecked Sendable {
                                 units: extents.count, run: self)
             return try await enqueue(file, extents)
         }
-        let fd = openat(dirfd, node.name, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0o600)
-        if fd < 0 { error("\(display(path)): open: \(errnoText())"); return }
-        defer { close(fd) }
-        if ftruncate(fd, off_t(node.size)) != 0 {
-            error("\(display(path)): truncate: \(errnoText())"); return
+        let fd: Int32, identity: FileIdentity
+        switch openSized(dirfd, node.name, size: node.size, exclusive: false) {
+        case let .success(opened): (fd, identity) = opened
+        case let .failure(failure): error("\(display(path)): \(failure.text)"); return
         }
-        guard let identity = FileIdentity.of(fd: fd) else { error("\(display(path)): fstat: \(errnoText())"); return }
+        defer { close(fd) }
         if extents.isEmpty {
             applyMetadata(fd: fd, node: node, path: display(path))
             countFile()

@@ -134,11 +134,19 @@ import Testing
             // is not hashed again; a name that is not the body's hash is still refused.
             let objectURI = "\(base)/agents/host-1/jobs/\(jobID)/objects/data/"
             let packName = String(pack.0.split(separator: "/").last!)
-            func signedPut(_ name: String, _ body: Data, claiming: String) async throws -> HTTPResponse.Status {
-                try await client.signedBytes(objectURI + name, method: .put, ak: admin.access_key, sk: admin.secret_key, body: body, sha256: claiming, date: server.clock.now()).status
+            func signedPut(_ name: String, _ body: Data, claiming: String, ak: String = admin.access_key, sk: String = admin.secret_key) async throws -> HTTPResponse.Status {
+                try await client.signedBytes(objectURI + name, method: .put, ak: ak, sk: sk, body: body, sha256: claiming, date: server.clock.now()).status
             }
             #expect(try await signedPut(String(repeating: "0", count: 64), pack.1, claiming: Hash256.sha256(pack.1).hex) == .badRequest)
             #expect(try await signedPut(packName, forgedData, claiming: packName) == .unauthorized, "the signed hash is not the body's")
+            // Signed payload hashes that are not a SHA-256 at all: refused before anything reads them.
+            for claim in ["", ":", "\u{0}", String(repeating: "a", count: 100_000), "-1", packName + packName, "ÿ\u{FFFD}"] {
+                #expect(try await signedPut(packName, pack.1, claiming: claim) == .unauthorized, "claim of \(claim.utf8.count) bytes")
+            }
+            // Another project's key, signing an honest upload into this project's job: refused by project.
+            let other = try await server.services.identity.createProject(name: "other-tenant", role: .admin)
+            #expect(try await signedPut(packName, pack.1, claiming: packName, ak: other.access_key, sk: other.secret_key) == .forbidden)
+            try await client.execute(uri: "/health", method: .get) { r in #expect(r.status == .ok) }
             #expect(try await signedPut(packName, pack.1, claiming: packName) == .created)
             // Another agent cannot report on it.
             #expect(try await agent.call(.post, "/agents/host-2/jobs/\(jobID)/progress", ["percent": 5]).0 == .notFound)
