@@ -12,7 +12,7 @@
 #        STORE=s3 bench/run.sh   (the repositories in OpenStack Swift's S3 API on
 #                                 loopback, from scripts/start-objstore.sh; borg,
 #                                 which has no S3 backend, is skipped)
-# Env:   DATA=/tmp/bench-data WORK=/tmp/bench-work SCALE=1 COLD=1 STORE=local
+# Env:   DATA=/tmp/bench-data WORK=/tmp/bench-work SCALE=1 COLD=1 STORE=local REPEAT=1
 #        TOOLS="coffer restic borg"   (peers run only when installed:
 #        apt-get install -y restic borgbackup)
 # A dataset already in $DATA (made at the same SCALE) is reused unmutated:
@@ -26,6 +26,9 @@ SCALE=${SCALE:-1}
 COLD=${COLD:-1}
 TOOLS=${TOOLS:-"coffer restic borg"}
 STORE=${STORE:-local}
+# The short steps that leave the repository as it was (unchanged re-backup, restore) run REPEAT
+# times, the tools taking turns; the table shows each tool's median.
+REPEAT=${REPEAT:-1}
 RESULTS=$WORK/results.tsv
 mkdir -p "$WORK/logs" "$WORK/repos"
 export RESTIC_PASSWORD=bench-password BORG_PASSPHRASE=bench-password COFFER_PASSWORD=bench-password
@@ -38,11 +41,13 @@ log() { echo "[$(date +%H:%M:%S)] $*" >&2; }
 "$ROOT/scripts/ensure-deps.sh"
 COFFER=$("$ROOT/scripts/build-release.sh" 2>/dev/null) || { echo "release build failed (run: scripts/build-release.sh)"; exit 2; }
 echo "$STORE" > "$WORK/store.txt"
+OBJSTORE=
+# A restore's file system is unmounted however the run ends.
+trap 'mountpoint -q "$WORK/restore" && umount "$WORK/restore"; [ -z "$OBJSTORE" ] || "$ROOT/scripts/stop-objstore.sh" "$OBJSTORE"' EXIT
 if [ "$STORE" = s3 ]; then
     OBJSTORE=${OBJSTORE_DIR:-/dev/shm/coffer-bench-objstore}
     "$ROOT/scripts/stop-objstore.sh" "$OBJSTORE"; rm -rf "$OBJSTORE"
     eval "$("$ROOT/scripts/start-objstore.sh" "$OBJSTORE" "${OBJSTORE_PORT:-18480}")" || { echo "object store did not start"; exit 2; }
-    trap '"$ROOT/scripts/stop-objstore.sh" "$OBJSTORE"' EXIT
     export AWS_ACCESS_KEY_ID=$S3_ACCESS_KEY AWS_SECRET_ACCESS_KEY=$S3_SECRET_KEY AWS_REGION=$S3_REGION AWS_ENDPOINT_URL_S3=$S3_ENDPOINT
     export COFFER_CACHE_DIR=$WORK/coffer-cache
     TOOLS=${TOOLS//borg/}
@@ -117,9 +122,28 @@ backup() {   # TOOL STEP
 
 manifest() { (cd "$1" && find . -type f -print0 | LC_ALL=C sort -z | xargs -0 sha256sum); }
 
+# Each restore goes to a freshly made ext4 with a journal, loop-mounted from an image under $WORK
+# (RESTORE_FS=0: a plain directory under $WORK). This machine's root file system has no journal, and
+# there ext4 passes over every inode freed in the last 5 s (5 min while its inode table block is
+# dirty) at each file it creates (`recently_deleted`, 9-16 % of a restore's samples): a restore ran
+# slower the sooner it followed a deletion (the previous tool's restore, the dataset's regeneration),
+# coffer's S3 restore 3.0-3.3 s on a fresh file system, 3.3-5.1 s in a plain directory.
+RESTORE_FS=${RESTORE_FS:-1}
+target_down() { mountpoint -q "$1" && umount "$1"; rm -rf "$1" "$WORK/restore.img"; }
+target_up() {
+    target_down "$1"; mkdir -p "$1"
+    [ "$RESTORE_FS" = 1 ] || return 0
+    local size; size=$(( $(du -sb --apparent-size "$DATA" | cut -f1) * 2 + (1 << 30) ))
+    # noinit_itable: no kernel thread zeroing inode tables behind the restore.
+    if truncate -s "$size" "$WORK/restore.img" && mkfs.ext4 -q -F "$WORK/restore.img" \
+        && mount -o loop,noinit_itable "$WORK/restore.img" "$1"; then return 0; fi
+    log "no fresh file system for the restore (root and mkfs.ext4 needed; RESTORE_FS=0 skips it): a plain directory"
+    RESTORE_FS=0; target_down "$1"; mkdir -p "$1"
+}
+
 restore() {   # TOOL [STEP]
     local repo tgt=$WORK/restore step=${2:-restore}; repo=$(repo_of "$1")
-    rm -rf "$tgt"; mkdir -p "$tgt"
+    target_up "$tgt"
     case $1 in
         coffer) timed coffer "$step" "$COFFER" repo restore latest --repo "$(url_of coffer)" --target "$tgt$DATA" ;;
         restic) timed restic "$step" env GOMAXPROCS="$(nproc)" restic -r "$(url_of restic)" restore latest --target "$tgt" ;;
@@ -127,7 +151,7 @@ restore() {   # TOOL [STEP]
     esac
     if manifest "$tgt$DATA" | cmp -s - "$WORK/manifest"; then log "$1 restore verified"; echo "$1 OK" >> "$WORK/verify.txt"
     else log "$1 restore MISMATCH"; echo "$1 MISMATCH" >> "$WORK/verify.txt"; fi
-    rm -rf "$tgt"
+    target_down "$tgt"
 }
 
 check() {
@@ -147,11 +171,11 @@ fi
 : > "$WORK/verify.txt"
 printf '%s\t%s\n' "$(du -sb --apparent-size "$DATA" | cut -f1)" "$(find "$DATA" -type f | wc -l)" > "$WORK/dataset.tsv"
 for t in $available; do init "$t"; backup "$t" initial; done
-for t in $available; do backup "$t" nochange; done
+for _ in $(seq "$REPEAT"); do for t in $available; do backup "$t" nochange; done; done
 python3 "$BENCH/make_dataset.py" --dir "$DATA" --mutate >/dev/null
 manifest "$DATA" > "$WORK/manifest"
 for t in $available; do backup "$t" incr; done
-for t in $available; do restore "$t"; done
+for _ in $(seq "$REPEAT"); do for t in $available; do restore "$t"; done; done
 for t in $available; do check "$t"; done
 # The warm pass (WARM=0 skips it): the same data already read once, nothing dropped; a fresh repository each.
 # Not on S3 by default: init there cannot empty the bucket, so the "initial" backup would find the old repository.
@@ -159,7 +183,7 @@ if [ "${WARM:-$([ "$STORE" = s3 ] && echo 0 || echo 1)}" = 1 ]; then
     cold=$COLD; COLD=0
     find "$DATA" -type f -print0 | xargs -0 -P 4 -n 256 cat > /dev/null
     for t in $available; do init "$t"; backup "$t" initial-warm; done
-    for t in $available; do restore "$t" restore-warm; done
+    for _ in $(seq "$REPEAT"); do for t in $available; do restore "$t" restore-warm; done; done
     COLD=$cold
 fi
 # The machine's ceilings in the same run, so a goal that meets a physical limit shows as one.

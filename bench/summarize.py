@@ -1,18 +1,25 @@
 #!/usr/bin/env python3
 """Table of bench/run.sh results with ratios against restic and the goals of issue 2."""
 import csv
+import statistics
 import sys
 
 work = sys.argv[1] if len(sys.argv) > 1 else "/tmp/bench-work"
 rows = list(csv.DictReader(open(f"{work}/results.tsv"), delimiter="\t"))
 logical, files = open(f"{work}/dataset.tsv").read().split()
 mib = int(logical) / 2**20
-by = {(r["tool"], r["step"]): r for r in rows}
+# A step run more than once (REPEAT) is summarized by its median wall time; any failed run fails it.
+runs = {}
+for r in rows:
+    runs.setdefault((r["tool"], r["step"]), []).append(r)
+by = {k: v[-1] for k, v in runs.items()}
 tools = [t for t in ("coffer", "restic", "borg") if any(k[0] == t for k in by)]
 
 def wall(t, s):
-    r = by.get((t, s))
-    return float(r["wall_s"]) if r and r["rc"] == "0" else None
+    rs = runs.get((t, s), [])
+    if not rs or any(r["rc"] != "0" for r in rs):
+        return None
+    return statistics.median(float(r["wall_s"]) for r in rs)
 
 def cell(v, fmt):
     return "-" if v is None else fmt.format(v)
@@ -31,7 +38,8 @@ steps = [("initial", "initial backup MiB/s", lambda t: mib / wall(t, "initial") 
          ("initial-warm", "initial backup MiB/s (warm)", lambda t: mib / wall(t, "initial-warm") if wall(t, "initial-warm") else None, True, 2.0 if store == "s3" else 3.0),
          ("restore-warm", "restore MiB/s (warm)", lambda t: mib / wall(t, "restore-warm") if wall(t, "restore-warm") else None, True, 1.5)]
 steps = [s for s in steps if any((t, s[0]) in by for t in tools)]
-header = f"{'metric':28}" + "".join(f"{t:>12}" for t in tools) + f"{'coffer/restic':>15}{'goal':>10}{'met':>6}"
+W = 40 if any(len(v) > 1 for v in runs.values()) else 28
+header = f"{'metric':{W}}" + "".join(f"{t:>12}" for t in tools) + f"{'coffer/restic':>15}{'goal':>10}{'met':>6}"
 print(header)
 print("-" * len(header))
 for step, label, f, higher, goal in steps:
@@ -39,15 +47,18 @@ for step, label, f, higher, goal in steps:
     ratio = vals["coffer"] / vals["restic"] if vals.get("coffer") and vals.get("restic") else None
     met = "-" if ratio is None else ("yes" if (ratio >= goal if higher else ratio <= goal) else "NO")
     goal_text = (">=" if higher else "<=") + f"{goal:.2f}x"
-    print(f"{label:28}" + "".join(f"{cell(vals[t], '{:.1f}' if not higher else '{:.0f}'):>12}" for t in tools)
+    repeats = max(len(runs.get((t, step), [])) for t in tools)
+    if repeats > 1:
+        label = f"{label} (median of {repeats})"
+    print(f"{label:{W}}" + "".join(f"{cell(vals[t], '{:.1f}' if not higher else '{:.0f}'):>12}" for t in tools)
           + f"{cell(ratio, '{:.2f}x'):>15}{goal_text:>10}{met:>6}")
-rss = {t: max((int(r["maxrss_kb"]) for (tt, _), r in by.items() if tt == t), default=None) for t in tools}
+rss = {t: max((int(r["maxrss_kb"]) for (tt, _), rs in runs.items() if tt == t for r in rs), default=None) for t in tools}
 ratio = rss["coffer"] / rss["restic"] if rss.get("coffer") and rss.get("restic") else None
-print(f"{'peak RSS MiB':28}" + "".join(f"{cell(rss[t] / 1024 if rss[t] else None, '{:.0f}'):>12}" for t in tools)
+print(f"{'peak RSS MiB':{W}}" + "".join(f"{cell(rss[t] / 1024 if rss[t] else None, '{:.0f}'):>12}" for t in tools)
       + f"{cell(ratio, '{:.2f}x'):>15}{'<=1.00x':>10}{('-' if ratio is None else 'yes' if ratio <= 1 else 'NO'):>6}")
 size = {t: int(by[(t, "incr")]["repo_bytes"]) / 2**20 if (t, "incr") in by else None for t in tools}
 ratio = size["coffer"] / size["restic"] if size.get("coffer") and size.get("restic") else None
-print(f"{'repository MiB (after incr)':28}" + "".join(f"{cell(size[t], '{:.0f}'):>12}" for t in tools)
+print(f"{'repository MiB (after incr)':{W}}" + "".join(f"{cell(size[t], '{:.0f}'):>12}" for t in tools)
       + f"{cell(ratio, '{:.2f}x'):>15}{'<=1.00x':>10}{('-' if ratio is None else 'yes' if ratio <= 1 else 'NO'):>6}")
 try:
     print("restore verification: " + ", ".join(open(f"{work}/verify.txt").read().split("\n")).strip(", "))
