@@ -251,7 +251,7 @@ final class RestoreRun: @unchecked Sendable {
         handles = FileHandles(root: root)
 
         try await runBatches { enqueue in
-            try await restoreTree(tree, components: [], root: root, enqueue: enqueue)
+            try await restoreTree(tree, components: [], root: root, madeByThisRun: false, enqueue: enqueue)
         }
         // Directory times last, deepest first, so writing children does not disturb them.
         for (components, node) in lock.withLock({ directoriesToFinish }).reversed() {
@@ -263,7 +263,9 @@ final class RestoreRun: @unchecked Sendable {
         }
     }
 
-    func restoreTree(_ tree: Tree, components: [String], root: Int32, enqueue: Enqueue) async throws {
+    /// `madeByThisRun`: the directory was created by this restore (0700), so no name in it needs
+    /// clearing first; a name a hostile tree repeats is still refused by O_EXCL/O_NOFOLLOW creation.
+    func restoreTree(_ tree: Tree, components: [String], root: Int32, madeByThisRun: Bool, enqueue: Enqueue) async throws {
         let dirfd = openDirectory(root, components)
         guard dirfd >= 0 else {
             error("\(display(components)): cannot open directory: \(errnoText())"); return
@@ -276,8 +278,9 @@ final class RestoreRun: @unchecked Sendable {
             }
             switch node.kind {
             case .directory:
-                clear(dirfd, node.name, keepDirectory: true)
-                if mkdirat(dirfd, node.name, 0o700) != 0 && errno != EEXIST {
+                if !madeByThisRun { clear(dirfd, node.name, keepDirectory: true) }
+                let made = mkdirat(dirfd, node.name, 0o700) == 0
+                if !made && errno != EEXIST {
                     error("\(display(path)): mkdir: \(errnoText())"); continue
                 }
                 lock.withLock { resultStore.directories += 1; directoriesToFinish.append((path, node)) }
@@ -286,9 +289,9 @@ final class RestoreRun: @unchecked Sendable {
                 do { sub = try await repository.loadTree(subtree) } catch {
                     self.error("\(display(path)): directory contents lost: \(error)"); continue
                 }
-                try await restoreTree(sub, components: path, root: root, enqueue: enqueue)
+                try await restoreTree(sub, components: path, root: root, madeByThisRun: made, enqueue: enqueue)
             case .symlink:
-                clear(dirfd, node.name, keepDirectory: false)
+                if !madeByThisRun { clear(dirfd, node.name, keepDirectory: false) }
                 if symlinkat(node.linkTarget ?? "", dirfd, node.name) != 0 {
                     error("\(display(path)): symlink: \(errnoText())"); continue
                 }
@@ -297,7 +300,7 @@ final class RestoreRun: @unchecked Sendable {
             case .charDevice where !options.specialFiles, .blockDevice where !options.specialFiles:
                 skip("\(display(path)): device node not created")
             case .fifo, .socket, .charDevice, .blockDevice:
-                clear(dirfd, node.name, keepDirectory: false)
+                if !madeByThisRun { clear(dirfd, node.name, keepDirectory: false) }
                 let type: mode_t
                 switch node.kind {
                 case .fifo: type = S_IFIFO
@@ -323,7 +326,7 @@ final class RestoreRun: @unchecked Sendable {
                         continue
                     }
                 }
-                try await restoreFile(node, dirfd: dirfd, path: path, enqueue: enqueue)
+                try await restoreFile(node, dirfd: dirfd, path: path, inNewDirectory: madeByThisRun, enqueue: enqueue)
             }
         }
     }
@@ -340,9 +343,9 @@ final class RestoreRun: @unchecked Sendable {
 
     /// Opens the target file (never through a symlink), sizes it, and hands its
     /// extents to the batches; the last extent written applies metadata.
-    func restoreFile(_ node: Node, dirfd: Int32, path: [String], enqueue: Enqueue) async throws {
+    func restoreFile(_ node: Node, dirfd: Int32, path: [String], inNewDirectory: Bool, enqueue: Enqueue) async throws {
         var st = stat()
-        let exists = fstatat(dirfd, node.name, &st, AT_SYMLINK_NOFOLLOW) == 0
+        let exists = !inNewDirectory && fstatat(dirfd, node.name, &st, AT_SYMLINK_NOFOLLOW) == 0
         if exists && (st.st_mode & S_IFMT) != S_IFREG { clear(dirfd, node.name, keepDirectory: false) }
         let keep = options.delta && exists && (st.st_mode & S_IFMT) == S_IFREG
         if exists && !keep { unlinkat(dirfd, node.name, 0) }  // a hard-linked old file must not be changed in place

@@ -159,6 +159,40 @@ import Glibc
         #expect(try FileManager.default.contentsOfDirectory(atPath: outside.path).isEmpty)
     }
 
+    /// A directory the restore made itself is filled without clearing names first: a tree that
+    /// names an entry twice (a symlink out, then a directory, a file or a link by the same name)
+    /// still gets nothing written through the symlink, and the repeats are reported.
+    @Test func repeatedNamesInADirectoryTheRestoreMadeNeverReachOutside() async throws {
+        let dst = TempDir("dst"), outside = TempDir("outside")
+        let repo = try await newRepository()
+        let writer = PackWriter(repository: repo)
+        let blob = try await writer.save(Data("evil".utf8), type: .data)
+        func file(_ name: String) -> Node {
+            var n = Node(name: name, kind: .file, size: 4)
+            n.content = [Extent(offset: 0, length: 4, blob: blob)]
+            return n
+        }
+        func link(_ name: String, to target: String) -> Node {
+            var n = Node(name: name, kind: .symlink)
+            n.linkTarget = target
+            return n
+        }
+        var through = Node(name: "escape", kind: .directory)
+        through.subtree = try await writer.save(TreeCodec.encode(Tree(nodes: [file("pwned")])), type: .tree)
+        let inner: [Node] = [link("escape", to: outside.path), through, file("escape"),
+                             link("victim", to: outside.sub("victim")), file("victim"), file("twice"), file("twice")]
+        var made = Node(name: "new", kind: .directory)
+        made.subtree = try await writer.save(TreeCodec.encode(Tree(nodes: inner)), type: .tree)
+        let tree = try await writer.save(TreeCodec.encode(Tree(nodes: [made])), type: .tree)
+        try await writer.finish()
+        let id = try await repo.saveSnapshot(Snapshot(time: Date(), hostname: "h", username: "u", paths: ["/x"], kind: .files, tree: tree))
+        let res = try await Restorer(repository: repo).restore(snapshot: id, target: dst.path)
+        #expect(try FileManager.default.contentsOfDirectory(atPath: outside.path).isEmpty)
+        #expect(res.errors.count >= 3, "\(res.errors)")
+        #expect((try? FileManager.default.destinationOfSymbolicLink(atPath: dst.sub("new/victim"))) == outside.sub("victim"))
+        #expect(FileManager.default.contents(atPath: dst.sub("new/twice")) == Data("evil".utf8))
+    }
+
     @Test func deltaRestoreSkipsIdenticalExtents() async throws {
         let src = TempDir("src"), dst = TempDir("dst")
         write(src.sub("big"), deterministicBytes(6_000_000, seed: 3))
