@@ -43,7 +43,7 @@ COFFER=$("$ROOT/scripts/build-release.sh" 2>/dev/null) || { echo "release build 
 echo "$STORE" > "$WORK/store.txt"
 OBJSTORE=
 # A restore's file system is unmounted however the run ends.
-trap 'mountpoint -q "$WORK/restore" && umount "$WORK/restore"; [ -z "$OBJSTORE" ] || "$ROOT/scripts/stop-objstore.sh" "$OBJSTORE"' EXIT
+trap 'target_down "$WORK/restore"; [ -z "$OBJSTORE" ] || "$ROOT/scripts/stop-objstore.sh" "$OBJSTORE"' EXIT
 if [ "$STORE" = s3 ]; then
     OBJSTORE=${OBJSTORE_DIR:-/dev/shm/coffer-bench-objstore}
     "$ROOT/scripts/stop-objstore.sh" "$OBJSTORE"; rm -rf "$OBJSTORE"
@@ -133,7 +133,8 @@ target_down() { mountpoint -q "$1" && umount "$1"; rm -rf "$1" "$WORK/restore.im
 target_up() {
     target_down "$1"; mkdir -p "$1"
     [ "$RESTORE_FS" = 1 ] || return 0
-    local size; size=$(( $(du -sb --apparent-size "$DATA" | cut -f1) * 2 + (1 << 30) ))
+    # Twice the dataset's apparent size (dataset.tsv, before the ~1 % mutation) and 1 GiB: a sparse image.
+    local size; size=$(( $(cut -f1 "$WORK/dataset.tsv") * 2 + (1 << 30) ))
     # noinit_itable: no kernel thread zeroing inode tables behind the restore.
     if truncate -s "$size" "$WORK/restore.img" && mkfs.ext4 -q -F "$WORK/restore.img" \
         && mount -o loop,noinit_itable "$WORK/restore.img" "$1"; then return 0; fi

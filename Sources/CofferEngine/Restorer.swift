@@ -326,7 +326,7 @@ final class RestoreRun: @unchecked Sendable {
                         continue
                     }
                 }
-                try await restoreFile(node, dirfd: dirfd, path: path, inNewDirectory: madeByThisRun, enqueue: enqueue)
+                try await restoreFile(node, dirfd: dirfd, path: path, directoryMadeByThisRun: madeByThisRun, enqueue: enqueue)
             }
         }
     }
@@ -343,9 +343,9 @@ final class RestoreRun: @unchecked Sendable {
 
     /// Opens the target file (never through a symlink), sizes it, and hands its
     /// extents to the batches; the last extent written applies metadata.
-    func restoreFile(_ node: Node, dirfd: Int32, path: [String], inNewDirectory: Bool, enqueue: Enqueue) async throws {
+    func restoreFile(_ node: Node, dirfd: Int32, path: [String], directoryMadeByThisRun: Bool, enqueue: Enqueue) async throws {
         var st = stat()
-        let exists = !inNewDirectory && fstatat(dirfd, node.name, &st, AT_SYMLINK_NOFOLLOW) == 0
+        let exists = !directoryMadeByThisRun && fstatat(dirfd, node.name, &st, AT_SYMLINK_NOFOLLOW) == 0
         if exists && (st.st_mode & S_IFMT) != S_IFREG { clear(dirfd, node.name, keepDirectory: false) }
         let keep = options.delta && exists && (st.st_mode & S_IFMT) == S_IFREG
         if exists && !keep { unlinkat(dirfd, node.name, 0) }  // a hard-linked old file must not be changed in place
