@@ -170,7 +170,10 @@ if [ "${REGEN:-0}" = 1 ] || [ ! -d "$DATA/src" ] || [ -e "$DATA.mutated" ]; then
     python3 "$BENCH/make_dataset.py" --dir "$DATA" --scale "$SCALE" --force >/dev/null
 fi
 : > "$WORK/verify.txt"
-printf '%s\t%s\n' "$(du -sb --apparent-size "$DATA" | cut -f1)" "$(find "$DATA" -type f | wc -l)" > "$WORK/dataset.tsv"
+# Apparent bytes, files, and the bytes a reader that skips holes must read (the disk image is sparse).
+printf '%s\t%s\t%s\n' "$(du -sb --apparent-size "$DATA" | cut -f1)" "$(find "$DATA" -type f | wc -l)" \
+    "$(python3 -c 'import os, sys; print(sum(min(s.st_size, s.st_blocks * 512) for d, _, fs in os.walk(sys.argv[1]) for s in (os.lstat(os.path.join(d, f)) for f in fs)))' "$DATA")" \
+    > "$WORK/dataset.tsv"
 for t in $available; do init "$t"; backup "$t" initial; done
 for _ in $(seq "$REPEAT"); do for t in $available; do backup "$t" nochange; done; done
 python3 "$BENCH/make_dataset.py" --dir "$DATA" --mutate >/dev/null
