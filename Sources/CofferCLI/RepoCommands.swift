@@ -153,12 +153,13 @@ struct Backup: AsyncParsableCommand {
     @Flag(help: "Machine-readable progress and summary, one JSON object per line.") var json = false
 
     func run() async throws {
-        // The source's metadata is read into the kernel's caches while the key is derived and the store listed.
+        // The source is listed while the key is derived and the store listed; the archiver takes those listings.
         let warmer = volume ? nil : SourceWarmer(path: Archiver.absolute(path))
         defer { warmer?.stop() }
         let repository = try await repo.open(lowMemory: true)
         var options = BackupOptions()
         options.tags = tag
+        options.listings = warmer
         if let host { options.hostname = host }
         if noParent { options.parent = .none } else if let parent { options.parent = .snapshot(try await repository.resolveSnapshot(parent)) }
         let tty = isatty(2) == 1
@@ -176,7 +177,7 @@ struct Backup: AsyncParsableCommand {
             }
         }
         let archiver = Archiver(repository: repository)
-        warmer?.stop()  // the archiver reads ahead of its own walk from here
+        warmer?.stop()  // the archiver lists ahead of its own walk from here
         let result = volume ? try await archiver.backupVolume(path: path, options: options) : try await archiver.backup(path: path, options: options)
         if tty && !json { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
         let s = result.summary

@@ -31,6 +31,8 @@ public struct BackupOptions: Sendable {
     /// Absolute paths below the backed-up directory that are left out (with everything below them).
     public var excludes: Set<String> = []
     public var now: @Sendable () -> Date = { Date() }
+    /// Directory listings taken before the backup started, used instead of listing those directories again.
+    public var listings: SourceWarmer?
     public init() {}
 }
 
@@ -258,10 +260,10 @@ final class BackupRun: @unchecked Sendable {
     /// outstanding, its subdirectories too (depth-first order is kept by the
     /// walker; this only warms what it will ask for).
     func startPrefetch(_ path: String, parentTree: Hash256?) -> DirectoryInput {
+        let listings = options.listings
         let listing = Task<Listing, Never> {
-            await BlockingPool.shared.run {
-                listDirectory(path)
-            }
+            if let ready = listings?.takeListing(path) { return .success(ready) }
+            return await BlockingPool.shared.run { listDirectory(path) }
         }
         let repository = self.repository
         let parent = Task<Tree?, Never> {

@@ -49,6 +49,27 @@ import Glibc
 
     /// Wider than the walker's read-ahead window (32 subdirectories) and nested: every
     /// directory is backed up once, restored exactly, and an unchanged re-backup reuses all.
+    @Test func listingsTakenByTheWarmerMakeTheSameSnapshot() async throws {
+        let src = TempDir("src")
+        makeSampleTree(src.path)
+        let repo = try await newRepository()
+        let first = try await Archiver(repository: repo).backup(path: src.path)
+        // A file changed after the warmer listed it: the backup is of the tree as listed (the file as
+        // its parent holds it, nothing read), and the next backup, listing afresh, reads the change.
+        let warmer = SourceWarmer(path: src.path, threads: 2)
+        warmer.wait()
+        write(src.sub("nested/deeper/leaf.txt"), Data("changed\n".utf8))
+        var options = BackupOptions()
+        options.listings = warmer
+        let second = try await Archiver(repository: repo).backup(path: src.path, options: options)
+        #expect(warmer.takeListing(src.path) == nil && warmer.takeListing(src.sub("nested/deeper")) == nil, "the archiver took them")
+        #expect(second.summary.filesUnchanged == 9 && second.summary.bytesRead == 0 && second.summary.warnings.isEmpty, "\(second.summary)")
+        #expect(second.snapshot.tree == first.snapshot.tree)
+        let third = try await Archiver(repository: repo).backup(path: src.path)
+        #expect(third.summary.filesUnchanged == 8 && third.summary.bytesRead == 8 && third.summary.warnings.isEmpty, "\(third.summary)")
+        #expect(third.snapshot.tree != first.snapshot.tree)
+    }
+
     @Test func wideTreesBeyondTheReadAheadWindow() async throws {
         let src = TempDir("wide")
         for d in 0..<(BackupRun.directoryWindow * 3 + 5) {

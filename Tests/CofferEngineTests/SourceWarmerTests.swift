@@ -22,6 +22,26 @@ import Glibc
         #expect(warmer.directoriesRead == 1 + 6 + 24, "the root, six directories and 24 below them; the link is not followed")
     }
 
+    @Test func keepsItsListingsForTheArchiverOnceEachAndWithinItsLimit() throws {
+        let t = TempDir("warm-keep")
+        for i in 0..<4 { for j in 0..<3 { write(t.sub("d\(i)/f\(j)"), Data(repeating: 7, count: i + j)) } }
+        let warmer = SourceWarmer(path: t.path, threads: 2)
+        warmer.wait()
+        let root = try #require(warmer.takeListing(t.path))
+        let fresh = try listDirectory(t.path).get()
+        #expect(root.map(\.0) == fresh.map(\.0))
+        #expect(root.map { try? $0.1.get().inode } == fresh.map { try? $0.1.get().inode })
+        let inner = try #require(warmer.takeListing(t.sub("d2")))
+        #expect(inner.map(\.0) == ["f0", "f1", "f2"] && inner.map { try? $0.1.get().size } == [2, 3, 4])
+        #expect(warmer.takeListing(t.path) == nil, "a listing is handed out once")
+
+        // Past its limit a listing only warms: at most 5 entries are kept (the root alone holds 4).
+        let limited = SourceWarmer(path: t.path, threads: 1, retainLimit: 5)
+        limited.wait()
+        let kept = ([t.path] + (0..<4).map { t.sub("d\($0)") }).compactMap { limited.takeListing($0) }
+        #expect(limited.directoriesRead == 5 && kept.reduce(0) { $0 + $1.count } <= 5 && !kept.isEmpty)
+    }
+
     @Test func aFileOrAMissingPathEndsAtOnce() {
         let t = TempDir("warm-file")
         write(t.sub("f"), Data("x".utf8))
