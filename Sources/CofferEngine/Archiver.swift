@@ -239,7 +239,7 @@ final class BackupRun: @unchecked Sendable {
         case directory(Node, Task<Hash256, Error>)
     }
 
-    typealias Listing = Result<[(String, Result<FileStat, Errno>)], Errno>
+    typealias Listing = Result<DirectoryEntries, Errno>
 
     /// A directory's listing (with every entry's lstat) and its tree in the
     /// parent snapshot, both started before the walker gets there: on a cold
@@ -296,7 +296,7 @@ final class BackupRun: @unchecked Sendable {
     /// every chunk beneath it is packed, so the walker never waits on workers.
     func archiveDirectory(_ path: String, input: DirectoryInput) async throws -> Task<Hash256, Error> {
         try checkFailure()
-        var entries: [(String, Result<FileStat, Errno>)]
+        var entries: DirectoryEntries
         switch await input.listing.value {
         case let .success(e): entries = e
         case let .failure(e): throw EngineError(.source, "cannot read directory \(path): \(e)")

@@ -119,12 +119,15 @@ func pwriteFully(_ fd: Int32, _ buffer: UnsafeRawPointer, _ count: Int, _ offset
     }
 }
 
+/// A directory's entries by name, each with its own lstat (or why it failed).
+typealias DirectoryEntries = [(String, Result<FileStat, Errno>)]
+
 /// A directory's entries, sorted by name, each with its lstat taken relative
 /// to the open directory: a stat by full path resolves every component of it
 /// again, which was a fifth of the kernel time of an unchanged re-backup. The
 /// directory itself is opened without following a symlink, so one swapped in
 /// after the walker's lstat is refused rather than walked.
-func listDirectory(_ path: String) -> Result<[(String, Result<FileStat, Errno>)], Errno> {
+func listDirectory(_ path: String) -> Result<DirectoryEntries, Errno> {
     let fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
     guard fd >= 0 else { return .failure(Errno(errno)) }
     guard let d = fdopendir(fd) else {

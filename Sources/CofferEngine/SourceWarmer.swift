@@ -21,7 +21,7 @@ public final class SourceWarmer: @unchecked Sendable {
     private var read = 0
     private let threads: Int
     private let retainLimit: Int
-    private var retained: [String: [(String, Result<FileStat, Errno>)]] = [:]
+    private var retained: [String: DirectoryEntries] = [:]
     private var retainedEntries = 0
     /// Directories waiting, at most: beyond it deeper ones are dropped (the walk reads them anyway).
     static let queueLimit = 65_536
@@ -56,7 +56,7 @@ public final class SourceWarmer: @unchecked Sendable {
     }
 
     /// A directory's listing as the warmer took it, once: the caller owns it from here.
-    func takeListing(_ path: String) -> [(String, Result<FileStat, Errno>)]? {
+    func takeListing(_ path: String) -> DirectoryEntries? {
         condition.lock()
         defer { condition.unlock() }
         guard let listing = retained.removeValue(forKey: path) else { return nil }
@@ -88,7 +88,7 @@ public final class SourceWarmer: @unchecked Sendable {
     private func loop() {
         while let dir = next() {
             var subdirectories: [String] = []
-            var listing: [(String, Result<FileStat, Errno>)]?
+            var listing: DirectoryEntries?
             if !isStopped, case let .success(entries) = listDirectory(dir) {
                 listing = entries
                 for case let (name, .success(st)) in entries where st.isDirectory {
