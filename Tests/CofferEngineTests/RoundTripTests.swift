@@ -47,8 +47,6 @@ import Glibc
         #expect(FileManager.default.contents(atPath: dst.sub("nested/hardlink.txt")) == Data("changed!\n".utf8))
     }
 
-    /// Wider than the walker's read-ahead window (32 subdirectories) and nested: every
-    /// directory is backed up once, restored exactly, and an unchanged re-backup reuses all.
     @Test func listingsTakenByTheWarmerMakeTheSameSnapshot() async throws {
         let src = TempDir("src")
         makeSampleTree(src.path)
@@ -70,6 +68,8 @@ import Glibc
         #expect(third.snapshot.tree != first.snapshot.tree)
     }
 
+    /// Wider than the walker's read-ahead window (32 subdirectories) and nested: every
+    /// directory is backed up once, restored exactly, and an unchanged re-backup reuses all.
     @Test func wideTreesBeyondTheReadAheadWindow() async throws {
         let src = TempDir("wide")
         for d in 0..<(BackupRun.directoryWindow * 3 + 5) {
