@@ -303,6 +303,9 @@ final class RemoteSnapshotSource: SnapshotSource, @unchecked Sendable {
         return data
     }
 
+    /// Each "pack" is a request to the server for up to 256 blobs (`readBlobs`).
+    var packReadsAtOnce: Int { 6 }
+
     func locate(_ id: Hash256) -> (pack: Hash256, entry: PackEntry)? {
         (Hash256(bytes: [UInt8(truncatingIfNeeded: id.a >> 60)]), PackEntry(type: .data, id: id, offset: 0, length: 0, rawLength: 0))
     }

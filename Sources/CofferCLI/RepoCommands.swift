@@ -293,11 +293,11 @@ struct Restore: AsyncParsableCommand {
     @Argument(help: "Snapshot id, unique prefix or 'latest', optionally ':path/inside'.") var snapshot: String
     @Option(help: "Directory to restore into (its contents become the snapshot's), or for a volume a file/device.") var target: String
     @Flag(help: "Skip blocks already identical at the target.") var delta = false
-    @Option(help: "Packs read at once (1-64).") var concurrency = RestoreOptions().concurrency
+    @Option(help: "Packs read at once (1-64; default 4 from an object store, 6 from local disk).") var concurrency: Int?
     @Flag(help: "Print a JSON summary.") var json = false
 
     func validate() throws {
-        guard (1...64).contains(concurrency) else { throw ValidationError("--concurrency must be between 1 and 64") }
+        if let concurrency, !(1...64).contains(concurrency) { throw ValidationError("--concurrency must be between 1 and 64") }
     }
 
     func run() async throws {

@@ -94,17 +94,18 @@ extension RestoreRun {
         }
     }
 
-    /// Writes one batch: packs read `options.concurrency` at a time.
+    /// Writes one batch: packs read `options.concurrency` (or the repository's choice) at a time.
     func write(_ items: [RestoreTarget]) async {
         let todo = options.delta ? await dropIdentical(items) : items
         let plan = RestorePlan(todo.map { ($0.extent.blob, $0) }, locate: repository.locate)
         for (blob, target) in plan.missing {
             finished(target, failure: RepositoryError(.missing, "data blob \(blob.hex) is not in the index"))
         }
+        let atOnce = options.concurrency ?? repository.packReadsAtOnce
         await withTaskGroup(of: Void.self) { group in
             var running = 0
             for pack in plan.packs {
-                if running >= options.concurrency { await group.next(); running -= 1 }
+                if running >= atOnce { await group.next(); running -= 1 }
                 running += 1
                 group.addTask { await self.write(pack) }
             }

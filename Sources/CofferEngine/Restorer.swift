@@ -18,8 +18,8 @@ public struct RestoreOptions: Sendable {
     public var subpath: String?
     /// Apply owner/group (only effective as root).
     public var restoreOwnership = getuid() == 0
-    /// Packs read at once (each read holds up to `PackSpans.maxSpan` bytes).
-    public var concurrency = 6
+    /// Packs read at once; nil: as many as the repository's store suits (`PackSpans.readsAtOnce`).
+    public var concurrency: Int?
     public var progress: (@Sendable (RestoreProgress) -> Void)?
     /// Confinement: the target is reached from this directory without following
     /// any symlink (`target` must lie inside it); missing directories on the way are created.
@@ -271,22 +271,25 @@ final class RestoreRun: @unchecked Sendable {
             error("\(display(components)): cannot open directory: \(errnoText())"); return
         }
         defer { close(dirfd) }
-        for node in tree.nodes {
+        var ahead = SubtreesAhead(tree, repository: repository)
+        defer { ahead.cancel() }
+        for (index, node) in tree.nodes.enumerated() {
             let path = components + [node.name]
             guard Node.isSafeName(node.name) else {
                 error("refused unsafe name \(node.name.debugDescription) in \(display(components))"); continue
             }
             switch node.kind {
             case .directory:
+                let loading = ahead.take(index)
                 if !madeByThisRun { clear(dirfd, node.name, keepDirectory: true) }
                 let made = mkdirat(dirfd, node.name, 0o700) == 0
                 if !made && errno != EEXIST {
                     error("\(display(path)): mkdir: \(errnoText())"); continue
                 }
                 lock.withLock { resultStore.directories += 1; directoriesToFinish.append((path, node)) }
-                guard let subtree = node.subtree else { continue }
+                guard let loading else { continue }
                 let sub: Tree
-                do { sub = try await repository.loadTree(subtree) } catch {
+                do { sub = try await loading.value } catch {
                     self.error("\(display(path)): directory contents lost: \(error)"); continue
                 }
                 try await restoreTree(sub, components: path, root: root, madeByThisRun: made, enqueue: enqueue)

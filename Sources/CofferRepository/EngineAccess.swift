@@ -22,6 +22,8 @@ public protocol SnapshotSource: AnyObject, Sendable {
     func locate(_ id: Hash256) -> (pack: Hash256, entry: PackEntry)?
     /// Many blobs of one pack in as few reads as the store wants (`Repository.readBlobs`).
     func readBlobs(pack: Hash256, entries: [PackEntry], _ body: (PackEntry, Result<Data, Error>) async throws -> Void) async rethrows
+    /// How many packs a restore should read at once (`PackSpans.readsAtOnce`).
+    var packReadsAtOnce: Int { get }
 }
 
 /// What the archiver writes through.

@@ -7,19 +7,28 @@ import Foundation
 /// between them are at most `maxGap` and the read stays within `maxSpan` (a
 /// record larger than that is a read of its own). On a remote store each
 /// read is a round trip, so small gaps are fetched and dropped; on a local
-/// disk reading a gap only costs bandwidth.
+/// disk reading a gap only costs bandwidth. `readsAtOnce`: how many packs a
+/// restore reads at once, so that its reads hold at most about
+/// `readsAtOnce * maxSpan` bytes.
 public struct PackSpans: Sendable, Equatable {
     public var maxGap: Int
     public var maxSpan: Int
+    public var readsAtOnce: Int
 
-    public init(maxGap: Int, maxSpan: Int) {
+    public init(maxGap: Int, maxSpan: Int, readsAtOnce: Int) {
         self.maxGap = maxGap
         self.maxSpan = maxSpan
+        self.readsAtOnce = readsAtOnce
     }
 
-    public static let remote = PackSpans(maxGap: 1 << 20, maxSpan: 8 << 20)
+    /// A whole pack (16 MiB, plus the chunk that closed it) in one request: each request costs
+    /// an object store as much as megabytes of body (Swift's proxy looks the account and the
+    /// container up for every GET), and 8 MiB reads made three GETs of most packs, the last a
+    /// few hundred kilobytes. Four at once hold no more than six 8 MiB reads did
+    /// (docs/benchmarks.md, "S3 restore: a pack per GET").
+    public static let remote = PackSpans(maxGap: 1 << 20, maxSpan: 25 << 20, readsAtOnce: 4)
     /// Reads of a local file cost little each: small ones keep a restore's memory down.
-    public static let local = PackSpans(maxGap: 64 << 10, maxSpan: 4 << 20)
+    public static let local = PackSpans(maxGap: 64 << 10, maxSpan: 4 << 20, readsAtOnce: 6)
 
     public struct Span: Sendable, Equatable {
         public var range: Range<Int>
@@ -51,6 +60,7 @@ public struct PackSpans: Sendable, Equatable {
 extension Repository {
     /// How this repository's store is best read (see `PackSpans`).
     public var packSpans: PackSpans { store.isRemote ? .remote : .local }
+    public var packReadsAtOnce: Int { packSpans.readsAtOnce }
 
     /// Reads and unseals `entries` of `pack` in pack order with as few reads
     /// as `packSpans` allows; `body` gets every entry once, with its plaintext

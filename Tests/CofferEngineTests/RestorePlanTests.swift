@@ -186,3 +186,53 @@ import Testing
         _ = run
     }
 }
+
+/// Every tree a restore walks, loaded through a source that holds each load open
+/// for a moment and counts how many are open at once.
+final class SlowTreeSource: SnapshotSource, @unchecked Sendable {
+    let repository: Repository
+    let loads = LockedBox((open: 0, mostOpen: 0, ids: [Hash256]()))
+    init(_ repository: Repository) { self.repository = repository }
+
+    var keys: RepositoryKeys { repository.keys }
+    var damagedIndexFiles: [String] { repository.damagedIndexFiles }
+    func prepareIndex() async throws { try await repository.prepareIndex() }
+    func loadSnapshot(_ id: Hash256) async throws -> Snapshot { try await repository.loadSnapshot(id) }
+    func loadBlob(_ id: Hash256, type: BlobType) async throws -> Data { try await repository.loadBlob(id, type: type) }
+    func locate(_ id: Hash256) -> (pack: Hash256, entry: PackEntry)? { repository.locate(id) }
+    var packReadsAtOnce: Int { repository.packReadsAtOnce }
+    func readBlobs(pack: Hash256, entries: [PackEntry], _ body: (PackEntry, Result<Data, Error>) async throws -> Void) async rethrows {
+        try await repository.readBlobs(pack: pack, entries: entries, body)
+    }
+    func loadTree(_ id: Hash256) async throws -> Tree {
+        loads.mutate { $0.open += 1; $0.mostOpen = max($0.mostOpen, $0.open); $0.ids.append(id) }
+        defer { loads.mutate { $0.open -= 1 } }
+        try await Task.sleep(for: .milliseconds(3))
+        return try await repository.loadTree(id)
+    }
+}
+
+@Suite struct RestoreWalk {
+    /// Subtrees are loaded ahead of the walk, a window per level: loads overlap, each tree
+    /// is loaded once, and no more than the window per level of depth are open at once.
+    @Test func subtreesAreLoadedAheadOnceEachWithinTheWindow() async throws {
+        let src = TempDir("src"), dst = TempDir("dst")
+        let wide = SubtreesAhead.window * 2 + 3
+        for d in 0..<wide {
+            write(src.sub("d\(d)/f"), Data("top \(d)".utf8))
+            for e in 0..<(d % 4) { write(src.sub("d\(d)/e\(e)/g"), Data("nested \(d) \(e)".utf8)) }
+        }
+        let repository = try await newRepository()
+        let backup = try await Archiver(repository: repository).backup(path: src.path)
+        let source = SlowTreeSource(try await reopen(repository))
+        let restored = try await Restorer(repository: source).restore(snapshot: backup.snapshotID, target: dst.path)
+        #expect(restored.errors.isEmpty, "\(restored.errors)")
+        #expect(inventory(src.path) == inventory(dst.path))
+        let loads = source.loads.value
+        let directories = wide + (0..<wide).map { $0 % 4 }.reduce(0, +)
+        // Identical empty-looking trees may share an id; every directory's load is counted.
+        #expect(loads.ids.count == directories + 1, "the root and each directory once")
+        #expect(loads.mostOpen > 1, "loads overlapped")
+        #expect(loads.mostOpen <= SubtreesAhead.window * 3, "a window per level (three levels)")
+    }
+}

@@ -12,7 +12,7 @@ import Testing
     }
 
     @Test func neighboursShareAReadWhileTheGapIsSmallAndTheReadStaysBounded() {
-        let spans = PackSpans(maxGap: 10, maxSpan: 100)
+        let spans = PackSpans(maxGap: 10, maxSpan: 100, readsAtOnce: 1)
         // Unordered input; gap 5 joins, gap 11 splits, 100 bytes is the most one read covers.
         let plan = spans.plan([entry(3, 50, 20), entry(1, 0, 20), entry(2, 25, 20), entry(4, 81, 10), entry(5, 91, 19)])
         #expect(plan.map(\.range) == [0..<70, 81..<110])
@@ -23,7 +23,23 @@ import Testing
         // Two ids claiming the same bytes (a damaged index) are both planned.
         #expect(spans.plan([entry(1, 0, 10), entry(2, 0, 10)]).first?.entries.map(\.id) == [entry(1, 0, 10).id, entry(2, 0, 10).id])
         // No gap allowed: only touching records join.
-        #expect(PackSpans(maxGap: 0, maxSpan: 100).plan([entry(1, 0, 10), entry(2, 10, 10), entry(3, 21, 1)]).map(\.range) == [0..<20, 21..<22])
+        #expect(PackSpans(maxGap: 0, maxSpan: 100, readsAtOnce: 1).plan([entry(1, 0, 10), entry(2, 10, 10), entry(3, 21, 1)]).map(\.range) == [0..<20, 21..<22])
+    }
+
+    /// From an object store, the records of a whole pack, even the largest a default repository
+    /// writes (16 MiB, then the 8 MiB chunk that closed it), come in one read; from local disk, in 4 MiB reads.
+    @Test func aWholePackIsOneReadFromAnObjectStore() {
+        var entries: [PackEntry] = []
+        var offset: UInt32 = 0
+        for n in 0..<16 {  // 1 MiB records with small gaps between them (blobs nobody asked for)
+            entries.append(entry(UInt8(n), offset, 1 << 20))
+            offset += (1 << 20) + 4_096
+        }
+        entries.append(entry(99, offset, 8 << 20))
+        let remote = PackSpans.remote.plan(entries)
+        #expect(remote.count == 1 && remote[0].entries.count == 17 && remote[0].range == 0..<Int(offset + (8 << 20)))
+        #expect(PackSpans.local.plan(entries).count == 7)
+        #expect(PackSpans.remote.readsAtOnce * PackSpans.remote.maxSpan <= 100 << 20, "a restore's reads stay within 100 MiB")
     }
 
     @Test func everyEntryIsAnsweredWithItsBytesOrWhyNot() async throws {

@@ -34,6 +34,18 @@ import Testing
         #expect(next == Data(bytes(400_000, seed: 9)))
     }
 
+    /// A restore reads a whole pack per GET (`PackSpans.remote`, 25 MiB): the largest a default
+    /// repository writes (16 MiB and the 8 MiB chunk that closed it) fits the shared buffers' size.
+    @Test func aWholePackFitsTheSharedResponseBuffers() async throws {
+        let pool = BufferPool(bufferSize: S3BlobStore.responseBuffers.bufferSize, maxRetained: 1, residentLimit: 1 << 20)
+        let pack = bytes(25 << 20, seed: 3)
+        var data: Data? = try await response([pack], length: pack.count).bodyData(upTo: pack.count, buffers: pool)
+        #expect(pool.outstandingCount == 1, "pooled")
+        #expect(data?.count == pack.count && data?.last == pack.last)
+        data = nil
+        #expect(pool.outstandingCount == 0)
+    }
+
     @Test func smallUnannouncedOrOversizedBodiesAreNotPooled() async throws {
         let pool = BufferPool(bufferSize: 1 << 20, maxRetained: 2, residentLimit: 1 << 20)
         let small = try await response([bytes(500, seed: 4)], length: 500).bodyData(upTo: 8 << 20, buffers: pool, pooledFrom: 1000)
