@@ -65,6 +65,8 @@ let package = Package(
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOHTTP1", package: "swift-nio"),
+            // Already built for async-http-client: a streamed body's buffers as Data without a copy.
+            .product(name: "NIOFoundationCompat", package: "swift-nio"),
         ], swiftSettings: swift5),
         .target(name: "CofferRepository", dependencies: [
             "CofferBlobStore", "CofferCrypto", "CofferCompression", "CofferSystem",
@@ -123,7 +125,7 @@ let package = Package(
                                                       .product(name: "AsyncHTTPClient", package: "async-http-client"),
                                                       .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOHTTP1", package: "swift-nio")],
                     swiftSettings: swift5),
-        .testTarget(name: "CofferRepositoryTests", dependencies: ["CofferRepository", "CofferBlobStore", "CofferCrypto"], swiftSettings: swift5),
+        .testTarget(name: "CofferRepositoryTests", dependencies: ["CofferRepository", "CofferBlobStore", "CofferCrypto", "CofferSystem"], swiftSettings: swift5),
         .testTarget(name: "CofferEngineTests", dependencies: ["CofferEngine", "CofferRepository", "CofferBlobStore", "CofferBlobStoreTesting", "CofferCrypto"], swiftSettings: swift5),
         .testTarget(name: "CofferCatalogTests", dependencies: ["CofferCatalog", "CofferCatalogTesting", "CofferModel",
                                                             .product(name: "SQLKit", package: "sql-kit"), .product(name: "PostgresKit", package: "postgres-kit"), .product(name: "Logging", package: "swift-log")], swiftSettings: swift5),

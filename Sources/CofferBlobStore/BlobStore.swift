@@ -23,6 +23,11 @@ import Foundation
 public protocol BlobStore: Sendable {
     func put(_ key: String, data: Data) async throws
     func get(_ key: String, range: Range<Int>?) async throws -> Data
+    /// `get(key, range:)` handed to `consume` in pieces, in order, as they arrive, so the range
+    /// is never held whole (a remote store's body as it streams in; others: the whole range at
+    /// once). Fewer bytes than asked arrive when the object ends first. An error `consume`
+    /// throws ends the read and comes out unchanged: never retried, never renamed.
+    func read(_ key: String, range: Range<Int>, into consume: (Data) async throws -> Void) async throws
     func head(_ key: String) async throws -> BlobInfo
     func list(prefix: String) async throws -> [BlobInfo]
     func delete(_ key: String) async throws
@@ -40,6 +45,17 @@ public protocol BlobStore: Sendable {
 
 extension BlobStore {
     public func get(_ key: String) async throws -> Data { try await get(key, range: nil) }
+
+    /// The whole range in one piece.
+    public func read(_ key: String, range: Range<Int>, into consume: (Data) async throws -> Void) async throws {
+        try await readWhole(key, range: range, into: consume)
+    }
+
+    /// `read` as one `get`: for stores (and keys) with nothing to stream.
+    public func readWhole(_ key: String, range: Range<Int>, into consume: (Data) async throws -> Void) async throws {
+        let data = try await get(key, range: range)
+        if !data.isEmpty { try await consume(data) }
+    }
     public var isRemote: Bool { false }
 
     /// Key by key, for stores where that costs nothing more.
@@ -51,6 +67,27 @@ extension BlobStore {
     /// Object by object, for stores with nothing around their objects.
     public func destroy() async throws {
         try await delete(try await list(prefix: "").map(\.key))
+    }
+}
+
+/// What a `read` consumer threw, carried through a store's own error handling (retries,
+/// renaming) so that it comes out unchanged.
+public struct ConsumerFailure: Error {
+    public let error: Error
+    public init(_ error: Error) { self.error = error }
+
+    /// Runs a read whose consumer is `consume` wrapped: the consumer's errors leave as they were thrown.
+    public static func separating(_ consume: (Data) async throws -> Void,
+                                  _ read: ((Data) async throws -> Void) async throws -> Void) async throws {
+        try await withoutActuallyEscaping(consume) { consume in
+            do {
+                try await read { piece in
+                    do { try await consume(piece) } catch { throw ConsumerFailure(error) }
+                }
+            } catch let failure as ConsumerFailure {
+                throw failure.error
+            }
+        }
     }
 }
 

@@ -48,6 +48,21 @@ public struct RetryingBlobStore: BlobStore {
 
     public func put(_ key: String, data: Data) async throws { try await retrying(key) { try await inner.put(key, data: data) } }
     public func get(_ key: String, range: Range<Int>?) async throws -> Data { try await retrying(key) { try await inner.get(key, range: range) } }
+
+    /// A read that fails part way goes on from the first byte not yet handed over.
+    public func read(_ key: String, range: Range<Int>, into consume: (Data) async throws -> Void) async throws {
+        var delivered = 0
+        try await ConsumerFailure.separating(consume) { consume in
+            try await retrying(key) {
+                guard delivered < range.count else { return }
+                try await inner.read(key, range: (range.lowerBound + delivered)..<range.upperBound) { piece in
+                    try await consume(piece)
+                    delivered += piece.count
+                }
+            }
+        }
+    }
+
     public func head(_ key: String) async throws -> BlobInfo { try await retrying(key) { try await inner.head(key) } }
     public func list(prefix: String) async throws -> [BlobInfo] { try await retrying(prefix) { try await inner.list(prefix: prefix) } }
     public func delete(_ key: String) async throws { try await retrying(key) { try await inner.delete(key) } }
@@ -82,6 +97,9 @@ public struct LimitedBlobStore: BlobStore {
 
     public func put(_ key: String, data: Data) async throws { try await limited { try await inner.put(key, data: data) } }
     public func get(_ key: String, range: Range<Int>?) async throws -> Data { try await limited { try await inner.get(key, range: range) } }
+    public func read(_ key: String, range: Range<Int>, into consume: (Data) async throws -> Void) async throws {
+        try await limited { try await inner.read(key, range: range, into: consume) }
+    }
     public func head(_ key: String) async throws -> BlobInfo { try await limited { try await inner.head(key) } }
     public func list(prefix: String) async throws -> [BlobInfo] { try await limited { try await inner.list(prefix: prefix) } }
     public func delete(_ key: String) async throws { try await limited { try await inner.delete(key) } }

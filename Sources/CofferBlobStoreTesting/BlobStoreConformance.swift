@@ -39,6 +39,7 @@ public enum BlobStoreConformance {
         ("concurrent puts of distinct keys all land", concurrentPuts),
         ("destroy removes every object and is idempotent", destroy),
         ("a batch delete removes every key given, missing ones too", batchDelete),
+        ("a streamed read hands over a ranged get's bytes; its consumer's error comes out unchanged", streamedRead),
     ]
 
     static let roundTrip: Check = { store in
@@ -60,6 +61,25 @@ public enum BlobStoreConformance {
         try require(try await store.get("k", range: 990..<2000) == data[990..<1000], "a range past the end is cut")
         try await requireFailure("a range starting at the end") { _ = try await store.get("k", range: 1000..<1001) }
         try await requireFailure("a range starting past the end") { _ = try await store.get("k", range: 5000..<6000) }
+    }
+
+    static let streamedRead: Check = { store in
+        let data = Data((0..<3_000_000).map { UInt8(truncatingIfNeeded: $0 &* 7 &+ $0 >> 13) })
+        try await store.put("data/cd/cdef", data: data)
+        for range in [0..<3_000_000, 123_456..<2_345_678, 2_999_000..<4_000_000] {
+            var got = Data()
+            try await store.read("data/cd/cdef", range: range) { got.append($0) }
+            try require(got == data[range.lowerBound..<min(range.upperBound, data.count)], "read of \(range)")
+        }
+        struct Stop: Error {}
+        var pieces = 0
+        do {
+            try await store.read("data/cd/cdef", range: 0..<3_000_000) { _ in pieces += 1; throw Stop() }
+            throw BlobStoreConformanceFailure(description: "a read went on past its consumer's error")
+        } catch is Stop {}
+        try require(pieces == 1, "the read stopped at the consumer's error")
+        try await requireFailure("a read of a missing key", notFound: true) { try await store.read("missing/y", range: 0..<10) { _ in } }
+        try await requireFailure("a read starting past the end") { try await store.read("data/cd/cdef", range: 5_000_000..<5_000_010) { _ in } }
     }
 
     static let notFound: Check = { store in

@@ -119,18 +119,24 @@ extension RestoreRun {
         // thread for every small file.
         var ready: [(Result<Data, Error>, [RestoreTarget])] = []
         var readyBytes = 0
-        await repository.readBlobs(pack: pack.pack, entries: pack.blobs.map(\.entry)) { entry, plaintext in
-            ready.append((plaintext, places.removeValue(forKey: entry.id) ?? []))
-            readyBytes += Int(entry.rawLength)
-            if readyBytes >= RestoreRun.writeBatchBytes {
-                await write(ready)
-                ready.removeAll(keepingCapacity: true)
-                readyBytes = 0
+        var failure: Error?
+        do {
+            try await repository.readBlobs(pack: pack.pack, entries: pack.blobs.map(\.entry)) { entry, plaintext in
+                ready.append((plaintext, places.removeValue(forKey: entry.id) ?? []))
+                readyBytes += Int(entry.rawLength)
+                if readyBytes >= RestoreRun.writeBatchBytes {
+                    await write(ready)
+                    ready.removeAll(keepingCapacity: true)
+                    readyBytes = 0
+                }
             }
+        } catch {
+            failure = error
         }
         // Every place is finished, written or failed: a blob the reader never answered is a failure, not a silent gap.
         for (id, targets) in places {
-            ready.append((.failure(RepositoryError(.damaged, "blob \(id.short) of pack \(pack.pack.short) was not read")), targets))
+            let reason = failure.map { "blob \(id.short) of pack \(pack.pack.short) was not read: \($0)" } ?? "blob \(id.short) of pack \(pack.pack.short) was not read"
+            ready.append((.failure(RepositoryError(.damaged, reason)), targets))
         }
         await write(ready)
     }

@@ -21,7 +21,7 @@ public protocol SnapshotSource: AnyObject, Sendable {
     /// Where a blob is stored, from the index.
     func locate(_ id: Hash256) -> (pack: Hash256, entry: PackEntry)?
     /// Many blobs of one pack in as few reads as the store wants (`Repository.readBlobs`).
-    func readBlobs(pack: Hash256, entries: [PackEntry], _ body: (PackEntry, Result<Data, Error>) async throws -> Void) async rethrows
+    func readBlobs(pack: Hash256, entries: [PackEntry], _ body: (PackEntry, Result<Data, Error>) async throws -> Void) async throws
     /// How many packs a restore should read at once (`PackSpans.readsAtOnce`).
     var packReadsAtOnce: Int { get }
 }

@@ -87,6 +87,9 @@ public final class Repository: @unchecked Sendable {
     /// Where a blob's record is built and sealed in place: room for the nonce, the flag byte,
     /// the largest chunk stored uncompressed and the tag.
     let records: BufferPool
+    /// Where records streamed from a remote store are put together (`RecordAssembler`): a few
+    /// per pack read at once, stored payloads held until written.
+    let streamedRecords: BufferPool
 
     init(store: BlobStore, config: RepositoryConfig, keys: RepositoryKeys, session: Hash256? = nil, presence: (any BlobPresence)? = nil,
          stash: (any TreeStash)? = nil) {
@@ -99,6 +102,7 @@ public final class Repository: @unchecked Sendable {
         // Records wait for the pack writer's byte budget, so a few more than one per core are out at once.
         records = BufferPool(bufferSize: config.chunker.max + 1 + Sealer.overhead, maxRetained: ProcessInfo.processInfo.activeProcessorCount + 2,
                              residentLimit: 1 << 20)
+        streamedRecords = BufferPool(bufferSize: records.bufferSize, maxRetained: 16, residentLimit: 4 << 20)
     }
 
     // MARK: - Creating and opening

@@ -45,6 +45,12 @@ public struct CachingBlobStore: BlobStore {
         return data
     }
 
+    /// Packs stream from the store; metadata comes whole, through the cache.
+    public func read(_ key: String, range: Range<Int>, into consume: (Data) async throws -> Void) async throws {
+        if Self.isMetadata(key) { return try await readWhole(key, range: range, into: consume) }
+        try await inner.read(key, range: range, into: consume)
+    }
+
     public func head(_ key: String) async throws -> BlobInfo { try await inner.head(key) }
 
     /// Cached metadata the listing no longer shows (deleted by prune, perhaps by another process) is dropped.

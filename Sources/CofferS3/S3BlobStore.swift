@@ -255,9 +255,23 @@ public struct S3BlobStore: BlobStore {
         var body: Data
     }
 
-    /// One signed request. `key` is the full object key (prefix included) or nil for the bucket.
+    /// One signed request, its body read whole. `key` is the full object key (prefix included) or nil for the bucket.
     func send(_ method: HTTPMethod, key: String?, query: [(String, String)] = [], headers: [(String, String)] = [], body: Data? = nil,
               payloadHash knownHash: String? = nil, limit: Int = 1 << 20) async throws -> Response {
+        let (response, url) = try await execute(method, key: key, query: query, headers: headers, body: body, payloadHash: knownHash, limit: limit)
+        let data: Data
+        do {
+            data = try await response.bodyData(upTo: max(limit, 1 << 20), buffers: S3BlobStore.responseBuffers)
+        } catch {
+            throw S3Failure.reading(error, method: method, url: url)
+        }
+        try S3Failure.check(response, body: data)
+        return Response(status: Int(response.status.code), headers: response.headers, body: data)
+    }
+
+    /// One signed request, answered up to its body (not yet read); the URL for messages.
+    func execute(_ method: HTTPMethod, key: String?, query: [(String, String)] = [], headers: [(String, String)] = [], body: Data? = nil,
+                 payloadHash knownHash: String? = nil, limit: Int = 1 << 20) async throws -> (HTTPClientResponse, String) {
         let (host, path) = target.address(key)
         var signed = headers
         signed.append(("host", host))
@@ -275,25 +289,11 @@ public struct S3BlobStore: BlobStore {
         if let body { http.body = .bytes(body) }  // sent in chunks: no second copy of a whole pack
         // Generous for slow links: a minute plus a second per MiB sent or expected (stalls end sooner: the client's read timeout).
         let seconds = 60 + Int64(max(body?.count ?? 0, min(limit, 512 << 20)) >> 20)
-        let response: HTTPClientResponse
-        let data: Data
         do {
-            response = try await client.execute(http, timeout: .seconds(seconds))
-            data = try await response.bodyData(upTo: max(limit, 1 << 20), buffers: S3BlobStore.responseBuffers)
-        } catch is CancellationError {
-            throw CancellationError()
-        } catch let e as NIOTooManyBytesError {
-            throw S3Failure(status: 0, code: "ResponseTooLarge", message: "\(e)")
+            return (try await client.execute(http, timeout: .seconds(seconds)), url)
         } catch {
-            throw S3Failure(status: 0, code: "Unreachable", message: "\(method.rawValue) \(url.prefix(200)): \(error)", transient: true)
+            throw S3Failure.reading(error, method: method, url: url)
         }
-        let status = Int(response.status.code)
-        guard (200..<300).contains(status) else {
-            let text = data.prefix(4096)
-            throw S3Failure(status: status, code: S3XML.value("Code", in: text) ?? (status == 404 ? "NotFound" : "HTTP\(status)"),
-                            message: S3XML.value("Message", in: text) ?? "")
-        }
-        return Response(status: status, headers: response.headers, body: data)
     }
 }
 
@@ -306,6 +306,23 @@ struct S3Failure: Error {
 
     var isTransient: Bool {
         transient || status >= 500 || status == 429 || status == 408 || ["RequestTimeout", "SlowDown", "InternalError", "ServiceUnavailable"].contains(code)
+    }
+
+    /// A request that got no whole answer: cancelled, too long, or the connection failed (worth retrying).
+    static func reading(_ error: Error, method: HTTPMethod, url: String) -> Error {
+        if error is CancellationError { return CancellationError() }
+        if let e = error as? NIOTooManyBytesError { return S3Failure(status: 0, code: "ResponseTooLarge", message: "\(e)") }
+        return S3Failure(status: 0, code: "Unreachable", message: "\(method.rawValue) \(url.prefix(200)): \(error)", transient: true)
+    }
+
+    /// Throws the service's error when the answer is not a success (`body`: its text, or the start of it).
+    static func check(_ response: HTTPClientResponse, body: Data) throws {
+        let status = Int(response.status.code)
+        guard (200..<300).contains(status) else {
+            let text = body.prefix(4096)
+            throw S3Failure(status: status, code: S3XML.value("Code", in: text) ?? (status == 404 ? "NotFound" : "HTTP\(status)"),
+                            message: S3XML.value("Message", in: text) ?? "")
+        }
     }
 
     func blobStoreError(_ name: String) -> BlobStoreError {

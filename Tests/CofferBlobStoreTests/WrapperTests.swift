@@ -49,6 +49,33 @@ final class InFlightCounter: BlobStore, @unchecked Sendable {
         #expect(faulty.count(.delete) == 4)
     }
 
+    /// A read that breaks part way goes on from the first byte not handed over: every byte
+    /// arrives once, in order. What the consumer throws is not retried and comes out as thrown.
+    @Test func aBrokenReadGoesOnWhereItStopped() async throws {
+        let data = Data((0..<10_000).map { UInt8(truncatingIfNeeded: $0 &* 31) })
+        let breaking = BreakingStream(data, piece: 1_000, breakAfter: [3_500, 3_500, 8_000])
+        let delays = Delays()
+        let store = RetryingBlobStore(wrapping: breaking, attempts: 4, sleep: { delays.add($0) }, jitter: { $0 })
+        var got = Data()
+        try await store.read("data/k", range: 500..<10_000) { got.append($0) }
+        #expect(got == data[500..<10_000])
+        #expect(breaking.reads == [500..<10_000, 3_500..<10_000, 3_500..<10_000, 8_000..<10_000])
+        #expect(delays.all.count == 3)
+
+        struct Stop: Error {}
+        let again = BreakingStream(data, piece: 1_000, breakAfter: [])
+        let retried = RetryingBlobStore(wrapping: again, attempts: 4, sleep: { _ in })
+        await #expect(throws: Stop.self) {
+            try await retried.read("data/k", range: 0..<10_000) { _ in throw Stop() }
+        }
+        #expect(again.reads.count == 1, "the consumer's error is not retried")
+        // Nor one that looks transient: it is the consumer's, not the store's.
+        await #expect(throws: BlobStoreError.self) {
+            try await retried.read("data/k", range: 0..<10_000) { _ in throw BlobStoreError.transient("data/k", "the consumer's own") }
+        }
+        #expect(again.reads.count == 2)
+    }
+
     @Test func otherErrorsAreNotRetried() async throws {
         let faulty = FaultInjectingBlobStore(wrapping: MemoryBlobStore())
         let delays = Delays()
@@ -70,4 +97,31 @@ final class InFlightCounter: BlobStore, @unchecked Sendable {
         #expect(counter.most <= 3 && counter.most >= 2, "\(counter.most)")
         #expect(try await store.list(prefix: "k").count == 24)
     }
+}
+
+/// Streams an object in pieces and breaks (transiently) once the read reaches each offset of `breakAfter`.
+final class BreakingStream: BlobStore, @unchecked Sendable {
+    let data: Data
+    let piece: Int
+    private let lock = NSLock()
+    private var breaks: [Int]
+    private(set) var reads: [Range<Int>] = []
+    init(_ data: Data, piece: Int, breakAfter: [Int]) { self.data = data; self.piece = piece; breaks = breakAfter }
+    var location: String { "breaking stream" }
+    var isRemote: Bool { true }
+    func read(_ key: String, range: Range<Int>, into consume: (Data) async throws -> Void) async throws {
+        let breakAt: Int? = lock.withLock { reads.append(range); return breaks.isEmpty ? nil : breaks.removeFirst() }
+        var at = range.lowerBound
+        while at < min(range.upperBound, data.count) {
+            if let breakAt, at >= breakAt { throw BlobStoreError.transient(key, "connection reset") }
+            let end = min(at + piece - at % piece, range.upperBound, data.count, breakAt.map { max($0, at + 1) } ?? Int.max)
+            try await consume(data.subdata(in: at..<end))
+            at = end
+        }
+    }
+    func put(_ key: String, data: Data) async throws {}
+    func get(_ key: String, range: Range<Int>?) async throws -> Data { data }
+    func head(_ key: String) async throws -> BlobInfo { BlobInfo(key: key, size: data.count, modified: Date()) }
+    func list(prefix: String) async throws -> [BlobInfo] { [] }
+    func delete(_ key: String) async throws {}
 }

@@ -201,7 +201,7 @@ final class SlowTreeSource: SnapshotSource, @unchecked Sendable {
     func loadBlob(_ id: Hash256, type: BlobType) async throws -> Data { try await repository.loadBlob(id, type: type) }
     func locate(_ id: Hash256) -> (pack: Hash256, entry: PackEntry)? { repository.locate(id) }
     var packReadsAtOnce: Int { repository.packReadsAtOnce }
-    func readBlobs(pack: Hash256, entries: [PackEntry], _ body: (PackEntry, Result<Data, Error>) async throws -> Void) async rethrows {
+    func readBlobs(pack: Hash256, entries: [PackEntry], _ body: (PackEntry, Result<Data, Error>) async throws -> Void) async throws {
         try await repository.readBlobs(pack: pack, entries: entries, body)
     }
     func loadTree(_ id: Hash256) async throws -> Tree {

@@ -1,5 +1,6 @@
 import CofferBlobStore
 import CofferCrypto
+import CofferSystem
 import Foundation
 import Testing
 @testable import CofferRepository
@@ -42,8 +43,10 @@ import Testing
         #expect(PackSpans.remote.readsAtOnce * PackSpans.remote.maxSpan <= 100 << 20, "a restore's reads stay within 100 MiB")
     }
 
-    @Test func everyEntryIsAnsweredWithItsBytesOrWhyNot() async throws {
-        let store = MemoryBlobStore()
+    /// Read whole from a local store, and streamed in small pieces from a remote one.
+    @Test(arguments: [false, true]) func everyEntryIsAnsweredWithItsBytesOrWhyNot(streamed: Bool) async throws {
+        let memory = MemoryBlobStore()
+        let store: BlobStore = streamed ? PiecewiseStore(memory, piece: 777) : memory
         let repository = try await Repository.initialize(store: store, secret: .passphrase("p"), options: cheapOptions(packSize: 1 << 20))
         let writer = repository.makePackWriter()
         var plain: [Hash256: Data] = [:]
@@ -61,12 +64,12 @@ import Testing
         let pack = repository.index.allPacks[0]
         let entries = plain.keys.map { repository.locate($0)!.entry }
         var seen: [Hash256: Data] = [:]
-        await repository.readBlobs(pack: pack, entries: entries) { e, result in seen[e.id] = try? result.get() }
+        try await repository.readBlobs(pack: pack, entries: entries) { e, result in seen[e.id] = try? result.get() }
         #expect(seen == plain)
         // Records are opened where they lie in the bytes read: the store's own copy stays sealed.
         let key = ObjectKey.pack(pack)
         let full = try await store.get(key)
-        await repository.readBlobs(pack: pack, entries: entries) { _, _ in }
+        try await repository.readBlobs(pack: pack, entries: entries) { _, _ in }
         #expect(try await store.get(key) == full)
 
         // One record damaged in the middle of a read: it fails by name, its neighbours in the same read open.
@@ -77,7 +80,7 @@ import Testing
             try await store.put(key, data: damaged)
             var good = 0
             var bad: [String] = []
-            await repository.readBlobs(pack: pack, entries: entries) { e, result in
+            try await repository.readBlobs(pack: pack, entries: entries) { e, result in
                 switch result {
                 case .success(let data): if data == plain[e.id] { good += 1 }
                 case .failure(let error): bad.append("\(error)")
@@ -92,7 +95,7 @@ import Testing
         try await store.put(key, data: full.prefix(Int(last.offset) + 1))
         var failures: [String] = []
         var read = 0
-        await repository.readBlobs(pack: pack, entries: entries) { _, result in
+        try await repository.readBlobs(pack: pack, entries: entries) { _, result in
             switch result {
             case .success: read += 1
             case .failure(let error): failures.append("\(error)")
@@ -102,7 +105,75 @@ import Testing
 
         try await store.delete(key)
         failures = []
-        await repository.readBlobs(pack: pack, entries: entries) { _, result in if case .failure(let e) = result { failures.append("\(e)") } }
+        try await repository.readBlobs(pack: pack, entries: entries) { _, result in if case .failure(let e) = result { failures.append("\(e)") } }
         #expect(failures.count == 20 && failures.allSatisfy { $0.contains("pack \(key) is missing") })
+
+        // What the reader's body throws ends the read and comes out as it was thrown.
+        try await store.put(key, data: full)
+        struct Stop: Error {}
+        var answered = 0
+        await #expect(throws: Stop.self) {
+            try await repository.readBlobs(pack: pack, entries: entries) { _, _ in
+                answered += 1
+                if answered == 3 { throw Stop() }
+            }
+        }
+        #expect(answered == 3)
     }
+
+    /// Records put together from pieces of any size: each handed out once, whole, in pack order,
+    /// as soon as its last byte is in; overlapping records (a damaged index) each get their bytes;
+    /// what never arrived is left unfinished and its buffer goes back.
+    @Test func recordsArePutTogetherFromPiecesOfAnySize() {
+        let pack = Data((0..<5_000).map { UInt8(truncatingIfNeeded: $0 &* 13 &+ $0 >> 8) })
+        let entries = [entry(1, 100, 400), entry(2, 500, 60), entry(3, 600, 1_000), entry(4, 1_200, 300), entry(5, 2_000, 2_500)]
+        let span = PackSpans.Span(range: 100..<4_500, entries: entries)
+        let pool = BufferPool(bufferSize: 2_048, maxRetained: 4, residentLimit: 2_048)
+        for piece in [1, 7, 99, 400, 4_400] {
+            var assembler = RecordAssembler(span, buffers: pool)
+            var got: [(PackEntry, Data)] = []
+            var offset = 100
+            while offset < 4_500 {
+                let end = min(offset + piece, 4_500)
+                let before = got.count
+                got += assembler.append(pack.subdata(in: offset..<end))
+                // Handed out the moment its last byte came, not later.
+                for (e, _) in got[before...] { #expect(Int(e.offset + e.length) <= end && Int(e.offset + e.length) > offset) }
+                offset = end
+            }
+            #expect(got.map(\.0.id) == [1, 2, 4, 3, 5].map { entry($0, 0, 0).id } || got.map(\.0.id) == [1, 2, 3, 4, 5].map { entry($0, 0, 0).id })
+            for (e, data) in got { #expect(data == pack.subdata(in: Int(e.offset)..<Int(e.offset + e.length)), "record \(e.offset)") }
+            #expect(assembler.unfinished.isEmpty)
+        }
+        // Cut short: the record that did not finish is left out, its pooled buffer given back.
+        do {
+            var assembler = RecordAssembler(span, buffers: pool)
+            let got = assembler.append(pack.subdata(in: 100..<2_100))
+            #expect(got.map(\.0.offset) == [100, 500, 600, 1_200])
+            #expect(assembler.unfinished.map(\.offset) == [2_000])
+            assembler.release()
+            withExtendedLifetime(got) { #expect(pool.outstandingCount == 4, "the four finished records' buffers are theirs") }
+        }
+        #expect(pool.outstandingCount == 0, "every buffer back once its Data is gone")
+    }
+}
+
+/// A remote store that hands every read over in pieces of `piece` bytes.
+final class PiecewiseStore: BlobStore, @unchecked Sendable {
+    let inner: BlobStore
+    let piece: Int
+    init(_ inner: BlobStore, piece: Int) { self.inner = inner; self.piece = piece }
+    var location: String { inner.location }
+    var isRemote: Bool { true }
+    func put(_ key: String, data: Data) async throws { try await inner.put(key, data: data) }
+    func get(_ key: String, range: Range<Int>?) async throws -> Data { try await inner.get(key, range: range) }
+    func read(_ key: String, range: Range<Int>, into consume: (Data) async throws -> Void) async throws {
+        let data = try await inner.get(key, range: range)
+        for start in stride(from: 0, to: data.count, by: piece) {
+            try await consume(data.subdata(in: start..<min(start + piece, data.count)))
+        }
+    }
+    func head(_ key: String) async throws -> BlobInfo { try await inner.head(key) }
+    func list(prefix: String) async throws -> [BlobInfo] { try await inner.list(prefix: prefix) }
+    func delete(_ key: String) async throws { try await inner.delete(key) }
 }
