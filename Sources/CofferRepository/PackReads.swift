@@ -9,8 +9,7 @@ import Foundation
 /// record larger than that is a read of its own). On a remote store each
 /// read is a round trip, so small gaps are fetched and dropped; on a local
 /// disk reading a gap only costs bandwidth. `readsAtOnce`: how many packs a
-/// restore reads at once, so that its reads hold at most about
-/// `readsAtOnce * maxSpan` bytes.
+/// restore reads at once (a local read holds up to `maxSpan` bytes).
 public struct PackSpans: Sendable, Equatable {
     public var maxGap: Int
     public var maxSpan: Int
@@ -25,8 +24,8 @@ public struct PackSpans: Sendable, Equatable {
     /// A whole pack (16 MiB, plus the chunk that closed it) in one request: each request costs
     /// an object store as much as megabytes of body (Swift's proxy looks the account and the
     /// container up for every GET), and 8 MiB reads made three GETs of most packs, the last a
-    /// few hundred kilobytes. Four at once hold no more than six 8 MiB reads did
-    /// (docs/benchmarks.md, "S3 restore: a pack per GET").
+    /// few hundred kilobytes (docs/benchmarks.md, session 22). The read is streamed
+    /// (`readStreamed`): it holds a few records at a time, not the span.
     public static let remote = PackSpans(maxGap: 1 << 20, maxSpan: 25 << 20, readsAtOnce: 4)
     /// Reads of a local file cost little each: small ones keep a restore's memory down.
     public static let local = PackSpans(maxGap: 64 << 10, maxSpan: 4 << 20, readsAtOnce: 6)

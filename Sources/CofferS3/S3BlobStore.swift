@@ -40,11 +40,12 @@ public struct S3BlobStore: BlobStore {
     public var location: String { target.description }
     public var isRemote: Bool { true }
 
-    /// Ranged reads of packs (up to `PackSpans.remote`'s 25 MiB: a whole pack)
-    /// land in these, shared by every S3 store of the process:
-    /// a fresh buffer per read was a fresh mapping whose pages the kernel
-    /// zeroed on first touch, 8 % of a restore's CPU. Four idle buffers at
-    /// most are kept, each with at most a default pack's 17 MiB of touched pages.
+    /// Bodies read whole, up to a whole pack (25 MiB: `check --read-data` gets
+    /// packs whole; a restore streams them, `read`), land in these,
+    /// shared by every S3 store of the process: a fresh buffer per read was a
+    /// fresh mapping whose pages the kernel zeroed on first touch, 8 % of a
+    /// restore's CPU when restores read whole ranges. Four idle buffers at most
+    /// are kept, each with at most a default pack's 17 MiB of touched pages.
     public static let responseBuffers = BufferPool(bufferSize: 25 << 20, maxRetained: 4, residentLimit: 17 << 20)
 
     // MARK: - The protocol

@@ -34,8 +34,8 @@ import Testing
         #expect(next == Data(bytes(400_000, seed: 9)))
     }
 
-    /// A restore reads a whole pack per GET (`PackSpans.remote`, 25 MiB): the largest a default
-    /// repository writes (16 MiB and the 8 MiB chunk that closed it) fits the shared buffers' size.
+    /// `check --read-data` gets whole packs: the largest a default repository writes (16 MiB and
+    /// the 8 MiB chunk that closed it, as `PackSpans.remote` reads them) fits the shared buffers.
     @Test func aWholePackFitsTheSharedResponseBuffers() async throws {
         let pool = BufferPool(bufferSize: S3BlobStore.responseBuffers.bufferSize, maxRetained: 1, residentLimit: 1 << 20)
         let pack = bytes(25 << 20, seed: 3)
