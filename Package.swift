@@ -121,7 +121,7 @@ let package = Package(
             "CofferChunking", "CofferCompression", "CofferCrypto", "CofferSystem", "CofferAPI",
         ], swiftSettings: swift5),
         .testTarget(name: "CofferBlobStoreTests", dependencies: ["CofferBlobStore", "CofferBlobStoreTesting"], swiftSettings: swift5),
-        .testTarget(name: "CofferS3Tests", dependencies: ["CofferS3", "CofferCrypto", "CofferSystem",
+        .testTarget(name: "CofferS3Tests", dependencies: ["CofferS3", "CofferBlobStore", "CofferCrypto", "CofferSystem",
                                                       .product(name: "AsyncHTTPClient", package: "async-http-client"),
                                                       .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOHTTP1", package: "swift-nio")],
                     swiftSettings: swift5),

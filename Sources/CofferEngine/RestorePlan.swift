@@ -135,8 +135,8 @@ extension RestoreRun {
         }
         // Every place is finished, written or failed: a blob the reader never answered is a failure, not a silent gap.
         for (id, targets) in places {
-            let reason = failure.map { "blob \(id.short) of pack \(pack.pack.short) was not read: \($0)" } ?? "blob \(id.short) of pack \(pack.pack.short) was not read"
-            ready.append((.failure(RepositoryError(.damaged, reason)), targets))
+            let why = failure.map { ": \($0)" } ?? ""
+            ready.append((.failure(RepositoryError(.damaged, "blob \(id.short) of pack \(pack.pack.short) was not read\(why)")), targets))
         }
         await write(ready)
     }

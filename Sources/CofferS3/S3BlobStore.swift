@@ -79,17 +79,19 @@ public struct S3BlobStore: BlobStore {
         if let range { headers.append(("Range", "bytes=\(range.lowerBound)-\(range.upperBound - 1)")) }
         do {
             let response = try await send(.GET, key: target.prefix + key, headers: headers, limit: range?.count ?? Int(Int32.max))
-            // A server that ignores Range answers 200 with the whole object.
-            if let range, response.status == 200 {
-                guard range.lowerBound < response.body.count else {
-                    throw BlobStoreError.invalidRange(objectName(key), "\(range) outside object of \(response.body.count) bytes")
-                }
-                return response.body.subdata(in: range.lowerBound..<min(range.upperBound, response.body.count))
-            }
+            if let range, response.status == 200 { return try self.range(range, ofWhole: response.body, key) }
             return response.body
         } catch let e as S3Failure {
             throw e.blobStoreError(objectName(key))
         }
+    }
+
+    /// A server that ignores Range answers 200 with the whole object: the part asked for, cut at its end.
+    func range(_ range: Range<Int>, ofWhole body: Data, _ key: String) throws -> Data {
+        guard range.lowerBound < body.count else {
+            throw BlobStoreError.invalidRange(objectName(key), "\(range) outside object of \(body.count) bytes")
+        }
+        return body.subdata(in: range.lowerBound..<min(range.upperBound, body.count))
     }
 
     public func head(_ key: String) async throws -> BlobInfo {

@@ -23,10 +23,7 @@ extension S3BlobStore {
                         throw S3Failure.reading(error, method: .GET, url: url)
                     }
                     try S3Failure.check(response, body: body)
-                    guard range.lowerBound < body.count else {
-                        throw BlobStoreError.invalidRange(objectName(key), "\(range) outside object of \(body.count) bytes")
-                    }
-                    return try await consume(body.subdata(in: range.lowerBound..<min(range.upperBound, body.count)))
+                    return try await consume(self.range(range, ofWhole: body, key))
                 }
                 var received = 0
                 do {

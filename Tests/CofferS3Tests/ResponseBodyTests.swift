@@ -1,4 +1,5 @@
 import AsyncHTTPClient
+import CofferBlobStore
 import CofferSystem
 import Foundation
 import NIOCore
@@ -64,6 +65,24 @@ import Testing
         // Past the caller's limit, pooled or not: the same error as before.
         await #expect(throws: NIOTooManyBytesError.self) {
             _ = try await response([bytes(3000, seed: 7)], length: nil).bodyData(upTo: 2000, buffers: pool, pooledFrom: 1000)
+        }
+    }
+
+    /// A server that ignores Range answers 200 with the whole object: `get` and `read` both
+    /// take the part asked for, cut at the object's end, and refuse a start past it, naming the key.
+    @Test func aWholeAnswerToARangedRequestIsCutToTheRange() throws {
+        let env = ["AWS_ACCESS_KEY_ID": "AK", "AWS_SECRET_ACCESS_KEY": "SK", "AWS_SHARED_CREDENTIALS_FILE": "/c", "AWS_CONFIG_FILE": "/f",
+                   "AWS_ENDPOINT_URL_S3": "http://127.0.0.1:9"]
+        let store = S3BlobStore(try S3Location.resolve(url: "s3://bkt/p", environment: env, readFile: { _ in nil }))
+        let whole = Data(bytes(1_000, seed: 5))
+        #expect(try store.range(10..<20, ofWhole: whole, "data/k") == whole.subdata(in: 10..<20))
+        #expect(try store.range(990..<2_000, ofWhole: whole, "data/k") == whole.subdata(in: 990..<1_000))
+        #expect(throws: BlobStoreError.self) { try store.range(1_000..<1_001, ofWhole: whole, "data/k") }
+        do {
+            _ = try store.range(5_000..<5_010, ofWhole: whole, "data/k")
+            Issue.record("a start past the object's end was answered")
+        } catch let e as BlobStoreError {
+            #expect(e.description.contains("bkt/p/data/k"), "\(e)")
         }
     }
 }
